@@ -1,0 +1,3 @@
+"""Cadenza cli."""
+
+from __future__ import annotations

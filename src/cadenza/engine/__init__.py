@@ -1,0 +1,3 @@
+"""Cadenza engine."""
+
+from __future__ import annotations

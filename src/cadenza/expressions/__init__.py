@@ -1,0 +1,3 @@
+"""Cadenza expressions."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Cadenza interpreters."""
+
+from __future__ import annotations

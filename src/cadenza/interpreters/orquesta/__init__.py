@@ -1,0 +1,3 @@
+"""Cadenza interpreters orquesta."""
+
+from __future__ import annotations

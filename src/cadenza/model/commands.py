@@ -1,0 +1,112 @@
+"""What an interpreter asks the engine to do.
+
+Commands are plain data. The engine applies all commands of one decision in
+one store transaction and records each as an event (``TaskScheduled``,
+``ExecutionCompleted``, ...), so history shows exactly what was decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cadenza.model.events import (
+    JSON,
+    Event,
+    ExecutionCompleted,
+    ExecutionStatusChanged,
+    RequestRejected,
+    TaskScheduled,
+    TimerStarted,
+)
+from cadenza.model.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base of all commands."""
+
+    def record(self) -> Event:
+        """The history event that records this command."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ScheduleTask(Command):
+    """Run ``action`` with ``input`` after ``delay`` seconds.
+
+    ``task_id`` is unique within the execution and stable on replay (the
+    interpreter derives it from its own state). ``name`` is the front end's
+    name for the step (an Orquesta task name, an ASL state name). ``action``
+    is None for a step with nothing to run: the engine completes it at once
+    with result ``None``. ``meta`` holds front-end facts the engine passes
+    through untouched (route, item index, ...).
+
+    ``retry`` is the kernel's policy for attempts of this one task (lost
+    workers, timeouts); a front end with its own retry language keeps it at
+    the default and re-schedules tasks itself.
+    """
+
+    task_id: str
+    name: str
+    action: str | None
+    input: JSON = None
+    delay: float = 0.0
+    meta: dict[str, JSON] = field(default_factory=dict)
+    queue: str = "default"
+    retry: RetryPolicy | None = None
+    timeout: float | None = None
+    heartbeat_timeout: float | None = None
+
+    def record(self) -> Event:
+        return TaskScheduled(
+            task_id=self.task_id,
+            name=self.name,
+            action=self.action,
+            input=self.input,
+            delay=self.delay,
+            meta=dict(self.meta),
+        )
+
+
+@dataclass(frozen=True)
+class StartTimer(Command):
+    """Deliver ``TimerFired(timer_id)`` after ``delay`` seconds."""
+
+    timer_id: str
+    delay: float
+
+    def record(self) -> Event:
+        return TimerStarted(timer_id=self.timer_id, delay=self.delay)
+
+
+@dataclass(frozen=True)
+class SetStatus(Command):
+    """The execution's status is now ``status`` (a non-final status)."""
+
+    status: str
+
+    def record(self) -> Event:
+        return ExecutionStatusChanged(status=self.status)
+
+
+@dataclass(frozen=True)
+class CompleteExecution(Command):
+    """The execution reached a final status with this output and these errors."""
+
+    status: str
+    output: JSON = None
+    errors: list[JSON] = field(default_factory=list)
+
+    def record(self) -> Event:
+        return ExecutionCompleted(status=self.status, output=self.output, errors=list(self.errors))
+
+
+@dataclass(frozen=True)
+class RejectRequest(Command):
+    """A request event was refused; ``error`` is ``{"kind", "message"}``."""
+
+    request: str
+    error: JSON
+
+    def record(self) -> Event:
+        return RequestRejected(request=self.request, error=self.error)

@@ -1,0 +1,226 @@
+"""Every error Cadenza raises on purpose, in one tree.
+
+::
+
+    CadenzaError                       (code: "cadenza")
+    ├── DefinitionError                (code: "definition.invalid")
+    │   └── DefinitionLoadError        (code: "definition.unloadable")
+    ├── InputError                     (code: "input.invalid")
+    ├── ExpressionError                (code: "expression.failed")
+    ├── NotFoundError                  (code: "not_found")
+    │   ├── ExecutionNotFound          (code: "execution.not_found")
+    │   ├── DefinitionNotFound         (code: "definition.not_found")
+    │   └── ActionNotFound             (code: "action.not_found")
+    ├── OperationRefused               (code: "operation.refused")
+    ├── StoreError                     (code: "store.failed")
+    │   ├── LeaseLost                  (code: "store.lease_lost")
+    │   ├── StoreUnavailable           (code: "store.unavailable")
+    │   └── SchemaMismatch             (code: "store.schema_mismatch")
+    ├── HistoryCorrupt                 (code: "history.corrupt")
+    └── ActivityError                  (code: "activity.failed")
+
+Codes are stable strings: the CLI and the API print them, and users match on
+them. A code is never renamed or reused for another meaning.
+
+Each class's docstring is its default message. Errors keep their structured
+fields as attributes and stay picklable, so they can cross process borders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class CadenzaError(Exception):
+    """Cadenza failed."""
+
+    code: str = "cadenza"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or (type(self).__doc__ or "").strip()
+        self.details = details
+        super().__init__(self.message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.details))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the API and `--json` output show it."""
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+def _rebuild(cls: type[CadenzaError], message: str, details: dict[str, Any]) -> CadenzaError:
+    err = cls.__new__(cls)
+    CadenzaError.__init__(err, message, **details)
+    return err
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a definition, located by its path in the document."""
+
+    spec_path: str
+    message: str
+    category: str = "syntax"
+    schema_path: str = ""
+    line: int | None = None
+    expression: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "category": self.category,
+            "spec_path": self.spec_path,
+            "message": self.message,
+        }
+        if self.schema_path:
+            out["schema_path"] = self.schema_path
+        if self.line is not None:
+            out["line"] = self.line
+        if self.expression is not None:
+            out["expression"] = self.expression
+        return out
+
+    def __str__(self) -> str:
+        where = self.spec_path or "(document)"
+        if self.line is not None:
+            where += f" (line {self.line})"
+        return f"{where}: {self.message}"
+
+
+class DefinitionError(CadenzaError):
+    """The workflow definition is invalid."""
+
+    code = "definition.invalid"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        problems: Sequence[Problem] = (),
+        source: str | None = None,
+    ) -> None:
+        self.problems = sorted(problems)
+        self.source = source
+        if message is None:
+            head = f"{source}: " if source else ""
+            count = len(self.problems)
+            message = f"{head}the definition has {count} problem{'s' if count != 1 else ''}"
+            if self.problems:
+                message += ":\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.problems, self.source))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["problems"] = [p.to_dict() for p in self.problems]
+        return out
+
+
+class DefinitionLoadError(DefinitionError):
+    """The definition could not be read (not YAML/JSON, or not a mapping)."""
+
+    code = "definition.unloadable"
+
+
+class InputError(CadenzaError):
+    """The execution input is invalid."""
+
+    code = "input.invalid"
+
+
+class ExpressionError(CadenzaError):
+    """An expression could not be evaluated."""
+
+    code = "expression.failed"
+
+
+class NotFoundError(CadenzaError):
+    """The thing asked for does not exist."""
+
+    code = "not_found"
+
+
+class ExecutionNotFound(NotFoundError):
+    """No execution has that id."""
+
+    code = "execution.not_found"
+
+
+class DefinitionNotFound(NotFoundError):
+    """No definition has that id."""
+
+    code = "definition.not_found"
+
+
+class ActionNotFound(NotFoundError):
+    """No action is registered under that name."""
+
+    code = "action.not_found"
+
+
+class OperationRefused(CadenzaError):
+    """The execution is not in a state that allows this operation."""
+
+    code = "operation.refused"
+
+
+class StoreError(CadenzaError):
+    """The store failed."""
+
+    code = "store.failed"
+
+
+class LeaseLost(StoreError):
+    """The lease on this task or execution expired and was taken by another owner."""
+
+    code = "store.lease_lost"
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached."""
+
+    code = "store.unavailable"
+
+
+class SchemaMismatch(StoreError):
+    """The store's schema is newer than this version of Cadenza understands."""
+
+    code = "store.schema_mismatch"
+
+
+class HistoryCorrupt(CadenzaError):
+    """An execution's history breaks its own rules and cannot be replayed."""
+
+    code = "history.corrupt"
+
+
+class ActivityError(CadenzaError):
+    """An activity failed.
+
+    Raise it from an activity to fail with a chosen error ``type`` (matched by
+    retry policies and by the front ends' error handling) and, with
+    ``non_retryable=True``, to stop retries at once.
+    """
+
+    code = "activity.failed"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        type: str = "ActivityError",  # noqa: A002 - mirrors the recorded field name
+        non_retryable: bool = False,
+        details: Any = None,
+    ) -> None:
+        self.type = type
+        self.non_retryable = non_retryable
+        self.result = details
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.type, self.non_retryable, self.result))

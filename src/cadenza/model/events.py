@@ -1,0 +1,241 @@
+"""The events that make up an execution's history.
+
+History is the truth (DESIGN.md, invariant 1). Each event is appended once
+with a sequence number, the number of the decision that appended it, and the
+engine's clock reading; nothing is ever rewritten.
+
+Two kinds of event:
+
+* **inputs** tell an interpreter something happened outside it: the execution
+  started, a task completed, a person asked to pause. Interpreters fold them.
+* **records** are what an interpreter decided (its commands, once applied):
+  a task was scheduled, the execution completed. Interpreters never fold
+  records; they exist for audit, for the console and for the engine's own
+  bookkeeping (which tasks are outstanding).
+
+Replaying the inputs of every decision, grouped by decision number, through
+a fresh interpreter gives the same state and the same records: that is how a
+snapshot is rebuilt and how determinism is tested.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+JSON = Any
+"""A value that survives ``json.dumps``/``json.loads`` unchanged."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all events. ``type`` names the event in storage and on the wire."""
+
+    type: ClassVar[str] = "Event"
+    is_input: ClassVar[bool] = True
+
+    def payload(self) -> dict[str, JSON]:
+        """The event's fields as a JSON object (without the type)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+# --- inputs ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExecutionStarted(Event):
+    """An execution began with this input.
+
+    ``seed`` is drawn once by the engine so that "random" functions in
+    expressions are reproducible on replay; ``context`` is the parent context
+    (values visible before the workflow's own input, e.g. from a caller).
+    """
+
+    type: ClassVar[str] = "ExecutionStarted"
+    input: JSON = None
+    context: JSON = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TaskCompleted(Event):
+    """A task's action ended: ``status`` is one of ``TASK_OUTCOMES``.
+
+    ``result`` is the action's result (for a failure, whatever the action
+    reported: a shell command's stdout/stderr/return_code, an error object).
+    ``error`` is ``{"type": ..., "message": ...}`` for failures, else None.
+    """
+
+    type: ClassVar[str] = "TaskCompleted"
+    task_id: str = ""
+    status: str = "succeeded"
+    result: JSON = None
+    error: JSON = None
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class TaskSuspended(Event):
+    """A task's action is waiting for an answer (``pending``) or was paused (``paused``)."""
+
+    type: ClassVar[str] = "TaskSuspended"
+    task_id: str = ""
+    status: str = "pending"
+    result: JSON = None
+
+
+@dataclass(frozen=True)
+class TaskResumed(Event):
+    """A paused action runs again."""
+
+    type: ClassVar[str] = "TaskResumed"
+    task_id: str = ""
+
+
+@dataclass(frozen=True)
+class PauseRequested(Event):
+    type: ClassVar[str] = "PauseRequested"
+
+
+@dataclass(frozen=True)
+class ResumeRequested(Event):
+    type: ClassVar[str] = "ResumeRequested"
+
+
+@dataclass(frozen=True)
+class CancelRequested(Event):
+    type: ClassVar[str] = "CancelRequested"
+
+
+@dataclass(frozen=True)
+class RerunRequested(Event):
+    """Run a completed execution again from some of its tasks.
+
+    ``tasks`` is a list of ``{"task_id": name, "route": int, "reset_items": bool}``
+    (front-end names); empty means "from the tasks that failed".
+    """
+
+    type: ClassVar[str] = "RerunRequested"
+    tasks: list[dict[str, JSON]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TimerFired(Event):
+    type: ClassVar[str] = "TimerFired"
+    timer_id: str = ""
+
+
+# --- records ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskScheduled(Event):
+    """The interpreter asked for an action to run (see ``ScheduleTask``)."""
+
+    type: ClassVar[str] = "TaskScheduled"
+    is_input: ClassVar[bool] = False
+    task_id: str = ""
+    name: str = ""
+    action: str | None = None
+    input: JSON = None
+    delay: float = 0.0
+    meta: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskAttemptFailed(Event):
+    """An attempt failed and the kernel's retry policy tries the task again."""
+
+    type: ClassVar[str] = "TaskAttemptFailed"
+    is_input: ClassVar[bool] = False
+    task_id: str = ""
+    attempt: int = 1
+    error: JSON = None
+    retry_in: float = 0.0
+
+
+@dataclass(frozen=True)
+class TimerStarted(Event):
+    type: ClassVar[str] = "TimerStarted"
+    is_input: ClassVar[bool] = False
+    timer_id: str = ""
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExecutionStatusChanged(Event):
+    """The execution moved to a non-final status (running, pausing, paused, ...)."""
+
+    type: ClassVar[str] = "ExecutionStatusChanged"
+    is_input: ClassVar[bool] = False
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionCompleted(Event):
+    """The execution reached a final status (a rerun may reopen it later)."""
+
+    type: ClassVar[str] = "ExecutionCompleted"
+    is_input: ClassVar[bool] = False
+    status: str = ""
+    output: JSON = None
+    errors: list[JSON] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RequestRejected(Event):
+    """A pause/resume/cancel/rerun/respond request was refused; nothing changed."""
+
+    type: ClassVar[str] = "RequestRejected"
+    is_input: ClassVar[bool] = False
+    request: str = ""
+    error: JSON = None
+
+
+EVENT_TYPES: Mapping[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        ExecutionStarted,
+        TaskCompleted,
+        TaskSuspended,
+        TaskResumed,
+        PauseRequested,
+        ResumeRequested,
+        CancelRequested,
+        RerunRequested,
+        TimerFired,
+        TaskScheduled,
+        TaskAttemptFailed,
+        TimerStarted,
+        ExecutionStatusChanged,
+        ExecutionCompleted,
+        RequestRejected,
+    )
+}
+
+
+def event_from_payload(type_name: str, payload: Mapping[str, JSON]) -> Event:
+    """Rebuild an event from its stored type name and payload.
+
+    Unknown fields are ignored so that an older reader can read a newer
+    history that added optional fields.
+    """
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        from cadenza.model.errors import HistoryCorrupt
+
+        raise HistoryCorrupt(f"unknown event type {type_name!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: its place in history, the decision that appended it, its time."""
+
+    seq: int
+    decision: int
+    time: float
+    event: Event

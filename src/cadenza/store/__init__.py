@@ -1,0 +1,3 @@
+"""Cadenza store."""
+
+from __future__ import annotations

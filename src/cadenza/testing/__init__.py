@@ -1,0 +1,3 @@
+"""Cadenza testing."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Cadenza workers."""
+
+from __future__ import annotations
