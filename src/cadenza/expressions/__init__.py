@@ -1,3 +1,12 @@
-"""Cadenza expressions."""
+"""Orquesta's expression languages: YAQL and Jinja, their functions, and static checks.
+
+``evaluate(value, scope)`` renders a value; ``syntax`` finds and checks expressions
+without running them. Everything here is pure: time and randomness come in the scope.
+"""
 
 from __future__ import annotations
+
+from cadenza.expressions.evaluation import evaluate, has_expressions
+from cadenza.expressions.scope import CurrentTask, ExpressionFailure, Scope, TaskFacts
+
+__all__ = ["CurrentTask", "ExpressionFailure", "Scope", "TaskFacts", "evaluate", "has_expressions"]

@@ -1,0 +1,31 @@
+"""Evaluate Orquesta values: strings holding YAQL or Jinja, and containers of them.
+
+Mappings and lists are evaluated element by element, keys included. A string with no
+expression is returned unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cadenza.expressions import jinja_language, yaql_language
+from cadenza.expressions.scope import Scope
+
+
+def evaluate(value: Any, scope: Scope) -> Any:
+    """The value of ``value`` in ``scope``; raises ``ExpressionFailure`` on a failed expression."""
+    if isinstance(value, dict):
+        return {evaluate(k, scope): evaluate(v, scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [evaluate(v, scope) for v in value]
+    if isinstance(value, str):
+        if yaql_language.has_expressions(value):
+            return yaql_language.evaluate(value, scope)
+        if jinja_language.has_expressions(value):
+            return jinja_language.evaluate(value, scope)
+    return value
+
+
+def has_expressions(value: str) -> bool:
+    """Whether the string ``value`` holds an expression of either language."""
+    return yaql_language.has_expressions(value) or jinja_language.has_expressions(value)

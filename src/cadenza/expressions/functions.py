@@ -1,0 +1,164 @@
+"""The functions Orquesta expressions can call, written once for both languages.
+
+Each function takes the :class:`Scope` first; the YAQL and Jinja front ends bind it.
+Failures raise :class:`FunctionFailure` with the class name Orquesta reports, so that
+error entries read the same as Orquesta's.
+
+* Orquesta's own: ``ctx``, ``result``, ``item``, ``succeeded``, ``failed``, ``completed``,
+  ``task_status``, ``json``, ``zip``.
+* StackStorm's: ``task`` and ``st2kv`` (answered from the scope, not from a database),
+  plus the pure data helpers of :mod:`cadenza.expressions.st2_data`.
+* ``random`` and ``now`` are replaced by versions driven by the execution's seed and the
+  decision's recorded time, so that replay gives the same values.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json as json_module
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cadenza.expressions.scope import FunctionFailure, Scope
+
+COMPLETED_STATUSES = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
+
+_EVALUATION = "ExpressionEvaluationException"
+
+
+def ctx(scope: Scope, key: Any = None) -> Any:
+    """The whole context without private ``__`` names, or one variable of it."""
+    if key is None or key == "":
+        return {k: v for k, v in scope.variables.items() if not str(k).startswith("__")}
+    if isinstance(key, str) and key.startswith("__"):
+        raise FunctionFailure(
+            "VariableInaccessibleError",
+            f'The variable "{key}" is for internal use and inaccessible.',
+        )
+    if key not in scope.variables:
+        raise FunctionFailure("VariableUndefinedError", f'The variable "{key}" is undefined.')
+    return scope.variables[key]
+
+
+def _current(scope: Scope) -> Any:
+    if scope.current_task is None:
+        raise FunctionFailure(_EVALUATION, "The current task is not set in the context.")
+    return scope.current_task
+
+
+def result(scope: Scope) -> Any:
+    """The result of the task whose transition or retry is being evaluated."""
+    return _current(scope).result
+
+
+def task_status(scope: Scope, name: Any, route: Any = None) -> str:
+    """Status of task ``name`` on the current route (``"null"`` if it has not run)."""
+    if route is None:
+        route = scope.current_task.route if scope.current_task is not None else 0
+    return scope.facts.task_status(str(name), int(route))
+
+
+def succeeded(scope: Scope) -> bool:
+    current = _current(scope)
+    return scope.facts.task_status(current.name, current.route) == "succeeded"
+
+
+def failed(scope: Scope) -> bool:
+    current = _current(scope)
+    return scope.facts.task_status(current.name, current.route) == "failed"
+
+
+def completed(scope: Scope) -> bool:
+    current = _current(scope)
+    return scope.facts.task_status(current.name, current.route) in COMPLETED_STATUSES
+
+
+def item(scope: Scope, key: Any = None) -> Any:
+    """The current with-items item, or one field of it."""
+    current = scope.item if scope.has_item else None
+    if not key:
+        return current
+    if not isinstance(current, Mapping):
+        raise FunctionFailure(_EVALUATION, "Item is not type of collections.Mapping.")
+    if key not in current:
+        raise FunctionFailure(_EVALUATION, f'Item does not have key "{key}".')
+    return current[key]
+
+
+def json(value: Any) -> Any:
+    """Parse a JSON string; a plain dict is returned as it is."""
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, str):
+        raise FunctionFailure("TypeError", "Given object is not typeof string.")
+    try:
+        return json_module.loads(value)
+    except ValueError as exc:
+        raise FunctionFailure("JSONDecodeError", str(exc)) from exc
+
+
+def zip_lists(*lists: Any, pad: Any = None) -> Any:
+    """Zip lists, padding the shorter ones with ``pad``; ``None`` counts as empty."""
+    columns = [[] if value is None else list(value) for value in lists]
+    if len(columns) == 1:
+        return lists[0] if lists[0] is not None else []
+    return [list(row) for row in itertools.zip_longest(*columns, fillvalue=pad)]
+
+
+def task(scope: Scope, name: Any = None, route: Any = None) -> Any:
+    """StackStorm's ``task()``: the latest run of a task on a route."""
+    if name is None:
+        name = _current(scope).name
+    if route is None:
+        route = scope.current_task.route if scope.current_task is not None else 0
+    record = scope.facts.task_record(str(name), int(route))
+    if record is None:
+        raise FunctionFailure(_EVALUATION, f'Unable to find task execution for "{name}".')
+    return record
+
+
+def st2kv(scope: Scope, key: Any, decrypt: Any = False, default: Any = None) -> Any:
+    """StackStorm's datastore lookup, answered from the execution's key-value snapshot."""
+    if key in scope.kv:
+        return scope.kv[key]
+    if default is not None:
+        return default
+    raise FunctionFailure(
+        _EVALUATION, f'The key "{key}" does not exist in the StackStorm datastore.'
+    )
+
+
+def seeded_random(scope: Scope, low: Any = None, high: Any = None) -> Any:
+    """``random()`` in [0, 1), or ``random(a, b)`` an integer in [a, b], from the seed."""
+    draw = scope.draw()
+    if low is None:
+        return draw
+    if high is None:
+        low, high = 0, low
+    return int(low) + int(draw * (int(high) - int(low) + 1))
+
+
+def recorded_now(scope: Scope) -> datetime.datetime:
+    """The decision's recorded time (UTC), never the machine's clock."""
+    return datetime.datetime.fromtimestamp(scope.now, tz=datetime.UTC)
+
+
+SCOPED_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
+    "ctx": ctx,
+    "result": result,
+    "item": item,
+    "succeeded": succeeded,
+    "failed": failed,
+    "completed": completed,
+    "task_status": task_status,
+    "task": task,
+    "st2kv": st2kv,
+}
+"""Functions that read the scope (the evaluators pass it as the first argument)."""
+
+PURE_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
+    "json": json,
+    "zip": zip_lists,
+}
+"""Functions of their arguments only."""

@@ -1,0 +1,120 @@
+"""Jinja (``{{ ... }}`` and ``{% ... %}``) evaluation in a sandboxed environment.
+
+The environment uses ``StrictUndefined``, ``trim_blocks`` and ``lstrip_blocks`` as
+Orquesta does. The Orquesta and StackStorm functions are globals of each evaluation
+(bound to its scope); the pure ones are filters too.
+
+An expression that yields an undefined value leaves its text in place, and any
+``{{ }}`` left at the end is reported as unresolved; that is how a bare name such as
+``{{ a }}`` fails in Orquesta.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from typing import Any
+
+import jinja2
+import jinja2.sandbox
+
+from cadenza.expressions import functions, st2_data
+from cadenza.expressions.scope import ExpressionFailure, FunctionFailure, Scope
+
+KIND = "JinjaEvaluationException"
+_EXPRESSION = re.compile(r"{{.*?}}")
+_BLOCK = re.compile(r"{%.*?%}")
+_RAW_BLOCK = re.compile(r"{% raw %}.*?{% endraw %}")
+
+_environment = jinja2.sandbox.SandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+)
+_environment.filters.update(functions.PURE_FUNCTIONS)
+_environment.filters.update(st2_data.DATA_FUNCTIONS)
+
+
+def _strip(expression: str) -> str:
+    return expression[2:-2].strip()
+
+
+def _render_variables(scope: Scope) -> dict[str, Any]:
+    names: dict[str, Any] = {
+        name: functools.partial(function, scope)
+        for name, function in functions.SCOPED_FUNCTIONS.items()
+    }
+    names["random"] = functools.partial(functions.seeded_random, scope)
+    names["now"] = functools.partial(functions.recorded_now, scope)
+    names.update(functions.PURE_FUNCTIONS)
+    names.update(st2_data.DATA_FUNCTIONS)
+    return names
+
+
+def evaluate(text: str, scope: Scope) -> Any:
+    """Evaluate the Jinja in ``text``; a lone ``{{ }}`` keeps its value's type.
+
+    Raises :class:`ExpressionFailure` with Orquesta's wording.
+    """
+    raw_blocks = _RAW_BLOCK.findall(text)
+    for index, block in enumerate(raw_blocks):
+        text = text.replace(block, f"{{{index}}}")
+    variables = _render_variables(scope)
+    output = _expand(text, variables)
+    if isinstance(output, str):
+        unresolved = [_strip(e) for e in _EXPRESSION.findall(output)]
+        if unresolved:
+            raise ExpressionFailure(
+                KIND, "There are unresolved variables: " + ", ".join(unresolved)
+            )
+        if raw_blocks:
+            for index, block in enumerate(raw_blocks):
+                output = output.replace(f"{{{index}}}", block)
+            output = _render(output, output, variables)
+    return output
+
+
+def _render(template: str, expression: str, variables: dict[str, Any]) -> str:
+    try:
+        return str(_environment.from_string(template).render(variables))
+    except Exception as exc:
+        raise _failure(expression, exc) from exc
+
+
+def _expand(text: str, variables: dict[str, Any]) -> Any:
+    expressions = _EXPRESSION.findall(text)
+    blocks = _BLOCK.findall(text)
+    if blocks:
+        # A statement block needs the whole template; its output may hold new expressions.
+        return _expand(_render(text, text, variables), variables)
+    output: Any = text
+    for expression in expressions:
+        try:
+            compiled = _environment.compile_expression(_strip(expression), undefined_to_none=False)
+            value = compiled(**variables)
+            if inspect.isgenerator(value):
+                value = list(value)
+        except ExpressionFailure as exc:
+            raise ExpressionFailure(
+                KIND, f"Unable to evaluate expression '{expression}'. {exc.kind}: {exc.text}"
+            ) from exc
+        except Exception as exc:
+            raise _failure(expression, exc) from exc
+        if isinstance(value, str):
+            value = _expand(value, variables)
+        if isinstance(value, jinja2.Undefined):
+            continue
+        if len(expressions) > 1 or len(output) > len(expression):
+            output = output.replace(expression, str(value))
+        else:
+            output = value
+    return output
+
+
+def _failure(expression: str, exc: Exception) -> ExpressionFailure:
+    kind = exc.kind if isinstance(exc, FunctionFailure) else type(exc).__name__
+    return ExpressionFailure(KIND, f"Unable to evaluate expression '{expression}'. {kind}: {exc}")
+
+
+def has_expressions(text: str) -> bool:
+    """Whether ``text`` holds a Jinja expression or statement block."""
+    return _EXPRESSION.search(text) is not None or _BLOCK.search(text) is not None

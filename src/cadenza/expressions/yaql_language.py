@@ -1,0 +1,106 @@
+"""YAQL (``<% ... %>``) evaluation with the real ``yaql`` package.
+
+The standard library of ``yaql`` is available, minus its impure corners: ``random()``
+and ``now()`` are re-registered to read the scope's seeded draws and recorded time.
+"""
+
+from __future__ import annotations
+
+import collections.abc  # noqa: F401 - yaql 3.x uses collections.abc without importing it
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaql
+import yaql.language.exceptions as yaql_exceptions
+import yaql.language.factory as yaql_factory
+import yaql.language.utils as yaql_utils
+
+from cadenza.expressions import functions, st2_data
+from cadenza.expressions.scope import ExpressionFailure, FunctionFailure, Scope
+
+KIND = "YaqlEvaluationException"
+_EXPRESSION = re.compile(r"<%.*?%>")
+
+_engine = yaql_factory.YaqlFactory().create()
+
+
+def _scoped(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def call(context: Any, *args: Any, **kwargs: Any) -> Any:
+        value = function(context["__scope"], *args, **kwargs)
+        # Hand YAQL its own immutable types so that distinct(), sets and keys work.
+        return yaql_utils.convert_input_data(value)
+
+    # yaql injects its context into a parameter named "context".
+    rest = list(inspect.signature(function).parameters.values())[1:]
+    context = inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    call.__signature__ = inspect.Signature([context, *rest])  # type: ignore[attr-defined]
+    return call
+
+
+def _build_root_context() -> Any:
+    root = yaql.create_context()
+    for name, function in functions.SCOPED_FUNCTIONS.items():
+        root.register_function(_scoped(function), name=name)
+    root.register_function(_scoped(functions.seeded_random), name="random")
+    root.register_function(_scoped(functions.recorded_now), name="now")
+    for name, function in {**functions.PURE_FUNCTIONS, **st2_data.DATA_FUNCTIONS}.items():
+        root.register_function(function, name=name)
+    return root
+
+
+_root = _build_root_context()
+
+
+def _strip(expression: str) -> str:
+    return expression[2:-2].strip()
+
+
+def evaluate(text: str, scope: Scope) -> Any:
+    """Evaluate every ``<% %>`` in ``text``; a lone expression keeps its value's type.
+
+    A string result is evaluated again (Orquesta's re-evaluation rule). Raises
+    :class:`ExpressionFailure` with Orquesta's wording.
+    """
+    expressions = _EXPRESSION.findall(text)
+    context = _root.create_child_context()
+    context["__scope"] = scope
+    output: Any = text
+    expression = text
+    try:
+        for expression in expressions:
+            value = _engine(_strip(expression)).evaluate(context=context)
+            if inspect.isgenerator(value):
+                value = list(value)
+            if isinstance(value, str):
+                value = evaluate(value, scope)
+            if len(expressions) > 1 or len(output) > len(expression):
+                output = output.replace(expression, str(value))
+            else:
+                output = value
+    except KeyError as exc:
+        key = str(exc).strip("'")
+        raise ExpressionFailure(
+            KIND, f"Unable to resolve key '{key}' in expression '{expression}' from context."
+        ) from exc
+    except FunctionFailure as exc:
+        raise _failure(expression, exc.kind, str(exc)) from exc
+    except ExpressionFailure as exc:
+        raise _failure(expression, exc.kind, exc.text) from exc
+    except (yaql_exceptions.YaqlException, ValueError, TypeError) as exc:
+        raise _failure(expression, type(exc).__name__, str(exc).strip("'")) from exc
+    except Exception as exc:
+        raise _failure(expression, type(exc).__name__, str(exc)) from exc
+    return output
+
+
+def _failure(expression: str, kind: str, text: str) -> ExpressionFailure:
+    return ExpressionFailure(KIND, f"Unable to evaluate expression '{expression}'. {kind}: {text}")
+
+
+def has_expressions(text: str) -> bool:
+    """Whether ``text`` holds a YAQL expression."""
+    return _EXPRESSION.search(text) is not None
