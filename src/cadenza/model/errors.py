@@ -213,7 +213,7 @@ class ActivityError(CadenzaError):
     def __init__(
         self,
         message: str | None = None,
-        type: str = "ActivityError",  # noqa: A002 - mirrors the recorded field name
+        type: str = "ActivityError",
         non_retryable: bool = False,
         details: Any = None,
     ) -> None:

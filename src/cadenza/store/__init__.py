@@ -1,3 +1,27 @@
-"""Cadenza store."""
+"""Durable state behind one protocol (``Store``); one module per backend."""
 
 from __future__ import annotations
+
+import os
+
+from cadenza.model.errors import StoreError
+from cadenza.store.protocol import Store, StoreCapabilities
+
+__all__ = ["DEFAULT_STORE_URL", "Store", "StoreCapabilities", "open_store"]
+
+#: The embedded default: a SQLite file in the working directory.
+DEFAULT_STORE_URL = "sqlite:///cadenza.db"
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open the store at ``url`` (default: ``$CADENZA_STORE`` or ``DEFAULT_STORE_URL``)."""
+    url = url or os.environ.get("CADENZA_STORE") or DEFAULT_STORE_URL
+    if url.startswith("sqlite:"):
+        from cadenza.store.sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url)
+    scheme = url.split(":", 1)[0]
+    raise StoreError(
+        f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///FILE",
+        url=url,
+    )

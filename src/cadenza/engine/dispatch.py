@@ -1,0 +1,213 @@
+"""Running claimed tasks and deciding what each attempt's end means.
+
+A claimed task is run by its activity; how the attempt ended becomes one of
+three store outcomes (``TaskFinish``): the task is done (its completion goes
+to the execution's inbox), it is retried under its ``RetryPolicy`` (the
+attempt's failure is recorded in history as ``TaskAttemptFailed``), or it is
+suspended until a person answers it.
+
+A lease that expires (worker crashed or hung, or the attempt ran past its
+deadline) counts as a failed attempt under the same policy; the reaper finds
+such tasks. Leases of processes on this host that are provably gone are
+broken at once rather than waited out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cadenza.engine.clock import Clock
+from cadenza.engine.owner import owner_is_dead
+from cadenza.model.errors import LeaseLost
+from cadenza.model.events import Event, TaskAttemptFailed, TaskCompleted, TaskSuspended
+from cadenza.model.retry import HEARTBEAT_TIMEOUT, LOST_WORKER_ONLY, TASK_TIMEOUT, WORKER_LOST
+from cadenza.store.protocol import Store
+from cadenza.store.records import TaskFinish, TaskRecord
+from cadenza.workers.attempt import run_activity
+from cadenza.workers.context import ActivityContext
+from cadenza.workers.outcome import ActivityOutcome, OutcomeStatus
+from cadenza.workers.registry import ActivityRegistry
+
+
+@dataclass
+class RunningTasks:
+    """Tasks this process is running, for heartbeats and cancellation."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    contexts: dict[tuple[str, str], ActivityContext] = field(default_factory=dict)
+
+    def add(self, task: TaskRecord, context: ActivityContext) -> None:
+        with self.lock:
+            self.contexts[(task.execution_id, task.task_id)] = context
+
+    def remove(self, task: TaskRecord) -> None:
+        with self.lock:
+            self.contexts.pop((task.execution_id, task.task_id), None)
+
+    def keys(self) -> list[tuple[str, str]]:
+        with self.lock:
+            return list(self.contexts)
+
+    def cancel_missing(self, held: set[tuple[str, str]], asked: Sequence[tuple[str, str]]) -> None:
+        """Stop attempts whose lease was lost: another worker owns the task now."""
+        with self.lock:
+            for key in asked:
+                if key not in held and key in self.contexts:
+                    self.contexts[key].cancel()
+
+
+class TaskRunner:
+    """Runs tasks for one owner and reports their attempts to the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: ActivityRegistry,
+        clock: Clock,
+        owner: str,
+        lease: float,
+        on_finished: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.owner = owner
+        self.lease = lease
+        self.running = RunningTasks()
+        self._on_finished = on_finished
+        self._random = random.Random()
+
+    def claim(self, queues: Sequence[str], limit: int) -> list[TaskRecord]:
+        return self.store.claim_tasks(self.owner, queues, limit, self.lease, self.clock.now())
+
+    def run(self, task: TaskRecord) -> None:
+        """Run one claimed attempt to its end and report it."""
+        context = ActivityContext(
+            execution_id=task.execution_id,
+            task_id=task.task_id,
+            attempt=task.attempt,
+            on_heartbeat=lambda _details: self._heartbeat_one(task),
+        )
+        self.running.add(task, context)
+        try:
+            outcome = run_activity(self.registry, task.action or "core.noop", task.input, context)
+        finally:
+            self.running.remove(task)
+        # LeaseLost: another owner took the task over after our lease expired;
+        # its attempt is the one that counts, and nothing is recorded twice.
+        with contextlib.suppress(LeaseLost):
+            self.finish(task, outcome, owner=self.owner)
+        self._on_finished()
+
+    def heartbeat(self) -> None:
+        """Extend the leases of every running attempt (called periodically)."""
+        keys = self.running.keys()
+        if keys:
+            held = self.store.heartbeat_tasks(self.owner, keys, self.lease, self.clock.now())
+            self.running.cancel_missing(held, keys)
+
+    def _heartbeat_one(self, task: TaskRecord) -> None:
+        key = (task.execution_id, task.task_id)
+        held = self.store.heartbeat_tasks(self.owner, [key], self.lease, self.clock.now())
+        self.running.cancel_missing(held, [key])
+
+    def finish(self, task: TaskRecord, outcome: ActivityOutcome, owner: str | None) -> None:
+        """Apply ``task``'s retry policy to ``outcome`` and save the result."""
+        now = self.clock.now()
+        if outcome.status == OutcomeStatus.PENDING:
+            event: Event = TaskSuspended(
+                task_id=task.task_id, status="pending", result=outcome.result
+            )
+            finish = TaskFinish("suspend", [event])
+        elif outcome.status == OutcomeStatus.SUCCEEDED:
+            finish = TaskFinish(
+                "done",
+                [
+                    TaskCompleted(
+                        task_id=task.task_id,
+                        status="succeeded",
+                        result=outcome.result,
+                        attempt=task.attempt,
+                    )
+                ],
+            )
+        else:
+            error = outcome.error
+            assert error is not None
+            finish = self._failure(
+                task,
+                outcome.status.value,
+                outcome.result,
+                error.to_dict(),
+                now,
+                error.type,
+                error.non_retryable,
+            )
+        self.store.finish_task(task.execution_id, task.task_id, task.attempt, owner, finish, now)
+
+    def _failure(
+        self,
+        task: TaskRecord,
+        status: str,
+        result: object,
+        error: dict[str, object],
+        now: float,
+        error_type: str,
+        non_retryable: bool,
+    ) -> TaskFinish:
+        policy = task.retry or LOST_WORKER_ONLY
+        if policy.should_retry(task.attempt, error_type, non_retryable):
+            wait = policy.delay(task.attempt, self._random.random())
+            return TaskFinish(
+                "retry",
+                [
+                    TaskAttemptFailed(
+                        task_id=task.task_id, attempt=task.attempt, error=error, retry_in=wait
+                    )
+                ],
+                available_at=now + wait,
+            )
+        return TaskFinish(
+            "done",
+            [
+                TaskCompleted(
+                    task_id=task.task_id,
+                    status=status,
+                    result=result,
+                    error=error,
+                    attempt=task.attempt,
+                )
+            ],
+        )
+
+    def reap(self, limit: int = 100) -> int:
+        """Treat expired leases as failed attempts; break leases of dead local owners."""
+        now = self.clock.now()
+        dead = [o for o in self.store.lease_owners() if o != self.owner and owner_is_dead(o)]
+        if dead:
+            self.store.break_leases(dead, now)
+        count = 0
+        for task in self.store.expired_tasks(now, limit):
+            if task.deadline is not None and task.deadline <= now:
+                error_type, status = TASK_TIMEOUT, "timeout"
+                message = f"the attempt ran longer than its timeout of {task.timeout} s"
+            elif task.heartbeat_timeout is not None:
+                error_type, status = HEARTBEAT_TIMEOUT, "timeout"
+                message = f"no heartbeat within {task.heartbeat_timeout} s"
+            else:
+                error_type, status = WORKER_LOST, "abandoned"
+                message = f"the worker {task.lease_owner} stopped holding its lease"
+            error: dict[str, object] = {"type": error_type, "message": message}
+            finish = self._failure(task, status, None, error, now, error_type, False)
+            try:
+                self.store.finish_task(
+                    task.execution_id, task.task_id, task.attempt, task.lease_owner, finish, now
+                )
+                count += 1
+            except LeaseLost:
+                pass  # the owner finished it after all, just in time
+        return count

@@ -1,0 +1,63 @@
+"""How records become column values and back; shared by every backend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cadenza.model.errors import HistoryCorrupt
+from cadenza.model.events import JSON, Event, event_from_payload
+from cadenza.model.retry import RetryPolicy
+from cadenza.store.records import TaskRecord
+
+
+def dumps(value: JSON) -> str:
+    """Compact JSON; non-JSON values are a bug upstream and fail loudly here."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def loads(text: str | None) -> JSON:
+    return None if text is None else json.loads(text)
+
+
+def encode_event(event: Event) -> tuple[str, str]:
+    return event.type, dumps(event.payload())
+
+
+def decode_event(type_name: str, payload: str) -> Event:
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise HistoryCorrupt(f"event payload of type {type_name} is not JSON") from exc
+    return event_from_payload(type_name, data)
+
+
+def encode_retry(policy: RetryPolicy | None) -> str | None:
+    return None if policy is None else dumps(policy.to_dict())
+
+
+def decode_retry(text: str | None) -> RetryPolicy | None:
+    return None if text is None else RetryPolicy.from_dict(json.loads(text))
+
+
+def task_from_row(row: Mapping[str, Any]) -> TaskRecord:
+    """Build a ``TaskRecord`` from a row mapping with the ``tasks`` columns."""
+    return TaskRecord(
+        execution_id=row["execution_id"],
+        task_id=row["task_id"],
+        name=row["name"],
+        action=row["action"],
+        input=loads(row["input"]),
+        queue=row["queue"],
+        status=row["status"],
+        attempt=row["attempt"],
+        available_at=row["available_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        deadline=row["deadline"],
+        retry=decode_retry(row["retry"]),
+        timeout=row["timeout"],
+        heartbeat_timeout=row["heartbeat_timeout"],
+        meta=loads(row["meta"]) or {},
+    )

@@ -1,0 +1,134 @@
+"""The plain records a store loads and saves.
+
+These are rows, not behaviour: the engine decides, the store only keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cadenza.model.events import JSON, Event
+from cadenza.model.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class DefinitionRecord:
+    """A registered definition. ``id`` is derived from kind and source, so
+    registering the same text twice gives the same record."""
+
+    id: str
+    kind: str
+    name: str
+    source: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """An execution's row: derived from history, kept for queries."""
+
+    id: str
+    definition_id: str
+    kind: str
+    name: str
+    status: str
+    created_at: float
+    updated_at: float
+    output: JSON = None
+    errors: list[JSON] = field(default_factory=list)
+    last_seq: int = 0
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task to enqueue (from a ``ScheduleTask`` command)."""
+
+    task_id: str
+    name: str
+    action: str | None
+    input: JSON
+    queue: str
+    available_at: float
+    retry: RetryPolicy | None
+    timeout: float | None
+    heartbeat_timeout: float | None
+    meta: dict[str, JSON]
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A task row, as claimed by a worker or found by the reaper."""
+
+    execution_id: str
+    task_id: str
+    name: str
+    action: str | None
+    input: JSON
+    queue: str
+    status: str
+    attempt: int
+    available_at: float
+    lease_owner: str | None
+    lease_expires_at: float | None
+    deadline: float | None
+    retry: RetryPolicy | None
+    timeout: float | None
+    heartbeat_timeout: float | None
+    meta: dict[str, JSON]
+
+
+@dataclass(frozen=True)
+class TaskFinish:
+    """How one attempt of a task ends, as the engine decided it.
+
+    ``outcome`` is ``done`` (the completion goes to the execution),
+    ``retry`` (the task is queued again for attempt + 1 at ``available_at``)
+    or ``suspend`` (the task waits for an answer; ``respond`` ends it).
+    ``events`` are delivered to the execution's inbox in the same transaction.
+    """
+
+    outcome: str
+    events: Sequence[Event]
+    available_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DecisionWork:
+    """What the engine needs to decide for one execution."""
+
+    execution_id: str
+    definition_id: str
+    kind: str
+    status: str
+    decision_no: int  # number of the last committed decision
+    next_seq: int  # sequence number the next appended event gets
+    snapshot: JSON  # the interpreter state after ``decision_no``; None before the first
+    inputs: list[Event]  # inbox contents, oldest first
+    input_times: list[float]
+    #: The definition, when the caller said it does not have it cached.
+    definition: DefinitionRecord | None = None
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """What the engine decided for one execution; saved atomically with all others
+    of the same batch.
+
+    ``appended`` are ``(decision number, time, event)`` in history order: for
+    each decision its inputs as folded, then the records of its commands. One
+    result may hold several decisions (steps with nothing to run complete at
+    once and are decided again in the same transaction). ``decision_no`` is
+    the last of them.
+    """
+
+    execution_id: str
+    decision_no: int
+    consumed_inputs: int
+    appended: list[tuple[int, float, Event]]
+    snapshot: JSON
+    status: str
+    output: JSON = None
+    errors: list[JSON] = field(default_factory=list)
+    tasks: list[NewTask] = field(default_factory=list)
+    timers: list[tuple[str, float]] = field(default_factory=list)

@@ -1,0 +1,141 @@
+"""A tiny front end for kernel tests: a JSON list of steps run one after another.
+
+``{"steps": [{"name": "a", "action": "core.echo", "input": {...}}, ...]}``; the
+output is the list of results. A failed step fails the execution. It keeps
+the engine's tests independent of any real workflow language.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from cadenza.interpreters.protocol import ExecutionView, TaskView
+from cadenza.model.commands import (
+    Command,
+    CompleteExecution,
+    RejectRequest,
+    ScheduleTask,
+    SetStatus,
+)
+from cadenza.model.errors import DefinitionError, Problem
+from cadenza.model.events import (
+    Event,
+    ExecutionStarted,
+    PauseRequested,
+    ResumeRequested,
+    TaskCompleted,
+)
+from cadenza.model.retry import RetryPolicy
+
+
+class StepsInterpreter:
+    kind = "steps"
+
+    def __init__(self, steps: list[dict[str, Any]], retry: RetryPolicy | None) -> None:
+        self.steps = steps
+        self.retry = retry
+
+    def new_state(self) -> dict[str, Any]:
+        return {"index": 0, "results": [], "status": "requested", "paused": False, "waiting": False}
+
+    def _schedule(self, state: dict[str, Any]) -> Command:
+        i = state["index"]
+        if i >= len(self.steps):
+            state["status"] = "succeeded"
+            return CompleteExecution("succeeded", output=state["results"])
+        step = self.steps[i]
+        state["waiting"] = True
+        return ScheduleTask(
+            task_id=f"{step['name']}.{i}",
+            name=step["name"],
+            action=step.get("action"),
+            input=step.get("input"),
+            delay=float(step.get("delay", 0)),
+            retry=self.retry,
+            timeout=step.get("timeout"),
+        )
+
+    def decide(self, state: dict[str, Any], events: Sequence[Event], now: float) -> list[Command]:
+        out: list[Command] = []
+        for event in events:
+            if isinstance(event, ExecutionStarted):
+                state["status"] = "running"
+                out.append(SetStatus("running"))
+                out.append(self._schedule(state))
+            elif isinstance(event, TaskCompleted):
+                state["waiting"] = False
+                if event.status != "succeeded":
+                    state["status"] = "failed"
+                    out.append(
+                        CompleteExecution(
+                            "failed", errors=[{"task": event.task_id, "error": event.error}]
+                        )
+                    )
+                    continue
+                state["results"].append(event.result)
+                state["index"] += 1
+                if state["paused"]:
+                    state["status"] = "paused"
+                    out.append(SetStatus("paused"))
+                else:
+                    out.append(self._schedule(state))
+            elif isinstance(event, PauseRequested):
+                if state["status"] != "running":
+                    out.append(
+                        RejectRequest("pause", {"kind": "Refused", "message": "not running"})
+                    )
+                else:
+                    state["paused"] = True
+                    state["status"] = "pausing"
+                    out.append(SetStatus("pausing"))
+            elif isinstance(event, ResumeRequested):
+                state["paused"] = False
+                if state["status"] == "paused":
+                    state["status"] = "running"
+                    out.append(SetStatus("running"))
+                    out.append(self._schedule(state))
+                elif state["status"] == "pausing":
+                    state["status"] = "running"
+                    out.append(SetStatus("running"))
+        return out
+
+    def dump_state(self, state: Any) -> Any:
+        return json.loads(json.dumps(state))
+
+    def load_state(self, data: Any) -> Any:
+        return data
+
+    def describe(self, state: Any) -> ExecutionView:
+        return ExecutionView(
+            status=state["status"],
+            output=state["results"],
+            tasks=[
+                TaskView(name=s["name"], status="succeeded") for s in self.steps[: state["index"]]
+            ],
+        )
+
+
+class StepsFrontEnd:
+    kind = "steps"
+
+    def __init__(self, retry: RetryPolicy | None = None) -> None:
+        self.retry = retry
+
+    def compile(self, source: str, *, origin: str | None = None) -> StepsInterpreter:
+        try:
+            data = json.loads(source)
+        except ValueError as exc:
+            raise DefinitionError(
+                problems=[Problem("", f"not JSON: {exc}")], source=origin
+            ) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+            raise DefinitionError(
+                problems=[Problem("steps", "a list of steps is required")], source=origin
+            )
+        return StepsInterpreter(data["steps"], self.retry)
+
+
+def steps(*items: dict[str, Any]) -> str:
+    return json.dumps({"steps": list(items)})
