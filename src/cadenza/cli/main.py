@@ -1,0 +1,405 @@
+"""The ``cadenza`` command.
+
+Exit codes: 0 the workflow succeeded (or the command did what it was asked);
+1 the workflow failed, was canceled or timed out; 2 bad input (an invalid
+definition, malformed ``--input``, an unknown execution, a refused request);
+3 the workflow is paused, waiting for an answer (``cadenza respond``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cadenza.cli.render import (
+    ProgressPrinter,
+    age,
+    history_lines,
+    result_document,
+    to_json,
+)
+from cadenza.engine.engine import Engine
+from cadenza.model.errors import (
+    ActionNotFound,
+    CadenzaError,
+    DefinitionError,
+    InputError,
+    NotFoundError,
+    OperationRefused,
+)
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.store.records import ExecutionRecord
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
+
+_BAD_INPUT = (DefinitionError, InputError, NotFoundError, OperationRefused)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        code: int = args.handler(args)
+        return code
+    except CadenzaError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT if isinstance(exc, _BAD_INPUT) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cadenza", description="Run workflows durably (embedded SQLite by default)."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--store",
+            help="store URL (default: $CADENZA_STORE or sqlite:///cadenza.db)",
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("run", "run a workflow file to completion, showing progress", _run)
+    p.add_argument("file")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--input", help="workflow input as a JSON object")
+    group.add_argument("--input-file", help="file holding the workflow input as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print {execution_id, status, output, errors}"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = command("validate", "check a workflow file and list every problem", _validate)
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+
+    p = command("ps", "list executions", _ps)
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = command("status", "show an execution's status, tasks, output and errors", _status)
+    p.add_argument("execution_id")
+    p.add_argument("--json", action="store_true")
+
+    p = command("history", "show an execution's event history", _history)
+    p.add_argument("execution_id")
+    p.add_argument("--json", action="store_true")
+
+    p = command("rerun", "run a finished execution again from failed (or named) tasks", _rerun)
+    p.add_argument("execution_id")
+    p.add_argument("--task", action="append", default=[], metavar="NAME")
+    p.add_argument(
+        "--reset-items", action="store_true", help="rerun every item of with-items tasks"
+    )
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-wait", action="store_true", help="only record the request")
+
+    p = command("respond", "answer a task waiting for a person (core.ask)", _respond)
+    p.add_argument("execution_id")
+    p.add_argument("task")
+    p.add_argument("--result", default="null", help="the answer as JSON")
+    p.add_argument("--failed", action="store_true", help="answer with a failure")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-wait", action="store_true", help="only record the answer")
+
+    for name, text in (
+        ("pause", "pause an execution (running tasks finish, nothing new starts)"),
+        ("resume", "resume a paused execution and run it"),
+        ("cancel", "cancel an execution (running tasks finish)"),
+    ):
+        p = command(name, text, _request)
+        p.add_argument("execution_id")
+        p.add_argument("--json", action="store_true")
+        p.add_argument("--no-wait", action="store_true", help="only record the request")
+
+    p = command("worker", "run decisions and activities until stopped", _worker)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--queue", action="append", default=[], metavar="NAME")
+    p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
+    p.add_argument(
+        "--exit-when-idle",
+        action="store_true",
+        help="stop once no execution is left unfinished",
+    )
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _engine(args: argparse.Namespace, **kwargs: Any) -> Engine:
+    return Engine(args.store, **kwargs)
+
+
+def _read_input(args: argparse.Namespace) -> dict[str, Any]:
+    text, where = args.input, "--input"
+    if args.input_file:
+        where = args.input_file
+        try:
+            text = Path(args.input_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read {where}: {exc.strerror or exc}") from exc
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{where} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"{where} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _check_actions(engine: Engine, interpreter: Any, origin: str) -> None:
+    actions = getattr(interpreter, "actions", None)
+    if actions is None:
+        return
+    unknown = sorted(a for a in actions() if a not in engine.registry)
+    if unknown:
+        known = ", ".join(engine.registry.names())
+        raise ActionNotFound(
+            f"{origin}: unknown action{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(a) for a in unknown)} (registered: {known})"
+        )
+
+
+def _read_definition(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _run(args: argparse.Namespace) -> int:
+    source = _read_definition(args.file)
+    workflow_input = _read_input(args)
+    engine = _engine(args)
+    interpreter = engine.compile(source, origin=args.file)
+    _check_actions(engine, interpreter, args.file)
+    definition = engine.register(source, origin=args.file)
+    execution_id = engine.start(definition, workflow_input)
+    if not args.quiet:
+        print(f"execution {execution_id}  ({definition.name})", file=sys.stderr)
+    return _drive_and_report(engine, execution_id, args)
+
+
+def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespace) -> int:
+    if not getattr(args, "quiet", False):
+        engine.add_listener(ProgressPrinter(execution_id))
+    stop = threading.Event()
+    _stop_on_signals(stop)
+
+    def settled() -> bool:
+        status = engine.get(execution_id).status
+        return status in FINAL_EXECUTION_STATUSES or status == "paused"
+
+    engine.serve(stop, until=settled)
+    record = engine.get(execution_id)
+    if stop.is_set() and not settled():
+        print(
+            f"stopped; execution {execution_id} continues with: cadenza worker",
+            file=sys.stderr,
+        )
+    return _report(record, args)
+
+
+def _report(record: ExecutionRecord, args: argparse.Namespace) -> int:
+    if getattr(args, "json", False):
+        print(to_json(result_document(record)))
+    else:
+        if record.status == "paused":
+            print(f"execution {record.id} is paused", file=sys.stderr)
+        elif record.errors and record.status != "succeeded":
+            print(f"execution {record.id} {record.status}:", file=sys.stderr)
+            for error in record.errors:
+                print(f"  - {_error_line(error)}", file=sys.stderr)
+        print(to_json(record.output))
+    if record.status == "succeeded":
+        return EXIT_OK
+    if record.status == "paused":
+        return EXIT_PAUSED
+    if record.status in FINAL_EXECUTION_STATUSES:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _error_line(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)
+    where = error.get("task_id")
+    text = str(error.get("message", error))
+    return f"{where}: {text}" if where else text
+
+
+def _validate(args: argparse.Namespace) -> int:
+    source = _read_definition(args.file)
+    engine = _engine(args)
+    try:
+        interpreter = engine.compile(source, origin=args.file)
+        _check_actions(engine, interpreter, args.file)
+    except DefinitionError as exc:
+        if args.json:
+            print(to_json({"valid": False, **exc.to_dict()}))
+        else:
+            print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(to_json({"valid": True}) if args.json else f"{args.file}: valid")
+    return EXIT_OK
+
+
+def _ps(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    records = engine.store.list_executions(limit=args.limit)
+    if args.json:
+        print(
+            to_json(
+                [
+                    {**result_document(r), "name": r.name, "created_at": r.created_at}
+                    for r in records
+                ]
+            )
+        )
+        return EXIT_OK
+    now = engine.clock.now()
+    print(f"{'EXECUTION':<36}  {'NAME':<24}  {'STATUS':<10}  AGE")
+    for r in records:
+        print(f"{r.id:<36}  {r.name[:24]:<24}  {r.status:<10}  {age(now - r.created_at)}")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    record = engine.get(args.execution_id)
+    view = engine.describe(args.execution_id)
+    tasks = [{"name": t.name, "key": t.key, "status": t.status} for t in view.tasks]
+    if args.json:
+        print(to_json({**result_document(record), "tasks": tasks}))
+        return EXIT_OK
+    print(f"execution {record.id}  ({record.name})  {record.status}")
+    for t in tasks:
+        key = f"[{t['key']}]" if t["key"] not in ("", "0") else ""
+        print(f"  {t['status']:<10} {t['name']}{key}")
+    if record.errors:
+        print("errors:")
+        for error in record.errors:
+            print(f"  - {_error_line(error)}")
+    print("output:", to_json(record.output))
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    events = engine.history(args.execution_id)
+    if args.json:
+        print(
+            to_json(
+                [
+                    {
+                        "seq": e.seq,
+                        "decision": e.decision,
+                        "time": e.time,
+                        "type": e.event.type,
+                        **e.event.payload(),
+                    }
+                    for e in events
+                ]
+            )
+        )
+        return EXIT_OK
+    print("\n".join(history_lines(events)))
+    return EXIT_OK
+
+
+def _refused(engine: Engine, execution_id: str) -> None:
+    rejection = engine.last_rejection(execution_id)
+    if rejection:
+        message = rejection.get("message") if isinstance(rejection, dict) else str(rejection)
+        raise OperationRefused(str(message), execution_id=execution_id)
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    engine.get(args.execution_id)
+    tasks = [{"task_id": t, "route": 0, "reset_items": args.reset_items} for t in args.task]
+    engine.rerun(args.execution_id, tasks)
+    _refused(engine, args.execution_id)
+    if args.no_wait:
+        return EXIT_OK
+    return _drive_and_report(engine, args.execution_id, args)
+
+
+def _respond(args: argparse.Namespace) -> int:
+    try:
+        result = json.loads(args.result)
+    except ValueError as exc:
+        raise InputError(f"--result is not valid JSON: {exc}") from exc
+    engine = _engine(args)
+    engine.respond(
+        args.execution_id, args.task, result, status="failed" if args.failed else "succeeded"
+    )
+    if args.no_wait:
+        return EXIT_OK
+    return _drive_and_report(engine, args.execution_id, args)
+
+
+def _request(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    engine.get(args.execution_id)
+    getattr(engine, args.command)(args.execution_id)
+    _refused(engine, args.execution_id)
+    if args.command == "resume" and not args.no_wait:
+        return _drive_and_report(engine, args.execution_id, args)
+    record = engine.get(args.execution_id)
+    if args.json:
+        print(to_json(result_document(record)))
+    else:
+        print(f"execution {record.id}: {record.status}")
+    return EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    engine = _engine(
+        args,
+        concurrency=args.concurrency,
+        queues=args.queue or ("default",),
+        lease=args.lease,
+    )
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    print(f"worker {engine.owner} serving {', '.join(engine.queues)}", file=sys.stderr, flush=True)
+
+    def idle() -> bool:
+        unfinished = ("requested", "running", "pausing", "resuming", "canceling")
+        return not engine.store.list_executions(limit=1, statuses=unfinished)
+
+    engine.serve(stop, until=idle if args.exit_when_idle else None)
+    return EXIT_OK
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
