@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from cadenza.engine.engine import Engine, replay
+from cadenza.engine.engine import Engine
 from cadenza.model.errors import ActivityError, DefinitionError, LeaseLost
 from cadenza.model.retry import RetryPolicy
 from cadenza.store.protocol import Store
 from cadenza.store.records import TaskFinish
 from cadenza.testing.clock import FakeClock
+from cadenza.testing.replay import check_replay, replay_state
 from cadenza.workers.registry import default_registry
 
 from .steps import StepsFrontEnd, steps
@@ -83,8 +84,9 @@ def test_state_rebuilt_from_history_equals_the_snapshot(store: Store) -> None:
     execution_id = engine.start(definition)
     engine.run_until_idle()
     interpreter = engine.compile(definition.source, kind="steps")
-    rebuilt = replay(interpreter, engine.history(execution_id))
+    rebuilt = replay_state(interpreter, engine.history(execution_id))
     assert rebuilt == engine._decider._states[execution_id][1]
+    assert check_replay(interpreter, engine.history(execution_id)) == []
     assert interpreter.describe(rebuilt).status == "succeeded"
 
 

@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print {execution_id, status, output, errors}"
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
 
     p = command("validate", "check a workflow file and list every problem", _validate)
     p.add_argument("file")
@@ -187,7 +188,7 @@ def _read_definition(path: str) -> str:
 def _run(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     workflow_input = _read_input(args)
-    engine = _engine(args)
+    engine = _engine(args, lease=args.lease)
     interpreter = engine.compile(source, origin=args.file)
     _check_actions(engine, interpreter, args.file)
     definition = engine.register(source, origin=args.file)

@@ -31,6 +31,7 @@ from cadenza.engine.decider import Decider, DecisionOutcome, InterpreterCache
 from cadenza.engine.dispatch import TaskRunner
 from cadenza.engine.front_ends import default_front_ends, kind_for
 from cadenza.engine.owner import new_owner_id
+from cadenza.engine.replay import replay_state
 from cadenza.interpreters.protocol import ExecutionView, FrontEnd, Interpreter
 from cadenza.model.errors import (
     CadenzaError,
@@ -180,7 +181,7 @@ class Engine:
             interpreter = self._interpreters.compile(
                 self.store.load_definition(record.definition_id)
             )
-        state = replay(interpreter, self.history(execution_id))
+        state = replay_state(interpreter, self.history(execution_id))
         return interpreter.describe(state)
 
     # --- requests -------------------------------------------------------------------------
@@ -387,23 +388,3 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
-
-
-def replay(interpreter: Interpreter, history: Sequence[RecordedEvent]) -> Any:
-    """Rebuild an interpreter state from history alone (inputs grouped by decision)."""
-    state = interpreter.new_state()
-    batch: list[Event] = []
-    times: list[float] = []
-    current = None
-    for recorded in history:
-        if not recorded.event.is_input:
-            continue
-        if current is not None and recorded.decision != current and batch:
-            interpreter.decide(state, batch, max(times))
-            batch, times = [], []
-        current = recorded.decision
-        batch.append(recorded.event)
-        times.append(recorded.time)
-    if batch:
-        interpreter.decide(state, batch, max(times))
-    return state
