@@ -30,7 +30,7 @@ from cadenza.expressions.syntax import find_expressions, variable_references
 from cadenza.interpreters.orquesta.spec.expressions import Site, iter_strings
 from cadenza.interpreters.orquesta.spec.graph import TaskGraph
 from cadenza.interpreters.orquesta.spec.model import OrquestaDefinition, Task
-from cadenza.interpreters.orquesta.spec.paths import format_path, task_schema_path
+from cadenza.interpreters.orquesta.spec.paths import extend_path, format_path, task_schema_path
 from cadenza.model.errors import Problem
 
 
@@ -42,8 +42,8 @@ class _Checker:
     def check(self, site: Site, names: Iterable[str]) -> None:
         """Report every variable of ``site`` that is private or not in ``names``."""
         assigned = set(names)
-        line = self.definition.line_of(site.line_path)
-        for text in iter_strings(site.value):
+        for below, text in iter_strings(site.value):
+            line = self.definition.line_of(extend_path(site.line_path, below))
             for expression in find_expressions(text):
                 if expression.block:
                     continue

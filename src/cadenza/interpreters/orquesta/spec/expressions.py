@@ -18,7 +18,13 @@ from typing import Any
 
 from cadenza.expressions.syntax import MULTIPLE_TYPES_MESSAGE, syntax_errors
 from cadenza.interpreters.orquesta.spec.model import OrquestaDefinition, Task
-from cadenza.interpreters.orquesta.spec.paths import PathPart, format_path, task_schema_path
+from cadenza.interpreters.orquesta.spec.paths import (
+    Path,
+    PathPart,
+    extend_path,
+    format_path,
+    task_schema_path,
+)
 from cadenza.model.errors import Problem
 
 _LANGUAGE_NAMES = {"yaql": "YAQL", "jinja": "Jinja"}
@@ -35,17 +41,18 @@ class Site:
     line_path: str
 
 
-def iter_strings(value: Any) -> Iterator[str]:
-    """Every string in ``value``: itself, or the keys and values of nested collections."""
+def iter_strings(value: Any, at: Path = ()) -> Iterator[tuple[Path, str]]:
+    """Every string in ``value`` with its path below ``value``: the value itself, or the
+    keys and values of nested collections (a key is located at its own entry)."""
     if isinstance(value, str):
-        yield value
+        yield at, value
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from iter_strings(key)
-            yield from iter_strings(item)
+            yield from iter_strings(key, (*at, str(key)))
+            yield from iter_strings(item, (*at, str(key)))
     elif isinstance(value, list | tuple):
-        for item in value:
-            yield from iter_strings(item)
+        for index, item in enumerate(value):
+            yield from iter_strings(item, (*at, index))
 
 
 def expression_sites(definition: OrquestaDefinition) -> Iterator[Site]:
@@ -103,8 +110,8 @@ def expression_problems(definition: OrquestaDefinition) -> list[Problem]:
     """One problem per expression that does not parse, and per string mixing languages."""
     problems: list[Problem] = []
     for site in expression_sites(definition):
-        line = definition.line_of(site.line_path)
-        for text in iter_strings(site.value):
+        for below, text in iter_strings(site.value):
+            line = definition.line_of(extend_path(site.line_path, below))
             for error in syntax_errors(text):
                 if error.message == MULTIPLE_TYPES_MESSAGE:
                     message = (

@@ -22,7 +22,13 @@ TASK_SCHEMA_PATH = "properties.tasks.patternProperties.^\\w+$"
 
 def format_path(parts: Iterable[PathPart]) -> str:
     """Write a path as text: ``tasks.t1.next[0].do``."""
-    text = ""
+    return extend_path("", parts)
+
+
+def extend_path(base: str, parts: Iterable[PathPart]) -> str:
+    """The text path ``base`` followed by ``parts``: ``extend_path("input", ["m"])`` is
+    ``input.m``."""
+    text = base
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
