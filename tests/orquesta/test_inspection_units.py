@@ -458,3 +458,13 @@ def test_inline_parameters_follow_orquesta_grammar() -> None:
         "core.echo",
         {"message": "<% ctx(m) %>"},
     )
+
+
+def test_input_block_wins_over_inline_parameters_and_keeps_the_action_whole() -> None:
+    definition = load_definition(
+        "tasks:\n  t1:\n    action: core.echo message=inline\n    input:\n      other: block\n"
+    )
+    task = definition.tasks["t1"]
+    assert task.action == "core.echo message=inline"
+    assert task.inline_input is None
+    assert task.input == {"other": "block"}

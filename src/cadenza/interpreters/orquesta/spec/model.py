@@ -66,11 +66,13 @@ class Task:
     """One entry of ``tasks``."""
 
     name: str
-    #: The action ref without inline parameters; ``None`` for an action-less task.
+    #: The action ref without inline parameters; ``None`` for an action-less task. When
+    #: the task has an ``input`` block, this is the whole action text, as in orquesta.
     action: str | None
     #: The action text as written, inline parameters included.
     action_text: str | None
-    #: Parameters written inline after the action ref, if any.
+    #: Parameters written inline after the action ref; ``None`` if there are none or if
+    #: the task has an ``input`` block (which then wins, spec §3).
     inline_input: Mapping[str, Any] | None
     #: The ``input`` block as written: a mapping, or a string expression yielding one.
     input_block: Mapping[str, Any] | str | None
@@ -84,10 +86,7 @@ class Task:
 
     @property
     def input(self) -> Mapping[str, Any] | str | None:
-        """The input to render: the ``input`` block if given, else the inline parameters.
-
-        Orquesta 1.2.0 uses the block when a task has both (spec §3).
-        """
+        """The input to render: the ``input`` block if given, else the inline parameters."""
         return self.input_block if self.input_block is not None else self.inline_input
 
     @property
@@ -177,13 +176,17 @@ def _named_entries(value: Any, *, bare_names: bool = False) -> tuple[tuple[str, 
 
 def _task(name: str, raw: Mapping[str, Any]) -> Task:
     action_text = _nonempty_string(raw.get("action"))
-    action, inline_input = split_action(action_text) if action_text else (None, None)
     raw_input = raw.get("input")
     input_block: Mapping[str, Any] | str | None = None
     if isinstance(raw_input, Mapping) and raw_input:
         input_block = dict(raw_input)
     elif isinstance(raw_input, str) and raw_input:
         input_block = raw_input
+    action, inline_input = action_text, None
+    # With an `input` block, orquesta leaves the action text whole and ignores what looks
+    # like inline parameters in it (recorded: own-input-inline-and-block).
+    if action_text is not None and input_block is None:
+        action, inline_input = split_action(action_text)
     raw_next = raw.get("next")
     transitions = (
         tuple(
