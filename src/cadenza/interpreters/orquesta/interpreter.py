@@ -1,0 +1,246 @@
+"""The Orquesta interpreter: the engine-facing fold over a compiled definition.
+
+``decide`` folds a batch of input events into the state with the :class:`Conductor`,
+then hands out every action that may start now, and reports status changes:
+
+* ``ScheduleTask`` per action run. ``task_id`` is ``"<task>.<route>.<run>"``, plus
+  ``".<item>"`` for a with-items item, where ``run`` counts the runs of that task on that
+  route (a retry, a pass through a cycle or a rerun is a new run; the items of one
+  with-items run share it). ``meta`` holds ``route``, ``run`` and, for with-items,
+  ``item_id``, ``items_count`` and ``concurrency``. A task without action is scheduled
+  with ``action=None``; a with-items task over an empty list is scheduled once with
+  ``action=None`` and ``meta.items_count == 0``. The engine answers both with
+  ``TaskCompleted(succeeded)``; the empty with-items task's result is then ``[]``.
+* ``SetStatus`` for each non-final workflow status reached, in order;
+  ``CompleteExecution`` when the decision ends in a final status -- again if a later
+  event changes the final status, output or errors (late completions of actions that
+  were running when the workflow failed still log their errors).
+* ``RejectRequest`` for a refused pause/resume/cancel/rerun.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cadenza.expressions import ExpressionFailure
+from cadenza.interpreters.orquesta import state as st
+from cadenza.interpreters.orquesta.conductor import (
+    ActionEvent,
+    Conductor,
+    Crash,
+    RequestRefused,
+)
+from cadenza.interpreters.orquesta.graph import ENGINE_COMMANDS, WorkflowGraph, build_graph
+from cadenza.interpreters.orquesta.machines import COMPLETED
+from cadenza.interpreters.orquesta.output import render_output
+from cadenza.interpreters.orquesta.rerun import rerun
+from cadenza.interpreters.orquesta.task_updates import update_task
+from cadenza.interpreters.protocol import ExecutionView, TaskView
+from cadenza.model.commands import (
+    Command,
+    CompleteExecution,
+    RejectRequest,
+    ScheduleTask,
+    SetStatus,
+)
+from cadenza.model.events import (
+    CancelRequested,
+    Event,
+    ExecutionStarted,
+    PauseRequested,
+    RerunRequested,
+    ResumeRequested,
+    TaskCompleted,
+    TaskResumed,
+    TaskSuspended,
+)
+
+_REQUESTS = {
+    PauseRequested: ("pause", "pausing"),
+    ResumeRequested: ("resume", "resuming"),
+    CancelRequested: ("cancel", "canceling"),
+}
+
+
+class OrquestaInterpreter:
+    """The decision function of one Orquesta definition (``Interpreter`` protocol)."""
+
+    kind = "orquesta"
+
+    def __init__(
+        self, definition: Mapping[str, Any], datastore: Mapping[str, Any] | None = None
+    ) -> None:
+        self.definition = definition
+        self.graph: WorkflowGraph = build_graph(definition)
+        self.datastore = dict(datastore or {})
+
+    def new_state(self) -> st.State:
+        return st.new_state()
+
+    def dump_state(self, state: st.State) -> Any:
+        return json.loads(json.dumps(state))
+
+    def load_state(self, data: Any) -> st.State:
+        return json.loads(json.dumps(data))  # type: ignore[no-any-return]
+
+    def decide(self, state: st.State, events: Sequence[Event], now: float) -> list[Command]:
+        c = Conductor(self.definition, self.graph, state, now, self.datastore)
+        commands: list[Command] = []
+        for event in events:
+            try:
+                self._fold(c, event, commands)
+            except (ExpressionFailure, Crash) as exc:
+                self._crash(c, exc)
+        try:
+            commands.extend(self._schedule(c))
+        except (ExpressionFailure, Crash) as exc:
+            self._crash(c, exc)
+        try:
+            render_output(c)
+        except (ExpressionFailure, Crash) as exc:
+            self._crash(c, exc)
+        commands.extend(self._report(c))
+        return commands
+
+    def _fold(self, c: Conductor, event: Event, commands: list[Command]) -> None:
+        if isinstance(event, ExecutionStarted):
+            c.state["seed"] = event.seed
+            c.start(event.input or {}, event.context or {})
+        elif isinstance(event, TaskCompleted):
+            self._action_event(c, event.task_id, event.status, event.result, final=True)
+        elif isinstance(event, TaskSuspended):
+            self._action_event(c, event.task_id, event.status, event.result, final=False)
+        elif isinstance(event, TaskResumed):
+            self._action_event(c, event.task_id, "running", None, final=False)
+        elif type(event) in _REQUESTS:
+            request, status = _REQUESTS[type(event)]
+            try:
+                c.request_status(status)
+            except RequestRefused as exc:
+                commands.append(RejectRequest(request, {"kind": exc.kind, "message": str(exc)}))
+        elif isinstance(event, RerunRequested):
+            tasks = [
+                (str(t["task_id"]), int(t.get("route") or 0), bool(t.get("reset_items", False)))
+                for t in event.tasks
+            ]
+            try:
+                rerun(c, tasks)
+            except RequestRefused as exc:
+                commands.append(RejectRequest("rerun", {"kind": exc.kind, "message": str(exc)}))
+            except Crash as exc:
+                self._crash(c, exc)
+
+    def _action_event(
+        self, c: Conductor, task_id: str, status: str, result: Any, *, final: bool
+    ) -> None:
+        action = c.state["actions"].get(task_id)
+        if action is None:
+            return
+        if final:
+            del c.state["actions"][task_id]
+            if action.get("empty"):
+                result = []
+        name, route = action["name"], action["route"]
+        try:
+            update_task(c, name, route, ActionEvent(status, result, action.get("item")))
+        except (ExpressionFailure, Crash) as exc:
+            self._crash(c, exc, name, route)
+
+    def _crash(
+        self,
+        c: Conductor,
+        exc: ExpressionFailure | Crash,
+        task_id: str | None = None,
+        route: int | None = None,
+    ) -> None:
+        """Orquesta raised out of its conductor: log it and fail, as StackStorm does."""
+        c.log_failure(exc, task_id, route)
+        try:
+            c.request_status("failed")
+        except RequestRefused:
+            if c.status not in COMPLETED:
+                c.set_status("failed")
+
+    def _schedule(self, c: Conductor) -> list[Command]:
+        commands: list[Command] = []
+        runs = c.state["runs"]
+        for task in c.next_tasks():
+            key = st.entry_key(task.name, task.route)
+            staged = st.get_staged(c.state, task.name, task.route)
+            if task.has_items and staged is not None and "run" in staged:
+                run = int(staged["run"])
+            else:
+                run = runs.get(key, 0)
+                runs[key] = run + 1
+                if task.has_items and staged is not None:
+                    staged["run"] = run
+            meta: dict[str, Any] = {"route": task.route, "run": run}
+            if task.has_items:
+                meta["items_count"] = task.items_count
+                meta["concurrency"] = task.concurrency
+            delay = float(task.delay or 0)
+            if task.has_items and task.items_count == 0:
+                task_id = f"{task.name}.{task.route}.{run}"
+                c.state["actions"][task_id] = {
+                    "name": task.name,
+                    "route": task.route,
+                    "empty": True,
+                }
+                commands.append(ScheduleTask(task_id, task.name, None, None, delay, meta))
+                self._mark_running(c, task.name, task.route, None)
+                continue
+            for action in task.actions:
+                task_id = f"{task.name}.{task.route}.{run}"
+                item_meta = dict(meta)
+                if action.item_id is not None:
+                    task_id += f".{action.item_id}"
+                    item_meta["item_id"] = action.item_id
+                c.state["actions"][task_id] = {
+                    "name": task.name,
+                    "route": task.route,
+                    "item": action.item_id,
+                }
+                ref = None if action.action is None else str(action.action)
+                commands.append(
+                    ScheduleTask(task_id, task.name, ref, action.input, delay, item_meta)
+                )
+                self._mark_running(c, task.name, task.route, action.item_id)
+        return commands
+
+    def _mark_running(self, c: Conductor, name: str, route: int, item: int | None) -> None:
+        try:
+            update_task(c, name, route, ActionEvent("running", None, item))
+        except (ExpressionFailure, Crash) as exc:
+            self._crash(c, exc, name, route)
+
+    def _report(self, c: Conductor) -> list[Command]:
+        commands: list[Command] = []
+        for status in c.status_trail:
+            if status not in COMPLETED:
+                commands.append(SetStatus(status))
+        if c.status in COMPLETED:
+            report = [c.status, c.state["output"], c.state["errors"]]
+            if c.state.get("reported") != report:
+                c.state["reported"] = json.loads(json.dumps(report))
+                commands.append(
+                    CompleteExecution(c.status, c.state["output"], list(c.state["errors"]))
+                )
+        else:
+            c.state["reported"] = None
+        return commands
+
+    def describe(self, state: st.State) -> ExecutionView:
+        tasks = [
+            TaskView(e["id"], str(e.get("status") or "null"), str(e["route"]), e.get("result"))
+            for e in st.latest_entries(state)
+            if e["id"] not in ENGINE_COMMANDS
+        ]
+        tasks.sort(key=lambda t: (t.name, int(t.key)))
+        return ExecutionView(
+            status=str(state["status"]),
+            output=state["output"],
+            errors=list(state["errors"]),
+            tasks=tasks,
+        )

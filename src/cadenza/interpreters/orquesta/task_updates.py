@@ -1,0 +1,238 @@
+"""How a task's action outcome moves the execution: status, retry, transitions, publish.
+
+``update_task`` is the conductor's fold of one action event (spec §7 step 3, §11, §8, §9).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from cadenza.expressions import CurrentTask, ExpressionFailure, evaluate
+from cadenza.interpreters.orquesta import state as st
+from cadenza.interpreters.orquesta.conductor import (
+    _ITEM_OUTCOME_EVENTS,
+    EXECUTION_FAILED,
+    SATISFIED,
+    ActionEvent,
+    Conductor,
+    Crash,
+)
+from cadenza.interpreters.orquesta.graph import ENGINE_COMMANDS, Edge
+from cadenza.interpreters.orquesta.machines import (
+    ABENDED,
+    ACTIVE,
+    COMPLETED,
+    STARTING,
+    TASK_MACHINE,
+)
+from cadenza.interpreters.orquesta.rendering import publish_entries, render_rolling
+
+
+def _add_entry(
+    c: Conductor, name: str, route: int, ctxs: list[int], prev: dict[str, int]
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": name,
+        "route": route,
+        "ctxs": {"in": list(ctxs) or [0]},
+        "prev": dict(prev),
+        "next": {},
+    }
+    retry = c.graph.retries.get(name)
+    if retry is not None:
+        entry["retry"] = _setup_retry(c, name, retry, entry["ctxs"]["in"])
+    c.state["sequence"].append(entry)
+    c.state["tasks"][st.entry_key(name, route)] = len(c.state["sequence"]) - 1
+    return entry
+
+
+def _setup_retry(c: Conductor, name: str, spec: dict[str, Any], ctxs: list[int]) -> dict[str, Any]:
+    retry = copy.deepcopy(spec)
+    retry["tally"] = 0
+    scope = c.scope(st.context_of(c.state, ctxs))
+    for field, label in (("delay", "delay"), ("count", "count")):
+        if isinstance(retry.get(field), str):
+            try:
+                value = evaluate(retry[field], scope)
+            except ExpressionFailure as exc:
+                raise Crash(exc.kind, exc.text) from exc
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise Crash("ValueError", f'The retry {label} for task "{name}" is not an integer.')
+            retry[field] = value
+    return retry
+
+
+def _task_event_key(c: Conductor, name: str, route: int, event: ActionEvent) -> str:
+    if event.command is not None:
+        return f"cmd:{event.command}"
+    if event.item_id is None or event.status not in _ITEM_OUTCOME_EVENTS:
+        return event.status
+    staged = st.get_staged(c.state, name, route)
+    items = list(staged["items"]) if staged else []
+    del items[event.item_id]
+    others = [i.get("status", "null") for i in items]
+    if any(s in ACTIVE for s in others):
+        return f"{event.status}/active"
+    if any(s in ("pending", "paused") for s in others):
+        outlook = "paused"
+    elif "canceled" in others:
+        outlook = "canceled"
+    elif any(s in ABENDED for s in others):
+        outlook = "failed"
+    elif any(s not in COMPLETED for s in others):
+        outlook = "incomplete"
+    else:
+        outlook = "completed"
+    return f"{event.status}/dormant/{outlook}"
+
+
+def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None:
+    """Fold one action (or engine command) event of task ``name`` on ``route``."""
+    state = c.state
+    staged = st.get_staged(state, name, route)
+    entry = st.get_entry(state, name, route)
+    if staged is None and entry is None:
+        return
+    if entry is None or name in ENGINE_COMMANDS:
+        assert staged is not None
+        entry = _add_entry(c, name, staged["route"], staged["ctxs"]["in"], staged["prev"])
+    if entry.get("status") in COMPLETED and event.status in STARTING and staged is not None:
+        # A completed task started again: a new occurrence (a cycle).
+        entry = _add_entry(c, name, staged["route"], staged["ctxs"]["in"], staged["prev"])
+    index = st.entry_index(state, name, route)
+    assert index is not None
+    if event.status and staged is not None and "items" not in staged:
+        st.remove_staged(state, name, route)
+    if staged is not None and event.item_id is not None:
+        staged["items"][event.item_id] = {"status": event.status}
+        if event.status in COMPLETED:
+            staged["results"][event.item_id] = {"status": event.status, "result": event.result}
+    if event.status == "failed":
+        st.log_error(state, EXECUTION_FAILED, name, result=event.result, with_result=True)
+
+    old = entry.get("status") or "null"
+    key = _task_event_key(c, name, route, event)
+    new_status = TASK_MACHINE.get(old, {}).get(key)
+    if new_status is not None:
+        entry["status"] = new_status
+    new = entry.get("status") or "null"
+
+    if new == "retrying":
+        entry["retry"]["tally"] += 1
+        st.remove_staged(state, name, route)
+        st.add_staged(
+            state, name, route, entry["ctxs"]["in"], entry["prev"], ready=True, retry=entry["retry"]
+        )
+
+    current_scope = None
+    if new in COMPLETED:
+        has_items = bool((c.tasks.get(name) or {}).get("with"))
+        records = staged.get("results") if staged is not None else None
+        if not (has_items and new in ABENDED):
+            st.remove_staged(state, name, route)
+        else:
+            kept = st.get_staged(state, name, route)
+            if kept is not None:
+                kept["completed"] = True
+        if has_items:
+            records = records or []
+            result: Any = [r["result"] if r else None for r in records]
+            entry["record_result"] = {"items": records}
+        else:
+            result = event.result
+        entry["result"] = result
+        variables = st.context_of(state, entry["ctxs"]["in"])
+        current_scope = c.scope(variables, CurrentTask(name, route, result))
+        if c.status in ACTIVE and _should_retry(entry, current_scope):
+            update_task(c, name, route, ActionEvent("retrying", command="retry"))
+            return
+
+    commands: list[tuple[str, int]] = []
+    if new in COMPLETED and new != old and current_scope is not None:
+        commands = _evaluate_transitions(c, name, route, entry, index, current_scope)
+
+    c._workflow_task_event(name, route, entry["status"])
+    for command, command_route in commands:
+        status = "failed" if command == "fail" else "succeeded"
+        update_task(c, command, command_route, ActionEvent(status, command=command))
+    if c.status in COMPLETED:
+        entry["term"] = True
+
+
+def _should_retry(entry: dict[str, Any], scope: Any) -> bool:
+    retry = entry.get("retry")
+    if not retry or retry["tally"] >= retry["count"]:
+        return False
+    if entry.get("status") in ABENDED and retry.get("when") is None:
+        return True
+    return bool(evaluate(retry.get("when"), scope))
+
+
+def _evaluate_transitions(
+    c: Conductor, name: str, route: int, entry: dict[str, Any], index: int, scope: Any
+) -> list[tuple[str, int]]:
+    state = c.state
+    edges = c.graph.next_edges(name)
+    if not edges:
+        entry["term"] = True
+    commands: list[tuple[str, int]] = []
+    ready_next: list[dict[str, Any]] = []
+    manual_fail = False
+    for edge in edges:
+        transition_id = edge.transition_id
+        try:
+            taken = all(evaluate(when, scope) for when in edge.criteria)
+        except ExpressionFailure as exc:
+            c.log_failure(exc, name, route, transition_id)
+            c.request_status("failed")
+            continue
+        entry["next"][transition_id] = taken
+        if not taken:
+            continue
+        transition = ((c.tasks.get(name) or {}).get("next") or [])[edge.ref]
+        _, published, failures = render_rolling(publish_entries(transition), scope)
+        if failures:
+            for failure in failures:
+                c.log_failure(failure, name, route, transition_id)
+            c.request_status("failed")
+            continue
+        out_ctxs = list(entry["ctxs"]["in"])
+        if published:
+            state["contexts"].append(published)
+            out_ctxs.append(len(state["contexts"]) - 1)
+            entry["ctxs"]["out"] = {transition_id: len(state["contexts"]) - 1}
+        next_route = _route_for(c, edge, route)
+        target = st.get_staged(state, edge.target, next_route)
+        if target is not None:
+            if 0 in out_ctxs:
+                out_ctxs.remove(0)
+            target["ctxs"]["in"].extend(out_ctxs)
+            target["prev"][edge.backref] = index
+            target.pop("items", None)
+            target.pop("results", None)
+            target.pop("completed", None)
+        else:
+            target = st.add_staged(
+                state, edge.target, next_route, out_ctxs, {edge.backref: index}, ready=False
+            )
+        target["ready"] = c.inbound_status(edge.target, route) == SATISFIED
+        if edge.target in ENGINE_COMMANDS:
+            commands.append((target["id"], target["route"]))
+            manual_fail = manual_fail or edge.target == "fail"
+        elif target["ready"]:
+            ready_next.append(target)
+    if manual_fail:
+        for target in ready_next:
+            target["run_on_fail"] = True
+    return commands
+
+
+def _route_for(c: Conductor, edge: Edge, route: int) -> int:
+    if not c.graph.starts_route(edge.target):
+        return route
+    old = c.state["routes"][route]
+    if edge.backref in old:
+        return route
+    c.state["routes"].append([*old, edge.backref])
+    return len(c.state["routes"]) - 1
