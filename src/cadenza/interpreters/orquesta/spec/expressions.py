@@ -2,7 +2,8 @@
 
 Expressions may appear in workflow ``input`` defaults, ``vars`` and ``output``, and in a
 task's ``delay``, ``with``, ``action`` (inline parameters included), ``input``, ``retry``
-and transitions (``when``, ``publish``) — in mapping keys as well as values (spec §10).
+and transitions (``when``, ``publish``; ``do`` is parsed too, though none belongs there),
+in mapping keys as well as values (spec §10).
 Each string uses one language: YAQL (``<% %>``) or Jinja (``{{ }}``, ``{% %}``).
 
 Problems are filed at the property that holds the expression, as orquesta files them
@@ -104,6 +105,9 @@ def _task_sites(name: str, task: Task) -> Iterator[Site]:
                 "publish",
                 line=("next", i, "publish", j),
             )
+        # Orquesta parses `do` too: an expression there is an error twice over (it is
+        # also no task name), and the parse error says more about what went wrong.
+        yield site(list(transition.do), f"{tail}.do", "next", i, "do")
 
 
 def expression_problems(definition: OrquestaDefinition) -> list[Problem]:
