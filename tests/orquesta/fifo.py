@@ -46,7 +46,7 @@ def request_entry(command: ScheduleTask) -> dict[str, Any]:
         "input": command.input,
     }
     for key in ("item_id", "items_count", "concurrency"):
-        if key in meta:
+        if meta.get(key) is not None:
             entry[key] = meta[key]
     if command.delay > 0:
         entry["delay"] = (

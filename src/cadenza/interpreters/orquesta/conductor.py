@@ -230,7 +230,8 @@ class Conductor:
 
     def _workflow_task_event(self, task_id: str, route: int, status: str) -> None:
         has_next = self.has_next_tasks(task_id, route)
-        event = "remediated" if status in ABENDED and has_next else status
+        remediated = has_next or self.has_join_next(task_id, route)
+        event = "remediated" if status in ABENDED and remediated else status
         key = f"task:{event}"
         if event in _CONDITIONAL:
             key += "/active" if st.has_active_tasks(self.state) else "/dormant"
@@ -244,8 +245,9 @@ class Conductor:
             else:
                 key += "/completed"
         new = WORKFLOW_MACHINE.get(self.status, {}).get(key)
-        if new is not None:
-            self.set_status(new)
+        if new is None:
+            return
+        self.set_status(new)
         if self.status in COMPLETED:
             self._fail_unreachable_joins()
 
@@ -303,6 +305,20 @@ class Conductor:
                 continue
             return True
         return False
+
+    def has_join_next(self, task_id: str, route: int) -> bool:
+        """Whether a taken transition of the task leads into a join, satisfied or not.
+
+        Since orquesta 1.4 a failed task routed into a join counts as remediated even
+        while the join still waits for other branches.
+        """
+        entry = st.get_entry(self.state, task_id, route)
+        if entry is None or entry.get("status") not in COMPLETED:
+            return False
+        return any(
+            self.graph.is_join(edge.target) and entry["next"].get(edge.transition_id)
+            for edge in self.graph.next_edges(task_id)
+        )
 
     # --- next tasks ---------------------------------------------------------------------
 
