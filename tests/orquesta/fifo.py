@@ -129,6 +129,10 @@ class FifoDriver:
 
     # --- operations ------------------------------------------------------------------
 
+    def _due_by_count(self) -> bool:
+        pending = self.case.get("operations", [])[len(self.operations) :]
+        return bool(pending) and pending[0].get("when", "idle") != "idle" and self._due(False)
+
     def _due(self, idle: bool) -> bool:
         pending = self.case.get("operations", [])[len(self.operations) :]
         if not pending:
@@ -138,18 +142,15 @@ class FifoDriver:
             return idle
         return self.completions >= int(when["completions"])
 
-    def apply_operation(self) -> None:
-        op = self.case["operations"][len(self.operations)]
-        before = self.status
-        events: list[Event] = []
+    def _operation_events(self, op: dict[str, Any]) -> list[Event]:
         kind = op["op"]
         if kind == "pause":
-            events = [PauseRequested()]
-        elif kind == "resume":
-            events = [ResumeRequested()]
-        elif kind == "cancel":
-            events = [CancelRequested()]
-        elif kind == "rerun":
+            return [PauseRequested()]
+        if kind == "resume":
+            return [ResumeRequested()]
+        if kind == "cancel":
+            return [CancelRequested()]
+        if kind == "rerun":
             tasks = [
                 {
                     "task_id": t["task_id"],
@@ -158,27 +159,39 @@ class FifoDriver:
                 }
                 for t in op.get("tasks", [])
             ]
-            events = [RerunRequested(tasks=tasks)]
-        elif kind == "respond":
-            target = self._suspended_for(op)
-            if target is not None:
-                del self.suspended[target.task_id]
-                events = [
-                    TaskResumed(task_id=target.task_id)
-                    for s in op.get("before", [])
-                    if s == "running"
-                ]
-                events.append(
-                    TaskCompleted(
-                        task_id=target.task_id,
-                        status=op.get("status", "succeeded"),
-                        result=op.get("result"),
-                    )
-                )
-        record: dict[str, Any] = {"op": kind, "at_completions": self.completions}
+            return [RerunRequested(tasks=tasks)]
+        target = self._suspended_for(op)
+        if target is None:
+            return []
+        del self.suspended[target.task_id]
+        events: list[Event] = [
+            TaskResumed(task_id=target.task_id) for s in op.get("before", []) if s == "running"
+        ]
+        events.append(
+            TaskCompleted(
+                task_id=target.task_id,
+                status=op.get("status", "succeeded"),
+                result=op.get("result"),
+            )
+        )
+        return events
+
+    def apply_operation(self, leading: list[Event] | None = None) -> None:
+        """Apply the next operation, in one batch after ``leading`` events (a completion).
+
+        The oracle applies an operation before asking for new tasks, so a completion
+        that makes it due and the operation itself are folded together.
+        """
+        op = self.case["operations"][len(self.operations)]
+        before = self.status
+        record: dict[str, Any] = {"op": op["op"], "at_completions": self.completions}
+        events = (leading or []) + self._operation_events(op)
         commands = self.send(events) if events else []
         changes = [c.status for c in commands if isinstance(c, SetStatus | CompleteExecution)]
-        record["status_after"] = changes[0] if changes else before
+        if len(changes) > 1 and changes[-1] == "running":
+            # The last change comes from starting tasks after the operation.
+            changes = changes[:-1]
+        record["status_after"] = changes[-1] if changes else before
         for command in commands:
             if isinstance(command, RejectRequest):
                 record["error"] = dict(command.error)
@@ -208,25 +221,23 @@ class FifoDriver:
                     ]
                 )
                 continue
-            if (
-                self._due(idle=False)
-                and case["operations"][len(self.operations)].get("when", "idle") != "idle"
-            ):
+            if self._due_by_count():
                 self.apply_operation()
                 continue
             if self.running:
                 command = self.running.popleft()
                 status, result = self.outcome(command)
                 self.completions += 1
+                event: Event
                 if status in SUSPENDED:
                     self.suspended[command.task_id] = command
-                    self.send(
-                        [TaskSuspended(task_id=command.task_id, status=status, result=result)]
-                    )
+                    event = TaskSuspended(task_id=command.task_id, status=status, result=result)
                 else:
-                    self.send(
-                        [TaskCompleted(task_id=command.task_id, status=status, result=result)]
-                    )
+                    event = TaskCompleted(task_id=command.task_id, status=status, result=result)
+                if self._due_by_count():
+                    self.apply_operation(leading=[event])
+                else:
+                    self.send([event])
                 continue
             if self._due(idle=True):
                 self.apply_operation()
