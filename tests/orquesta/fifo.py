@@ -12,8 +12,13 @@ from typing import Any
 
 from cadenza.interpreters.orquesta.frontend import OrquestaFrontEnd
 from cadenza.interpreters.protocol import Interpreter
-from cadenza.model.commands import Command, RejectRequest, ScheduleTask, SetStatus
-from cadenza.model.commands import CompleteExecution
+from cadenza.model.commands import (
+    Command,
+    CompleteExecution,
+    RejectRequest,
+    ScheduleTask,
+    SetStatus,
+)
 from cadenza.model.errors import DefinitionError
 from cadenza.model.events import (
     CancelRequested,

@@ -129,7 +129,8 @@ class Conductor:
     def draw(self) -> float:
         """The next number of the execution's seeded sequence (splitmix64)."""
         self.state["draws"] += 1
-        z = (int(self.state["seed"]) + self.state["draws"] * 0x9E3779B97F4A7C15) % 2**64
+        draws = int(self.state["draws"])
+        z = (int(self.state["seed"]) + draws * 0x9E3779B97F4A7C15) % 2**64
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
         return ((z ^ (z >> 31)) >> 11) / float(2**53)

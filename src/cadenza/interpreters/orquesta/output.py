@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from cadenza.interpreters.orquesta import state as st
@@ -34,7 +35,5 @@ def render_output(c: Conductor) -> None:
     for failure in failures:
         c.log_failure(failure)
     if failures and c.status not in ("timeout", "abandoned", "canceled"):
-        try:
+        with contextlib.suppress(RequestRefused):
             c.request_status("failed")
-        except RequestRefused:
-            pass

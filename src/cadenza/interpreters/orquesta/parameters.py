@@ -33,7 +33,7 @@ _VALUE_PATTERNS = (
     r"{{.*?}}",
     r"<%.*?%>",
 )
-_PAIR = re.compile(r"(\w+)=(%s)" % "|".join(_VALUE_PATTERNS))
+_PAIR = re.compile(r"(\w+)=(" + "|".join(_VALUE_PATTERNS) + ")")
 _QUOTED = re.compile(f"{_DOUBLE_QUOTED}|{_SINGLE_QUOTED}")
 
 

@@ -140,7 +140,7 @@ def render_task(name: str, route: int, spec: Mapping[str, Any], scope: Scope) ->
         task.delay = delay
     if task.has_items:
         task.items_count = len(task.actions)
-        concurrency = evaluate(with_spec.get("concurrency"), scope)
+        concurrency = evaluate((with_spec or {}).get("concurrency"), scope)
         # 1.6.0 runs "concurrency: 0" one item at a time (1.2.0 never started any).
         task.concurrency = 1 if concurrency == 0 else concurrency
     return task

@@ -62,8 +62,8 @@ def rerun(c: Conductor, requests: list[RerunTask]) -> None:
                 if any(set(s) - set(o) for o in sequences.values())
             }
         candidates = {
-            k: (st.entry_index(state, n, r), st.get_entry(state, n, r))
-            for k, (n, r, _) in wanted.items()
+            k: (state["tasks"][k], state["sequence"][state["tasks"][k]])
+            for k in wanted
             if k in sequences
         }
     state["reruns"].append([i for i, _ in candidates.values()])

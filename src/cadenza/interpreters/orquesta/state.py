@@ -55,7 +55,7 @@ def entry_key(task_id: str, route: int) -> str:
 
 def get_entry(state: State, task_id: str, route: int) -> dict[str, Any] | None:
     index = state["tasks"].get(entry_key(task_id, route))
-    return None if index is None else state["sequence"][index]  # type: ignore[no-any-return]
+    return None if index is None else state["sequence"][index]
 
 
 def entry_index(state: State, task_id: str, route: int) -> int | None:
