@@ -36,7 +36,7 @@ from cadenza.interpreters.orquesta.rendering import (
 from cadenza.interpreters.orquesta.state import State
 
 SATISFIED, IN_PROGRESS, NOT_SATISFIED = "satisfied", "in_progress", "not_satisfied"
-_ITEM_OUTCOME_EVENTS = frozenset(
+ITEM_OUTCOME_EVENTS = frozenset(
     {"resuming", "pending", "paused", "succeeded", "failed", "timeout", "abandoned", "canceled"}
 )
 _CONDITIONAL = frozenset(
@@ -229,7 +229,8 @@ class Conductor:
         if new is not None:
             entry["status"] = new
 
-    def _workflow_task_event(self, task_id: str, route: int, status: str) -> None:
+    def workflow_task_event(self, task_id: str, route: int, status: str) -> None:
+        """Move the workflow status after a task of ``task_id`` on ``route`` changed."""
         has_next = self.has_next_tasks(task_id, route)
         remediated = has_next or self.has_join_next(task_id, route)
         event = "remediated" if status in ABENDED and remediated else status

@@ -8,7 +8,7 @@ from typing import Any
 from cadenza.interpreters.orquesta import state as st
 from cadenza.interpreters.orquesta.conductor import Conductor, RequestRefused
 from cadenza.interpreters.orquesta.machines import ABENDED, COMPLETED
-from cadenza.interpreters.orquesta.task_updates import _add_entry
+from cadenza.interpreters.orquesta.task_updates import add_entry
 
 RerunTask = tuple[str, int, bool]
 """(task name, route, reset_items)."""
@@ -95,7 +95,7 @@ def _rerun_task(c: Conductor, name: str, route: int, reset_items: bool) -> None:
                 item["status"] = "null"
         staged.pop("run", None)
     else:
-        _add_entry(c, name, route, ctxs, prev)
+        add_entry(c, name, route, ctxs, prev)
         st.add_staged(state, name, route, ctxs, prev, ready=True)
     for index in _following(c, name, route):
         state["sequence"][index].pop("term", None)

@@ -11,8 +11,8 @@ from typing import Any
 from cadenza.expressions import CurrentTask, ExpressionFailure, evaluate
 from cadenza.interpreters.orquesta import state as st
 from cadenza.interpreters.orquesta.conductor import (
-    _ITEM_OUTCOME_EVENTS,
     EXECUTION_FAILED,
+    ITEM_OUTCOME_EVENTS,
     SATISFIED,
     ActionEvent,
     Conductor,
@@ -29,7 +29,7 @@ from cadenza.interpreters.orquesta.machines import (
 from cadenza.interpreters.orquesta.rendering import publish_entries, render_rolling
 
 
-def _add_entry(
+def add_entry(
     c: Conductor, name: str, route: int, ctxs: list[int], prev: dict[str, int]
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
@@ -66,7 +66,7 @@ def _setup_retry(c: Conductor, name: str, spec: dict[str, Any], ctxs: list[int])
 def _task_event_key(c: Conductor, name: str, route: int, event: ActionEvent) -> str:
     if event.command is not None:
         return f"cmd:{event.command}"
-    if event.item_id is None or event.status not in _ITEM_OUTCOME_EVENTS:
+    if event.item_id is None or event.status not in ITEM_OUTCOME_EVENTS:
         return event.status
     staged = st.get_staged(c.state, name, route)
     items = list(staged["items"]) if staged else []
@@ -96,10 +96,10 @@ def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None
         return
     if entry is None or name in ENGINE_COMMANDS:
         assert staged is not None
-        entry = _add_entry(c, name, staged["route"], staged["ctxs"]["in"], staged["prev"])
+        entry = add_entry(c, name, staged["route"], staged["ctxs"]["in"], staged["prev"])
     if entry.get("status") in COMPLETED and event.status in STARTING and staged is not None:
         # A completed task started again: a new occurrence (a cycle).
-        entry = _add_entry(c, name, staged["route"], staged["ctxs"]["in"], staged["prev"])
+        entry = add_entry(c, name, staged["route"], staged["ctxs"]["in"], staged["prev"])
     index = st.entry_index(state, name, route)
     assert index is not None
     if event.status and staged is not None and "items" not in staged:
@@ -152,7 +152,7 @@ def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None
     if new in COMPLETED and new != old and current_scope is not None:
         commands = _evaluate_transitions(c, name, route, entry, index, current_scope)
 
-    c._workflow_task_event(name, route, entry["status"])
+    c.workflow_task_event(name, route, entry["status"])
     for command, command_route in commands:
         status = "failed" if command == "fail" else "succeeded"
         update_task(c, command, command_route, ActionEvent(status, command=command))
