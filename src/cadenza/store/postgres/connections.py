@@ -1,0 +1,230 @@
+"""Connections to PostgreSQL: error translation, a small pool, and the listener.
+
+Every psycopg error leaves this backend as a Cadenza error, chained to the
+original (``translate_errors``): a lost or refused connection is
+``StoreUnavailable`` (the caller may retry later), anything else is
+``StoreError``.
+
+The engine calls the store from its main loop and from worker threads at
+once. A psycopg connection serialises its own use, so threads sharing one
+would queue behind each other's transactions; the pool instead lends each
+caller a connection of its own for one operation.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow, dict_row
+
+from cadenza.model.errors import StoreError, StoreUnavailable
+from cadenza.store.postgres.queries import QUERIES
+
+Connection = psycopg.Connection[DictRow]
+
+#: SQLSTATE classes that mean the server, not the statement, failed:
+#: 08 connection exception, 57 operator intervention (shutdown, cancel),
+#: 53 insufficient resources (too many connections, disk full).
+_UNAVAILABLE_CLASSES = ("08", "53", "57")
+
+
+def describe_url(url: str) -> str:
+    """``host:port/dbname`` of ``url``, for messages: never the password."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise StoreError(f"not a PostgreSQL connection URL: {exc}") from exc
+    host = info.get("host") or "localhost"
+    port = info.get("port") or "5432"
+    return f"{host}:{port}/{info.get('dbname') or ''}"
+
+
+def is_unavailable(exc: psycopg.Error) -> bool:
+    """Whether ``exc`` says the server cannot serve now, rather than the statement is wrong."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    # No SQLSTATE: libpq failed on its own (socket closed, server gone).
+    return state is None or state.startswith(_UNAVAILABLE_CLASSES)
+
+
+@contextmanager
+def translate_errors(where: str) -> Iterator[None]:
+    """Re-raise psycopg errors as Cadenza errors; Cadenza errors pass through."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        if is_unavailable(exc):
+            raise StoreUnavailable(
+                f"PostgreSQL at {where} is unavailable: {exc}", where=where
+            ) from exc
+        raise StoreError(f"PostgreSQL error at {where}: {exc}", where=where) from exc
+
+
+def connect(url: str, where: str, connect_timeout: float) -> Connection:
+    """A new autocommit connection returning rows as dicts."""
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=True,
+            row_factory=dict_row,
+            connect_timeout=max(1, round(connect_timeout)),
+        )
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot connect to PostgreSQL at {where}: {exc}") from exc
+
+
+class ConnectionPool:
+    """At most ``max_size`` connections, each lent to one thread at a time.
+
+    Connections are opened on demand and kept while healthy. One that broke,
+    or that comes back inside a transaction, is closed instead of reused. A
+    broken connection usually means the server restarted, so the idle ones
+    are dropped with it rather than failing one caller each.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        where: str,
+        *,
+        max_size: int = 10,
+        acquire_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if max_size < 1:
+            raise ValueError("a pool needs at least one connection")
+        self._url = url
+        self._where = where
+        self._acquire_timeout = acquire_timeout
+        self._connect_timeout = connect_timeout
+        self._slots = threading.BoundedSemaphore(max_size)
+        self._lock = threading.Lock()
+        self._idle: list[Connection] = []
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Lend a connection for the length of the ``with`` block."""
+        if not self._slots.acquire(timeout=self._acquire_timeout):
+            raise StoreUnavailable(
+                f"no connection to PostgreSQL at {self._where} came free within "
+                f"{self._acquire_timeout} s (pool exhausted)"
+            )
+        try:
+            conn = self._take()
+            try:
+                yield conn
+            finally:
+                self._give_back(conn)
+        finally:
+            self._slots.release()
+
+    def _take(self) -> Connection:
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"the store for PostgreSQL at {self._where} is closed")
+            if self._idle:
+                return self._idle.pop()
+        return connect(self._url, self._where, self._connect_timeout)
+
+    def _give_back(self, conn: Connection) -> None:
+        broken = conn.closed or conn.broken
+        reusable = not broken and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        stale: list[Connection] = []
+        with self._lock:
+            if reusable and not self._closed:
+                self._idle.append(conn)
+                return
+            if broken:
+                stale, self._idle = self._idle, []
+        conn.close()
+        for other in stale:
+            other.close()
+
+    def close(self) -> None:
+        """Close idle connections now, and lent ones as they come back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class WorkListener:
+    """A dedicated connection that LISTENs for the backend's work notifications.
+
+    It stays subscribed between waits, so a notification that arrives while
+    nobody waits is not lost: the next ``wait`` returns at once. Waits from
+    several threads take turns on the one connection.
+    """
+
+    def __init__(self, url: str, where: str, *, connect_timeout: float = 10.0) -> None:
+        self._url = url
+        self._where = where
+        self._connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._notified = False
+
+    def wait(self, timeout: float) -> bool:
+        """True when work was notified since the last True, False after ``timeout``."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        if not self._lock.acquire(timeout=max(0.0, timeout)):
+            return False
+        try:
+            conn = self._connection()
+            try:
+                return self._wait_on(conn, deadline)
+            except psycopg.Error:
+                # Notifications sent while the connection was failing are lost;
+                # wake the caller so it looks for work itself. The next wait
+                # connects again (StoreUnavailable if it cannot).
+                self._drop()
+                return True
+        finally:
+            self._lock.release()
+
+    def _wait_on(self, conn: Connection, deadline: float) -> bool:
+        while True:
+            if self._notified:
+                self._notified = False
+                return True
+            remaining = max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([conn.fileno()], [], [], remaining)
+            if not readable:
+                return False
+            # A statement makes psycopg read what the server sent, and hand
+            # each notification among it to ``_on_notify``.
+            conn.execute("SELECT 1")
+
+    def _on_notify(self, _notify: psycopg.Notify) -> None:
+        self._notified = True
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            conn = connect(self._url, self._where, self._connect_timeout)
+            conn.add_notify_handler(self._on_notify)
+            with translate_errors(self._where):
+                try:
+                    conn.execute(QUERIES["listen_work"])
+                except BaseException:
+                    conn.close()
+                    raise
+            self._conn = conn
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()

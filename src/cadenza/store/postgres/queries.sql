@@ -1,0 +1,208 @@
+-- The PostgreSQL backend's statements, one per "-- name:" block, looked up by
+-- name from Python (queries.py). Full-line comments are dropped when loading.
+-- Placeholders are psycopg's: %s positional, %(name)s named.
+
+-- name: save_definition
+INSERT INTO definitions (id, kind, name, source, created_at)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: load_definitions
+SELECT id, kind, name, source, created_at FROM definitions WHERE id = ANY(%s);
+
+-- name: insert_execution
+INSERT INTO executions (id, definition_id, kind, name, status, created_at, updated_at,
+                        pending_since)
+VALUES (%s, %s, %s, %s, 'requested', %s, %s, %s);
+
+-- name: load_execution
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
+FROM executions WHERE id = %s;
+
+-- name: list_executions
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
+FROM executions
+WHERE cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[])
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: execution_exists
+SELECT 1 FROM executions WHERE id = %s;
+
+-- name: read_history
+SELECT seq, decision, time, type, payload FROM history
+WHERE execution_id = %s AND seq > %s
+ORDER BY seq;
+
+-- name: insert_inbox
+INSERT INTO inbox (execution_id, time, type, payload) VALUES (%s, %s, %s, %s);
+
+-- name: mark_pending
+-- Taking the row locks in id order keeps two transactions that mark the same
+-- executions (timers firing in two processes) from deadlocking each other.
+UPDATE executions SET pending_since = COALESCE(pending_since, %(now)s)
+WHERE id IN (SELECT id FROM executions WHERE id = ANY(%(ids)s) ORDER BY id FOR NO KEY UPDATE)
+RETURNING id;
+
+-- name: notify_work
+-- Delivered at commit, once per transaction however often it is sent.
+NOTIFY cadenza_work;
+
+-- name: listen_work
+LISTEN cadenza_work;
+
+-- name: lock_pending_executions
+-- One decider per execution across processes: the row lock is held until the
+-- decision commits, and other deciders skip locked rows instead of waiting.
+-- NO KEY UPDATE (not UPDATE) lets deliveries keep inserting inbox rows, whose
+-- foreign key takes a KEY SHARE lock on the same row, while it is held.
+SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot
+FROM executions
+WHERE pending_since IS NOT NULL
+ORDER BY pending_since
+LIMIT %s
+FOR NO KEY UPDATE SKIP LOCKED;
+
+-- name: load_inboxes
+SELECT id, execution_id, time, type, payload FROM inbox
+WHERE execution_id = ANY(%s)
+ORDER BY id;
+
+-- name: consume_inbox
+DELETE FROM inbox WHERE id = ANY(%s) RETURNING id;
+
+-- name: save_executions
+-- Guarded by the decision number each decision started from: a decision
+-- saved twice (a retried commit whose first outcome was unknown) or saved
+-- over another decider's finds no row, and the store refuses it.
+UPDATE executions AS e SET
+    status = v.status,
+    decision_no = v.decision_no,
+    next_seq = v.next_seq,
+    snapshot = v.snapshot,
+    output = v.output,
+    errors = v.errors,
+    updated_at = %(now)s,
+    pending_since = (SELECT MIN(i.time) FROM inbox AS i WHERE i.execution_id = e.id)
+FROM unnest(
+    %(ids)s::text[], %(expected)s::integer[], %(decision_nos)s::integer[],
+    %(statuses)s::text[], %(next_seqs)s::integer[], %(snapshots)s::text[],
+    %(outputs)s::text[], %(errors)s::text[]
+) AS v(id, expected, decision_no, status, next_seq, snapshot, output, errors)
+WHERE e.id = v.id AND e.decision_no = v.expected
+RETURNING e.id;
+
+-- name: insert_history
+INSERT INTO history (execution_id, seq, decision, time, type, payload)
+VALUES (%s, %s, %s, %s, %s, %s);
+
+-- name: insert_task
+INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
+                   available_at, retry, timeout, heartbeat_timeout, meta, created_at,
+                   updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, 'scheduled', 0, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: upsert_timer
+INSERT INTO timers (execution_id, timer_id, fire_at) VALUES (%s, %s, %s)
+ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at = EXCLUDED.fire_at;
+
+-- name: claim_tasks
+-- One statement: concurrent claimers skip each other's locked rows, so each
+-- task goes to exactly one of them and none waits for another.
+UPDATE tasks SET
+    status = 'claimed',
+    attempt = attempt + 1,
+    lease_owner = %(owner)s,
+    deadline = CASE WHEN timeout IS NULL THEN NULL ELSE %(now)s + timeout END,
+    lease_expires_at = LEAST(%(now)s + COALESCE(heartbeat_timeout, %(lease)s),
+                             %(now)s + COALESCE(timeout, 1e18)),
+    updated_at = %(now)s
+WHERE (execution_id, task_id) IN (
+    SELECT execution_id, task_id FROM tasks
+    WHERE status = 'scheduled' AND queue = ANY(%(queues)s::text[]) AND available_at <= %(now)s
+    ORDER BY available_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
+
+-- name: heartbeat_tasks
+UPDATE tasks AS t SET
+    lease_expires_at = LEAST(%(now)s + COALESCE(t.heartbeat_timeout, %(lease)s),
+                             COALESCE(t.deadline, 1e18)),
+    updated_at = %(now)s
+FROM unnest(%(execution_ids)s::text[], %(task_ids)s::text[]) AS k(execution_id, task_id)
+WHERE t.execution_id = k.execution_id AND t.task_id = k.task_id
+  AND t.status = 'claimed' AND t.lease_owner = %(owner)s
+RETURNING t.execution_id, t.task_id;
+
+-- name: finish_task_done
+DELETE FROM tasks
+WHERE execution_id = %(execution_id)s AND task_id = %(task_id)s AND attempt = %(attempt)s
+  AND ((%(owner)s::text IS NULL AND status = 'suspended')
+       OR (status = 'claimed' AND lease_owner = %(owner)s::text));
+
+-- name: finish_task_retry
+UPDATE tasks SET status = 'scheduled', lease_owner = NULL, lease_expires_at = NULL,
+    deadline = NULL, available_at = %(available_at)s, updated_at = %(now)s
+WHERE execution_id = %(execution_id)s AND task_id = %(task_id)s AND attempt = %(attempt)s
+  AND ((%(owner)s::text IS NULL AND status = 'suspended')
+       OR (status = 'claimed' AND lease_owner = %(owner)s::text));
+
+-- name: finish_task_suspend
+UPDATE tasks SET status = 'suspended', lease_owner = NULL, lease_expires_at = NULL,
+    deadline = NULL, updated_at = %(now)s
+WHERE execution_id = %(execution_id)s AND task_id = %(task_id)s AND attempt = %(attempt)s
+  AND ((%(owner)s::text IS NULL AND status = 'suspended')
+       OR (status = 'claimed' AND lease_owner = %(owner)s::text));
+
+-- name: expired_tasks
+SELECT * FROM tasks
+WHERE status = 'claimed' AND lease_expires_at <= %s
+ORDER BY lease_expires_at
+LIMIT %s;
+
+-- name: find_tasks
+SELECT * FROM tasks WHERE execution_id = %s AND name = %s ORDER BY created_at;
+
+-- name: break_leases
+UPDATE tasks SET lease_expires_at = %(now)s
+WHERE status = 'claimed' AND lease_owner = ANY(%(owners)s::text[])
+  AND lease_expires_at > %(now)s;
+
+-- name: lease_owners
+SELECT DISTINCT lease_owner FROM tasks WHERE status = 'claimed';
+
+-- name: take_due_timers
+-- Timers locked by another process's transaction are left to it.
+DELETE FROM timers
+WHERE (execution_id, timer_id) IN (
+    SELECT execution_id, timer_id FROM timers
+    WHERE fire_at <= %s
+    ORDER BY fire_at
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING execution_id, timer_id, fire_at;
+
+-- name: next_wakeup
+SELECT MIN(t) AS due FROM (
+    SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled'
+    UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'
+    UNION ALL SELECT MIN(fire_at) FROM timers
+    UNION ALL SELECT MIN(pending_since) FROM executions WHERE pending_since IS NOT NULL
+) AS due_times;
+
+-- name: lock_migrations
+-- Serialises migrating processes; released at commit or rollback.
+SELECT pg_advisory_xact_lock(%s);
+
+-- name: create_meta
+CREATE TABLE IF NOT EXISTS cadenza_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- name: schema_version
+SELECT value FROM cadenza_meta WHERE key = 'schema_version';
+
+-- name: set_schema_version
+INSERT INTO cadenza_meta (key, value) VALUES ('schema_version', %s)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
