@@ -258,3 +258,25 @@ def test_a_broken_interpreter_fails_its_execution_only(store: Store) -> None:
         "ExecutionStarted",
         "ExecutionCompleted",
     ]
+
+
+def test_dropped_snapshots_are_rebuilt_from_history(store: Store) -> None:
+    engine = make_engine(store)
+    definition = engine.register(
+        steps(
+            *(
+                {"name": f"s{i}", "action": "core.echo", "input": {"message": str(i)}}
+                for i in range(4)
+            )
+        ),
+        kind="steps",
+    )
+    execution_id = engine.start(definition)
+    engine.tick()
+    engine.tick()
+    assert store.forget_snapshots() >= 1
+    engine._decider.forget_states()
+    engine.run_until_idle()
+    record = engine.get(execution_id)
+    assert record.status == "succeeded"
+    assert [r["stdout"] for r in record.output] == ["0", "1", "2", "3"]

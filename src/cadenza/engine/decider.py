@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cadenza.engine.replay import replay_state
 from cadenza.interpreters.protocol import FrontEnd, Interpreter
 from cadenza.model.commands import (
     CompleteExecution,
@@ -121,6 +122,8 @@ class Decider:
         cached = self._states.get(work.execution_id)
         if cached is not None and cached[0] == work.decision_no:
             state = cached[1]
+        elif work.history is not None:
+            state = replay_state(interpreter, work.history)
         elif work.snapshot is None:
             state = interpreter.new_state()
         else:
@@ -153,6 +156,7 @@ class Decider:
             appended=fold.appended,
             snapshot=interpreter.dump_state(state),
             status=fold.status,
+            completed=fold.completed,
             output=fold.output,
             errors=fold.errors,
             tasks=fold.tasks,
@@ -183,6 +187,7 @@ class Decider:
             appended=appended,
             snapshot=work.snapshot,
             status=ExecutionStatus.FAILED,
+            completed=True,
             errors=[error],
         )
 
@@ -192,6 +197,7 @@ class _Fold:
 
     def __init__(self, status: str) -> None:
         self.status = status
+        self.completed = False
         self.output: JSON = None
         self.errors: list[JSON] = []
         self.tasks: list[NewTask] = []
@@ -233,6 +239,7 @@ class _Fold:
             elif isinstance(command, SetStatus):
                 self.status = command.status
             elif isinstance(command, CompleteExecution):
+                self.completed = True
                 self.status = command.status
                 self.output = command.output
                 self.errors = list(command.errors)

@@ -104,6 +104,14 @@ class Store(Protocol):
         ``known_definitions`` (the caller has it compiled already).
         """
 
+    def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
+        """Drop the cached interpreter states of these executions (all when None).
+
+        Snapshots are only a cache of what history says: the next decision of
+        such an execution rebuilds its state from history. Use after an upgrade
+        that changes an interpreter's state format, or to prove the point.
+        """
+
     # --- tasks ---------------------------------------------------------------------
     def claim_tasks(
         self,

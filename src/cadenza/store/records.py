@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cadenza.model.events import JSON, Event
+from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.model.retry import RetryPolicy
 
 
@@ -108,6 +108,9 @@ class DecisionWork:
     input_times: list[float]
     #: The definition, when the caller said it does not have it cached.
     definition: DefinitionRecord | None = None
+    #: The whole history, only when the snapshot is missing after decisions were
+    #: made (snapshots were dropped): the state is then rebuilt from it.
+    history: list[RecordedEvent] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ class DecisionResult:
     appended: list[tuple[int, float, Event]]
     snapshot: JSON
     status: str
+    #: Whether this result completed the execution; only then are ``output``
+    #: and ``errors`` saved (a later decision may leave them as they were).
+    completed: bool = False
     output: JSON = None
     errors: list[JSON] = field(default_factory=list)
     tasks: list[NewTask] = field(default_factory=list)

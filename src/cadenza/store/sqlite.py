@@ -237,30 +237,24 @@ class SQLiteStore:
         return [_execution_from_row(r) for r in rows]
 
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
-        def read(c: sqlite3.Connection) -> list[sqlite3.Row]:
-            if (
-                c.execute("SELECT 1 FROM executions WHERE id = ?", (execution_id,)).fetchone()
-                is None
-            ):
-                raise ExecutionNotFound(f"no execution with id {execution_id!r}")
-            return c.execute(
-                "SELECT seq, decision, time, type, payload FROM history "
-                "WHERE execution_id = ? AND seq > ? ORDER BY seq",
-                (execution_id, after_seq),
-            ).fetchall()
+        def read(c: sqlite3.Connection) -> list[RecordedEvent]:
+            _require_execution(c, execution_id)
+            return _history(c, execution_id, after_seq)
 
-        return [
-            RecordedEvent(r["seq"], r["decision"], r["time"], decode_event(r["type"], r["payload"]))
-            for r in self._read(read)
-        ]
+        return self._read(read)
+
+    def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
+        with self._write() as conn:
+            if execution_ids is None:
+                return conn.execute("UPDATE executions SET snapshot = NULL").rowcount
+            return sum(
+                conn.execute("UPDATE executions SET snapshot = NULL WHERE id = ?", (eid,)).rowcount
+                for eid in execution_ids
+            )
 
     def deliver(self, execution_id: str, events: Sequence[Event], now: float) -> None:
         with self._write() as conn:
-            if (
-                conn.execute("SELECT 1 FROM executions WHERE id = ?", (execution_id,)).fetchone()
-                is None
-            ):
-                raise ExecutionNotFound(f"no execution with id {execution_id!r}")
+            _require_execution(conn, execution_id)
             _deliver(conn, execution_id, events, now)
 
     # --- decisions -----------------------------------------------------------------------
@@ -305,6 +299,11 @@ class SQLiteStore:
                             None
                             if row["definition_id"] in known_definitions
                             else _load_definition(conn, row["definition_id"])
+                        ),
+                        history=(
+                            _history(conn, row["id"], 0)
+                            if row["snapshot"] is None and row["decision_no"] > 0
+                            else None
                         ),
                     )
                 )
@@ -473,6 +472,23 @@ class SQLiteStore:
         return None if row is None or row[0] is None else float(row[0])
 
 
+def _history(conn: sqlite3.Connection, execution_id: str, after_seq: int) -> list[RecordedEvent]:
+    rows = conn.execute(
+        "SELECT seq, decision, time, type, payload FROM history "
+        "WHERE execution_id = ? AND seq > ? ORDER BY seq",
+        (execution_id, after_seq),
+    ).fetchall()
+    return [
+        RecordedEvent(r["seq"], r["decision"], r["time"], decode_event(r["type"], r["payload"]))
+        for r in rows
+    ]
+
+
+def _require_execution(conn: sqlite3.Connection, execution_id: str) -> None:
+    if conn.execute("SELECT 1 FROM executions WHERE id = ?", (execution_id,)).fetchone() is None:
+        raise ExecutionNotFound(f"no execution with id {execution_id!r}")
+
+
 def _load_definition(conn: sqlite3.Connection, definition_id: str) -> DefinitionRecord:
     row = conn.execute(
         "SELECT id, kind, name, source, created_at FROM definitions WHERE id = ?",
@@ -571,7 +587,8 @@ def _save_decision(
         )
     conn.execute(
         "UPDATE executions SET status = ?, decision_no = ?, next_seq = ?, snapshot = ?, "
-        "output = ?, errors = ?, updated_at = ?, "
+        "output = CASE WHEN ? THEN ? ELSE output END, "
+        "errors = CASE WHEN ? THEN ? ELSE errors END, updated_at = ?, "
         "pending_since = (SELECT MIN(time) FROM inbox WHERE execution_id = ?) "
         "WHERE id = ?",
         (
@@ -579,7 +596,9 @@ def _save_decision(
             result.decision_no,
             seq,
             dumps(result.snapshot),
+            result.completed,
             dumps(result.output),
+            result.completed,
             dumps(result.errors),
             now,
             eid,
