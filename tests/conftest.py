@@ -39,6 +39,10 @@ class PostgresDatabases:
     def __init__(self, admin: Any) -> None:
         self.admin = admin  # an autocommit psycopg connection
 
+    def url(self, name: str) -> str:
+        """The URL of database ``name`` on the test server."""
+        return postgres_url_for(name)
+
     def create(self, template: str = "template0") -> str:
         from psycopg import sql
 

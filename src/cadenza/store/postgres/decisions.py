@@ -19,6 +19,7 @@ from collections.abc import Collection, Container, Sequence
 from typing import Any
 
 from cadenza.model.errors import DefinitionNotFound, LeaseLost
+from cadenza.model.events import RecordedEvent
 from cadenza.store.codec import decode_event, dumps, encode_event, encode_retry, loads
 from cadenza.store.postgres.connections import Connection
 from cadenza.store.postgres.queries import QUERIES
@@ -34,6 +35,21 @@ def load_definitions(conn: Connection, ids: Collection[str]) -> dict[str, Defini
     return {row["id"]: DefinitionRecord(**row) for row in rows}
 
 
+def recorded_event(row: dict[str, Any]) -> RecordedEvent:
+    """A ``history`` row as the event it records."""
+    return RecordedEvent(
+        row["seq"], row["decision"], row["time"], decode_event(row["type"], row["payload"])
+    )
+
+
+def read_histories(conn: Connection, ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+    """The whole histories of the executions ``ids``, by execution id."""
+    histories: dict[str, list[RecordedEvent]] = {execution_id: [] for execution_id in ids}
+    for row in conn.execute(QUERIES["read_histories"], (list(ids),)).fetchall():
+        histories[row["execution_id"]].append(recorded_event(row))
+    return histories
+
+
 def lock_work(
     conn: Connection, limit: int, known_definitions: Container[str]
 ) -> tuple[list[DecisionWork], InboxIds]:
@@ -47,6 +63,10 @@ def lock_work(
         inboxes[entry["execution_id"]].append(entry)
     wanted = {row["definition_id"] for row in rows if row["definition_id"] not in known_definitions}
     definitions = load_definitions(conn, wanted) if wanted else {}
+    # Executions whose snapshot was dropped after decisions were made are
+    # decided from their whole history instead.
+    rebuild = [row["id"] for row in rows if row["snapshot"] is None and row["decision_no"] > 0]
+    histories = read_histories(conn, rebuild) if rebuild else {}
     works = []
     for row in rows:
         definition: DefinitionRecord | None = None
@@ -67,6 +87,7 @@ def lock_work(
                 inputs=[decode_event(entry["type"], entry["payload"]) for entry in inbox],
                 input_times=[entry["time"] for entry in inbox],
                 definition=definition,
+                history=histories.get(row["id"]),
             )
         )
     inbox_ids = {
@@ -104,6 +125,7 @@ def save_decisions(
                 "statuses": [r.status for r in results],
                 "next_seqs": [seqs[r.execution_id] for r in results],
                 "snapshots": [dumps(r.snapshot) for r in results],
+                "completed": [r.completed for r in results],
                 "outputs": [dumps(r.output) for r in results],
                 "errors": [dumps(r.errors) for r in results],
             },

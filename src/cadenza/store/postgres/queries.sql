@@ -34,6 +34,16 @@ SELECT seq, decision, time, type, payload FROM history
 WHERE execution_id = %s AND seq > %s
 ORDER BY seq;
 
+-- name: read_histories
+SELECT execution_id, seq, decision, time, type, payload FROM history
+WHERE execution_id = ANY(%s)
+ORDER BY execution_id, seq;
+
+-- name: forget_snapshots
+-- A NULL list means every execution.
+UPDATE executions SET snapshot = NULL
+WHERE %(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]);
+
 -- name: insert_inbox
 INSERT INTO inbox (execution_id, time, type, payload) VALUES (%s, %s, %s, %s);
 
@@ -80,15 +90,15 @@ UPDATE executions AS e SET
     decision_no = v.decision_no,
     next_seq = v.next_seq,
     snapshot = v.snapshot,
-    output = v.output,
-    errors = v.errors,
+    output = CASE WHEN v.completed THEN v.output ELSE e.output END,
+    errors = CASE WHEN v.completed THEN v.errors ELSE e.errors END,
     updated_at = %(now)s,
     pending_since = (SELECT MIN(i.time) FROM inbox AS i WHERE i.execution_id = e.id)
 FROM unnest(
     %(ids)s::text[], %(expected)s::integer[], %(decision_nos)s::integer[],
     %(statuses)s::text[], %(next_seqs)s::integer[], %(snapshots)s::text[],
-    %(outputs)s::text[], %(errors)s::text[]
-) AS v(id, expected, decision_no, status, next_seq, snapshot, output, errors)
+    %(completed)s::boolean[], %(outputs)s::text[], %(errors)s::text[]
+) AS v(id, expected, decision_no, status, next_seq, snapshot, completed, output, errors)
 WHERE e.id = v.id AND e.decision_no = v.expected
 RETURNING e.id;
 

@@ -25,7 +25,7 @@ from cadenza.model.errors import (
     StoreError,
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
-from cadenza.store.codec import decode_event, encode_event, loads, task_from_row
+from cadenza.store.codec import encode_event, loads, task_from_row
 from cadenza.store.postgres.connections import (
     Connection,
     ConnectionPool,
@@ -33,7 +33,12 @@ from cadenza.store.postgres.connections import (
     describe_url,
     translate_errors,
 )
-from cadenza.store.postgres.decisions import load_definitions, lock_work, save_decisions
+from cadenza.store.postgres.decisions import (
+    load_definitions,
+    lock_work,
+    recorded_event,
+    save_decisions,
+)
 from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.postgres.schema import migrate, read_schema_version
 from cadenza.store.protocol import DecideFn, StoreCapabilities
@@ -177,10 +182,7 @@ class PostgresStore:
                 raise ExecutionNotFound(f"no execution with id {execution_id!r}")
             return rows
 
-        return [
-            RecordedEvent(r["seq"], r["decision"], r["time"], decode_event(r["type"], r["payload"]))
-            for r in self._read(read)
-        ]
+        return [recorded_event(r) for r in self._read(read)]
 
     def deliver(self, execution_id: str, events: Sequence[Event], now: float) -> None:
         with self._write() as conn:
@@ -189,6 +191,11 @@ class PostgresStore:
                     raise ExecutionNotFound(f"no execution with id {execution_id!r}")
                 return
             _deliver(conn, [(execution_id, e) for e in events], now)
+
+    def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
+        ids = None if execution_ids is None else list(execution_ids)
+        with self._write() as conn:
+            return conn.execute(QUERIES["forget_snapshots"], {"ids": ids}).rowcount
 
     # --- decisions -----------------------------------------------------------------------
 
