@@ -144,6 +144,7 @@ class EngineCaseRun:
                 op.get("result"),
                 status=op.get("status", "succeeded"),
                 key=None,
+                resume=False,
             )
             self.completions += 1
 

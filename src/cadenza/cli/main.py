@@ -25,6 +25,7 @@ from cadenza.cli.render import (
     to_json,
 )
 from cadenza.engine.engine import Engine
+from cadenza.engine.front_ends import default_front_ends, kind_for
 from cadenza.model.errors import (
     ActionNotFound,
     CadenzaError,
@@ -32,9 +33,11 @@ from cadenza.model.errors import (
     InputError,
     NotFoundError,
     OperationRefused,
+    Problem,
 )
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.records import ExecutionRecord
+from cadenza.workers.registry import ActivityRegistry, default_registry
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
 
@@ -165,17 +168,35 @@ def _read_input(args: argparse.Namespace) -> dict[str, Any]:
     return value
 
 
-def _check_actions(engine: Engine, interpreter: Any, origin: str) -> None:
+def _compile_checked(path: str, source: str) -> Any:
+    """Validate a definition and the actions it names, before any store is opened:
+    bad input must leave nothing behind, not even an empty store file."""
+    front_end = default_front_ends()[kind_for(path, source)]
+    interpreter = front_end.compile(source, origin=path)
     actions = getattr(interpreter, "actions", None)
-    if actions is None:
-        return
-    unknown = sorted(a for a in actions() if a not in engine.registry)
-    if unknown:
-        known = ", ".join(engine.registry.names())
-        raise ActionNotFound(
-            f"{origin}: unknown action{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(repr(a) for a in unknown)} (registered: {known})"
-        )
+    if actions is not None:
+        registry = default_registry()
+        unknown = [use for use in actions() if use.ref not in registry]
+        if unknown:
+            problems = [
+                Problem(
+                    spec_path=use.spec_path,
+                    message=_action_error(registry, use.ref),
+                    category="actions",
+                    line=use.line,
+                )
+                for use in unknown
+            ]
+            raise DefinitionError(problems=problems, source=path)
+    return interpreter
+
+
+def _action_error(registry: ActivityRegistry, name: str) -> str:
+    try:
+        registry.get(name)
+    except ActionNotFound as exc:
+        return exc.message
+    return f"unknown action {name!r}"
 
 
 def _read_definition(path: str) -> str:
@@ -188,9 +209,8 @@ def _read_definition(path: str) -> str:
 def _run(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     workflow_input = _read_input(args)
+    _compile_checked(args.file, source)
     engine = _engine(args, lease=args.lease)
-    interpreter = engine.compile(source, origin=args.file)
-    _check_actions(engine, interpreter, args.file)
     definition = engine.register(source, origin=args.file)
     execution_id = engine.start(definition, workflow_input)
     if not args.quiet:
@@ -248,10 +268,8 @@ def _error_line(error: Any) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
-    engine = _engine(args)
     try:
-        interpreter = engine.compile(source, origin=args.file)
-        _check_actions(engine, interpreter, args.file)
+        _compile_checked(args.file, source)
     except DefinitionError as exc:
         if args.json:
             print(to_json({"valid": False, **exc.to_dict()}))

@@ -208,8 +208,14 @@ class Engine:
         *,
         status: str = "succeeded",
         key: str | None = None,
+        resume: bool = True,
     ) -> None:
-        """Answer a pending task (``core.ask``) of ``execution_id`` named ``task``."""
+        """Answer a pending task (``core.ask``) of ``execution_id`` named ``task``.
+
+        Like StackStorm after an inquiry response, a workflow that paused
+        because it was waiting is resumed in the same decision (``resume=False``
+        leaves it paused).
+        """
         waiting = [
             t for t in self.store.find_task(execution_id, task, key) if t.status == "suspended"
         ]
@@ -243,6 +249,8 @@ class Engine:
             TaskFinish("done", [event]),
             self.clock.now(),
         )
+        if resume and self.get(execution_id).status == "paused":
+            self.store.deliver(execution_id, [ResumeRequested()], self.clock.now())
         self.decide()
 
     def _request(self, execution_id: str, event: Event) -> None:

@@ -43,6 +43,15 @@ class ExecutionView:
     tasks: list[TaskView] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ActionUse:
+    """An action a definition names literally, and where (for up-front checks)."""
+
+    ref: str
+    spec_path: str
+    line: int | None = None
+
+
 class Interpreter(Protocol):
     """One compiled definition's decision function."""
 

@@ -25,7 +25,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
+from cadenza.expressions.syntax import has_expressions
 from cadenza.interpreters.orquesta.spec import load_definition
+from cadenza.interpreters.protocol import ActionUse
 
 
 class OrquestaFrontEnd:
@@ -42,4 +44,11 @@ class OrquestaFrontEnd:
     def compile(self, source: str, *, origin: str | None = None) -> OrquestaInterpreter:
         """Load, check and compile ``source``; raises ``DefinitionError`` if invalid."""
         definition = load_definition(source, origin=origin, context_names=self.context_names)
-        return OrquestaInterpreter(definition.document, self.datastore)
+        uses = [
+            ActionUse(
+                task.action, f"tasks.{name}.action", definition.line_of(f"tasks.{name}.action")
+            )
+            for name, task in definition.tasks.items()
+            if task.action is not None and not has_expressions(task.action)
+        ]
+        return OrquestaInterpreter(definition.document, self.datastore, uses)

@@ -37,7 +37,7 @@ from cadenza.interpreters.orquesta.machines import COMPLETED
 from cadenza.interpreters.orquesta.output import render_output
 from cadenza.interpreters.orquesta.rerun import rerun
 from cadenza.interpreters.orquesta.task_updates import update_task
-from cadenza.interpreters.protocol import ExecutionView, TaskView
+from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
 from cadenza.model.commands import (
     Command,
     CompleteExecution,
@@ -70,11 +70,20 @@ class OrquestaInterpreter:
     kind = "orquesta"
 
     def __init__(
-        self, definition: Mapping[str, Any], datastore: Mapping[str, Any] | None = None
+        self,
+        definition: Mapping[str, Any],
+        datastore: Mapping[str, Any] | None = None,
+        action_uses: Sequence[ActionUse] = (),
     ) -> None:
         self.definition = definition
+        self.action_uses = tuple(action_uses)
         self.graph: WorkflowGraph = build_graph(definition)
         self.datastore = dict(datastore or {})
+
+    def actions(self) -> list[ActionUse]:
+        """The actions the definition names literally (refs built by expressions are
+        only known when they run), so unknown actions can be refused up front."""
+        return list(self.action_uses)
 
     def new_state(self) -> st.State:
         return st.new_state()
