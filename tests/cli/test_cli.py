@@ -107,7 +107,7 @@ def test_run_json_then_ps_status_history(tmp_path: Path) -> None:
     status = json.loads(cadenza(tmp_path, "status", eid, "--json").stdout)
     assert status["tasks"] == [{"name": "greet", "key": "0", "status": "succeeded"}]
     history = json.loads(cadenza(tmp_path, "history", eid, "--json").stdout)
-    assert [e["type"] for e in history][0] == "ExecutionStarted"
+    assert history[0]["type"] == "ExecutionStarted"
     assert history[-1]["type"] == "ExecutionCompleted"
     missing = cadenza(tmp_path, "status", "no-such-id")
     assert missing.returncode == 2 and "[execution.not_found]" in missing.stderr

@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
 from cadenza.expressions.syntax import has_expressions
+from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
 from cadenza.interpreters.orquesta.spec import load_definition
 from cadenza.interpreters.protocol import ActionUse
 
