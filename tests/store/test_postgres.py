@@ -293,3 +293,18 @@ def test_a_delivery_to_a_missing_execution_is_refused_whole(pg_store: PostgresSt
         pg_store.deliver("nope", [ResumeRequested()], NOW)
     assert pg_store.next_wakeup() == NOW
     assert DEFINITION.id == pg_store.load_definition(DEFINITION.id).id
+
+
+def test_batched_rows_keep_every_character_and_time_exactly(pg_store: PostgresStore) -> None:
+    (execution_id,) = start(pg_store, 1)
+    tricky = 'tab\t newline\n backslash\\ quote" nul\x00 é ☃ \\N'
+    when = NOW + 0.1 + 1e-9
+    pg_store.decide("me", 10, decide_one_task_each, NOW)
+    (task,) = pg_store.claim_tasks("me", ["default"], 10, 30, NOW)
+    done = TaskCompleted(task_id=task.task_id, result={"text": tricky, tricky: [1.5e-300]})
+    pg_store.finish_task(execution_id, task.task_id, 1, "me", TaskFinish("done", [done]), when)
+    pg_store.decide("me", 10, decide_one_task_each, NOW)
+    recorded = pg_store.read_history(execution_id, after_seq=2)
+    assert recorded[0].event == done and recorded[0].time == when
+    (again,) = pg_store.claim_tasks("me", ["default"], 10, 30, NOW)
+    assert again.input == {"decision": 2}

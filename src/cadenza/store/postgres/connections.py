@@ -172,6 +172,7 @@ class WorkListener:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._notified = False
+        self._closed = False
 
     def wait(self, timeout: float) -> bool:
         """True when work was notified since the last True, False after ``timeout``."""
@@ -208,6 +209,8 @@ class WorkListener:
         self._notified = True
 
     def _connection(self) -> Connection:
+        if self._closed:
+            raise StoreError(f"the store for PostgreSQL at {self._where} is closed")
         if self._conn is None:
             conn = connect(self._url, self._where, self._connect_timeout)
             conn.add_notify_handler(self._on_notify)
@@ -227,4 +230,5 @@ class WorkListener:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._drop()

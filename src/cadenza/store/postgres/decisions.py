@@ -140,10 +140,14 @@ def save_decisions(
             "has moved past the decision this batch started from",
         )
     with conn.cursor() as cur:
-        cur.executemany(QUERIES["insert_history"], list(_history_rows(results, by_id)))
+        with cur.copy(QUERIES["copy_history"]) as copy:
+            for history_row in _history_rows(results, by_id):
+                copy.write_row(history_row)
         tasks = [_task_row(r.execution_id, task, now) for r in results for task in r.tasks]
         if tasks:
-            cur.executemany(QUERIES["insert_task"], tasks)
+            with cur.copy(QUERIES["copy_tasks"]) as copy:
+                for task_row in tasks:
+                    copy.write_row(task_row)
         timers = [(r.execution_id, tid, fire_at) for r in results for tid, fire_at in r.timers]
         if timers:
             cur.executemany(QUERIES["upsert_timer"], timers)
@@ -203,6 +207,8 @@ def _task_row(execution_id: str, task: NewTask, now: float) -> tuple[Any, ...]:
         task.action,
         dumps(task.input),
         task.queue,
+        "scheduled",
+        0,
         task.available_at,
         encode_retry(task.retry),
         task.timeout,

@@ -102,15 +102,14 @@ FROM unnest(
 WHERE e.id = v.id AND e.decision_no = v.expected
 RETURNING e.id;
 
--- name: insert_history
-INSERT INTO history (execution_id, seq, decision, time, type, payload)
-VALUES (%s, %s, %s, %s, %s, %s);
+-- name: copy_history
+-- COPY, not INSERT: a batch's rows travel as one stream, several times
+-- faster than one INSERT per row even when those are pipelined.
+COPY history (execution_id, seq, decision, time, type, payload) FROM STDIN;
 
--- name: insert_task
-INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
-                   available_at, retry, timeout, heartbeat_timeout, meta, created_at,
-                   updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, 'scheduled', 0, %s, %s, %s, %s, %s, %s, %s);
+-- name: copy_tasks
+COPY tasks (execution_id, task_id, name, action, input, queue, status, attempt, available_at,
+            retry, timeout, heartbeat_timeout, meta, created_at, updated_at) FROM STDIN;
 
 -- name: upsert_timer
 INSERT INTO timers (execution_id, timer_id, fire_at) VALUES (%s, %s, %s)
