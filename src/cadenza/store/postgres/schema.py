@@ -47,6 +47,6 @@ def migrate(conn: Connection, where: str) -> None:
         if migration.version > current:
             # No parameters: psycopg sends the file as one simple query, so a
             # migration may hold many statements (and functions with ";" inside).
-            conn.execute(migration.sql.encode())
+            conn.execute(migration.sql)
     if current < newest:
         conn.execute(QUERIES["set_schema_version"], (str(newest),))
