@@ -55,6 +55,7 @@ class StepsInterpreter:
             delay=float(step.get("delay", 0)),
             retry=self.retry,
             timeout=step.get("timeout"),
+            heartbeat_timeout=step.get("heartbeat_timeout"),
         )
 
     def decide(self, state: dict[str, Any], events: Sequence[Event], now: float) -> list[Command]:

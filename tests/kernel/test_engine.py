@@ -280,3 +280,36 @@ def test_dropped_snapshots_are_rebuilt_from_history(store: Store) -> None:
     record = engine.get(execution_id)
     assert record.status == "succeeded"
     assert [r["stdout"] for r in record.output] == ["0", "1", "2", "3"]
+
+
+def test_a_hung_activity_with_a_heartbeat_timeout_is_timed_out(store: Store) -> None:
+    clock = FakeClock()
+    registry = default_registry()
+    release = threading.Event()
+
+    @registry.activity("hang")
+    def hang() -> str:
+        release.wait(30)
+        return "late"
+
+    engine = make_engine(store, clock=clock, registry=registry, lease=30)
+    definition = engine.register(
+        steps({"name": "h", "action": "hang", "heartbeat_timeout": 5}), kind="steps"
+    )
+    execution_id = engine.start(definition)
+    engine.decide()
+    [task] = engine.runner.claim(["default"], 1)
+    worker = threading.Thread(target=engine.runner.run, args=(task,))
+    worker.start()
+    try:
+        clock.advance(4)
+        engine.runner.heartbeat()  # the live worker must not keep a silent activity alive
+        clock.advance(2)
+        assert engine.runner.reap() == 1
+    finally:
+        release.set()
+        worker.join()
+    engine.run_until_idle()
+    record = engine.get(execution_id)
+    assert record.status == "failed"
+    assert record.errors[0]["error"]["type"] == "task.heartbeat_timeout"

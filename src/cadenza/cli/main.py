@@ -3,7 +3,9 @@
 Exit codes: 0 the workflow succeeded (or the command did what it was asked);
 1 the workflow failed, was canceled or timed out; 2 bad input (an invalid
 definition, malformed ``--input``, an unknown execution, a refused request);
-3 the workflow is paused, waiting for an answer (``cadenza respond``).
+3 the workflow is paused, waiting for an answer (``cadenza respond``);
+130 interrupted (Ctrl-C or SIGTERM) before the workflow finished: it stays in
+the store and ``cadenza worker`` carries it on.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from cadenza.store.records import ExecutionRecord
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 _BAD_INPUT = (DefinitionError, InputError, NotFoundError, OperationRefused)
 
@@ -58,7 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if isinstance(exc, _BAD_INPUT) else EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``cadenza history ID | head``): not an error.
+        sys.stderr.close()
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-wait", action="store_true", help="only record the request")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
     p = command("respond", "answer a task waiting for a person (core.ask)", _respond)
     p.add_argument("execution_id")
@@ -119,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--failed", action="store_true", help="answer with a failure")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-wait", action="store_true", help="only record the answer")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
     for name, text in (
         ("pause", "pause an execution (running tasks finish, nothing new starts)"),
@@ -129,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("execution_id")
         p.add_argument("--json", action="store_true")
         p.add_argument("--no-wait", action="store_true", help="only record the request")
+        p.add_argument("--quiet", action="store_true", help="no progress lines")
 
     p = command("worker", "run decisions and activities until stopped", _worker)
     p.add_argument("--concurrency", type=int, default=8)
@@ -215,12 +225,19 @@ def _run(args: argparse.Namespace) -> int:
     execution_id = engine.start(definition, workflow_input)
     if not args.quiet:
         print(f"execution {execution_id}  ({definition.name})", file=sys.stderr)
+        engine.add_listener(ProgressPrinter(execution_id))
     return _drive_and_report(engine, execution_id, args)
 
 
-def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespace) -> int:
+def _watch(engine: Engine, execution_id: str, args: argparse.Namespace) -> None:
+    """Show progress from now on (call before a request, to see its first decision)."""
     if not getattr(args, "quiet", False):
-        engine.add_listener(ProgressPrinter(execution_id))
+        printer = ProgressPrinter(execution_id)
+        printer.learn(engine.history(execution_id))
+        engine.add_listener(printer)
+
+
+def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespace) -> int:
     stop = threading.Event()
     _stop_on_signals(stop)
 
@@ -232,9 +249,11 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
     record = engine.get(execution_id)
     if stop.is_set() and not settled():
         print(
-            f"stopped; execution {execution_id} continues with: cadenza worker",
+            f"stopped; execution {execution_id} is {record.status} and continues "
+            "with: cadenza worker",
             file=sys.stderr,
         )
+        return EXIT_INTERRUPTED
     return _report(record, args)
 
 
@@ -354,6 +373,8 @@ def _rerun(args: argparse.Namespace) -> int:
     engine = _engine(args)
     engine.get(args.execution_id)
     tasks = [{"task_id": t, "route": 0, "reset_items": args.reset_items} for t in args.task]
+    if not args.no_wait:
+        _watch(engine, args.execution_id, args)
     engine.rerun(args.execution_id, tasks)
     _refused(engine, args.execution_id)
     if args.no_wait:
@@ -367,6 +388,8 @@ def _respond(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(f"--result is not valid JSON: {exc}") from exc
     engine = _engine(args)
+    if not args.no_wait:
+        _watch(engine, args.execution_id, args)
     engine.respond(
         args.execution_id, args.task, result, status="failed" if args.failed else "succeeded"
     )
@@ -378,6 +401,8 @@ def _respond(args: argparse.Namespace) -> int:
 def _request(args: argparse.Namespace) -> int:
     engine = _engine(args)
     engine.get(args.execution_id)
+    if args.command == "resume" and not args.no_wait:
+        _watch(engine, args.execution_id, args)
     getattr(engine, args.command)(args.execution_id)
     _refused(engine, args.execution_id)
     if args.command == "resume" and not args.no_wait:

@@ -35,6 +35,13 @@ class ProgressPrinter:
         self._names: dict[str, str] = {}
         self._started = time.monotonic()
 
+    def learn(self, history: list[RecordedEvent]) -> None:
+        """Remember the names of tasks scheduled before this printer started."""
+        for recorded in history:
+            if recorded.event.type == "TaskScheduled":
+                data = recorded.event.payload()
+                self._names[data["task_id"]] = data["name"]
+
     def __call__(self, outcome: DecisionOutcome) -> None:
         if outcome.execution_id != self.execution_id:
             return

@@ -137,7 +137,10 @@ class Decider:
         # replay of history sees exactly the times the live run saw.
         recorded_now = max(times) if times else self.now
         while True:
-            commands = interpreter.decide(state, inputs, recorded_now)
+            # Engine notes that arrive through the inbox (a retried attempt) are
+            # recorded but are not the interpreter's business.
+            folded = [e for e in inputs if e.is_input]
+            commands = interpreter.decide(state, folded, recorded_now) if folded else []
             fold.appended.extend((decision_no, t, e) for e, t in zip(inputs, times, strict=True))
             instant = fold.apply(decision_no, commands, self.now)
             if not instant:

@@ -39,18 +39,31 @@ class RunningTasks:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     contexts: dict[tuple[str, str], ActivityContext] = field(default_factory=dict)
+    own_heartbeat: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, task: TaskRecord, context: ActivityContext) -> None:
+        key = (task.execution_id, task.task_id)
         with self.lock:
-            self.contexts[(task.execution_id, task.task_id)] = context
+            self.contexts[key] = context
+            if task.heartbeat_timeout is not None:
+                self.own_heartbeat.add(key)
 
     def remove(self, task: TaskRecord) -> None:
+        key = (task.execution_id, task.task_id)
         with self.lock:
-            self.contexts.pop((task.execution_id, task.task_id), None)
+            self.contexts.pop(key, None)
+            self.own_heartbeat.discard(key)
 
     def keys(self) -> list[tuple[str, str]]:
         with self.lock:
             return list(self.contexts)
+
+    def auto_heartbeat_keys(self) -> list[tuple[str, str]]:
+        """Attempts whose lease the runner extends by itself: those without a
+        heartbeat timeout. An activity with one must heartbeat on its own, or
+        the reaper times it out: that is how a hung activity is caught."""
+        with self.lock:
+            return [k for k in self.contexts if k not in self.own_heartbeat]
 
     def cancel_missing(self, held: set[tuple[str, str]], asked: Sequence[tuple[str, str]]) -> None:
         """Stop attempts whose lease was lost: another worker owns the task now."""
@@ -104,8 +117,8 @@ class TaskRunner:
         self._on_finished()
 
     def heartbeat(self) -> None:
-        """Extend the leases of every running attempt (called periodically)."""
-        keys = self.running.keys()
+        """Extend the leases of running attempts (called periodically)."""
+        keys = self.running.auto_heartbeat_keys()
         if keys:
             held = self.store.heartbeat_tasks(self.owner, keys, self.lease, self.clock.now())
             self.running.cancel_missing(held, keys)

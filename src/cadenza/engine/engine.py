@@ -340,6 +340,7 @@ class Engine:
         heartbeat_every = max(0.05, self.lease / 3)
         next_heartbeat = self.clock.now() + heartbeat_every
         next_reap = 0.0
+        notified = self.store.capabilities.notifications and isinstance(self.clock, SystemClock)
         try:
             while not stop.is_set() and not (until is not None and until()):
                 self._wake.clear()
@@ -365,7 +366,12 @@ class Engine:
                 if due is not None:
                     wait = min(wait, max(0.0, due - self.clock.now()))
                 wait = min(wait, max(0.0, next_heartbeat - self.clock.now()))
-                self.clock.wait(self._wake, wait)
+                if notified:
+                    # Other processes' work arrives by NOTIFY; our own finished
+                    # tasks notify too, so one wait covers both.
+                    self.store.wait_for_work(wait)
+                else:
+                    self.clock.wait(self._wake, wait)
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
 

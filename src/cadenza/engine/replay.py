@@ -24,9 +24,14 @@ def check_replay(interpreter: Interpreter, history: Sequence[RecordedEvent]) -> 
     for decision, group in groupby(history, key=lambda r: r.decision):
         events = list(group)
         inputs = [r for r in events if r.event.is_input]
-        recorded = [(r.event.type, r.event.payload()) for r in events if not r.event.is_input]
+        recorded = [
+            (r.event.type, r.event.payload())
+            for r in events
+            if not r.event.is_input and r.event.from_command
+        ]
         if not inputs:
-            problems.append(f"decision {decision}: records without inputs")
+            if recorded:
+                problems.append(f"decision {decision}: records without inputs")
             continue
         now = max(r.time for r in inputs)
         commands = interpreter.decide(state, [r.event for r in inputs], now)

@@ -35,6 +35,9 @@ class Event:
 
     type: ClassVar[str] = "Event"
     is_input: ClassVar[bool] = True
+    #: For records: whether an interpreter command produced it (False for notes
+    #: the engine adds itself, such as a retried attempt).
+    from_command: ClassVar[bool] = True
 
     def payload(self) -> dict[str, JSON]:
         """The event's fields as a JSON object (without the type)."""
@@ -150,6 +153,7 @@ class TaskAttemptFailed(Event):
 
     type: ClassVar[str] = "TaskAttemptFailed"
     is_input: ClassVar[bool] = False
+    from_command: ClassVar[bool] = False
     task_id: str = ""
     attempt: int = 1
     error: JSON = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from cadenza.model.errors import StoreError
+from cadenza.model.errors import InputError, StoreError
 from cadenza.store.protocol import Store, StoreCapabilities
 
 __all__ = ["DEFAULT_STORE_URL", "Store", "StoreCapabilities", "open_store"]
@@ -34,7 +34,7 @@ def open_store(url: str | None = None) -> Store:
             ) from exc
         return PostgresStore.from_url(url)
     scheme = url.split(":", 1)[0]
-    raise StoreError(
+    raise InputError(
         f"unsupported store URL scheme {scheme!r} in {url!r}; "
         "use sqlite:///FILE or postgresql://USER@HOST:PORT/DBNAME",
         url=url,

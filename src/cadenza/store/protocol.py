@@ -19,7 +19,9 @@ Tasks (leased work)
     ``claim_tasks``, ``heartbeat_tasks``, ``finish_task``, ``expired_tasks``,
     ``find_task``, ``break_leases``, ``lease_owners``
 Timers
-    ``fire_due_timers``
+    ``fire_due_timers``, ``next_wakeup``
+Wake-ups
+    ``wait_for_work`` (LISTEN/NOTIFY where the backend has it; else callers poll)
 """
 
 from __future__ import annotations
@@ -165,6 +167,15 @@ class Store(Protocol):
 
     def next_wakeup(self) -> float | None:
         """The earliest time a scheduled task or timer becomes due, if any."""
+
+    # --- wake-ups --------------------------------------------------------------------------
+    def wait_for_work(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for any process to add work (tasks, inbox
+        events, timers); True if woken, False on timeout.
+
+        Without ``capabilities.notifications`` it returns False at once and
+        callers poll. A True may be spurious: look for work, then wait again.
+        """
 
     def close(self) -> None:
         """Release connections."""

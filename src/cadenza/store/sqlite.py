@@ -458,6 +458,10 @@ class SQLiteStore:
                 _deliver(conn, row["execution_id"], [TimerFired(timer_id=row["timer_id"])], now)
             return len(due)
 
+    def wait_for_work(self, timeout: float) -> bool:
+        """SQLite cannot notify other processes: False at once; callers poll."""
+        return False
+
     def next_wakeup(self) -> float | None:
         row = self._read(
             lambda c: c.execute(

@@ -67,9 +67,10 @@ class ActivityContext:
     def idempotency_key(self) -> str:
         """A key unique to this attempt; see :func:`idempotency_key` for the formula.
 
-        Activities run at least once: the same attempt may be delivered again
-        after a worker crash, and it then carries the same key. Pass it to
-        external systems that deduplicate requests.
+        Each claim of a task is a new attempt with a new number, so an attempt
+        that is run again after its worker was lost gets a new key; reports of
+        the old attempt are refused. For a side effect that must happen once
+        across attempts, use :attr:`task_key` instead.
         """
         return idempotency_key(self.execution_id, self.task_id, self.attempt)
 
