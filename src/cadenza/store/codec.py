@@ -9,7 +9,7 @@ from typing import Any
 from cadenza.model.errors import HistoryCorrupt
 from cadenza.model.events import JSON, Event, event_from_payload
 from cadenza.model.retry import RetryPolicy
-from cadenza.store.records import TaskRecord
+from cadenza.store.records import ExecutionRecord, TaskRecord
 
 
 def dumps(value: JSON) -> str:
@@ -60,4 +60,20 @@ def task_from_row(row: Mapping[str, Any]) -> TaskRecord:
         timeout=row["timeout"],
         heartbeat_timeout=row["heartbeat_timeout"],
         meta=loads(row["meta"]) or {},
+    )
+
+
+def execution_from_row(row: Mapping[str, Any]) -> ExecutionRecord:
+    """Build an ``ExecutionRecord`` from a row mapping with the ``executions`` columns."""
+    return ExecutionRecord(
+        id=row["id"],
+        definition_id=row["definition_id"],
+        kind=row["kind"],
+        name=row["name"],
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        output=loads(row["output"]),
+        errors=loads(row["errors"]) or [],
+        last_seq=row["next_seq"] - 1,
     )

@@ -31,6 +31,7 @@ from cadenza.store.codec import (
     dumps,
     encode_event,
     encode_retry,
+    execution_from_row,
     loads,
     task_from_row,
 )
@@ -216,7 +217,7 @@ class SQLiteStore:
         )
         if row is None:
             raise ExecutionNotFound(f"no execution with id {execution_id!r}")
-        return _execution_from_row(row)
+        return execution_from_row(row)
 
     def list_executions(
         self, *, limit: int = 100, statuses: Sequence[str] = ()
@@ -234,7 +235,7 @@ class SQLiteStore:
                 args,
             ).fetchall()
         )
-        return [_execution_from_row(r) for r in rows]
+        return [execution_from_row(r) for r in rows]
 
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         def read(c: sqlite3.Connection) -> list[RecordedEvent]:
@@ -506,21 +507,6 @@ def _load_definition(conn: sqlite3.Connection, definition_id: str) -> Definition
 _EXECUTION_COLUMNS = (
     "id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq"
 )
-
-
-def _execution_from_row(row: sqlite3.Row) -> ExecutionRecord:
-    return ExecutionRecord(
-        id=row["id"],
-        definition_id=row["definition_id"],
-        kind=row["kind"],
-        name=row["name"],
-        status=row["status"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        output=loads(row["output"]),
-        errors=loads(row["errors"]) or [],
-        last_seq=row["next_seq"] - 1,
-    )
 
 
 def _deliver(

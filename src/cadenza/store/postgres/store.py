@@ -25,7 +25,7 @@ from cadenza.model.errors import (
     StoreError,
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
-from cadenza.store.codec import encode_event, loads, task_from_row
+from cadenza.store.codec import encode_event, execution_from_row, task_from_row
 from cadenza.store.postgres.connections import (
     Connection,
     ConnectionPool,
@@ -158,7 +158,7 @@ class PostgresStore:
         row = self._read(lambda c: c.execute(QUERIES["load_execution"], (execution_id,)).fetchone())
         if row is None:
             raise ExecutionNotFound(f"no execution with id {execution_id!r}")
-        return _execution_from_row(row)
+        return execution_from_row(row)
 
     def list_executions(
         self, *, limit: int = 100, statuses: Sequence[str] = ()
@@ -168,7 +168,7 @@ class PostgresStore:
                 QUERIES["list_executions"], {"statuses": list(statuses), "limit": limit}
             ).fetchall()
         )
-        return [_execution_from_row(r) for r in rows]
+        return [execution_from_row(r) for r in rows]
 
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         def read(c: Connection) -> list[dict[str, Any]]:
@@ -336,21 +336,6 @@ def _definition_row(definition: DefinitionRecord) -> tuple[str, str, str, str, f
         definition.name,
         definition.source,
         definition.created_at,
-    )
-
-
-def _execution_from_row(row: dict[str, Any]) -> ExecutionRecord:
-    return ExecutionRecord(
-        id=row["id"],
-        definition_id=row["definition_id"],
-        kind=row["kind"],
-        name=row["name"],
-        status=row["status"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        output=loads(row["output"]),
-        errors=loads(row["errors"]) or [],
-        last_seq=row["next_seq"] - 1,
     )
 
 
