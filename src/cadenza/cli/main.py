@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -38,6 +39,7 @@ from cadenza.model.errors import (
     Problem,
 )
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.store import open_store
 from cadenza.store.records import ExecutionRecord
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
@@ -50,6 +52,7 @@ _BAD_INPUT = (DefinitionError, InputError, NotFoundError, OperationRefused)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="cadenza: %(message)s")
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -93,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="only start the execution and print its id; servers and workers run it",
+    )
 
     p = command("validate", "check a workflow file and list every problem", _validate)
     p.add_argument("file")
@@ -140,7 +148,22 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--no-wait", action="store_true", help="only record the request")
         p.add_argument("--quiet", action="store_true", help="no progress lines")
 
+    p = command(
+        "server",
+        "run the engine (decisions, timers, lease reaper) and workers until stopped",
+        _worker,
+    )
+    _worker_options(p)
+
     p = command("worker", "run decisions and activities until stopped", _worker)
+    _worker_options(p)
+
+    p = command("db", "manage the store's schema", _db)
+    p.add_argument("action", choices=["upgrade", "version"])
+    return parser
+
+
+def _worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--queue", action="append", default=[], metavar="NAME")
     p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
@@ -149,7 +172,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop once no execution is left unfinished",
     )
-    return parser
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -223,6 +245,9 @@ def _run(args: argparse.Namespace) -> int:
     engine = _engine(args, lease=args.lease)
     definition = engine.register(source, origin=args.file)
     execution_id = engine.start(definition, workflow_input)
+    if args.detach:
+        print(execution_id)
+        return EXIT_OK
     if not args.quiet:
         print(f"execution {execution_id}  ({definition.name})", file=sys.stderr)
         engine.add_listener(ProgressPrinter(execution_id))
@@ -424,13 +449,27 @@ def _worker(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     _stop_on_signals(stop)
-    print(f"worker {engine.owner} serving {', '.join(engine.queues)}", file=sys.stderr, flush=True)
+    print(
+        f"{args.command} {engine.owner} serving queues {', '.join(engine.queues)}",
+        file=sys.stderr,
+        flush=True,
+    )
 
     def idle() -> bool:
         unfinished = ("requested", "running", "pausing", "resuming", "canceling")
         return not engine.store.list_executions(limit=1, statuses=unfinished)
 
     engine.serve(stop, until=idle if args.exit_when_idle else None)
+    return EXIT_OK
+
+
+def _db(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    try:
+        # Opening a store applies the migrations it lacks (one process at a time).
+        print(f"schema version {store.schema_version()}")
+    finally:
+        store.close()
     return EXIT_OK
 
 

@@ -14,15 +14,17 @@ broken at once rather than waited out.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock
 from cadenza.engine.owner import owner_is_dead
-from cadenza.model.errors import LeaseLost
+from cadenza.model.errors import LeaseLost, StoreError
 from cadenza.model.events import Event, TaskAttemptFailed, TaskCompleted, TaskSuspended
 from cadenza.model.retry import HEARTBEAT_TIMEOUT, LOST_WORKER_ONLY, TASK_TIMEOUT, WORKER_LOST
 from cadenza.store.protocol import Store
@@ -73,6 +75,9 @@ class RunningTasks:
                     self.contexts[key].cancel()
 
 
+log = logging.getLogger("cadenza.engine")
+
+
 class TaskRunner:
     """Runs tasks for one owner and reports their attempts to the store."""
 
@@ -110,11 +115,28 @@ class TaskRunner:
             outcome = run_activity(self.registry, task.action or "core.noop", task.input, context)
         finally:
             self.running.remove(task)
-        # LeaseLost: another owner took the task over after our lease expired;
-        # its attempt is the one that counts, and nothing is recorded twice.
-        with contextlib.suppress(LeaseLost):
-            self.finish(task, outcome, owner=self.owner)
+        self._report(task, outcome)
         self._on_finished()
+
+    def _report(self, task: TaskRecord, outcome: ActivityOutcome) -> None:
+        """Save how the attempt ended, riding out a store outage while our lease
+        could still be valid; after that the reaper runs the task again."""
+        backoff = Backoff()
+        give_up = time.monotonic() + self.lease
+        while True:
+            try:
+                self.finish(task, outcome, owner=self.owner)
+                return
+            except LeaseLost:
+                # Another owner took the task over after our lease expired (or
+                # an earlier try of this report did commit): the attempt that
+                # counts is already recorded, and nothing is recorded twice.
+                return
+            except StoreError as exc:
+                if time.monotonic() >= give_up:
+                    log.warning("gave up reporting %s: %s", task.task_id, exc)
+                    return
+                time.sleep(backoff.next_delay())
 
     def heartbeat(self) -> None:
         """Extend the leases of running attempts (called periodically)."""
@@ -125,7 +147,12 @@ class TaskRunner:
 
     def _heartbeat_one(self, task: TaskRecord) -> None:
         key = (task.execution_id, task.task_id)
-        held = self.store.heartbeat_tasks(self.owner, [key], self.lease, self.clock.now())
+        try:
+            held = self.store.heartbeat_tasks(self.owner, [key], self.lease, self.clock.now())
+        except StoreError as exc:
+            # A missed heartbeat only shortens the lease; the activity goes on.
+            log.warning("heartbeat of %s failed: %s", task.task_id, exc)
+            return
         self.running.cancel_missing(held, [key])
 
     def finish(self, task: TaskRecord, outcome: ActivityOutcome, owner: str | None) -> None:

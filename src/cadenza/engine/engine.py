@@ -17,6 +17,7 @@ Two ways to drive it:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import random
 import threading
@@ -26,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.decider import Decider, DecisionOutcome, InterpreterCache
 from cadenza.engine.dispatch import TaskRunner
@@ -37,6 +39,8 @@ from cadenza.model.errors import (
     CadenzaError,
     InputError,
     OperationRefused,
+    SchemaMismatch,
+    StoreError,
 )
 from cadenza.model.events import (
     JSON,
@@ -56,6 +60,8 @@ from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskFinish
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
 Listener = Callable[[DecisionOutcome], None]
+
+log = logging.getLogger("cadenza.engine")
 
 
 class Engine:
@@ -341,24 +347,30 @@ class Engine:
         next_heartbeat = self.clock.now() + heartbeat_every
         next_reap = 0.0
         notified = self.store.capabilities.notifications and isinstance(self.clock, SystemClock)
+        outage = Backoff()
         try:
             while not stop.is_set() and not (until is not None and until()):
                 self._wake.clear()
-                now = self.clock.now()
-                busy = self.store.fire_due_timers(now, 100)
-                if now >= next_reap:
-                    busy += self.runner.reap()
-                    next_reap = now + min(1.0, self.lease / 3)
-                busy += self.decide()
-                in_flight = {f for f in in_flight if not f.done()}
-                free = self.concurrency - len(in_flight)
-                if free > 0:
-                    for task in self.runner.claim(self.queues, free):
-                        in_flight.add(pool.submit(self.runner.run, task))
-                        busy += 1
-                if now >= next_heartbeat:
-                    self.runner.heartbeat()
-                    next_heartbeat = now + heartbeat_every
+                try:
+                    busy, in_flight = self._serve_round(pool, in_flight)
+                    now = self.clock.now()
+                    if now >= next_reap:
+                        busy += self.runner.reap()
+                        next_reap = now + min(1.0, self.lease / 3)
+                    if now >= next_heartbeat:
+                        self.runner.heartbeat()
+                        next_heartbeat = now + heartbeat_every
+                    outage.reset()
+                except SchemaMismatch:
+                    raise
+                except StoreError as exc:
+                    # The database went away or refused (restart, failover, lock
+                    # conflict): nothing half-done was saved, so wait and go on.
+                    delay = outage.next_delay()
+                    log.warning("store error (%s); retrying in %.2fs", exc, delay)
+                    self._decider.forget_states()
+                    stop.wait(delay)
+                    continue
                 if busy:
                     continue
                 due = self.store.next_wakeup()
@@ -374,6 +386,18 @@ class Engine:
                     self.clock.wait(self._wake, wait)
         finally:
             pool.shutdown(wait=True, cancel_futures=False)
+
+    def _serve_round(self, pool: ThreadPoolExecutor, in_flight: set[Any]) -> tuple[int, set[Any]]:
+        """Timers, decisions, and new tasks for free threads; how much was done."""
+        busy = self.store.fire_due_timers(self.clock.now(), 100)
+        busy += self.decide()
+        in_flight = {f for f in in_flight if not f.done()}
+        free = self.concurrency - len(in_flight)
+        if free > 0:
+            for task in self.runner.claim(self.queues, free):
+                in_flight.add(pool.submit(self.runner.run, task))
+                busy += 1
+        return busy, in_flight
 
     def run(
         self,

@@ -177,5 +177,9 @@ class Store(Protocol):
         callers poll. A True may be spurious: look for work, then wait again.
         """
 
+    # --- schema ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        """The applied migration number (migrations run when the store is opened)."""
+
     def close(self) -> None:
         """Release connections."""
