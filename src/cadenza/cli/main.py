@@ -41,6 +41,7 @@ from cadenza.model.errors import (
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store import open_store
 from cadenza.store.records import ExecutionRecord
+from cadenza.workers.loading import load_activities
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
@@ -96,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
+    _activities_option(p)
     p.add_argument(
         "--detach",
         action="store_true",
@@ -163,7 +165,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _activities_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--activities",
+        action="append",
+        default=[],
+        metavar="MODULE:NAME",
+        help="load activities: NAME is an ActivityRegistry or a function taking one",
+    )
+
+
 def _worker_options(p: argparse.ArgumentParser) -> None:
+    _activities_option(p)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--queue", action="append", default=[], metavar="NAME")
     p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
@@ -177,8 +190,17 @@ def _worker_options(p: argparse.ArgumentParser) -> None:
 # --- commands -------------------------------------------------------------------------------
 
 
-def _engine(args: argparse.Namespace, **kwargs: Any) -> Engine:
-    return Engine(args.store, **kwargs)
+def _registry(args: argparse.Namespace) -> ActivityRegistry:
+    registry = default_registry()
+    for spec in getattr(args, "activities", []):
+        load_activities(registry, spec)
+    return registry
+
+
+def _engine(
+    args: argparse.Namespace, registry: ActivityRegistry | None = None, **kwargs: Any
+) -> Engine:
+    return Engine(args.store, registry=registry or _registry(args), **kwargs)
 
 
 def _read_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -200,14 +222,14 @@ def _read_input(args: argparse.Namespace) -> dict[str, Any]:
     return value
 
 
-def _compile_checked(path: str, source: str) -> Any:
+def _compile_checked(path: str, source: str, registry: ActivityRegistry | None = None) -> Any:
     """Validate a definition and the actions it names, before any store is opened:
     bad input must leave nothing behind, not even an empty store file."""
     front_end = default_front_ends()[kind_for(path, source)]
     interpreter = front_end.compile(source, origin=path)
     actions = getattr(interpreter, "actions", None)
     if actions is not None:
-        registry = default_registry()
+        registry = registry or default_registry()
         unknown = [use for use in actions() if use.ref not in registry]
         if unknown:
             problems = [
@@ -241,8 +263,9 @@ def _read_definition(path: str) -> str:
 def _run(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     workflow_input = _read_input(args)
-    _compile_checked(args.file, source)
-    engine = _engine(args, lease=args.lease)
+    registry = _registry(args)
+    _compile_checked(args.file, source, registry)
+    engine = _engine(args, registry, lease=args.lease)
     definition = engine.register(source, origin=args.file)
     execution_id = engine.start(definition, workflow_input)
     if args.detach:
