@@ -168,6 +168,11 @@ def test_a_task_waiting_for_a_person_pauses_the_run_until_respond(tmp_path: Path
     assert done.returncode == 3, done.stderr
     document = json.loads(done.stdout)
     assert document["status"] == "paused"
+    wrong = cadenza(
+        tmp_path, "respond", document["execution_id"], "approve", "--result", '{"ok": "yes"}'
+    )
+    assert wrong.returncode == 2 and "does not fit its schema" in wrong.stderr
+    assert "ok: 'yes' is not of type 'boolean'" in wrong.stderr
     answered = cadenza(
         tmp_path,
         "respond",

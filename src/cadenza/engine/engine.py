@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.decider import Decider, DecisionOutcome, InterpreterCache
@@ -56,7 +58,7 @@ from cadenza.model.events import (
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store import open_store
 from cadenza.store.protocol import Store
-from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskFinish
+from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskFinish, TaskRecord
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
 Listener = Callable[[DecisionOutcome], None]
@@ -235,6 +237,8 @@ class Engine:
         if status not in ("succeeded", "failed"):
             raise InputError(f"a response status is 'succeeded' or 'failed', not {status!r}")
         target = waiting[0]
+        if status == "succeeded":
+            _check_answer(target, result)
         error = (
             None
             if status == "succeeded"
@@ -426,3 +430,21 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _check_answer(task: TaskRecord, answer: JSON) -> None:
+    """An answer to a task that asked with a JSON ``schema`` must fit it; a wrong
+    answer is refused with every problem, and the task keeps waiting."""
+    schema = task.input.get("schema") if isinstance(task.input, Mapping) else None
+    if not isinstance(schema, Mapping) or not schema:
+        return
+    validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft4Validator)
+    problems = sorted(
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(answer)'}: {error.message}"
+        for error in validator_class(schema).iter_errors(answer)
+    )
+    if problems:
+        raise InputError(
+            f"the answer to task {task.name!r} does not fit its schema: " + "; ".join(problems),
+            problems=problems,
+        )
