@@ -166,12 +166,19 @@ class Engine:
         if input is not None and not isinstance(input, Mapping):
             raise InputError("the workflow input must be a JSON object")
         execution_id = execution_id or str(uuid.uuid4())
+        now = self.clock.now()
         started = ExecutionStarted(
             input=dict(input or {}),
             context=dict(context or {}),
             seed=random.SystemRandom().getrandbits(63),
+            meta={
+                "execution_id": execution_id,
+                "definition_id": definition.id,
+                "definition_name": definition.name,
+                "start_time": now,
+            },
         )
-        self.store.create_execution(execution_id, definition, started, self.clock.now())
+        self.store.create_execution(execution_id, definition, started, now)
         self._wake.set()
         return execution_id
 

@@ -14,6 +14,7 @@ from cadenza.model.events import (
     Event,
     ExecutionCompleted,
     ExecutionStatusChanged,
+    MarkerRecorded,
     RequestRejected,
     TaskScheduled,
     TimerStarted,
@@ -99,6 +100,17 @@ class CompleteExecution(Command):
 
     def record(self) -> Event:
         return ExecutionCompleted(status=self.status, output=self.output, errors=list(self.errors))
+
+
+@dataclass(frozen=True)
+class RecordMarker(Command):
+    """Keep a front-end fact in history (see ``MarkerRecorded``); changes nothing else."""
+
+    kind: str
+    details: JSON = None
+
+    def record(self) -> Event:
+        return MarkerRecorded(kind=self.kind, details=self.details)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,11 @@ class ExecutionStarted(Event):
     input: JSON = None
     context: JSON = None
     seed: int = 0
+    #: Facts about the execution the engine fixed when it started it:
+    #: ``execution_id``, ``definition_id``, ``definition_name``, ``start_time``
+    #: (epoch seconds). Front ends build their context objects from it
+    #: (e.g. ``$$.Execution`` in the States language).
+    meta: dict[str, JSON] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,17 @@ class TimerStarted(Event):
 
 
 @dataclass(frozen=True)
+class MarkerRecorded(Event):
+    """A front-end fact kept in history for audit and display, such as one
+    event of a Step Functions-shaped history (``kind="sfn"``)."""
+
+    type: ClassVar[str] = "MarkerRecorded"
+    is_input: ClassVar[bool] = False
+    kind: str = ""
+    details: JSON = None
+
+
+@dataclass(frozen=True)
 class ExecutionStatusChanged(Event):
     """The execution moved to a non-final status (running, pausing, paused, ...)."""
 
@@ -216,6 +232,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         ExecutionStatusChanged,
         ExecutionCompleted,
         RequestRejected,
+        MarkerRecorded,
     )
 }
 
