@@ -85,3 +85,20 @@ def test_bad_expression_fails_the_workflow_instead_of_raising() -> None:
     ]
     assert complete.status == "failed"
     assert complete.errors[0]["task_id"] == "t1"
+
+
+def test_scheduled_action_is_the_one_actions_reports() -> None:
+    # One parse of inline parameters serves both: with an input block the action text
+    # stays whole, so the engine's up-front action check and the schedule agree.
+    for text, expected_input in (
+        ("tasks:\n  t1:\n    action: core.echo message='x'\n", {"message": "x"}),
+        (
+            "tasks:\n  t1:\n    action: core.echo message='x'\n    input:\n      other: 1\n",
+            {"other": 1},
+        ),
+    ):
+        interpreter = OrquestaFrontEnd().compile(text)
+        commands = interpreter.decide(interpreter.new_state(), [ExecutionStarted(seed=1)], 0.0)
+        (scheduled,) = [c for c in commands if isinstance(c, ScheduleTask)]
+        assert [use.ref for use in interpreter.actions()] == [scheduled.action]
+        assert scheduled.input == expected_input

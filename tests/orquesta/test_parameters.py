@@ -1,8 +1,8 @@
-"""Inline parameters of actions and publishes (spec §3)."""
+"""Inline parameters of actions and publishes (spec §3), as the conductor relies on them."""
 
 from __future__ import annotations
 
-from cadenza.interpreters.orquesta.parameters import parse_publish, split_action
+from cadenza.interpreters.orquesta.spec import parse_inline_parameters, split_action
 
 
 def test_value_forms() -> None:
@@ -24,13 +24,18 @@ def test_value_forms() -> None:
 
 
 def test_bare_words_are_dropped() -> None:
-    assert split_action("core.echo message=inline") == ("core.echo message=inline", {})
-    assert parse_publish("note=giving-up") == []
+    assert split_action("core.echo message=inline") == ("core.echo message=inline", None)
+    assert parse_inline_parameters("note=giving-up") == []
 
 
 def test_separators_and_order() -> None:
-    assert parse_publish("a=1, b='x'; c=null") == [{"a": 1}, {"b": "x"}, {"c": None}]
+    assert parse_inline_parameters("a=1, b='x'; c=null") == [("a", 1), ("b", "x"), ("c", None)]
 
 
 def test_quoted_json_object_is_parsed() -> None:
     assert split_action("core.echo d='{\"a\": 1}'")[1] == {"d": {"a": 1}}
+
+
+def test_pairs_without_a_ref_keep_the_whole_text_as_ref() -> None:
+    # No space: the text before the first space is the whole text (no ValueError).
+    assert split_action("x=1") == ("x=1", {"x": 1})

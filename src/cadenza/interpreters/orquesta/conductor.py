@@ -28,11 +28,11 @@ from cadenza.interpreters.orquesta.machines import (
 )
 from cadenza.interpreters.orquesta.rendering import (
     RenderedTask,
-    one_key_items,
     render_input,
     render_rolling,
     render_task,
 )
+from cadenza.interpreters.orquesta.spec import OrquestaDefinition, Task
 from cadenza.interpreters.orquesta.state import State
 
 SATISFIED, IN_PROGRESS, NOT_SATISFIED = "satisfied", "in_progress", "not_satisfied"
@@ -109,20 +109,25 @@ class Conductor:
 
     def __init__(
         self,
-        definition: Mapping[str, Any],
+        definition: OrquestaDefinition,
         graph: WorkflowGraph,
         state: State,
         now: float = 0.0,
         kv: Mapping[str, Any] | None = None,
     ) -> None:
         self.definition = definition
-        self.tasks: Mapping[str, Any] = definition.get("tasks") or {}
+        self.tasks: Mapping[str, Task] = definition.tasks
         self.graph = graph
         self.state = state
         self.now = now
         self.kv = kv or {}
         self.facts = StateFacts(state)
         self.status_trail: list[str] = []
+
+    def has_items(self, name: str) -> bool:
+        """Whether ``name`` is a with-items task (engine commands are not tasks)."""
+        task = self.tasks.get(name)
+        return task is not None and task.with_items is not None
 
     # --- scopes and statuses ------------------------------------------------
 
@@ -165,12 +170,10 @@ class Conductor:
         self.state["parent"] = copy.deepcopy(dict(parent))
         initial = copy.deepcopy(dict(parent))
         rendered, input_failures = render_input(
-            self.definition.get("input"), runtime_input, self.scope(initial)
+            self.definition.input, runtime_input, self.scope(initial)
         )
         initial = st.deep_merge(initial, rendered)
-        _, rendered_vars, var_failures = render_rolling(
-            one_key_items(self.definition.get("vars")), self.scope(initial)
-        )
+        _, rendered_vars, var_failures = render_rolling(self.definition.vars, self.scope(initial))
         initial = st.deep_merge(initial, rendered_vars)
         failures = input_failures + var_failures
         for failure in failures:
@@ -347,7 +350,7 @@ class Conductor:
             name, route = staged["id"], staged["route"]
             try:
                 scope = self.scope(self.task_context(name, route), CurrentTask(name, route))
-                task = render_task(name, route, self.tasks.get(name) or {}, scope)
+                task = render_task(name, route, self.tasks.get(name), scope)
             except ExpressionFailure as exc:
                 failed = True
                 self.log_failure(exc, name, route)

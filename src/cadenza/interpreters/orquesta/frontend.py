@@ -2,7 +2,7 @@
 
 ``OrquestaFrontEnd().compile(source)`` loads and inspects the definition with
 :mod:`cadenza.interpreters.orquesta.spec` (raising ``DefinitionError`` with every
-problem) and returns an interpreter over the normalised definition.
+problem) and returns an interpreter over the typed definition.
 
 Engine contract of the interpreter (see :mod:`.interpreter` for details):
 
@@ -51,4 +51,4 @@ class OrquestaFrontEnd:
             for name, task in definition.tasks.items()
             if task.action is not None and not has_expressions(task.action)
         ]
-        return OrquestaInterpreter(definition.document, self.datastore, uses)
+        return OrquestaInterpreter(definition, self.datastore, uses)

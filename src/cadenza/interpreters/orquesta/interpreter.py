@@ -36,6 +36,7 @@ from cadenza.interpreters.orquesta.graph import ENGINE_COMMANDS, WorkflowGraph, 
 from cadenza.interpreters.orquesta.machines import COMPLETED
 from cadenza.interpreters.orquesta.output import render_output
 from cadenza.interpreters.orquesta.rerun import rerun
+from cadenza.interpreters.orquesta.spec import OrquestaDefinition
 from cadenza.interpreters.orquesta.task_updates import update_task
 from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
 from cadenza.model.commands import (
@@ -71,13 +72,13 @@ class OrquestaInterpreter:
 
     def __init__(
         self,
-        definition: Mapping[str, Any],
+        definition: OrquestaDefinition,
         datastore: Mapping[str, Any] | None = None,
         action_uses: Sequence[ActionUse] = (),
     ) -> None:
         self.definition = definition
         self.action_uses = tuple(action_uses)
-        self.graph: WorkflowGraph = build_graph(definition)
+        self.graph: WorkflowGraph = build_graph(definition.document)
         self.datastore = dict(datastore or {})
 
     def actions(self) -> list[ActionUse]:

@@ -8,7 +8,7 @@ from typing import Any
 from cadenza.interpreters.orquesta import state as st
 from cadenza.interpreters.orquesta.conductor import Conductor, RequestRefused
 from cadenza.interpreters.orquesta.machines import COMPLETED
-from cadenza.interpreters.orquesta.rendering import one_key_items, render_rolling
+from cadenza.interpreters.orquesta.rendering import render_rolling
 
 
 def terminal_context(c: Conductor) -> dict[str, Any]:
@@ -27,9 +27,7 @@ def render_output(c: Conductor) -> None:
     """Render ``output`` if the workflow is completed and has no output yet."""
     if c.status not in COMPLETED or c.state["output"]:
         return
-    _, rendered, failures = render_rolling(
-        one_key_items(c.definition.get("output")), c.scope(terminal_context(c))
-    )
+    _, rendered, failures = render_rolling(c.definition.output, c.scope(terminal_context(c)))
     if rendered:
         c.state["output"] = rendered
     for failure in failures:

@@ -8,30 +8,18 @@ Failures come back as :class:`RenderFailure` (an :class:`ExpressionFailure`) who
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cadenza.expressions import ExpressionFailure, Scope, evaluate
-from cadenza.interpreters.orquesta.parameters import parse_publish, split_action
+from cadenza.interpreters.orquesta.spec import Task
 
 RenderFailure = ExpressionFailure
 
 
-def one_key_items(entries: list[Any] | None) -> list[tuple[str, Any]]:
-    """``[{name: value}, "name", ...]`` -> ``[(name, value), ...]`` (bare names -> None)."""
-    pairs: list[tuple[str, Any]] = []
-    for entry in entries or []:
-        if isinstance(entry, Mapping):
-            name, value = next(iter(entry.items()))
-            pairs.append((str(name), value))
-        else:
-            pairs.append((str(entry), None))
-    return pairs
-
-
 def render_rolling(
-    entries: list[tuple[str, Any]], scope: Scope
+    entries: Iterable[tuple[str, Any]], scope: Scope
 ) -> tuple[dict[str, Any], dict[str, Any], list[ExpressionFailure]]:
     """Evaluate entries in order, each seeing the earlier ones.
 
@@ -52,19 +40,12 @@ def render_rolling(
 
 
 def render_input(
-    spec: list[Any] | None, runtime: Mapping[str, Any], scope: Scope
+    declared: Iterable[tuple[str, Any]], runtime: Mapping[str, Any], scope: Scope
 ) -> tuple[dict[str, Any], list[ExpressionFailure]]:
     """The parent context plus the declared inputs (runtime value or default), rendered."""
-    entries = [(name, runtime.get(name, default)) for name, default in one_key_items(spec)]
+    entries = [(name, runtime.get(name, default)) for name, default in declared]
     rolling, _, failures = render_rolling(entries, scope)
     return rolling, failures
-
-
-def publish_entries(transition: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    publish = transition.get("publish")
-    if isinstance(publish, str):
-        publish = parse_publish(publish)
-    return one_key_items(publish)
 
 
 @dataclass
@@ -89,37 +70,26 @@ class RenderedTask:
     has_items: bool = False
 
 
-def task_action_and_input(spec: Mapping[str, Any]) -> tuple[str | None, Any]:
-    """The task's action ref and input spec after splitting inline parameters."""
-    action = spec.get("action")
-    task_input = spec.get("input")
-    if isinstance(action, str):
-        ref, params = split_action(action)
-        if params:
-            return ref, params
-    return action, task_input
+def render_task(name: str, route: int, spec: Task | None, scope: Scope) -> RenderedTask:
+    """Render a task's actions, inputs, delay and with-items facts; raises RenderFailure.
 
-
-def items_expression(items: str) -> tuple[str, list[str] | None]:
-    """``"x, y in <% ... %>"`` -> (``"<% ... %>"``, ``["x", "y"]``)."""
-    if " in " not in items:
-        return items.strip(), None
-    start = items.index(" in ")
-    return items[start + 4 :].strip(), items[:start].replace(" ", "").split(",")
-
-
-def render_task(name: str, route: int, spec: Mapping[str, Any], scope: Scope) -> RenderedTask:
-    """Render a task's actions, inputs, delay and with-items facts; raises RenderFailure."""
+    ``spec`` is ``None`` for a name that is not a task (an engine command): it runs no
+    action, like an action-less task.
+    """
     task = RenderedTask(name, route)
-    action, task_input = task_action_and_input(spec)
-    with_spec = spec.get("with")
-    if not with_spec:
+    if spec is None:
+        task.actions.append(TaskAction(None, None))
+        return task
+    # Inline parameters were split from the action when the definition was loaded.
+    action, task_input = spec.action, spec.input
+    with_spec = spec.with_items
+    if with_spec is None:
         task.actions.append(
             TaskAction(evaluate(action, scope), evaluate(task_input, scope) if task_input else None)
         )
     else:
         task.has_items = True
-        expression, keys = items_expression(with_spec["items"])
+        expression, keys = with_spec.expression, with_spec.names
         items = evaluate(expression, scope)
         if not isinstance(items, list):
             raise RenderFailure("TypeError", f'The value of "{expression}" is not type of list.')
@@ -131,16 +101,16 @@ def render_task(name: str, route: int, spec: Mapping[str, Any], scope: Scope) ->
             item_scope = scope.with_item(item)
             rendered_input = evaluate(task_input, item_scope) if task_input else None
             task.actions.append(TaskAction(evaluate(action, item_scope), rendered_input, index))
-    delay = spec.get("delay")
+    delay: Any = spec.delay
     if delay:
         if isinstance(delay, str):
             delay = evaluate(delay, scope)
         if not isinstance(delay, int) or isinstance(delay, bool):
             raise RenderFailure("TypeError", "The value of task delay is not type of integer.")
         task.delay = delay
-    if task.has_items:
+    if with_spec is not None:
         task.items_count = len(task.actions)
-        concurrency = evaluate((with_spec or {}).get("concurrency"), scope)
+        concurrency = evaluate(with_spec.concurrency, scope)
         # 1.6.0 runs "concurrency: 0" one item at a time (1.2.0 never started any).
         task.concurrency = 1 if concurrency == 0 else concurrency
     return task

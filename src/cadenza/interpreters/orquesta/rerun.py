@@ -89,7 +89,7 @@ def _rerun_task(c: Conductor, name: str, route: int, reset_items: bool) -> None:
     if staged is not None:
         staged.pop("completed", None)
     state["errors"] = [e for e in state["errors"] if e.get("task_id") != name]
-    if (c.tasks.get(name) or {}).get("with") and staged is not None:
+    if c.has_items(name) and staged is not None:
         for item in staged.get("items", []):
             if reset_items or item["status"] in ABENDED:
                 item["status"] = "null"

@@ -26,7 +26,7 @@ from cadenza.interpreters.orquesta.machines import (
     STARTING,
     TASK_MACHINE,
 )
-from cadenza.interpreters.orquesta.rendering import publish_entries, render_rolling
+from cadenza.interpreters.orquesta.rendering import render_rolling
 
 
 def add_entry(
@@ -127,7 +127,7 @@ def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None
 
     current_scope = None
     if new in COMPLETED:
-        has_items = bool((c.tasks.get(name) or {}).get("with"))
+        has_items = c.has_items(name)
         records = staged.get("results") if staged is not None else None
         if not (has_items and new in ABENDED):
             st.remove_staged(state, name, route)
@@ -190,8 +190,8 @@ def _evaluate_transitions(
         entry["next"][transition_id] = taken
         if not taken:
             continue
-        transition = ((c.tasks.get(name) or {}).get("next") or [])[edge.ref]
-        _, published, failures = render_rolling(publish_entries(transition), scope)
+        publish = c.tasks[name].next[edge.ref].publish
+        _, published, failures = render_rolling(publish, scope)
         if failures:
             for failure in failures:
                 c.log_failure(failure, name, route, transition_id)
