@@ -56,6 +56,7 @@ class StepsInterpreter:
             retry=self.retry,
             timeout=step.get("timeout"),
             heartbeat_timeout=step.get("heartbeat_timeout"),
+            queue=step.get("queue", "default"),
         )
 
     def decide(self, state: dict[str, Any], events: Sequence[Event], now: float) -> list[Command]:

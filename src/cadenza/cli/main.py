@@ -43,6 +43,7 @@ from cadenza.store import open_store
 from cadenza.store.records import ExecutionRecord
 from cadenza.workers.loading import load_activities
 from cadenza.workers.registry import ActivityRegistry, default_registry
+from cadenza.workers.resources import load_resource_map, register_resources
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
@@ -129,6 +130,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-wait", action="store_true", help="only record the request")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _activities_option(p)
+
+    p = command(
+        "redrive",
+        "restart a failed, timed-out or aborted execution from the steps that failed",
+        _rerun,
+    )
+    p.add_argument("execution_id")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-wait", action="store_true", help="only record the request")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _activities_option(p)
 
     p = command("respond", "answer a task waiting for a person (core.ask)", _respond)
     p.add_argument("execution_id")
@@ -138,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-wait", action="store_true", help="only record the answer")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _activities_option(p)
 
     for name, text in (
         ("pause", "pause an execution (running tasks finish, nothing new starts)"),
@@ -149,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true")
         p.add_argument("--no-wait", action="store_true", help="only record the request")
         p.add_argument("--quiet", action="store_true", help="no progress lines")
+        _activities_option(p)
 
     p = command(
         "server",
@@ -166,6 +181,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _activities_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resources",
+        metavar="FILE",
+        help="resource map (YAML/JSON): resource ARN -> python/http/shell handler",
+    )
     p.add_argument(
         "--activities",
         action="append",
@@ -194,6 +214,8 @@ def _registry(args: argparse.Namespace) -> ActivityRegistry:
     registry = default_registry()
     for spec in getattr(args, "activities", []):
         load_activities(registry, spec)
+    if getattr(args, "resources", None):
+        register_resources(registry, load_resource_map(args.resources))
     return registry
 
 
@@ -420,7 +442,10 @@ def _refused(engine: Engine, execution_id: str) -> None:
 def _rerun(args: argparse.Namespace) -> int:
     engine = _engine(args)
     engine.get(args.execution_id)
-    tasks = [{"task_id": t, "route": 0, "reset_items": args.reset_items} for t in args.task]
+    tasks = [
+        {"task_id": t, "route": 0, "reset_items": args.reset_items}
+        for t in getattr(args, "task", [])
+    ]
     if not args.no_wait:
         _watch(engine, args.execution_id, args)
     engine.rerun(args.execution_id, tasks)

@@ -29,6 +29,7 @@ from typing import Any
 
 import jsonschema
 
+from cadenza.engine.activities import ExternalTasks
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.decider import Decider, DecisionOutcome, InterpreterCache
@@ -99,6 +100,8 @@ class Engine:
         self._decide_lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._wake = threading.Event()
+        #: Tasks answered from outside: activity workers and callback tokens.
+        self.external = ExternalTasks(self.store, self.clock)
         self.runner = TaskRunner(
             self.store, self.registry, self.clock, self.owner, lease, on_finished=self._wake.set
         )

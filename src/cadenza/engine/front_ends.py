@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from cadenza.interpreters.protocol import FrontEnd
 
 
@@ -9,9 +11,29 @@ def default_front_ends() -> dict[str, FrontEnd]:
     """Every front end this version ships, by kind."""
     from cadenza.interpreters.orquesta.frontend import OrquestaFrontEnd
 
-    return {"orquesta": OrquestaFrontEnd()}
+    found: dict[str, FrontEnd] = {"orquesta": OrquestaFrontEnd()}
+    try:
+        from cadenza.interpreters.states.frontend import (  # type: ignore[import-not-found,unused-ignore]
+            StatesFrontEnd,
+        )
+    except ImportError:  # the States front end is optional until it ships
+        pass
+    else:
+        found["states"] = StatesFrontEnd()
+    return found
 
 
 def kind_for(origin: str | None, source: str) -> str:
-    """Guess a definition's kind from its file name (Orquesta YAML by default)."""
+    """A definition's kind: Amazon States Language for JSON with ``StartAt``
+    (or a ``.asl.json`` file), Orquesta YAML otherwise."""
+    if origin and origin.endswith((".asl.json", ".asl")):
+        return "states"
+    text = source.lstrip()
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return "states" if '"StartAt"' in text else "orquesta"
+        if isinstance(document, dict) and "StartAt" in document:
+            return "states"
     return "orquesta"

@@ -90,8 +90,12 @@ def _prepare(
     except ActionNotFound as exc:
         # Retryable: during a rolling upgrade another worker may know the action.
         return ActivityOutcome.failed(exc.code, exc.message)
-    if input is None:
-        kwargs: dict[str, Any] = {}
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    if activity.whole_input:
+        args = (input,)
+    elif input is None:
+        pass
     elif isinstance(input, Mapping) and all(isinstance(k, str) for k in input):
         kwargs = dict(input)
     else:
@@ -108,10 +112,10 @@ def _prepare(
             )
         kwargs[activity.context_param] = context
     try:
-        activity.signature.bind(**kwargs)
+        activity.signature.bind(*args, **kwargs)
     except TypeError as exc:
         return _bad_input(action, str(exc))
-    return activity, functools.partial(activity.fn, **kwargs)
+    return activity, functools.partial(activity.fn, *args, **kwargs)
 
 
 def _bad_input(action: str, why: str) -> ActivityOutcome:

@@ -28,8 +28,10 @@ from cadenza.workers.context import ActivityContext
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Action names: no whitespace (Orquesta's inline form ``action: core.echo message=hi``
-#: splits the name off at the first space), and no leading or trailing dots.
-_NAME = re.compile(r"[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*")
+#: splits the name off at the first space), and no leading or trailing dots. Colons,
+#: slashes and ``$`` are allowed so that resource ARNs (``arn:aws:lambda:…:function:f``,
+#: ``…:$LATEST``) can name actions.
+_NAME = re.compile(r"[A-Za-z0-9_\-:/$]+(?:\.[A-Za-z0-9_\-:/$]+)*")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Activity:
     signature: inspect.Signature
     is_async: bool
     context_param: str | None
+    #: Called with the whole input as one argument (a Lambda-style handler taking
+    #: an event), instead of the input's keys as keyword arguments.
+    whole_input: bool = False
 
     @property
     def description(self) -> str:
@@ -59,8 +64,12 @@ class ActivityRegistry:
     def __init__(self) -> None:
         self._activities: dict[str, Activity] = {}
 
-    def register(self, name: str, fn: F, *, replace: bool = False) -> F:
-        """Register ``fn`` under ``name`` and return ``fn`` unchanged."""
+    def register(self, name: str, fn: F, *, replace: bool = False, whole_input: bool = False) -> F:
+        """Register ``fn`` under ``name`` and return ``fn`` unchanged.
+
+        With ``whole_input`` the activity is called with the task's input as its
+        one positional argument (any JSON value), as a Lambda handler is.
+        """
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise CadenzaError(
                 f"invalid action name {name!r}: use letters, digits, '_', '-' "
@@ -74,7 +83,7 @@ class ActivityRegistry:
                 f"action {name!r} is already registered; pass replace=True to override it",
                 name=name,
             )
-        self._activities[name] = _describe(name, fn)
+        self._activities[name] = _describe(name, fn, whole_input)
         return fn
 
     def activity(self, name: str | None = None, *, replace: bool = False) -> Callable[[F], F]:
@@ -136,7 +145,7 @@ def _not_found(name: str, known: list[str]) -> ActionNotFound:
     return ActionNotFound(message, name=name, suggestions=close)
 
 
-def _describe(name: str, fn: Callable[..., Any]) -> Activity:
+def _describe(name: str, fn: Callable[..., Any], whole_input: bool = False) -> Activity:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
@@ -147,6 +156,7 @@ def _describe(name: str, fn: Callable[..., Any]) -> Activity:
         signature=signature,
         is_async=_is_async(fn),
         context_param=_context_param(fn, signature),
+        whole_input=whole_input,
     )
 
 

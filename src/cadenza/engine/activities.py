@@ -1,0 +1,126 @@
+"""Tasks answered from outside: activity workers and callback tokens.
+
+An *activity* is a task a worker outside the engine runs: it polls a named
+queue, gets the input and a task token, and answers with success, failure or
+heartbeats (Step Functions' GetActivityTask / SendTask*). A *callback* is a
+step that waits for someone to answer a token it handed out in its payload
+(``.waitForTaskToken``); it has no task row, only a waiting interpreter.
+
+Both answers end up as a ``TaskCompleted`` in the execution's inbox, in one
+store transaction, so an answer is recorded exactly once: an answer to an
+attempt that was already given up (its lease expired and it was retried) is
+refused with ``LeaseLost``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cadenza.engine.clock import Clock
+from cadenza.model.events import JSON, TaskCompleted
+from cadenza.model.tokens import TaskToken, decode_token
+from cadenza.store.protocol import Store
+from cadenza.store.records import TaskFinish
+
+#: Queue-name prefix of activity tasks; the engine's own workers never claim them.
+ACTIVITY_QUEUE_PREFIX = "activity:"
+
+#: How long an activity worker holds a task without a heartbeat timeout of its
+#: own: a year, as Step Functions allows; the state's own timeout ends it sooner.
+_DEFAULT_ACTIVITY_LEASE = 365 * 24 * 3600.0
+
+
+def activity_queue(activity: str) -> str:
+    """The queue of an activity named (or ARN'd) ``activity``."""
+    return f"{ACTIVITY_QUEUE_PREFIX}{activity}"
+
+
+@dataclass(frozen=True)
+class ActivityTask:
+    """A task handed to an outside worker: answer it with its ``token``."""
+
+    token: str
+    input: JSON
+    execution_id: str
+    name: str
+
+
+class ExternalTasks:
+    """Polling and answering tasks from outside the engine."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def poll(self, activity: str, worker_name: str) -> ActivityTask | None:
+        """Claim the oldest waiting task of ``activity`` for ``worker_name``, if any."""
+        owner = f"activity-worker:{worker_name}"
+        claimed = self.store.claim_tasks(
+            owner, [activity_queue(activity)], 1, _DEFAULT_ACTIVITY_LEASE, self.clock.now()
+        )
+        if not claimed:
+            return None
+        task = claimed[0]
+        token = TaskToken(task.execution_id, task.task_id, task.attempt, owner).encode()
+        return ActivityTask(
+            token=token, input=task.input, execution_id=task.execution_id, name=task.name
+        )
+
+    def succeed(self, token: str, output: JSON) -> None:
+        """Answer the task of ``token`` with ``output``."""
+        parsed = decode_token(token)
+        self._answer(
+            parsed,
+            TaskCompleted(
+                task_id=parsed.task_id,
+                status="succeeded",
+                result=output,
+                attempt=max(1, parsed.attempt),
+            ),
+        )
+
+    def fail(self, token: str, error: str | None = None, cause: str | None = None) -> None:
+        """Answer the task of ``token`` with a failure named ``error``."""
+        parsed = decode_token(token)
+        failure = {"type": error or "", "message": cause or ""}
+        event = TaskCompleted(
+            task_id=parsed.task_id,
+            status="failed",
+            result={"error": error, "cause": cause},
+            error=failure,
+            attempt=max(1, parsed.attempt),
+        )
+        self._answer(parsed, event)
+
+    def heartbeat(self, token: str) -> None:
+        """Tell the engine the task of ``token`` is still being worked on."""
+        parsed = decode_token(token)
+        if parsed.is_callback:
+            self.store.load_execution(parsed.execution_id)
+            return
+        key = (parsed.execution_id, parsed.task_id)
+        held = self.store.heartbeat_tasks(
+            parsed.owner, [key], _DEFAULT_ACTIVITY_LEASE, self.clock.now()
+        )
+        if key not in held:
+            from cadenza.model.errors import LeaseLost
+
+            raise LeaseLost(
+                "the task of this token is no longer waiting for its worker",
+                execution_id=parsed.execution_id,
+                task_id=parsed.task_id,
+            )
+
+    def _answer(self, parsed: TaskToken, event: TaskCompleted) -> None:
+        now = self.clock.now()
+        if parsed.is_callback:
+            self.store.deliver(parsed.execution_id, [event], now)
+        else:
+            self.store.finish_task(
+                parsed.execution_id,
+                parsed.task_id,
+                parsed.attempt,
+                parsed.owner,
+                TaskFinish("done", [event]),
+                now,
+            )

@@ -1,0 +1,137 @@
+"""The resource map: which local handler answers a state machine's resource ARN.
+
+A Step Functions machine names its work by ARN (a Lambda function, or
+``arn:aws:states:::lambda:invoke`` with a ``FunctionName``). Run locally, each
+ARN is mapped to a handler in a YAML or JSON file::
+
+    arn:aws:lambda:us-east-1:111111111111:function:resize:
+      python: images.handlers:resize        # callable(event) -> result
+    arn:aws:lambda:us-east-1:111111111111:function:notify:
+      http: http://127.0.0.1:8080/notify    # POST the event as JSON; the reply is the result
+    arn:aws:lambda:us-east-1:111111111111:function:count:
+      shell: jq '.items | length'           # the event as JSON on stdin; stdout is the result
+
+An ARN with no handler does not exist, as a missing function does not in AWS.
+Each handler is registered as an activity named by its ARN that takes the
+whole event, so retries, leases and history work as for any activity.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from cadenza.model.errors import ActivityError, InputError
+from cadenza.model.events import JSON
+from cadenza.workers.registry import ActivityRegistry
+
+Handler = Callable[[JSON], JSON]
+
+
+def load_resource_map(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a resource map file; ``InputError`` naming the file and entry when it is wrong."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read resource map {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"resource map {path} is not YAML or JSON: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise InputError(f"resource map {path} must map resource ARNs to handlers")
+    entries: dict[str, dict[str, Any]] = {}
+    for arn, spec in data.items():
+        if not isinstance(spec, Mapping) or len(spec) != 1:
+            raise InputError(
+                f"resource map {path}: {arn!r} needs exactly one of python, http, shell"
+            )
+        entries[str(arn)] = dict(spec)
+    return entries
+
+
+def register_resources(
+    registry: ActivityRegistry, resources: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Register a handler activity for every ARN of ``resources``."""
+    for arn, spec in resources.items():
+        registry.register(arn, _handler(arn, spec), replace=True, whole_input=True)
+
+
+def _handler(arn: str, spec: Mapping[str, Any]) -> Handler:
+    ((kind, target),) = spec.items()
+    if kind == "python":
+        return _python_handler(arn, str(target))
+    if kind == "http":
+        options = {"url": target} if isinstance(target, str) else dict(target)
+        return _http_handler(arn, options)
+    if kind == "shell":
+        return _shell_handler(str(target))
+    raise InputError(f"resource {arn!r}: unknown handler kind {kind!r} (python, http, shell)")
+
+
+def _python_handler(arn: str, target: str) -> Handler:
+    module_name, _, attribute = target.partition(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise InputError(f"resource {arn!r}: cannot load python handler {target!r}: {exc}") from exc
+    if not callable(found):
+        raise InputError(f"resource {arn!r}: {target!r} is not callable")
+    handler: Handler = found
+    return handler
+
+
+def _http_handler(arn: str, options: Mapping[str, Any]) -> Handler:
+    url = options.get("url")
+    if not isinstance(url, str):
+        raise InputError(f"resource {arn!r}: an http handler needs a url")
+    method = str(options.get("method", "POST"))
+    headers = dict(options.get("headers") or {})
+    timeout = float(options.get("timeout", 60))
+
+    def call(event: JSON) -> JSON:
+        try:
+            response = httpx.request(method, url, json=event, headers=headers, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise ActivityError(
+                f"{method} {url} failed: {exc}", type="http.request_failed"
+            ) from exc
+        if response.status_code >= 400:
+            raise ActivityError(
+                f"{method} {url} answered {response.status_code}",
+                type=f"http.{response.status_code}",
+                details=response.text,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    return call
+
+
+def _shell_handler(command: str) -> Handler:
+    def call(event: JSON) -> JSON:
+        done = subprocess.run(
+            ["/bin/sh", "-c", command],
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+            raise ActivityError(tail[0], type="command.failed", details=done.stderr)
+        text = done.stdout.strip()
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            return text
+
+    return call
