@@ -1,0 +1,3 @@
+"""The States front end: Amazon States Language definitions on Cadenza's history."""
+
+from __future__ import annotations
