@@ -15,7 +15,6 @@ from typing import Any
 
 from cadenza.expressions import CurrentTask, ExpressionFailure, Scope
 from cadenza.interpreters.orquesta import state as st
-from cadenza.interpreters.orquesta.graph import WorkflowGraph
 from cadenza.interpreters.orquesta.machines import (
     ABENDED,
     ACTIVE,
@@ -32,7 +31,7 @@ from cadenza.interpreters.orquesta.rendering import (
     render_rolling,
     render_task,
 )
-from cadenza.interpreters.orquesta.spec import OrquestaDefinition, Task
+from cadenza.interpreters.orquesta.spec import OrquestaDefinition, Task, TaskGraph
 from cadenza.interpreters.orquesta.state import State
 
 SATISFIED, IN_PROGRESS, NOT_SATISFIED = "satisfied", "in_progress", "not_satisfied"
@@ -110,7 +109,7 @@ class Conductor:
     def __init__(
         self,
         definition: OrquestaDefinition,
-        graph: WorkflowGraph,
+        graph: TaskGraph,
         state: State,
         now: float = 0.0,
         kv: Mapping[str, Any] | None = None,

@@ -32,11 +32,10 @@ from cadenza.interpreters.orquesta.conductor import (
     Crash,
     RequestRefused,
 )
-from cadenza.interpreters.orquesta.graph import ENGINE_COMMANDS, WorkflowGraph, build_graph
 from cadenza.interpreters.orquesta.machines import COMPLETED
 from cadenza.interpreters.orquesta.output import render_output
 from cadenza.interpreters.orquesta.rerun import rerun
-from cadenza.interpreters.orquesta.spec import OrquestaDefinition
+from cadenza.interpreters.orquesta.spec import ENGINE_COMMANDS, OrquestaDefinition, TaskGraph
 from cadenza.interpreters.orquesta.task_updates import update_task
 from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
 from cadenza.model.commands import (
@@ -78,7 +77,7 @@ class OrquestaInterpreter:
     ) -> None:
         self.definition = definition
         self.action_uses = tuple(action_uses)
-        self.graph: WorkflowGraph = build_graph(definition.document)
+        self.graph = TaskGraph(definition.tasks)
         self.datastore = dict(datastore or {})
 
     def actions(self) -> list[ActionUse]:

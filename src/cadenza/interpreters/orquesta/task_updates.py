@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from cadenza.expressions import CurrentTask, ExpressionFailure, evaluate
@@ -18,7 +17,6 @@ from cadenza.interpreters.orquesta.conductor import (
     Conductor,
     Crash,
 )
-from cadenza.interpreters.orquesta.graph import ENGINE_COMMANDS, Edge
 from cadenza.interpreters.orquesta.machines import (
     ABENDED,
     ACTIVE,
@@ -27,6 +25,7 @@ from cadenza.interpreters.orquesta.machines import (
     TASK_MACHINE,
 )
 from cadenza.interpreters.orquesta.rendering import render_rolling
+from cadenza.interpreters.orquesta.spec import ENGINE_COMMANDS, Edge, Retry
 
 
 def add_entry(
@@ -39,7 +38,8 @@ def add_entry(
         "prev": dict(prev),
         "next": {},
     }
-    retry = c.graph.retries.get(name)
+    task = c.tasks.get(name)
+    retry = task.retry_policy if task is not None else None
     if retry is not None:
         entry["retry"] = _setup_retry(c, name, retry, entry["ctxs"]["in"])
     c.state["sequence"].append(entry)
@@ -47,8 +47,9 @@ def add_entry(
     return entry
 
 
-def _setup_retry(c: Conductor, name: str, spec: dict[str, Any], ctxs: list[int]) -> dict[str, Any]:
-    retry = copy.deepcopy(spec)
+def _setup_retry(c: Conductor, name: str, spec: Retry, ctxs: list[int]) -> dict[str, Any]:
+    # The state holds the policy as JSON, with count and delay rendered once, here.
+    retry: dict[str, Any] = {"when": spec.when, "count": spec.count, "delay": spec.delay}
     retry["tally"] = 0
     scope = c.scope(st.context_of(c.state, ctxs))
     for field, label in (("delay", "delay"), ("count", "count")):
@@ -182,7 +183,7 @@ def _evaluate_transitions(
     for edge in edges:
         transition_id = edge.transition_id
         try:
-            taken = all(evaluate(when, scope) for when in edge.criteria)
+            taken = edge.when is None or bool(evaluate(edge.when, scope))
         except ExpressionFailure as exc:
             c.log_failure(exc, name, route, transition_id)
             c.request_status("failed")
@@ -229,7 +230,7 @@ def _evaluate_transitions(
 
 
 def _route_for(c: Conductor, edge: Edge, route: int) -> int:
-    if not c.graph.starts_route(edge.target):
+    if not c.graph.is_split(edge.target):
         return route
     old = c.state["routes"][route]
     if edge.backref in old:

@@ -37,7 +37,7 @@ Lower-level pieces, for tools that show a definition without running it:
 of problems). The returned :class:`OrquestaDefinition` holds the normalised mapping,
 the line map, and typed :class:`Task` / :class:`Transition` records with inline
 parameters already split from action refs; :class:`TaskGraph` gives edges, start tasks,
-reachability, splits and cycles.
+reachability, splits, cycles and joins, for the inspection and the conductor alike.
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
-"""The task graph of a definition: edges, start tasks, reachability, splits and cycles.
+"""The task graph of a definition: edges, start tasks, reachability, splits, cycles, joins.
 
 Spec §4-§5 and §8. One transition with ``do: [a, b]`` is two edges; each edge carries the
 transition's index (its ``ref``) and condition. Targets that are engine commands
 (``continue``, ``fail``, ``noop``, ``retry``) or undefined names are kept as edges (the
 conductor and the inspection both need to see them) but lead to no task.
+
+The inspection reads every edge (:meth:`TaskGraph.outbound`, :meth:`TaskGraph.inbound`);
+the conductor reads them the way Orquesta's composer lays them out
+(:meth:`TaskGraph.next_edges`, :meth:`TaskGraph.prev_edges`): from reachable tasks only,
+a name repeated in one ``do`` once, ``do: retry`` not at all (it is a retry policy, see
+:attr:`~cadenza.interpreters.orquesta.spec.model.Task.retry_policy`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,19 @@ class Edge:
     target: str
     ref: int
     when: str | None
+    #: Tells apart the edges between the same two names: 0, 1, ... in evaluation order.
+    #: A name repeated in one ``do`` gives edges with the same key.
+    key: int = 0
+
+    @property
+    def transition_id(self) -> str:
+        """Orquesta's id of the edge as seen from its source: ``"<target>__t<key>"``."""
+        return f"{self.target}__t{self.key}"
+
+    @property
+    def backref(self) -> str:
+        """The id of the edge as seen from its target: ``"<source>__t<key>"``."""
+        return f"{self.source}__t{self.key}"
 
 
 class TaskGraph:
@@ -34,27 +53,58 @@ class TaskGraph:
         self._outbound: dict[str, list[Edge]] = {name: [] for name in tasks}
         self._inbound: dict[str, list[Edge]] = {name: [] for name in tasks}
         for name, task in tasks.items():
-            for transition in task.next:
-                for target in transition.do:
-                    edge = Edge(name, target, transition.index, transition.when)
-                    self._outbound[name].append(edge)
-                    if target in self._inbound:
-                        self._inbound[target].append(edge)
-        for edges in self._outbound.values():
-            # Orquesta evaluates a task's edges in order of target name (spec §9.2).
-            edges.sort(key=lambda e: (e.target, e.ref))
+            found = [(target, transition) for transition in task.next for target in transition.do]
+            # Orquesta evaluates a task's edges in order of target name (spec §9.2); the
+            # sort is stable, so edges to one target keep their written order.
+            found.sort(key=lambda pair: (pair[0], pair[1].index))
+            keys: dict[str, list[int]] = {}
+            for target, transition in found:
+                refs = keys.setdefault(target, [])
+                if transition.index not in refs:
+                    refs.append(transition.index)
+                key = refs.index(transition.index)
+                edge = Edge(name, target, transition.index, transition.when, key)
+                self._outbound[name].append(edge)
+                # Commands and undefined names get inbound edges too: the conductor
+                # stages them like tasks before running them.
+                self._inbound.setdefault(target, []).append(edge)
 
     def outbound(self, name: str) -> list[Edge]:
         """The edges leaving task ``name``, sorted by target name then transition index."""
         return list(self._outbound.get(name, ()))
 
     def inbound(self, name: str) -> list[Edge]:
-        """The edges arriving at task ``name`` from any task, reachable or not."""
+        """The edges arriving at ``name`` from any task, reachable or not."""
         return list(self._inbound.get(name, ()))
+
+    def next_edges(self, name: str) -> list[Edge]:
+        """The edges the conductor evaluates when ``name`` completes, in order: one per
+        transition and target, ``do: retry`` left out."""
+        return _distinct(e for e in self.outbound(name) if e.target != "retry")
+
+    def prev_edges(self, name: str) -> list[Edge]:
+        """The edges that can satisfy ``name``: from reachable tasks, one per transition
+        and source, sorted by source then key."""
+        edges = _distinct(e for e in self.inbound(name) if e.source in self.reachable)
+        return sorted(edges, key=lambda e: (e.source, e.key))
 
     def is_task(self, name: str) -> bool:
         """Whether ``name`` is a defined task that is not shadowing an engine command."""
         return name in self.tasks and name not in ENGINE_COMMANDS
+
+    def is_join(self, name: str) -> bool:
+        """Whether ``name`` is a task that waits for its inbound branches."""
+        task = self.tasks.get(name)
+        return task is not None and task.is_join
+
+    def join_requirement(self, name: str) -> int:
+        """How many distinct inbound tasks must lead to ``name`` (``join: 0`` counts as 1,
+        ``join: all`` is every reachable task with an edge to it)."""
+        task = self.tasks.get(name)
+        join = task.join if task is not None else None
+        if join == "all":
+            return len({e.source for e in self.prev_edges(name)})
+        return join if isinstance(join, int) and join > 0 else 1
 
     def successors(self, name: str) -> list[str]:
         """The tasks that ``name`` has an edge to (no commands, no undefined names)."""
@@ -74,16 +124,19 @@ class TaskGraph:
         """Whether ``name`` can reach itself again."""
         return name in self._closure(self.successors(name))
 
+    @cached_property
+    def splits(self) -> frozenset[str]:
+        """The tasks where each arrival starts a new branch (route), see :meth:`is_split`."""
+        return frozenset(
+            name
+            for name, task in self.tasks.items()
+            if not task.is_join and len(self._inbound[name]) > 1 and not self.in_cycle(name)
+        )
+
     def is_split(self, name: str) -> bool:
         """Whether each arrival at ``name`` starts a new branch (spec §8): it is not a
         join, not in a cycle, and more than one edge points to it."""
-        task = self.tasks.get(name)
-        return (
-            task is not None
-            and not task.is_join
-            and len(self._inbound[name]) > 1
-            and not self.in_cycle(name)
-        )
+        return name in self.splits
 
     def _closure(self, roots: Iterable[str]) -> set[str]:
         """``roots`` and every task reachable from them."""
@@ -95,3 +148,14 @@ class TaskGraph:
                     seen.add(successor)
                     stack.append(successor)
         return seen
+
+
+def _distinct(edges: Iterable[Edge]) -> list[Edge]:
+    """``edges`` without repeats of one target in one transition (same key)."""
+    seen: set[tuple[str, str, int]] = set()
+    kept: list[Edge] = []
+    for edge in edges:
+        if (edge.source, edge.target, edge.key) not in seen:
+            seen.add((edge.source, edge.target, edge.key))
+            kept.append(edge)
+    return kept

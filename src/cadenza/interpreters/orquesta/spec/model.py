@@ -22,6 +22,9 @@ from cadenza.interpreters.orquesta.spec.parameters import parse_inline_parameter
 #: Names that `do` understands as engine commands; no task may have one of them (spec §6).
 ENGINE_COMMANDS = frozenset({"continue", "fail", "noop", "retry"})
 
+#: The condition of a ``do: retry`` transition that has no ``when``.
+_ON_COMPLETION = "<% completed() %>"
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -93,6 +96,17 @@ class Task:
     def is_join(self) -> bool:
         """Whether the task waits for its inbound branches (``join`` is set)."""
         return self.join is not None
+
+    @property
+    def retry_policy(self) -> Retry | None:
+        """The retry the conductor applies: the ``retry`` block, unless a transition says
+        ``do: retry`` -- that is three tries while its condition holds, and the last such
+        transition wins, as in Orquesta's composer."""
+        policy = self.retry
+        for transition in self.next:
+            if "retry" in transition.do:
+                policy = Retry(count=3, when=transition.when or _ON_COMPLETION, delay=None)
+        return policy
 
 
 @dataclass(frozen=True)
