@@ -156,8 +156,8 @@ def diagnose(source: str | Mapping[str, Any], machine_type: str = STANDARD) -> D
     except NotJson as exc:
         problem = Diagnostic(
             code=Code.INVALID_JSON_DESCRIPTION,
-            message=messages.not_json(str(exc), exc.line, exc.column),
-            location=None,
+            message=messages.not_json(str(exc), exc.where),
+            location=exc.where,
             line=exc.line,
         )
         return Diagnosis(None, (problem,))
@@ -191,21 +191,21 @@ def _check_top_level(checker: Checker, document: dict[str, Any]) -> None:
         if key not in TOP_LEVEL_FIELDS:
             checker.report(root, messages.field_not_supported(key))
     missing = [k for k in TOP_LEVEL_REQUIRED if k not in document]
-    if len(missing) > 1:
-        checker.report(root, messages.fields_required(missing))
-        return
     if missing:
-        checker.report(root, messages.field_required(missing[0]))
+        checker.report(root, messages.fields_required(missing))
+        if len(missing) > 1:
+            return
     if "QueryLanguage" in document and document["QueryLanguage"] not in QUERY_LANGUAGES:
         checker.report(
             child_location(root, "QueryLanguage"),
-            messages.value_not_allowed("QueryLanguage", QUERY_LANGUAGES),
+            messages.value_not_allowed("QueryLanguage", QUERY_LANGUAGES, document["QueryLanguage"]),
         )
     if "Comment" in document and not isinstance(document["Comment"], str):
         checker.report(child_location(root, "Comment"), messages.wrong_type("Comment", "a string"))
     if "Version" in document and document["Version"] != "1.0":
         checker.report(
-            child_location(root, "Version"), messages.value_not_allowed("Version", ["1.0"])
+            child_location(root, "Version"),
+            messages.value_not_allowed("Version", ["1.0"], document["Version"]),
         )
     if "TimeoutSeconds" in document:
         timeout = document["TimeoutSeconds"]

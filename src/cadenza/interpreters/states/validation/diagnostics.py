@@ -70,11 +70,13 @@ class Diagnostic:
     @property
     def kind(self) -> str:
         """The Cadenza category: given explicitly, else derived from the code."""
-        return self.category or _CATEGORY_OF_CODE.get(self.code, Category.SYNTAX)
+        return str(self.category or _CATEGORY_OF_CODE.get(self.code, Category.SYNTAX))
 
     def aws_text(self) -> str:
         """This problem as one clause of AWS's InvalidDefinition message."""
         where = f" at {self.location}" if self.location is not None else ""
+        if self.location is not None and self.message.endswith(where):
+            where = ""  # a JSON reader's message already says where it stopped
         return f"{self.code}: {self.message}{where}"
 
     def to_api(self) -> dict[str, Any]:
@@ -91,7 +93,7 @@ class Diagnostic:
     def to_problem(self) -> Problem:
         """This problem as Cadenza's :class:`Problem` (path, message, category, line)."""
         return Problem(
-            spec_path=self.location or "",
+            spec_path=self.location if self.location and self.location.startswith("/") else "",
             message=f"{self.code}: {self.message}",
             category=self.kind,
             line=self.line,

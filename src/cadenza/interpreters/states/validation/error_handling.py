@@ -44,7 +44,9 @@ def check_retry(checker: Checker, value: Any, location: str) -> None:
         if "JitterStrategy" in retrier and retrier["JitterStrategy"] not in JITTER_STRATEGIES:
             checker.report(
                 child_location(where, "JitterStrategy"),
-                messages.value_not_allowed("JitterStrategy", JITTER_STRATEGIES),
+                messages.value_not_allowed(
+                    "JitterStrategy", JITTER_STRATEGIES, retrier["JitterStrategy"]
+                ),
             )
 
 

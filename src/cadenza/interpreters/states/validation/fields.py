@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from cadenza.interpreters.states.validation.context import JSONATA, JSONPATH
 
-STATE_TYPES = ("Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
+STATE_TYPES = (
+    "Task",
+    "Wait",
+    "Pass",
+    "Succeed",
+    "Fail",
+    "Choice",
+    "Parallel",
+    "Map",
+)  # AWS's order
 
 TOP_LEVEL_FIELDS = frozenset(
     {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}

@@ -18,9 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cadenza.interpreters.states.validation import messages
+
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
 _DECODER = json.JSONDecoder()
+_TOKEN = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,27 @@ class LoadedDocument:
 
 
 class NotJson(ValueError):
-    """The text is not JSON; ``line`` and ``column`` say where reading stopped."""
+    """The text is not JSON; ``where`` says where reading stopped, as AWS words it."""
 
-    def __init__(self, message: str, line: int | None, column: int | None) -> None:
+    def __init__(self, message: str, where: str, line: int) -> None:
         super().__init__(message)
+        self.where = where
         self.line = line
-        self.column = column
+
+
+def _not_json(text: str, index: int) -> NotJson:
+    """Describe the first error in ``text`` (at ``index``) as AWS's JSON reader does."""
+    line = text.count("\n", 0, index) + 1
+    line_start = text.rfind("\n", 0, index) + 1
+    token = _TOKEN.match(text, index)
+    if index >= len(text.rstrip()):
+        reason, stop = messages.unexpected_end(), len(text)
+    elif token:
+        reason, stop = messages.unrecognized_token(token.group(0)), token.end()
+    else:
+        reason, stop = messages.unexpected_character(text[index]), index + 1
+    where = messages.json_source(text, line, stop - line_start + 1)
+    return NotJson(reason, where, line)
 
 
 def child_location(parent: str, key: str) -> str:
@@ -63,9 +81,9 @@ def load_document(source: str | Mapping[str, Any]) -> LoadedDocument:
     try:
         json.loads(source, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise NotJson(exc.msg, exc.lineno, exc.colno) from None
-    except ValueError as exc:
-        raise NotJson(str(exc), None, None) from None
+        raise _not_json(source, exc.pos) from None
+    except ValueError:  # NaN, Infinity: not JSON values
+        raise _not_json(source, _first_constant(source)) from None
     scanner = _Scanner(source)
     start = _skip(source, 0)
     value, _ = scanner.value(start, "/")
@@ -75,6 +93,11 @@ def load_document(source: str | Mapping[str, Any]) -> LoadedDocument:
         duplicate_keys=tuple(scanner.duplicates),
         text=source,
     )
+
+
+def _first_constant(text: str) -> int:
+    match = re.search(r"-?(NaN|Infinity)", text)
+    return match.start() if match else 0
 
 
 def _refuse_constant(name: str) -> Any:

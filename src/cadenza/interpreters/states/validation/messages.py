@@ -16,10 +16,35 @@ def not_json_object() -> str:
     return "Definition must be a valid JSON object"
 
 
-def not_json(reason: str, line: int | None, column: int | None) -> str:
-    """The text is not JSON."""
-    where = f" (line {line}, column {column})" if line is not None else ""
-    return f"Invalid JSON: {reason}{where}"
+def not_json(reason: str, where: str) -> str:
+    """*(recorded)* The text is not JSON: the JSON reader's complaint and where it stopped."""
+    return f"{reason}\n at {where}"
+
+
+def unrecognized_token(token: str) -> str:
+    """*(recorded)* A bare word where a JSON value should start."""
+    return (
+        f"Unrecognized token '{token}': was expecting (JSON String, Number, Array, Object "
+        "or token 'null', 'true' or 'false')"
+    )
+
+
+def unexpected_character(char: str) -> str:
+    """A character that cannot continue the JSON text."""
+    return f"Unexpected character ('{char}' (code {ord(char)}))"
+
+
+def unexpected_end() -> str:
+    """JSON text that stops before its value is complete."""
+    return "Unexpected end-of-input"
+
+
+def json_source(text: str, line: int, column: int) -> str:
+    """*(recorded)* Where the JSON reader stopped, as AWS's reader names it."""
+    limit = 500
+    shown = text if len(text) <= limit else f'{text[:limit]}"[truncated {len(text) - limit} chars]'
+    closing = "" if len(text) > limit else '"'
+    return f'[Source: (String)"{shown}{closing}; line: {line}, column: {column}]'
 
 
 def fields_required(names: Sequence[str]) -> str:
@@ -50,10 +75,10 @@ def query_language_downgrade() -> str:
     return "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine"
 
 
-def value_not_allowed(name: str, allowed: Sequence[str]) -> str:
-    """A value outside an enumeration."""
-    choices = ", ".join(f"'{a}'" for a in allowed)
-    return f"The value of the field '{name}' must be one of [{choices}]"
+def value_not_allowed(name: str, allowed: Sequence[str], value: object) -> str:
+    """*(recorded)* A value outside an enumeration."""
+    listed = ", ".join(allowed)
+    return f"The value for '{name}' must be one of the values: [{listed}] but was '{value}'"
 
 
 def wrong_type(name: str, expected: str) -> str:
@@ -91,9 +116,14 @@ def end_must_be_true() -> str:
     return "The value of the field 'End' must be true"
 
 
-def unknown_state_type(value: object) -> str:
-    """A ``Type`` that is not a state type."""
-    return f"The value '{value}' is not a valid state type"
+def unknown_state_type(types: Sequence[str]) -> str:
+    """*(recorded)* A ``Type`` that is not a state type."""
+    return f"The field 'Type' should have one of these values: [{', '.join(types)}]"
+
+
+def must_be_non_empty(name: str) -> str:
+    """An empty ``States``, ``Choices``, ``Branches`` or ``ErrorEquals``."""
+    return f"The field '{name}' should be non-empty"
 
 
 def state_name_too_long(name: str) -> str:
@@ -175,8 +205,11 @@ def reserved_error_name(name: str) -> str:
 
 
 def invalid_resource(value: str) -> str:
-    """A Task ``Resource`` that is not an ARN."""
-    return f"Invalid resource: {value}"
+    """*(recorded)* A Task ``Resource`` that is not an ARN."""
+    return (
+        f"The resource provided {value} is not recognized. The value is not a valid resource "
+        "ARN, or the resource is not available in this region."
+    )
 
 
 def invalid_label(value: str) -> str:

@@ -113,12 +113,13 @@ def _check_processor_config(checker: Checker, processor: dict[str, Any], locatio
             checker.report(where, messages.field_not_supported(key))
     if "Mode" in config and config["Mode"] not in PROCESSOR_MODES:
         checker.report(
-            child_location(where, "Mode"), messages.value_not_allowed("Mode", PROCESSOR_MODES)
+            child_location(where, "Mode"),
+            messages.value_not_allowed("Mode", PROCESSOR_MODES, config["Mode"]),
         )
     if "ExecutionType" in config and config["ExecutionType"] not in EXECUTION_TYPES:
         checker.report(
             child_location(where, "ExecutionType"),
-            messages.value_not_allowed("ExecutionType", EXECUTION_TYPES),
+            messages.value_not_allowed("ExecutionType", EXECUTION_TYPES, config["ExecutionType"]),
         )
     if config.get("Mode") == "DISTRIBUTED" and "ExecutionType" not in config:
         checker.report(where, messages.field_required("ExecutionType"))

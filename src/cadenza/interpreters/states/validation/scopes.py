@@ -17,6 +17,7 @@ from typing import Any
 from cadenza.interpreters.states.validation import messages
 from cadenza.interpreters.states.validation.context import Checker
 from cadenza.interpreters.states.validation.diagnostics import Code
+from cadenza.interpreters.states.validation.fields import STATE_TYPES
 from cadenza.interpreters.states.validation.loading import child_location, item_location
 from cadenza.interpreters.states.validation.states import check_state
 
@@ -39,7 +40,12 @@ def check_scope(
     states = scope.get("States")
     states_location = child_location(location, "States")
     if "States" in scope and (not isinstance(states, dict) or not states):
-        checker.report(states_location, messages.wrong_type("States", "a non-empty object"))
+        message = (
+            messages.must_be_non_empty("States")
+            if isinstance(states, dict)
+            else messages.wrong_type("States", "an object")
+        )
+        checker.report(states_location, message)
         return
     if not isinstance(states, dict):
         return
@@ -86,6 +92,10 @@ def is_terminal(state: Any) -> bool:
     )
 
 
+def _has_known_type(state: Any) -> bool:
+    return isinstance(state, dict) and state.get("Type") in STATE_TYPES
+
+
 def _check_graph(
     checker: Checker,
     states: dict[str, Any],
@@ -111,6 +121,8 @@ def _check_graph(
             code=Code.MISSING_TRANSITION_TARGET,
         )
         return
+    if not all(_has_known_type(state) for state in states.values()):
+        return  # a state of unknown type may or may not end the scope: already reported
     if not any(is_terminal(state) for state in states.values()):
         checker.report(None, messages.no_terminal_state(), code=Code.MISSING_END_STATE)
         return

@@ -24,7 +24,6 @@ from cadenza.interpreters.states.validation.context import (
     QUERY_LANGUAGES,
     Checker,
 )
-from cadenza.interpreters.states.validation.diagnostics import Code
 from cadenza.interpreters.states.validation.fields import (
     FIELDS,
     STATE_TYPES,
@@ -48,7 +47,7 @@ def check_state(checker: Checker, state: Any, location: str) -> NestedScopes:
         return []
     kind = state["Type"]
     if kind not in STATE_TYPES:
-        checker.report(child_location(location, "Type"), messages.unknown_state_type(kind))
+        checker.report(child_location(location, "Type"), messages.unknown_state_type(STATE_TYPES))
         return []
     language = state_language(checker, state, location)
     _check_field_names(checker, state, kind, language, location)
@@ -85,7 +84,7 @@ def state_language(checker: Checker, state: dict[str, Any], location: str) -> st
     if value not in QUERY_LANGUAGES:
         checker.report(
             child_location(location, "QueryLanguage"),
-            messages.value_not_allowed("QueryLanguage", QUERY_LANGUAGES),
+            messages.value_not_allowed("QueryLanguage", QUERY_LANGUAGES, value),
         )
         return checker.machine_language
     if checker.machine_language == JSONATA and value == JSONPATH:
@@ -161,7 +160,7 @@ def _check_task(checker: Checker, state: dict[str, Any], location: str, language
         if not isinstance(resource, str):
             checker.report(where, messages.wrong_type("Resource", "a string"))
         elif not resource.startswith("arn:"):
-            checker.report(where, messages.invalid_resource(resource), code=Code.INVALID_RESOURCE)
+            checker.report(where, messages.invalid_resource(resource))
         else:
             express.check_resource(checker, resource, where)
     values.check_exclusive(checker, state, ("TimeoutSeconds", "TimeoutSecondsPath"), location)
