@@ -1,0 +1,298 @@
+"""Parallel and Map states: child threads, their results, failures and aborts.
+
+A running Parallel/Map keeps a *frame* on its thread: the child threads still
+running (by id), the results by slot and how many are left. Each child's end
+is O(1): store the result, start the next Map item if any, and finish the
+state when none is left. A DISTRIBUTED Map runs its items as child executions
+whose events belong to their own histories, so its threads are *silent*.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cadenza.interpreters.states.dataflow import dumps
+from cadenza.interpreters.states.errors import StateFailure
+from cadenza.interpreters.states.simple_states import effective_input, finish
+
+if TYPE_CHECKING:
+    from cadenza.interpreters.states.runtime import Run, Thread
+
+__all__ = ["abort_children", "child_failed", "child_succeeded", "start_map", "start_parallel"]
+
+
+def _payload(run: Run, th: Thread) -> tuple[Any, Any]:
+    """(what the children get, the state's effective input) for Parallel."""
+    spec = run.spec(th)
+    if run.definition.is_jsonata(spec):
+        env = run.env(th, {"input": th["input"]})
+        payload = env.jsonata(spec["Arguments"], "Arguments") if "Arguments" in spec else th["input"]
+        return payload, th["input"]
+    env = run.env(th)
+    data = effective_input(run, th, env)
+    return (env.render(spec["Parameters"], data) if "Parameters" in spec else data), data
+
+
+def start_parallel(run: Run, th: Thread) -> None:
+    """Start every branch with the same input."""
+    spec = run.spec(th)
+    payload, _ = _payload(run, th)
+    run.emit(th, "ParallelStateStarted")
+    branches = spec.get("Branches") or []
+    frame: dict[str, Any] = {
+        "kind": "parallel",
+        "running": {},
+        "results": [None] * len(branches),
+        "remaining": len(branches),
+    }
+    th["frame"] = frame
+    for i in range(len(branches)):
+        child = run.new_thread(
+            f"{th['scope']}/{th['state']}#{i}", th["id"], i, payload, th["vars"], th["prev"]
+        )
+        child["silent"] = th.get("silent", False)
+        frame["running"][child["id"]] = i
+        run.ready.append(child["id"])
+    if not branches:
+        _complete(run, th)
+
+
+def _map_number(run: Run, th: Thread, field: str, default: float) -> float:
+    spec = run.spec(th)
+    env = run.env(th, {"input": th["input"]})
+    if run.definition.is_jsonata(spec):
+        if field not in spec:
+            return default
+        value = env.jsonata_typed(
+            spec[field], field, "number", lambda v: isinstance(v, int | float)
+        )
+        return float(value)
+    if field in spec:
+        return float(spec[field])
+    if f"{field}Path" in spec:
+        path = str(spec[f"{field}Path"])
+        value = env.value_of(path, th["input"], f"{field}Path")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise env.failure(
+                "States.Runtime",
+                f"The {field}Path field refers to value \"{dumps(value)}\" which is not a "
+                "valid integer: " + path,
+            )
+        return float(value)
+    return default
+
+
+def start_map(run: Run, th: Thread) -> None:
+    """Evaluate the items and start the first iterations."""
+    spec = run.spec(th)
+    jsonata = run.definition.is_jsonata(spec)
+    processor = spec.get("ItemProcessor") or spec.get("Iterator") or {}
+    distributed = (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED"
+    if jsonata:
+        env = run.env(th, {"input": th["input"]})
+        data = th["input"]
+        items = (
+            env.jsonata_typed(spec["Items"], "Items", "array", lambda v: isinstance(v, list))
+            if "Items" in spec
+            else data
+        )
+    else:
+        env = run.env(th)
+        data = effective_input(run, th, env)
+        items = env.select_field(spec["ItemsPath"], data, "ItemsPath") if "ItemsPath" in spec else data
+    if not isinstance(items, list):
+        raise env.failure(
+            "States.Runtime", f"Map state input must be an array but was: {dumps(items)}"
+        )
+    limit = _map_number(run, th, "MaxConcurrency", 0)
+    count = _map_number(run, th, "ToleratedFailureCount", 0)
+    percentage = _map_number(run, th, "ToleratedFailurePercentage", 0)
+    if count < 0:
+        raise env.failure("States.Runtime", "ToleratedFailureCount cannot be negative.")
+    if not 0 <= percentage <= 100:
+        raise env.failure(
+            "States.Runtime", "ToleratedFailurePercentage must be between 0 and 100."
+        )
+    batcher = spec.get("ItemBatcher")
+    if batcher is not None:
+        items = _batches(items, batcher, env, data)
+    run.emit(th, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+    frame: dict[str, Any] = {
+        "kind": "map",
+        "items": items,
+        "data": data,
+        "next": 0,
+        "running": {},
+        "results": [None] * len(items),
+        "remaining": len(items),
+        "limit": int(limit),
+        "failures": 0,
+        "tolerated_count": count,
+        "tolerated_percentage": percentage,
+        "distributed": distributed,
+    }
+    th["frame"] = frame
+    if distributed:
+        ctx = run.state["context"]
+        machine = str(ctx["StateMachine"]["Name"])
+        run_id = run.entropy(16).hex()
+        arn = f"arn:aws:states:us-east-1:111111111111:mapRun:{machine}/{th['state']}:{run_id}"
+        run.emit(th, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": arn})
+    _launch(run, th)
+    if not items:
+        _complete(run, th)
+
+
+def _batches(items: list[Any], batcher: dict[str, Any], env: Any, data: Any) -> list[Any]:
+    size = int(batcher.get("MaxItemsPerBatch") or 0) or len(items) or 1
+    batch_input = batcher.get("BatchInput")
+    out = []
+    for i in range(0, len(items), size):
+        batch: dict[str, Any] = {"Items": items[i : i + size]}
+        if batch_input is not None:
+            batch["BatchInput"] = env.render(batch_input, data)
+        out.append(batch)
+    return out
+
+
+def _launch(run: Run, th: Thread) -> None:
+    frame = th["frame"]
+    spec = run.spec(th)
+    selector = spec.get("ItemSelector", spec.get("Parameters"))
+    while frame["next"] < len(frame["items"]) and (
+        frame["limit"] <= 0 or len(frame["running"]) < frame["limit"]
+    ):
+        index = frame["next"]
+        frame["next"] = index + 1
+        item = frame["items"][index]
+        value = item
+        if selector is not None:
+            extra = {"Map": {"Item": {"Index": index, "Value": item}}}
+            if run.definition.is_jsonata(spec):
+                env = run.env(th, {"input": th["input"]}, **extra)
+                value = env.jsonata(selector, "ItemSelector")
+            else:
+                value = run.env(th, **extra).render(selector, frame["data"])
+        child = run.new_thread(
+            f"{th['scope']}/{th['state']}#map", th["id"], index, value, th["vars"], th["prev"]
+        )
+        child["silent"] = bool(th.get("silent") or frame["distributed"])
+        if not frame["distributed"]:
+            details = {"index": index, "name": th["state"]}
+            run.emit(child, "MapIterationStarted", "mapIterationStartedEventDetails", details)
+        frame["running"][child["id"]] = index
+        run.ready.append(child["id"])
+
+
+def _iteration_event(run: Run, child: Thread, parent: Thread, kind: str) -> None:
+    if not parent["frame"]["distributed"]:
+        details = {"index": child["slot"], "name": parent["state"]}
+        key = f"mapIteration{kind}EventDetails"
+        run.emit(child, f"MapIteration{kind}", key, details)
+
+
+def child_succeeded(run: Run, child: Thread, output: Any) -> None:
+    """A branch or iteration ended with ``output``."""
+    parent = run.state["threads"][child["parent"]]
+    frame = parent.get("frame")
+    run.state["threads"].pop(child["id"], None)
+    if frame is None or child["id"] not in frame["running"]:
+        return
+    del frame["running"][child["id"]]
+    frame["results"][child["slot"]] = output
+    frame["remaining"] -= 1
+    if frame["kind"] == "map":
+        _iteration_event(run, child, parent, "Succeeded")
+        parent["prev"] = max(int(parent["prev"]), int(child["prev"]))
+        if frame["remaining"] > 0:
+            try:
+                _launch(run, parent)
+            except StateFailure as failure:
+                _fail_state(run, parent, failure)
+            return
+    else:
+        parent["prev"] = max(int(parent["prev"]), int(child["prev"]))
+    if frame["remaining"] == 0:
+        _complete(run, parent)
+
+
+def _complete(run: Run, th: Thread) -> None:
+    frame = th.pop("frame")
+    if frame["kind"] == "parallel":
+        run.emit(th, "ParallelStateSucceeded")
+    else:
+        if frame["distributed"]:
+            run.emit(th, "MapRunSucceeded")
+        run.emit(th, "MapStateSucceeded")
+    try:
+        finish(run, th, frame["results"])
+    except StateFailure as failure:
+        run.state_failed(th, failure)
+
+
+def child_failed(run: Run, child: Thread, failure: StateFailure) -> None:
+    """A branch or iteration failed: the Parallel/Map fails (after tolerance)."""
+    parent = run.state["threads"][child["parent"]]
+    frame = parent.get("frame")
+    run.state["threads"].pop(child["id"], None)
+    if frame is None or child["id"] not in frame["running"]:
+        return
+    del frame["running"][child["id"]]
+    if frame["kind"] == "map":
+        _iteration_event(run, child, parent, "Failed")
+        if frame["distributed"] and _tolerated(frame, child, failure):
+            frame["remaining"] -= 1
+            _launch(run, parent)
+            if frame["remaining"] == 0:
+                _complete(run, parent)
+            return
+    if child["active"]:
+        run.emit(child, f"{run.spec(child)['Type']}StateAborted")
+        child["active"] = False
+    parent["prev"] = int(child["prev"])
+    _fail_state(run, parent, failure)
+
+
+def _tolerated(frame: dict[str, Any], child: Thread, failure: StateFailure) -> bool:
+    frame["failures"] += 1
+    total = len(frame["items"]) or 1
+    if frame["failures"] <= frame["tolerated_count"] or (
+        frame["failures"] * 100.0 / total <= frame["tolerated_percentage"]
+        and frame["tolerated_percentage"] > 0
+    ):
+        frame["results"][child["slot"]] = {"Error": failure.error, "Cause": failure.cause}
+        return True
+    return False
+
+
+def _fail_state(run: Run, th: Thread, failure: StateFailure) -> None:
+    frame = th.get("frame")
+    abort_children(run, th)
+    if frame is not None:
+        if frame["kind"] == "parallel":
+            run.emit(th, "ParallelStateFailed")
+        else:
+            if frame["distributed"]:
+                if frame["failures"] > 0 and failure.error != "States.ExceedToleratedFailureThreshold":
+                    failure = StateFailure(
+                        "States.ExceedToleratedFailureThreshold",
+                        "The specified tolerated failure threshold was exceeded",
+                    )
+                run.emit(th, "MapRunFailed")
+            run.emit(th, "MapStateFailed")
+    run.state_failed(th, failure)
+
+
+def abort_children(run: Run, th: Thread) -> None:
+    """Abort every child still running under ``th``'s Parallel/Map frame."""
+    frame = th.pop("frame", None)
+    if frame is None:
+        return
+    for cid in sorted(frame["running"], key=lambda c: frame["running"][c]):
+        child = run.state["threads"].pop(cid, None)
+        if child is None or child["done"]:
+            continue
+        if frame["kind"] == "map":
+            _iteration_event(run, child, th, "Aborted")
+        run.abort(child)
+    frame["running"] = {}

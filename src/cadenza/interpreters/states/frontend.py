@@ -1,0 +1,62 @@
+"""The States (Amazon States Language) front end: JSON text in, :class:`StatesInterpreter` out.
+
+``StatesFrontEnd().compile(source)`` parses the definition (and validates it
+with :mod:`cadenza.interpreters.states.validation` when that package is
+present) and returns an interpreter.
+
+Engine contract of the interpreter:
+
+* **Tasks.** ``ScheduleTask(task_id, name=<state name>, action, input, queue,
+  heartbeat_timeout, meta)``: ``task_id`` is ``"<thread>.<state>.<n>"``
+  (``thread`` is ``root`` or ``t<n>`` for a branch/iteration, ``n`` a counter
+  unique in the execution); ``action`` is the Lambda function ARN (for a
+  function-ARN resource, or the ``FunctionName`` of ``lambda:invoke``, whose
+  ``input`` is the ``Payload``), the activity ARN (``queue`` is
+  ``"activity:<arn>"``) or the resource ARN; ``meta`` holds ``state``,
+  ``thread`` and ``token``.
+* **Task tokens.** ``"<execution_id>#<task_id>"`` — ``execution_id`` from
+  ``ExecutionStarted.meta``. ``$$.Task.Token`` in ``.waitForTaskToken`` and
+  activity tasks; SendTaskSuccess/Failure with it is answered by
+  ``TaskCompleted(task_id=<the part after '#'>)``.
+* **Context** (``ExecutionStarted.context``, all optional): ``state_machine_name``,
+  ``state_machine_arn``, ``execution_name``, ``execution_arn``, ``role_arn``.
+  Defaults: the definition name from ``meta["definition_name"]``, the execution
+  id as its name, ARNs in us-east-1 / account 111111111111. ``meta["start_time"]``
+  (epoch seconds) is ``$$.Execution.StartTime``.
+* **Timers** ``StartTimer(timer_id, delay)`` for Wait, retry intervals, task and
+  execution ``TimeoutSeconds``; stale firings are ignored.
+* **Final status** ``CompleteExecution``: succeeded/failed/timeout/canceled
+  (AWS: SUCCEEDED/FAILED/TIMED_OUT/ABORTED), ``errors=[{"error", "cause"}]``.
+* **History** ``RecordMarker(kind="sfn")`` per Step Functions event; see
+  :func:`cadenza.interpreters.states.history.sfn_history`.
+"""
+
+from __future__ import annotations
+
+from cadenza.interpreters.protocol import ActionUse
+from cadenza.interpreters.states.definition import Definition
+from cadenza.interpreters.states.interpreter import StatesInterpreter
+from cadenza.interpreters.states.tasks import classify
+from cadenza.interpreters.states.validation import validate_definition
+
+__all__ = ["StatesFrontEnd"]
+
+
+class StatesFrontEnd:
+    """Compiles Amazon States Language JSON into interpreters (``FrontEnd`` protocol)."""
+
+    kind = "states"
+
+    def __init__(self, machine_type: str = "STANDARD") -> None:
+        self.machine_type = machine_type
+
+    def compile(self, source: str, *, origin: str | None = None) -> StatesInterpreter:
+        """Parse, check and compile ``source``; raises ``DefinitionError`` if invalid."""
+        checked = validate_definition(source, machine_type=self.machine_type, origin=origin)
+        definition = Definition(dict(checked.document))
+        uses = [
+            ActionUse(resource, path)
+            for resource, path in definition.resources()
+            if classify(resource)["kind"] in ("lambda", "activity")
+        ]
+        return StatesInterpreter(definition, uses)

@@ -1,0 +1,203 @@
+"""The States interpreter: the engine-facing fold over a compiled definition.
+
+``decide`` folds each input event with a :class:`Run` and returns its commands:
+``RecordMarker(kind="sfn")`` per Step Functions history event, ``ScheduleTask``
+per task attempt, ``StartTimer`` for waits, retries and timeouts, and one
+``CompleteExecution`` when the execution reaches a final status (again after a
+redrive ends). Late answers for states that already moved on are ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
+from cadenza.interpreters.states import tasks
+from cadenza.interpreters.states.dataflow import dumps
+from cadenza.interpreters.states.definition import Definition
+from cadenza.interpreters.states.runtime import Run, iso_time
+from cadenza.model.commands import Command, CompleteExecution
+from cadenza.model.events import (
+    CancelRequested,
+    Event,
+    ExecutionStarted,
+    RerunRequested,
+    TaskCompleted,
+    TimerFired,
+)
+
+__all__ = ["AWS_TO_CADENZA", "StatesInterpreter", "aws_status"]
+
+REGION = "us-east-1"
+ACCOUNT = "111111111111"
+
+AWS_TO_CADENZA = {
+    "RUNNING": "running",
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+    "TIMED_OUT": "timeout",
+    "ABORTED": "canceled",
+    "NEW": "requested",
+}
+_REDRIVABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def aws_status(state: dict[str, Any]) -> str:
+    """The execution status with Step Functions' name (RUNNING, SUCCEEDED, ...)."""
+    return str(state["status"])
+
+
+class StatesInterpreter:
+    """The decision function of one States definition (``Interpreter`` protocol)."""
+
+    kind = "states"
+
+    def __init__(self, definition: Definition, action_uses: Sequence[ActionUse] = ()) -> None:
+        self.definition = definition
+        self.action_uses = tuple(action_uses)
+
+    def actions(self) -> list[ActionUse]:
+        """The Lambda function and activity ARNs the definition names literally."""
+        return list(self.action_uses)
+
+    def new_state(self) -> dict[str, Any]:
+        return {
+            "status": "NEW",
+            "output": None,
+            "error": None,
+            "cause": None,
+            "next_event_id": 1,
+            "seq": 0,
+            "draws": 0,
+            "seed": 0,
+            "redrive_count": 0,
+            "context": {},
+            "threads": {},
+            "tasks": {},
+            "timers": {},
+            "reported": None,
+            "redrive": None,
+        }
+
+    def dump_state(self, state: dict[str, Any]) -> Any:
+        return json.loads(json.dumps(state))
+
+    def load_state(self, data: Any) -> dict[str, Any]:
+        return copy.deepcopy(data)  # type: ignore[no-any-return]
+
+    def decide(self, state: dict[str, Any], events: Sequence[Event], now: float) -> list[Command]:
+        run = Run(self.definition, state, now)
+        for event in events:
+            if isinstance(event, ExecutionStarted):
+                if state["status"] == "NEW":
+                    self._start(run, event)
+            elif state["status"] != "RUNNING":
+                if isinstance(event, RerunRequested) and state["status"] in _REDRIVABLE:
+                    self._redrive(run)
+            elif isinstance(event, TaskCompleted):
+                tasks.task_completed(run, event)
+            elif isinstance(event, TimerFired):
+                run.on_timer(event.timer_id)
+            elif isinstance(event, CancelRequested):
+                run.emit(state["threads"].get("root"), "ExecutionAborted", "executionAbortedEventDetails", {})
+                state.update(status="ABORTED", output=None, error=None, cause=None)
+            run.drain()
+        return run.commands + self._report(state)
+
+    def _start(self, run: Run, event: ExecutionStarted) -> None:
+        state = run.state
+        meta = event.meta or {}
+        given = event.context if isinstance(event.context, dict) else {}
+        machine = str(given.get("state_machine_name") or meta.get("definition_name") or "machine")
+        machine_arn = str(
+            given.get("state_machine_arn")
+            or f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"
+        )
+        name = str(given.get("execution_name") or meta.get("execution_id") or "execution")
+        execution_arn = str(
+            given.get("execution_arn")
+            or f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"
+        )
+        started = float(meta.get("start_time") or run.now)
+        execution: dict[str, Any] = {
+            "Id": execution_arn,
+            "Input": event.input,
+            "StartTime": iso_time(started),
+            "Name": name,
+        }
+        role = given.get("role_arn")
+        if role:
+            execution["RoleArn"] = role
+        state["seed"] = event.seed
+        state["context"] = {
+            "Execution": execution,
+            "StateMachine": {"Id": machine_arn, "Name": machine},
+        }
+        state["status"] = "RUNNING"
+        details: dict[str, Any] = {"input": dumps(event.input), "inputDetails": {"truncated": False}}
+        if role:
+            details["roleArn"] = role
+        run.emit(None, "ExecutionStarted", "executionStartedEventDetails", details)
+        root = run.new_thread("", None, 0, event.input, {}, 0)
+        if self.definition.timeout is not None:
+            timer_id = f"execution.timeout.{run.seq()}"
+            state["timers"][timer_id] = {"thread": "root", "kind": "execution"}
+            from cadenza.model.commands import StartTimer
+
+            run.commands.append(StartTimer(timer_id, self.definition.timeout))
+        run.ready.append(root["id"])
+
+    def _redrive(self, run: Run) -> None:
+        state = run.state
+        point = state.get("redrive")
+        if not point:
+            return
+        state["redrive_count"] += 1
+        state.update(status="RUNNING", output=None, error=None, cause=None, reported=None)
+        run.emit(
+            None,
+            "ExecutionRedriven",
+            "executionRedrivenEventDetails",
+            {"redriveCount": state["redrive_count"]},
+        )
+        root = run.new_thread("", None, 0, point["input"], point["vars"], int(state["next_event_id"]) - 1)
+        root["state"] = point["state"]
+        run.ready.append(root["id"])
+
+    def _report(self, state: dict[str, Any]) -> list[Command]:
+        status = state["status"]
+        if status in ("NEW", "RUNNING"):
+            return []
+        report = [status, state["output"], state["error"], state["cause"]]
+        if state.get("reported") == report:
+            return []
+        state["reported"] = copy.deepcopy(report)
+        if status != "SUCCEEDED":
+            root = state["threads"].get("root")
+            if root is not None and state.get("redrive") is None or root is not None:
+                state["redrive"] = {"state": root["state"], "input": root["input"], "vars": root["vars"]}
+        errors = []
+        if status != "SUCCEEDED":
+            errors.append({"error": state["error"], "cause": state["cause"]})
+        return [CompleteExecution(AWS_TO_CADENZA[status], state["output"], errors)]
+
+    def describe(self, state: dict[str, Any]) -> ExecutionView:
+        active = [
+            TaskView(th["state"], "running", th["id"])
+            for th in state["threads"].values()
+            if not th["done"]
+        ]
+        errors = []
+        if state["status"] not in ("SUCCEEDED", "RUNNING", "NEW"):
+            errors.append(
+                {"error": state["error"], "cause": state["cause"], "status": state["status"]}
+            )
+        return ExecutionView(
+            status=AWS_TO_CADENZA.get(state["status"], "running"),
+            output=state["output"],
+            errors=errors,
+            tasks=sorted(active, key=lambda t: t.key),
+        )

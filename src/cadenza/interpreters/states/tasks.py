@@ -1,0 +1,284 @@
+"""Task states: resources, the commands that run them, and their history events.
+
+Resource kinds and what the engine is asked to run (``ScheduleTask``):
+
+* ``arn:aws:lambda:<region>:<account>:function:<name>`` — ``action`` is the
+  function ARN, ``input`` the effective payload; events ``LambdaFunction*``;
+* ``arn:aws:states:::lambda:invoke`` — ``action`` is the ARN of the
+  ``FunctionName`` parameter, ``input`` its ``Payload``; events ``Task*``; the
+  result is the Invoke response (``Payload``, ``StatusCode``, metadata);
+* ``arn:aws:states:<region>:<account>:activity:<name>`` — ``queue`` is
+  ``"activity:<arn>"``; events ``Activity*``;
+* any other ``arn:aws:states:::<service>:<action>`` — ``action`` is the resource.
+
+A ``.waitForTaskToken`` resource also waits for ``TaskCompleted`` of the task
+id the token names (see ``frontend.py`` for the token format).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from cadenza.interpreters.states.dataflow import dumps
+from cadenza.interpreters.states.errors import StateFailure
+from cadenza.interpreters.states.simple_states import effective_input, finish
+from cadenza.model.commands import ScheduleTask
+from cadenza.model.events import TaskCompleted
+
+if TYPE_CHECKING:
+    from cadenza.interpreters.states.runtime import Run, Thread
+
+__all__ = ["classify", "start_task", "task_completed", "task_timed_out", "task_token"]
+
+REGION = "us-east-1"
+ACCOUNT = "111111111111"
+MAX_PAYLOAD = 256 * 1024
+_FUNCTION = re.compile(r"^arn:aws:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$")
+_ACTIVITY = re.compile(r"^arn:aws:states:[^:]*:[^:]*:activity:.+$")
+_SERVICE = re.compile(r"^arn:aws:states:::(?P<service>[^:]+):(?P<action>[^.]+)(?P<pattern>\..+)?$")
+
+
+def classify(resource: str) -> dict[str, Any]:
+    """What kind of resource an ARN is: ``lambda``, ``activity`` or ``service``."""
+    if _FUNCTION.match(resource):
+        return {"kind": "lambda", "resource": resource}
+    if _ACTIVITY.match(resource):
+        return {"kind": "activity", "resource": resource}
+    m = _SERVICE.match(resource)
+    if m is not None:
+        return {
+            "kind": "service",
+            "resource": resource,
+            "resourceType": m.group("service"),
+            "action": m.group("action"),
+            "pattern": (m.group("pattern") or "")[1:],
+        }
+    return {"kind": "unknown", "resource": resource}
+
+
+def function_arn(name: Any) -> str:
+    """A Lambda ``FunctionName`` (name, partial or full ARN) as a full ARN."""
+    text = str(name)
+    if text.startswith("arn:"):
+        return text
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{text}"
+
+
+def task_token(execution_id: str, task_id: str) -> str:
+    """The task token for ``.waitForTaskToken`` and activities (see frontend.py)."""
+    return f"{execution_id}#{task_id}"
+
+
+def _seconds(run: Run, th: Thread, field: str) -> float | None:
+    spec = run.spec(th)
+    if run.definition.is_jsonata(spec):
+        if field not in spec:
+            return None
+        env = run.env(th, {"input": th["input"]})
+        value = env.jsonata_typed(
+            spec[field], field, "number", lambda v: isinstance(v, int | float)
+        )
+        return float(value)
+    if field in spec:
+        return float(spec[field])
+    if f"{field}Path" in spec:
+        env = run.env(th)
+        value = env.value_of(str(spec[f"{field}Path"]), th["input"], f"{field}Path")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise env.failure("States.Runtime", f"The {field}Path value is not a number")
+        return float(value)
+    return None
+
+
+def start_task(run: Run, th: Thread) -> None:
+    """Compute the payload and schedule the task's resource (each attempt)."""
+    spec = run.spec(th)
+    resource = classify(str(spec.get("Resource")))
+    task_id = f"{th['id']}.{th['state']}.{run.seq()}"
+    token = task_token(str(run.state["context"]["Execution"]["Id"]), task_id)
+    extra: dict[str, Any] = {}
+    if resource["kind"] == "activity" or resource.get("pattern") == "waitForTaskToken":
+        extra["Task"] = {"Token": token}
+    if run.definition.is_jsonata(spec):
+        env = run.env(th, {"input": th["input"]}, **extra)
+        payload = env.jsonata(spec["Arguments"], "Arguments") if "Arguments" in spec else th["input"]
+    else:
+        env = run.env(th, **extra)
+        data = effective_input(run, th, env)
+        payload = env.render(spec["Parameters"], data) if "Parameters" in spec else data
+    timeout = _seconds(run, th, "TimeoutSeconds")
+    heartbeat = _seconds(run, th, "HeartbeatSeconds")
+    task: dict[str, Any] = {"id": task_id, **resource, "timeout": timeout, "heartbeat": heartbeat}
+    th["task"] = task
+    run.state["tasks"][task_id] = th["id"]
+    limits: dict[str, Any] = {}
+    if timeout is not None:
+        limits["timeoutInSeconds"] = int(timeout)
+    if heartbeat is not None:
+        limits["heartbeatInSeconds"] = int(heartbeat)
+    meta = {"state": th["state"], "thread": th["id"], "token": token}
+    kind = resource["kind"]
+    if kind == "lambda":
+        details = {"input": dumps(payload), "inputDetails": {"truncated": False}}
+        details.update(resource=resource["resource"], **limits)
+        run.emit(th, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", details)
+        run.emit(th, "LambdaFunctionStarted")
+        action, action_input, queue = resource["resource"], payload, "default"
+    elif kind == "activity":
+        details = {"input": dumps(payload), "inputDetails": {"truncated": False}}
+        details.update(resource=resource["resource"], **limits)
+        run.emit(th, "ActivityScheduled", "activityScheduledEventDetails", details)
+        action, action_input = resource["resource"], payload
+        queue = f"activity:{resource['resource']}"
+    else:
+        names = _service_names(resource)
+        details = {"parameters": dumps(payload), "region": REGION, **names, **limits}
+        run.emit(th, "TaskScheduled", "taskScheduledEventDetails", details)
+        run.emit(th, "TaskStarted", "taskStartedEventDetails", dict(names))
+        queue = "default"
+        if resource.get("resourceType") == "lambda" and isinstance(payload, dict):
+            action = function_arn(payload.get("FunctionName"))
+            action_input = payload.get("Payload")
+        else:
+            action, action_input = resource["resource"], payload
+    run.commands.append(
+        ScheduleTask(
+            task_id=task_id,
+            name=th["state"],
+            action=action,
+            input=action_input,
+            meta=meta,
+            queue=queue,
+            heartbeat_timeout=heartbeat,
+        )
+    )
+    if timeout is not None:
+        task["timer"] = run.timer(th, "timeout", timeout, task=task_id)
+
+
+def _service_names(resource: dict[str, Any]) -> dict[str, str]:
+    action = resource.get("action", "")
+    if resource.get("pattern"):
+        action = f"{action}.{resource['pattern']}"
+    return {"resource": str(action), "resourceType": str(resource.get("resourceType", ""))}
+
+
+def _invoke_response(payload: Any) -> dict[str, Any]:
+    """The Lambda Invoke response the ``lambda:invoke`` integration returns."""
+    length = str(len(json.dumps(payload)))
+    request_id = "00000000-0000-4000-8000-000000000000"
+    headers = {
+        "Connection": "keep-alive",
+        "Content-Length": length,
+        "Content-Type": "application/json",
+        "Date": "1970-01-01T00:00:00.000Z",
+        "X-Amz-Executed-Version": "$LATEST",
+        "x-amzn-Remapped-Content-Length": "0",
+        "x-amzn-RequestId": request_id,
+        "X-Amzn-Trace-Id": "X-Amzn-Trace-Id",
+    }
+    all_headers: dict[str, Any] = {
+        k: [v] for k, v in headers.items() if k not in ("Date", "X-Amzn-Trace-Id")
+    }
+    all_headers.update({"Date": headers["Date"], "X-Amzn-Trace-Id": headers["X-Amzn-Trace-Id"]})
+    return {
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": all_headers,
+            "HttpHeaders": headers,
+            "HttpStatusCode": 200,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    }
+
+
+def _failure_of(task: dict[str, Any], event: TaskCompleted) -> StateFailure:
+    error = event.error if isinstance(event.error, dict) else {}
+    kind = str(error.get("type") or "States.TaskFailed")
+    message = error.get("message")
+    if kind == "action.not_found":
+        name = str(task.get("action_name") or task["resource"])
+        return StateFailure(
+            "Lambda.ResourceNotFoundException",
+            f"Function not found: {name} (Service: AWSLambda; Status Code: 404; "
+            "Error Code: ResourceNotFoundException)",
+        )
+    if kind == "task.heartbeat_timeout":
+        return StateFailure("States.HeartbeatTimeout", "")
+    if isinstance(event.result, dict):
+        cause: str | None = json.dumps(event.result) if task["kind"] == "lambda" else dumps(event.result)
+    elif isinstance(event.result, str):
+        cause = event.result
+    else:
+        cause = None if message is None else str(message)
+    return StateFailure(kind, cause)
+
+
+def task_completed(run: Run, event: TaskCompleted) -> None:
+    """The engine answered a task: record it and continue the state."""
+    tid = run.state["tasks"].pop(event.task_id, None)
+    th = None if tid is None else run.state["threads"].get(tid)
+    if th is None or th["done"]:
+        return
+    task = th.pop("task")
+    if task.get("timer"):
+        run.state["timers"].pop(task["timer"], None)
+    kind = task["kind"]
+    names = _service_names(task)
+    if event.status == "succeeded":
+        result = event.result
+        if kind == "service" and task.get("resourceType") == "lambda":
+            result = _invoke_response(result)
+        text = dumps(result)
+        if len(text.encode()) > MAX_PAYLOAD:
+            _report_failure(run, th, task, StateFailure(
+                "States.DataLimitExceeded",
+                f"The state/task '{th['state']}' returned a result with a size exceeding "
+                "the maximum number of bytes service limit.",
+            ))
+            return
+        details = {"output": text, "outputDetails": {"truncated": False}}
+        if kind == "lambda":
+            run.emit(th, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails", details)
+        elif kind == "activity":
+            run.emit(th, "ActivitySucceeded", "activitySucceededEventDetails", details)
+        else:
+            run.emit(th, "TaskSucceeded", "taskSucceededEventDetails", {**details, **names})
+        try:
+            finish(run, th, result)
+        except StateFailure as failure:
+            run.state_failed(th, failure)
+        return
+    _report_failure(run, th, task, _failure_of(task, event))
+
+
+def _report_failure(run: Run, th: Thread, task: dict[str, Any], failure: StateFailure) -> None:
+    kind = task["kind"]
+    details: dict[str, Any] = {"error": failure.error}
+    if failure.cause:
+        details["cause"] = failure.cause
+    timed_out = failure.error in ("States.Timeout", "States.HeartbeatTimeout")
+    if kind == "lambda":
+        name = "LambdaFunctionTimedOut" if timed_out else "LambdaFunctionFailed"
+        run.emit(th, name, f"{name[0].lower()}{name[1:]}EventDetails", details)
+    elif kind == "activity":
+        name = "ActivityTimedOut" if timed_out else "ActivityFailed"
+        run.emit(th, name, f"{name[0].lower()}{name[1:]}EventDetails", details)
+    else:
+        name = "TaskTimedOut" if timed_out else "TaskFailed"
+        run.emit(th, name, f"{name[0].lower()}{name[1:]}EventDetails", {**details, **_service_names(task)})
+    run.state_failed(th, failure)
+
+
+def task_timed_out(run: Run, th: Thread, timer: dict[str, Any]) -> None:
+    """The state's TimeoutSeconds passed before the task answered."""
+    task = th.get("task")
+    if task is None or task["id"] != timer.get("task"):
+        return
+    th.pop("task")
+    run.state["tasks"].pop(task["id"], None)
+    _report_failure(run, th, task, StateFailure("States.Timeout", ""))
