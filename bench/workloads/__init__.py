@@ -1,0 +1,1 @@
+"""Cadenza's side of the peer benchmarks (see bench/README.md, "Peers")."""
