@@ -36,15 +36,76 @@ def expression_of(value: object) -> str | None:
 
 
 @functools.lru_cache(maxsize=4096)
+def _parse(expression: str) -> tuple[Any, str | None]:
+    if not expression.strip():
+        return None, "the expression is empty"
+    try:
+        return Jsonata(expression).ast, None
+    except Exception as exc:  # jsonata-python raises JException and, rarely, others
+        return None, str(exc) or type(exc).__name__
+
+
 def syntax_problem(expression: str) -> str | None:
     """The parser's complaint about ``expression``, or None when it parses."""
-    if not expression.strip():
-        return "the expression is empty"
-    try:
-        Jsonata(expression)
-    except Exception as exc:  # jsonata-python raises JException and, rarely, others
-        return str(exc) or type(exc).__name__
-    return None
+    return _parse(expression)[1]
+
+
+# AST attributes that are not evaluated against the top-level context: later
+# path steps, predicates and stages, group-by, lambda bodies, sort terms.
+_RELATIVE_ATTRIBUTES = frozenset(
+    {"steps", "stages", "predicate", "group", "body", "terms", "procedure", "_outer_instance"}
+)
+
+
+def top_level_references(expression: str) -> list[str]:
+    """Field names ``expression`` reads with no context to read them from.
+
+    Step Functions evaluates JSONata with no input document: data comes from
+    ``$states`` and variables. A path that starts with a bare name outside any
+    path step, filter or lambda reads nothing, and AWS refuses it.
+    """
+    ast, problem = _parse(expression)
+    if problem is not None or ast is None:
+        return []
+    found: list[str] = []
+    _walk_top_level(ast, found, depth=0)
+    return found
+
+
+def _is_node(value: object) -> bool:
+    return hasattr(value, "type") and hasattr(value, "value")
+
+
+def _walk_top_level(node: Any, found: list[str], depth: int) -> None:
+    if depth > 200:
+        return
+    kind = getattr(node, "type", None)
+    if kind == "lambda":
+        return
+    if kind == "name":
+        found.append(str(node.value))
+        return
+    if kind == "path":
+        steps = getattr(node, "steps", None) or []
+        if steps:
+            _walk_top_level(steps[0], found, depth + 1)
+        return
+    for attribute, value in vars(node).items():
+        if attribute in _RELATIVE_ATTRIBUTES:
+            continue
+        for child in _children(value):
+            _walk_top_level(child, found, depth + 1)
+
+
+def _children(value: object) -> list[Any]:
+    if _is_node(value):
+        return [value]
+    if isinstance(value, list | tuple):
+        out: list[Any] = []
+        for item in value:
+            out.extend(_children(item))
+        return out
+    return []
 
 
 def check_expression(checker: Checker, value: str, field: str, location: str) -> None:
@@ -58,6 +119,15 @@ def check_expression(checker: Checker, value: str, field: str, location: str) ->
             location,
             messages.invalid_jsonata(field, problem),
             code=Code.INVALID_JSONATA_EXPRESSION,
+            category=Category.EXPRESSION,
+            expression=value,
+        )
+        return
+    for name in top_level_references(expression):
+        checker.report(
+            location,
+            messages.top_level_reference(name),
+            code=Code.UNSUPPORTED_JSONATA_EXPRESSION,
             category=Category.EXPRESSION,
             expression=value,
         )

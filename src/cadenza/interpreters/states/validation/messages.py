@@ -179,6 +179,11 @@ def invalid_jsonata(name: str, reason: str) -> str:
     return f"The JSONata expression specified for the field '{name}' is invalid: {reason}"
 
 
+def top_level_reference(name: str) -> str:
+    """*(recorded)* A JSONata field name read from no context (not ``$states``, not a variable)."""
+    return f"Reference to '{name}' at the top level is not supported."
+
+
 def jsonata_required(name: str) -> str:
     """A JSONata-mode field whose value must be a ``{% … %}`` expression."""
     return f"The value of the field '{name}' must be a JSONata expression '{{% … %}}'"
