@@ -24,6 +24,7 @@ from cadenza.model.events import (
     ExecutionStarted,
     MarkerRecorded,
     TaskCompleted,
+    TaskSuspended,
     TimerFired,
 )
 
@@ -49,6 +50,27 @@ def _lambda_error(behaviour: dict[str, Any]) -> dict[str, Any]:
 
 def _python_str(value: Any) -> str:
     return str(value)
+
+
+def _recorder_view(event: dict[str, Any]) -> dict[str, Any]:
+    """What the recorder did to nested strings: JSON object text became the object."""
+    out = dict(event)
+    for key, details in event.items():
+        if key.endswith("EventDetails") and isinstance(details, dict):
+            nested = details.get("assignedVariables")
+            if isinstance(nested, dict):
+                parsed = {k: _parsed_object(v) for k, v in nested.items()}
+                out[key] = {**details, "assignedVariables": parsed}
+    return out
+
+
+def _parsed_object(text: Any) -> Any:
+    if isinstance(text, str) and text.startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
 
 
 @dataclass(order=True)
@@ -117,9 +139,18 @@ class Driver:
     def activity(self, command: ScheduleTask) -> None:
         arn = command.queue.split(":", 1)[1]
         worker = self.case.get("resources", {}).get(arn)
-        if worker is None:
+        if worker is None or ("worker_name" not in worker and not worker.get("steps")):
+            # An activity nobody created (or one deleted): the engine cannot queue it.
+            error = {"type": "action.not_found", "message": f"no activity {arn}"}
+            self.at(0.0, TaskCompleted(task_id=command.task_id, status="failed", error=error))
+            return
+        if not worker.get("steps"):
             return
         delay = 0.0
+        claimed = TaskSuspended(
+            task_id=command.task_id, status="pending", result={"worker_name": worker["worker_name"]}
+        )
+        self.at(0.0, claimed)
         text = json.dumps(command.input)
         for step in worker.get("steps", []):
             action = step.get("do")
@@ -134,8 +165,9 @@ class Driver:
                 cause = step.get("cause")
                 cause = text if cause == "$input" else cause
                 error = {"type": step.get("error"), "message": cause}
+                result = {"error": step.get("error"), "cause": cause}
                 event = TaskCompleted(
-                    task_id=command.task_id, status="failed", result=cause, error=error
+                    task_id=command.task_id, status="failed", result=result, error=error
                 )
                 self.at(delay, event)
                 return
@@ -188,7 +220,7 @@ class Driver:
         return self.report()
 
     def report(self) -> dict[str, Any]:
-        events = sfn_history(self.markers)
+        events = [_recorder_view(e) for e in sfn_history(self.markers)]
         if self.case.get("hints", {}).get("parallel_events_sorted"):
             events = [e for e in events if e.get("type") not in SORTED_STRETCH_DROPS]
         out: dict[str, Any] = {"status": aws_status(self.state), "events": events}

@@ -128,7 +128,8 @@ def _aws_functions(clock: Clock) -> dict[str, Any]:
             current += step
             if len(values) > 1000:
                 raise JsonataError("$range result over 1000 elements")
-        return values
+        # JSONata sequences of one value are that value, and AWS's $range is one.
+        return values[0] if len(values) == 1 else values
 
     def hash_(value: Any, algorithm: Any = "SHA-256") -> Any:
         names = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256"}

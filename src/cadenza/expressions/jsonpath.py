@@ -124,7 +124,7 @@ def select(path: str, data: Any) -> Any:
 
 def _walk(path: str, segments: tuple[str | int, ...], data: Any) -> Any:
     node = data
-    for segment in segments:
+    for depth, segment in enumerate(segments):
         if isinstance(segment, int):
             if isinstance(node, list) and -len(node) <= segment < len(node):
                 node = node[segment]
@@ -132,6 +132,12 @@ def _walk(path: str, segments: tuple[str | int, ...], data: Any) -> Any:
         elif isinstance(node, dict) and segment in node:
             node = node[segment]
             continue
+        if depth < len(segments) - 1:
+            # Jayway's wording, which AWS reports: a missing step before the leaf.
+            prefix = "$" + "".join(
+                f"[{s}]" if isinstance(s, int) else f"['{s}']" for s in segments[: depth + 1]
+            )
+            raise PathNotFound(path, f"Missing property in path {prefix}")
         raise PathNotFound(path, f"No results for path: {canonical(path)}")
     return node
 

@@ -73,10 +73,12 @@ def _map_number(run: Run, th: Thread, field: str, default: float) -> float:
         path = str(spec[f"{field}Path"])
         value = env.value_of(path, th["input"], f"{field}Path")
         if isinstance(value, bool) or not isinstance(value, int | float):
+            shown = value if isinstance(value, str) else dumps(value)
+            kind = "float" if field == "ToleratedFailurePercentage" else "integer"
             raise env.failure(
                 "States.Runtime",
-                f"The {field}Path field refers to value \"{dumps(value)}\" which is not a "
-                "valid integer: " + path,
+                f"The {field}Path field refers to value \"{shown}\" which is not a "
+                f"valid {kind}: {path}",
             )
         return float(value)
     return default
@@ -84,10 +86,17 @@ def _map_number(run: Run, th: Thread, field: str, default: float) -> float:
 
 def start_map(run: Run, th: Thread) -> None:
     """Evaluate the items and start the first iterations."""
+    try:
+        items, data, env = _items(run, th)
+    except StateFailure:
+        th["failed_events"] = ["MapStateFailed"]
+        raise
+    _start_iterations(run, th, items, data, env)
+
+
+def _items(run: Run, th: Thread) -> tuple[list[Any], Any, Any]:
     spec = run.spec(th)
     jsonata = run.definition.is_jsonata(spec)
-    processor = spec.get("ItemProcessor") or spec.get("Iterator") or {}
-    distributed = (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED"
     if jsonata:
         env = run.env(th, {"input": th["input"]})
         data = th["input"]
@@ -102,9 +111,20 @@ def start_map(run: Run, th: Thread) -> None:
         items = env.select_field(spec["ItemsPath"], data, "ItemsPath") if "ItemsPath" in spec else data
     if not isinstance(items, list):
         raise env.failure(
-            "States.Runtime", f"Map state input must be an array but was: {dumps(items)}"
+            "States.QueryEvaluationError" if jsonata else "States.Runtime",
+            f"Map state input must be an array but was: {dumps(items)}",
         )
     limit = _map_number(run, th, "MaxConcurrency", 0)
+    th["map_limit"] = limit
+    return items, data, env
+
+
+def _start_iterations(run: Run, th: Thread, items: list[Any], data: Any, env: Any) -> None:
+    spec = run.spec(th)
+    processor = spec.get("ItemProcessor") or spec.get("Iterator") or {}
+    distributed = (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED"
+    run.emit(th, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+    limit = th.pop("map_limit", 0)
     count = _map_number(run, th, "ToleratedFailureCount", 0)
     percentage = _map_number(run, th, "ToleratedFailurePercentage", 0)
     if count < 0:
@@ -116,7 +136,6 @@ def start_map(run: Run, th: Thread) -> None:
     batcher = spec.get("ItemBatcher")
     if batcher is not None:
         items = _batches(items, batcher, env, data)
-    run.emit(th, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
     frame: dict[str, Any] = {
         "kind": "map",
         "items": items,
@@ -184,8 +203,10 @@ def _launch(run: Run, th: Thread) -> None:
         run.ready.append(child["id"])
 
 
-def _iteration_event(run: Run, child: Thread, parent: Thread, kind: str) -> None:
-    if not parent["frame"]["distributed"]:
+def _iteration_event(
+    run: Run, child: Thread, parent: Thread, kind: str, frame: dict[str, Any] | None = None
+) -> None:
+    if not (frame or parent["frame"])["distributed"]:
         details = {"index": child["slot"], "name": parent["state"]}
         key = f"mapIteration{kind}EventDetails"
         run.emit(child, f"MapIteration{kind}", key, details)
@@ -238,6 +259,7 @@ def child_failed(run: Run, child: Thread, failure: StateFailure) -> None:
     if frame is None or child["id"] not in frame["running"]:
         return
     del frame["running"][child["id"]]
+    last = int(child["prev"])
     if frame["kind"] == "map":
         _iteration_event(run, child, parent, "Failed")
         if frame["distributed"] and _tolerated(frame, child, failure):
@@ -249,7 +271,7 @@ def child_failed(run: Run, child: Thread, failure: StateFailure) -> None:
     if child["active"]:
         run.emit(child, f"{run.spec(child)['Type']}StateAborted")
         child["active"] = False
-    parent["prev"] = int(child["prev"])
+    parent["prev"] = last
     _fail_state(run, parent, failure)
 
 
@@ -266,20 +288,16 @@ def _tolerated(frame: dict[str, Any], child: Thread, failure: StateFailure) -> b
 
 
 def _fail_state(run: Run, th: Thread, failure: StateFailure) -> None:
+    """The Parallel/Map fails with a child's error (its Failed events wait for Retry)."""
     frame = th.get("frame")
     abort_children(run, th)
     if frame is not None:
         if frame["kind"] == "parallel":
-            run.emit(th, "ParallelStateFailed")
+            th["failed_events"] = ["ParallelStateFailed"]
+        elif frame["distributed"]:
+            th["failed_events"] = ["MapRunFailed", "MapStateFailed"]
         else:
-            if frame["distributed"]:
-                if frame["failures"] > 0 and failure.error != "States.ExceedToleratedFailureThreshold":
-                    failure = StateFailure(
-                        "States.ExceedToleratedFailureThreshold",
-                        "The specified tolerated failure threshold was exceeded",
-                    )
-                run.emit(th, "MapRunFailed")
-            run.emit(th, "MapStateFailed")
+            th["failed_events"] = ["MapStateFailed"]
     run.state_failed(th, failure)
 
 
@@ -293,6 +311,6 @@ def abort_children(run: Run, th: Thread) -> None:
         if child is None or child["done"]:
             continue
         if frame["kind"] == "map":
-            _iteration_event(run, child, th, "Aborted")
+            _iteration_event(run, child, th, "Aborted", frame)
         run.abort(child)
     frame["running"] = {}

@@ -26,6 +26,7 @@ from cadenza.model.events import (
     ExecutionStarted,
     RerunRequested,
     TaskCompleted,
+    TaskSuspended,
     TimerFired,
 )
 
@@ -99,6 +100,8 @@ class StatesInterpreter:
                     self._redrive(run)
             elif isinstance(event, TaskCompleted):
                 tasks.task_completed(run, event)
+            elif isinstance(event, TaskSuspended):
+                tasks.task_started(run, event.task_id, event.result)
             elif isinstance(event, TimerFired):
                 run.on_timer(event.timer_id)
             elif isinstance(event, CancelRequested):

@@ -155,6 +155,7 @@ class Run:
         th["attempts"] = {}
         th["retry_count"] = 0
         th["active"] = True
+        th["entered_prev"] = th["prev"]
         th["entered"] = self.emit(
             th,
             f"{kind}StateEntered",
@@ -246,17 +247,24 @@ class Run:
     def state_failed(self, th: Thread, failure: StateFailure) -> None:
         """The current state failed: retry, catch, or fail the thread."""
         spec = self.spec(th)
-        if failure.location is not None and failure.error == "States.QueryEvaluationError":
-            details = {"error": failure.error, "cause": failure.cause}
-            details.update(location=failure.location, state=th["state"])
-            th["prev"] = 0  # AWS links EvaluationFailed to no earlier event
+        if failure.error == "States.QueryEvaluationError" and failure.details != "reported":
+            failure.details = "reported"
+            details: dict[str, Any] = {"error": failure.error, "cause": failure.cause}
+            if failure.location is not None:
+                details["location"] = failure.location
+            details["state"] = th["state"]
+            th["prev"] = th["entered_prev"]  # AWS links it to what came before the state
             self.emit(th, "EvaluationFailed", "evaluationFailedEventDetails", details)
         if failure.catchable:
             delay = retry_delay(spec.get("Retry") or [], failure.error, th, self.entropy)
             if delay is not None:
+                th.pop("failed_events", None)
                 th["retry_count"] += 1
                 self.timer(th, "retry", delay)
                 return
+        for kind in th.pop("failed_events", []):
+            self.emit(th, kind)
+        if failure.catchable:
             catcher = catcher_for(spec.get("Catch") or [], failure.error)
             if catcher is not None:
                 self.caught(th, catcher, failure)
@@ -305,7 +313,7 @@ class Run:
         details: dict[str, Any] = {}
         if failure.error is not None:
             details["error"] = failure.error
-        if failure.cause is not None:
+        if failure.cause:
             details["cause"] = failure.cause
         self.emit(th, "ExecutionFailed", "executionFailedEventDetails", details)
         self.state.update(status="FAILED", output=None, error=failure.error, cause=failure.cause)

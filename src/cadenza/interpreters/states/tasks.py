@@ -22,7 +22,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from cadenza.interpreters.states.dataflow import dumps
-from cadenza.interpreters.states.errors import StateFailure
+from cadenza.interpreters.states.errors import StateFailure, runtime_cause
 from cadenza.interpreters.states.simple_states import effective_input, finish
 from cadenza.model.commands import ScheduleTask
 from cadenza.model.events import TaskCompleted
@@ -140,7 +140,8 @@ def start_task(run: Run, th: Thread) -> None:
         queue = "default"
         if resource.get("resourceType") == "lambda" and isinstance(payload, dict):
             action = function_arn(payload.get("FunctionName"))
-            action_input = payload.get("Payload")
+            task["function"] = action
+            action_input = _invoke_payload(payload.get("Payload"))
         else:
             action, action_input = resource["resource"], payload
     run.commands.append(
@@ -158,6 +159,19 @@ def start_task(run: Run, th: Thread) -> None:
         task["timer"] = run.timer(th, "timeout", timeout, task=task_id)
 
 
+def _invoke_payload(payload: Any) -> Any:
+    """What the function receives: Invoke sends a string Payload as the JSON text it
+    holds, and no Payload as an empty object."""
+    if payload is None:
+        return {}
+    if isinstance(payload, str):
+        try:
+            return json.loads(payload)
+        except ValueError:
+            return payload
+    return payload
+
+
 def _service_names(resource: dict[str, Any]) -> dict[str, str]:
     action = resource.get("action", "")
     if resource.get("pattern"):
@@ -168,7 +182,8 @@ def _service_names(resource: dict[str, Any]) -> dict[str, str]:
 def _invoke_response(payload: Any) -> dict[str, Any]:
     """The Lambda Invoke response the ``lambda:invoke`` integration returns."""
     length = str(len(json.dumps(payload)))
-    request_id = "00000000-0000-4000-8000-000000000000"
+    # The recorded responses redact the request and trace ids to their header names.
+    request_id = "x-amzn-RequestId"
     headers = {
         "Connection": "keep-alive",
         "Content-Length": length,
@@ -179,10 +194,9 @@ def _invoke_response(payload: Any) -> dict[str, Any]:
         "x-amzn-RequestId": request_id,
         "X-Amzn-Trace-Id": "X-Amzn-Trace-Id",
     }
-    all_headers: dict[str, Any] = {
-        k: [v] for k, v in headers.items() if k not in ("Date", "X-Amzn-Trace-Id")
-    }
-    all_headers.update({"Date": headers["Date"], "X-Amzn-Trace-Id": headers["X-Amzn-Trace-Id"]})
+    flat = ("Date", "X-Amzn-Trace-Id", "x-amzn-RequestId")
+    all_headers: dict[str, Any] = {k: [v] for k, v in headers.items() if k not in flat}
+    all_headers.update({k: headers[k] for k in flat})
     return {
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
@@ -191,31 +205,53 @@ def _invoke_response(payload: Any) -> dict[str, Any]:
             "HttpHeaders": headers,
             "HttpStatusCode": 200,
         },
-        "SdkResponseMetadata": {"RequestId": request_id},
+        "SdkResponseMetadata": {"RequestId": "RequestId"},
         "StatusCode": 200,
     }
 
 
-def _failure_of(task: dict[str, Any], event: TaskCompleted) -> StateFailure:
+def _failure_of(run: Run, th: Thread, task: dict[str, Any], event: TaskCompleted) -> StateFailure:
     error = event.error if isinstance(event.error, dict) else {}
     kind = str(error.get("type") or "States.TaskFailed")
     message = error.get("message")
     if kind == "action.not_found":
-        name = str(task.get("action_name") or task["resource"])
+        if task["kind"] == "activity":
+            return StateFailure(
+                "States.Runtime",
+                runtime_cause(
+                    th["state"], th["entered"], f"The activity {task['resource']} does not exist."
+                ),
+                details="no-event",
+            )
         return StateFailure(
             "Lambda.ResourceNotFoundException",
-            f"Function not found: {name} (Service: AWSLambda; Status Code: 404; "
+            f"Function not found: {task.get('function')} (Service: AWSLambda; Status Code: 404; "
             "Error Code: ResourceNotFoundException)",
         )
     if kind == "task.heartbeat_timeout":
         return StateFailure("States.HeartbeatTimeout", "")
-    if isinstance(event.result, dict):
-        cause: str | None = json.dumps(event.result) if task["kind"] == "lambda" else dumps(event.result)
+    if task["kind"] == "activity" or not isinstance(event.result, dict | str):
+        cause = None if message is None else str(message)
     elif isinstance(event.result, str):
         cause = event.result
+    elif task["kind"] == "lambda":
+        cause = json.dumps(event.result)  # the Lambda runtime's own JSON text
     else:
-        cause = None if message is None else str(message)
+        cause = dumps(event.result)
     return StateFailure(kind, cause)
+
+
+def task_started(run: Run, task_id: str, worker: Any) -> None:
+    """An activity worker took the task (``TaskSuspended`` with the worker's name)."""
+    tid = run.state["tasks"].get(task_id)
+    th = None if tid is None else run.state["threads"].get(tid)
+    task = None if th is None else th.get("task")
+    if th is None or th["done"] or task is None or task.get("started"):
+        return
+    task["started"] = True
+    name = worker.get("worker_name") if isinstance(worker, dict) else worker
+    details = {} if name is None else {"workerName": str(name)}
+    run.emit(th, "ActivityStarted", "activityStartedEventDetails", details)
 
 
 def task_completed(run: Run, event: TaskCompleted) -> None:
@@ -237,7 +273,8 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
         if len(text.encode()) > MAX_PAYLOAD:
             _report_failure(run, th, task, StateFailure(
                 "States.DataLimitExceeded",
-                f"The state/task '{th['state']}' returned a result with a size exceeding "
+                f"The state/task '{task.get('resourceType') or th['state']}' returned a result "
+                "with a size exceeding "
                 "the maximum number of bytes service limit.",
             ))
             return
@@ -253,11 +290,14 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
         except StateFailure as failure:
             run.state_failed(th, failure)
         return
-    _report_failure(run, th, task, _failure_of(task, event))
+    _report_failure(run, th, task, _failure_of(run, th, task, event))
 
 
 def _report_failure(run: Run, th: Thread, task: dict[str, Any], failure: StateFailure) -> None:
     kind = task["kind"]
+    if failure.details == "no-event":
+        run.state_failed(th, failure)
+        return
     details: dict[str, Any] = {"error": failure.error}
     if failure.cause:
         details["cause"] = failure.cause
