@@ -172,7 +172,11 @@ class Cluster:
     work_seconds: float = 0.02
     members: list[Member] = field(default_factory=list)
     killed: set[int] = field(default_factory=set)
+    #: Kills of processes that were serving (the others were still starting up).
+    killed_serving: int = 0
     started: int = 0
+    #: (time.monotonic_ns(), what happened): starts and kills, for diagnosis.
+    timeline: list[tuple[int, str]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
         path = os.environ.get("PYTHONPATH")
@@ -212,6 +216,7 @@ class Cluster:
             )
         member = Member(kind, process, log)
         self.members.append(member)
+        self.timeline.append((time.monotonic_ns(), f"started {kind} pid {process.pid}"))
         return member
 
     def live(self) -> list[Member]:
@@ -227,21 +232,38 @@ class Cluster:
                     + tail(member.log)
                 )
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    @staticmethod
+    def serving(member: Member) -> bool:
+        """Whether ``member`` has started serving (it prints that once it is ready)."""
+        return b"serving queues" in member.log.read_bytes()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until every live process has said it is serving."""
 
         def ready() -> bool:
             self.check_alive()
-            return all(b"serving queues" in m.log.read_bytes() for m in self.live())
+            return all(self.serving(m) for m in self.live())
 
         wait_for(ready, timeout, "the cluster processes to start serving", every=0.05)
 
     def kill_one(self, rng: random.Random) -> Member:
-        """SIGKILL a random live process, start a replacement of its kind; return the victim."""
-        victim = rng.choice(self.live())
+        """SIGKILL a random live process, start a replacement of its kind; return the victim.
+
+        The victim is drawn from the processes that are serving when there are
+        any: a replacement takes seconds to start on a busy 2-core machine, and
+        killing mostly processes that are still importing would rarely land a
+        kill in the middle of a decision or an activity.
+        """
+        serving = [m for m in self.live() if self.serving(m)]
+        victim = rng.choice(serving or self.live())
         self.killed.add(victim.process.pid)
+        was_serving = bool(serving)
+        self.killed_serving += int(was_serving)
         victim.process.send_signal(signal.SIGKILL)
         victim.process.wait(timeout=10)
+        self.timeline.append(
+            (time.monotonic_ns(), f"killed {victim.kind} pid {victim.process.pid}")
+        )
         self.start(victim.kind)
         return victim
 
@@ -313,6 +335,7 @@ class Mark:
     task_id: str
     attempt: int
     pid: int
+    ns: int  # time.monotonic_ns() when written (the same clock as Cluster.timeline)
 
 
 def read_marks(path: Path) -> list[Mark]:
@@ -320,8 +343,8 @@ def read_marks(path: Path) -> list[Mark]:
     if not path.exists():
         return marks
     for line in path.read_text().splitlines():
-        phase, execution_id, task_id, attempt, pid, _ns = line.split("\t")
-        marks.append(Mark(phase, execution_id, task_id, int(attempt), int(pid)))
+        phase, execution_id, task_id, attempt, pid, ns = line.split("\t")
+        marks.append(Mark(phase, execution_id, task_id, int(attempt), int(pid), int(ns)))
     return marks
 
 
@@ -349,11 +372,17 @@ def verify(
     *,
     lost_owner_must_be_killed: bool = True,
 ) -> Summary:
-    """Check every execution's outcome, history and side effects; see the tests' docstrings.
+    """Check every execution's outcome, history and side effects.
 
-    ``lost_owner_must_be_killed``: a ``worker.lost`` attempt must name a process
-    that was killed (false where something else, such as a database restart,
-    may legitimately cost a lease).
+    * the execution ``succeeded`` with the expected output and errors;
+    * its history has seq 1..N, schedules exactly the expected tasks once each,
+      completes each of them exactly once, and completes the execution once;
+    * every kernel re-attempt (``TaskAttemptFailed``) is a lost worker, and with
+      ``lost_owner_must_be_killed`` that worker is a process the test killed;
+    * the attempt that completed a task ran its side effect exactly once
+      (start and end), and any other run of that task's side effect was an
+      earlier attempt recorded as lost -- in a killed process when
+      ``lost_owner_must_be_killed``.
     """
     summary = Summary(executions=len(executions))
     starts: dict[tuple[str, str], list[Mark]] = defaultdict(list)
@@ -365,76 +394,10 @@ def verify(
             ends[(mark.execution_id, mark.task_id, mark.attempt)] += 1
     summary.side_effects = sum(len(v) for v in starts.values())
     problems: list[str] = []
-
     for execution_id, n in executions.items():
-        where = f"execution {execution_id} (n={n})"
-        record = store.load_execution(execution_id)
-        if record.status != "succeeded" or record.output != expected_output(n):
-            problems.append(f"{where}: {record.status} {json.dumps(record.output)}")
-            continue
-        fail_first = workflow_input(n)["fail_first"]
-        failed_tasks = sorted(str(e.get("task_id")) for e in record.errors if isinstance(e, dict))
-        if failed_tasks != (["left"] if fail_first else []):
-            problems.append(f"{where}: unexpected errors {record.errors}")
-
-        history = store.read_history(execution_id)
-        seqs = [e.seq for e in history]
-        if seqs != list(range(1, len(history) + 1)):
-            problems.append(f"{where}: history seq is not contiguous: {seqs}")
-        events = [e.event for e in history]
-        scheduled = Counter(e.task_id for e in events if isinstance(e, TaskScheduled))
-        completed = Counter(e.task_id for e in events if isinstance(e, TaskCompleted))
-        completions = [e for e in events if isinstance(e, ExecutionCompleted)]
-        if [k for k, v in scheduled.items() if v > 1]:
-            problems.append(f"{where}: scheduled twice: {scheduled}")
-        if [k for k, v in completed.items() if v > 1]:
-            problems.append(f"{where}: completed twice: {completed}")
-        if set(completed) != set(scheduled) or set(scheduled) != expected_tasks(n):
-            problems.append(
-                f"{where}: scheduled {sorted(scheduled)} completed {sorted(completed)}, "
-                f"expected {sorted(expected_tasks(n))}"
-            )
-        if len(completions) != 1 or events[-1].type != "ExecutionCompleted":
-            problems.append(f"{where}: {len(completions)} ExecutionCompleted, last {events[-1]}")
-        summary.tasks += len(scheduled)
-        summary.orquesta_retries += int(fail_first)
-
-        lost = [e for e in events if isinstance(e, TaskAttemptFailed)]
-        summary.lost_attempts += len(lost)
-        for event in lost:
-            error = event.error if isinstance(event.error, dict) else {}
-            match = _OWNER.search(str(error.get("message", "")))
-            if error.get("type") != WORKER_LOST or match is None:
-                problems.append(f"{where}: unexpected attempt failure {event}")
-                continue
-            owner_pid = int(match.group(1).split(":")[1])
-            if lost_owner_must_be_killed and owner_pid not in killed:
-                problems.append(
-                    f"{where}: {event.task_id} attempt {event.attempt} "
-                    f"was declared lost, but its process {owner_pid} was never killed"
-                )
-
-        final_attempt = {e.task_id: e.attempt for e in events if isinstance(e, TaskCompleted)}
-        for task_id, attempt in final_attempt.items():
-            runs = starts.get((execution_id, task_id), [])
-            attempts = Counter(m.attempt for m in runs)
-            if attempts[attempt] != 1 or ends[(execution_id, task_id, attempt)] != 1:
-                problems.append(
-                    f"{where}: {task_id} completed by attempt {attempt}, whose side effect "
-                    f"started {attempts[attempt]} and ended "
-                    f"{ends[(execution_id, task_id, attempt)]} times"
-                )
-            if [a for a, c in attempts.items() if c > 1]:
-                problems.append(f"{where}: {task_id}: one attempt ran twice: {attempts}")
-            for mark in runs:
-                if mark.attempt == attempt:
-                    continue
-                summary.reruns += 1
-                if mark.attempt > attempt or mark.pid not in killed:
-                    problems.append(
-                        f"{where}: {task_id} attempt {mark.attempt} (pid {mark.pid}) ran, "
-                        f"but attempt {attempt} completed it and pid {mark.pid} was not killed"
-                    )
+        problems += _verify_one(
+            store, execution_id, n, starts, ends, killed, lost_owner_must_be_killed, summary
+        )
     unknown = {key for key in starts if key[0] not in executions}
     if unknown:
         problems.append(f"side effects of unknown executions: {sorted(unknown)[:5]}")
@@ -442,3 +405,202 @@ def verify(
         shown = "\n".join(problems[:30])
         raise AssertionError(f"{len(problems)} problems:\n{shown}")
     return summary
+
+
+def _verify_one(
+    store: Store,
+    execution_id: str,
+    n: int,
+    starts: Mapping[tuple[str, str], list[Mark]],
+    ends: Counter[tuple[str, str, int]],
+    killed: set[int],
+    lost_owner_must_be_killed: bool,
+    summary: Summary,
+) -> list[str]:
+    where = f"execution {execution_id} (n={n})"
+    record = store.load_execution(execution_id)
+    if record.status != "succeeded" or record.output != expected_output(n):
+        return [f"{where}: {record.status} {json.dumps(record.output)} {record.errors}"]
+    problems: list[str] = []
+    fail_first = workflow_input(n)["fail_first"]
+    failed_tasks = sorted(str(e.get("task_id")) for e in record.errors if isinstance(e, dict))
+    if failed_tasks != (["left"] if fail_first else []):
+        problems.append(f"{where}: unexpected errors {record.errors}")
+
+    history = store.read_history(execution_id)
+    seqs = [e.seq for e in history]
+    if seqs != list(range(1, len(history) + 1)):
+        problems.append(f"{where}: history seq is not contiguous: {seqs}")
+    events = [e.event for e in history]
+    scheduled = Counter(e.task_id for e in events if isinstance(e, TaskScheduled))
+    completed = Counter(e.task_id for e in events if isinstance(e, TaskCompleted))
+    completions = [e for e in events if isinstance(e, ExecutionCompleted)]
+    if any(v > 1 for v in scheduled.values()):
+        problems.append(f"{where}: a task was scheduled twice: {scheduled}")
+    if any(v > 1 for v in completed.values()):
+        problems.append(f"{where}: a task was completed twice: {completed}")
+    if set(completed) != set(scheduled) or set(scheduled) != expected_tasks(n):
+        problems.append(
+            f"{where}: scheduled {sorted(scheduled)} completed {sorted(completed)}, "
+            f"expected {sorted(expected_tasks(n))}"
+        )
+    if len(completions) != 1 or not isinstance(events[-1], ExecutionCompleted):
+        problems.append(f"{where}: {len(completions)} ExecutionCompleted, last {events[-1]}")
+    summary.tasks += len(scheduled)
+    summary.orquesta_retries += int(fail_first)
+
+    lost: dict[tuple[str, int], int] = {}  # (task_id, attempt) -> pid of the lost owner
+    for event in events:
+        if not isinstance(event, TaskAttemptFailed):
+            continue
+        summary.lost_attempts += 1
+        error = event.error if isinstance(event.error, dict) else {}
+        match = _OWNER.search(str(error.get("message", "")))
+        if error.get("type") != WORKER_LOST or match is None:
+            problems.append(f"{where}: unexpected attempt failure {event}")
+            continue
+        owner_pid = int(match.group(1).split(":")[1])
+        lost[(event.task_id, event.attempt)] = owner_pid
+        if lost_owner_must_be_killed and owner_pid not in killed:
+            problems.append(
+                f"{where}: {event.task_id} attempt {event.attempt} was declared lost, "
+                f"but its process {owner_pid} was never killed"
+            )
+
+    for event in events:
+        if not isinstance(event, TaskCompleted):
+            continue
+        task_id, attempt = event.task_id, event.attempt
+        runs = starts.get((execution_id, task_id), [])
+        attempts = Counter(m.attempt for m in runs)
+        ended = ends[(execution_id, task_id, attempt)]
+        if any(count > 1 for count in attempts.values()):
+            problems.append(f"{where}: {task_id}: one attempt ran twice: {dict(attempts)}")
+        if attempts[attempt] != 1 or ended != 1:
+            problems.append(
+                f"{where}: {task_id} was completed by attempt {attempt}, whose side effect "
+                f"started {attempts[attempt]} and ended {ended} times"
+            )
+        for mark in runs:
+            if mark.attempt == attempt:
+                continue
+            summary.reruns += 1
+            owner = lost.get((task_id, mark.attempt))
+            if mark.attempt > attempt or owner != mark.pid:
+                problems.append(
+                    f"{where}: {task_id} attempt {mark.attempt} ran in pid {mark.pid}, but "
+                    f"attempt {attempt} completed the task and history does not record "
+                    f"attempt {mark.attempt} as lost by that process"
+                )
+            elif lost_owner_must_be_killed and mark.pid not in killed:
+                problems.append(
+                    f"{where}: {task_id} attempt {mark.attempt} ran again after pid {mark.pid} "
+                    "lost it, but that process was never killed"
+                )
+    return problems
+
+
+def activity_timeline(marks: Sequence[Mark], cluster: Cluster) -> str:
+    """Per second: attempts started and ended, and the cluster's starts and kills."""
+    if not marks:
+        return "(no side effects)"
+    origin = min(min(m.ns for m in marks), min(t for t, _ in cluster.timeline or [(0, "")]))
+    per_second: dict[int, list[str]] = defaultdict(list)
+    starts: Counter[int] = Counter(((m.ns - origin) // 10**9) for m in marks if m.phase == "start")
+    ends: Counter[int] = Counter(((m.ns - origin) // 10**9) for m in marks if m.phase == "end")
+    for t, what in cluster.timeline:
+        per_second[(t - origin) // 10**9].append(what)
+    last = max(max(starts, default=0), max(ends, default=0), max(per_second, default=0))
+    return "\n".join(
+        f"{second:4d}s starts={starts[second]:4d} ends={ends[second]:4d} "
+        + "; ".join(per_second[second])
+        for second in range(last + 1)
+    )
+
+
+@dataclass
+class ChaosReport:
+    kills: int
+    kills_of_serving: int
+    processes_started: int
+    unfinished_after_chaos: int | None
+    summary: Summary
+    seconds: dict[str, float]
+
+    def line(self, label: str) -> str:
+        times = " ".join(f"{k}={v:.1f}s" for k, v in self.seconds.items())
+        return (
+            f"{label}: kills={self.kills} (of serving processes: {self.kills_of_serving}) "
+            f"processes_started={self.processes_started} "
+            f"unfinished_after_chaos={self.unfinished_after_chaos} {self.summary.line()} {times}"
+        )
+
+
+def run_chaos(
+    workdir: Path,
+    store_url: str,
+    *,
+    servers: int,
+    workers: int,
+    executions: int,
+    chaos_seconds: float,
+    kill_every: float = 1.0,
+    lease: float = 3.0,
+    concurrency: int = 4,
+    drain_timeout: float,
+) -> ChaosReport:
+    """Start the cluster and the executions, kill processes for ``chaos_seconds``,
+    wait (up to ``drain_timeout``) for every execution to finish, and verify."""
+    from cadenza.store import open_store
+
+    began = time.monotonic()
+    marks_path = workdir / "marks.tsv"
+    cluster = Cluster(workdir, store_url, marks_path, lease=lease, concurrency=concurrency)
+    seed = time.time_ns()
+    rng = random.Random(seed)
+    # Opening the store here creates (SQLite) or checks (PostgreSQL) its schema
+    # before any process starts.
+    store = open_store(store_url)
+    try:
+        for _ in range(servers):
+            cluster.start("server")
+        for _ in range(workers):
+            cluster.start("worker")
+        cluster.wait_ready()
+        ready = time.monotonic()
+        started = start_executions(store_url, executions)
+        chaos_began = time.monotonic()
+        kills = cluster.chaos(chaos_seconds, kill_every, rng)
+        chaos_ended = time.monotonic()
+        left = unfinished_count(store)
+
+        def finished() -> bool:
+            cluster.check_alive()
+            return unfinished_count(store) == 0
+
+        wait_for(finished, drain_timeout, "every execution to finish after the chaos")
+        drained = time.monotonic()
+        summary = verify(store, started, read_marks(marks_path), cluster.killed)
+    except BaseException:
+        print(f"random seed {seed}")
+        print(activity_timeline(read_marks(marks_path), cluster))
+        print(cluster.logs())
+        raise
+    finally:
+        cluster.stop()
+        store.close()
+    print(activity_timeline(read_marks(marks_path), cluster))
+    return ChaosReport(
+        kills=kills,
+        kills_of_serving=cluster.killed_serving,
+        processes_started=cluster.started,
+        unfinished_after_chaos=left,
+        summary=summary,
+        seconds={
+            "ready": ready - began,
+            "start": chaos_began - ready,
+            "chaos": chaos_ended - chaos_began,
+            "drain": drained - chaos_ended,
+            "total": time.monotonic() - began,
+        },
+    )
