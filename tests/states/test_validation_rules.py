@@ -489,3 +489,57 @@ def test_express_machines_refuse_waiting_tasks(resource: str, message: str) -> N
         ("SCHEMA_VALIDATION_FAILED", message, "/States/M/ItemProcessor/States/T/Resource")
     ]
     assert problems_of(definition, "STANDARD") == []
+
+
+# --- recorded AWS answers not among the shared cases ---------------------------
+
+
+def test_not_json_is_described_as_aws_json_reader_does() -> None:
+    where = '[Source: (String)"not a definition"; line: 1, column: 4]'
+    assert validate_state_machine_definition("not a definition") == {
+        "result": "FAIL",
+        "diagnostics": [
+            {
+                "severity": "ERROR",
+                "code": "INVALID_JSON_DESCRIPTION",
+                "message": "Unrecognized token 'not': was expecting (JSON String, Number, Array, "
+                f"Object or token 'null', 'true' or 'false')\n at {where}",
+                "location": where,
+            }
+        ],
+        "truncated": False,
+    }
+
+
+@pytest.mark.parametrize("machine_type", ["STANDARD", "EXPRESS"])
+def test_missing_start_at_is_listed_at_the_root(machine_type: str) -> None:
+    text = json.dumps({"Comment": "BASE_PASS", "States": {"StartState": PASS_END}})
+    assert validate_state_machine_definition(text, machine_type=machine_type) == {
+        "result": "FAIL",
+        "diagnostics": [
+            {
+                "severity": "ERROR",
+                "code": "SCHEMA_VALIDATION_FAILED",
+                "message": "These fields are required: [StartAt]",
+                "location": "/",
+            }
+        ],
+        "truncated": False,
+    }
+
+
+def test_the_public_surface_is_pinned() -> None:
+    from cadenza.interpreters.states import validation
+
+    assert sorted(validation.__all__) == [
+        "Code",
+        "Diagnosis",
+        "Diagnostic",
+        "InvalidStatesDefinition",
+        "StatesDefinition",
+        "UnloadableStatesDefinition",
+        "aws_message",
+        "diagnose",
+        "validate_definition",
+        "validate_state_machine_definition",
+    ]
