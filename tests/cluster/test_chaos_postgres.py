@@ -3,7 +3,8 @@
 Proves invariants 3-5 of DESIGN.md across real processes sharing one
 PostgreSQL database (a fresh one per test, see ``tests/conftest.py``): while a
 random server or worker is SIGKILLed about every second for 20 s (and a
-replacement started), no execution is lost, stuck or decided twice; every
+replacement started; victims are drawn from the processes that are serving,
+see ``Cluster.kill_one``), no execution is lost, stuck or decided twice; every
 history stays contiguous with each scheduled task completed exactly once;
 every lease declared lost belonged to a killed process; and an activity's
 side effect runs more than once only when the process running an earlier

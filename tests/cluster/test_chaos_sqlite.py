@@ -3,7 +3,8 @@
 The embedded store is one file, but several processes on one host may share
 it: SQLite's file locks serialise their transactions. This proves the same
 invariants as the PostgreSQL chaos test on that shape: with a random process
-SIGKILLed about every second for 10 s (and replaced), 60 executions all
+SIGKILLed about every second for 10 s (and replaced; see ``Cluster.kill_one``),
+60 executions all
 succeed with the expected output, histories stay contiguous with every
 scheduled task completed exactly once, and side effects repeat only for
 attempts whose process was killed.
