@@ -207,6 +207,13 @@ class Driver:
         }
         if machine.get("role_arn"):
             context["role_arn"] = machine["role_arn"]
+        context["unavailable_resources"] = [
+            arn
+            for arn, resource in case.get("resources", {}).items()
+            if resource.get("kind") == "activity_worker"
+            and "worker_name" not in resource
+            and not resource.get("steps")
+        ]
         seed = int.from_bytes(hashlib.sha256(f"{case['name']}/{name}".encode()).digest()[:4], "big")
         meta = {"execution_id": name, "definition_name": machine.get("name"), "start_time": self.now}
         execution_input = {} if execution.get("input_omitted") else execution.get("input")
@@ -215,8 +222,11 @@ class Driver:
             if self.final is not None or not self.agenda:
                 break
             due = heapq.heappop(self.agenda)
+            batch = [due.event]
+            while self.agenda and self.agenda[0].time <= due.time:
+                batch.append(heapq.heappop(self.agenda).event)
             self.now = max(self.now, due.time)
-            self.send([due.event])
+            self.send(batch)
         return self.report()
 
     def report(self) -> dict[str, Any]:
@@ -230,7 +240,7 @@ class Driver:
             if self.state["error"] is not None:
                 out["error"] = self.state["error"]
             if self.state["cause"] is not None:
-                out["cause"] = self.state["cause"]
+                out["cause"] = _parsed_object(self.state["cause"])
         return out
 
 

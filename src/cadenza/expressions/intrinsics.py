@@ -391,16 +391,23 @@ def _seeded_fraction(entropy: Callable[[int], bytes], seed: Any) -> float:
 
 def _random(args: list[Any], entropy: Callable[[int], bytes]) -> int:
     _count(args, 2, 3, "MathRandom")
-    start, end = _int(args[0], "MathRandom"), _int(args[1], "MathRandom")
+    start, end = int(_number(args[0], "MathRandom")), int(_number(args[1], "MathRandom"))
     seed = _int(args[2], "MathRandom") if len(args) == 3 else None
     if end <= start:
         raise IntrinsicError("States.MathRandom: end must be greater than start")
     return start + math.floor(_seeded_fraction(entropy, seed) * (end - start))
 
 
+def _number(value: Any, name: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise IntrinsicError(f"States.{name}: expected a number, got {json.dumps(value)}")
+    return value
+
+
 def _add(args: list[Any], _: Callable[[int], bytes]) -> int:
     _count(args, 2, 2, "MathAdd")
-    return _int(args[0], "MathAdd") + _int(args[1], "MathAdd")
+    # AWS adds the integer parts (a fractional argument is truncated).
+    return int(_number(args[0], "MathAdd")) + int(_number(args[1], "MathAdd"))
 
 
 def _split(args: list[Any], _: Callable[[int], bytes]) -> list[str]:

@@ -72,6 +72,11 @@ def _map_number(run: Run, th: Thread, field: str, default: float) -> float:
     if f"{field}Path" in spec:
         path = str(spec[f"{field}Path"])
         value = env.value_of(path, th["input"], f"{field}Path")
+        if isinstance(value, str):
+            try:
+                value = float(value) if field == "ToleratedFailurePercentage" else int(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             shown = value if isinstance(value, str) else dumps(value)
             kind = "float" if field == "ToleratedFailurePercentage" else "integer"
@@ -91,6 +96,7 @@ def start_map(run: Run, th: Thread) -> None:
     except StateFailure:
         th["failed_events"] = ["MapStateFailed"]
         raise
+    th["map_limit"] = _map_number(run, th, "MaxConcurrency", 0)
     _start_iterations(run, th, items, data, env)
 
 
@@ -114,8 +120,6 @@ def _items(run: Run, th: Thread) -> tuple[list[Any], Any, Any]:
             "States.QueryEvaluationError" if jsonata else "States.Runtime",
             f"Map state input must be an array but was: {dumps(items)}",
         )
-    limit = _map_number(run, th, "MaxConcurrency", 0)
-    th["map_limit"] = limit
     return items, data, env
 
 
@@ -271,6 +275,7 @@ def child_failed(run: Run, child: Thread, failure: StateFailure) -> None:
     if child["active"]:
         run.emit(child, f"{run.spec(child)['Type']}StateAborted")
         child["active"] = False
+    child.pop("pending_failure", None)
     parent["prev"] = last
     _fail_state(run, parent, failure)
 
@@ -308,7 +313,7 @@ def abort_children(run: Run, th: Thread) -> None:
         return
     for cid in sorted(frame["running"], key=lambda c: frame["running"][c]):
         child = run.state["threads"].pop(cid, None)
-        if child is None or child["done"]:
+        if child is None or (child["done"] and not child.get("pending_failure")):
             continue
         if frame["kind"] == "map":
             _iteration_event(run, child, th, "Aborted", frame)

@@ -150,14 +150,14 @@ class Env:
                     "States.QueryEvaluationError",
                     f"The JSONata expression '{text}' specified for the field '{location}' "
                     f"threw an error during evaluation. {exc}",
-                    location.split("/")[0],
+                    location,
                 ) from None
             if result is UNDEFINED:
                 raise self.failure(
                     "States.QueryEvaluationError",
                     f"The JSONata expression '{text}' specified for the field '{location}' "
                     "returned nothing (undefined).",
-                    location.split("/")[0],
+                    location,
                 )
             return result
         if isinstance(value, dict):

@@ -1,8 +1,8 @@
 """The States (Amazon States Language) front end: JSON text in, :class:`StatesInterpreter` out.
 
-``StatesFrontEnd().compile(source)`` parses the definition (and validates it
-with :mod:`cadenza.interpreters.states.validation` when that package is
-present) and returns an interpreter.
+``StatesFrontEnd().compile(source)`` validates the definition with
+:mod:`cadenza.interpreters.states.validation` (raising ``DefinitionError`` with
+AWS's InvalidDefinition text) and returns an interpreter.
 
 Engine contract of the interpreter:
 
@@ -19,7 +19,9 @@ Engine contract of the interpreter:
   activity tasks; SendTaskSuccess/Failure with it is answered by
   ``TaskCompleted(task_id=<the part after '#'>)``.
 * **Context** (``ExecutionStarted.context``, all optional): ``state_machine_name``,
-  ``state_machine_arn``, ``execution_name``, ``execution_arn``, ``role_arn``.
+  ``state_machine_arn``, ``execution_name``, ``execution_arn``, ``role_arn``,
+  ``unavailable_resources`` (activity/resource ARNs the engine knows do not
+  exist: a Task naming one fails with ``States.Runtime`` before scheduling).
   Defaults: the definition name from ``meta["definition_name"]``, the execution
   id as its name, ARNs in us-east-1 / account 111111111111. ``meta["start_time"]``
   (epoch seconds) is ``$$.Execution.StartTime``.

@@ -107,7 +107,7 @@ class StatesInterpreter:
             elif isinstance(event, CancelRequested):
                 run.emit(state["threads"].get("root"), "ExecutionAborted", "executionAbortedEventDetails", {})
                 state.update(status="ABORTED", output=None, error=None, cause=None)
-            run.drain()
+        run.drain()
         return run.commands + self._report(state)
 
     def _start(self, run: Run, event: ExecutionStarted) -> None:
@@ -135,6 +135,7 @@ class StatesInterpreter:
         if role:
             execution["RoleArn"] = role
         state["seed"] = event.seed
+        state["unavailable"] = sorted(str(r) for r in given.get("unavailable_resources") or [])
         state["context"] = {
             "Execution": execution,
             "StateMachine": {"Id": machine_arn, "Name": machine},

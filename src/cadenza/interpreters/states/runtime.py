@@ -61,6 +61,10 @@ class Run:
         self.now = now
         self.commands: list[Command] = []
         self.ready: deque[str] = deque()
+        # Ends of branches/iterations, told to their Parallel/Map once every thread
+        # that can move has moved: answers that arrive together are all recorded
+        # before a failure aborts the siblings, as Step Functions does.
+        self.deferred: deque[tuple[str, Any]] = deque()
 
     # --- bookkeeping ----------------------------------------------------------------
 
@@ -142,9 +146,23 @@ class Run:
 
     def drain(self) -> None:
         """Step every ready thread until all are blocked or done."""
-        while self.ready:
+        while self.ready or self.deferred:
+            if self.state["status"] != "RUNNING":
+                self.ready.clear()
+                self.deferred.clear()
+                return
+            if not self.ready:
+                tid, outcome = self.deferred.popleft()
+                th = self.state["threads"].get(tid)
+                if th is None:
+                    continue
+                if isinstance(outcome, StateFailure):
+                    concurrency.child_failed(self, th, outcome)
+                else:
+                    concurrency.child_succeeded(self, th, outcome[0])
+                continue
             th = self.state["threads"].get(self.ready.popleft())
-            if th is None or th["done"] or self.state["status"] != "RUNNING":
+            if th is None or th["done"]:
                 continue
             self.enter(th)
 
@@ -210,9 +228,10 @@ class Run:
             "output": dumps(output),
             "outputDetails": _NOT_TRUNCATED,
         }
-        if assigned is not None:
+        if assigned:
             details["assignedVariables"] = {k: dumps(v) for k, v in assigned.items()}
             details["assignedVariablesDetails"] = _NOT_TRUNCATED
+        if assigned:
             th["vars"].update(assigned)
         self.emit(th, f"{spec['Type']}StateExited", "stateExitedEventDetails", details)
         th["active"] = False
@@ -231,7 +250,7 @@ class Run:
         if th["parent"] is None:
             self.execution_succeeded(th, output)
         else:
-            concurrency.child_succeeded(self, th, output)
+            self.deferred.append((th["id"], (output,)))
 
     def execution_succeeded(self, th: Thread, output: Any) -> None:
         self.emit(
@@ -247,6 +266,8 @@ class Run:
     def state_failed(self, th: Thread, failure: StateFailure) -> None:
         """The current state failed: retry, catch, or fail the thread."""
         spec = self.spec(th)
+        if not th.pop("work_failed", False):
+            th["active"] = False  # it failed in its own processing, not while working
         if failure.error == "States.QueryEvaluationError" and failure.details != "reported":
             failure.details = "reported"
             details: dict[str, Any] = {"error": failure.error, "cause": failure.cause}
@@ -307,7 +328,8 @@ class Run:
         if th["parent"] is None:
             self.execution_failed(th, failure)
         else:
-            concurrency.child_failed(self, th, failure)
+            th["pending_failure"] = True
+            self.deferred.append((th["id"], failure))
 
     def execution_failed(self, th: Thread | None, failure: StateFailure) -> None:
         details: dict[str, Any] = {}
@@ -320,7 +342,7 @@ class Run:
 
     def abort(self, th: Thread) -> None:
         """Stop a thread that is still running (a sibling failed, or the Map ended)."""
-        if th["done"]:
+        if th["done"] and not th.pop("pending_failure", False):
             return
         th["done"] = True
         if th["active"]:
@@ -347,7 +369,6 @@ class Run:
             simple_states.wait_over(self, th)
         elif timer["kind"] == "timeout":
             tasks.task_timed_out(self, th, timer)
-        self.drain()
 
 
 _NOT_TRUNCATED = {"truncated": False}

@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 _NOTHING: Any = object()
+MAX_PAYLOAD = 256 * 1024
 
 
 def effective_input(run: Run, th: Thread, env: Env | None = None) -> Any:
@@ -84,6 +85,12 @@ def finish(
                 assigned = {**(assigned or {}), **env.assign_jsonpath(block, assign_source)}
         if "OutputPath" in spec:
             output = env.select_field(spec["OutputPath"], output, "OutputPath")
+    if len(dumps(output).encode()) > MAX_PAYLOAD:
+        raise StateFailure(
+            "States.DataLimitExceeded",
+            f"The state/task '{th['state']}' returned a result with a size exceeding the "
+            "maximum number of bytes service limit.",
+        )
     run.leave(th, output, assigned, target)
 
 

@@ -17,6 +17,7 @@ id the token names (see ``frontend.py`` for the token format).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,11 @@ def start_task(run: Run, th: Thread) -> None:
         limits["heartbeatInSeconds"] = int(heartbeat)
     meta = {"state": th["state"], "thread": th["id"], "token": token}
     kind = resource["kind"]
+    if resource["resource"] in run.state.get("unavailable", ()):
+        th.pop("task")
+        run.state["tasks"].pop(task_id)
+        what = "activity" if kind == "activity" else "resource"
+        raise env.failure("States.Runtime", f"The {what} {resource['resource']} does not exist.")
     if kind == "lambda":
         details = {"input": dumps(payload), "inputDetails": {"truncated": False}}
         details.update(resource=resource["resource"], **limits)
@@ -141,6 +147,7 @@ def start_task(run: Run, th: Thread) -> None:
         if resource.get("resourceType") == "lambda" and isinstance(payload, dict):
             action = function_arn(payload.get("FunctionName"))
             task["function"] = action
+            task["log_tail"] = payload.get("LogType") == "Tail"
             action_input = _invoke_payload(payload.get("Payload"))
         else:
             action, action_input = resource["resource"], payload
@@ -179,7 +186,7 @@ def _service_names(resource: dict[str, Any]) -> dict[str, str]:
     return {"resource": str(action), "resourceType": str(resource.get("resourceType", ""))}
 
 
-def _invoke_response(payload: Any) -> dict[str, Any]:
+def _invoke_response(payload: Any, log_tail: bool) -> dict[str, Any]:
     """The Lambda Invoke response the ``lambda:invoke`` integration returns."""
     length = str(len(json.dumps(payload)))
     # The recorded responses redact the request and trace ids to their header names.
@@ -194,10 +201,15 @@ def _invoke_response(payload: Any) -> dict[str, Any]:
         "x-amzn-RequestId": request_id,
         "X-Amzn-Trace-Id": "X-Amzn-Trace-Id",
     }
+    log = ""
+    if log_tail:
+        # The tail of the function's log, base64-encoded, as Invoke with LogType=Tail gives.
+        log = base64.b64encode(b"START\nEND\n").decode()
+        headers["X-Amz-Log-Result"] = log
     flat = ("Date", "X-Amzn-Trace-Id", "x-amzn-RequestId")
     all_headers: dict[str, Any] = {k: [v] for k, v in headers.items() if k not in flat}
     all_headers.update({k: headers[k] for k in flat})
-    return {
+    response: dict[str, Any] = {
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
         "SdkHttpMetadata": {
@@ -208,6 +220,9 @@ def _invoke_response(payload: Any) -> dict[str, Any]:
         "SdkResponseMetadata": {"RequestId": "RequestId"},
         "StatusCode": 200,
     }
+    if log_tail:
+        response["LogResult"] = log
+    return response
 
 
 def _failure_of(run: Run, th: Thread, task: dict[str, Any], event: TaskCompleted) -> StateFailure:
@@ -268,7 +283,7 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
     if event.status == "succeeded":
         result = event.result
         if kind == "service" and task.get("resourceType") == "lambda":
-            result = _invoke_response(result)
+            result = _invoke_response(result, bool(task.get("log_tail")))
         text = dumps(result)
         if len(text.encode()) > MAX_PAYLOAD:
             _report_failure(run, th, task, StateFailure(
@@ -298,6 +313,7 @@ def _report_failure(run: Run, th: Thread, task: dict[str, Any], failure: StateFa
     if failure.details == "no-event":
         run.state_failed(th, failure)
         return
+    th["work_failed"] = True
     details: dict[str, Any] = {"error": failure.error}
     if failure.cause:
         details["cause"] = failure.cause
