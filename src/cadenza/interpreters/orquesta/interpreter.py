@@ -151,9 +151,14 @@ class OrquestaInterpreter:
             del c.state["actions"][task_id]
             if action.get("empty"):
                 result = []
-        name, route = action["name"], action["route"]
+        self._update_task(
+            c, action["name"], action["route"], ActionEvent(status, result, action.get("item"))
+        )
+
+    def _update_task(self, c: Conductor, name: str, route: int, event: ActionEvent) -> None:
+        """Fold one action event; a crash of the conductor fails the workflow."""
         try:
-            update_task(c, name, route, ActionEvent(status, result, action.get("item")))
+            update_task(c, name, route, event)
         except (ExpressionFailure, Crash) as exc:
             self._crash(c, exc, name, route)
 
@@ -219,10 +224,7 @@ class OrquestaInterpreter:
         return commands
 
     def _mark_running(self, c: Conductor, name: str, route: int, item: int | None) -> None:
-        try:
-            update_task(c, name, route, ActionEvent("running", None, item))
-        except (ExpressionFailure, Crash) as exc:
-            self._crash(c, exc, name, route)
+        self._update_task(c, name, route, ActionEvent("running", None, item))
 
     def _report(self, c: Conductor) -> list[Command]:
         commands: list[Command] = []

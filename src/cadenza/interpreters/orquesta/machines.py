@@ -60,6 +60,19 @@ def _items(
     return dict(zip(_ALL_ITEMS, (paused, canceled, failed, incomplete, completed), strict=True))
 
 
+# A pause or cancel request moves a running task or workflow to "-ing" while work is
+# still active under it and straight to "-ed" when nothing is: one rule for both levels.
+_PAUSE_OR_CANCEL_WHILE_RUNNING: Mapping[str, str] = {
+    "wf:pausing/active": "pausing",
+    "wf:pausing/dormant": "paused",
+    "wf:paused/active": "pausing",
+    "wf:paused/dormant": "paused",
+    "wf:canceling/active": "canceling",
+    "wf:canceling/dormant": "canceled",
+    "wf:canceled/active": "canceling",
+    "wf:canceled/dormant": "canceled",
+}
+
 _ABEND_ITEMS_RUNNING = _items("failed", "canceled", "failed", "failed", "failed")
 _PAUSE_ITEMS = _items("paused", "canceled", "failed", "paused", "paused")
 
@@ -94,14 +107,7 @@ TASK_MACHINE: Mapping[str, Mapping[str, str]] = {
                 _items("paused", "canceled", "failed", "running", "succeeded"), "running"
             ),
         ),
-        "wf:pausing/active": "pausing",
-        "wf:pausing/dormant": "paused",
-        "wf:paused/active": "pausing",
-        "wf:paused/dormant": "paused",
-        "wf:canceling/active": "canceling",
-        "wf:canceling/dormant": "canceled",
-        "wf:canceled/active": "canceling",
-        "wf:canceled/dormant": "canceled",
+        **_PAUSE_OR_CANCEL_WHILE_RUNNING,
     },
     "pending": {
         **_same("canceled failed succeeded"),
@@ -174,14 +180,7 @@ def _succeeded_like(table: Mapping[str, str]) -> dict[str, str]:
 
 
 _REQUESTS_FROM_ACTIVE = {
-    "wf:pausing/active": "pausing",
-    "wf:pausing/dormant": "paused",
-    "wf:paused/active": "pausing",
-    "wf:paused/dormant": "paused",
-    "wf:canceling/active": "canceling",
-    "wf:canceling/dormant": "canceled",
-    "wf:canceled/active": "canceling",
-    "wf:canceled/dormant": "canceled",
+    **_PAUSE_OR_CANCEL_WHILE_RUNNING,
     "wf:failed": "failed",
 }
 _REQUESTS_BEFORE_RUNNING = {
