@@ -215,7 +215,11 @@ class Driver:
             and not resource.get("steps")
         ]
         seed = int.from_bytes(hashlib.sha256(f"{case['name']}/{name}".encode()).digest()[:4], "big")
-        meta = {"execution_id": name, "definition_name": machine.get("name"), "start_time": self.now}
+        meta = {
+            "execution_id": name,
+            "definition_name": machine.get("name"),
+            "start_time": self.now,
+        }
         execution_input = {} if execution.get("input_omitted") else execution.get("input")
         self.send([ExecutionStarted(input=execution_input, context=context, seed=seed, meta=meta)])
         for _ in range(MAX_DECISIONS):

@@ -381,11 +381,7 @@ def _merge(args: list[Any], _: Callable[[int], bytes]) -> dict[str, Any]:
 
 
 def _seeded_fraction(entropy: Callable[[int], bytes], seed: Any) -> float:
-    raw = (
-        hashlib.sha256(json.dumps(seed).encode()).digest()[:8]
-        if seed is not None
-        else entropy(8)
-    )
+    raw = hashlib.sha256(json.dumps(seed).encode()).digest()[:8] if seed is not None else entropy(8)
     return int.from_bytes(raw, "big") / 2**64
 
 

@@ -19,7 +19,7 @@ import functools
 import re
 from typing import Any
 
-from jsonpath_ng.ext import parse as _parse
+from jsonpath_ng.ext.parser import parse as _parse
 
 __all__ = [
     "PathNotFound",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cadenza.expressions import jsonpath
@@ -32,8 +33,14 @@ def parse_timestamp(text: Any) -> datetime.datetime | None:
             else (1 if zone[0] == "+" else -1)
             * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
         )
+        year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
         return datetime.datetime(
-            *(int(m.group(i)) for i in range(1, 7)),
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
             int(fraction),
             tzinfo=datetime.timezone(offset),
         )
@@ -60,7 +67,11 @@ def _string_matches(value: str, pattern: str) -> bool:
 
 
 def _compare(op: str, value: Any, expected: Any) -> bool:
-    kind, _, relation = re.match(r"(String|Numeric|Boolean|Timestamp)(.*)", op).group(1, 1, 2)  # type: ignore[union-attr]
+    parts = re.match(r"(String|Numeric|Boolean|Timestamp)(.*)", op)
+    assert parts is not None
+    kind, relation = parts.group(1), parts.group(2)
+    a: Any
+    b: Any
     if kind == "String":
         if not isinstance(value, str) or not isinstance(expected, str):
             return False
@@ -80,16 +91,18 @@ def _compare(op: str, value: Any, expected: Any) -> bool:
         if ta is None or tb is None:
             return False
         a, b = ta, tb
-    return {
-        "Equals": a == b,
-        "LessThan": a < b,
-        "GreaterThan": a > b,
-        "LessThanEquals": a <= b,
-        "GreaterThanEquals": a >= b,
-    }[relation]
+    return bool(
+        {
+            "Equals": a == b,
+            "LessThan": a < b,
+            "GreaterThan": a > b,
+            "LessThanEquals": a <= b,
+            "GreaterThanEquals": a >= b,
+        }[relation]
+    )
 
 
-_TYPE_TESTS = {
+_TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
     "IsNull": lambda v: v is None,
     "IsNumeric": _is_number,
     "IsString": lambda v: isinstance(v, str),
@@ -151,6 +164,4 @@ def matches_jsonata(rule: dict[str, Any], env: Env) -> bool:
     condition = rule.get("Condition")
     if isinstance(condition, bool):
         return condition
-    return bool(
-        env.jsonata_typed(condition, "Condition", "boolean", lambda v: isinstance(v, bool))
-    )
+    return bool(env.jsonata_typed(condition, "Condition", "boolean", lambda v: isinstance(v, bool)))

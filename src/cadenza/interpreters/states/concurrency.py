@@ -9,6 +9,7 @@ whose events belong to their own histories, so its threads are *silent*.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from cadenza.interpreters.states.dataflow import dumps
@@ -26,7 +27,9 @@ def _payload(run: Run, th: Thread) -> tuple[Any, Any]:
     spec = run.spec(th)
     if run.definition.is_jsonata(spec):
         env = run.env(th, {"input": th["input"]})
-        payload = env.jsonata(spec["Arguments"], "Arguments") if "Arguments" in spec else th["input"]
+        payload = (
+            env.jsonata(spec["Arguments"], "Arguments") if "Arguments" in spec else th["input"]
+        )
         return payload, th["input"]
     env = run.env(th)
     data = effective_input(run, th, env)
@@ -73,16 +76,14 @@ def _map_number(run: Run, th: Thread, field: str, default: float) -> float:
         path = str(spec[f"{field}Path"])
         value = env.value_of(path, th["input"], f"{field}Path")
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value) if field == "ToleratedFailurePercentage" else int(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             shown = value if isinstance(value, str) else dumps(value)
             kind = "float" if field == "ToleratedFailurePercentage" else "integer"
             raise env.failure(
                 "States.Runtime",
-                f"The {field}Path field refers to value \"{shown}\" which is not a "
+                f'The {field}Path field refers to value "{shown}" which is not a '
                 f"valid {kind}: {path}",
             )
         return float(value)
@@ -114,7 +115,9 @@ def _items(run: Run, th: Thread) -> tuple[list[Any], Any, Any]:
     else:
         env = run.env(th)
         data = effective_input(run, th, env)
-        items = env.select_field(spec["ItemsPath"], data, "ItemsPath") if "ItemsPath" in spec else data
+        items = (
+            env.select_field(spec["ItemsPath"], data, "ItemsPath") if "ItemsPath" in spec else data
+        )
     if not isinstance(items, list):
         raise env.failure(
             "States.QueryEvaluationError" if jsonata else "States.Runtime",
@@ -134,9 +137,7 @@ def _start_iterations(run: Run, th: Thread, items: list[Any], data: Any, env: An
     if count < 0:
         raise env.failure("States.Runtime", "ToleratedFailureCount cannot be negative.")
     if not 0 <= percentage <= 100:
-        raise env.failure(
-            "States.Runtime", "ToleratedFailurePercentage must be between 0 and 100."
-        )
+        raise env.failure("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
     batcher = spec.get("ItemBatcher")
     if batcher is not None:
         items = _batches(items, batcher, env, data)

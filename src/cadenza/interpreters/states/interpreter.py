@@ -87,7 +87,7 @@ class StatesInterpreter:
         return json.loads(json.dumps(state))
 
     def load_state(self, data: Any) -> dict[str, Any]:
-        return copy.deepcopy(data)  # type: ignore[no-any-return]
+        return dict(copy.deepcopy(data))
 
     def decide(self, state: dict[str, Any], events: Sequence[Event], now: float) -> list[Command]:
         run = Run(self.definition, state, now)
@@ -105,7 +105,12 @@ class StatesInterpreter:
             elif isinstance(event, TimerFired):
                 run.on_timer(event.timer_id)
             elif isinstance(event, CancelRequested):
-                run.emit(state["threads"].get("root"), "ExecutionAborted", "executionAbortedEventDetails", {})
+                run.emit(
+                    state["threads"].get("root"),
+                    "ExecutionAborted",
+                    "executionAbortedEventDetails",
+                    {},
+                )
                 state.update(status="ABORTED", output=None, error=None, cause=None)
         run.drain()
         return run.commands + self._report(state)
@@ -141,7 +146,10 @@ class StatesInterpreter:
             "StateMachine": {"Id": machine_arn, "Name": machine},
         }
         state["status"] = "RUNNING"
-        details: dict[str, Any] = {"input": dumps(event.input), "inputDetails": {"truncated": False}}
+        details: dict[str, Any] = {
+            "input": dumps(event.input),
+            "inputDetails": {"truncated": False},
+        }
         if role:
             details["roleArn"] = role
         run.emit(None, "ExecutionStarted", "executionStartedEventDetails", details)
@@ -167,7 +175,9 @@ class StatesInterpreter:
             "executionRedrivenEventDetails",
             {"redriveCount": state["redrive_count"]},
         )
-        root = run.new_thread("", None, 0, point["input"], point["vars"], int(state["next_event_id"]) - 1)
+        root = run.new_thread(
+            "", None, 0, point["input"], point["vars"], int(state["next_event_id"]) - 1
+        )
         root["state"] = point["state"]
         run.ready.append(root["id"])
 
@@ -181,8 +191,12 @@ class StatesInterpreter:
         state["reported"] = copy.deepcopy(report)
         if status != "SUCCEEDED":
             root = state["threads"].get("root")
-            if root is not None and state.get("redrive") is None or root is not None:
-                state["redrive"] = {"state": root["state"], "input": root["input"], "vars": root["vars"]}
+            if root is not None:
+                state["redrive"] = {
+                    "state": root["state"],
+                    "input": root["input"],
+                    "vars": root["vars"],
+                }
         errors = []
         if status != "SUCCEEDED":
             errors.append({"error": state["error"], "cause": state["cause"]})

@@ -36,9 +36,10 @@ def retry_delay(
         if attempts >= int(retrier.get("MaxAttempts", 3)):
             return None
         thread["attempts"][str(index)] = attempts + 1
-        delay = float(retrier.get("IntervalSeconds", 1)) * float(
-            retrier.get("BackoffRate", 2.0)
-        ) ** attempts
+        delay = (
+            float(retrier.get("IntervalSeconds", 1))
+            * float(retrier.get("BackoffRate", 2.0)) ** attempts
+        )
         if "MaxDelaySeconds" in retrier:
             delay = min(delay, float(retrier["MaxDelaySeconds"]))
         if retrier.get("JitterStrategy") == "FULL":

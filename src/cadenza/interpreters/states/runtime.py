@@ -84,7 +84,9 @@ class Run:
     def clock(self) -> Clock:
         return Clock(self.now, self.entropy)
 
-    def emit(self, th: Thread | None, kind: str, key: str | None = None, details: Any = None) -> int:
+    def emit(
+        self, th: Thread | None, kind: str, key: str | None = None, details: Any = None
+    ) -> int:
         """Record one Step Functions history event; returns its id."""
         if th is not None and th.get("silent"):
             return 0  # a child execution of a distributed Map: its own history
@@ -195,7 +197,10 @@ class Run:
         """The context object (``$$`` / ``$states.context``) for ``th``'s current state."""
         ctx = self.state["context"]
         spec = self.spec(th)
-        state_ctx: dict[str, Any] = {"Name": th["state"], "EnteredTime": iso_time(th["entered_time"])}
+        state_ctx: dict[str, Any] = {
+            "Name": th["state"],
+            "EnteredTime": iso_time(th["entered_time"]),
+        }
         if spec.get("Type") in ("Task", "Parallel", "Map"):
             state_ctx["RetryCount"] = th["retry_count"]
         out: dict[str, Any] = {

@@ -208,8 +208,10 @@ def _wait_seconds(run: Run, th: Thread, data: Any) -> float:
                 "States.Runtime",
                 f"The SecondsPath parameter does not reference an input value: {path}",
             ) from None
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-            isinstance(value, float) and not value.is_integer()
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not value.is_integer())
         ):
             raise env.failure(
                 "States.Runtime",
@@ -268,4 +270,3 @@ def execution_timed_out(run: Run) -> None:
         {"error": "States.Timeout"},
     )
     run.state.update(status="TIMED_OUT", output=None, error="States.Timeout", cause=None)
-

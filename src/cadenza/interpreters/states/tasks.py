@@ -104,7 +104,9 @@ def start_task(run: Run, th: Thread) -> None:
         extra["Task"] = {"Token": token}
     if run.definition.is_jsonata(spec):
         env = run.env(th, {"input": th["input"]}, **extra)
-        payload = env.jsonata(spec["Arguments"], "Arguments") if "Arguments" in spec else th["input"]
+        payload = (
+            env.jsonata(spec["Arguments"], "Arguments") if "Arguments" in spec else th["input"]
+        )
     else:
         env = run.env(th, **extra)
         data = effective_input(run, th, env)
@@ -286,12 +288,17 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
             result = _invoke_response(result, bool(task.get("log_tail")))
         text = dumps(result)
         if len(text.encode()) > MAX_PAYLOAD:
-            _report_failure(run, th, task, StateFailure(
-                "States.DataLimitExceeded",
-                f"The state/task '{task.get('resourceType') or th['state']}' returned a result "
-                "with a size exceeding "
-                "the maximum number of bytes service limit.",
-            ))
+            _report_failure(
+                run,
+                th,
+                task,
+                StateFailure(
+                    "States.DataLimitExceeded",
+                    f"The state/task '{task.get('resourceType') or th['state']}' returned a result "
+                    "with a size exceeding "
+                    "the maximum number of bytes service limit.",
+                ),
+            )
             return
         details = {"output": text, "outputDetails": {"truncated": False}}
         if kind == "lambda":
@@ -326,7 +333,12 @@ def _report_failure(run: Run, th: Thread, task: dict[str, Any], failure: StateFa
         run.emit(th, name, f"{name[0].lower()}{name[1:]}EventDetails", details)
     else:
         name = "TaskTimedOut" if timed_out else "TaskFailed"
-        run.emit(th, name, f"{name[0].lower()}{name[1:]}EventDetails", {**details, **_service_names(task)})
+        run.emit(
+            th,
+            name,
+            f"{name[0].lower()}{name[1:]}EventDetails",
+            {**details, **_service_names(task)},
+        )
     run.state_failed(th, failure)
 
 
