@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonata import Jsonata
@@ -53,10 +53,15 @@ class JsonataError(Exception):
 
 @dataclass
 class Clock:
-    """Time (epoch seconds) and a deterministic byte source for one evaluation."""
+    """Time (epoch seconds), a deterministic byte source, and a memo of converted
+    values, shared by the evaluations of one decision."""
 
     now: float
     entropy: Callable[[int], bytes]
+    #: id(value) -> (value, converted): a Map's ItemSelector evaluates once per item
+    #: with the same (possibly large) ``$states.input``; converting it once keeps the
+    #: cost per item independent of the number of items. Values are never mutated.
+    memo: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
 
 def is_expression(value: Any) -> bool:
@@ -87,6 +92,24 @@ def _marked(value: Any) -> Any:
     if isinstance(value, list):
         return [_marked(v) for v in value]
     return value
+
+
+def _cached(value: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
+    """``_marked`` that converts each container once per decision: the same input and
+    context members come back for every Map item, whatever their size."""
+    if value is None:
+        return Utils.NULL_VALUE
+    if not isinstance(value, dict | list):
+        return value
+    hit = memo.get(id(value))
+    if hit is None or hit[0] is not value:
+        if isinstance(value, dict):
+            converted: Any = {k: _cached(v, memo) for k, v in value.items()}
+        else:
+            converted = [_cached(v, memo) for v in value]
+        hit = (value, converted)
+        memo[id(value)] = hit
+    return hit[1]
 
 
 def _plain(value: Any) -> Any:
@@ -183,7 +206,7 @@ def evaluate(text: str, bindings: Mapping[str, Any], clock: Clock) -> Any:
     Raises :class:`JsonataError` for syntax and evaluation errors.
     """
     expr = _compiled(text)
-    frame: dict[str, Any] = {k: _marked(v) for k, v in bindings.items()}
+    frame: dict[str, Any] = {k: _cached(v, clock.memo) for k, v in bindings.items()}
     frame.update(_aws_functions(clock))
     try:
         result = expr.evaluate(None, frame)

@@ -65,6 +65,7 @@ class Run:
         # that can move has moved: answers that arrive together are all recorded
         # before a failure aborts the siblings, as Step Functions does.
         self.deferred: deque[tuple[str, Any]] = deque()
+        self.memo: dict[int, tuple[Any, Any]] = {}
 
     # --- bookkeeping ----------------------------------------------------------------
 
@@ -82,7 +83,7 @@ class Run:
         return out[:n]
 
     def clock(self) -> Clock:
-        return Clock(self.now, self.entropy)
+        return Clock(self.now, self.entropy, self.memo)
 
     def emit(
         self, th: Thread | None, kind: str, key: str | None = None, details: Any = None
