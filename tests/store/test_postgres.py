@@ -216,7 +216,7 @@ def test_a_decision_saved_again_after_its_commit_is_refused(
     """A commit whose outcome the caller did not learn, then retried as is."""
     ids = start(pg_store, 2)
     with raw.transaction():
-        works, inbox_ids = lock_work(raw, 10, ())
+        works, inbox_ids = lock_work(raw, 10, (), {})
         results = decide_one_task_each(works)
         save_decisions(raw, works, results, inbox_ids, NOW)
     saved = {i: history_rows(raw, i) for i in ids}
@@ -237,14 +237,14 @@ def test_a_stale_decision_refuses_its_whole_batch(pg_store: PostgresStore, raw: 
     """The decision-number guard alone: the inbox rows exist, the decision moved on."""
     fresh_id, stale_id = start(pg_store, 2)
     with raw.transaction():
-        old_works, _ = lock_work(raw, 10, ())
+        old_works, _ = lock_work(raw, 10, (), {})
     pg_store.decide("me", 10, decide_one_task_each, NOW)  # decision 1 of both
     pg_store.deliver(fresh_id, [ResumeRequested()], NOW)
     pg_store.deliver(stale_id, [ResumeRequested()], NOW)
     before = {i: history_rows(raw, i) for i in (fresh_id, stale_id)}
 
     with pytest.raises(LeaseLost) as caught, raw.transaction():
-        works, inbox_ids = lock_work(raw, 10, ())
+        works, inbox_ids = lock_work(raw, 10, (), {})
         current = {w.execution_id: w for w in works}
         # The fresh execution's decision starts from the current state; the
         # other one's from the state before decision 1, as a slow or

@@ -15,11 +15,11 @@ decided, or this process restarted) loads the snapshot instead.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cadenza.engine.replay import replay_state
+from cadenza.engine.replay import replay_into
 from cadenza.interpreters.protocol import FrontEnd, Interpreter
 from cadenza.model.commands import (
     CompleteExecution,
@@ -30,7 +30,7 @@ from cadenza.model.commands import (
 )
 from cadenza.model.errors import CadenzaError
 from cadenza.model.events import JSON, Event, ExecutionCompleted, TaskCompleted
-from cadenza.model.statuses import ExecutionStatus
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.records import DecisionResult, DecisionWork, DefinitionRecord, NewTask
 
 
@@ -70,13 +70,23 @@ class InterpreterCache:
 class Decider:
     """The callback the store runs inside its decision transaction."""
 
-    def __init__(self, interpreters: InterpreterCache, state_cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        interpreters: InterpreterCache,
+        state_cache_size: int = 4096,
+        snapshot_every: int = 64,
+    ) -> None:
         self.interpreters = interpreters
+        self.snapshot_every = snapshot_every
         self._states: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._state_cache_size = state_cache_size
         self.now = 0.0
         self.outcomes: list[DecisionOutcome] = []
         self.on_internal_error: Callable[[str, BaseException], None] | None = None
+
+    def known_states(self) -> Mapping[str, int]:
+        """Decision numbers of the states held here (the store skips loading them)."""
+        return _DecisionNumbers(self._states)
 
     def forget_states(self) -> None:
         """Drop cached states (after a failed transaction they may be ahead of the store)."""
@@ -120,14 +130,18 @@ class Decider:
     def _decide(self, work: DecisionWork) -> tuple[DecisionResult, Any]:
         interpreter = self._interpreter(work)
         cached = self._states.get(work.execution_id)
-        if cached is not None and cached[0] == work.decision_no:
+        if cached is not None and cached[0] == work.decision_no and work.history is None:
             state = cached[1]
-        elif work.history is not None:
-            state = replay_state(interpreter, work.history)
-        elif work.snapshot is None:
-            state = interpreter.new_state()
         else:
-            state = interpreter.load_state(work.snapshot)
+            # Not held here (another process decided, or this one restarted):
+            # the saved snapshot plus what history recorded after it.
+            state = (
+                interpreter.new_state()
+                if work.snapshot is None
+                else interpreter.load_state(work.snapshot)
+            )
+            if work.history:
+                replay_into(interpreter, state, work.history)
 
         fold = _Fold(work.status)
         inputs: Sequence[Event] = work.inputs
@@ -152,12 +166,18 @@ class Decider:
 
         if fold.status == ExecutionStatus.REQUESTED:
             fold.status = ExecutionStatus.RUNNING
+        # Saving the whole state costs O(state); doing it every few dozen events
+        # keeps a step's cost flat while bounding the replay a cold decider does.
+        unsaved = work.next_seq - 1 + len(fold.appended) - work.snapshot_seq
+        save = unsaved >= self.snapshot_every or (
+            fold.status in FINAL_EXECUTION_STATUSES and fold.completed
+        )
         result = DecisionResult(
             execution_id=work.execution_id,
             decision_no=decision_no,
             consumed_inputs=len(work.inputs),
             appended=fold.appended,
-            snapshot=interpreter.dump_state(state),
+            snapshot=interpreter.dump_state(state) if save else None,
             status=fold.status,
             completed=fold.completed,
             output=fold.output,
@@ -188,7 +208,7 @@ class Decider:
             decision_no=decision_no,
             consumed_inputs=len(work.inputs),
             appended=appended,
-            snapshot=work.snapshot,
+            snapshot=None,
             status=ExecutionStatus.FAILED,
             completed=True,
             errors=[error],
@@ -251,3 +271,19 @@ class _Fold:
             elif isinstance(command, RejectRequest):
                 pass
         return instant
+
+
+class _DecisionNumbers(Mapping[str, int]):
+    """A read-only view of the state cache: execution id -> decision number."""
+
+    def __init__(self, states: Mapping[str, tuple[int, Any]]) -> None:
+        self._states = states
+
+    def __getitem__(self, key: str) -> int:
+        return self._states[key][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)

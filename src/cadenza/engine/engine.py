@@ -308,6 +308,7 @@ class Engine:
                         self._decider,
                         self._decider.now,
                         known_definitions=self._interpreters,
+                        known_states=self._decider.known_states(),
                     )
                 except BaseException:
                     self._decider.forget_states()

@@ -46,11 +46,16 @@ def check_replay(interpreter: Interpreter, history: Sequence[RecordedEvent]) -> 
 def replay_state(interpreter: Interpreter, history: Sequence[RecordedEvent]) -> Any:
     """The interpreter state rebuilt from ``history`` alone (no snapshot)."""
     state = interpreter.new_state()
+    replay_into(interpreter, state, history)
+    return state
+
+
+def replay_into(interpreter: Interpreter, state: Any, history: Sequence[RecordedEvent]) -> None:
+    """Fold the inputs of every decision in ``history`` into ``state``, in order."""
     for _decision, group in groupby(history, key=lambda r: r.decision):
         inputs = [r for r in group if r.event.is_input]
         if inputs:
             interpreter.decide(state, [r.event for r in inputs], max(r.time for r in inputs))
-    return state
 
 
 def _normal(items: list[tuple[str, Any]]) -> list[tuple[str, str]]:

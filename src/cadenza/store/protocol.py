@@ -26,7 +26,7 @@ Wake-ups
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -98,16 +98,19 @@ class Store(Protocol):
         decide: DecideFn,
         now: float,
         known_definitions: Container[str] = (),
+        known_states: Mapping[str, int] | None = None,
     ) -> int:
         """Decide for up to ``limit`` executions with inbox events; return how many.
 
         ``decide`` must be pure and quick: it runs inside the transaction.
         Each ``DecisionWork`` carries its definition unless its id is in
-        ``known_definitions`` (the caller has it compiled already).
+        ``known_definitions``, and its snapshot plus the history after it
+        unless ``known_states`` maps its execution id to its current
+        decision number (the caller holds that state already).
         """
 
     def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
-        """Drop the cached interpreter states of these executions (all when None).
+        """Drop the saved interpreter states of these executions (all when None).
 
         Snapshots are only a cache of what history says: the next decision of
         such an execution rebuilds its state from history. Use after an upgrade

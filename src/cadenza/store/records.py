@@ -95,7 +95,13 @@ class TaskFinish:
 
 @dataclass(frozen=True)
 class DecisionWork:
-    """What the engine needs to decide for one execution."""
+    """What the engine needs to decide for one execution.
+
+    When the caller said it holds the state after ``decision_no``
+    (``known_states``), ``snapshot`` and ``history`` are None. Otherwise
+    ``snapshot`` is the last saved state (None if there is none yet) and
+    ``history`` the events recorded after it, to replay on top.
+    """
 
     execution_id: str
     definition_id: str
@@ -103,14 +109,13 @@ class DecisionWork:
     status: str
     decision_no: int  # number of the last committed decision
     next_seq: int  # sequence number the next appended event gets
-    snapshot: JSON  # the interpreter state after ``decision_no``; None before the first
+    snapshot_seq: int  # last history seq the saved snapshot reflects (0: none)
     inputs: list[Event]  # inbox contents, oldest first
     input_times: list[float]
+    snapshot: JSON = None
+    history: list[RecordedEvent] | None = None
     #: The definition, when the caller said it does not have it cached.
     definition: DefinitionRecord | None = None
-    #: The whole history, only when the snapshot is missing after decisions were
-    #: made (snapshots were dropped): the state is then rebuilt from it.
-    history: list[RecordedEvent] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,8 @@ class DecisionResult:
     decision_no: int
     consumed_inputs: int
     appended: list[tuple[int, float, Event]]
+    #: The state after this result, to save as the new snapshot; None keeps the
+    #: previous snapshot (history after it is replayed when it is needed).
     snapshot: JSON
     status: str
     #: Whether this result completed the execution; only then are ``output``

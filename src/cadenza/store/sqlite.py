@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from cadenza.model.errors import (
     DefinitionNotFound,
@@ -247,9 +247,13 @@ class SQLiteStore:
     def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
         with self._write() as conn:
             if execution_ids is None:
-                return conn.execute("UPDATE executions SET snapshot = NULL").rowcount
+                return conn.execute(
+                    "UPDATE executions SET snapshot = NULL, snapshot_seq = 0"
+                ).rowcount
             return sum(
-                conn.execute("UPDATE executions SET snapshot = NULL WHERE id = ?", (eid,)).rowcount
+                conn.execute(
+                    "UPDATE executions SET snapshot = NULL, snapshot_seq = 0 WHERE id = ?", (eid,)
+                ).rowcount
                 for eid in execution_ids
             )
 
@@ -267,10 +271,12 @@ class SQLiteStore:
         decide: DecideFn,
         now: float,
         known_definitions: Container[str] = (),
+        known_states: Mapping[str, int] | None = None,
     ) -> int:
+        known = known_states or {}
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot "
+                "SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq "
                 "FROM executions WHERE pending_since IS NOT NULL "
                 "ORDER BY pending_since LIMIT ?",
                 (limit,),
@@ -280,31 +286,39 @@ class SQLiteStore:
             works = []
             inbox_ids: dict[str, list[int]] = {}
             for row in rows:
+                eid = row["id"]
                 inbox = conn.execute(
                     "SELECT id, time, type, payload FROM inbox WHERE execution_id = ? ORDER BY id",
-                    (row["id"],),
+                    (eid,),
                 ).fetchall()
-                inbox_ids[row["id"]] = [r["id"] for r in inbox]
+                inbox_ids[eid] = [r["id"] for r in inbox]
+                snapshot, history = None, None
+                if known.get(eid) != row["decision_no"] and row["decision_no"] > 0:
+                    # The caller does not hold this state: hand it the last
+                    # snapshot and what history recorded after it.
+                    snapshot = loads(
+                        conn.execute(
+                            "SELECT snapshot FROM executions WHERE id = ?", (eid,)
+                        ).fetchone()[0]
+                    )
+                    history = _history(conn, eid, row["snapshot_seq"])
                 works.append(
                     DecisionWork(
-                        execution_id=row["id"],
+                        execution_id=eid,
                         definition_id=row["definition_id"],
                         kind=row["kind"],
                         status=row["status"],
                         decision_no=row["decision_no"],
                         next_seq=row["next_seq"],
-                        snapshot=loads(row["snapshot"]),
+                        snapshot_seq=row["snapshot_seq"],
                         inputs=[decode_event(r["type"], r["payload"]) for r in inbox],
                         input_times=[r["time"] for r in inbox],
+                        snapshot=snapshot,
+                        history=history,
                         definition=(
                             None
                             if row["definition_id"] in known_definitions
                             else _load_definition(conn, row["definition_id"])
-                        ),
-                        history=(
-                            _history(conn, row["id"], 0)
-                            if row["snapshot"] is None and row["decision_no"] > 0
-                            else None
                         ),
                     )
                 )
@@ -575,8 +589,13 @@ def _save_decision(
             "INSERT OR REPLACE INTO timers (execution_id, timer_id, fire_at) VALUES (?, ?, ?)",
             [(eid, timer_id, fire_at) for timer_id, fire_at in result.timers],
         )
+    snapshot_sql, snapshot_args = "", cast("tuple[object, ...]", ())
+    if result.snapshot is not None:
+        snapshot_sql = "snapshot = ?, snapshot_seq = ?, "
+        snapshot_args = (dumps(result.snapshot), seq - 1)
     conn.execute(
-        "UPDATE executions SET status = ?, decision_no = ?, next_seq = ?, snapshot = ?, "
+        "UPDATE executions SET status = ?, decision_no = ?, next_seq = ?, "
+        f"{snapshot_sql}"
         "output = CASE WHEN ? THEN ? ELSE output END, "
         "errors = CASE WHEN ? THEN ? ELSE errors END, updated_at = ?, "
         "pending_since = (SELECT MIN(time) FROM inbox WHERE execution_id = ?) "
@@ -585,7 +604,7 @@ def _save_decision(
             result.status,
             result.decision_no,
             seq,
-            dumps(result.snapshot),
+            *snapshot_args,
             result.completed,
             dumps(result.output),
             result.completed,

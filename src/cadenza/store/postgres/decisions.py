@@ -15,7 +15,7 @@ batch is refused with ``LeaseLost`` and nothing of it is saved.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Sequence
+from collections.abc import Collection, Container, Mapping, Sequence
 from typing import Any
 
 from cadenza.model.errors import DefinitionNotFound, LeaseLost
@@ -51,7 +51,10 @@ def read_histories(conn: Connection, ids: Sequence[str]) -> dict[str, list[Recor
 
 
 def lock_work(
-    conn: Connection, limit: int, known_definitions: Container[str]
+    conn: Connection,
+    limit: int,
+    known_definitions: Container[str],
+    known_states: Mapping[str, int],
 ) -> tuple[list[DecisionWork], InboxIds]:
     """Lock up to ``limit`` executions with inbox events, oldest first; load their work."""
     rows = conn.execute(QUERIES["lock_pending_executions"], (limit,)).fetchall()
@@ -63,10 +66,19 @@ def lock_work(
         inboxes[entry["execution_id"]].append(entry)
     wanted = {row["definition_id"] for row in rows if row["definition_id"] not in known_definitions}
     definitions = load_definitions(conn, wanted) if wanted else {}
-    # Executions whose snapshot was dropped after decisions were made are
-    # decided from their whole history instead.
-    rebuild = [row["id"] for row in rows if row["snapshot"] is None and row["decision_no"] > 0]
+    # States the caller does not hold come from the last snapshot plus the
+    # history recorded after it.
+    rebuild = [
+        row["id"]
+        for row in rows
+        if row["decision_no"] > 0 and known_states.get(row["id"]) != row["decision_no"]
+    ]
     histories = read_histories(conn, rebuild) if rebuild else {}
+    snapshots = (
+        {r["id"]: loads(r["snapshot"]) for r in conn.execute(QUERIES["load_snapshots"], (rebuild,))}
+        if rebuild
+        else {}
+    )
     works = []
     for row in rows:
         definition: DefinitionRecord | None = None
@@ -83,11 +95,12 @@ def lock_work(
                 status=row["status"],
                 decision_no=row["decision_no"],
                 next_seq=row["next_seq"],
-                snapshot=loads(row["snapshot"]),
+                snapshot_seq=row["snapshot_seq"],
+                snapshot=snapshots.get(row["id"]),
                 inputs=[decode_event(entry["type"], entry["payload"]) for entry in inbox],
                 input_times=[entry["time"] for entry in inbox],
                 definition=definition,
-                history=histories.get(row["id"]),
+                history=histories.get(row["id"]) if row["id"] in snapshots else None,
             )
         )
     inbox_ids = {
@@ -124,7 +137,8 @@ def save_decisions(
                 "decision_nos": [r.decision_no for r in results],
                 "statuses": [r.status for r in results],
                 "next_seqs": [seqs[r.execution_id] for r in results],
-                "snapshots": [dumps(r.snapshot) for r in results],
+                "snapshots": [None if r.snapshot is None else dumps(r.snapshot) for r in results],
+                "save_snapshots": [r.snapshot is not None for r in results],
                 "completed": [r.completed for r in results],
                 "outputs": [dumps(r.output) for r in results],
                 "errors": [dumps(r.errors) for r in results],

@@ -35,13 +35,18 @@ WHERE execution_id = %s AND seq > %s
 ORDER BY seq;
 
 -- name: read_histories
-SELECT execution_id, seq, decision, time, type, payload FROM history
-WHERE execution_id = ANY(%s)
-ORDER BY execution_id, seq;
+-- The history after each execution's snapshot (its snapshot_seq).
+SELECT h.execution_id, h.seq, h.decision, h.time, h.type, h.payload
+FROM history AS h JOIN executions AS e ON e.id = h.execution_id
+WHERE h.execution_id = ANY(%s) AND h.seq > e.snapshot_seq
+ORDER BY h.execution_id, h.seq;
+
+-- name: load_snapshots
+SELECT id, snapshot FROM executions WHERE id = ANY(%s);
 
 -- name: forget_snapshots
 -- A NULL list means every execution.
-UPDATE executions SET snapshot = NULL
+UPDATE executions SET snapshot = NULL, snapshot_seq = 0
 WHERE %(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]);
 
 -- name: insert_inbox
@@ -66,7 +71,7 @@ LISTEN cadenza_work;
 -- decision commits, and other deciders skip locked rows instead of waiting.
 -- NO KEY UPDATE (not UPDATE) lets deliveries keep inserting inbox rows, whose
 -- foreign key takes a KEY SHARE lock on the same row, while it is held.
-SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot
+SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq
 FROM executions
 WHERE pending_since IS NOT NULL
 ORDER BY pending_since
@@ -89,7 +94,8 @@ UPDATE executions AS e SET
     status = v.status,
     decision_no = v.decision_no,
     next_seq = v.next_seq,
-    snapshot = v.snapshot,
+    snapshot = CASE WHEN v.save_snapshot THEN v.snapshot ELSE e.snapshot END,
+    snapshot_seq = CASE WHEN v.save_snapshot THEN v.next_seq - 1 ELSE e.snapshot_seq END,
     output = CASE WHEN v.completed THEN v.output ELSE e.output END,
     errors = CASE WHEN v.completed THEN v.errors ELSE e.errors END,
     updated_at = %(now)s,
@@ -97,8 +103,10 @@ UPDATE executions AS e SET
 FROM unnest(
     %(ids)s::text[], %(expected)s::integer[], %(decision_nos)s::integer[],
     %(statuses)s::text[], %(next_seqs)s::integer[], %(snapshots)s::text[],
-    %(completed)s::boolean[], %(outputs)s::text[], %(errors)s::text[]
-) AS v(id, expected, decision_no, status, next_seq, snapshot, completed, output, errors)
+    %(completed)s::boolean[], %(outputs)s::text[], %(errors)s::text[],
+    %(save_snapshots)s::boolean[]
+) AS v(id, expected, decision_no, status, next_seq, snapshot, completed, output, errors,
+       save_snapshot)
 WHERE e.id = v.id AND e.decision_no = v.expected
 RETURNING e.id;
 

@@ -14,7 +14,7 @@ always finds the work. ``wait_for_work`` waits for such a notification.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -206,9 +206,10 @@ class PostgresStore:
         decide: DecideFn,
         now: float,
         known_definitions: Container[str] = (),
+        known_states: Mapping[str, int] | None = None,
     ) -> int:
         with self._write() as conn:
-            works, inbox_ids = lock_work(conn, limit, known_definitions)
+            works, inbox_ids = lock_work(conn, limit, known_definitions, known_states or {})
             if not works:
                 return 0
             results = decide(works)
