@@ -56,9 +56,14 @@ class PathArg:
 
 @dataclass(frozen=True)
 class Literal:
-    """A literal argument (string, number, boolean or null)."""
+    """A literal argument (string, number, boolean or null).
+
+    ``template`` is a string literal with its escaped braces still escaped
+    (``\\{``), which is how ``States.Format`` tells literal braces from ``{}``.
+    """
 
     value: Any
+    template: str | None = None
 
 
 def is_call(text: str) -> bool:
@@ -117,7 +122,7 @@ class _Parser:
             raise self.fail("missing argument")
         ch = self.text[self.pos]
         if ch == "'":
-            return Literal(self.string())
+            return Literal(*self.string())
         if ch == "$":
             return PathArg(self.path())
         if self.text.startswith("States.", self.pos):
@@ -138,19 +143,23 @@ class _Parser:
             raise self.fail(f"bad argument {word!r}")
         return Literal(number)
 
-    def string(self) -> str:
+    def string(self) -> tuple[str, str]:
         self.pos += 1
         out: list[str] = []
+        template: list[str] = []
         while self.pos < len(self.text):
             ch = self.text[self.pos]
             if ch == "\\" and self.pos + 1 < len(self.text):
-                out.append(self.text[self.pos + 1])
+                escaped = self.text[self.pos + 1]
+                out.append(escaped)
+                template.append("\\" + escaped if escaped in "{}\\" else escaped)
                 self.pos += 2
                 continue
             if ch == "'":
                 self.pos += 1
-                return "".join(out)
+                return "".join(out), "".join(template)
             out.append(ch)
+            template.append(ch)
             self.pos += 1
         raise self.fail("unterminated string")
 
@@ -191,8 +200,10 @@ def evaluate(call: Call, resolve: Callable[[str], Any], entropy: Callable[[int],
     """Run ``call``: ``resolve(path)`` gives a path argument's value, ``entropy(n)``
     gives ``n`` deterministic bytes for MathRandom and UUID."""
     args = []
-    for arg in call.args:
-        if isinstance(arg, Call):
+    for index, arg in enumerate(call.args):
+        if call.name == "Format" and index == 0 and isinstance(arg, Literal) and arg.template:
+            args.append(arg.template)
+        elif isinstance(arg, Call):
             args.append(evaluate(arg, resolve, entropy))
         elif isinstance(arg, PathArg):
             args.append(resolve(arg.path))

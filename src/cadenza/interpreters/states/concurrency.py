@@ -46,17 +46,21 @@ def start_parallel(run: Run, th: Thread) -> None:
         "kind": "parallel",
         "running": {},
         "results": [None] * len(branches),
+        "finished": [False] * len(branches),
         "remaining": len(branches),
     }
     th["frame"] = frame
+    _keep_redriven(th, frame)
     for i in range(len(branches)):
+        if frame["finished"][i]:
+            continue
         child = run.new_thread(
             f"{th['scope']}/{th['state']}#{i}", th["id"], i, payload, th["vars"], th["prev"]
         )
         child["silent"] = th.get("silent", False)
         frame["running"][child["id"]] = i
         run.ready.append(child["id"])
-    if not branches:
+    if frame["remaining"] == 0:
         _complete(run, th)
 
 
@@ -148,6 +152,7 @@ def _start_iterations(run: Run, th: Thread, items: list[Any], data: Any, env: An
         "next": 0,
         "running": {},
         "results": [None] * len(items),
+        "finished": [False] * len(items),
         "remaining": len(items),
         "limit": int(limit),
         "failures": 0,
@@ -162,9 +167,22 @@ def _start_iterations(run: Run, th: Thread, items: list[Any], data: Any, env: An
         run_id = run.entropy(16).hex()
         arn = f"arn:aws:states:us-east-1:111111111111:mapRun:{machine}/{th['state']}:{run_id}"
         run.emit(th, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": arn})
+    _keep_redriven(th, frame)
     _launch(run, th)
-    if not items:
+    if frame["remaining"] == 0:
         _complete(run, th)
+
+
+def _keep_redriven(th: Thread, frame: dict[str, Any]) -> None:
+    """After a redrive, the branches/iterations that had succeeded keep their results."""
+    kept = th.pop("redrive_frame", None)
+    if kept is None or len(kept["finished"]) != len(frame["finished"]):
+        return
+    for slot, done in enumerate(kept["finished"]):
+        if done:
+            frame["finished"][slot] = True
+            frame["results"][slot] = kept["results"][slot]
+            frame["remaining"] -= 1
 
 
 def _batches(items: list[Any], batcher: dict[str, Any], env: Any, data: Any) -> list[Any]:
@@ -188,6 +206,8 @@ def _launch(run: Run, th: Thread) -> None:
     ):
         index = frame["next"]
         frame["next"] = index + 1
+        if frame["finished"][index]:
+            continue
         item = frame["items"][index]
         value = item
         if selector is not None:
@@ -226,6 +246,7 @@ def child_succeeded(run: Run, child: Thread, output: Any) -> None:
         return
     del frame["running"][child["id"]]
     frame["results"][child["slot"]] = output
+    frame["finished"][child["slot"]] = True
     frame["remaining"] -= 1
     if frame["kind"] == "map":
         _iteration_event(run, child, parent, "Succeeded")
@@ -298,6 +319,7 @@ def _fail_state(run: Run, th: Thread, failure: StateFailure) -> None:
     frame = th.get("frame")
     abort_children(run, th)
     if frame is not None:
+        th["redrive_frame"] = {"results": frame["results"], "finished": frame["finished"]}
         if frame["kind"] == "parallel":
             th["failed_events"] = ["ParallelStateFailed"]
         elif frame["distributed"]:

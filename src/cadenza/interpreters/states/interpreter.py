@@ -81,6 +81,7 @@ class StatesInterpreter:
             "timers": {},
             "reported": None,
             "redrive": None,
+            "execution_id": "",
         }
 
     def dump_state(self, state: dict[str, Any]) -> Any:
@@ -140,6 +141,7 @@ class StatesInterpreter:
         if role:
             execution["RoleArn"] = role
         state["seed"] = event.seed
+        state["execution_id"] = str(meta.get("execution_id") or name)
         state["unavailable"] = sorted(str(r) for r in given.get("unavailable_resources") or [])
         state["context"] = {
             "Execution": execution,
@@ -175,10 +177,13 @@ class StatesInterpreter:
             "executionRedrivenEventDetails",
             {"redriveCount": state["redrive_count"]},
         )
-        root = run.new_thread(
-            "", None, 0, point["input"], point["vars"], int(state["next_event_id"]) - 1
-        )
+        # Nothing from before the redrive may answer the new attempt.
+        state["threads"], state["tasks"], state["timers"] = {}, {}, {}
+        last = int(state["next_event_id"]) - 1
+        root = run.new_thread(point["scope"], None, 0, point["input"], point["vars"], last)
         root["state"] = point["state"]
+        if point.get("frame") is not None:
+            root["redrive_frame"] = point["frame"]
         run.ready.append(root["id"])
 
     def _report(self, state: dict[str, Any]) -> list[Command]:
@@ -193,9 +198,11 @@ class StatesInterpreter:
             root = state["threads"].get("root")
             if root is not None:
                 state["redrive"] = {
+                    "scope": root["scope"],
                     "state": root["state"],
                     "input": root["input"],
                     "vars": root["vars"],
+                    "frame": root.get("redrive_frame"),
                 }
         errors = []
         if status != "SUCCEEDED":

@@ -229,6 +229,7 @@ class Run:
     ) -> None:
         """The state exits with ``output``; go to ``next_state`` or end the thread."""
         spec = self.spec(th)
+        th.pop("redrive_frame", None)
         details: dict[str, Any] = {
             "name": th["state"],
             "output": dumps(output),

@@ -98,7 +98,7 @@ def start_task(run: Run, th: Thread) -> None:
     spec = run.spec(th)
     resource = classify(str(spec.get("Resource")))
     task_id = f"{th['id']}.{th['state']}.{run.seq()}"
-    token = task_token(str(run.state["context"]["Execution"]["Id"]), task_id)
+    token = task_token(str(run.state["execution_id"]), task_id)
     extra: dict[str, Any] = {}
     if resource["kind"] == "activity" or resource.get("pattern") == "waitForTaskToken":
         extra["Task"] = {"Token": token}
