@@ -212,6 +212,6 @@ def evaluate(text: str, bindings: Mapping[str, Any], clock: Clock) -> Any:
         result = expr.evaluate(None, frame)
     except JException as exc:
         raise JsonataError(str(exc)) from exc
-    except (TypeError, ValueError, KeyError, IndexError, ArithmeticError, RecursionError) as exc:
+    except Exception as exc:  # the library raises assorted Python errors for bad input
         raise JsonataError(str(exc)) from exc
     return _plain(result)

@@ -114,7 +114,12 @@ def select(path: str, data: Any) -> Any:
     segments = reference_segments(path)
     if segments is not None:
         return _walk(path, segments, data)
-    matches = [m.value for m in _compiled(path).find(data)]
+    try:
+        matches = [m.value for m in _compiled(path).find(data)]
+    except PathNotFound:
+        raise
+    except Exception as exc:  # filters on odd data raise assorted Python errors
+        raise PathNotFound(path, f"Invalid path '{path}': {exc}") from exc
     if is_definite(path):
         if not matches:
             raise PathNotFound(path, f"No results for path: {canonical(path)}")

@@ -10,16 +10,18 @@ redrive ends). Late answers for states that already moved on are ignored.
 from __future__ import annotations
 
 import copy
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
 from cadenza.interpreters.states import tasks
 from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.definition import Definition
+from cadenza.interpreters.states.errors import StateFailure
 from cadenza.interpreters.states.runtime import Run, iso_time
-from cadenza.model.commands import Command, CompleteExecution
+from cadenza.model.commands import Command, CompleteExecution, RejectRequest
 from cadenza.model.events import (
     CancelRequested,
     Event,
@@ -93,28 +95,51 @@ class StatesInterpreter:
     def decide(self, state: dict[str, Any], events: Sequence[Event], now: float) -> list[Command]:
         run = Run(self.definition, state, now)
         for event in events:
-            if isinstance(event, ExecutionStarted):
-                if state["status"] == "NEW":
-                    self._start(run, event)
-            elif state["status"] != "RUNNING":
-                if isinstance(event, RerunRequested) and state["status"] in _REDRIVABLE:
-                    self._redrive(run)
-            elif isinstance(event, TaskCompleted):
-                tasks.task_completed(run, event)
-            elif isinstance(event, TaskSuspended):
-                tasks.task_started(run, event.task_id, event.result)
-            elif isinstance(event, TimerFired):
-                run.on_timer(event.timer_id)
-            elif isinstance(event, CancelRequested):
-                run.emit(
-                    state["threads"].get("root"),
-                    "ExecutionAborted",
-                    "executionAbortedEventDetails",
-                    {},
-                )
-                state.update(status="ABORTED", output=None, error=None, cause=None)
-        run.drain()
+            self._guarded(run, functools.partial(self._fold, run, event))
+        self._guarded(run, run.drain)
         return run.commands + self._report(state)
+
+    def _guarded(self, run: Run, step: Callable[[], None]) -> None:
+        """Run one step; a defect must not escape ``decide`` (the protocol's no-raise
+        rule), so it fails the execution with ``States.Runtime`` instead."""
+        try:
+            step()
+        except Exception as exc:  # reported in the execution, not raised
+            if run.state["status"] == "RUNNING":
+                failure = StateFailure("States.Runtime", f"{type(exc).__name__}: {exc}")
+                run.execution_failed(run.state["threads"].get("root"), failure)
+
+    def _fold(self, run: Run, event: Event) -> None:
+        state = run.state
+        if isinstance(event, ExecutionStarted):
+            if state["status"] == "NEW":
+                self._start(run, event)
+        elif isinstance(event, RerunRequested):
+            if state["status"] in _REDRIVABLE and state.get("redrive"):
+                self._redrive(run)
+            else:
+                message = f"a {state['status']} execution cannot be redriven"
+                run.commands.append(
+                    RejectRequest("rerun", {"kind": "operation.refused", "message": message})
+                )
+        elif isinstance(event, CancelRequested):
+            if state["status"] != "RUNNING":
+                message = f"a {state['status']} execution cannot be stopped"
+                run.commands.append(
+                    RejectRequest("cancel", {"kind": "operation.refused", "message": message})
+                )
+                return
+            root = state["threads"].get("root")
+            run.emit(root, "ExecutionAborted", "executionAbortedEventDetails", {})
+            state.update(status="ABORTED", output=None, error=None, cause=None)
+        elif state["status"] != "RUNNING":
+            return  # late answers after the end
+        elif isinstance(event, TaskCompleted):
+            tasks.task_completed(run, event)
+        elif isinstance(event, TaskSuspended):
+            tasks.task_started(run, event.task_id, event.result)
+        elif isinstance(event, TimerFired):
+            run.on_timer(event.timer_id)
 
     def _start(self, run: Run, event: ExecutionStarted) -> None:
         state = run.state
