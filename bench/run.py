@@ -54,6 +54,9 @@ class Sizes:
     w5_kill_step: int
     w6_steps: tuple[int, ...]
     repeat: int
+    #: Prefect's W3 size: its ephemeral server manages about one flow run per
+    #: second here, so 1,000 runs would take most of an hour per repetition.
+    prefect_w3_runs: int = 100
 
 
 FULL = Sizes(
@@ -73,7 +76,10 @@ QUICK = Sizes(
     w5_kill_step=4,
     w6_steps=(10, 100),
     repeat=1,
+    prefect_w3_runs=10,
 )
+#: W6 sizes from this one up run once: one run is already minutes long.
+W6_SINGLE_FROM = 1000
 #: W5's step length and when, into the kill step, the process is killed.
 W5_STEP_MS = 50.0
 W5_KILL_AFTER_S = 0.025
@@ -531,7 +537,7 @@ def table(cells: list[Cell]) -> str:
     by_key = {(c.workload, c.system): c for c in cells}
     lines = [
         f"{'workload':<10} {'metric':<26} {'system/store':<17} {'median [min-max]':<28} "
-        f"{'n':>2}  cadenza/peer"
+        f"{'n':>2}  cadenza/peer  size"
     ]
     lines.append("-" * len(lines[0]))
     workloads: list[str] = []
@@ -559,9 +565,10 @@ def table(cells: list[Cell]) -> str:
                     if mine and med:
                         ratio = f"{mine[0] / med:.2f}"
                 spread = f"{_fmt(med)} [{_fmt(lo)}-{_fmt(hi)}] {unit}"
+                used = sorted({str(r["size"]) for r in c.runs if "size" in r})
                 lines.append(
                     f"{w:<10} {metric:<26} {c.system:<17} {spread:<28} {len(c.values(metric)):>2}  "
-                    f"{ratio}"
+                    f"{ratio:<12}  {','.join(used)}"
                 )
     return "\n".join(lines)
 
@@ -608,6 +615,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = Sizes(
             **{**sizes.__dict__, "w6_steps": tuple(int(n) for n in args.w6_steps.split(","))}
         )
+    if args.w2_width:
+        sizes = Sizes(**{**sizes.__dict__, "w2_width": args.w2_width})
+    if args.w3_runs:
+        sizes = Sizes(**{**sizes.__dict__, "w3_runs": args.w3_runs})
     wanted = [w.strip().upper() for w in (args.only or ",".join(ALL_WORKLOADS)).split(",")]
     unknown = set(wanted) - set(ALL_WORKLOADS)
     if unknown:
@@ -627,10 +638,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = systems(names, stores)
     cells: dict[tuple[str, str], Cell] = {}
     started = time.time()
+    gave_up: set[str] = set()  # systems that timed out on a smaller W6 size
     for key, kind, size in plan([w for w in ALL_WORKLOADS if w in wanted and w != "W7"], sizes):
-        for rep in range(sizes.repeat):
+        repeat = 1 if kind == "W6" and size >= W6_SINGLE_FROM else sizes.repeat
+        for rep in range(repeat):
             for system in chosen:
                 cell = cells.setdefault((key, system.label), Cell(key, system.label))
+                if kind == "W6" and system.label in gave_up:
+                    if rep == 0:
+                        cell.errors.append("skipped: a smaller size already timed out")
+                    continue
+                n = size
+                if kind == "W3" and system.name == "prefect":
+                    n = min(size, sizes.prefect_w3_runs)
                 t = time.perf_counter()
                 try:
                     with fresh_store(system.store, args.pg_url, system.name) as url:
@@ -639,12 +659,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         elif kind == "W5":
                             result = durability(system, url, sizes, args.timeout)
                         else:
-                            result = in_process(system, kind, size, url, args.timeout)
+                            result = in_process(system, kind, n, url, args.timeout)
+                            result["size"] = n
                     cell.runs.append(result)
                     status = "ok"
                 except MeasurementFailed as exc:
                     cell.errors.append(str(exc))
                     status = f"FAILED: {exc}"
+                    if kind == "W6" and "timed out" in str(exc):
+                        gave_up.add(system.label)
                 say(
                     f"[{time.time() - started:6.0f}s] {key:<8} rep {rep + 1}/{sizes.repeat} "
                     f"{system.label:<17} {time.perf_counter() - t:6.1f}s {status}"
@@ -669,24 +692,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = environment(names, args.pg_url if "postgres" in stores else None)
     meta["sizes"] = sizes.__dict__
     meta["command"] = " ".join(["python", "bench/run.py", *(argv or sys.argv[1:])])
+    document = json.dumps(
+        {
+            "meta": meta,
+            "results": [
+                {"workload": c.workload, "system": c.system, "runs": c.runs, "errors": c.errors}
+                for c in results
+            ],
+        },
+        indent=1,
+    )
+    if args.save:
+        Path(args.save).write_text(document + "\n")
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "meta": meta,
-                    "results": [
-                        {
-                            "workload": c.workload,
-                            "system": c.system,
-                            "runs": c.runs,
-                            "errors": c.errors,
-                        }
-                        for c in results
-                    ],
-                },
-                indent=1,
-            )
-        )
+        print(document)
     else:
         print(_meta_lines(meta))
         print(table(results))
