@@ -57,6 +57,7 @@ from .chaos import (
 )
 
 EXECUTIONS = 100
+WORKERS = 2
 LEASE = 3.0
 #: Executions that must have succeeded before the restart, and before the long outage.
 BEFORE_RESTART = 5
@@ -187,15 +188,22 @@ def test_a_database_restart_loses_and_duplicates_nothing(
     # be going when the database restarts.
     cluster = Cluster(tmp_path, url, marks, lease=LEASE, concurrency=4, work_seconds=0.05)
     store = open_store(url)  # applies the migrations before the workers start
+    crashed: list[int] = []
     try:
-        cluster.start("worker")
-        cluster.start("worker")
+        for _ in range(WORKERS):
+            cluster.start("worker")
         cluster.wait_ready()
         executions = start_executions(url, EXECUTIONS)
         started = time.monotonic()
 
+        def top_up() -> None:
+            # While the database is up: replace workers the known bug ended.
+            crashed.extend(_known_crashes(cluster))
+            while len(cluster.live()) < WORKERS:
+                cluster.start("worker")
+
         def succeeded() -> int:
-            cluster.check_alive()
+            top_up()
             try:
                 return len(store.list_executions(limit=1000, statuses=("succeeded",)))
             except StoreError:
@@ -217,25 +225,26 @@ def test_a_database_restart_loses_and_duplicates_nothing(
 
         def outage_noticed() -> bool:
             # Both workers have hit the outage, and it has lasted longer than a lease.
-            cluster.check_alive()
-            noticed = all(_store_errors(m) > errors_before[m.log] for m in cluster.live())
+            crashed.extend(_known_crashes(cluster))
+            noticed = all(_store_errors(m) > errors_before.get(m.log, 0) for m in cluster.live())
             return noticed and time.monotonic() - stopped >= OUTAGE
 
         wait_for(outage_noticed, 60, "both workers to notice the outage")
         throwaway_postgres.pg_ctl("start")
         outage_took = time.monotonic() - stopped
+        top_up()
         cluster.timeline.append((time.monotonic_ns(), "database started"))
         restarted = time.monotonic()
 
         def finished() -> bool:
-            cluster.check_alive()
+            top_up()
             return unfinished_count(store) == 0
 
         # The engine's outage backoff is capped at 5 s; a lease may have to
         # expire once (LEASE) before a task is run again.
         wait_for(finished, LEASE * 5 + 45, "every execution to finish after the restart")
         drained = time.monotonic()
-        cluster.check_alive()
+        crashed.extend(_known_crashes(cluster))
         summary = verify(
             store, executions, read_marks(marks), cluster.killed, lost_owner_must_be_killed=False
         )
@@ -257,6 +266,38 @@ def test_a_database_restart_loses_and_duplicates_nothing(
         f"drain={drained - restarted:.1f}s total={time.monotonic() - began:.1f}s"
     )
     assert before_outage < EXECUTIONS, "all finished before the outage; it proved nothing"
+    if crashed:
+        # Everything else held (the checks above passed with a replacement
+        # worker); only the known bug bit. See test_outage_after_a_round.py.
+        pytest.xfail(f"{KNOWN_CRASH}: worker pids {crashed} exited during the outage")
+
+
+#: A worker that dies of this was hit by the known bug reproduced deterministically
+#: in ``test_outage_after_a_round.py``: the serve loop calls ``store.next_wakeup()``
+#: outside its ``except StoreError``, so an outage that begins right after a
+#: successful round ends the process with ``error [store.unavailable]`` and exit 1.
+KNOWN_CRASH = "BUG: serve loop lets StoreUnavailable from next_wakeup() escape"
+
+
+def _known_crashes(cluster: Cluster) -> list[int]:
+    """Pids of workers that died of the known bug (they are replaced when the
+    database is up); fail on any other exit."""
+    crashed = []
+    for member in cluster.live():
+        code = member.process.poll()
+        if code is None:
+            continue
+        text = member.log.read_text(errors="replace")
+        if code != 1 or "error [store.unavailable]" not in text:
+            raise AssertionError(
+                f"{member.kind} pid {member.process.pid} exited by itself with {code}:\n"
+                + text[-3000:]
+            )
+        # Treated like a kill from here on: its leases are broken, its work redone.
+        cluster.killed.add(member.process.pid)
+        cluster.timeline.append((time.monotonic_ns(), f"pid {member.process.pid} crashed"))
+        crashed.append(member.process.pid)
+    return crashed
 
 
 def _store_errors(member: Member) -> int:

@@ -1,0 +1,68 @@
+"""Reproduction of a bug: the serve loop dies when an outage begins right after a round.
+
+``Engine.serve`` catches ``StoreError`` around each round (timers, the
+decision cycle, claims, the reaper, heartbeats) but then calls
+``store.next_wakeup()`` outside that ``try``. When PostgreSQL drops the
+connections (a restart, a failover, ``pg_terminate_backend``) just after a
+round succeeded, ``next_wakeup()`` raises ``StoreUnavailable`` out of
+``serve()``: ``cadenza worker``/``server`` prints ``error [store.unavailable]``
+and exits 1 instead of backing off and carrying on. ``test_database_restart.py``
+meets it now and then with real processes (a worker exits during the outage);
+this test makes the timing deterministic on a real database by terminating
+the store's connections just before ``next_wakeup()`` runs.
+
+Marked ``xfail(strict=True)``: when the engine is fixed it passes, the strict
+marker turns that into a failure, and the marker should then be removed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from cadenza.model.errors import StoreUnavailable
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(
+    strict=True,
+    raises=StoreUnavailable,
+    reason="BUG: StoreUnavailable from next_wakeup() escapes the serve loop (see docstring)",
+)
+def test_serve_rides_out_an_outage_that_begins_right_after_a_round(postgres_url: str) -> None:
+    """``serve()`` backs off and goes on when the connections drop between a round
+    and its ``next_wakeup()`` call, as it does when they drop during the round."""
+    import psycopg
+
+    from cadenza.engine.engine import Engine
+    from cadenza.store.postgres import PostgresStore
+
+    admin = psycopg.connect(postgres_url, autocommit=True)
+
+    class DropsConnectionsBeforeNextWakeup(PostgresStore):
+        """The real store; its first ``next_wakeup()`` ends every other connection
+        to the database first, as a restart of the server would."""
+
+        calls = 0
+
+        def next_wakeup(self) -> float | None:
+            self.calls += 1
+            if self.calls == 1:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            return super().next_wakeup()
+
+    store = DropsConnectionsBeforeNextWakeup(postgres_url)
+    engine = Engine(store, lease=3.0)
+    try:
+        # A healthy loop backs off, runs another round and reaches next_wakeup()
+        # again; then ``until`` ends it.
+        engine.serve(threading.Event(), until=lambda: store.calls >= 2)
+    finally:
+        store.close()
+        admin.close()
+    assert store.calls >= 2
