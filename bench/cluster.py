@@ -1,0 +1,438 @@
+"""Throughput of a Cadenza cluster on PostgreSQL: N worker processes, one database.
+
+For each worker-process count N (``--processes``), and ``--repeat`` times each:
+
+1. create a fresh database on the server named by ``--store-url`` (dropped
+   afterwards) and run ``cadenza db upgrade`` on it;
+2. register a ``--steps``-long sequential Orquesta workflow of ``core.noop``
+   tasks and start ``--executions`` executions with the Python API, without
+   serving them (setup, not timed);
+3. start N ``cadenza worker --exit-when-idle`` processes and time from their
+   start until the last one exits, which happens once no execution is left
+   unfinished; then check that every execution succeeded with every step.
+
+Reported per run: steps per second (executions x steps / wall time) and the
+database's own count of committed transactions (``xact_commit`` of
+``pg_stat_database``) across the timed window, per executed step and per
+execution. Run ``python bench/cluster.py --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+import cadenza as cadenza_package
+from cadenza.engine.engine import Engine
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+#: Sizes of ``--quick``: enough to exercise every stage in a few seconds.
+QUICK = {"executions": 40, "steps": 5, "repeat": 1}
+
+
+@dataclass
+class Run:
+    """One timed run of one configuration."""
+
+    processes: int
+    concurrency: int
+    executions: int
+    steps: int
+    wall_s: float
+    #: From worker start to the newest ``updated_at`` among executions: the
+    #: work itself, without the workers' shutdown.
+    last_finish_s: float
+    xact_commit: int
+    xact_rollback: int
+    #: CPU seconds (user + system) used by the worker processes.
+    worker_cpu_s: float
+    #: Fraction of all cores busy during the window (whole machine, incl. PostgreSQL).
+    machine_busy: float | None
+    #: One-minute load average when the run started: other work on the machine.
+    load_before: float
+
+    @property
+    def total_steps(self) -> int:
+        return self.executions * self.steps
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.total_steps / self.wall_s
+
+    @property
+    def commits_per_step(self) -> float:
+        return self.xact_commit / self.total_steps
+
+    @property
+    def commits_per_execution(self) -> float:
+        return self.xact_commit / self.executions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "steps_per_s": self.steps_per_s,
+            "commits_per_step": self.commits_per_step,
+            "commits_per_execution": self.commits_per_execution,
+        }
+
+
+# --- the workflow ------------------------------------------------------------------------
+
+
+def workflow_source(steps: int) -> str:
+    """A sequential Orquesta workflow: step1 -> step2 -> ... -> stepN, all ``core.noop``."""
+    lines = ["version: 1.0", "", f"description: {steps} sequential no-op steps.", "", "tasks:"]
+    for i in range(1, steps + 1):
+        lines += [f"  step{i}:", "    action: core.noop"]
+        if i < steps:
+            lines += ["    next:", "      - when: <% succeeded() %>", f"        do: step{i + 1}"]
+    return "\n".join(lines) + "\n"
+
+
+# --- databases and statistics ------------------------------------------------------------
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` pointing at database ``name`` instead (user, host and options kept)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def admin_connection(url: str) -> psycopg.Connection[Any]:
+    # Autocommit on the database named in the URL, never the benchmark's own:
+    # our statistics reads then add nothing to the counters we measure.
+    return psycopg.connect(url, autocommit=True)
+
+
+@contextmanager
+def scratch_database(admin: psycopg.Connection[Any], url: str) -> Iterator[tuple[str, str]]:
+    """Create a uniquely named database; yield (name, URL); drop it afterwards."""
+    name = f"cadenza_bench_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name, with_database(url, name)
+    finally:
+        # FORCE: a worker killed after a timeout may still hold a connection.
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_for_no_backends(admin: psycopg.Connection[Any], dbname: str, timeout: float) -> None:
+    """Wait until no session is connected to ``dbname``.
+
+    A backend flushes its pending statistics while it exits, before it leaves
+    ``pg_stat_activity``; once none is left, every transaction made on the
+    database is in the cumulative statistics.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dbname,)
+        ).fetchone()
+        if row is not None and row[0] == 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"sessions still connected to {dbname} after {timeout} s")
+
+
+def read_xacts(admin: psycopg.Connection[Any], dbname: str) -> tuple[int, int]:
+    """(xact_commit, xact_rollback) of ``dbname``, read fresh."""
+    # The default stats_fetch_consistency caches a snapshot per transaction;
+    # clearing it makes sure this read is not served from an older one.
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    row = admin.execute(
+        "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = %s",
+        (dbname,),
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def settled_xacts(admin: psycopg.Connection[Any], dbname: str) -> tuple[int, int]:
+    """The counters once every session has gone and two reads 0.2 s apart agree."""
+    wait_for_no_backends(admin, dbname, timeout=30.0)
+    previous = read_xacts(admin, dbname)
+    for _ in range(50):
+        time.sleep(0.2)
+        current = read_xacts(admin, dbname)
+        if current == previous:
+            return current
+        previous = current
+    raise RuntimeError(f"statistics of {dbname} did not settle")
+
+
+# --- machine load --------------------------------------------------------------------------
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all cores from /proc/stat; None where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    values = [int(v) for v in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    total = sum(values[:8])  # guest time is already inside user/nice
+    return total - idle, total
+
+
+def busy_fraction(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- one run -------------------------------------------------------------------------------
+
+
+def cadenza(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cadenza", *args]
+
+
+def prepare(store_url: str, executions: int, steps: int) -> None:
+    """Schema, definition and executions: everything before the timed window."""
+    subprocess.run(cadenza("db", "upgrade", "--store", store_url), check=True, capture_output=True)
+    engine = Engine(store_url)
+    try:
+        definition = engine.register(workflow_source(steps), origin=f"bench-seq-{steps}.yaml")
+        for _ in range(executions):
+            engine.start(definition)
+    finally:
+        # Closing ends this process's sessions, so their statistics are flushed
+        # and counted before the window opens.
+        engine.close()
+
+
+def run_workers(store_url: str, processes: int, concurrency: int, timeout: float) -> float:
+    """Start the workers, wait for all of them to exit; return wall seconds."""
+    command = cadenza(
+        "worker", "--store", store_url, "--concurrency", str(concurrency), "--exit-when-idle"
+    )
+    with tempfile.TemporaryFile() as log:
+        started = time.perf_counter()
+        workers = [
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+            for _ in range(processes)
+        ]
+        try:
+            for worker in workers:
+                remaining = max(0.0, started + timeout - time.perf_counter())
+                worker.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            for worker in workers:
+                worker.kill()
+                worker.wait()
+            raise RuntimeError(f"workers still running after {timeout} s") from None
+        wall = time.perf_counter() - started
+        failed = [w.returncode for w in workers if w.returncode != 0]
+        if failed:
+            log.seek(0)
+            raise RuntimeError(f"worker exit codes {failed}:\n{log.read().decode()[-2000:]}")
+    return wall
+
+
+def verify(store_url: str, executions: int, steps: int) -> float:
+    """Check every execution succeeded with every step; return the newest ``updated_at``."""
+    with psycopg.connect(store_url) as conn:
+        statuses = dict(
+            conn.execute("SELECT status, count(*) FROM executions GROUP BY status").fetchall()
+        )
+        completed = conn.execute(
+            "SELECT count(*) FROM history WHERE type = 'TaskCompleted'"
+        ).fetchone()
+        newest = conn.execute("SELECT max(updated_at) FROM executions").fetchone()
+    if statuses != {"succeeded": executions}:
+        raise RuntimeError(f"expected {executions} succeeded executions, found {statuses}")
+    if completed is None or completed[0] != executions * steps:
+        raise RuntimeError(f"expected {executions * steps} completed tasks, found {completed}")
+    return float(newest[0]) if newest else 0.0
+
+
+def one_run(
+    admin: psycopg.Connection[Any], base_url: str, args: argparse.Namespace, processes: int
+) -> Run:
+    with scratch_database(admin, base_url) as (dbname, store_url):
+        prepare(store_url, args.executions, args.steps)
+        before = settled_xacts(admin, dbname)
+        load = os.getloadavg()[0]
+        cpu_before, ticks_before, epoch_start = children_cpu(), cpu_ticks(), time.time()
+        wall = run_workers(store_url, processes, args.concurrency, args.timeout)
+        cpu_after, ticks_after = children_cpu(), cpu_ticks()
+        after = settled_xacts(admin, dbname)
+        # Verification reads come after the last statistics read: they are
+        # transactions on the same database and must stay out of the count.
+        newest = verify(store_url, args.executions, args.steps)
+    return Run(
+        processes=processes,
+        concurrency=args.concurrency,
+        executions=args.executions,
+        steps=args.steps,
+        wall_s=wall,
+        last_finish_s=newest - epoch_start,
+        xact_commit=after[0] - before[0],
+        xact_rollback=after[1] - before[1],
+        worker_cpu_s=cpu_after - cpu_before,
+        machine_busy=busy_fraction(ticks_before, ticks_after),
+        load_before=load,
+    )
+
+
+# --- reporting -----------------------------------------------------------------------------
+
+
+def spread(values: Sequence[float], digits: int) -> str:
+    """``median (min-max)``, rounded to ``digits``."""
+    med, low, high = statistics.median(values), min(values), max(values)
+    return f"{med:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def table(runs: Sequence[Run], processes: Sequence[int]) -> str:
+    header = (
+        "| worker processes | steps/s | wall s | commits/step | commits/execution "
+        "| worker CPU s | machine busy |"
+    )
+    rows = [header, "|" + "---|" * 7]
+    for n in processes:
+        mine = [r for r in runs if r.processes == n]
+        busy = [r.machine_busy for r in mine if r.machine_busy is not None]
+        rows.append(
+            f"| {n} | {spread([r.steps_per_s for r in mine], 0)} "
+            f"| {spread([r.wall_s for r in mine], 2)} "
+            f"| {spread([r.commits_per_step for r in mine], 2)} "
+            f"| {spread([r.commits_per_execution for r in mine], 1)} "
+            f"| {spread([r.worker_cpu_s for r in mine], 1)} "
+            f"| {spread([100 * b for b in busy], 0) + ' %' if busy else 'n/a'} |"
+        )
+    return "\n".join(rows)
+
+
+def summary(runs: Sequence[Run], processes: Sequence[int]) -> list[dict[str, Any]]:
+    out = []
+    for n in processes:
+        mine = [r for r in runs if r.processes == n]
+        entry: dict[str, Any] = {"processes": n}
+        for key in ("steps_per_s", "wall_s", "commits_per_step", "commits_per_execution"):
+            values = [getattr(r, key) for r in mine]
+            entry[key] = {
+                "median": statistics.median(values),
+                "min": min(values),
+                "max": max(values),
+            }
+        out.append(entry)
+    return out
+
+
+def source_revision() -> str | None:
+    """The commit of the Cadenza being measured, ``+dirty`` when its sources are edited.
+
+    The engine under test is whatever ``import cadenza`` finds; in a shared
+    checkout it can change between runs, so the results say which one it was.
+    """
+    package = Path(cadenza_package.__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        done = subprocess.run(["git", *args], cwd=package, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    revision = git("rev-parse", "--short", "HEAD")
+    if revision is None:
+        return None
+    return revision + ("+dirty" if git("status", "--porcelain", "--", ".") else "")
+
+
+def machine(admin: psycopg.Connection[Any]) -> dict[str, Any]:
+    row = admin.execute("SHOW server_version").fetchone()
+    return {
+        "cadenza_revision": source_revision(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgresql": row[0] if row else None,
+        "platform": platform.platform(),
+    }
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--store-url", default=DEFAULT_URL, help="server to create databases on")
+    p.add_argument("--executions", type=int, help="executions per run (default 500)")
+    p.add_argument("--steps", type=int, help="sequential steps per workflow (default 10)")
+    p.add_argument("--repeat", type=int, help="runs per configuration (default 3)")
+    p.add_argument("--processes", default="1,2,4", help="worker-process counts, comma-separated")
+    p.add_argument("--concurrency", type=int, default=8, help="activity threads per worker")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per run")
+    p.add_argument("--quick", action="store_true", help="a small smoke run")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    args = p.parse_args(argv)
+    defaults = QUICK if args.quick else {"executions": 500, "steps": 10, "repeat": 3}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.process_counts = [int(n) for n in args.processes.split(",") if n.strip()]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    runs: list[Run] = []
+    with admin_connection(args.store_url) as admin:
+        about = machine(admin)
+        for repeat in range(args.repeat):
+            # Interleave the configurations so a slow spell on the machine
+            # spreads over all of them instead of skewing one.
+            for n in args.process_counts:
+                run = one_run(admin, args.store_url, args, n)
+                runs.append(run)
+                print(
+                    f"run {repeat + 1}/{args.repeat} N={n}: {run.steps_per_s:.0f} steps/s, "
+                    f"{run.wall_s:.2f} s, {run.commits_per_step:.2f} commits/step",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    if args.json:
+        document = {
+            "machine": about,
+            "config": {
+                "executions": args.executions,
+                "steps": args.steps,
+                "repeat": args.repeat,
+                "concurrency": args.concurrency,
+            },
+            "summary": summary(runs, args.process_counts),
+            "runs": [r.to_dict() for r in runs],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        print(
+            f"{args.executions} executions x {args.steps} steps, "
+            f"--concurrency {args.concurrency}, {args.repeat} runs each: median (min-max)"
+        )
+        print(table(runs, args.process_counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
