@@ -150,6 +150,35 @@ def unfinished_count(store: Store) -> int | None:
         return None
 
 
+def drain(
+    store: Store, cluster: Cluster, marks: Path, *, stall_timeout: float, timeout: float
+) -> None:
+    """Wait until no execution is unfinished.
+
+    Fails when nothing moved (no execution finished, no activity wrote a side
+    effect) for ``stall_timeout`` seconds -- a stuck execution or a dead
+    cluster -- or when ``timeout`` passed in all. The stall bound is what
+    derives from the lease; the overall one only caps a slow machine.
+    """
+    last: tuple[int | None, int] | None = None
+    moved = time.monotonic()
+
+    def finished() -> bool:
+        nonlocal last, moved
+        cluster.check_alive()
+        left = unfinished_count(store)
+        progress = (left, marks.stat().st_size if marks.exists() else 0)
+        if progress != last:
+            last, moved = progress, time.monotonic()
+        elif time.monotonic() - moved > stall_timeout:
+            raise AssertionError(
+                f"no progress for {stall_timeout:.0f}s with {left} executions unfinished"
+            )
+        return left == 0
+
+    wait_for(finished, timeout, "every execution to finish", every=0.2)
+
+
 # --- processes ----------------------------------------------------------------------------
 
 
@@ -577,11 +606,7 @@ def run_chaos(
         chaos_ended = time.monotonic()
         left = unfinished_count(store)
 
-        def finished() -> bool:
-            cluster.check_alive()
-            return unfinished_count(store) == 0
-
-        wait_for(finished, drain_timeout, "every execution to finish after the chaos")
+        drain(store, cluster, marks_path, stall_timeout=lease * 5 + 15, timeout=drain_timeout)
         drained = time.monotonic()
         summary = verify(store, started, read_marks(marks_path), cluster.killed)
     except BaseException:

@@ -24,7 +24,7 @@ CHAOS_SECONDS = 20.0
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_sigkill_chaos_on_postgres_loses_and_duplicates_nothing(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -38,10 +38,11 @@ def test_sigkill_chaos_on_postgres_loses_and_duplicates_nothing(
         executions=300,
         chaos_seconds=CHAOS_SECONDS,
         lease=LEASE,
-        # After the chaos: replacements still starting (a few seconds each on a
-        # busy machine), leases of the last victims (broken at once on this
-        # host, else LEASE), and the work left, about 200 executions.
-        drain_timeout=LEASE * 5 + 60,
+        # After the chaos the cluster must keep moving (no stall longer than
+        # LEASE * 5 + 15 s, see ``drain``) and finish the work left -- often
+        # all 300 executions, their steps spread breadth-first -- within this
+        # cap, sized for a busy 2-core machine.
+        drain_timeout=LEASE * 5 + 75,
     )
     print(report.line("postgres chaos"))
     assert report.kills >= CHAOS_SECONDS - 2
