@@ -55,8 +55,8 @@ class Sizes:
     w6_steps: tuple[int, ...]
     repeat: int
     #: Prefect's W3 size: its ephemeral server manages about one flow run per
-    #: second here, so 1,000 runs would take most of an hour per repetition.
-    prefect_w3_runs: int = 100
+    #: second here (load permitting), so 1,000 runs would take most of an hour.
+    prefect_w3_runs: int = 30
 
 
 FULL = Sizes(
@@ -606,6 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG))
     parser.add_argument("--timeout", type=float, default=1200.0, help="per measurement, s")
     parser.add_argument("--w6-steps", help="W6 sizes, comma-separated (default 10,100,1000,10000)")
+    parser.add_argument("--w2-width", type=int, help="W2 fan-out width (default 1000)")
+    parser.add_argument("--w3-runs", type=int, help="W3 runs (default 1000)")
+    parser.add_argument("--save", metavar="FILE", help="also write the JSON results to FILE")
     args = parser.parse_args(argv)
 
     sizes = QUICK if args.quick else FULL
