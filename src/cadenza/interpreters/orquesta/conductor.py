@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cadenza.expressions import CurrentTask, ExpressionFailure, Scope
+from cadenza.interpreters.orquesta import contexts
 from cadenza.interpreters.orquesta import state as st
 from cadenza.interpreters.orquesta.machines import (
     ABENDED,
@@ -171,9 +172,9 @@ class Conductor:
         rendered, input_failures = render_input(
             self.definition.input, runtime_input, self.scope(initial)
         )
-        initial = st.deep_merge(initial, rendered)
+        initial = contexts.deep_merge(initial, rendered)
         _, rendered_vars, var_failures = render_rolling(self.definition.vars, self.scope(initial))
-        initial = st.deep_merge(initial, rendered_vars)
+        initial = contexts.deep_merge(initial, rendered_vars)
         failures = input_failures + var_failures
         for failure in failures:
             self.log_failure(failure)
@@ -181,9 +182,10 @@ class Conductor:
             self.request_status("failed")
             return
         self.state["contexts"].append(initial)
+        contexts.start_chains(self.state)
         self.state["routes"].append([])
         for task in self.graph.start_tasks:
-            st.add_staged(self.state, task, 0, [0], {}, ready=True)
+            st.add_staged(self.state, task, 0, contexts.ROOT, {}, ready=True)
         self.request_status("running")
 
     # --- workflow status ------------------------------------------------------------
@@ -191,8 +193,9 @@ class Conductor:
     def request_status(self, status: str) -> None:
         """Ask for a workflow status (pausing, resuming, canceling, failed, ...)."""
         current = self.status
-        for entry in [e for e in st.latest_entries(self.state) if e.get("status") in ACTIVE]:
-            self._task_workflow_event(entry, status)
+        # A copy: the events change which entries are active.
+        for index in list(self.state["active"]):
+            self._task_workflow_event(index, status)
         key = f"wf:{status}"
         if status in PAUSE_REQUESTS | CANCEL_REQUESTS:
             key += "/active" if st.has_active_tasks(self.state) else "/dormant"
@@ -219,7 +222,8 @@ class Conductor:
                 f'Unable to process event "{event}" for workflow in "{current}" status.',
             )
 
-    def _task_workflow_event(self, entry: dict[str, Any], status: str) -> None:
+    def _task_workflow_event(self, index: int, status: str) -> None:
+        entry = self.state["sequence"][index]
         key = f"wf:{status}"
         staged = st.get_staged(self.state, entry["id"], entry["route"])
         if status in PAUSE_REQUESTS | CANCEL_REQUESTS and staged and "items" in staged:
@@ -229,7 +233,7 @@ class Conductor:
             key += "/active" if any(s in ACTIVE for s in statuses) else "/dormant"
         new = TASK_MACHINE.get(entry.get("status") or "null", {}).get(key)
         if new is not None:
-            entry["status"] = new
+            st.set_status(self.state, index, new)
 
     def workflow_task_event(self, task_id: str, route: int, status: str) -> None:
         """Move the workflow status after a task of ``task_id`` on ``route`` changed."""

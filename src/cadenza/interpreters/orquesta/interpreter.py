@@ -92,7 +92,7 @@ class OrquestaInterpreter:
         return json.loads(json.dumps(state))
 
     def load_state(self, data: Any) -> st.State:
-        return json.loads(json.dumps(data))  # type: ignore[no-any-return]
+        return st.upgrade(json.loads(json.dumps(data)))
 
     def decide(self, state: st.State, events: Sequence[Event], now: float) -> list[Command]:
         c = Conductor(self.definition, self.graph, state, now, self.datastore)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from cadenza.interpreters.orquesta import contexts
 from cadenza.interpreters.orquesta import state as st
 from cadenza.interpreters.orquesta.conductor import Conductor, RequestRefused
 from cadenza.interpreters.orquesta.machines import COMPLETED
@@ -18,8 +19,7 @@ def terminal_context(c: Conductor) -> dict[str, Any]:
         return {}
     merged = st.context_of(c.state, terminal[0]["ctxs"]["in"])
     for entry in terminal[1:]:
-        indexes = [i for i in entry["ctxs"]["in"] if i != 0]
-        merged = st.deep_merge(merged, st.context_of(c.state, indexes))
+        merged = contexts.deep_merge(merged, contexts.tail_context(c.state, entry["ctxs"]["in"]))
     return merged
 
 

@@ -82,7 +82,7 @@ def _rerun_task(c: Conductor, name: str, route: int, reset_items: bool) -> None:
     state = c.state
     entry = st.get_entry(state, name, route)
     assert entry is not None
-    ctxs = copy.deepcopy(entry["ctxs"]["in"])
+    ctxs = int(entry["ctxs"]["in"])
     prev = copy.deepcopy(entry["prev"])
     entry.pop("term", None)
     staged = st.get_staged(state, name, route)

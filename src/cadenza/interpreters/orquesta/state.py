@@ -5,23 +5,30 @@ follows Orquesta's conductor state, which keeps the semantics easy to check:
 
 * ``contexts``: list of dicts; 0 is the initial context, each publish appends one;
 * ``routes``: list of branch paths (lists of transition ids); 0 is the root;
+* ``chains``: the context lists as shared nodes (:mod:`contexts`); a ``ctxs.in`` below
+  is the id of one node, not a list, so an entry's size does not grow with the run;
 * ``sequence``: one entry per task occurrence (``id``, ``route``, ``ctxs.in``, ``prev``,
   ``next`` = transition id -> taken, ``status``, ``retry``, ``term``, ``result``);
 * ``tasks``: ``"<task>__r<route>"`` -> index of the latest entry in ``sequence``;
+* ``counts``: status -> how many latest entries have it, and ``active``: the sorted
+  indexes of the latest entries with an active status (kept by :func:`set_status`
+  and :func:`add_latest`, so status questions do not scan the entries);
 * ``staged``: tasks waiting to run (``id``, ``route``, ``ctxs.in``, ``prev``, ``ready``,
   and for with-items ``items`` statuses and ``results``);
 * ``status``, ``errors``, ``output``, ``input``, ``parent``;
 * ``actions``: outstanding action runs by ``task_id`` (what a completion refers to);
 * ``runs``: per ``"<task>__r<route>"``, how many action runs were handed out (task ids).
 
-Per-step queries look at the latest entries (``tasks``) and the staged list, never at
-the whole history, so a long loop does not make each step slower.
+Per-step queries look at the counters, the active entries and the staged list, never
+at the whole history, so a long loop does not make each step slower.
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
+from cadenza.interpreters.orquesta import contexts
 from cadenza.interpreters.orquesta.machines import ACTIVE
 
 State = dict[str, Any]
@@ -32,9 +39,12 @@ def new_state() -> State:
     return {
         "status": "null",
         "contexts": [],
+        "chains": contexts.ChainList(),
         "routes": [],
         "sequence": [],
         "tasks": {},
+        "counts": {},
+        "active": [],
         "staged": [],
         "errors": [],
         "output": None,
@@ -64,16 +74,64 @@ def entry_index(state: State, task_id: str, route: int) -> int | None:
 
 
 def latest_entries(state: State) -> list[dict[str, Any]]:
-    """The latest entry of every (task, route), in sequence order."""
+    """The latest entry of every (task, route), in sequence order (O(entries))."""
     return [state["sequence"][i] for i in sorted(state["tasks"].values())]
 
 
+def active_entries(state: State) -> list[dict[str, Any]]:
+    """The latest entries with an active status, in sequence order."""
+    return [state["sequence"][i] for i in state["active"]]
+
+
 def has_status(state: State, statuses: frozenset[str] | set[str]) -> bool:
-    return any(e.get("status") in statuses for e in latest_entries(state))
+    """Whether some latest entry has one of ``statuses``."""
+    counts = state["counts"]
+    return any(counts.get(status) for status in statuses)
 
 
 def has_active_tasks(state: State) -> bool:
-    return has_status(state, ACTIVE)
+    return bool(state["active"])
+
+
+def _count(state: State, index: int, status: str | None, delta: int) -> None:
+    if status is None:
+        return
+    counts = state["counts"]
+    left = counts.get(status, 0) + delta
+    if left:
+        counts[status] = left
+    else:
+        counts.pop(status, None)
+    if status in ACTIVE:
+        active = state["active"]
+        if delta > 0:
+            bisect.insort(active, index)
+        else:
+            del active[bisect.bisect_left(active, index)]
+
+
+def set_status(state: State, index: int, status: str) -> None:
+    """Set the status of the latest entry at ``index``, keeping the counters right."""
+    entry = state["sequence"][index]
+    old = entry.get("status")
+    if old == status:
+        return
+    _count(state, index, old, -1)
+    _count(state, index, status, 1)
+    entry["status"] = status
+
+
+def add_latest(state: State, entry: dict[str, Any]) -> int:
+    """Append ``entry`` as the latest of its (task, route); the one before stops counting."""
+    key = entry_key(entry["id"], entry["route"])
+    replaced = state["tasks"].get(key)
+    if replaced is not None:
+        _count(state, replaced, state["sequence"][replaced].get("status"), -1)
+    state["sequence"].append(entry)
+    index = len(state["sequence"]) - 1
+    state["tasks"][key] = index
+    _count(state, index, entry.get("status"), 1)
+    return index
 
 
 def get_staged(state: State, task_id: str, route: int) -> dict[str, Any] | None:
@@ -92,14 +150,15 @@ def add_staged(
     state: State,
     task_id: str,
     route: int,
-    ctxs: list[int],
+    ctxs: int,
     prev: dict[str, int],
     ready: bool,
     retry: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Stage ``task_id`` on ``route`` with the context list of chain node ``ctxs``."""
     entry: dict[str, Any] = {
         "id": task_id,
-        "ctxs": {"in": list(ctxs) or [0]},
+        "ctxs": {"in": ctxs},
         "route": route,
         "prev": dict(prev),
         "ready": ready,
@@ -120,23 +179,9 @@ def remove_staged(state: State, task_id: str, route: int) -> None:
     state["staged"].remove(staged)
 
 
-def deep_merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
-    """``right`` over ``left``; where both hold a mapping, merge those recursively."""
-    merged = dict(left)
-    for key, value in right.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def context_of(state: State, indexes: list[int]) -> dict[str, Any]:
-    """The merge, in order, of the context entries at ``indexes``."""
-    merged: dict[str, Any] = {}
-    for index in indexes:
-        merged = deep_merge(merged, state["contexts"][index])
-    return merged
+def context_of(state: State, node: int) -> dict[str, Any]:
+    """The merge, in order, of the contexts of chain node ``node``'s list."""
+    return contexts.merged_context(state, node)
 
 
 def log_error(
@@ -160,3 +205,24 @@ def log_error(
         entry["result"] = result
     if entry not in state["errors"]:
         state["errors"].append(entry)
+
+
+def upgrade(state: State) -> State:
+    """Bring a state saved before chains and status counters to today's shape, in place.
+
+    Such a state holds plain context lists in ``ctxs.in``; they become chain nodes, and
+    the counters are rebuilt from the latest entries.
+    """
+    if "chains" not in state:
+        holders = [e["ctxs"] for e in state["sequence"] + state["staged"]]
+        if state["contexts"]:
+            nodes = contexts.chains_from_lists(state, [h["in"] for h in holders])
+            for holder, node in zip(holders, nodes, strict=True):
+                holder["in"] = node
+        else:
+            state["chains"] = contexts.ChainList()
+    if "counts" not in state:
+        state["counts"], state["active"] = {}, []
+        for index in sorted(state["tasks"].values()):
+            _count(state, index, state["sequence"][index].get("status"), 1)
+    return state

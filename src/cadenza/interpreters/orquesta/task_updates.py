@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from cadenza.expressions import CurrentTask, ExpressionFailure, evaluate
+from cadenza.interpreters.orquesta import contexts
 from cadenza.interpreters.orquesta import state as st
 from cadenza.interpreters.orquesta.conductor import (
     EXECUTION_FAILED,
@@ -29,12 +30,13 @@ from cadenza.interpreters.orquesta.spec import ENGINE_COMMANDS, Edge, Retry
 
 
 def add_entry(
-    c: Conductor, name: str, route: int, ctxs: list[int], prev: dict[str, int]
+    c: Conductor, name: str, route: int, ctxs: int, prev: dict[str, int]
 ) -> dict[str, Any]:
+    """A new occurrence of ``name`` on ``route``, its context list being chain node ``ctxs``."""
     entry: dict[str, Any] = {
         "id": name,
         "route": route,
-        "ctxs": {"in": list(ctxs) or [0]},
+        "ctxs": {"in": ctxs},
         "prev": dict(prev),
         "next": {},
     }
@@ -42,12 +44,11 @@ def add_entry(
     retry = task.retry_policy if task is not None else None
     if retry is not None:
         entry["retry"] = _setup_retry(c, name, retry, entry["ctxs"]["in"])
-    c.state["sequence"].append(entry)
-    c.state["tasks"][st.entry_key(name, route)] = len(c.state["sequence"]) - 1
+    st.add_latest(c.state, entry)
     return entry
 
 
-def _setup_retry(c: Conductor, name: str, spec: Retry, ctxs: list[int]) -> dict[str, Any]:
+def _setup_retry(c: Conductor, name: str, spec: Retry, ctxs: int) -> dict[str, Any]:
     # The state holds the policy as JSON, with count and delay rendered once, here.
     retry: dict[str, Any] = {"when": spec.when, "count": spec.count, "delay": spec.delay}
     retry["tally"] = 0
@@ -116,7 +117,7 @@ def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None
     key = _task_event_key(c, name, route, event)
     new_status = TASK_MACHINE.get(old, {}).get(key)
     if new_status is not None:
-        entry["status"] = new_status
+        st.set_status(state, index, new_status)
     new = entry.get("status") or "null"
 
     if new == "retrying":
@@ -198,17 +199,16 @@ def _evaluate_transitions(
                 c.log_failure(failure, name, route, transition_id)
             c.request_status("failed")
             continue
-        out_ctxs = list(entry["ctxs"]["in"])
+        out_ctxs: int = entry["ctxs"]["in"]
         if published:
             state["contexts"].append(published)
-            out_ctxs.append(len(state["contexts"]) - 1)
+            out_ctxs = contexts.extend(state, out_ctxs, len(state["contexts"]) - 1)
             entry["ctxs"]["out"] = {transition_id: len(state["contexts"]) - 1}
         next_route = _route_for(c, edge, route)
         target = st.get_staged(state, edge.target, next_route)
         if target is not None:
-            if 0 in out_ctxs:
-                out_ctxs.remove(0)
-            target["ctxs"]["in"].extend(out_ctxs)
+            # A later arrival at a join: its list, without the initial context, follows.
+            target["ctxs"]["in"] = contexts.join(state, target["ctxs"]["in"], out_ctxs)
             target["prev"][edge.backref] = index
             target.pop("items", None)
             target.pop("results", None)
