@@ -27,7 +27,7 @@ from cadenza.engine.owner import owner_is_dead
 from cadenza.model.errors import LeaseLost, StoreError
 from cadenza.model.events import Event, TaskAttemptFailed, TaskCompleted, TaskSuspended
 from cadenza.model.retry import HEARTBEAT_TIMEOUT, LOST_WORKER_ONLY, TASK_TIMEOUT, WORKER_LOST
-from cadenza.store.protocol import Store
+from cadenza.store.protocol import FinishRequest, Store
 from cadenza.store.records import TaskFinish, TaskRecord
 from cadenza.workers.attempt import run_activity
 from cadenza.workers.context import ActivityContext
@@ -102,8 +102,8 @@ class TaskRunner:
     def claim(self, queues: Sequence[str], limit: int) -> list[TaskRecord]:
         return self.store.claim_tasks(self.owner, queues, limit, self.lease, self.clock.now())
 
-    def run(self, task: TaskRecord) -> None:
-        """Run one claimed attempt to its end and report it."""
+    def execute(self, task: TaskRecord) -> ActivityOutcome:
+        """Run one claimed attempt's activity and return how it ended (not saved yet)."""
         context = ActivityContext(
             execution_id=task.execution_id,
             task_id=task.task_id,
@@ -112,10 +112,13 @@ class TaskRunner:
         )
         self.running.add(task, context)
         try:
-            outcome = run_activity(self.registry, task.action or "core.noop", task.input, context)
+            return run_activity(self.registry, task.action or "core.noop", task.input, context)
         finally:
             self.running.remove(task)
-        self._report(task, outcome)
+
+    def run(self, task: TaskRecord) -> None:
+        """Run one claimed attempt to its end and save how it ended."""
+        self._report(task, self.execute(task))
         self._on_finished()
 
     def _report(self, task: TaskRecord, outcome: ActivityOutcome) -> None:
@@ -157,6 +160,20 @@ class TaskRunner:
 
     def finish(self, task: TaskRecord, outcome: ActivityOutcome, owner: str | None) -> None:
         """Apply ``task``'s retry policy to ``outcome`` and save the result."""
+        request = self.finish_request(task, outcome, owner)
+        self.store.finish_task(
+            request.execution_id,
+            request.task_id,
+            request.attempt,
+            request.owner,
+            request.finish,
+            self.clock.now(),
+        )
+
+    def finish_request(
+        self, task: TaskRecord, outcome: ActivityOutcome, owner: str | None
+    ) -> FinishRequest:
+        """How ``outcome`` ends ``task``'s attempt under its retry policy."""
         now = self.clock.now()
         if outcome.status == OutcomeStatus.PENDING:
             event: Event = TaskSuspended(
@@ -187,7 +204,7 @@ class TaskRunner:
                 error.type,
                 error.non_retryable,
             )
-        self.store.finish_task(task.execution_id, task.task_id, task.attempt, owner, finish, now)
+        return FinishRequest(task.execution_id, task.task_id, task.attempt, owner, finish)
 
     def _failure(
         self,

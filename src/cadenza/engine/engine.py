@@ -23,18 +23,17 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import jsonschema
 
 from cadenza.engine.activities import ExternalTasks
-from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.decider import Decider, DecisionOutcome, InterpreterCache
 from cadenza.engine.dispatch import TaskRunner
 from cadenza.engine.front_ends import default_front_ends, kind_for
+from cadenza.engine.loop import ServeLoop
 from cadenza.engine.owner import new_owner_id
 from cadenza.engine.replay import replay_state
 from cadenza.interpreters.protocol import ExecutionView, FrontEnd, Interpreter
@@ -42,8 +41,6 @@ from cadenza.model.errors import (
     CadenzaError,
     InputError,
     OperationRefused,
-    SchemaMismatch,
-    StoreError,
 )
 from cadenza.model.events import (
     JSON,
@@ -58,11 +55,12 @@ from cadenza.model.events import (
 )
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store import open_store
-from cadenza.store.protocol import Store
+from cadenza.store.protocol import ClaimRequest, CycleOutcome, FinishRequest, Store
 from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskFinish, TaskRecord
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
 Listener = Callable[[DecisionOutcome], None]
+T = TypeVar("T")
 
 log = logging.getLogger("cadenza.engine")
 
@@ -297,29 +295,53 @@ class Engine:
     def decide(self) -> int:
         """Decide for every execution with waiting events; return how many decisions."""
         total = 0
+        while True:
+            count = self._deciding(
+                lambda: self.store.decide(
+                    self.owner,
+                    self.decision_batch,
+                    self._decider,
+                    self._decider.now,
+                    known_definitions=self._interpreters,
+                    known_states=self._decider.known_states(),
+                )
+            )
+            total += count
+            if count < self.decision_batch:
+                return total
+
+    def run_cycle(
+        self, finishes: Sequence[FinishRequest], claim: ClaimRequest | None
+    ) -> CycleOutcome:
+        """Save ``finishes``, decide, and claim, in one store transaction."""
+        return self._deciding(
+            lambda: self.store.cycle(
+                self.owner,
+                finishes,
+                self._decider,
+                self.decision_batch,
+                claim,
+                self._decider.now,
+                known_definitions=self._interpreters,
+                known_states=self._decider.known_states(),
+            )
+        )
+
+    def _deciding(self, call: Callable[[], T]) -> T:
+        """Run a store call that decides: one decider per engine, listeners told after
+        the commit, and cached states dropped if the transaction failed."""
         with self._decide_lock:
-            while True:
-                self._decider.now = self.clock.now()
-                self._decider.outcomes = []
-                try:
-                    count = self.store.decide(
-                        self.owner,
-                        self.decision_batch,
-                        self._decider,
-                        self._decider.now,
-                        known_definitions=self._interpreters,
-                        known_states=self._decider.known_states(),
-                    )
-                except BaseException:
-                    self._decider.forget_states()
-                    raise
-                outcomes = self._decider.outcomes
-                for outcome in outcomes:
-                    for listener in self._listeners:
-                        listener(outcome)
-                total += count
-                if count < self.decision_batch:
-                    return total
+            self._decider.now = self.clock.now()
+            self._decider.outcomes = []
+            try:
+                result = call()
+            except BaseException:
+                self._decider.forget_states()
+                raise
+            for outcome in self._decider.outcomes:
+                for listener in self._listeners:
+                    listener(outcome)
+            return result
 
     def run_until_idle(self, *, skip_time: bool = False, max_rounds: int = 100_000) -> None:
         """Do everything that can happen, on this thread, until nothing can.
@@ -355,64 +377,8 @@ class Engine:
 
     def serve(self, stop: threading.Event, *, until: Callable[[], bool] | None = None) -> None:
         """Run decisions and activities with a thread pool until ``stop`` is set
-        (or ``until()`` is true)."""
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cadenza-task")
-        in_flight: set[Any] = set()
-        heartbeat_every = max(0.05, self.lease / 3)
-        next_heartbeat = self.clock.now() + heartbeat_every
-        next_reap = 0.0
-        notified = self.store.capabilities.notifications and isinstance(self.clock, SystemClock)
-        outage = Backoff()
-        try:
-            while not stop.is_set() and not (until is not None and until()):
-                self._wake.clear()
-                try:
-                    busy, in_flight = self._serve_round(pool, in_flight)
-                    now = self.clock.now()
-                    if now >= next_reap:
-                        busy += self.runner.reap()
-                        next_reap = now + min(1.0, self.lease / 3)
-                    if now >= next_heartbeat:
-                        self.runner.heartbeat()
-                        next_heartbeat = now + heartbeat_every
-                    outage.reset()
-                except SchemaMismatch:
-                    raise
-                except StoreError as exc:
-                    # The database went away or refused (restart, failover, lock
-                    # conflict): nothing half-done was saved, so wait and go on.
-                    delay = outage.next_delay()
-                    log.warning("store error (%s); retrying in %.2fs", exc, delay)
-                    self._decider.forget_states()
-                    stop.wait(delay)
-                    continue
-                if busy:
-                    continue
-                due = self.store.next_wakeup()
-                wait = self.poll_interval
-                if due is not None:
-                    wait = min(wait, max(0.0, due - self.clock.now()))
-                wait = min(wait, max(0.0, next_heartbeat - self.clock.now()))
-                if notified:
-                    # Other processes' work arrives by NOTIFY; our own finished
-                    # tasks notify too, so one wait covers both.
-                    self.store.wait_for_work(wait)
-                else:
-                    self.clock.wait(self._wake, wait)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=False)
-
-    def _serve_round(self, pool: ThreadPoolExecutor, in_flight: set[Any]) -> tuple[int, set[Any]]:
-        """Timers, decisions, and new tasks for free threads; how much was done."""
-        busy = self.store.fire_due_timers(self.clock.now(), 100)
-        busy += self.decide()
-        in_flight = {f for f in in_flight if not f.done()}
-        free = self.concurrency - len(in_flight)
-        if free > 0:
-            for task in self.runner.claim(self.queues, free):
-                in_flight.add(pool.submit(self.runner.run, task))
-                busy += 1
-        return busy, in_flight
+        (or ``until()`` is true). See ``cadenza.engine.loop``."""
+        ServeLoop(self, stop, until).run()
 
     def run(
         self,

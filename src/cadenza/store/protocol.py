@@ -10,6 +10,7 @@ Executions and history
     ``create_execution``, ``load_execution``, ``list_executions``,
     ``read_history``, ``deliver``
 Decisions (one decider per execution)
+    ``cycle``: finished attempts, decisions and claims in one transaction
     ``decide``: the store opens a transaction, locks up to ``limit`` executions
     whose inbox is not empty (no other process can decide for them until the
     commit), hands them to the engine's pure ``decide`` callback, and saves
@@ -41,6 +42,38 @@ from cadenza.store.records import (
 )
 
 DecideFn = Callable[[list[DecisionWork]], list[DecisionResult]]
+
+
+@dataclass(frozen=True)
+class FinishRequest:
+    """End ``attempt`` of a task held by ``owner`` (None: a suspended task) as
+    ``finish`` says (see ``Store.finish_task``)."""
+
+    execution_id: str
+    task_id: str
+    attempt: int
+    owner: str | None
+    finish: TaskFinish
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Lease up to ``limit`` due tasks of ``queues`` to ``owner`` for ``lease`` seconds."""
+
+    owner: str
+    queues: tuple[str, ...]
+    limit: int
+    lease: float
+
+
+@dataclass(frozen=True)
+class CycleOutcome:
+    """What one ``Store.cycle`` did."""
+
+    decided: int
+    claimed: list[TaskRecord]
+    #: Finishes refused because the attempt was no longer the owner's.
+    lost: list[FinishRequest]
 
 
 @dataclass(frozen=True)
@@ -107,6 +140,23 @@ class Store(Protocol):
         ``known_definitions``, and its snapshot plus the history after it
         unless ``known_states`` maps its execution id to its current
         decision number (the caller holds that state already).
+        """
+
+    def cycle(
+        self,
+        owner: str,
+        finishes: Sequence[FinishRequest],
+        decide: DecideFn,
+        decide_limit: int,
+        claim: ClaimRequest | None,
+        now: float,
+        known_definitions: Container[str] = (),
+        known_states: Mapping[str, int] | None = None,
+    ) -> CycleOutcome:
+        """One transaction for a loop's whole round (group commit): apply
+        ``finishes`` (those no longer held are returned as ``lost``, not raised),
+        then ``decide`` as ``Store.decide`` does (their completions included),
+        then ``claim`` the tasks that are due, the new ones too.
         """
 
     def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:

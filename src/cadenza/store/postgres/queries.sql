@@ -190,6 +190,9 @@ WHERE status = 'claimed' AND lease_owner = ANY(%(owners)s::text[])
 -- name: lease_owners
 SELECT DISTINCT lease_owner FROM tasks WHERE status = 'claimed';
 
+-- name: any_due_timer
+SELECT 1 FROM timers WHERE fire_at <= %s LIMIT 1;
+
 -- name: take_due_timers
 -- Timers locked by another process's transaction are left to it.
 DELETE FROM timers

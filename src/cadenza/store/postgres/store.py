@@ -41,7 +41,13 @@ from cadenza.store.postgres.decisions import (
 )
 from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.postgres.schema import migrate, read_schema_version
-from cadenza.store.protocol import DecideFn, StoreCapabilities
+from cadenza.store.protocol import (
+    ClaimRequest,
+    CycleOutcome,
+    DecideFn,
+    FinishRequest,
+    StoreCapabilities,
+)
 from cadenza.store.records import (
     DefinitionRecord,
     ExecutionRecord,
@@ -216,6 +222,28 @@ class PostgresStore:
             save_decisions(conn, works, results, inbox_ids, now)
             return len(results)
 
+    def cycle(
+        self,
+        owner: str,
+        finishes: Sequence[FinishRequest],
+        decide: DecideFn,
+        decide_limit: int,
+        claim: ClaimRequest | None,
+        now: float,
+        known_definitions: Container[str] = (),
+        known_states: Mapping[str, int] | None = None,
+    ) -> CycleOutcome:
+        with self._write() as conn:
+            lost = [f for f in finishes if not _finish(conn, f, now)]
+            works, inbox_ids = lock_work(conn, decide_limit, known_definitions, known_states or {})
+            decided = 0
+            if works:
+                results = decide(works)
+                save_decisions(conn, works, results, inbox_ids, now)
+                decided = len(results)
+            claimed = [] if claim is None or claim.limit <= 0 else _claim(conn, claim, now)
+        return CycleOutcome(decided=decided, claimed=claimed, lost=lost)
+
     # --- tasks -----------------------------------------------------------------------------
 
     def claim_tasks(
@@ -224,17 +252,7 @@ class PostgresStore:
         if limit <= 0 or not queues:
             return []
         with self._write() as conn:
-            rows = conn.execute(
-                QUERIES["claim_tasks"],
-                {
-                    "owner": owner,
-                    "now": now,
-                    "lease": lease,
-                    "queues": list(queues),
-                    "limit": limit,
-                },
-            ).fetchall()
-        return sorted((task_from_row(r) for r in rows), key=lambda t: t.available_at)
+            return _claim(conn, ClaimRequest(owner, tuple(queues), limit, lease), now)
 
     def heartbeat_tasks(
         self, owner: str, keys: Sequence[tuple[str, str]], lease: float, now: float
@@ -263,22 +281,9 @@ class PostgresStore:
         finish: TaskFinish,
         now: float,
     ) -> None:
-        query = _FINISH_QUERIES.get(finish.outcome)
-        if query is None:
-            raise ValueError(f"unknown task finish outcome {finish.outcome!r}")
+        request = FinishRequest(execution_id, task_id, attempt, owner, finish)
         with self._write() as conn:
-            cur = conn.execute(
-                QUERIES[query],
-                {
-                    "execution_id": execution_id,
-                    "task_id": task_id,
-                    "attempt": attempt,
-                    "owner": owner,
-                    "available_at": finish.available_at,
-                    "now": now,
-                },
-            )
-            if cur.rowcount != 1:
+            if not _finish(conn, request, now):
                 raise LeaseLost(
                     f"task {task_id!r} of execution {execution_id!r} (attempt {attempt}) "
                     "is no longer held by this owner",
@@ -286,9 +291,6 @@ class PostgresStore:
                     task_id=task_id,
                     attempt=attempt,
                 )
-            if finish.outcome == "retry":
-                conn.execute(QUERIES["notify_work"])
-            _deliver(conn, [(execution_id, e) for e in finish.events], now)
 
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
         rows = self._read(lambda c: c.execute(QUERIES["expired_tasks"], (now, limit)).fetchall())
@@ -317,6 +319,9 @@ class PostgresStore:
     # --- timers ------------------------------------------------------------------------------
 
     def fire_due_timers(self, now: float, limit: int) -> int:
+        # A read first: most rounds find no timer due and must not commit.
+        if self._read(lambda c: c.execute(QUERIES["any_due_timer"], (now,)).fetchone()) is None:
+            return 0
         with self._write() as conn:
             due = conn.execute(QUERIES["take_due_timers"], (now, limit)).fetchall()
             due.sort(key=lambda r: (r["fire_at"], r["execution_id"], r["timer_id"]))
@@ -358,3 +363,42 @@ def _deliver(conn: Connection, deliveries: Sequence[tuple[str, Event]], now: flo
             [(execution_id, now, *encode_event(event)) for execution_id, event in deliveries],
         )
         cur.execute(QUERIES["notify_work"])
+
+
+def _claim(conn: Connection, request: ClaimRequest, now: float) -> list[TaskRecord]:
+    rows = conn.execute(
+        QUERIES["claim_tasks"],
+        {
+            "owner": request.owner,
+            "now": now,
+            "lease": request.lease,
+            "queues": list(request.queues),
+            "limit": request.limit,
+        },
+    ).fetchall()
+    return sorted((task_from_row(r) for r in rows), key=lambda t: t.available_at)
+
+
+def _finish(conn: Connection, request: FinishRequest, now: float) -> bool:
+    """End an attempt as ``request.finish`` says; False if it is no longer the holder's."""
+    finish = request.finish
+    query = _FINISH_QUERIES.get(finish.outcome)
+    if query is None:
+        raise ValueError(f"unknown task finish outcome {finish.outcome!r}")
+    cur = conn.execute(
+        QUERIES[query],
+        {
+            "execution_id": request.execution_id,
+            "task_id": request.task_id,
+            "attempt": request.attempt,
+            "owner": request.owner,
+            "available_at": finish.available_at,
+            "now": now,
+        },
+    )
+    if cur.rowcount != 1:
+        return False
+    if finish.outcome == "retry":
+        conn.execute(QUERIES["notify_work"])
+    _deliver(conn, [(request.execution_id, e) for e in finish.events], now)
+    return True

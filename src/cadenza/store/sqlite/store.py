@@ -10,15 +10,13 @@ by polling, since SQLite cannot notify them.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from cadenza.model.errors import (
-    DefinitionNotFound,
     ExecutionNotFound,
     LeaseLost,
     SchemaMismatch,
@@ -27,24 +25,25 @@ from cadenza.model.errors import (
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
 from cadenza.store.codec import (
-    decode_event,
-    dumps,
     encode_event,
-    encode_retry,
     execution_from_row,
-    loads,
     task_from_row,
 )
 from cadenza.store.migrations import migrations_for
-from cadenza.store.protocol import DecideFn, StoreCapabilities
+from cadenza.store.protocol import (
+    ClaimRequest,
+    CycleOutcome,
+    DecideFn,
+    FinishRequest,
+    StoreCapabilities,
+)
 from cadenza.store.records import (
-    DecisionResult,
-    DecisionWork,
     DefinitionRecord,
     ExecutionRecord,
     TaskFinish,
     TaskRecord,
 )
+from cadenza.store.sqlite import statements
 
 T = TypeVar("T")
 
@@ -142,7 +141,7 @@ class SQLiteStore:
                 )
             for migration in migrations:
                 if migration.version > current:
-                    for statement in _split_sql(migration.sql):
+                    for statement in statements.split_sql(migration.sql):
                         conn.execute(statement)
             if current < newest:
                 conn.execute(
@@ -179,7 +178,7 @@ class SQLiteStore:
             )
 
     def load_definition(self, definition_id: str) -> DefinitionRecord:
-        return self._read(lambda c: _load_definition(c, definition_id))
+        return self._read(lambda c: statements.load_definition(c, definition_id))
 
     # --- executions and history -------------------------------------------------------
 
@@ -212,7 +211,8 @@ class SQLiteStore:
     def load_execution(self, execution_id: str) -> ExecutionRecord:
         row = self._read(
             lambda c: c.execute(
-                f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ?", (execution_id,)
+                f"SELECT {statements.EXECUTION_COLUMNS} FROM executions WHERE id = ?",
+                (execution_id,),
             ).fetchone()
         )
         if row is None:
@@ -230,7 +230,7 @@ class SQLiteStore:
         args.append(limit)
         rows = self._read(
             lambda c: c.execute(
-                f"SELECT {_EXECUTION_COLUMNS} FROM executions {where} "
+                f"SELECT {statements.EXECUTION_COLUMNS} FROM executions {where} "
                 "ORDER BY created_at DESC, id DESC LIMIT ?",
                 args,
             ).fetchall()
@@ -239,8 +239,8 @@ class SQLiteStore:
 
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         def read(c: sqlite3.Connection) -> list[RecordedEvent]:
-            _require_execution(c, execution_id)
-            return _history(c, execution_id, after_seq)
+            statements.require_execution(c, execution_id)
+            return statements.history(c, execution_id, after_seq)
 
         return self._read(read)
 
@@ -259,8 +259,8 @@ class SQLiteStore:
 
     def deliver(self, execution_id: str, events: Sequence[Event], now: float) -> None:
         with self._write() as conn:
-            _require_execution(conn, execution_id)
-            _deliver(conn, execution_id, events, now)
+            statements.require_execution(conn, execution_id)
+            statements.deliver(conn, execution_id, events, now)
 
     # --- decisions -----------------------------------------------------------------------
 
@@ -273,83 +273,69 @@ class SQLiteStore:
         known_definitions: Container[str] = (),
         known_states: Mapping[str, int] | None = None,
     ) -> int:
-        known = known_states or {}
+        if not self._has_pending():
+            return 0
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq "
-                "FROM executions WHERE pending_since IS NOT NULL "
-                "ORDER BY pending_since LIMIT ?",
-                (limit,),
-            ).fetchall()
-            if not rows:
-                return 0
-            works = []
-            inbox_ids: dict[str, list[int]] = {}
-            for row in rows:
-                eid = row["id"]
-                inbox = conn.execute(
-                    "SELECT id, time, type, payload FROM inbox WHERE execution_id = ? ORDER BY id",
-                    (eid,),
-                ).fetchall()
-                inbox_ids[eid] = [r["id"] for r in inbox]
-                snapshot, history = None, None
-                if known.get(eid) != row["decision_no"] and row["decision_no"] > 0:
-                    # The caller does not hold this state: hand it the last
-                    # snapshot and what history recorded after it.
-                    snapshot = loads(
-                        conn.execute(
-                            "SELECT snapshot FROM executions WHERE id = ?", (eid,)
-                        ).fetchone()[0]
-                    )
-                    history = _history(conn, eid, row["snapshot_seq"])
-                works.append(
-                    DecisionWork(
-                        execution_id=eid,
-                        definition_id=row["definition_id"],
-                        kind=row["kind"],
-                        status=row["status"],
-                        decision_no=row["decision_no"],
-                        next_seq=row["next_seq"],
-                        snapshot_seq=row["snapshot_seq"],
-                        inputs=[decode_event(r["type"], r["payload"]) for r in inbox],
-                        input_times=[r["time"] for r in inbox],
-                        snapshot=snapshot,
-                        history=history,
-                        definition=(
-                            None
-                            if row["definition_id"] in known_definitions
-                            else _load_definition(conn, row["definition_id"])
-                        ),
-                    )
-                )
-            results = decide(works)
-            by_id = {w.execution_id: w for w in works}
-            for result in results:
-                _save_decision(conn, by_id[result.execution_id], result, inbox_ids, now)
-            return len(results)
+            return statements.decide(
+                conn, limit, decide, now, known_definitions, known_states or {}
+            )
+
+    def cycle(
+        self,
+        owner: str,
+        finishes: Sequence[FinishRequest],
+        decide: DecideFn,
+        decide_limit: int,
+        claim: ClaimRequest | None,
+        now: float,
+        known_definitions: Container[str] = (),
+        known_states: Mapping[str, int] | None = None,
+    ) -> CycleOutcome:
+        if not finishes and not self._has_pending() and not self._has_due(claim, now):
+            return CycleOutcome(decided=0, claimed=[], lost=[])
+        with self._write() as conn:
+            lost = [f for f in finishes if not statements.finish(conn, f, now)]
+            decided = statements.decide(
+                conn, decide_limit, decide, now, known_definitions, known_states or {}
+            )
+            claimed = [] if claim is None else statements.claim(conn, claim, now)
+        return CycleOutcome(decided=decided, claimed=claimed, lost=lost)
+
+    def _has_pending(self) -> bool:
+        # A read first: an idle loop must not take the write lock (and count a
+        # commit) just to find nothing to do.
+        return bool(
+            self._read(
+                lambda c: c.execute(
+                    "SELECT 1 FROM executions WHERE pending_since IS NOT NULL LIMIT 1"
+                ).fetchone()
+            )
+        )
+
+    def _has_due(self, claim: ClaimRequest | None, now: float) -> bool:
+        if claim is None or claim.limit <= 0 or not claim.queues:
+            return False
+        marks = ",".join("?" * len(claim.queues))
+        return bool(
+            self._read(
+                lambda c: c.execute(
+                    "SELECT 1 FROM tasks WHERE status = 'scheduled' "
+                    f"AND queue IN ({marks}) AND available_at <= ? LIMIT 1",
+                    (*claim.queues, now),
+                ).fetchone()
+            )
+        )
 
     # --- tasks -----------------------------------------------------------------------------
 
     def claim_tasks(
         self, owner: str, queues: Sequence[str], limit: int, lease: float, now: float
     ) -> list[TaskRecord]:
-        if limit <= 0 or not queues:
+        request = ClaimRequest(owner, tuple(queues), limit, lease)
+        if not self._has_due(request, now):
             return []
-        marks = ",".join("?" * len(queues))
         with self._write() as conn:
-            rows = conn.execute(
-                "UPDATE tasks SET status = 'claimed', attempt = attempt + 1, lease_owner = ?, "
-                "  deadline = CASE WHEN timeout IS NULL THEN NULL ELSE ? + timeout END, "
-                "  lease_expires_at = MIN(? + COALESCE(heartbeat_timeout, ?), "
-                "                         ? + COALESCE(timeout, 1e18)), "
-                "  updated_at = ? "
-                "WHERE rowid IN (SELECT rowid FROM tasks WHERE status = 'scheduled' "
-                f"  AND queue IN ({marks}) AND available_at <= ? "
-                "  ORDER BY available_at LIMIT ?) "
-                "RETURNING *",
-                (owner, now, now, lease, now, now, *queues, now, limit),
-            ).fetchall()
-        return sorted((task_from_row(r) for r in rows), key=lambda t: t.available_at)
+            return statements.claim(conn, request, now)
 
     def heartbeat_tasks(
         self, owner: str, keys: Sequence[tuple[str, str]], lease: float, now: float
@@ -379,32 +365,9 @@ class SQLiteStore:
         finish: TaskFinish,
         now: float,
     ) -> None:
-        if owner is None:
-            held = "status = 'suspended'"
-            args: tuple[Any, ...] = (execution_id, task_id, attempt)
-        else:
-            held = "status = 'claimed' AND lease_owner = ?"
-            args = (execution_id, task_id, attempt, owner)
-        where = f"WHERE execution_id = ? AND task_id = ? AND attempt = ? AND {held}"
+        request = FinishRequest(execution_id, task_id, attempt, owner, finish)
         with self._write() as conn:
-            if finish.outcome == "done":
-                cur = conn.execute(f"DELETE FROM tasks {where}", args)
-            elif finish.outcome == "retry":
-                cur = conn.execute(
-                    "UPDATE tasks SET status = 'scheduled', lease_owner = NULL, "
-                    "lease_expires_at = NULL, deadline = NULL, available_at = ?, "
-                    f"updated_at = ? {where}",
-                    (finish.available_at, now, *args),
-                )
-            elif finish.outcome == "suspend":
-                cur = conn.execute(
-                    "UPDATE tasks SET status = 'suspended', lease_owner = NULL, "
-                    f"lease_expires_at = NULL, deadline = NULL, updated_at = ? {where}",
-                    (now, *args),
-                )
-            else:
-                raise ValueError(f"unknown task finish outcome {finish.outcome!r}")
-            if cur.rowcount != 1:
+            if not statements.finish(conn, request, now):
                 raise LeaseLost(
                     f"task {task_id!r} of execution {execution_id!r} (attempt {attempt}) "
                     "is no longer held by this owner",
@@ -412,7 +375,6 @@ class SQLiteStore:
                     task_id=task_id,
                     attempt=attempt,
                 )
-            _deliver(conn, execution_id, finish.events, now)
 
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
         rows = self._read(
@@ -459,6 +421,13 @@ class SQLiteStore:
     # --- timers ------------------------------------------------------------------------------
 
     def fire_due_timers(self, now: float, limit: int) -> int:
+        due = self._read(
+            lambda c: c.execute(
+                "SELECT 1 FROM timers WHERE fire_at <= ? LIMIT 1", (now,)
+            ).fetchone()
+        )
+        if due is None:
+            return 0
         with self._write() as conn:
             due = conn.execute(
                 "SELECT execution_id, timer_id FROM timers WHERE fire_at <= ? "
@@ -470,7 +439,9 @@ class SQLiteStore:
                     "DELETE FROM timers WHERE execution_id = ? AND timer_id = ?",
                     (row["execution_id"], row["timer_id"]),
                 )
-                _deliver(conn, row["execution_id"], [TimerFired(timer_id=row["timer_id"])], now)
+                statements.deliver(
+                    conn, row["execution_id"], [TimerFired(timer_id=row["timer_id"])], now
+                )
             return len(due)
 
     def wait_for_work(self, timeout: float) -> bool:
@@ -489,139 +460,3 @@ class SQLiteStore:
             ).fetchone()
         )
         return None if row is None or row[0] is None else float(row[0])
-
-
-def _history(conn: sqlite3.Connection, execution_id: str, after_seq: int) -> list[RecordedEvent]:
-    rows = conn.execute(
-        "SELECT seq, decision, time, type, payload FROM history "
-        "WHERE execution_id = ? AND seq > ? ORDER BY seq",
-        (execution_id, after_seq),
-    ).fetchall()
-    return [
-        RecordedEvent(r["seq"], r["decision"], r["time"], decode_event(r["type"], r["payload"]))
-        for r in rows
-    ]
-
-
-def _require_execution(conn: sqlite3.Connection, execution_id: str) -> None:
-    if conn.execute("SELECT 1 FROM executions WHERE id = ?", (execution_id,)).fetchone() is None:
-        raise ExecutionNotFound(f"no execution with id {execution_id!r}")
-
-
-def _load_definition(conn: sqlite3.Connection, definition_id: str) -> DefinitionRecord:
-    row = conn.execute(
-        "SELECT id, kind, name, source, created_at FROM definitions WHERE id = ?",
-        (definition_id,),
-    ).fetchone()
-    if row is None:
-        raise DefinitionNotFound(f"no definition with id {definition_id!r}")
-    return DefinitionRecord(**dict(row))
-
-
-_EXECUTION_COLUMNS = (
-    "id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq"
-)
-
-
-def _deliver(
-    conn: sqlite3.Connection, execution_id: str, events: Sequence[Event], now: float
-) -> None:
-    if not events:
-        return
-    conn.executemany(
-        "INSERT INTO inbox (execution_id, time, type, payload) VALUES (?, ?, ?, ?)",
-        [(execution_id, now, *encode_event(e)) for e in events],
-    )
-    conn.execute(
-        "UPDATE executions SET pending_since = COALESCE(pending_since, ?) WHERE id = ?",
-        (now, execution_id),
-    )
-
-
-def _save_decision(
-    conn: sqlite3.Connection,
-    work: DecisionWork,
-    result: DecisionResult,
-    inbox_ids: dict[str, list[int]],
-    now: float,
-) -> None:
-    eid = result.execution_id
-    consumed = inbox_ids[eid][: result.consumed_inputs]
-    if consumed:
-        conn.execute("DELETE FROM inbox WHERE execution_id = ? AND id <= ?", (eid, consumed[-1]))
-    seq = work.next_seq
-    rows = []
-    for decision, time, event in result.appended:
-        type_name, payload = encode_event(event)
-        rows.append((eid, seq, decision, time, type_name, payload))
-        seq += 1
-    conn.executemany(
-        "INSERT INTO history (execution_id, seq, decision, time, type, payload) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    if result.tasks:
-        conn.executemany(
-            "INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, "
-            "attempt, available_at, retry, timeout, heartbeat_timeout, meta, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 0, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    eid,
-                    t.task_id,
-                    t.name,
-                    t.action,
-                    dumps(t.input),
-                    t.queue,
-                    t.available_at,
-                    encode_retry(t.retry),
-                    t.timeout,
-                    t.heartbeat_timeout,
-                    dumps(t.meta),
-                    now,
-                    now,
-                )
-                for t in result.tasks
-            ],
-        )
-    if result.timers:
-        conn.executemany(
-            "INSERT OR REPLACE INTO timers (execution_id, timer_id, fire_at) VALUES (?, ?, ?)",
-            [(eid, timer_id, fire_at) for timer_id, fire_at in result.timers],
-        )
-    snapshot_sql, snapshot_args = "", cast("tuple[object, ...]", ())
-    if result.snapshot is not None:
-        snapshot_sql = "snapshot = ?, snapshot_seq = ?, "
-        snapshot_args = (dumps(result.snapshot), seq - 1)
-    conn.execute(
-        "UPDATE executions SET status = ?, decision_no = ?, next_seq = ?, "
-        f"{snapshot_sql}"
-        "output = CASE WHEN ? THEN ? ELSE output END, "
-        "errors = CASE WHEN ? THEN ? ELSE errors END, updated_at = ?, "
-        "pending_since = (SELECT MIN(time) FROM inbox WHERE execution_id = ?) "
-        "WHERE id = ?",
-        (
-            result.status,
-            result.decision_no,
-            seq,
-            *snapshot_args,
-            result.completed,
-            dumps(result.output),
-            result.completed,
-            dumps(result.errors),
-            now,
-            eid,
-            eid,
-        ),
-    )
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements of a migration file (no semicolons inside statements there)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-
-
-def default_path() -> str:
-    """The embedded default: ``cadenza.db`` in the working directory."""
-    return os.path.join(os.getcwd(), "cadenza.db")
