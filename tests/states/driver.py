@@ -24,7 +24,7 @@ from cadenza.model.events import (
     ExecutionStarted,
     MarkerRecorded,
     TaskCompleted,
-    TaskSuspended,
+    TaskStarted,
     TimerFired,
 )
 
@@ -147,9 +147,7 @@ class Driver:
         if not worker.get("steps"):
             return
         delay = 0.0
-        claimed = TaskSuspended(
-            task_id=command.task_id, status="pending", result={"worker_name": worker["worker_name"]}
-        )
+        claimed = TaskStarted(task_id=command.task_id, worker=worker["worker_name"])
         self.at(0.0, claimed)
         text = json.dumps(command.input)
         for step in worker.get("steps", []):

@@ -28,6 +28,7 @@ from cadenza.model.events import (
     TaskCompleted,
     TimerFired,
 )
+from cadenza.model.tokens import callback_token, decode_token
 
 FN = "arn:aws:lambda:us-east-1:111111111111:function:work"
 ACTIVITY = "arn:aws:states:us-east-1:111111111111:activity:review"
@@ -133,9 +134,9 @@ def test_wait_for_task_token_and_context() -> None:
     commands = interp.decide(state, [start()], 100.0)
     task = next(c for c in commands if isinstance(c, ScheduleTask))
     token = task.input["token"]
-    assert token == f"exec-1#{task.task_id}" == task.meta["token"]
+    assert token == callback_token("exec-1", task.task_id) == task.meta["token"]
     done = interp.decide(
-        state, [TaskCompleted(task_id=token.split("#", 1)[1], result={"a": 1})], 101.0
+        state, [TaskCompleted(task_id=decode_token(token).task_id, result={"a": 1})], 101.0
     )
     assert [c.status for c in done if isinstance(c, CompleteExecution)] == ["succeeded"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cadenza.engine.clock import Clock
-from cadenza.model.events import JSON, TaskCompleted
+from cadenza.model.events import JSON, TaskCompleted, TaskStarted
 from cadenza.model.tokens import TaskToken, decode_token
 from cadenza.store.protocol import Store
 from cadenza.store.records import TaskFinish
@@ -61,6 +61,13 @@ class ExternalTasks:
         if not claimed:
             return None
         task = claimed[0]
+        # The execution learns who took the task (Step Functions records the
+        # worker's name in ActivityStarted).
+        self.store.deliver(
+            task.execution_id,
+            [TaskStarted(task_id=task.task_id, worker=worker_name)],
+            self.clock.now(),
+        )
         token = TaskToken(task.execution_id, task.task_id, task.attempt, owner).encode()
         return ActivityTask(
             token=token, input=task.input, execution_id=task.execution_id, name=task.name

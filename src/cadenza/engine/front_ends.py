@@ -12,14 +12,9 @@ def default_front_ends() -> dict[str, FrontEnd]:
     from cadenza.interpreters.orquesta.frontend import OrquestaFrontEnd
 
     found: dict[str, FrontEnd] = {"orquesta": OrquestaFrontEnd()}
-    try:
-        from cadenza.interpreters.states.frontend import (  # type: ignore[import-not-found,unused-ignore]
-            StatesFrontEnd,
-        )
-    except ImportError:  # the States front end is optional until it ships
-        pass
-    else:
-        found["states"] = StatesFrontEnd()
+    from cadenza.interpreters.states.frontend import StatesFrontEnd
+
+    found["states"] = StatesFrontEnd()
     return found
 
 

@@ -85,6 +85,16 @@ class TaskCompleted(Event):
 
 
 @dataclass(frozen=True)
+class TaskStarted(Event):
+    """An outside worker took the task (an activity worker polled it); ``worker``
+    is the name it gave."""
+
+    type: ClassVar[str] = "TaskStarted"
+    task_id: str = ""
+    worker: str = ""
+
+
+@dataclass(frozen=True)
 class TaskSuspended(Event):
     """A task's action is waiting for an answer (``pending``) or was paused (``paused``)."""
 
@@ -219,6 +229,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
     for cls in (
         ExecutionStarted,
         TaskCompleted,
+        TaskStarted,
         TaskSuspended,
         TaskResumed,
         PauseRequested,

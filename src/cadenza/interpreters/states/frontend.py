@@ -14,10 +14,11 @@ Engine contract of the interpreter:
   ``input`` is the ``Payload``), the activity ARN (``queue`` is
   ``"activity:<arn>"``) or the resource ARN; ``meta`` holds ``state``,
   ``thread`` and ``token``.
-* **Task tokens.** ``"<execution_id>#<task_id>"`` — ``execution_id`` from
-  ``ExecutionStarted.meta``. ``$$.Task.Token`` in ``.waitForTaskToken`` and
-  activity tasks; SendTaskSuccess/Failure with it is answered by
-  ``TaskCompleted(task_id=<the part after '#'>)``.
+* **Task tokens.** ``$$.Task.Token`` of a ``.waitForTaskToken`` task is
+  ``cadenza.model.tokens.callback_token(execution_id, task_id)``; the engine's
+  ``ExternalTasks.succeed/fail`` turn an answer into
+  ``TaskCompleted(task_id=...)``. Activity workers get their own token from
+  ``ExternalTasks.poll``, which also delivers ``TaskStarted(task_id, worker)``.
 * **Context** (``ExecutionStarted.context``, all optional): ``state_machine_name``,
   ``state_machine_arn``, ``execution_name``, ``execution_arn``, ``role_arn``,
   ``unavailable_resources`` (activity/resource ARNs the engine knows do not

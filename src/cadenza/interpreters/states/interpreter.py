@@ -28,7 +28,7 @@ from cadenza.model.events import (
     ExecutionStarted,
     RerunRequested,
     TaskCompleted,
-    TaskSuspended,
+    TaskStarted,
     TimerFired,
 )
 
@@ -136,8 +136,8 @@ class StatesInterpreter:
             return  # late answers after the end
         elif isinstance(event, TaskCompleted):
             tasks.task_completed(run, event)
-        elif isinstance(event, TaskSuspended):
-            tasks.task_started(run, event.task_id, event.result)
+        elif isinstance(event, TaskStarted):
+            tasks.task_started(run, event.task_id, event.worker)
         elif isinstance(event, TimerFired):
             run.on_timer(event.timer_id)
 

@@ -27,6 +27,7 @@ from cadenza.interpreters.states.errors import StateFailure, runtime_cause
 from cadenza.interpreters.states.simple_states import effective_input, finish
 from cadenza.model.commands import ScheduleTask
 from cadenza.model.events import TaskCompleted
+from cadenza.model.tokens import callback_token
 
 if TYPE_CHECKING:
     from cadenza.interpreters.states.runtime import Run, Thread
@@ -68,8 +69,8 @@ def function_arn(name: Any) -> str:
 
 
 def task_token(execution_id: str, task_id: str) -> str:
-    """The task token for ``.waitForTaskToken`` and activities (see frontend.py)."""
-    return f"{execution_id}#{task_id}"
+    """The task token for ``.waitForTaskToken`` (see ``cadenza.model.tokens``)."""
+    return callback_token(execution_id, task_id)
 
 
 def _seconds(run: Run, th: Thread, field: str) -> float | None:
@@ -259,15 +260,14 @@ def _failure_of(run: Run, th: Thread, task: dict[str, Any], event: TaskCompleted
 
 
 def task_started(run: Run, task_id: str, worker: Any) -> None:
-    """An activity worker took the task (``TaskSuspended`` with the worker's name)."""
+    """An activity worker took the task (``TaskStarted`` with the worker's name)."""
     tid = run.state["tasks"].get(task_id)
     th = None if tid is None else run.state["threads"].get(tid)
     task = None if th is None else th.get("task")
     if th is None or th["done"] or task is None or task.get("started"):
         return
     task["started"] = True
-    name = worker.get("worker_name") if isinstance(worker, dict) else worker
-    details = {} if name is None else {"workerName": str(name)}
+    details = {"workerName": str(worker)} if worker else {}
     run.emit(th, "ActivityStarted", "activityStartedEventDetails", details)
 
 
