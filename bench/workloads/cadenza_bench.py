@@ -180,15 +180,18 @@ def _flat_profile_json(profiler: Any) -> str:
                 return found
         return None
 
-    def walk(node: Any) -> None:
+    def walk(node: Any, parent_key: str) -> None:
         key = f"{node.file_path_short or node.file_path}:{node.function}"
-        totals[key] = totals.get(key, 0.0) + node.total_self_time
+        # pyinstrument's synthetic "[self]" frames are already part of their
+        # caller's total_self_time: counting them again would double it.
+        if not node.function.startswith("["):
+            totals[key] = totals.get(key, 0.0) + node.total_self_time
         for child in node.children:
-            walk(child)
+            walk(child, key)
 
     timed = find(root) if root is not None else None
     if timed is not None:
-        walk(timed)
+        walk(timed, "?")
     duration = timed.time if timed is not None else session.duration
     ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
     return json.dumps(
