@@ -74,7 +74,7 @@ QUICK = Sizes(
     w3_runs=50,
     w5_steps=8,
     w5_kill_step=4,
-    w6_steps=(10, 100),
+    w6_steps=(10, 50),
     repeat=1,
     prefect_w3_runs=10,
 )
@@ -601,7 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--only", help="workloads, e.g. W1,W3 (W7 comes from W1 and W3)")
     parser.add_argument("--systems", default="cadenza,dbos,prefect")
-    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument(
+        "--stores", help="sqlite,postgres (default both; --quick: sqlite, to stay near a minute)"
+    )
     parser.add_argument("--repeat", type=int, help="repetitions (default 3; 1 with --quick)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG))
     parser.add_argument("--timeout", type=float, default=1200.0, help="per measurement, s")
@@ -630,7 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # W7 is read off the W1 and W3 runs (their commit counters).
         wanted += [w for w in ("W1", "W3") if w not in wanted]
     names = [s.strip() for s in args.systems.split(",") if s.strip()]
-    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    store_list = args.stores or ("sqlite" if args.quick else "sqlite,postgres")
+    stores = [s.strip() for s in store_list.split(",") if s.strip()]
 
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -722,7 +725,7 @@ def environment(names: Sequence[str], pg_url: str | None) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {_memory_gib():.0f} GiB",
         "python": platform.python_version(),
-        "cadenza": version("cadenza"),
+        "cadenza": f"{version('cadenza')} ({_git_state()})",
     }
     for peer in names:
         if peer != "cadenza":
@@ -730,6 +733,27 @@ def environment(names: Sequence[str], pg_url: str | None) -> dict[str, Any]:
     if pg_url:
         meta["postgresql"] = pg_version(pg_url)
     return meta
+
+
+def _git_state() -> str:
+    """The commit measured, and whether src/ had uncommitted changes then."""
+    repo = BENCH.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "no git"
+    return f"commit {head}{', src modified' if dirty else ''}"
 
 
 def _memory_gib() -> float:
