@@ -247,10 +247,12 @@ def _read_input(args: argparse.Namespace) -> dict[str, Any]:
 def _compile_checked(path: str, source: str, registry: ActivityRegistry | None = None) -> Any:
     """Validate a definition and the actions it names, before any store is opened:
     bad input must leave nothing behind, not even an empty store file."""
-    front_end = default_front_ends()[kind_for(path, source)]
-    interpreter = front_end.compile(source, origin=path)
+    kind = kind_for(path, source)
+    interpreter = default_front_ends()[kind].compile(source, origin=path)
     actions = getattr(interpreter, "actions", None)
-    if actions is not None:
+    # A state machine naming a function nobody provides is valid, as in AWS:
+    # the Task fails when it runs (Lambda.ResourceNotFoundException).
+    if actions is not None and kind != "states":
         registry = registry or default_registry()
         unknown = [use for use in actions() if use.ref not in registry]
         if unknown:

@@ -135,6 +135,7 @@ def start_task(run: Run, th: Thread) -> None:
         run.emit(th, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", details)
         run.emit(th, "LambdaFunctionStarted")
         action, action_input, queue = resource["resource"], payload, "default"
+        task["function"] = action
     elif kind == "activity":
         details = {"input": dumps(payload), "inputDetails": {"truncated": False}}
         details.update(resource=resource["resource"], **limits)
