@@ -34,6 +34,22 @@ _environment.filters.update(functions.PURE_FUNCTIONS)
 _environment.filters.update(st2_data.DATA_FUNCTIONS)
 
 
+_COMPILED_CACHE_SIZE = 4096
+"""Compiled templates and expressions kept: the same texts are evaluated at every step."""
+
+
+# Compiled templates and expressions keep no state between renders, so one compiled
+# object serves every evaluation of the same text. Failures are not cached.
+@functools.lru_cache(maxsize=_COMPILED_CACHE_SIZE)
+def _template(text: str) -> jinja2.Template:
+    return _environment.from_string(text)
+
+
+@functools.lru_cache(maxsize=_COMPILED_CACHE_SIZE)
+def _expression(body: str) -> Any:
+    return _environment.compile_expression(body, undefined_to_none=False)
+
+
 def _strip(expression: str) -> str:
     return expression[2:-2].strip()
 
@@ -75,7 +91,7 @@ def evaluate(text: str, scope: Scope) -> Any:
 
 def _render(template: str, expression: str, variables: dict[str, Any]) -> str:
     try:
-        return str(_environment.from_string(template).render(variables))
+        return str(_template(template).render(variables))
     except Exception as exc:
         raise _failure(expression, exc) from exc
 
@@ -89,7 +105,7 @@ def _expand(text: str, variables: dict[str, Any]) -> Any:
     output: Any = text
     for expression in expressions:
         try:
-            compiled = _environment.compile_expression(_strip(expression), undefined_to_none=False)
+            compiled = _expression(_strip(expression))
             value = compiled(**variables)
             if inspect.isgenerator(value):
                 value = list(value)

@@ -13,9 +13,10 @@ Delimiters are matched the way Orquesta matches them: the shortest span on one l
 from __future__ import annotations
 
 import collections.abc  # noqa: F401 - yaql 3.x uses collections.abc without importing it
+import functools
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import jinja2
 import jinja2.parser
@@ -42,7 +43,26 @@ _NAME_EXTRACTORS = (
     re.compile(rf'\bctx\("({_VARIABLE_NAME})"\)'),  # ctx("x")
 )
 
-_yaql_engine = yaql_factory.YaqlFactory().create()
+_PARSED_CACHE_SIZE = 4096
+"""Parsed expressions kept: a definition's expressions are evaluated again at every step."""
+
+
+@functools.cache
+def yaql_engine() -> Any:
+    """The process's one YAQL parser, built on first use (building its tables is slow)."""
+    return yaql_factory.YaqlFactory().create()
+
+
+@functools.lru_cache(maxsize=_PARSED_CACHE_SIZE)
+def parse_yaql(body: str) -> Any:
+    """The parsed YAQL expression ``body`` (without delimiters); raises on bad syntax.
+
+    Parsed expressions hold no evaluation state, so one can be evaluated any number of
+    times, in any context. Failures are not cached: they are rare and cheap to repeat.
+    """
+    return yaql_engine()(body)
+
+
 _jinja_env = jinja2.Environment(
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
 )
@@ -136,7 +156,7 @@ def _yaql_syntax_errors(text: str) -> list[ExpressionSyntaxError]:
     for match in _YAQL.finditer(text):
         expr = match.group(0)
         try:
-            _yaql_engine(expr[2:-2].strip())
+            parse_yaql(expr[2:-2].strip())
         except (yaql_exceptions.YaqlException, ValueError, TypeError) as exc:
             errors.append(ExpressionSyntaxError("yaql", expr, str(exc)))
     return errors

@@ -15,16 +15,14 @@ from typing import Any
 
 import yaql
 import yaql.language.exceptions as yaql_exceptions
-import yaql.language.factory as yaql_factory
 import yaql.language.utils as yaql_utils
 
 from cadenza.expressions import functions, st2_data
 from cadenza.expressions.scope import ExpressionFailure, FunctionFailure, Scope
+from cadenza.expressions.syntax import parse_yaql
 
 KIND = "YaqlEvaluationException"
 _EXPRESSION = re.compile(r"<%.*?%>")
-
-_engine = yaql_factory.YaqlFactory().create()
 
 
 def _scoped(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,7 +70,7 @@ def evaluate(text: str, scope: Scope) -> Any:
     expression = text
     try:
         for expression in expressions:
-            value = _engine(_strip(expression)).evaluate(context=context)
+            value = parse_yaql(_strip(expression)).evaluate(context=context)
             if inspect.isgenerator(value):
                 value = list(value)
             if isinstance(value, str):
