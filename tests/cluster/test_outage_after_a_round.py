@@ -1,18 +1,11 @@
-"""Reproduction of a bug: the serve loop dies when an outage begins right after a round.
+"""The serve loop rides out an outage that begins right after a round.
 
-``Engine.serve`` catches ``StoreError`` around each round (timers, the
-decision cycle, claims, the reaper, heartbeats) but then calls
-``store.next_wakeup()`` outside that ``try``. When PostgreSQL drops the
-connections (a restart, a failover, ``pg_terminate_backend``) just after a
-round succeeded, ``next_wakeup()`` raises ``StoreUnavailable`` out of
-``serve()``: ``cadenza worker``/``server`` prints ``error [store.unavailable]``
-and exits 1 instead of backing off and carrying on. ``test_database_restart.py``
-meets it now and then with real processes (a worker exits during the outage);
-this test makes the timing deterministic on a real database by terminating
-the store's connections just before ``next_wakeup()`` runs.
-
-Marked ``xfail(strict=True)``: when the engine is fixed it passes, the strict
-marker turns that into a failure, and the marker should then be removed.
+A regression test: the loop once called ``store.next_wakeup()`` outside its
+outage handling, so when PostgreSQL dropped the connections (a restart, a
+failover, ``pg_terminate_backend``) just after a round succeeded,
+``StoreUnavailable`` escaped ``serve()`` and ``cadenza worker`` exited. The
+test makes that timing deterministic on a real database by terminating the
+store's connections just before ``next_wakeup()`` runs.
 """
 
 from __future__ import annotations
@@ -21,16 +14,9 @@ import threading
 
 import pytest
 
-from cadenza.model.errors import StoreUnavailable
-
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    raises=StoreUnavailable,
-    reason="BUG: StoreUnavailable from next_wakeup() escapes the serve loop (see docstring)",
-)
 def test_serve_rides_out_an_outage_that_begins_right_after_a_round(postgres_url: str) -> None:
     """``serve()`` backs off and goes on when the connections drop between a round
     and its ``next_wakeup()`` call, as it does when they drop during the round."""

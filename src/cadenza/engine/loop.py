@@ -70,6 +70,8 @@ class ServeLoop:
                     if now >= next_heartbeat:
                         engine.runner.heartbeat()
                         next_heartbeat = now + heartbeat_every
+                    if not busy:
+                        self._idle(next_heartbeat)
                     outage.reset()
                 except SchemaMismatch:
                     raise
@@ -80,10 +82,6 @@ class ServeLoop:
                     delay = outage.next_delay()
                     log.warning("store error (%s); retrying in %.2fs", exc, delay)
                     self.stop.wait(delay)
-                    continue
-                if busy:
-                    continue
-                self._idle(next_heartbeat)
         finally:
             self.stop.set()
             pool.shutdown(wait=True, cancel_futures=False)
