@@ -12,6 +12,8 @@ ARN is mapped to a handler in a YAML or JSON file::
       shell: jq '.items | length'           # the event as JSON on stdin; stdout is the result
 
 An ARN with no handler does not exist, as a missing function does not in AWS.
+Python handlers are imported with the map file's folder on the import path,
+so a handler module can sit next to the map.
 Each handler is registered as an activity named by its ARN that takes the
 whole event, so retries, leases and history work as for any activity.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import importlib
 import json
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,12 +49,13 @@ def load_resource_map(path: str | Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, Mapping):
         raise InputError(f"resource map {path} must map resource ARNs to handlers")
     entries: dict[str, dict[str, Any]] = {}
+    folder = str(Path(path).resolve().parent)
     for arn, spec in data.items():
         if not isinstance(spec, Mapping) or len(spec) != 1:
             raise InputError(
                 f"resource map {path}: {arn!r} needs exactly one of python, http, shell"
             )
-        entries[str(arn)] = dict(spec)
+        entries[str(arn)] = {**spec, "_folder": folder}
     return entries
 
 
@@ -64,8 +68,11 @@ def register_resources(
 
 
 def _handler(arn: str, spec: Mapping[str, Any]) -> Handler:
-    ((kind, target),) = spec.items()
+    folder = spec.get("_folder")
+    ((kind, target),) = ((k, v) for k, v in spec.items() if k != "_folder")
     if kind == "python":
+        if folder and folder not in sys.path:
+            sys.path.append(folder)
         return _python_handler(arn, str(target))
     if kind == "http":
         options = {"url": target} if isinstance(target, str) else dict(target)

@@ -21,7 +21,7 @@ from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.definition import Definition
 from cadenza.interpreters.states.errors import StateFailure
 from cadenza.interpreters.states.runtime import Run, iso_time
-from cadenza.model.commands import Command, CompleteExecution, RejectRequest
+from cadenza.model.commands import Command, CompleteExecution, RejectRequest, SetStatus
 from cadenza.model.events import (
     CancelRequested,
     Event,
@@ -195,7 +195,9 @@ class StatesInterpreter:
         if not point:
             return
         state["redrive_count"] += 1
-        state.update(status="RUNNING", output=None, error=None, cause=None, reported=None)
+        state.update(
+            status="RUNNING", output=None, error=None, cause=None, reported=None, reopened=True
+        )
         run.emit(
             None,
             "ExecutionRedriven",
@@ -213,8 +215,10 @@ class StatesInterpreter:
 
     def _report(self, state: dict[str, Any]) -> list[Command]:
         status = state["status"]
+        # Redriven: the execution is open again after its earlier end.
+        reopened: list[Command] = [SetStatus("running")] if state.pop("reopened", False) else []
         if status in ("NEW", "RUNNING"):
-            return []
+            return reopened
         report = [status, state["output"], state["error"], state["cause"]]
         if state.get("reported") == report:
             return []
@@ -232,7 +236,7 @@ class StatesInterpreter:
         errors = []
         if status != "SUCCEEDED":
             errors.append({"error": state["error"], "cause": state["cause"]})
-        return [CompleteExecution(AWS_TO_CADENZA[status], state["output"], errors)]
+        return [*reopened, CompleteExecution(AWS_TO_CADENZA[status], state["output"], errors)]
 
     def describe(self, state: dict[str, Any]) -> ExecutionView:
         active = [
