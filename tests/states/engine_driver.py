@@ -28,10 +28,11 @@ from typing import Any
 
 from cadenza.engine.activities import ActivityTask
 from cadenza.engine.engine import Engine
-from cadenza.interpreters.states.frontend import StatesFrontEnd
+from cadenza.interpreters.states.frontend import AWS_PAYLOAD_LIMIT, StatesFrontEnd
 from cadenza.interpreters.states.history import sfn_history
 from cadenza.interpreters.states.interpreter import AWS_TO_CADENZA
 from cadenza.model.errors import ActivityError, LeaseLost
+from cadenza.model.events import TimerFired, TimerStarted
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.records import TaskRecord
 from cadenza.store.sqlite import SQLiteStore
@@ -176,7 +177,7 @@ class EngineCaseRun:
             SQLiteStore(str(self.database)),
             registry=build_registry(self.case),
             clock=FakeClock(START_TIME),
-            front_ends={"states": StatesFrontEnd(machine_type)},
+            front_ends={"states": StatesFrontEnd(machine_type, payload_limit=AWS_PAYLOAD_LIMIT)},
         )
         self.clock: FakeClock = self.engine.clock  # type: ignore[assignment]
 
@@ -293,6 +294,27 @@ class EngineCaseRun:
         later = [t for t in times if t > self.clock.now()]
         return min(later) if later else None
 
+    def _check_not_stalled(self, execution_id: str) -> None:
+        """Stopping with a timer of the execution still open means the store hid it."""
+        started: dict[str, float] = {}
+        fired: set[str] = set()
+        for recorded in self.engine.history(execution_id):
+            event = recorded.event
+            if isinstance(event, TimerStarted):
+                started[event.timer_id] = recorded.time + event.delay
+            elif isinstance(event, TimerFired):
+                fired.add(event.timer_id)
+        open_timers = {t: at for t, at in started.items() if t not in fired}
+        if open_timers:
+            timer, at = min(open_timers.items(), key=lambda item: item[1])
+            raise AssertionError(
+                f"engine stalled: timer {timer!r} of {execution_id} is due at +"
+                f"{at - START_TIME:g} s but store.next_wakeup() is "
+                f"{self.engine.store.next_wakeup()} (not after now, +"
+                f"{self.clock.now() - START_TIME:g} s): a task waiting on a queue no engine "
+                "worker serves (an activity nobody polls) hides every later timer"
+            )
+
     def drive(self, execution_id: str) -> None:
         """Run until the execution ends, or nothing more can happen."""
         for _ in range(MAX_ROUNDS):
@@ -302,11 +324,15 @@ class EngineCaseRun:
                 break
             due = self._next_time()
             if due is None:
+                self._check_not_stalled(execution_id)
                 break
             self.clock.set(due)
         else:
             raise AssertionError(f"execution {execution_id} still busy after {MAX_ROUNDS} rounds")
         # What the world still holds for this execution can no longer matter.
+        for sleeper in self.sleeping:
+            if sleeper.task.execution_id == execution_id:
+                self.engine.runner.running.remove(sleeper.task)
         self.sleeping = [s for s in self.sleeping if s.task.execution_id != execution_id]
         self.jobs = [j for j in self.jobs if j.task.execution_id != execution_id]
 
