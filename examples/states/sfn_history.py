@@ -29,7 +29,10 @@ def main() -> int:
         return 0
     for event in events:
         details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        name = next((str(details[k]) for k in ("name", "resource", "workerName", "error") if k in details), "")
+        keys = ("name", "resource", "workerName", "error")
+        name = next((str(details[k]) for k in keys if k in details), "")
+        if "index" in details:
+            name = f"{name}[{details['index']}]"
         print(f"{event['id']:>4} {event['previousEventId']:>4}  {event['type']:<28} {name}")
     return 0
 
