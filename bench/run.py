@@ -531,15 +531,12 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def table(cells: list[Cell]) -> str:
-    """Text table: median [min-max] per system/store; ratio of Cadenza (same
-    store, or SQLite for Prefect) to the peer."""
+def rows(cells: list[Cell]) -> list[tuple[str, ...]]:
+    """(workload, metric, system/store, median [min-max], n, Cadenza/peer, size)
+    per metric; the ratio compares with Cadenza on the same store (SQLite for
+    Prefect)."""
     by_key = {(c.workload, c.system): c for c in cells}
-    lines = [
-        f"{'workload':<10} {'metric':<26} {'system/store':<17} {'median [min-max]':<28} "
-        f"{'n':>2}  cadenza/peer  size"
-    ]
-    lines.append("-" * len(lines[0]))
+    found: list[tuple[str, ...]] = []
     workloads: list[str] = []
     for c in cells:
         if c.workload not in workloads:
@@ -552,9 +549,7 @@ def table(cells: list[Cell]) -> str:
                 s = _summary(c.values(metric))
                 if s is None:
                     if c.errors and metric == METRICS[base][0][0]:
-                        lines.append(
-                            f"{w:<10} {metric:<26} {c.system:<17} failed: {c.errors[-1][:70]}"
-                        )
+                        found.append((w, metric, c.system, f"failed: {c.errors[-1][:70]}"))
                     continue
                 med, lo, hi = s
                 ratio = ""
@@ -565,12 +560,43 @@ def table(cells: list[Cell]) -> str:
                     if mine and med:
                         ratio = f"{mine[0] / med:.2f}"
                 spread = f"{_fmt(med)} [{_fmt(lo)}-{_fmt(hi)}] {unit}"
-                used = sorted({str(r["size"]) for r in c.runs if "size" in r})
-                lines.append(
-                    f"{w:<10} {metric:<26} {c.system:<17} {spread:<28} {len(c.values(metric)):>2}  "
-                    f"{ratio:<12}  {','.join(used)}"
-                )
+                used = ",".join(sorted({str(r["size"]) for r in c.runs if "size" in r}))
+                found.append((w, metric, c.system, spread, str(len(c.values(metric))), ratio, used))
+    return found
+
+
+HEADER = ("workload", "metric", "system/store", "median [min-max]", "n", "cadenza/peer", "size")
+
+
+def table(cells: list[Cell]) -> str:
+    """The results as aligned text."""
+    widths = (10, 26, 17, 28, 2, 12, 5)
+    lines = ["  ".join(h.ljust(wd) for h, wd in zip(HEADER, widths, strict=True))]
+    lines.append("-" * len(lines[0]))
+    for row in rows(cells):
+        lines.append("  ".join(v.ljust(wd) for v, wd in zip(row, widths, strict=False)))
     return "\n".join(lines)
+
+
+def markdown(cells: list[Cell]) -> str:
+    """The results as a Markdown table (for bench/README.md)."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for row in rows(cells):
+        cols = list(row) + [""] * (len(HEADER) - len(row))
+        lines.append("| " + " | ".join(cols) + " |")
+    return "\n".join(lines)
+
+
+def load_cells(paths: Sequence[str]) -> tuple[list[Cell], dict[str, Any]]:
+    """Cells and metadata from files written by --save (merged in order)."""
+    cells: list[Cell] = []
+    meta: dict[str, Any] = {}
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        meta = {**doc["meta"], **meta}
+        for r in doc["results"]:
+            cells.append(Cell(r["workload"], r["system"], r["runs"], r["errors"]))
+    return cells, meta
 
 
 # --- driver ------------------------------------------------------------------------------------
@@ -611,7 +637,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--w2-width", type=int, help="W2 fan-out width (default 1000)")
     parser.add_argument("--w3-runs", type=int, help="W3 runs (default 1000)")
     parser.add_argument("--save", metavar="FILE", help="also write the JSON results to FILE")
+    parser.add_argument(
+        "--from",
+        dest="from_files",
+        metavar="FILE[,FILE]",
+        help="print the table of results saved with --save instead of running",
+    )
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args(argv)
+    if args.from_files:
+        cells_loaded, meta_loaded = load_cells(args.from_files.split(","))
+        print(_meta_lines(meta_loaded))
+        print(markdown(cells_loaded) if args.markdown else table(cells_loaded))
+        return 0
 
     sizes = QUICK if args.quick else FULL
     if args.repeat:
@@ -714,7 +752,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(document)
     else:
         print(_meta_lines(meta))
-        print(table(results))
+        print(markdown(results) if args.markdown else table(results))
     return 1 if any(c.errors for c in results) else 0
 
 
