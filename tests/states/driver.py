@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cadenza.interpreters.states.frontend import StatesFrontEnd
+from cadenza.interpreters.states.frontend import AWS_PAYLOAD_LIMIT, StatesFrontEnd
 from cadenza.interpreters.states.history import sfn_history
 from cadenza.interpreters.states.interpreter import StatesInterpreter, aws_status
 from cadenza.model.commands import CompleteExecution, RecordMarker, ScheduleTask, StartTimer
@@ -87,8 +87,9 @@ class Driver:
         self.case = case
         self.execution = execution
         machine = case.get("state_machine", {})
+        # The recorded cases ran in AWS: its payload limit applies.
         self.interpreter: StatesInterpreter = StatesFrontEnd(
-            machine.get("type", "STANDARD")
+            machine.get("type", "STANDARD"), payload_limit=AWS_PAYLOAD_LIMIT
         ).compile(json.dumps(case["definition"]), origin=case["name"])
         self.state = self.interpreter.new_state()
         self.now = START_TIME

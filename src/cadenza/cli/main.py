@@ -29,6 +29,7 @@ from cadenza.cli.render import (
 )
 from cadenza.engine.engine import Engine
 from cadenza.engine.front_ends import default_front_ends, kind_for
+from cadenza.interpreters.states.history import sfn_history
 from cadenza.model.errors import (
     ActionNotFound,
     CadenzaError,
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
-    _activities_option(p)
+    _running_options(p)
     p.add_argument(
         "--detach",
         action="store_true",
@@ -120,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("history", "show an execution's event history", _history)
     p.add_argument("execution_id")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--sfn",
+        action="store_true",
+        help="a state machine's history as Step Functions' GetExecutionHistory shows it (JSON)",
+    )
 
     p = command("rerun", "run a finished execution again from failed (or named) tasks", _rerun)
     p.add_argument("execution_id")
@@ -130,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-wait", action="store_true", help="only record the request")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    _activities_option(p)
+    _running_options(p)
 
     p = command(
         "redrive",
@@ -141,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-wait", action="store_true", help="only record the request")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    _activities_option(p)
+    _running_options(p)
 
     p = command("respond", "answer a task waiting for a person (core.ask)", _respond)
     p.add_argument("execution_id")
@@ -151,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-wait", action="store_true", help="only record the answer")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    _activities_option(p)
+    _running_options(p)
 
     for name, text in (
         ("pause", "pause an execution (running tasks finish, nothing new starts)"),
@@ -163,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true")
         p.add_argument("--no-wait", action="store_true", help="only record the request")
         p.add_argument("--quiet", action="store_true", help="no progress lines")
-        _activities_option(p)
+        _running_options(p)
 
     p = command(
         "server",
@@ -180,7 +186,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _activities_option(p: argparse.ArgumentParser) -> None:
+def _running_options(p: argparse.ArgumentParser) -> None:
+    """Options of every command that runs activities."""
+    p.add_argument(
+        "--aws-limits",
+        action="store_true",
+        help="apply Step Functions' limits to state machines (256 KiB payloads)",
+    )
     p.add_argument(
         "--resources",
         metavar="FILE",
@@ -196,7 +208,7 @@ def _activities_option(p: argparse.ArgumentParser) -> None:
 
 
 def _worker_options(p: argparse.ArgumentParser) -> None:
-    _activities_option(p)
+    _running_options(p)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--queue", action="append", default=[], metavar="NAME")
     p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
@@ -222,7 +234,12 @@ def _registry(args: argparse.Namespace) -> ActivityRegistry:
 def _engine(
     args: argparse.Namespace, registry: ActivityRegistry | None = None, **kwargs: Any
 ) -> Engine:
-    return Engine(args.store, registry=registry or _registry(args), **kwargs)
+    return Engine(
+        args.store,
+        registry=registry or _registry(args),
+        front_ends=default_front_ends(aws_limits=getattr(args, "aws_limits", False)),
+        **kwargs,
+    )
 
 
 def _read_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -244,11 +261,13 @@ def _read_input(args: argparse.Namespace) -> dict[str, Any]:
     return value
 
 
-def _compile_checked(path: str, source: str, registry: ActivityRegistry | None = None) -> Any:
+def _compile_checked(
+    path: str, source: str, registry: ActivityRegistry | None = None, aws_limits: bool = False
+) -> Any:
     """Validate a definition and the actions it names, before any store is opened:
     bad input must leave nothing behind, not even an empty store file."""
     kind = kind_for(path, source)
-    interpreter = default_front_ends()[kind].compile(source, origin=path)
+    interpreter = default_front_ends(aws_limits=aws_limits)[kind].compile(source, origin=path)
     actions = getattr(interpreter, "actions", None)
     # A state machine naming a function nobody provides is valid, as in AWS:
     # the Task fails when it runs (Lambda.ResourceNotFoundException).
@@ -288,7 +307,7 @@ def _run(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     workflow_input = _read_input(args)
     registry = _registry(args)
-    _compile_checked(args.file, source, registry)
+    _compile_checked(args.file, source, registry, args.aws_limits)
     engine = _engine(args, registry, lease=args.lease)
     definition = engine.register(source, origin=args.file)
     execution_id = engine.start(definition, workflow_input)
@@ -414,6 +433,9 @@ def _status(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     engine = _engine(args)
     events = engine.history(args.execution_id)
+    if args.sfn:
+        print(to_json(sfn_history(events)))
+        return EXIT_OK
     if args.json:
         print(
             to_json(

@@ -7,14 +7,15 @@ import json
 from cadenza.interpreters.protocol import FrontEnd
 
 
-def default_front_ends() -> dict[str, FrontEnd]:
-    """Every front end this version ships, by kind."""
+def default_front_ends(*, aws_limits: bool = False) -> dict[str, FrontEnd]:
+    """Every front end this version ships, by kind; ``aws_limits`` applies Step
+    Functions' payload limit (256 KiB) to state machines."""
     from cadenza.interpreters.orquesta.frontend import OrquestaFrontEnd
 
     found: dict[str, FrontEnd] = {"orquesta": OrquestaFrontEnd()}
-    from cadenza.interpreters.states.frontend import StatesFrontEnd
+    from cadenza.interpreters.states.frontend import AWS_PAYLOAD_LIMIT, StatesFrontEnd
 
-    found["states"] = StatesFrontEnd()
+    found["states"] = StatesFrontEnd(payload_limit=AWS_PAYLOAD_LIMIT if aws_limits else None)
     return found
 
 

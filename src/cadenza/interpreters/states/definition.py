@@ -48,8 +48,11 @@ def load_document(source: str, origin: str | None = None) -> dict[str, Any]:
 class Definition:
     """The parsed machine: scopes by key and the machine-wide settings."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], payload_limit: int | None = None) -> None:
         self.document = document
+        #: Largest state output or task result in bytes (Step Functions: 256 KiB,
+        #: ``States.DataLimitExceeded`` beyond); None for no limit.
+        self.payload_limit = payload_limit
         self.query_language = str(document.get("QueryLanguage") or JSONPATH)
         self.timeout: float | None = (
             float(document["TimeoutSeconds"]) if "TimeoutSeconds" in document else None

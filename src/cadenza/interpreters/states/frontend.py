@@ -45,18 +45,25 @@ from cadenza.interpreters.states.validation import validate_definition
 __all__ = ["StatesFrontEnd"]
 
 
+#: Step Functions' limit on a state's input, output or a task result (bytes).
+AWS_PAYLOAD_LIMIT = 256 * 1024
+
+
 class StatesFrontEnd:
     """Compiles Amazon States Language JSON into interpreters (``FrontEnd`` protocol)."""
 
     kind = "states"
 
-    def __init__(self, machine_type: str = "STANDARD") -> None:
+    def __init__(self, machine_type: str = "STANDARD", payload_limit: int | None = None) -> None:
         self.machine_type = machine_type
+        #: ``AWS_PAYLOAD_LIMIT`` for AWS-compatible limits; None (the default)
+        #: lets payloads be as large as the store allows.
+        self.payload_limit = payload_limit
 
     def compile(self, source: str, *, origin: str | None = None) -> StatesInterpreter:
         """Parse, check and compile ``source``; raises ``DefinitionError`` if invalid."""
         checked = validate_definition(source, machine_type=self.machine_type, origin=origin)
-        definition = Definition(dict(checked.document))
+        definition = Definition(dict(checked.document), self.payload_limit)
         uses = [
             ActionUse(resource, path)
             for resource, path in definition.resources()

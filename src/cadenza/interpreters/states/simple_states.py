@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 _NOTHING: Any = object()
-MAX_PAYLOAD = 256 * 1024
 
 
 def effective_input(run: Run, th: Thread, env: Env | None = None) -> Any:
@@ -85,7 +84,8 @@ def finish(
                 assigned = {**(assigned or {}), **env.assign_jsonpath(block, assign_source)}
         if "OutputPath" in spec:
             output = env.select_field(spec["OutputPath"], output, "OutputPath")
-    if len(dumps(output).encode()) > MAX_PAYLOAD:
+    limit = run.definition.payload_limit
+    if limit is not None and len(dumps(output).encode()) > limit:
         raise StateFailure(
             "States.DataLimitExceeded",
             f"The state/task '{th['state']}' returned a result with a size exceeding the "

@@ -36,7 +36,6 @@ __all__ = ["classify", "start_task", "task_completed", "task_timed_out", "task_t
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
-MAX_PAYLOAD = 256 * 1024
 _FUNCTION = re.compile(r"^arn:aws:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$")
 _ACTIVITY = re.compile(r"^arn:aws:states:[^:]*:[^:]*:activity:.+$")
 _SERVICE = re.compile(r"^arn:aws:states:::(?P<service>[^:]+):(?P<action>[^.]+)(?P<pattern>\..+)?$")
@@ -288,7 +287,8 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
         if kind == "service" and task.get("resourceType") == "lambda":
             result = _invoke_response(result, bool(task.get("log_tail")))
         text = dumps(result)
-        if len(text.encode()) > MAX_PAYLOAD:
+        limit = run.definition.payload_limit
+        if limit is not None and len(text.encode()) > limit:
             _report_failure(
                 run,
                 th,
