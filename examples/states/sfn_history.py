@@ -3,8 +3,9 @@
     python sfn_history.py EXECUTION_ID            # one line per event
     python sfn_history.py EXECUTION_ID --json     # the events as a JSON list
 
-``cadenza history`` shows the engine's own events; the Step Functions events
-are recorded among them as markers, and ``sfn_history`` picks them out.
+``cadenza history ID --sfn`` prints the same events as JSON; this script is
+the Python call behind it (``sfn_history`` picks the Step Functions events out
+of the engine's history) with a one-line-per-event view.
 """
 
 from __future__ import annotations
