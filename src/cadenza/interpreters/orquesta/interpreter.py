@@ -89,7 +89,7 @@ class OrquestaInterpreter:
         return st.new_state()
 
     def dump_state(self, state: st.State) -> Any:
-        return json.loads(json.dumps(state))
+        return st.snapshot(state)
 
     def load_state(self, data: Any) -> st.State:
         return st.upgrade(json.loads(json.dumps(data)))

@@ -207,6 +207,36 @@ def log_error(
         state["errors"].append(entry)
 
 
+_APPEND_ONLY = frozenset({"contexts", "chains"})
+"""State lists whose items are never changed once appended (published contexts, chain
+nodes): a snapshot may share those items with the live state."""
+
+
+def snapshot(state: State) -> State:
+    """A JSON copy of ``state`` that later in-place changes to ``state`` do not reach.
+
+    Cheaper than a JSON round trip: the append-only lists are copied shallowly (a snapshot
+    is taken every few dozen events and the history part of the state grows with the run).
+    """
+    return {
+        key: list(value) if key in _APPEND_ONLY else _json_copy(value)
+        for key, value in state.items()
+    }
+
+
+def _json_copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {key: _json_copy(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_json_copy(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value
+
+
 def upgrade(state: State) -> State:
     """Bring a state saved before chains and status counters to today's shape, in place.
 
