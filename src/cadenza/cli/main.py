@@ -242,7 +242,7 @@ def _engine(
     )
 
 
-def _read_input(args: argparse.Namespace) -> dict[str, Any]:
+def _read_input(args: argparse.Namespace) -> Any:
     text, where = args.input, "--input"
     if args.input_file:
         where = args.input_file
@@ -256,8 +256,6 @@ def _read_input(args: argparse.Namespace) -> dict[str, Any]:
         value = json.loads(text)
     except ValueError as exc:
         raise InputError(f"{where} is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InputError(f"{where} must be a JSON object, not {type(value).__name__}")
     return value
 
 
@@ -307,7 +305,10 @@ def _run(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     workflow_input = _read_input(args)
     registry = _registry(args)
-    _compile_checked(args.file, source, registry, args.aws_limits)
+    interpreter = _compile_checked(args.file, source, registry, args.aws_limits)
+    if getattr(interpreter, "kind", "") != "states" and not isinstance(workflow_input, dict):
+        where = args.input_file or "--input"
+        raise InputError(f"{where} must be a JSON object, not {type(workflow_input).__name__}")
     engine = _engine(args, registry, lease=args.lease)
     definition = engine.register(source, origin=args.file)
     execution_id = engine.start(definition, workflow_input)
@@ -371,9 +372,13 @@ def _report(record: ExecutionRecord, args: argparse.Namespace) -> int:
 def _error_line(error: Any) -> str:
     if not isinstance(error, dict):
         return str(error)
-    where = error.get("task_id")
-    text = str(error.get("message", error))
-    return f"{where}: {text}" if where else text
+    if "message" in error:  # Orquesta: {type, message, task_id?, ...}
+        where = error.get("task_id")
+        text = str(error["message"])
+    else:  # States: {error, cause}
+        where = error.get("error")
+        text = str(error.get("cause") or "")
+    return f"{where}: {text}" if where and text else str(where or text)
 
 
 def _validate(args: argparse.Namespace) -> int:

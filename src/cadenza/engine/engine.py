@@ -17,6 +17,7 @@ Two ways to drive it:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import random
@@ -164,12 +165,21 @@ class Engine:
         execution_id: str | None = None,
     ) -> str:
         """Start an execution of ``definition``; return its id. Nothing runs until driven."""
-        if input is not None and not isinstance(input, Mapping):
-            raise InputError("the workflow input must be a JSON object")
+        front_end = self.front_ends.get(definition.kind)
+        if input is None:
+            input = {}
+        if getattr(front_end, "input_must_be_object", True):
+            if not isinstance(input, Mapping):
+                raise InputError("the workflow input must be a JSON object")
+            input = dict(input or {})
+        try:
+            json.dumps(input, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"the workflow input is not JSON: {exc}") from exc
         execution_id = execution_id or str(uuid.uuid4())
         now = self.clock.now()
         started = ExecutionStarted(
-            input=dict(input or {}),
+            input=input,
             context=dict(context or {}),
             seed=random.SystemRandom().getrandbits(63),
             meta={
@@ -383,7 +393,7 @@ class Engine:
     def run(
         self,
         definition: DefinitionRecord,
-        input: Mapping[str, JSON] | None = None,
+        input: JSON = None,
         *,
         timeout: float | None = None,
     ) -> ExecutionRecord:

@@ -219,7 +219,8 @@ class Store(Protocol):
         """Move timers due by ``now`` into their executions' inboxes as ``TimerFired``."""
 
     def next_wakeup(self) -> float | None:
-        """The earliest time a scheduled task or timer becomes due, if any."""
+        """The earliest time a scheduled task (outside activity queues, which
+        outside pollers take), a lease expiry or a timer becomes due, if any."""
 
     # --- wake-ups --------------------------------------------------------------------------
     def wait_for_work(self, timeout: float) -> bool:

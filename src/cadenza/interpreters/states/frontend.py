@@ -54,6 +54,9 @@ class StatesFrontEnd:
 
     kind = "states"
 
+    #: A state machine's input may be any JSON value, not only an object.
+    input_must_be_object = False
+
     def __init__(self, machine_type: str = "STANDARD", payload_limit: int | None = None) -> None:
         self.machine_type = machine_type
         #: ``AWS_PAYLOAD_LIMIT`` for AWS-compatible limits; None (the default)

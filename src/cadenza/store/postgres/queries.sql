@@ -206,8 +206,10 @@ WHERE (execution_id, timer_id) IN (
 RETURNING execution_id, timer_id, fire_at;
 
 -- name: next_wakeup
+-- Tasks on activity queues wait for outside pollers: nothing here wakes for them.
 SELECT MIN(t) AS due FROM (
-    SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled'
+    SELECT MIN(available_at) AS t FROM tasks
+    WHERE status = 'scheduled' AND queue NOT LIKE 'activity:%%'
     UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'
     UNION ALL SELECT MIN(fire_at) FROM timers
     UNION ALL SELECT MIN(pending_since) FROM executions WHERE pending_since IS NOT NULL

@@ -452,7 +452,9 @@ class SQLiteStore:
         row = self._read(
             lambda c: c.execute(
                 "SELECT MIN(t) FROM ("
+                # Tasks on activity queues wait for outside pollers: no wake-up.
                 " SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled'"
+                "   AND queue NOT LIKE 'activity:%'"
                 " UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'"
                 " UNION ALL SELECT MIN(fire_at) FROM timers"
                 " UNION ALL SELECT MIN(pending_since) FROM executions"
