@@ -25,7 +25,7 @@ def make_engine(store: Store, *, retry: RetryPolicy | None = None, **kwargs: Any
         store,
         registry=registry,
         clock=kwargs.pop("clock", None) or FakeClock(),
-        front_ends={"steps": StepsFrontEnd(retry)},
+        front_ends={"steps": StepsFrontEnd(retry), **kwargs.pop("front_ends", {})},
         **kwargs,
     )
 

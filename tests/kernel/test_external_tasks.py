@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cadenza.engine.activities import activity_queue
@@ -91,3 +93,31 @@ def test_a_forged_token_is_refused() -> None:
     with pytest.raises(InputError) as caught:
         decode_token("bm90IGEgdG9rZW4")
     assert caught.value.code == "input.invalid"
+
+
+def test_a_withdrawn_task_cannot_be_polled_or_answered(store: Store) -> None:
+    from cadenza.interpreters.states.frontend import StatesFrontEnd
+
+    clock = FakeClock()
+    engine = make_engine(store, clock=clock, front_ends={"states": StatesFrontEnd()})
+    machine = {
+        "StartAt": "Approve",
+        "States": {"Approve": {"Type": "Task", "Resource": ARN, "TimeoutSeconds": 5, "End": True}},
+    }
+    definition = engine.register(json.dumps(machine), kind="states")
+    execution_id = engine.start(definition, {"amount": 5})
+    engine.run_until_idle()
+    task = engine.external.poll(ARN, "early-bird")
+    assert task is not None
+    clock.advance(6)
+    engine.run_until_idle(skip_time=True)
+    record = engine.get(execution_id)
+    assert record.status == "failed" and record.errors[0]["error"] == "States.Timeout"
+    with pytest.raises(LeaseLost):
+        engine.external.succeed(task.token, {"approved": True})  # too late: refused
+    second = engine.start(definition, {"amount": 6})
+    engine.run_until_idle()
+    clock.advance(6)
+    engine.run_until_idle(skip_time=True)
+    assert engine.get(second).status == "failed"
+    assert engine.external.poll(ARN, "late") is None  # withdrawn, never handed out

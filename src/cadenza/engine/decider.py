@@ -22,6 +22,7 @@ from typing import Any
 from cadenza.engine.replay import replay_into
 from cadenza.interpreters.protocol import FrontEnd, Interpreter
 from cadenza.model.commands import (
+    CancelTask,
     CompleteExecution,
     RejectRequest,
     ScheduleTask,
@@ -184,6 +185,7 @@ class Decider:
             errors=fold.errors,
             tasks=fold.tasks,
             timers=fold.timers,
+            canceled_tasks=fold.canceled,
         )
         return result, state
 
@@ -225,6 +227,7 @@ class _Fold:
         self.errors: list[JSON] = []
         self.tasks: list[NewTask] = []
         self.timers: list[tuple[str, float]] = []
+        self.canceled: list[str] = []
         self.appended: list[tuple[int, float, Event]] = []
 
     def apply(self, decision_no: int, commands: Sequence[object], now: float) -> list[Event]:
@@ -268,6 +271,10 @@ class _Fold:
                 self.errors = list(command.errors)
             elif isinstance(command, StartTimer):
                 self.timers.append((command.timer_id, now + max(0.0, command.delay)))
+            elif isinstance(command, CancelTask):
+                self.canceled.append(command.task_id)
+                # A task scheduled and withdrawn in the same decision never reaches the store.
+                self.tasks = [t for t in self.tasks if t.task_id != command.task_id]
             elif isinstance(command, RejectRequest):
                 pass
         return instant

@@ -16,6 +16,7 @@ from cadenza.model.events import (
     ExecutionStatusChanged,
     MarkerRecorded,
     RequestRejected,
+    TaskCanceled,
     TaskScheduled,
     TimerStarted,
 )
@@ -67,6 +68,17 @@ class ScheduleTask(Command):
             delay=self.delay,
             meta=dict(self.meta),
         )
+
+
+@dataclass(frozen=True)
+class CancelTask(Command):
+    """Withdraw a scheduled or running task: nobody can claim it or answer it
+    afterwards (an activity running now finishes, but its report is refused)."""
+
+    task_id: str
+
+    def record(self) -> Event:
+        return TaskCanceled(task_id=self.task_id)
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,16 @@ class TaskAttemptFailed(Event):
 
 
 @dataclass(frozen=True)
+class TaskCanceled(Event):
+    """The interpreter no longer wants the task (its state timed out, its execution
+    ended): it is withdrawn from the queue and a late answer is refused."""
+
+    type: ClassVar[str] = "TaskCanceled"
+    is_input: ClassVar[bool] = False
+    task_id: str = ""
+
+
+@dataclass(frozen=True)
 class TimerStarted(Event):
     type: ClassVar[str] = "TimerStarted"
     is_input: ClassVar[bool] = False
@@ -239,6 +249,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         TimerFired,
         TaskScheduled,
         TaskAttemptFailed,
+        TaskCanceled,
         TimerStarted,
         ExecutionStatusChanged,
         ExecutionCompleted,

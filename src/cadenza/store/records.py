@@ -145,3 +145,5 @@ class DecisionResult:
     errors: list[JSON] = field(default_factory=list)
     tasks: list[NewTask] = field(default_factory=list)
     timers: list[tuple[str, float]] = field(default_factory=list)
+    #: Task ids to withdraw (``CancelTask``), whatever their state.
+    canceled_tasks: list[str] = field(default_factory=list)

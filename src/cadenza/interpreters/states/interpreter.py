@@ -21,7 +21,13 @@ from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.definition import Definition
 from cadenza.interpreters.states.errors import StateFailure
 from cadenza.interpreters.states.runtime import Run, iso_time
-from cadenza.model.commands import Command, CompleteExecution, RejectRequest, SetStatus
+from cadenza.model.commands import (
+    CancelTask,
+    Command,
+    CompleteExecution,
+    RejectRequest,
+    SetStatus,
+)
 from cadenza.model.events import (
     CancelRequested,
     Event,
@@ -97,6 +103,11 @@ class StatesInterpreter:
         for event in events:
             self._guarded(run, functools.partial(self._fold, run, event))
         self._guarded(run, run.drain)
+        if state["status"] not in ("NEW", "RUNNING") and state["tasks"]:
+            # The execution ended: withdraw what it still waited for, so no
+            # worker takes it and a late answer is refused.
+            run.commands.extend(CancelTask(task_id) for task_id in sorted(state["tasks"]))
+            state["tasks"] = {}
         return run.commands + self._report(state)
 
     def _guarded(self, run: Run, step: Callable[[], None]) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.errors import StateFailure, runtime_cause
 from cadenza.interpreters.states.simple_states import effective_input, finish
-from cadenza.model.commands import ScheduleTask
+from cadenza.model.commands import CancelTask, ScheduleTask
 from cadenza.model.events import TaskCompleted
 from cadenza.model.tokens import callback_token
 
@@ -350,4 +350,6 @@ def task_timed_out(run: Run, th: Thread, timer: dict[str, Any]) -> None:
         return
     th.pop("task")
     run.state["tasks"].pop(task["id"], None)
+    # Withdraw it: no worker may take it now, and a late answer is refused.
+    run.commands.append(CancelTask(task["id"]))
     _report_failure(run, th, task, StateFailure("States.Timeout", ""))

@@ -162,6 +162,9 @@ def save_decisions(
             with cur.copy(QUERIES["copy_tasks"]) as copy:
                 for task_row in tasks:
                     copy.write_row(task_row)
+        canceled = [(r.execution_id, task_id) for r in results for task_id in r.canceled_tasks]
+        if canceled:
+            cur.executemany(QUERIES["cancel_task"], canceled)
         timers = [(r.execution_id, tid, fire_at) for r in results for tid, fire_at in r.timers]
         if timers:
             cur.executemany(QUERIES["upsert_timer"], timers)

@@ -190,6 +190,9 @@ WHERE status = 'claimed' AND lease_owner = ANY(%(owners)s::text[])
 -- name: lease_owners
 SELECT DISTINCT lease_owner FROM tasks WHERE status = 'claimed';
 
+-- name: cancel_task
+DELETE FROM tasks WHERE execution_id = %s AND task_id = %s;
+
 -- name: any_due_timer
 SELECT 1 FROM timers WHERE fire_at <= %s LIMIT 1;
 

@@ -123,6 +123,11 @@ def save_decision(
                 for t in result.tasks
             ],
         )
+    if result.canceled_tasks:
+        conn.executemany(
+            "DELETE FROM tasks WHERE execution_id = ? AND task_id = ?",
+            [(eid, task_id) for task_id in result.canceled_tasks],
+        )
     if result.timers:
         conn.executemany(
             "INSERT OR REPLACE INTO timers (execution_id, timer_id, fire_at) VALUES (?, ?, ?)",
