@@ -117,6 +117,10 @@ def test_replay_gives_the_same_commands() -> None:
     assert again == outputs
 
 
+def sfn_history_of(commands: list[Command]) -> list[dict[str, Any]]:
+    return [c.details for c in commands if isinstance(c, RecordMarker) and c.kind == "sfn"]
+
+
 def test_wait_for_task_token_and_context() -> None:
     machine = {
         "StartAt": "Ask",
@@ -132,12 +136,17 @@ def test_wait_for_task_token_and_context() -> None:
     interp = compile_machine(machine)
     state = interp.new_state()
     commands = interp.decide(state, [start()], 100.0)
-    task = next(c for c in commands if isinstance(c, ScheduleTask))
-    token = task.input["token"]
-    assert token == callback_token("exec-1", task.task_id) == task.meta["token"]
-    done = interp.decide(
-        state, [TaskCompleted(task_id=decode_token(token).task_id, result={"a": 1})], 101.0
-    )
+    call = next(c for c in commands if isinstance(c, ScheduleTask))
+    token = call.input["token"]
+    waiting_for = decode_token(token).task_id
+    assert token == callback_token("exec-1", waiting_for) == call.meta["token"]
+    assert call.task_id != waiting_for  # the service call is a task of its own
+    # The call's own result does not end the state: it waits for the token.
+    submitted = interp.decide(state, [TaskCompleted(task_id=call.task_id, result="sent")], 100.5)
+    assert not [c for c in submitted if isinstance(c, CompleteExecution)]
+    types = [e["type"] for e in sfn_history_of(submitted)]
+    assert types == ["TaskSubmitted"]
+    done = interp.decide(state, [TaskCompleted(task_id=waiting_for, result={"a": 1})], 101.0)
     assert [c.status for c in done if isinstance(c, CompleteExecution)] == ["succeeded"]
 
 

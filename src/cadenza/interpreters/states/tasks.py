@@ -154,9 +154,16 @@ def start_task(run: Run, th: Thread) -> None:
             action_input = _invoke_payload(payload.get("Payload"))
         else:
             action, action_input = resource["resource"], payload
+    call_id = task_id
+    if resource.get("pattern") == "waitForTaskToken":
+        # The service call is a task of its own; its result does not end the
+        # state, the answer to the token (``task_id``) does.
+        call_id = f"{task_id}.call"
+        run.state["tasks"][call_id] = th["id"]
+        task["call"] = call_id
     run.commands.append(
         ScheduleTask(
-            task_id=task_id,
+            task_id=call_id,
             name=th["state"],
             action=action,
             input=action_input,
@@ -228,6 +235,23 @@ def _invoke_response(payload: Any, log_tail: bool) -> dict[str, Any]:
     return response
 
 
+def _call_completed(run: Run, th: Thread, task: dict[str, Any], event: TaskCompleted) -> None:
+    """The service call of a ``.waitForTaskToken`` task ended: on success the state
+    goes on waiting for its token (``TaskSubmitted``); a failure fails the state."""
+    task.pop("call")
+    if event.status == "succeeded":
+        details = {"output": dumps(event.result), "outputDetails": {"truncated": False}}
+        run.emit(
+            th, "TaskSubmitted", "taskSubmittedEventDetails", {**details, **_service_names(task)}
+        )
+        return
+    th.pop("task")
+    run.state["tasks"].pop(task["id"], None)
+    if task.get("timer"):
+        run.state["timers"].pop(task["timer"], None)
+    _report_failure(run, th, task, _failure_of(run, th, task, event))
+
+
 def _failure_of(run: Run, th: Thread, task: dict[str, Any], event: TaskCompleted) -> StateFailure:
     error = event.error if isinstance(event.error, dict) else {}
     kind = str(error.get("type") or "States.TaskFailed")
@@ -240,6 +264,12 @@ def _failure_of(run: Run, th: Thread, task: dict[str, Any], event: TaskCompleted
                     th["state"], th["entered"], f"The activity {task['resource']} does not exist."
                 ),
                 details="no-event",
+            )
+        if task.get("function") is None:
+            # A service integration nobody provides here: say how to provide it.
+            return StateFailure(
+                "States.Runtime",
+                f"No handler for resource {task['resource']}: add it to the resource map.",
             )
         return StateFailure(
             "Lambda.ResourceNotFoundException",
@@ -277,7 +307,13 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
     th = None if tid is None else run.state["threads"].get(tid)
     if th is None or th["done"]:
         return
+    current = th.get("task")
+    if current is not None and current.get("call") == event.task_id:
+        _call_completed(run, th, current, event)
+        return
     task = th.pop("task")
+    if task.get("call"):
+        run.state["tasks"].pop(task["call"], None)
     if task.get("timer"):
         run.state["timers"].pop(task["timer"], None)
     kind = task["kind"]
