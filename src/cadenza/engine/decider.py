@@ -76,9 +76,11 @@ class Decider:
         interpreters: InterpreterCache,
         state_cache_size: int = 4096,
         snapshot_every: int = 64,
+        snapshot_share: float = 0.25,
     ) -> None:
         self.interpreters = interpreters
         self.snapshot_every = snapshot_every
+        self.snapshot_share = snapshot_share
         self._states: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._state_cache_size = state_cache_size
         self.now = 0.0
@@ -167,10 +169,14 @@ class Decider:
 
         if fold.status == ExecutionStatus.REQUESTED:
             fold.status = ExecutionStatus.RUNNING
-        # Saving the whole state costs O(state); doing it every few dozen events
-        # keeps a step's cost flat while bounding the replay a cold decider does.
-        unsaved = work.next_seq - 1 + len(fold.appended) - work.snapshot_seq
-        save = unsaved >= self.snapshot_every or (
+        # Saving the whole state costs O(state), and the state grows with the
+        # run. Saving when the unsaved tail reaches a fixed share of the history
+        # (at least ``snapshot_every`` events) makes that cost O(1) per event
+        # amortised, while a cold decider replays at most that share.
+        total = work.next_seq - 1 + len(fold.appended)
+        unsaved = total - work.snapshot_seq
+        threshold = max(self.snapshot_every, int(total * self.snapshot_share))
+        save = unsaved >= threshold or (
             fold.status in FINAL_EXECUTION_STATUSES and fold.completed
         )
         result = DecisionResult(
