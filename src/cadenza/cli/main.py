@@ -29,7 +29,6 @@ from cadenza.cli.render import (
 )
 from cadenza.engine.engine import Engine
 from cadenza.engine.front_ends import default_front_ends, kind_for
-from cadenza.interpreters.states.history import sfn_history
 from cadenza.model.errors import (
     ActionNotFound,
     CadenzaError,
@@ -439,6 +438,8 @@ def _history(args: argparse.Namespace) -> int:
     engine = _engine(args)
     events = engine.history(args.execution_id)
     if args.sfn:
+        from cadenza.interpreters.states.history import sfn_history
+
         print(to_json(sfn_history(events)))
         return EXIT_OK
     if args.json:

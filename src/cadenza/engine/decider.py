@@ -176,9 +176,7 @@ class Decider:
         total = work.next_seq - 1 + len(fold.appended)
         unsaved = total - work.snapshot_seq
         threshold = max(self.snapshot_every, int(total * self.snapshot_share))
-        save = unsaved >= threshold or (
-            fold.status in FINAL_EXECUTION_STATUSES and fold.completed
-        )
+        save = unsaved >= threshold or (fold.status in FINAL_EXECUTION_STATUSES and fold.completed)
         result = DecisionResult(
             execution_id=work.execution_id,
             decision_no=decision_no,

@@ -27,8 +27,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-import jsonschema
-
 from cadenza.engine.activities import ExternalTasks
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.decider import Decider, DecisionOutcome, InterpreterCache
@@ -425,6 +423,8 @@ def _check_answer(task: TaskRecord, answer: JSON) -> None:
     schema = task.input.get("schema") if isinstance(task.input, Mapping) else None
     if not isinstance(schema, Mapping) or not schema:
         return
+    import jsonschema  # here: costly at start-up, needed only for answers
+
     validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft4Validator)
     problems = sorted(
         f"{'/'.join(str(p) for p in error.absolute_path) or '(answer)'}: {error.message}"

@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from cadenza.model.errors import ActivityError, InputError
@@ -103,6 +102,8 @@ def _http_handler(arn: str, options: Mapping[str, Any]) -> Handler:
     timeout = float(options.get("timeout", 60))
 
     def call(event: JSON) -> JSON:
+        import httpx  # here: costly at start-up, and only http handlers need it
+
         try:
             response = httpx.request(method, url, json=event, headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:

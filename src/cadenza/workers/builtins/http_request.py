@@ -22,10 +22,13 @@ bad URL, bad input          failed      ``input.invalid`` (non-retryable)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
 import json
 from collections.abc import Mapping
-
-import httpx
 
 from cadenza.model.errors import ActivityError, InputError
 from cadenza.model.events import JSON
@@ -70,6 +73,9 @@ def http_request(
 
     content = body if isinstance(body, str) else None
     json_body = body if body is not None and content is None else None
+    # Imported here: httpx costs a noticeable part of every process's start-up.
+    import httpx
+
     try:
         with httpx.Client(verify=verify_ssl, timeout=timeout) as client:
             response = client.request(
