@@ -16,7 +16,7 @@ from __future__ import annotations
 import select
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -108,6 +108,9 @@ class ConnectionPool:
         self._lock = threading.Lock()
         self._idle: list[Connection] = []
         self._closed = False
+        #: Server process ids of this pool's connections: notifications they
+        #: send are this store's own work, which its caller already knows about.
+        self.backend_pids: set[int] = set()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -132,7 +135,10 @@ class ConnectionPool:
                 raise StoreError(f"the store for PostgreSQL at {self._where} is closed")
             if self._idle:
                 return self._idle.pop()
-        return connect(self._url, self._where, self._connect_timeout)
+        conn = connect(self._url, self._where, self._connect_timeout)
+        with self._lock:
+            self.backend_pids.add(conn.info.backend_pid)
+        return conn
 
     def _give_back(self, conn: Connection) -> None:
         broken = conn.closed or conn.broken
@@ -144,6 +150,8 @@ class ConnectionPool:
                 return
             if broken:
                 stale, self._idle = self._idle, []
+            for gone in (conn, *stale):
+                self.backend_pids.discard(gone.info.backend_pid)
         conn.close()
         for other in stale:
             other.close()
@@ -165,10 +173,20 @@ class WorkListener:
     several threads take turns on the one connection.
     """
 
-    def __init__(self, url: str, where: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        where: str,
+        *,
+        connect_timeout: float = 10.0,
+        own_pids: Collection[int] = (),
+    ) -> None:
         self._url = url
         self._where = where
         self._connect_timeout = connect_timeout
+        # Notifications from these server processes (the same store's pool) are
+        # skipped: waking our own loop for work it just saved costs an empty round.
+        self._own_pids = own_pids
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._notified = False
@@ -205,8 +223,9 @@ class WorkListener:
             # each notification among it to ``_on_notify``.
             conn.execute("SELECT 1")
 
-    def _on_notify(self, _notify: psycopg.Notify) -> None:
-        self._notified = True
+    def _on_notify(self, notify: psycopg.Notify) -> None:
+        if notify.pid not in self._own_pids:
+            self._notified = True
 
     def _connection(self) -> Connection:
         if self._closed:

@@ -83,7 +83,9 @@ class PostgresStore:
         self._pool = ConnectionPool(
             url, self.where, max_size=pool_size, connect_timeout=connect_timeout
         )
-        self._listener = WorkListener(url, self.where, connect_timeout=connect_timeout)
+        self._listener = WorkListener(
+            url, self.where, connect_timeout=connect_timeout, own_pids=self._pool.backend_pids
+        )
         self._commits_lock = threading.Lock()
         self.commits = 0
         try:
@@ -121,8 +123,9 @@ class PostgresStore:
     def wait_for_work(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for another transaction to add work.
 
-        True when tasks, inbox events or timers were added (by any process)
-        since the previous True, or when notifications may have been missed
+        True when another store (another process, or another store object in
+        this one) added tasks, inbox events or timers since the previous True,
+        or when notifications may have been missed
         (the listening connection failed); False when ``timeout`` passed
         quietly. The first call starts listening, so work added before it is
         not reported: look for work after the first call, then wait.
