@@ -713,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if kind == "W6" and "timed out" in str(exc):
                         gave_up.add(system.label)
                 say(
-                    f"[{time.time() - started:6.0f}s] {key:<8} rep {rep + 1}/{sizes.repeat} "
+                    f"[{time.time() - started:6.0f}s] {key:<8} rep {rep + 1}/{repeat} "
                     f"{system.label:<17} {time.perf_counter() - t:6.1f}s {status}"
                 )
     results = list(cells.values())
