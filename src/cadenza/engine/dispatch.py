@@ -102,8 +102,13 @@ class TaskRunner:
     def claim(self, queues: Sequence[str], limit: int) -> list[TaskRecord]:
         return self.store.claim_tasks(self.owner, queues, limit, self.lease, self.clock.now())
 
-    def execute(self, task: TaskRecord) -> ActivityOutcome:
-        """Run one claimed attempt's activity and return how it ended (not saved yet)."""
+    def execute(self, task: TaskRecord, *, release: bool = True) -> ActivityOutcome:
+        """Run one claimed attempt's activity and return how it ended (not saved yet).
+
+        With ``release=False`` the attempt stays among the running ones (its
+        lease keeps being extended) until ``release_attempt``: the caller saves
+        the outcome later and must not lose the lease meanwhile.
+        """
         context = ActivityContext(
             execution_id=task.execution_id,
             task_id=task.task_id,
@@ -114,7 +119,12 @@ class TaskRunner:
         try:
             return run_activity(self.registry, task.action or "core.noop", task.input, context)
         finally:
-            self.running.remove(task)
+            if release:
+                self.running.remove(task)
+
+    def release_attempt(self, task: TaskRecord) -> None:
+        """Stop extending the lease of an attempt run with ``release=False``."""
+        self.running.remove(task)
 
     def run(self, task: TaskRecord) -> None:
         """Run one claimed attempt to its end and save how it ended."""

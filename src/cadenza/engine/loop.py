@@ -46,7 +46,7 @@ class ServeLoop:
         self.stop = stop
         self.until = until
         self._done: queue.SimpleQueue[tuple[TaskRecord, ActivityOutcome]] = queue.SimpleQueue()
-        self._unsaved: list[FinishRequest] = []
+        self._unsaved: list[tuple[TaskRecord, FinishRequest]] = []
         self._in_flight: set[Future[None]] = set()
 
     def run(self) -> None:
@@ -57,6 +57,7 @@ class ServeLoop:
         next_reap = 0.0
         outage = Backoff()
         relay = self._start_relay()
+        heartbeats = self._start_heartbeats(heartbeat_every)
         try:
             while not self.stop.is_set() and not (self.until is not None and self.until()):
                 engine._wake.clear()
@@ -68,7 +69,6 @@ class ServeLoop:
                         busy += engine.runner.reap()
                         next_reap = now + min(1.0, engine.lease / 3)
                     if now >= next_heartbeat:
-                        engine.runner.heartbeat()
                         next_heartbeat = now + heartbeat_every
                     if not busy:
                         self._idle(next_heartbeat)
@@ -86,8 +86,9 @@ class ServeLoop:
             self.stop.set()
             pool.shutdown(wait=True, cancel_futures=False)
             self._save_leftovers()
-            if relay is not None:
-                relay.join(timeout=5)
+            for thread in (relay, heartbeats):
+                if thread is not None:
+                    thread.join(timeout=5)
 
     def _round(self, pool: ThreadPoolExecutor) -> int:
         """One transaction: save finished attempts, decide, claim for free threads."""
@@ -97,19 +98,23 @@ class ServeLoop:
                 task, outcome = self._done.get_nowait()
             except queue.Empty:
                 break
-            self._unsaved.append(engine.runner.finish_request(task, outcome, engine.owner))
+            request = engine.runner.finish_request(task, outcome, engine.owner)
+            self._unsaved.append((task, request))
         self._in_flight = {f for f in self._in_flight if not f.done()}
         free = engine.concurrency - len(self._in_flight)
         claim = ClaimRequest(engine.owner, engine.queues, free, engine.lease) if free > 0 else None
         finishes = self._unsaved
-        cycle = engine.run_cycle(finishes, claim)
+        cycle = engine.run_cycle([request for _task, request in finishes], claim)
         self._unsaved = []  # saved (or refused as lost, which is final)
+        for task, _request in finishes:
+            engine.runner.release_attempt(task)
         for claimed in cycle.claimed:
             self._in_flight.add(pool.submit(self._execute, claimed))
         return len(finishes) + cycle.decided + len(cycle.claimed)
 
     def _execute(self, task: TaskRecord) -> None:
-        outcome = self.engine.runner.execute(task)
+        # The lease stays extended until the loop has saved the outcome.
+        outcome = self.engine.runner.execute(task, release=False)
         self._done.put((task, outcome))
         self.engine._wake.set()
 
@@ -122,6 +127,22 @@ class ServeLoop:
             wait = min(wait, max(0.0, due - now))
         wait = min(wait, max(0.0, next_heartbeat - now))
         engine.clock.wait(engine._wake, wait)
+
+    def _start_heartbeats(self, every: float) -> threading.Thread:
+        """Extend running attempts' leases on a thread of their own: a long round
+        (a big batch, a slow database) must not let a live worker's leases lapse."""
+        engine = self.engine
+
+        def beat() -> None:
+            while not self.stop.wait(every):
+                try:
+                    engine.runner.heartbeat()
+                except StoreError as exc:
+                    log.warning("heartbeat failed (%s); trying again", exc)
+
+        thread = threading.Thread(target=beat, name="cadenza-heartbeat", daemon=True)
+        thread.start()
+        return thread
 
     def _start_relay(self) -> threading.Thread | None:
         """Turn store notifications (other processes' work) into wake-ups."""
@@ -148,12 +169,11 @@ class ServeLoop:
                 task, outcome = self._done.get_nowait()
             except queue.Empty:
                 break
-            self._unsaved.append(
-                self.engine.runner.finish_request(task, outcome, self.engine.owner)
-            )
+            request = self.engine.runner.finish_request(task, outcome, self.engine.owner)
+            self._unsaved.append((task, request))
         if self._unsaved:
             try:
-                self.engine.run_cycle(self._unsaved, None)
+                self.engine.run_cycle([request for _task, request in self._unsaved], None)
             except StoreError as exc:
                 # Their leases expire and the tasks run again: at least once.
                 log.warning("could not save %d finished attempts: %s", len(self._unsaved), exc)
