@@ -159,3 +159,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"skipped under CADENZA_REQUIRE_ALL=1 (CI must run it): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    # A whole module skipped at import (conformance cases or a service missing)
+    # is reported at collection, not per test: under CI it fails the same way.
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("CADENZA_REQUIRE_ALL") == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CADENZA_REQUIRE_ALL=1 (CI must run it): {reason}"
