@@ -352,8 +352,11 @@ class Conductor:
         for staged in remediation or staged_tasks:
             name, route = staged["id"], staged["route"]
             try:
+                wanted = self._startable_items(staged)
+                if wanted is not None and not wanted:
+                    continue  # every item has started: nothing to hand out
                 scope = self.scope(self.task_context(name, route), CurrentTask(name, route))
-                task = render_task(name, route, self.tasks.get(name), scope)
+                task = render_task(name, route, self.tasks.get(name), scope, wanted)
             except ExpressionFailure as exc:
                 failed = True
                 self.log_failure(exc, name, route)
@@ -367,6 +370,14 @@ class Conductor:
             self.request_status("failed")
             return []
         return sorted(found, key=lambda t: (t.name, t.route))
+
+    def _startable_items(self, staged: dict[str, Any]) -> set[int] | None:
+        """Indexes of a staged with-items task's items not started yet (None before
+        its first rendering, when the list is not known)."""
+        items = staged.get("items")
+        if not items:
+            return None
+        return {i for i, item in enumerate(items) if item["status"] == "null"}
 
     def _trim_items(self, staged: dict[str, Any], task: RenderedTask) -> None:
         if not task.has_items:

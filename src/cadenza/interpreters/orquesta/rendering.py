@@ -8,7 +8,7 @@ Failures come back as :class:`RenderFailure` (an :class:`ExpressionFailure`) who
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,11 +70,19 @@ class RenderedTask:
     has_items: bool = False
 
 
-def render_task(name: str, route: int, spec: Task | None, scope: Scope) -> RenderedTask:
+def render_task(
+    name: str,
+    route: int,
+    spec: Task | None,
+    scope: Scope,
+    wanted: Collection[int] | None = None,
+) -> RenderedTask:
     """Render a task's actions, inputs, delay and with-items facts; raises RenderFailure.
 
     ``spec`` is ``None`` for a name that is not a task (an engine command): it runs no
-    action, like an action-less task.
+    action, like an action-less task. ``wanted`` limits a with-items task to the
+    items that may start now: rendering every item at every decision would make a
+    long list cost O(items^2).
     """
     task = RenderedTask(name, route)
     if spec is None:
@@ -93,7 +101,10 @@ def render_task(name: str, route: int, spec: Task | None, scope: Scope) -> Rende
         items = evaluate(expression, scope)
         if not isinstance(items, list):
             raise RenderFailure("TypeError", f'The value of "{expression}" is not type of list.')
+        task.items_count = len(items)
         for index, item in enumerate(items):
+            if wanted is not None and index not in wanted:
+                continue
             if keys and isinstance(item, list | tuple):
                 item = dict(zip(keys, list(item), strict=False))
             elif keys and len(keys) == 1:
@@ -109,7 +120,6 @@ def render_task(name: str, route: int, spec: Task | None, scope: Scope) -> Rende
             raise RenderFailure("TypeError", "The value of task delay is not type of integer.")
         task.delay = delay
     if with_spec is not None:
-        task.items_count = len(task.actions)
         concurrency = evaluate(with_spec.concurrency, scope)
         # 1.6.0 runs "concurrency: 0" one item at a time (1.2.0 never started any).
         task.concurrency = 1 if concurrency == 0 else concurrency
