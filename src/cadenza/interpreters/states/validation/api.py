@@ -77,7 +77,33 @@ class StatesDefinition:
         return line_of(self.lines, location) if self.lines else None
 
 
-class InvalidStatesDefinition(DefinitionError):
+class _AwsDiagnostics:
+    """What both States definition errors add: AWS's diagnostics and message."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    aws_message: str
+    source: str | None
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], source: str | None = None) -> None:
+        self.diagnostics = tuple(diagnostics)
+        self.aws_message = aws_message(self.diagnostics)
+        problems = [d.to_problem() for d in self.diagnostics]
+        super().__init__(self.aws_message, problems, source)  # type: ignore[call-arg]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.diagnostics, self.source))
+
+    def to_aws(self) -> dict[str, str]:
+        """The error as Step Functions' API answers it."""
+        return {"code": INVALID_DEFINITION, "message": self.aws_message}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = super().to_dict()  # type: ignore[misc]
+        out["aws"] = self.to_aws()
+        return out
+
+
+class InvalidStatesDefinition(_AwsDiagnostics, DefinitionError):
     """The States definition is invalid.
 
     ``message`` and ``aws_message`` are AWS's InvalidDefinition text;
@@ -85,45 +111,9 @@ class InvalidStatesDefinition(DefinitionError):
     keeps AWS's codes in AWS's order.
     """
 
-    def __init__(self, diagnostics: Sequence[Diagnostic], source: str | None = None) -> None:
-        self.diagnostics = tuple(diagnostics)
-        self.aws_message = aws_message(self.diagnostics)
-        problems = [d.to_problem() for d in self.diagnostics]
-        super().__init__(self.aws_message, problems, source)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.diagnostics, self.source))
-
-    def to_aws(self) -> dict[str, str]:
-        """The error as Step Functions' API answers it."""
-        return {"code": INVALID_DEFINITION, "message": self.aws_message}
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["aws"] = self.to_aws()
-        return out
-
-
-class UnloadableStatesDefinition(DefinitionLoadError):
+class UnloadableStatesDefinition(_AwsDiagnostics, DefinitionLoadError):
     """The States definition is not a JSON object."""
-
-    def __init__(self, diagnostics: Sequence[Diagnostic], source: str | None = None) -> None:
-        self.diagnostics = tuple(diagnostics)
-        self.aws_message = aws_message(self.diagnostics)
-        problems = [d.to_problem() for d in self.diagnostics]
-        super().__init__(self.aws_message, problems, source)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.diagnostics, self.source))
-
-    def to_aws(self) -> dict[str, str]:
-        """The error as Step Functions' API answers it."""
-        return {"code": INVALID_DEFINITION, "message": self.aws_message}
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["aws"] = self.to_aws()
-        return out
 
 
 @dataclass(frozen=True)
