@@ -19,6 +19,7 @@ from cadenza.cli.render import (
 )
 from cadenza.engine.engine import Engine
 from cadenza.engine.front_ends import default_front_ends, kind_for
+from cadenza.interpreters.protocol import FrontEnd
 from cadenza.model.errors import (
     ActionNotFound,
     DefinitionError,
@@ -79,17 +80,16 @@ def _read_input(args: argparse.Namespace) -> Any:
 
 def _compile_checked(
     path: str, source: str, registry: ActivityRegistry | None = None, aws_limits: bool = False
-) -> Any:
+) -> FrontEnd:
     """Validate a definition and the actions it names, before any store is opened:
-    bad input must leave nothing behind, not even an empty store file."""
-    kind = kind_for(path, source)
-    interpreter = default_front_ends(aws_limits=aws_limits)[kind].compile(source, origin=path)
+    bad input must leave nothing behind, not even an empty store file. Returns
+    the front end that read it."""
+    front_end = default_front_ends(aws_limits=aws_limits)[kind_for(path, source)]
+    interpreter = front_end.compile(source, origin=path)
     actions = getattr(interpreter, "actions", None)
-    # A state machine naming a function nobody provides is valid, as in AWS:
-    # the Task fails when it runs (Lambda.ResourceNotFoundException).
-    if actions is not None and kind != "states":
+    if actions is not None:
         registry = registry or default_registry()
-        unknown = [use for use in actions() if use.ref not in registry]
+        unknown = [use for use in actions() if use.must_exist and use.ref not in registry]
         if unknown:
             problems = [
                 Problem(
@@ -101,7 +101,7 @@ def _compile_checked(
                 for use in unknown
             ]
             raise DefinitionError(problems=problems, source=path)
-    return interpreter
+    return front_end
 
 
 def _action_error(registry: ActivityRegistry, name: str) -> str:
@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     workflow_input = _read_input(args)
     registry = _registry(args)
-    interpreter = _compile_checked(args.file, source, registry, args.aws_limits)
-    if getattr(interpreter, "kind", "") != "states" and not isinstance(workflow_input, dict):
+    front_end = _compile_checked(args.file, source, registry, args.aws_limits)
+    if getattr(front_end, "input_must_be_object", True) and not isinstance(workflow_input, dict):
         where = args.input_file or "--input"
         raise InputError(f"{where} must be a JSON object, not {type(workflow_input).__name__}")
     engine = _engine(args, registry, lease=args.lease)

@@ -54,6 +54,10 @@ class InterpreterCache:
     def __contains__(self, definition_id: object) -> bool:
         return definition_id in self._compiled
 
+    def add(self, definition_id: str, interpreter: Interpreter) -> None:
+        """Keep an interpreter compiled elsewhere (at registration)."""
+        self._compiled.setdefault(definition_id, interpreter)
+
     def get(self, definition_id: str) -> Interpreter | None:
         return self._compiled.get(definition_id)
 

@@ -132,7 +132,7 @@ class Engine:
             created_at=self.clock.now(),
         )
         self.store.save_definition(record)
-        self._interpreters._compiled.setdefault(record.id, interpreter)
+        self._interpreters.add(record.id, interpreter)
         return record
 
     def register_file(self, path: str | os.PathLike[str]) -> DefinitionRecord:

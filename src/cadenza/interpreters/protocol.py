@@ -50,6 +50,9 @@ class ActionUse:
     ref: str
     spec_path: str
     line: int | None = None
+    #: Whether a missing handler makes the definition invalid (Orquesta), or only
+    #: fails the step when it runs (Step Functions, as AWS does for a function).
+    must_exist: bool = True
 
 
 class Interpreter(Protocol):

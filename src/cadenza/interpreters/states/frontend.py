@@ -68,7 +68,7 @@ class StatesFrontEnd:
         checked = validate_definition(source, machine_type=self.machine_type, origin=origin)
         definition = Definition(dict(checked.document), self.payload_limit)
         uses = [
-            ActionUse(resource, path)
+            ActionUse(resource, path, must_exist=False)
             for resource, path in definition.resources()
             if classify(resource)["kind"] in ("lambda", "activity")
         ]
