@@ -8,10 +8,20 @@ the engine's tests independent of any real workflow language.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cadenza.interpreters.protocol import ExecutionView, TaskView
+from cadenza.interpreters.protocol import (
+    ActionUse,
+    ExecutionView,
+    HistoryView,
+    PendingTask,
+    Recognition,
+    RerunRequest,
+    SnapshotPolicy,
+    TaskAnswer,
+    TaskView,
+)
 from cadenza.model.commands import (
     Command,
     CompleteExecution,
@@ -19,15 +29,18 @@ from cadenza.model.commands import (
     ScheduleTask,
     SetStatus,
 )
-from cadenza.model.errors import DefinitionError, Problem
+from cadenza.model.definitions import DefinitionSource
+from cadenza.model.errors import DefinitionError, InputError, Problem
 from cadenza.model.events import (
     Event,
     ExecutionStarted,
     PauseRequested,
+    RerunRequested,
     ResumeRequested,
     TaskCompleted,
 )
 from cadenza.model.retry import RetryPolicy
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 
 
 class StepsInterpreter:
@@ -57,6 +70,7 @@ class StepsInterpreter:
             timeout=step.get("timeout"),
             heartbeat_timeout=step.get("heartbeat_timeout"),
             queue=step.get("queue", "default"),
+            external=bool(step.get("external", False)),
         )
 
     def decide(self, state: dict[str, Any], events: Sequence[Event], now: float) -> list[Command]:
@@ -103,6 +117,9 @@ class StepsInterpreter:
                     out.append(SetStatus("running"))
         return out
 
+    def actions(self) -> list[ActionUse]:
+        return []
+
     def dump_state(self, state: Any) -> Any:
         return json.loads(json.dumps(state))
 
@@ -121,11 +138,32 @@ class StepsInterpreter:
 
 class StepsFrontEnd:
     kind = "steps"
+    suffixes: tuple[str, ...] = ()
+    input_must_be_object = True
+    final_statuses = frozenset(FINAL_EXECUTION_STATUSES)
+    waiting_statuses = frozenset({"paused"})
+    snapshots = SnapshotPolicy()
 
     def __init__(self, retry: RetryPolicy | None = None) -> None:
         self.retry = retry
 
-    def compile(self, source: str, *, origin: str | None = None) -> StepsInterpreter:
+    def recognize(self, source: DefinitionSource) -> Recognition:
+        return (
+            Recognition.YES if isinstance(source, str) and '"steps"' in source else Recognition.NO
+        )
+
+    def rerun_event(self, request: RerunRequest) -> RerunRequested:
+        raise InputError("a list of steps cannot be rerun")
+
+    def answer(self, task: PendingTask, answer: TaskAnswer) -> TaskCompleted:
+        status = "failed" if answer.failed else "succeeded"
+        return TaskCompleted(task_id=task.task_id, status=status, result=answer.result)
+
+    def history_views(self) -> Mapping[str, HistoryView]:
+        return {}
+
+    def compile(self, source: DefinitionSource, *, origin: str | None = None) -> StepsInterpreter:
+        assert isinstance(source, str)
         try:
             data = json.loads(source)
         except ValueError as exc:

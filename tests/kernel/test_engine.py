@@ -10,8 +10,8 @@ import pytest
 from cadenza.engine.engine import Engine
 from cadenza.model.errors import ActivityError, DefinitionError, LeaseLost
 from cadenza.model.retry import RetryPolicy
-from cadenza.store.protocol import Store
-from cadenza.store.records import TaskFinish
+from cadenza.store.protocol import ClaimRequest, FinishRequest, Store
+from cadenza.store.records import FinishOutcome, TaskFinish
 from cadenza.testing.clock import FakeClock
 from cadenza.testing.replay import check_replay, replay_state
 from cadenza.workers.registry import default_registry
@@ -134,7 +134,7 @@ def test_an_expired_lease_counts_as_a_failed_attempt_and_the_task_runs_again(sto
     execution_id = engine.start(definition)
     engine.decide()
     # A worker that claims the task and then vanishes.
-    claimed = store.claim_tasks("ghost", ["default"], 10, 30, clock.now())
+    claimed = store.claim_tasks(ClaimRequest("ghost", ("default",), 10, 30), clock.now())
     assert [t.attempt for t in claimed] == [1]
     engine.run_until_idle()
     assert engine.get(execution_id).status == "running"
@@ -146,8 +146,9 @@ def test_an_expired_lease_counts_as_a_failed_attempt_and_the_task_runs_again(sto
     assert lost and lost[0].error["type"] == "worker.lost"  # type: ignore[attr-defined]
     # The ghost's late report is refused: its attempt is no longer the current one.
     with pytest.raises(LeaseLost):
+        finish = TaskFinish(FinishOutcome.DONE, [])
         store.finish_task(
-            execution_id, claimed[0].task_id, 1, "ghost", TaskFinish("done", []), clock.now()
+            FinishRequest(execution_id, claimed[0].task_id, 1, "ghost", finish), clock.now()
         )
 
 
@@ -168,7 +169,7 @@ def test_concurrent_claims_give_each_task_to_exactly_one_worker(store_url: str) 
         own = open_store(store_url)
         barrier.wait()
         while True:
-            got = own.claim_tasks(f"w{i}", ["default"], 3, 30, engine.clock.now())
+            got = own.claim_tasks(ClaimRequest(f"w{i}", ("default",), 3, 30), engine.clock.now())
             if not got:
                 break
             won[i].extend(t.execution_id for t in got)
@@ -189,10 +190,9 @@ def test_many_decisions_share_one_commit(store: Store) -> None:
     definition = engine.register(steps({"name": "a", "action": "core.noop"}), kind="steps")
     for _ in range(50):
         engine.start(definition)
-    before = getattr(store, "commits", None)
+    before = store.commits
     assert engine.decide() == 50
-    if before is not None:
-        assert store.commits - before == 1  # type: ignore[attr-defined]
+    assert store.commits - before == 1
 
 
 def test_two_engines_in_one_process_share_a_store(store_url: str) -> None:
@@ -241,7 +241,9 @@ def test_an_invalid_definition_stores_nothing(store: Store) -> None:
     assert store.list_executions() == []
 
 
-def test_a_broken_interpreter_fails_its_execution_only(store: Store) -> None:
+def test_a_broken_interpreter_fails_its_execution_only(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     engine = make_engine(store)
     good = engine.register(steps({"name": "a", "action": "core.noop"}), kind="steps")
     bad = engine.register(
@@ -253,7 +255,13 @@ def test_a_broken_interpreter_fails_its_execution_only(store: Store) -> None:
     assert engine.get(ok_id).status == "succeeded"
     broken = engine.get(bad_id)
     assert broken.status == "failed"
-    assert broken.errors[0]["kind"] == "InternalError"
+    error = broken.errors[0]
+    assert error["code"] == "engine.interpreter_defect"
+    assert "could not convert string to float" in error["message"]
+    assert "Traceback" in error["traceback"] and "_schedule" in error["traceback"]
+    # Loud, not only recorded: the traceback is logged too.
+    logged = [r for r in caplog.records if r.name == "cadenza.engine" and r.exc_info]
+    assert logged and bad_id in logged[0].getMessage()
     assert [r.event.type for r in engine.history(bad_id)] == [
         "ExecutionStarted",
         "ExecutionCompleted",
@@ -275,7 +283,7 @@ def test_dropped_snapshots_are_rebuilt_from_history(store: Store) -> None:
     engine.tick()
     engine.tick()
     assert store.forget_snapshots() >= 1
-    engine._decider.forget_states()
+    engine.forget_states()
     engine.run_until_idle()
     record = engine.get(execution_id)
     assert record.status == "succeeded"

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from cadenza.engine.activities import activity_queue
 from cadenza.model.errors import InputError, LeaseLost
 from cadenza.model.tokens import callback_token, decode_token
 from cadenza.store.protocol import Store
@@ -21,7 +20,9 @@ ARN = "arn:aws:states:us-east-1:111111111111:activity:approve"
 def test_an_activity_worker_polls_and_answers_with_the_token(store: Store) -> None:
     engine = make_engine(store)
     definition = engine.register(
-        steps({"name": "ask", "action": ARN, "input": {"amount": 5}, "queue": activity_queue(ARN)}),
+        steps(
+            {"name": "ask", "action": ARN, "input": {"amount": 5}, "queue": ARN, "external": True}
+        ),
         kind="steps",
     )
     execution_id = engine.start(definition)
@@ -43,7 +44,7 @@ def test_an_activity_worker_polls_and_answers_with_the_token(store: Store) -> No
 def test_an_activity_failure_fails_the_step(store: Store) -> None:
     engine = make_engine(store)
     definition = engine.register(
-        steps({"name": "ask", "action": ARN, "queue": activity_queue(ARN)}), kind="steps"
+        steps({"name": "ask", "action": ARN, "queue": ARN, "external": True}), kind="steps"
     )
     execution_id = engine.start(definition)
     engine.run_until_idle()
@@ -61,7 +62,7 @@ def test_a_silent_activity_worker_loses_the_task_after_its_heartbeat_timeout(sto
     engine = make_engine(store, clock=clock)
     definition = engine.register(
         steps(
-            {"name": "ask", "action": ARN, "queue": activity_queue(ARN), "heartbeat_timeout": 10}
+            {"name": "ask", "action": ARN, "queue": ARN, "external": True, "heartbeat_timeout": 10}
         ),
         kind="steps",
     )

@@ -13,8 +13,9 @@ from itertools import groupby
 from typing import Any
 
 from cadenza.engine.engine import Engine
-from cadenza.engine.replay import check_replay
 from cadenza.interpreters.orquesta.frontend import OrquestaFrontEnd
+from cadenza.interpreters.protocol import RerunRequest
+from cadenza.interpreters.replay import check_replay
 from cadenza.model.commands import ScheduleTask
 from cadenza.model.errors import DefinitionError
 from cadenza.model.events import (
@@ -23,8 +24,8 @@ from cadenza.model.events import (
     TaskScheduled,
     TaskSuspended,
 )
-from cadenza.store.protocol import Store
-from cadenza.store.records import TaskFinish, TaskRecord
+from cadenza.store.protocol import FinishRequest, Store
+from cadenza.store.records import FinishOutcome, TaskFinish, TaskRecord
 from cadenza.testing.clock import FakeClock
 
 from .cases import Case, Facts, with_kinds
@@ -88,19 +89,15 @@ class EngineCaseRun:
         status, result = self._outcome(task)
         if status in ("pending", "paused"):
             event: Any = TaskSuspended(task_id=task.task_id, status=status, result=result)
-            finish = TaskFinish("suspend", [event])
+            finish = TaskFinish(FinishOutcome.SUSPEND, [event])
         else:
             event = TaskCompleted(
                 task_id=task.task_id, status=status, result=result, attempt=task.attempt
             )
-            finish = TaskFinish("done", [event])
+            finish = TaskFinish(FinishOutcome.DONE, [event])
             self.completions += 1
         self.store.finish_task(
-            task.execution_id,
-            task.task_id,
-            task.attempt,
-            self.engine.owner,
-            finish,
+            FinishRequest(task.execution_id, task.task_id, task.attempt, self.engine.owner, finish),
             self.engine.clock.now(),
         )
 
@@ -123,13 +120,15 @@ class EngineCaseRun:
         if kind in ("pause", "resume", "cancel"):
             getattr(self.engine, kind)(eid)
         elif kind == "rerun":
-            self.engine.rerun(eid, op.get("tasks") or [])
+            tasks = op.get("tasks") or []
+            reset = any(t.get("reset_items") for t in tasks)
+            steps = tuple(str(t["task_id"]) for t in tasks)
+            self.engine.rerun(eid, RerunRequest(steps, {"reset_items": True} if reset else {}))
         elif kind == "respond":
             waiting = [
                 t
-                for t in self.store.find_task(eid, op["task_id"], None)
-                if t.status == "suspended"
-                and t.meta.get("route", 0) == op.get("route", 0)
+                for t in self.store.waiting_tasks(eid, op["task_id"])
+                if t.meta.get("route", 0) == op.get("route", 0)
                 and (op.get("item_id") is None or t.meta.get("item_id") == op.get("item_id"))
             ]
             if not waiting:
@@ -140,10 +139,9 @@ class EngineCaseRun:
                 )
             self.engine.respond(
                 eid,
-                op["task_id"],
+                waiting[0].task_id,
                 op.get("result"),
-                status=op.get("status", "succeeded"),
-                key=None,
+                failed=op.get("status", "succeeded") == "failed",
                 resume=False,
             )
             self.completions += 1
@@ -190,7 +188,7 @@ class EngineCaseRun:
         self.decisions += made
         if made and self.decisions % FORGET_EVERY == 0:
             self.store.forget_snapshots([self.execution_id])
-            self.engine._decider.forget_states()
+            self.engine.forget_states()
 
     def facts(self) -> Facts:
         record = self.engine.get(self.execution_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cadenza.interpreters.orquesta.spec import Retry, TaskGraph, parse_definition
+from cadenza.interpreters.orquesta.validation import Retry, TaskGraph, parse_definition
 
 # Read without checks: a name repeated in one `do` is refused by the schema, but the
 # graph must still lay it out the way Orquesta's composer does.

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from cadenza.interpreters.orquesta.spec import load_definition
+from cadenza.interpreters.orquesta.validation import load_definition
 from cadenza.model.errors import DefinitionError
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from cadenza.interpreters.orquesta.spec import (
+from cadenza.interpreters.orquesta.validation import (
     inspect_definition,
     load_definition,
     parse_definition,

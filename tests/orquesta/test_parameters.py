@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cadenza.interpreters.orquesta.spec import parse_inline_parameters, split_action
+from cadenza.interpreters.orquesta.validation import parse_inline_parameters, split_action
 
 
 def test_value_forms() -> None:

@@ -138,7 +138,7 @@ class Driver:
         return delay, TaskCompleted(task_id=tid, status="succeeded", result=result)
 
     def activity(self, command: ScheduleTask) -> None:
-        arn = command.queue.split(":", 1)[1]
+        arn = command.queue  # an activity's queue is its ARN
         worker = self.case.get("resources", {}).get(arn)
         if worker is None or ("worker_name" not in worker and not worker.get("steps")):
             # An activity nobody created (or one deleted): the engine cannot queue it.
@@ -182,7 +182,7 @@ class Driver:
             elif isinstance(command, StartTimer):
                 self.at(command.delay, TimerFired(timer_id=command.timer_id))
             elif isinstance(command, ScheduleTask):
-                if command.queue.startswith("activity:"):
+                if command.external:
                     self.activity(command)
                 else:
                     delay, event = self.lambda_outcome(command)

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadenza.engine.activities import ActivityTask
 from cadenza.engine.engine import Engine
+from cadenza.engine.external_tasks import ActivityTask
 from cadenza.interpreters.states.frontend import AWS_PAYLOAD_LIMIT, StatesFrontEnd
 from cadenza.interpreters.states.history import sfn_history
 from cadenza.interpreters.states.interpreter import AWS_TO_CADENZA

@@ -158,7 +158,7 @@ def test_activity_queue_and_heartbeat_timeout() -> None:
     interp = compile_machine(machine)
     state = interp.new_state()
     task = next(c for c in interp.decide(state, [start()], 0.0) if isinstance(c, ScheduleTask))
-    assert (task.queue, task.heartbeat_timeout) == (f"activity:{ACTIVITY}", 5.0)
+    assert (task.queue, task.external, task.heartbeat_timeout) == (ACTIVITY, True, 5.0)
     timeout = TaskCompleted(
         task_id=task.task_id, status="timeout", error={"type": "task.heartbeat_timeout"}
     )

@@ -6,7 +6,8 @@ import pytest
 
 pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
 
-from cadenza.store.postgres.queries import QUERIES, parse_queries
+from cadenza.store.postgres.queries import QUERIES
+from cadenza.store.queries import parse_queries
 
 
 def test_blocks_are_split_by_name_without_their_comments() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cadenza.model.errors import ActionNotFound, CadenzaError
+from cadenza.model.errors import ActionNotFound, RegistryError
 from cadenza.workers import ActivityContext, ActivityRegistry, default_registry
 from cadenza.workers.builtins import BUILTINS
 
@@ -39,7 +39,7 @@ def test_register_and_decorator() -> None:
 def test_registering_a_name_twice_needs_replace() -> None:
     registry = ActivityRegistry()
     registry.register("a", lambda: 1)
-    with pytest.raises(CadenzaError, match="already registered"):
+    with pytest.raises(RegistryError, match="already registered"):
         registry.register("a", lambda: 2)
     registry.register("a", lambda: 3, replace=True)
     assert registry.get("a").fn() == 3
@@ -47,12 +47,12 @@ def test_registering_a_name_twice_needs_replace() -> None:
 
 @pytest.mark.parametrize("name", ["", "has space", ".lead", "trail.", "a..b", "x=y"])
 def test_invalid_names_are_refused(name: str) -> None:
-    with pytest.raises(CadenzaError, match="invalid action name"):
+    with pytest.raises(RegistryError, match="invalid action name"):
         ActivityRegistry().register(name, lambda: None)
 
 
 def test_non_callable_is_refused() -> None:
-    with pytest.raises(CadenzaError, match="not callable"):
+    with pytest.raises(RegistryError, match="not callable"):
         ActivityRegistry().register("a", 42)  # type: ignore[type-var]
 
 

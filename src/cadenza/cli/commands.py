@@ -17,17 +17,12 @@ from cadenza.cli.render import (
     result_document,
     to_json,
 )
+from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.engine import Engine
-from cadenza.engine.front_ends import default_front_ends, kind_for
-from cadenza.interpreters.protocol import FrontEnd
-from cadenza.model.errors import (
-    ActionNotFound,
-    DefinitionError,
-    InputError,
-    OperationRefused,
-    Problem,
-)
-from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.engine.front_ends import FrontEnds
+from cadenza.interpreters.protocol import FrontEndSettings, RerunRequest
+from cadenza.model.errors import DefinitionError, InputError, OperationRefused
+from cadenza.model.statuses import ExecutionStatus
 from cadenza.store import open_store
 from cadenza.store.records import ExecutionRecord
 from cadenza.workers.loading import load_activities
@@ -50,14 +45,16 @@ def _registry(args: argparse.Namespace) -> ActivityRegistry:
     return registry
 
 
+def _front_ends(args: argparse.Namespace) -> FrontEnds:
+    settings = FrontEndSettings(service_limits=getattr(args, "aws_limits", False))
+    return FrontEnds.installed(settings)
+
+
 def _engine(
     args: argparse.Namespace, registry: ActivityRegistry | None = None, **kwargs: Any
 ) -> Engine:
     return Engine(
-        args.store,
-        registry=registry or _registry(args),
-        front_ends=default_front_ends(aws_limits=getattr(args, "aws_limits", False)),
-        **kwargs,
+        args.store, registry=registry or _registry(args), front_ends=_front_ends(args), **kwargs
     )
 
 
@@ -78,40 +75,6 @@ def _read_input(args: argparse.Namespace) -> Any:
     return value
 
 
-def _compile_checked(
-    path: str, source: str, registry: ActivityRegistry | None = None, aws_limits: bool = False
-) -> FrontEnd:
-    """Validate a definition and the actions it names, before any store is opened:
-    bad input must leave nothing behind, not even an empty store file. Returns
-    the front end that read it."""
-    front_end = default_front_ends(aws_limits=aws_limits)[kind_for(path, source)]
-    interpreter = front_end.compile(source, origin=path)
-    actions = getattr(interpreter, "actions", None)
-    if actions is not None:
-        registry = registry or default_registry()
-        unknown = [use for use in actions() if use.must_exist and use.ref not in registry]
-        if unknown:
-            problems = [
-                Problem(
-                    spec_path=use.spec_path,
-                    message=_action_error(registry, use.ref),
-                    category="actions",
-                    line=use.line,
-                )
-                for use in unknown
-            ]
-            raise DefinitionError(problems=problems, source=path)
-    return front_end
-
-
-def _action_error(registry: ActivityRegistry, name: str) -> str:
-    try:
-        registry.get(name)
-    except ActionNotFound as exc:
-        return exc.message
-    return f"unknown action {name!r}"
-
-
 def _read_definition(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -123,12 +86,14 @@ def run(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     workflow_input = _read_input(args)
     registry = _registry(args)
-    front_end = _compile_checked(args.file, source, registry, args.aws_limits)
-    if getattr(front_end, "input_must_be_object", True) and not isinstance(workflow_input, dict):
-        where = args.input_file or "--input"
-        raise InputError(f"{where} must be a JSON object, not {type(workflow_input).__name__}")
-    engine = _engine(args, registry, lease=args.lease)
-    definition = engine.register(source, origin=args.file)
+    # Everything is checked before the store is opened: bad input leaves nothing.
+    front_ends = _front_ends(args)
+    kind, _ = compile_checked(front_ends, registry, source, kind=args.kind, origin=args.file)
+    workflow_input = checked_input(
+        front_ends.require(kind), workflow_input, args.input_file or "--input"
+    )
+    engine = Engine(args.store, registry=registry, front_ends=front_ends, lease=args.lease)
+    definition = engine.register(source, kind=kind, origin=args.file)
     execution_id = engine.start(definition, workflow_input)
     if args.detach:
         print(execution_id)
@@ -152,8 +117,7 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
     _stop_on_signals(stop)
 
     def settled() -> bool:
-        status = engine.get(execution_id).status
-        return status in FINAL_EXECUTION_STATUSES or status == "paused"
+        return engine.is_settled(engine.get(execution_id))
 
     engine.serve(stop, until=settled)
     record = engine.get(execution_id)
@@ -164,10 +128,10 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    return _report(record, args)
+    return _report(engine, record, args)
 
 
-def _report(record: ExecutionRecord, args: argparse.Namespace) -> int:
+def _report(engine: Engine, record: ExecutionRecord, args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         print(to_json(result_document(record)))
     else:
@@ -178,22 +142,24 @@ def _report(record: ExecutionRecord, args: argparse.Namespace) -> int:
             for error in record.errors:
                 print(f"  - {_error_line(error)}", file=sys.stderr)
         print(to_json(record.output))
-    if record.status == "succeeded":
+    if record.status == ExecutionStatus.SUCCEEDED:
         return EXIT_OK
-    if record.status == "paused":
-        return EXIT_PAUSED
-    if record.status in FINAL_EXECUTION_STATUSES:
+    if engine.is_final(record):
         return EXIT_FAILED
+    if engine.is_settled(record):
+        return EXIT_PAUSED
     return EXIT_OK
 
 
 def _error_line(error: Any) -> str:
     if not isinstance(error, dict):
         return str(error)
-    if "message" in error:  # Orquesta: {type, message, task_id?, ...}
+    # The two error shapes front ends use: {type, message, task_id?, ...}, or
+    # {error, cause} (names of the languages they come from).
+    if "message" in error:
         where = error.get("task_id")
         text = str(error["message"])
-    else:  # States: {error, cause}
+    else:
         where = error.get("error")
         text = str(error.get("cause") or "")
     return f"{where}: {text}" if where and text else str(where or text)
@@ -202,7 +168,9 @@ def _error_line(error: Any) -> str:
 def validate(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     try:
-        _compile_checked(args.file, source)
+        compile_checked(
+            _front_ends(args), default_registry(), source, kind=args.kind, origin=args.file
+        )
     except DefinitionError as exc:
         if args.json:
             print(to_json({"valid": False, **exc.to_dict()}))
@@ -255,12 +223,10 @@ def status(args: argparse.Namespace) -> int:
 
 def history(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    events = engine.history(args.execution_id)
-    if args.sfn:
-        from cadenza.interpreters.states.history import sfn_history
-
-        print(to_json(sfn_history(events)))
+    if args.view:
+        print(to_json(engine.history_view(args.execution_id, args.view)))
         return EXIT_OK
+    events = engine.history(args.execution_id)
     if args.json:
         print(
             to_json(
@@ -291,13 +257,11 @@ def _refused(engine: Engine, execution_id: str) -> None:
 def rerun(args: argparse.Namespace) -> int:
     engine = _engine(args)
     engine.get(args.execution_id)
-    tasks = [
-        {"task_id": t, "route": 0, "reset_items": args.reset_items}
-        for t in getattr(args, "task", [])
-    ]
+    options = {"reset_items": True} if getattr(args, "reset_items", False) else {}
+    request = RerunRequest(steps=tuple(getattr(args, "task", [])), options=options)
     if not args.no_wait:
         _watch(engine, args.execution_id, args)
-    engine.rerun(args.execution_id, tasks)
+    engine.rerun(args.execution_id, request)
     _refused(engine, args.execution_id)
     if args.no_wait:
         return EXIT_OK
@@ -312,9 +276,7 @@ def respond(args: argparse.Namespace) -> int:
     engine = _engine(args)
     if not args.no_wait:
         _watch(engine, args.execution_id, args)
-    engine.respond(
-        args.execution_id, args.task, result, status="failed" if args.failed else "succeeded"
-    )
+    engine.respond(args.execution_id, args.task, result, failed=args.failed)
     if args.no_wait:
         return EXIT_OK
     return _drive_and_report(engine, args.execution_id, args)
@@ -352,9 +314,11 @@ def worker(args: argparse.Namespace) -> int:
         flush=True,
     )
 
+    # Statuses in which nothing happens on its own, by every installed front end.
+    settled = sorted(engine.front_ends.settled_statuses())
+
     def idle() -> bool:
-        unfinished = ("requested", "running", "pausing", "resuming", "canceling")
-        return not engine.store.list_executions(limit=1, statuses=unfinished)
+        return not engine.store.list_executions(limit=1, excluding=settled)
 
     engine.serve(stop, until=idle if args.exit_when_idle else None)
     return EXIT_OK

@@ -20,12 +20,13 @@ from cadenza.cli import commands
 from cadenza.model.errors import (
     CadenzaError,
     DefinitionError,
+    FrontEndError,
     InputError,
     NotFoundError,
     OperationRefused,
 )
 
-_BAD_INPUT = (DefinitionError, InputError, NotFoundError, OperationRefused)
+_BAD_INPUT = (DefinitionError, FrontEndError, InputError, NotFoundError, OperationRefused)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("run", "run a workflow file to completion, showing progress", commands.run)
     p.add_argument("file")
+    _kind_option(p)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--input", help="workflow input as a JSON object")
     group.add_argument("--input-file", help="file holding the workflow input as JSON")
@@ -84,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("validate", "check a workflow file and list every problem", commands.validate)
     p.add_argument("file")
+    _kind_option(p)
+    p.add_argument(
+        "--aws-limits",
+        action="store_true",
+        help="apply the limits of the service the language comes from (256 KiB payloads)",
+    )
     p.add_argument("--json", action="store_true")
 
     p = command("ps", "list executions", commands.ps)
@@ -98,9 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("execution_id")
     p.add_argument("--json", action="store_true")
     p.add_argument(
-        "--sfn",
-        action="store_true",
-        help="a state machine's history as Step Functions' GetExecutionHistory shows it (JSON)",
+        "--view",
+        metavar="NAME",
+        help="a projection the execution's front end offers (JSON), such as 'sfn' for a "
+        "state machine's history as Step Functions shows it",
     )
 
     p = command(
@@ -164,12 +173,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _kind_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--kind",
+        metavar="KIND",
+        help="the definition's language (a front end's kind, e.g. orquesta, states); "
+        "by default the front ends recognise it",
+    )
+
+
 def _running_options(p: argparse.ArgumentParser) -> None:
     """Options of every command that runs activities."""
     p.add_argument(
         "--aws-limits",
         action="store_true",
-        help="apply Step Functions' limits to state machines (256 KiB payloads)",
+        help="apply the limits of the service the language comes from (256 KiB payloads)",
     )
     p.add_argument(
         "--resources",

@@ -1,103 +1,71 @@
-"""Turning inbox events into a saved decision.
+"""Turning loaded work into decisions for the store to save.
 
-The store calls ``Decider.__call__`` inside its transaction with the work it
-locked. The decider folds each execution's inputs through its interpreter and
-turns the commands into the rows the store saves: history records, tasks,
-timers, the new status and the new snapshot. It reads no clock and does no
-I/O: ``now`` comes from the caller (the engine reads its clock once per batch).
+The store's round calls ``Decider.__call__`` with the work it loaded, with no
+transaction open. The decider folds each execution's inputs through its
+interpreter and turns the commands into the rows the store saves: history
+records, tasks, timers, the new status and (by the front end's snapshot
+policy) the new snapshot. It reads no clock and does no I/O: ``now`` comes
+from the caller (the engine reads its clock once per round).
 
 Interpreter states are cached in memory between decisions, keyed by the
 decision number they belong to, so a busy execution is not re-loaded from its
 snapshot at every step. The cache is only a shortcut: a miss (another process
-decided, or this process restarted) loads the snapshot instead.
+decided, or this process restarted) loads the snapshot instead, and a
+decision the store refused drops its state.
 """
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, assert_never
 
-from cadenza.engine.replay import replay_into
-from cadenza.interpreters.protocol import FrontEnd, Interpreter
+from cadenza.engine.interpreter_cache import InterpreterCache
+from cadenza.interpreters.protocol import Interpreter, SnapshotPolicy
+from cadenza.interpreters.replay import replay_into
 from cadenza.model.commands import (
     CancelTask,
+    Command,
     CompleteExecution,
+    RecordMarker,
     RejectRequest,
     ScheduleTask,
     SetStatus,
     StartTimer,
 )
-from cadenza.model.errors import CadenzaError
+from cadenza.model.errors import InterpreterDefect
 from cadenza.model.events import JSON, Event, ExecutionCompleted, TaskCompleted
-from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
-from cadenza.store.records import DecisionResult, DecisionWork, DefinitionRecord, NewTask
+from cadenza.model.statuses import ExecutionStatus
+from cadenza.store.records import DecisionResult, DecisionWork, NewTask
 
+log = logging.getLogger("cadenza.engine")
 
-@dataclass
-class DecisionOutcome:
-    """What one batch of decisions changed, for listeners (progress display)."""
-
-    execution_id: str
-    status: str
-    appended: list[tuple[int, float, Event]] = field(default_factory=list)
-
-
-class InterpreterCache:
-    """Compiled interpreters by definition id (a definition never changes)."""
-
-    def __init__(self, front_ends: Mapping[str, FrontEnd]) -> None:
-        self._front_ends = front_ends
-        self._compiled: dict[str, Interpreter] = {}
-
-    def __contains__(self, definition_id: object) -> bool:
-        return definition_id in self._compiled
-
-    def add(self, definition_id: str, interpreter: Interpreter) -> None:
-        """Keep an interpreter compiled elsewhere (at registration)."""
-        self._compiled.setdefault(definition_id, interpreter)
-
-    def get(self, definition_id: str) -> Interpreter | None:
-        return self._compiled.get(definition_id)
-
-    def compile(self, definition: DefinitionRecord) -> Interpreter:
-        found = self._compiled.get(definition.id)
-        if found is None:
-            front_end = self._front_ends.get(definition.kind)
-            if front_end is None:
-                raise CadenzaError(f"no front end for definitions of kind {definition.kind!r}")
-            found = front_end.compile(definition.source, origin=definition.name)
-            self._compiled[definition.id] = found
-        return found
+_DEFAULT_POLICY = SnapshotPolicy()
 
 
 class Decider:
-    """The callback the store runs inside its decision transaction."""
+    """The decision function a store round calls (``DecideFn``)."""
 
-    def __init__(
-        self,
-        interpreters: InterpreterCache,
-        state_cache_size: int = 4096,
-        snapshot_every: int = 64,
-        snapshot_share: float = 0.25,
-    ) -> None:
+    def __init__(self, interpreters: InterpreterCache, state_cache_size: int = 4096) -> None:
         self.interpreters = interpreters
-        self.snapshot_every = snapshot_every
-        self.snapshot_share = snapshot_share
         self._states: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._state_cache_size = state_cache_size
         self.now = 0.0
-        self.outcomes: list[DecisionOutcome] = []
-        self.on_internal_error: Callable[[str, BaseException], None] | None = None
 
-    def known_states(self) -> Mapping[str, int]:
+    def held(self) -> Mapping[str, int]:
         """Decision numbers of the states held here (the store skips loading them)."""
         return _DecisionNumbers(self._states)
 
-    def forget_states(self) -> None:
-        """Drop cached states (after a failed transaction they may be ahead of the store)."""
-        self._states.clear()
+    def forget(self, execution_ids: Iterable[str] | None = None) -> None:
+        """Drop cached states (all when None): after a refused decision or a failed
+        transaction they may be ahead of the store."""
+        if execution_ids is None:
+            self._states.clear()
+            return
+        for execution_id in execution_ids:
+            self._states.pop(execution_id, None)
 
     def __call__(self, works: list[DecisionWork]) -> list[DecisionResult]:
         results = []
@@ -105,17 +73,19 @@ class Decider:
             try:
                 result, state = self._decide(work)
             except Exception as exc:
-                if self.on_internal_error is not None:
-                    self.on_internal_error(work.execution_id, exc)
-                result, state = self._fail_internally(work, exc), None
+                # An interpreter must never raise (its protocol says so): this is
+                # a defect. Say so loudly, and record it with the traceback.
+                log.exception(
+                    "interpreter defect in execution %s (definition %s); failing it",
+                    work.execution_id,
+                    work.definition_id,
+                )
+                result, state = self._fail_for_defect(work, exc), None
             results.append(result)
             if state is not None:
                 self._remember(work.execution_id, result.decision_no, state)
             else:
                 self._states.pop(work.execution_id, None)
-            self.outcomes.append(
-                DecisionOutcome(work.execution_id, result.status, list(result.appended))
-            )
         return results
 
     # ------------------------------------------------------------------------------
@@ -131,8 +101,15 @@ class Decider:
         if found is not None:
             return found
         if work.definition is None:
-            raise CadenzaError(f"definition {work.definition_id!r} was not loaded")
+            raise InterpreterDefect(
+                f"definition {work.definition_id!r} was neither compiled nor loaded",
+                definition_id=work.definition_id,
+            )
         return self.interpreters.compile(work.definition)
+
+    def _policy(self, work: DecisionWork) -> SnapshotPolicy:
+        front_end = self.interpreters.front_end_of(work.definition_id)
+        return _DEFAULT_POLICY if front_end is None else front_end.snapshots
 
     def _decide(self, work: DecisionWork) -> tuple[DecisionResult, Any]:
         interpreter = self._interpreter(work)
@@ -173,14 +150,11 @@ class Decider:
 
         if fold.status == ExecutionStatus.REQUESTED:
             fold.status = ExecutionStatus.RUNNING
-        # Saving the whole state costs O(state), and the state grows with the
-        # run. Saving when the unsaved tail reaches a fixed share of the history
-        # (at least ``snapshot_every`` events) makes that cost O(1) per event
-        # amortised, while a cold decider replays at most that share.
+        policy = self._policy(work)
         total = work.next_seq - 1 + len(fold.appended)
         unsaved = total - work.snapshot_seq
-        threshold = max(self.snapshot_every, int(total * self.snapshot_share))
-        save = unsaved >= threshold or (fold.status in FINAL_EXECUTION_STATUSES and fold.completed)
+        threshold = max(policy.every, int(total * policy.share))
+        save = policy.enabled and (unsaved >= threshold or fold.completed)
         result = DecisionResult(
             execution_id=work.execution_id,
             decision_no=decision_no,
@@ -197,15 +171,17 @@ class Decider:
         )
         return result, state
 
-    def _fail_internally(self, work: DecisionWork, exc: BaseException) -> DecisionResult:
-        # The interpreter broke (a bug, not a workflow failure). Record the inputs
-        # so they are not decided again forever, fail the execution, and keep the
-        # last good snapshot so that a fixed version can be rerun from it.
+    def _fail_for_defect(self, work: DecisionWork, exc: BaseException) -> DecisionResult:
+        # Record the inputs so they are not decided again forever, fail the
+        # execution, and keep the last good snapshot so that a fixed version can
+        # rerun it.
         decision_no = work.decision_no + 1
-        error = {
+        error: dict[str, JSON] = {
             "type": "error",
-            "kind": "InternalError",
+            "kind": "InterpreterDefect",
+            "code": InterpreterDefect.code,
             "message": f"{type(exc).__name__}: {exc}",
+            "traceback": "".join(traceback.format_exception(exc)),
         }
         appended: list[tuple[int, float, Event]] = [
             (decision_no, t, e) for e, t in zip(work.inputs, work.input_times, strict=True)
@@ -238,54 +214,52 @@ class _Fold:
         self.canceled: list[str] = []
         self.appended: list[tuple[int, float, Event]] = []
 
-    def apply(self, decision_no: int, commands: Sequence[object], now: float) -> list[Event]:
+    def apply(self, decision_no: int, commands: Sequence[Command], now: float) -> list[Event]:
         """Record ``commands``; return completions of steps with nothing to run."""
         instant: list[Event] = []
         for command in commands:
-            record = getattr(command, "record", None)
-            if record is None:
-                raise CadenzaError(f"interpreter returned a non-command: {command!r}")
-            self.appended.append((decision_no, now, record()))
-            if isinstance(command, ScheduleTask):
-                if command.action is None:
-                    instant.append(
-                        TaskCompleted(
-                            task_id=command.task_id,
-                            status="succeeded",
-                            result=command.meta.get("instant_result"),
-                        )
-                    )
-                else:
-                    self.tasks.append(
-                        NewTask(
-                            task_id=command.task_id,
-                            name=command.name,
-                            action=command.action,
-                            input=command.input,
-                            queue=command.queue,
-                            available_at=now + max(0.0, command.delay),
-                            retry=command.retry,
-                            timeout=command.timeout,
-                            heartbeat_timeout=command.heartbeat_timeout,
-                            meta=dict(command.meta),
-                        )
-                    )
-            elif isinstance(command, SetStatus):
-                self.status = command.status
-            elif isinstance(command, CompleteExecution):
-                self.completed = True
-                self.status = command.status
-                self.output = command.output
-                self.errors = list(command.errors)
-            elif isinstance(command, StartTimer):
-                self.timers.append((command.timer_id, now + max(0.0, command.delay)))
-            elif isinstance(command, CancelTask):
-                self.canceled.append(command.task_id)
-                # A task scheduled and withdrawn in the same decision never reaches the store.
-                self.tasks = [t for t in self.tasks if t.task_id != command.task_id]
-            elif isinstance(command, RejectRequest):
-                pass
+            self.appended.append((decision_no, now, command.record()))
+            match command:
+                case ScheduleTask():
+                    if command.action is None:
+                        instant.append(TaskCompleted(task_id=command.task_id, status="succeeded"))
+                    else:
+                        self.tasks.append(_new_task(command, now))
+                case SetStatus():
+                    self.status = command.status
+                case CompleteExecution():
+                    self.completed = True
+                    self.status = command.status
+                    self.output = command.output
+                    self.errors = list(command.errors)
+                case StartTimer():
+                    self.timers.append((command.timer_id, now + max(0.0, command.delay)))
+                case CancelTask():
+                    self.canceled.append(command.task_id)
+                    # A task scheduled and withdrawn in one decision never reaches the store.
+                    self.tasks = [t for t in self.tasks if t.task_id != command.task_id]
+                case RecordMarker() | RejectRequest():
+                    pass  # history is all they change
+                case _:
+                    assert_never(command)
         return instant
+
+
+def _new_task(command: ScheduleTask, now: float) -> NewTask:
+    assert command.action is not None
+    return NewTask(
+        task_id=command.task_id,
+        name=command.name,
+        action=command.action,
+        input=command.input,
+        queue=command.queue,
+        available_at=now + max(0.0, command.delay),
+        retry=command.retry,
+        timeout=command.timeout,
+        heartbeat_timeout=command.heartbeat_timeout,
+        meta=dict(command.meta),
+        external=command.external,
+    )
 
 
 class _DecisionNumbers(Mapping[str, int]):

@@ -17,7 +17,6 @@ Two ways to drive it:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import random
@@ -27,19 +26,30 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from cadenza.engine.activities import ExternalTasks
+from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.clock import Clock, SystemClock
-from cadenza.engine.decider import Decider, DecisionOutcome, InterpreterCache
-from cadenza.engine.dispatch import TaskRunner
-from cadenza.engine.front_ends import default_front_ends, kind_for
-from cadenza.engine.loop import ServeLoop
+from cadenza.engine.decider import Decider
+from cadenza.engine.definitions import checked_input, compile_checked
+from cadenza.engine.external_tasks import ExternalTasks
+from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
+from cadenza.engine.interpreter_cache import InterpreterCache
 from cadenza.engine.owner import new_owner_id
-from cadenza.engine.replay import replay_state
-from cadenza.interpreters.protocol import ExecutionView, FrontEnd, Interpreter
+from cadenza.engine.serve import ServeLoop, ServeParts, ServeSettings
+from cadenza.interpreters.protocol import (
+    ExecutionView,
+    FrontEnd,
+    Interpreter,
+    PendingTask,
+    RerunRequest,
+    TaskAnswer,
+)
+from cadenza.interpreters.replay import replay_state
+from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import (
-    CadenzaError,
+    ClockCannotJump,
     InputError,
     OperationRefused,
+    StillBusy,
 )
 from cadenza.model.events import (
     JSON,
@@ -48,20 +58,39 @@ from cadenza.model.events import (
     ExecutionStarted,
     PauseRequested,
     RecordedEvent,
-    RerunRequested,
     ResumeRequested,
-    TaskCompleted,
 )
-from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.model.statuses import ExecutionStatus
 from cadenza.store import open_store
-from cadenza.store.protocol import ClaimRequest, CycleOutcome, FinishRequest, Store
-from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskFinish, TaskRecord
+from cadenza.store.protocol import (
+    ClaimRequest,
+    FinishRequest,
+    RoundOutcome,
+    RoundRequest,
+    Store,
+)
+from cadenza.store.records import (
+    DecisionResult,
+    DefinitionRecord,
+    ExecutionRecord,
+    FinishOutcome,
+    TaskFinish,
+)
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
-Listener = Callable[[DecisionOutcome], None]
+Listener = Callable[["DecisionOutcome"], None]
 T = TypeVar("T")
 
 log = logging.getLogger("cadenza.engine")
+
+
+class DecisionOutcome:
+    """What one saved decision changed, for listeners (progress display)."""
+
+    def __init__(self, result: DecisionResult) -> None:
+        self.execution_id = result.execution_id
+        self.status = result.status
+        self.appended = list(result.appended)
 
 
 class Engine:
@@ -73,7 +102,7 @@ class Engine:
         *,
         registry: ActivityRegistry | None = None,
         clock: Clock | None = None,
-        front_ends: Mapping[str, FrontEnd] | None = None,
+        front_ends: FrontEnds | Mapping[str, FrontEnd | FrontEndFactory] | None = None,
         lease: float = 30.0,
         concurrency: int = 8,
         queues: Sequence[str] = ("default",),
@@ -85,7 +114,13 @@ class Engine:
         )
         self.registry = registry if registry is not None else default_registry()
         self.clock: Clock = clock or SystemClock()
-        self.front_ends = dict(front_ends) if front_ends is not None else default_front_ends()
+        self.front_ends = (
+            front_ends
+            if isinstance(front_ends, FrontEnds)
+            else FrontEnds.installed()
+            if front_ends is None
+            else FrontEnds(front_ends)
+        )
         self.owner = new_owner_id()
         self.lease = lease
         self.concurrency = concurrency
@@ -99,81 +134,103 @@ class Engine:
         self._wake = threading.Event()
         #: Tasks answered from outside: activity workers and callback tokens.
         self.external = ExternalTasks(self.store, self.clock)
-        self.runner = TaskRunner(
+        self.runner = AttemptRunner(
             self.store, self.registry, self.clock, self.owner, lease, on_finished=self._wake.set
         )
 
     # --- definitions ------------------------------------------------------------------
 
+    def kind_of(self, source: DefinitionSource, origin: str | None = None) -> str:
+        """The kind of ``source``, as the front ends recognise it (``KindUnclear``
+        when none or several do)."""
+        return self.front_ends.kind_of(source, origin)
+
     def compile(
-        self, source: str, *, kind: str | None = None, origin: str | None = None
+        self,
+        source: DefinitionSource,
+        *,
+        kind: str | None = None,
+        origin: str | None = None,
+        check_actions: bool = False,
     ) -> Interpreter:
-        """Validate ``source``; raise ``DefinitionError`` listing every problem."""
-        front_end = self._front_end(kind or kind_for(origin, source))
-        return front_end.compile(source, origin=origin)
+        """Validate ``source``; raise ``DefinitionError`` listing every problem.
+
+        With ``check_actions``, actions the definition names that must exist
+        and that this engine's registry lacks are problems too (leave it off
+        when other processes' workers provide them).
+        """
+        registry = self.registry if check_actions else None
+        return compile_checked(self.front_ends, registry, source, kind=kind, origin=origin)[1]
 
     def register(
         self,
-        source: str,
+        source: DefinitionSource,
         *,
         kind: str | None = None,
         name: str | None = None,
         origin: str | None = None,
+        check_actions: bool = False,
     ) -> DefinitionRecord:
-        """Validate and keep a definition; the same text gives the same record."""
-        kind = kind or kind_for(origin, source)
-        interpreter = self.compile(source, kind=kind, origin=origin)
-        digest = hashlib.sha256(f"{kind}\0{source}".encode()).hexdigest()[:24]
+        """Validate and keep a definition; the same source gives the same record.
+
+        ``source`` is text, or a ``CodeReference`` (``module:qualname`` at a
+        version) for a front end whose workflows are Python code. See
+        ``compile`` for ``check_actions``.
+        """
+        kind = kind or self.kind_of(source, origin)
+        interpreter = self.compile(source, kind=kind, origin=origin, check_actions=check_actions)
+        if isinstance(source, CodeReference):
+            text, version = source.target, source.version
+            identity = f"{kind}\0code\0{text}\0{version}"
+            default_name = source.qualname
+        else:
+            text, version = source, None
+            identity = f"{kind}\0{text}"
+            default_name = None
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
         record = DefinitionRecord(
             id=digest,
             kind=kind,
-            name=name or (Path(origin).stem if origin else digest[:8]),
-            source=source,
+            name=name or default_name or (Path(origin).stem if origin else digest[:8]),
+            source=text,
             created_at=self.clock.now(),
+            version=version,
         )
         self.store.save_definition(record)
-        self._interpreters.add(record.id, interpreter)
+        self._interpreters.add(record, interpreter)
         return record
 
-    def register_file(self, path: str | os.PathLike[str]) -> DefinitionRecord:
+    def register_file(
+        self, path: str | os.PathLike[str], *, kind: str | None = None
+    ) -> DefinitionRecord:
         """Read, validate and keep the definition in the file at ``path``."""
         path = os.fspath(path)
         try:
             source = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}", path=path) from exc
-        return self.register(source, origin=path)
+        return self.register(source, kind=kind, origin=path)
 
-    def _front_end(self, kind: str) -> FrontEnd:
-        found = self.front_ends.get(kind)
-        if found is None:
-            raise InputError(
-                f"unknown definition kind {kind!r}; known: {', '.join(sorted(self.front_ends))}"
-            )
-        return found
+    def front_end_for(self, kind: str) -> FrontEnd:
+        """The front end of ``kind`` (``FrontEndNotFound`` if none is installed)."""
+        return self.front_ends.require(kind)
+
+    def check_input(self, kind: str, value: JSON, where: str = "the workflow input") -> JSON:
+        """``value`` as an execution of ``kind`` takes it (see ``checked_input``)."""
+        return checked_input(self.front_ends.require(kind), value, where)
 
     # --- executions ---------------------------------------------------------------------
 
     def start(
         self,
         definition: DefinitionRecord,
-        input: Mapping[str, JSON] | None = None,
+        input: JSON = None,
         *,
         context: Mapping[str, JSON] | None = None,
         execution_id: str | None = None,
     ) -> str:
         """Start an execution of ``definition``; return its id. Nothing runs until driven."""
-        front_end = self.front_ends.get(definition.kind)
-        if input is None:
-            input = {}
-        if getattr(front_end, "input_must_be_object", True):
-            if not isinstance(input, Mapping):
-                raise InputError("the workflow input must be a JSON object")
-            input = dict(input or {})
-        try:
-            json.dumps(input, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"the workflow input is not JSON: {exc}") from exc
+        input = self.check_input(definition.kind, input)
         execution_id = execution_id or str(uuid.uuid4())
         now = self.clock.now()
         started = ExecutionStarted(
@@ -192,10 +249,24 @@ class Engine:
         return execution_id
 
     def get(self, execution_id: str) -> ExecutionRecord:
+        """The execution's row (``ExecutionNotFound`` if there is none)."""
         return self.store.load_execution(execution_id)
 
     def history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
+        """The execution's recorded events after ``after_seq``."""
         return self.store.read_history(execution_id, after_seq)
+
+    def history_view(self, execution_id: str, view: str) -> JSON:
+        """The history projected by its front end's view named ``view``."""
+        record = self.get(execution_id)
+        views = self.front_ends.require(record.kind).history_views()
+        if view not in views:
+            offered = ", ".join(sorted(views)) or "none"
+            raise InputError(
+                f"{record.kind} executions offer no history view {view!r} (offered: {offered})",
+                view=view,
+            )
+        return views[view](self.history(execution_id))
 
     def describe(self, execution_id: str) -> ExecutionView:
         """The execution as its interpreter sees it, rebuilt from history."""
@@ -208,21 +279,36 @@ class Engine:
         state = replay_state(interpreter, self.history(execution_id))
         return interpreter.describe(state)
 
+    def is_settled(self, record: ExecutionRecord) -> bool:
+        """Whether nothing more happens to this execution on its own: it is
+        final, or waits for an operator (by its front end's statuses)."""
+        front_end = self.front_ends.require(record.kind)
+        return record.status in front_end.final_statuses | front_end.waiting_statuses
+
+    def is_final(self, record: ExecutionRecord) -> bool:
+        """Whether the execution is over, by its front end's final statuses."""
+        return record.status in self.front_ends.require(record.kind).final_statuses
+
     # --- requests -------------------------------------------------------------------------
 
     def pause(self, execution_id: str) -> None:
+        """Ask the execution to pause (its interpreter may refuse)."""
         self._request(execution_id, PauseRequested())
 
     def resume(self, execution_id: str) -> None:
+        """Ask a paused execution to go on."""
         self._request(execution_id, ResumeRequested())
 
     def cancel(self, execution_id: str) -> None:
+        """Ask the execution to stop."""
         self._request(execution_id, CancelRequested())
 
-    def rerun(self, execution_id: str, tasks: Sequence[Mapping[str, JSON]] = ()) -> None:
-        """Run a completed execution again from its failed tasks, or from ``tasks``
-        (``{"task_id": name, "route": 0, "reset_items": False}`` each)."""
-        self._request(execution_id, RerunRequested(tasks=[dict(t) for t in tasks]))
+    def rerun(self, execution_id: str, request: RerunRequest | None = None) -> None:
+        """Run a finished execution again, as ``request`` says (default: from what
+        failed); its front end shapes and checks the request."""
+        record = self.get(execution_id)
+        event = self.front_ends.require(record.kind).rerun_event(request or RerunRequest())
+        self._request(execution_id, event)
 
     def respond(
         self,
@@ -230,53 +316,42 @@ class Engine:
         task: str,
         result: JSON = None,
         *,
-        status: str = "succeeded",
-        key: str | None = None,
+        failed: bool = False,
         resume: bool = True,
     ) -> None:
-        """Answer a pending task (``core.ask``) of ``execution_id`` named ``task``.
+        """Answer a task of ``execution_id`` that waits for an answer: ``task`` is its
+        name (the oldest waiting task of that name is answered) or its task id.
 
-        Like StackStorm after an inquiry response, a workflow that paused
-        because it was waiting is resumed in the same decision (``resume=False``
+        The front end checks the answer (a wrong one is refused with
+        ``InputError`` and the task keeps waiting). A workflow that paused
+        because it was waiting is resumed in the same round (``resume=False``
         leaves it paused).
         """
-        waiting = [
-            t for t in self.store.find_task(execution_id, task, key) if t.status == "suspended"
-        ]
+        record = self.get(execution_id)
+        waiting = [t for t in self.store.waiting_tasks(execution_id) if task in (t.name, t.task_id)]
         if not waiting:
-            self.get(execution_id)  # ExecutionNotFound first, if that is the problem
             raise OperationRefused(
                 f"task {task!r} of execution {execution_id} is not waiting for an answer",
                 execution_id=execution_id,
                 task=task,
             )
-        if status not in ("succeeded", "failed"):
-            raise InputError(f"a response status is 'succeeded' or 'failed', not {status!r}")
         target = waiting[0]
-        if status == "succeeded":
-            _check_answer(target, result)
-        error = (
-            None
-            if status == "succeeded"
-            else {"type": "responded", "message": "failed by response"}
-        )
-        event = TaskCompleted(
+        pending = PendingTask(
+            execution_id=execution_id,
             task_id=target.task_id,
-            status=status,
-            result=result,
-            error=error,
+            name=target.name,
+            input=target.input,
             attempt=target.attempt,
+            meta=target.meta,
         )
+        event = self.front_ends.require(record.kind).answer(pending, TaskAnswer(result, failed))
+        finish = TaskFinish(FinishOutcome.DONE, [event])
+        now = self.clock.now()
         self.store.finish_task(
-            execution_id,
-            target.task_id,
-            target.attempt,
-            None,
-            TaskFinish("done", [event]),
-            self.clock.now(),
+            FinishRequest(execution_id, target.task_id, target.attempt, None, finish), now
         )
-        if resume and self.get(execution_id).status == "paused":
-            self.store.deliver(execution_id, [ResumeRequested()], self.clock.now())
+        if resume and self.get(execution_id).status == ExecutionStatus.PAUSED:
+            self.store.deliver(execution_id, [ResumeRequested()], now)
         self.decide()
 
     def _request(self, execution_id: str, event: Event) -> None:
@@ -294,6 +369,16 @@ class Engine:
                 return None
         return None
 
+    def forget_states(self) -> None:
+        """Drop the interpreter states held in memory: the next decision of each
+        execution rebuilds its state from the store (snapshot and history)."""
+        with self._decide_lock:
+            self._decider.forget()
+
+    def wake(self) -> None:
+        """Tell a serving loop that work may be waiting (it looks at once)."""
+        self._wake.set()
+
     # --- driving ----------------------------------------------------------------------------
 
     def add_listener(self, listener: Listener) -> None:
@@ -301,55 +386,50 @@ class Engine:
         self._listeners.append(listener)
 
     def decide(self) -> int:
-        """Decide for every execution with waiting events; return how many decisions."""
+        """Decide for every execution with waiting events; return how many decisions
+        were saved."""
         total = 0
         while True:
-            count = self._deciding(
-                lambda: self.store.decide(
-                    self.owner,
-                    self.decision_batch,
-                    self._decider,
-                    self._decider.now,
-                    known_definitions=self._interpreters,
-                    known_states=self._decider.known_states(),
-                )
-            )
-            total += count
-            if count < self.decision_batch:
+            done = self.run_round((), None)
+            total += done.decided
+            if done.decided + len(done.refused) < self.decision_batch:
                 return total
 
-    def run_cycle(
+    def run_round(
         self, finishes: Sequence[FinishRequest], claim: ClaimRequest | None
-    ) -> CycleOutcome:
-        """Save ``finishes``, decide, and claim, in one store transaction."""
-        return self._deciding(
-            lambda: self.store.cycle(
-                self.owner,
-                finishes,
-                self._decider,
-                self.decision_batch,
-                claim,
-                self._decider.now,
-                known_definitions=self._interpreters,
-                known_states=self._decider.known_states(),
-            )
-        )
+    ) -> RoundOutcome:
+        """One store round: save ``finishes``, decide, and claim, with one commit.
 
-    def _deciding(self, call: Callable[[], T]) -> T:
-        """Run a store call that decides: one decider per engine, listeners told after
-        the commit, and cached states dropped if the transaction failed."""
+        One round at a time per engine; listeners hear of each saved decision
+        after the commit; states of refused decisions (or of a failed round)
+        are dropped, so the next round decides from what the store holds.
+        """
         with self._decide_lock:
-            self._decider.now = self.clock.now()
-            self._decider.outcomes = []
+            now = self.clock.now()
+            self._decider.now = now
+            request = RoundRequest(
+                owner=self.owner,
+                now=now,
+                finishes=finishes,
+                decide_limit=self.decision_batch,
+                claim=claim,
+                kinds=frozenset(self.front_ends),
+                known_definitions=self._interpreters,
+                held=self._decider.held(),
+            )
             try:
-                result = call()
+                done = self.store.run_round(request, self._decider)
             except BaseException:
-                self._decider.forget_states()
+                self._decider.forget()
                 raise
-            for outcome in self._decider.outcomes:
+            if done.refused:
+                log.info("%d stale decisions refused; deciding them again", len(done.refused))
+                self._decider.forget(done.refused)
+            for result in done.saved:
+                outcome = DecisionOutcome(result)
                 for listener in self._listeners:
                     listener(outcome)
-            return result
+            return done
 
     def run_until_idle(self, *, skip_time: bool = False, max_rounds: int = 100_000) -> None:
         """Do everything that can happen, on this thread, until nothing can.
@@ -368,9 +448,9 @@ class Engine:
                 return
             setter = getattr(self.clock, "set", None)
             if setter is None:
-                raise CadenzaError("skip_time needs a clock with set(), such as FakeClock")
+                raise ClockCannotJump()
             setter(due)
-        raise CadenzaError(f"still busy after {max_rounds} rounds")
+        raise StillBusy(f"still busy after {max_rounds} rounds", rounds=max_rounds)
 
     def tick(self) -> int:
         """One round: timers, expired leases, decisions, and the tasks due now."""
@@ -385,8 +465,16 @@ class Engine:
 
     def serve(self, stop: threading.Event, *, until: Callable[[], bool] | None = None) -> None:
         """Run decisions and activities with a thread pool until ``stop`` is set
-        (or ``until()`` is true). See ``cadenza.engine.loop``."""
-        ServeLoop(self, stop, until).run()
+        (or ``until()`` is true). See ``cadenza.engine.serve``."""
+        parts = ServeParts(self.store, self.runner, self.clock, self.run_round, self._wake)
+        settings = ServeSettings(
+            owner=self.owner,
+            queues=self.queues,
+            concurrency=self.concurrency,
+            lease=self.lease,
+            poll_interval=self.poll_interval,
+        )
+        ServeLoop(parts, settings, stop, until).run()
 
     def run(
         self,
@@ -405,8 +493,7 @@ class Engine:
         deadline = None if timeout is None else self.clock.now() + timeout
 
         def settled() -> bool:
-            status = self.get(execution_id).status
-            if status in FINAL_EXECUTION_STATUSES or status == "paused":
+            if self.is_settled(self.get(execution_id)):
                 return True
             return deadline is not None and self.clock.now() >= deadline
 
@@ -414,24 +501,5 @@ class Engine:
         return self.get(execution_id)
 
     def close(self) -> None:
+        """Release the store."""
         self.store.close()
-
-
-def _check_answer(task: TaskRecord, answer: JSON) -> None:
-    """An answer to a task that asked with a JSON ``schema`` must fit it; a wrong
-    answer is refused with every problem, and the task keeps waiting."""
-    schema = task.input.get("schema") if isinstance(task.input, Mapping) else None
-    if not isinstance(schema, Mapping) or not schema:
-        return
-    import jsonschema  # here: costly at start-up, needed only for answers
-
-    validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft4Validator)
-    problems = sorted(
-        f"{'/'.join(str(p) for p in error.absolute_path) or '(answer)'}: {error.message}"
-        for error in validator_class(schema).iter_errors(answer)
-    )
-    if problems:
-        raise InputError(
-            f"the answer to task {task.name!r} does not fit its schema: " + "; ".join(problems),
-            problems=problems,
-        )

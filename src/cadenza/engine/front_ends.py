@@ -1,62 +1,178 @@
-"""Which front end reads which definition."""
+"""Finding front ends, and which one reads a definition.
+
+Front ends are plug-ins: each is registered under the ``cadenza.front_ends``
+entry-point group, named by its kind, pointing at a factory that takes a
+``FrontEndSettings`` and returns a ``FrontEnd``. Cadenza's own are
+registered the same way in its ``pyproject.toml``; an installed package adds
+a language by declaring one more entry point, and nothing here names any.
+
+Which front end reads a source is the front ends' own call: a file suffix
+that one of them declares decides first, then each says how sure it is that
+the content is its language. Nobody sure, or several, is an error asking for
+the kind by name.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from importlib.metadata import EntryPoint, entry_points
 
-from cadenza.interpreters.protocol import FrontEnd, Interpreter
+from cadenza.interpreters.protocol import FrontEnd, FrontEndSettings, Recognition
+from cadenza.model.definitions import CodeReference, DefinitionSource
+from cadenza.model.errors import FrontEndError, FrontEndNotFound, KindUnclear
+
+#: The entry-point group front ends register under.
+ENTRY_POINT_GROUP = "cadenza.front_ends"
+
+log = logging.getLogger("cadenza.engine")
+
+FrontEndFactory = Callable[[FrontEndSettings], FrontEnd]
 
 
-class LazyFrontEnd:
-    """A front end imported on first use: a process that never sees a state
-    machine never pays for JSONata and JSONPath at start-up."""
+class FrontEnds(Mapping[str, FrontEnd]):
+    """The front ends one engine uses, by kind, loaded on first use.
+
+    A process that never sees a language never imports it: a factory runs the
+    first time its kind is asked for (or when detection needs every one).
+    """
 
     def __init__(
-        self, kind: str, load: Callable[[], FrontEnd], *, input_must_be_object: bool = True
+        self,
+        front_ends: Mapping[str, FrontEnd | FrontEndFactory] | Iterable[FrontEnd] = (),
+        *,
+        settings: FrontEndSettings | None = None,
     ) -> None:
-        self.kind = kind
-        self.input_must_be_object = input_must_be_object
-        self._load = load
-        self._loaded: FrontEnd | None = None
+        self.settings = settings or FrontEndSettings()
+        self._factories: dict[str, FrontEndFactory] = {}
+        self._loaded: dict[str, FrontEnd] = {}
+        items = (
+            front_ends.items()
+            if isinstance(front_ends, Mapping)
+            else ((front_end.kind, front_end) for front_end in front_ends)
+        )
+        for kind, found in items:
+            if callable(found) and not hasattr(found, "compile"):
+                self._factories[kind] = found
+            else:
+                self._loaded[kind] = found  # type: ignore[assignment]
 
-    def compile(self, source: str, *, origin: str | None = None) -> Interpreter:
-        if self._loaded is None:
-            self._loaded = self._load()
-        return self._loaded.compile(source, origin=origin)
+    @classmethod
+    def installed(cls, settings: FrontEndSettings | None = None) -> FrontEnds:
+        """Every front end registered under ``cadenza.front_ends``."""
+        factories: dict[str, FrontEndFactory] = {}
+        for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if entry.name in factories:
+                log.warning("front end %r is registered twice; using the first", entry.name)
+                continue
+            factories[entry.name] = _entry_factory(entry)
+        return cls(factories, settings=settings)
+
+    # --- Mapping ---------------------------------------------------------------------
+
+    def __getitem__(self, kind: str) -> FrontEnd:
+        found = self._loaded.get(kind)
+        if found is not None:
+            return found
+        factory = self._factories.get(kind)
+        if factory is None:
+            raise KeyError(kind)
+        front_end = factory(self.settings)
+        if front_end.kind != kind:
+            raise FrontEndError(
+                f"the front end registered as {kind!r} says its kind is {front_end.kind!r}",
+                kind=kind,
+            )
+        self._loaded[kind] = front_end
+        return front_end
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({*self._factories, *self._loaded}))
+
+    def __len__(self) -> int:
+        return len({*self._factories, *self._loaded})
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._factories or kind in self._loaded
+
+    # --- lookups ---------------------------------------------------------------------
+
+    def require(self, kind: str) -> FrontEnd:
+        """The front end of ``kind``, or ``FrontEndNotFound`` naming the known kinds."""
+        if kind not in self:
+            known = ", ".join(self) or "none"
+            raise FrontEndNotFound(
+                f"no front end reads definitions of kind {kind!r} (installed: {known})",
+                kind=kind,
+            )
+        return self[kind]
+
+    def kind_of(self, source: DefinitionSource, origin: str | None = None) -> str:
+        """The kind of ``source`` (read from ``origin``, a file name, if given).
+
+        ``KindUnclear`` when no front end, or more than one, claims it.
+        """
+        where = origin or ("the code reference" if isinstance(source, CodeReference) else None)
+        if origin and not isinstance(source, CodeReference):
+            by_suffix = self._by_suffix(origin)
+            if by_suffix is not None:
+                return by_suffix
+        sure: list[str] = []
+        maybe: list[str] = []
+        for kind in self:
+            recognition = self[kind].recognize(source)
+            if recognition >= Recognition.YES:
+                sure.append(kind)
+            elif recognition >= Recognition.POSSIBLY:
+                maybe.append(kind)
+        for candidates in (sure, maybe):
+            if len(candidates) == 1:
+                return candidates[0]
+            if len(candidates) > 1:
+                raise KindUnclear(
+                    f"{where or 'the definition'} reads as more than one kind "
+                    f"({', '.join(candidates)}); name it with --kind",
+                    candidates=candidates,
+                )
+        raise KindUnclear(
+            f"no installed front end ({', '.join(self) or 'none'}) recognises "
+            f"{where or 'the definition'}; name its kind with --kind",
+            candidates=[],
+        )
+
+    def _by_suffix(self, origin: str) -> str | None:
+        best: tuple[int, str] | None = None
+        tied = False
+        for kind in self:
+            for suffix in self[kind].suffixes:
+                if origin.endswith(suffix):
+                    if best is None or len(suffix) > best[0]:
+                        best, tied = (len(suffix), kind), False
+                    elif len(suffix) == best[0] and kind != best[1]:
+                        tied = True
+        return None if best is None or tied else best[1]
+
+    def settled_statuses(self) -> frozenset[str]:
+        """Statuses in which an execution does nothing on its own, in any kind:
+        final, or waiting for an operator."""
+        statuses: set[str] = set()
+        for kind in self:
+            front_end = self[kind]
+            statuses |= front_end.final_statuses | front_end.waiting_statuses
+        return frozenset(statuses)
 
 
-def default_front_ends(*, aws_limits: bool = False) -> dict[str, FrontEnd]:
-    """Every front end this version ships, by kind; ``aws_limits`` applies Step
-    Functions' payload limit (256 KiB) to state machines."""
-
-    def orquesta() -> FrontEnd:
-        from cadenza.interpreters.orquesta.frontend import OrquestaFrontEnd
-
-        return OrquestaFrontEnd()
-
-    def states() -> FrontEnd:
-        from cadenza.interpreters.states.frontend import AWS_PAYLOAD_LIMIT, StatesFrontEnd
-
-        return StatesFrontEnd(payload_limit=AWS_PAYLOAD_LIMIT if aws_limits else None)
-
-    return {
-        "orquesta": LazyFrontEnd("orquesta", orquesta),
-        "states": LazyFrontEnd("states", states, input_must_be_object=False),
-    }
-
-
-def kind_for(origin: str | None, source: str) -> str:
-    """A definition's kind: Amazon States Language for JSON with ``StartAt``
-    (or a ``.asl.json`` file), Orquesta YAML otherwise."""
-    if origin and origin.endswith((".asl.json", ".asl")):
-        return "states"
-    text = source.lstrip()
-    if text.startswith("{"):
+def _entry_factory(entry: EntryPoint) -> FrontEndFactory:
+    def load(settings: FrontEndSettings) -> FrontEnd:
         try:
-            document = json.loads(text)
-        except ValueError:
-            return "states" if '"StartAt"' in text else "orquesta"
-        if isinstance(document, dict) and "StartAt" in document:
-            return "states"
-    return "orquesta"
+            factory = entry.load()
+        except Exception as exc:  # a broken plug-in must name itself, not crash blind
+            raise FrontEndError(
+                f"the front end {entry.name!r} ({entry.value}) cannot be loaded: "
+                f"{type(exc).__name__}: {exc}",
+                kind=entry.name,
+            ) from exc
+        front_end: FrontEnd = factory(settings)
+        return front_end
+
+    return load

@@ -1,5 +1,13 @@
 """The seam between the engine and every front end.
 
+A front end is found through the ``cadenza.front_ends`` entry-point group
+(see ``cadenza.engine.front_ends``), so a separate package can add a language
+without touching Cadenza. Everything the engine, CLI and API know about a
+front end is declared here: how it recognises its definitions, whether input
+must be an object, the actions a definition names, how operator requests
+(reruns, answers to waiting tasks) are shaped, which history views it offers,
+which statuses are final, and its snapshot policy.
+
 A front end compiles a definition's source into an ``Interpreter``. An
 interpreter is a pure fold: ``decide(state, events, now)`` folds a batch of
 input events into ``state`` and returns the commands that follow. It does no
@@ -15,12 +23,14 @@ the same events give the same commands, byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any, Protocol
 
 from cadenza.model.commands import Command
-from cadenza.model.events import JSON, Event
+from cadenza.model.definitions import DefinitionSource
+from cadenza.model.events import JSON, Event, RecordedEvent, RerunRequested, TaskCompleted
 
 
 @dataclass
@@ -56,7 +66,13 @@ class ActionUse:
 
 
 class Interpreter(Protocol):
-    """One compiled definition's decision function."""
+    """One compiled definition's decision function.
+
+    ``decide`` never raises for anything a workflow can do. If it raises all
+    the same, that is a defect of the front end: the engine fails the
+    execution with ``engine.interpreter_defect``, logs the traceback and
+    records it in history.
+    """
 
     kind: str
 
@@ -75,14 +91,118 @@ class Interpreter(Protocol):
     def describe(self, state: Any) -> ExecutionView:
         """The execution as the CLI and API show it."""
 
+    def actions(self) -> Sequence[ActionUse]:
+        """The actions the definition names literally, for checks before it runs."""
+
+
+class Recognition(IntEnum):
+    """How sure a front end is that a source is written in its language."""
+
+    #: Not this language.
+    NO = 0
+    #: Could be (YAML that is not obviously anything else); used when nobody is sure.
+    POSSIBLY = 1
+    #: Certainly this language (its characteristic keys, or its file suffix).
+    YES = 2
+
+
+@dataclass(frozen=True)
+class SnapshotPolicy:
+    """When the engine saves an interpreter's state.
+
+    A state is saved when the history recorded after the last saved state
+    reaches ``share`` of the whole history and at least ``every`` events, so
+    saving costs O(1) per event amortised while a cold decider replays at most
+    that share. ``enabled=False`` never saves one: every cold decision replays
+    the whole history (for front ends whose state cannot be written down,
+    such as running Python code).
+    """
+
+    enabled: bool = True
+    every: int = 64
+    share: float = 0.25
+
+
+@dataclass(frozen=True)
+class RerunRequest:
+    """An operator's request to run a finished execution again.
+
+    ``steps`` names where to start (empty: from what failed); ``options`` are
+    the front end's own switches (it refuses those it does not know).
+    """
+
+    steps: tuple[str, ...] = ()
+    options: Mapping[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PendingTask:
+    """A task waiting for an answer from a person or another system."""
+
+    execution_id: str
+    task_id: str
+    name: str
+    input: JSON
+    attempt: int
+    meta: Mapping[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskAnswer:
+    """What an operator answered a pending task: a result, or a failure."""
+
+    result: JSON = None
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class FrontEndSettings:
+    """Settings every front end's factory receives; each applies what it knows."""
+
+    #: Apply the payload and size limits of the service the language comes
+    #: from (Step Functions' 256 KiB, for example), for definitions that must
+    #: behave exactly as they would there.
+    service_limits: bool = False
+
+
+#: A projection of an execution's history for people or other tools.
+HistoryView = Callable[[Sequence[RecordedEvent]], JSON]
+
 
 class FrontEnd(Protocol):
-    """Turns a definition's source text into an interpreter."""
+    """One workflow language: recognises, compiles and serves its definitions.
+
+    Register an implementation (or a zero-argument factory returning one)
+    under the ``cadenza.front_ends`` entry-point group, named by its kind.
+    """
 
     kind: str
+    #: File-name endings that mark this language (``".asl.json"``); may be empty.
+    suffixes: tuple[str, ...]
+    #: Whether an execution's input must be a JSON object (else any JSON value).
+    input_must_be_object: bool
+    #: Statuses after which nothing more happens to an execution.
+    final_statuses: frozenset[str]
+    #: Statuses in which an execution waits for an operator (resume, an answer).
+    waiting_statuses: frozenset[str]
+    snapshots: SnapshotPolicy
 
-    def compile(self, source: str, *, origin: str | None = None) -> Interpreter:
+    def recognize(self, source: DefinitionSource) -> Recognition:
+        """Whether ``source`` is written in this language (cheap, never raises)."""
+
+    def compile(self, source: DefinitionSource, *, origin: str | None = None) -> Interpreter:
         """Parse and validate ``source``; raise ``DefinitionError`` listing every problem.
 
         ``origin`` names where the source came from (a file path) for messages.
         """
+
+    def rerun_event(self, request: RerunRequest) -> RerunRequested:
+        """The history event that asks this language's interpreter to rerun;
+        ``InputError`` if the request makes no sense for it."""
+
+    def answer(self, task: PendingTask, answer: TaskAnswer) -> TaskCompleted:
+        """The completion an answer to ``task`` becomes; ``InputError`` (and the
+        task keeps waiting) if the answer does not fit what the task asked for."""
+
+    def history_views(self) -> Mapping[str, HistoryView]:
+        """Named projections of a history (``cadenza history --view NAME``)."""

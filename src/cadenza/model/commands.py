@@ -24,8 +24,8 @@ from cadenza.model.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
-class Command:
-    """Base of all commands."""
+class CommandBase:
+    """What every command has: the history event that records it."""
 
     def record(self) -> Event:
         """The history event that records this command."""
@@ -33,7 +33,7 @@ class Command:
 
 
 @dataclass(frozen=True)
-class ScheduleTask(Command):
+class ScheduleTask(CommandBase):
     """Run ``action`` with ``input`` after ``delay`` seconds.
 
     ``task_id`` is unique within the execution and stable on replay (the
@@ -46,6 +46,11 @@ class ScheduleTask(Command):
     ``retry`` is the kernel's policy for attempts of this one task (lost
     workers, timeouts); a front end with its own retry language keeps it at
     the default and re-schedules tasks itself.
+
+    ``external`` marks work done outside the engine: a worker of any language
+    polls ``queue`` for it (an activity) and answers with the task's token.
+    The engine's own workers never claim it, and nothing waits on a clock for
+    it.
     """
 
     task_id: str
@@ -58,6 +63,7 @@ class ScheduleTask(Command):
     retry: RetryPolicy | None = None
     timeout: float | None = None
     heartbeat_timeout: float | None = None
+    external: bool = False
 
     def record(self) -> Event:
         return TaskScheduled(
@@ -71,7 +77,7 @@ class ScheduleTask(Command):
 
 
 @dataclass(frozen=True)
-class CancelTask(Command):
+class CancelTask(CommandBase):
     """Withdraw a scheduled or running task: nobody can claim it or answer it
     afterwards (an activity running now finishes, but its report is refused)."""
 
@@ -82,7 +88,7 @@ class CancelTask(Command):
 
 
 @dataclass(frozen=True)
-class StartTimer(Command):
+class StartTimer(CommandBase):
     """Deliver ``TimerFired(timer_id)`` after ``delay`` seconds."""
 
     timer_id: str
@@ -93,7 +99,7 @@ class StartTimer(Command):
 
 
 @dataclass(frozen=True)
-class SetStatus(Command):
+class SetStatus(CommandBase):
     """The execution's status is now ``status`` (a non-final status)."""
 
     status: str
@@ -103,7 +109,7 @@ class SetStatus(Command):
 
 
 @dataclass(frozen=True)
-class CompleteExecution(Command):
+class CompleteExecution(CommandBase):
     """The execution reached a final status with this output and these errors."""
 
     status: str
@@ -115,7 +121,7 @@ class CompleteExecution(Command):
 
 
 @dataclass(frozen=True)
-class RecordMarker(Command):
+class RecordMarker(CommandBase):
     """Keep a front-end fact in history (see ``MarkerRecorded``); changes nothing else."""
 
     kind: str
@@ -126,7 +132,7 @@ class RecordMarker(Command):
 
 
 @dataclass(frozen=True)
-class RejectRequest(Command):
+class RejectRequest(CommandBase):
     """A request event was refused; ``error`` is ``{"kind", "message"}``."""
 
     request: str
@@ -134,3 +140,17 @@ class RejectRequest(Command):
 
     def record(self) -> Event:
         return RequestRejected(request=self.request, error=self.error)
+
+
+#: Every command an interpreter may return: a closed set. The engine applies
+#: them with an exhaustive ``match``, so a new command that nobody applies is
+#: a type error, not a silent no-op.
+Command = (
+    ScheduleTask
+    | CancelTask
+    | StartTimer
+    | SetStatus
+    | CompleteExecution
+    | RecordMarker
+    | RejectRequest
+)

@@ -12,12 +12,20 @@
     │   ├── DefinitionNotFound         (code: "definition.not_found")
     │   └── ActionNotFound             (code: "action.not_found")
     ├── OperationRefused               (code: "operation.refused")
+    ├── FrontEndError                  (code: "front_end.failed")
+    │   ├── FrontEndNotFound           (code: "front_end.not_found")
+    │   └── KindUnclear                (code: "front_end.kind_unclear")
+    ├── EngineError                    (code: "engine.failed")
+    │   ├── InterpreterDefect          (code: "engine.interpreter_defect")
+    │   ├── ClockCannotJump            (code: "engine.clock_cannot_jump")
+    │   └── StillBusy                  (code: "engine.still_busy")
     ├── StoreError                     (code: "store.failed")
     │   ├── LeaseLost                  (code: "store.lease_lost")
     │   ├── StoreUnavailable           (code: "store.unavailable")
     │   └── SchemaMismatch             (code: "store.schema_mismatch")
     ├── HistoryCorrupt                 (code: "history.corrupt")
-    └── ActivityError                  (code: "activity.failed")
+    ├── ActivityError                  (code: "activity.failed")
+    └── RegistryError                  (code: "registry.invalid")
 
 Codes are stable strings: the CLI and the API print them, and users match on
 them. A code is never renamed or reused for another meaning.
@@ -170,6 +178,48 @@ class OperationRefused(CadenzaError):
     code = "operation.refused"
 
 
+class FrontEndError(CadenzaError):
+    """A front end could not be found, loaded or chosen."""
+
+    code = "front_end.failed"
+
+
+class FrontEndNotFound(FrontEndError):
+    """No installed front end reads definitions of that kind."""
+
+    code = "front_end.not_found"
+
+
+class KindUnclear(FrontEndError):
+    """No single front end recognises the definition; name its kind."""
+
+    code = "front_end.kind_unclear"
+
+
+class EngineError(CadenzaError):
+    """The engine cannot go on as asked."""
+
+    code = "engine.failed"
+
+
+class InterpreterDefect(EngineError):
+    """An interpreter raised instead of returning commands (a bug in the front end)."""
+
+    code = "engine.interpreter_defect"
+
+
+class ClockCannotJump(EngineError):
+    """Skipping time needs a clock that can be set, such as ``FakeClock``."""
+
+    code = "engine.clock_cannot_jump"
+
+
+class StillBusy(EngineError):
+    """The engine still had work after the most rounds it was allowed."""
+
+    code = "engine.still_busy"
+
+
 class StoreError(CadenzaError):
     """The store failed."""
 
@@ -224,3 +274,9 @@ class ActivityError(CadenzaError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.message, self.type, self.non_retryable, self.result))
+
+
+class RegistryError(CadenzaError):
+    """An activity could not be registered as asked."""
+
+    code = "registry.invalid"

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from cadenza.model.errors import HistoryCorrupt
-from cadenza.model.events import JSON, Event, event_from_payload
+from cadenza.model.events import JSON, Event, RecordedEvent, event_from_payload
 from cadenza.model.retry import RetryPolicy
-from cadenza.store.records import ExecutionRecord, TaskRecord
+from cadenza.store.records import DefinitionRecord, ExecutionRecord, NewTask, TaskRecord
 
 
 def dumps(value: JSON) -> str:
@@ -60,6 +60,63 @@ def task_from_row(row: Mapping[str, Any]) -> TaskRecord:
         timeout=row["timeout"],
         heartbeat_timeout=row["heartbeat_timeout"],
         meta=loads(row["meta"]) or {},
+        external=bool(row["external"]),
+    )
+
+
+def task_values(execution_id: str, task: NewTask, now: float) -> tuple[Any, ...]:
+    """A new task's ``tasks`` row, in the column order both backends insert:
+    execution_id, task_id, name, action, input, queue, status, attempt,
+    available_at, retry, timeout, heartbeat_timeout, meta, created_at,
+    updated_at, external."""
+    return (
+        execution_id,
+        task.task_id,
+        task.name,
+        task.action,
+        dumps(task.input),
+        task.queue,
+        "scheduled",
+        0,
+        task.available_at,
+        encode_retry(task.retry),
+        task.timeout,
+        task.heartbeat_timeout,
+        dumps(task.meta),
+        now,
+        now,
+        task.external,
+    )
+
+
+def definition_values(definition: DefinitionRecord) -> dict[str, Any]:
+    """A definition's ``definitions`` row, by column name."""
+    return {
+        "id": definition.id,
+        "kind": definition.kind,
+        "name": definition.name,
+        "source": definition.source,
+        "created_at": definition.created_at,
+        "version": definition.version,
+    }
+
+
+def definition_from_row(row: Mapping[str, Any]) -> DefinitionRecord:
+    """Build a ``DefinitionRecord`` from a ``definitions`` row mapping."""
+    return DefinitionRecord(
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        source=row["source"],
+        created_at=row["created_at"],
+        version=row["version"],
+    )
+
+
+def recorded_event(row: Mapping[str, Any]) -> RecordedEvent:
+    """A ``history`` row as the event it records."""
+    return RecordedEvent(
+        row["seq"], row["decision"], row["time"], decode_event(row["type"], row["payload"])
     )
 
 

@@ -1,34 +1,35 @@
 """The one protocol every store backend implements in full.
 
-Grouped by concern. Each method is one transaction: it either happens
-completely or not at all, and a crash at any point leaves the store as it was
-before the call or as it is after it.
+A store keeps; the engine decides. The protocol is grouped into small
+protocols by concern, and ``Store`` is all of them. Every method is one
+transaction: it happens completely or not at all, and a crash at any point
+leaves the store as it was before the call or as it is after it.
 
-Definitions
+``DefinitionStore``
     ``save_definition``, ``load_definition``
-Executions and history
+``ExecutionStore`` (executions, history, inboxes)
     ``create_execution``, ``load_execution``, ``list_executions``,
-    ``read_history``, ``deliver``
-Decisions (one decider per execution)
-    ``cycle``: finished attempts, decisions and claims in one transaction
-    ``decide``: the store opens a transaction, locks up to ``limit`` executions
-    whose inbox is not empty (no other process can decide for them until the
-    commit), hands them to the engine's pure ``decide`` callback, and saves
-    every result (history, snapshot, status, tasks, timers, inbox removal) in
-    the same transaction. Many executions share one commit (group commit).
-Tasks (leased work)
+    ``read_history``, ``deliver``, ``forget_snapshots``
+``DecisionRounds`` (one decider per execution)
+    ``run_round``: finished attempts, decisions and claims, with one commit.
+    The work is loaded, the engine's ``decide`` runs with no write lock held
+    (user code in an interpreter never stalls other writers), and the results
+    are saved guarded by the decision number each started from and the inbox
+    rows it consumed. A stale result (decided elsewhere meanwhile, or already
+    saved) is refused, never applied twice; the loop decides it again.
+``TaskLeases`` (leased work)
     ``claim_tasks``, ``heartbeat_tasks``, ``finish_task``, ``expired_tasks``,
-    ``find_task``, ``break_leases``, ``lease_owners``
-Timers
+    ``waiting_tasks``, ``break_leases``, ``lease_owners``
+``Timers``
     ``fire_due_timers``, ``next_wakeup``
-Wake-ups
+``WakeUps``
     ``wait_for_work`` (LISTEN/NOTIFY where the backend has it; else callers poll)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cadenza.model.events import Event, RecordedEvent
@@ -41,13 +42,15 @@ from cadenza.store.records import (
     TaskRecord,
 )
 
+#: The engine's decision function: one result per work it chooses to decide
+#: (a work it leaves out stays pending, untouched).
 DecideFn = Callable[[list[DecisionWork]], list[DecisionResult]]
 
 
 @dataclass(frozen=True)
 class FinishRequest:
     """End ``attempt`` of a task held by ``owner`` (None: a suspended task) as
-    ``finish`` says (see ``Store.finish_task``)."""
+    ``finish`` says."""
 
     execution_id: str
     task_id: str
@@ -58,22 +61,58 @@ class FinishRequest:
 
 @dataclass(frozen=True)
 class ClaimRequest:
-    """Lease up to ``limit`` due tasks of ``queues`` to ``owner`` for ``lease`` seconds."""
+    """Lease up to ``limit`` due tasks of ``queues`` to ``owner`` for ``lease`` seconds.
+
+    ``external`` claims work done outside the engine (activities polled by
+    outside workers) instead of the engine's own tasks; the two never mix.
+    """
 
     owner: str
     queues: tuple[str, ...]
     limit: int
     lease: float
+    external: bool = False
 
 
 @dataclass(frozen=True)
-class CycleOutcome:
-    """What one ``Store.cycle`` did."""
+class RoundRequest:
+    """What one round of a loop asks of the store (see ``DecisionRounds``)."""
 
-    decided: int
+    owner: str
+    now: float
+    #: Attempts that ended since the last round; their events are decided in
+    #: this round when their execution is among those decided.
+    finishes: Sequence[FinishRequest] = ()
+    #: At most this many executions are decided (0: none).
+    decide_limit: int = 64
+    #: Tasks to claim after deciding (the new ones too), if any.
+    claim: ClaimRequest | None = None
+    #: Decide only executions of these kinds (None: every kind); executions of
+    #: kinds this process cannot read are left for processes that can.
+    kinds: frozenset[str] | None = None
+    #: Definition ids the caller has compiled: their records are not loaded.
+    known_definitions: Container[str] = ()
+    #: Execution id -> decision number of interpreter states the caller holds:
+    #: those are not rebuilt from snapshot and history.
+    held: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """What one ``run_round`` did."""
+
+    #: The decisions saved, in the order decided.
+    saved: list[DecisionResult]
+    #: Executions whose decision was stale when saving and was not saved.
+    refused: list[str]
     claimed: list[TaskRecord]
     #: Finishes refused because the attempt was no longer the owner's.
     lost: list[FinishRequest]
+
+    @property
+    def decided(self) -> int:
+        """How many executions' decisions were saved."""
+        return len(self.saved)
 
 
 @dataclass(frozen=True)
@@ -87,77 +126,39 @@ class StoreCapabilities:
     notifications: bool
 
 
-class Store(Protocol):
-    """Durable state of every execution. See the module docstring."""
+class DefinitionStore(Protocol):
+    """Registered definitions (immutable once saved)."""
 
-    capabilities: StoreCapabilities
-
-    # --- definitions ---------------------------------------------------------
     def save_definition(self, definition: DefinitionRecord) -> None:
         """Keep ``definition``; saving the same id again changes nothing."""
 
     def load_definition(self, definition_id: str) -> DefinitionRecord:
         """The definition, or ``DefinitionNotFound``."""
 
-    # --- executions and history ------------------------------------------------
+
+class ExecutionStore(Protocol):
+    """Executions, their append-only histories and their inboxes."""
+
     def create_execution(
-        self,
-        execution_id: str,
-        definition: DefinitionRecord,
-        first: Event,
-        now: float,
+        self, execution_id: str, definition: DefinitionRecord, first: Event, now: float
     ) -> None:
-        """Create the execution with ``first`` (``ExecutionStarted``) in its inbox."""
+        """Create the execution with ``first`` (``ExecutionStarted``) in its inbox
+        (saving ``definition`` too if it is new)."""
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution's row, or ``ExecutionNotFound``."""
 
     def list_executions(
-        self, *, limit: int = 100, statuses: Sequence[str] = ()
+        self, *, limit: int = 100, statuses: Sequence[str] = (), excluding: Sequence[str] = ()
     ) -> list[ExecutionRecord]:
-        """Executions, newest first, optionally only those in ``statuses``."""
+        """Executions, newest first: only those in ``statuses`` when given, and
+        none in ``excluding``."""
 
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
-        """Events with ``seq > after_seq``, in order."""
+        """Events with ``seq > after_seq``, in order; ``ExecutionNotFound`` if absent."""
 
     def deliver(self, execution_id: str, events: Sequence[Event], now: float) -> None:
         """Put input events in the execution's inbox (``ExecutionNotFound`` if absent)."""
-
-    # --- decisions -----------------------------------------------------------------
-    def decide(
-        self,
-        owner: str,
-        limit: int,
-        decide: DecideFn,
-        now: float,
-        known_definitions: Container[str] = (),
-        known_states: Mapping[str, int] | None = None,
-    ) -> int:
-        """Decide for up to ``limit`` executions with inbox events; return how many.
-
-        ``decide`` must be pure and quick: it runs inside the transaction.
-        Each ``DecisionWork`` carries its definition unless its id is in
-        ``known_definitions``, and its snapshot plus the history after it
-        unless ``known_states`` maps its execution id to its current
-        decision number (the caller holds that state already).
-        """
-
-    def cycle(
-        self,
-        owner: str,
-        finishes: Sequence[FinishRequest],
-        decide: DecideFn,
-        decide_limit: int,
-        claim: ClaimRequest | None,
-        now: float,
-        known_definitions: Container[str] = (),
-        known_states: Mapping[str, int] | None = None,
-    ) -> CycleOutcome:
-        """One transaction for a loop's whole round (group commit): apply
-        ``finishes`` (those no longer held are returned as ``lost``, not raised),
-        then ``decide`` as ``Store.decide`` does (their completions included),
-        then ``claim`` the tasks that are due, the new ones too.
-        """
 
     def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
         """Drop the saved interpreter states of these executions (all when None).
@@ -167,16 +168,23 @@ class Store(Protocol):
         that changes an interpreter's state format, or to prove the point.
         """
 
-    # --- tasks ---------------------------------------------------------------------
-    def claim_tasks(
-        self,
-        owner: str,
-        queues: Sequence[str],
-        limit: int,
-        lease: float,
-        now: float,
-    ) -> list[TaskRecord]:
-        """Lease up to ``limit`` due tasks of ``queues`` to ``owner``, oldest first.
+
+class DecisionRounds(Protocol):
+    """The decision round: see the module docstring."""
+
+    def run_round(self, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
+        """Apply ``request.finishes`` (those no longer held come back as ``lost``),
+        decide up to ``decide_limit`` executions with inbox events or finished
+        attempts (``decide`` runs outside any write transaction), save the
+        results that are not stale, and claim ``request.claim``; one commit.
+        """
+
+
+class TaskLeases(Protocol):
+    """Task rows: claimed under leases, extended by heartbeats, ended once."""
+
+    def claim_tasks(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
+        """Lease up to ``request.limit`` due tasks of its queues, oldest first.
 
         Each claim increments the task's attempt number and sets its lease
         expiry to ``now + lease`` (capped by the attempt's deadline).
@@ -188,25 +196,15 @@ class Store(Protocol):
         """Extend ``owner``'s leases on ``(execution_id, task_id)`` keys; return
         the keys it still holds (a missing key means its lease was lost)."""
 
-    def finish_task(
-        self,
-        execution_id: str,
-        task_id: str,
-        attempt: int,
-        owner: str | None,
-        finish: TaskFinish,
-        now: float,
-    ) -> None:
-        """End ``attempt`` of a task held by ``owner`` (or, with ``owner=None``, a
-        suspended task) as ``finish`` says; ``LeaseLost`` if the attempt is no
-        longer the holder's."""
+    def finish_task(self, request: FinishRequest, now: float) -> None:
+        """End an attempt as ``request.finish`` says; ``LeaseLost`` if it is no
+        longer the holder's (or, with ``owner=None``, no longer suspended)."""
 
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
         """Claimed tasks whose lease expired before ``now``."""
 
-    def find_task(self, execution_id: str, name: str, key: str | None) -> list[TaskRecord]:
-        """Unfinished tasks of an execution with front-end name ``name``
-        (and ``meta.key`` equal to ``key`` when given)."""
+    def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
+        """Suspended tasks of an execution (named ``name`` when given), oldest first."""
 
     def break_leases(self, owners: Sequence[str], now: float) -> int:
         """Expire every lease held by ``owners`` now (they are known to be dead)."""
@@ -214,15 +212,21 @@ class Store(Protocol):
     def lease_owners(self) -> list[str]:
         """Owners that currently hold task leases."""
 
-    # --- timers --------------------------------------------------------------------------
+
+class Timers(Protocol):
+    """Timers and the next moment anything becomes due."""
+
     def fire_due_timers(self, now: float, limit: int) -> int:
         """Move timers due by ``now`` into their executions' inboxes as ``TimerFired``."""
 
     def next_wakeup(self) -> float | None:
-        """The earliest time a scheduled task (outside activity queues, which
-        outside pollers take), a lease expiry or a timer becomes due, if any."""
+        """The earliest time an engine task (not external work), a lease expiry, a
+        timer or an inbox event becomes due, if any."""
 
-    # --- wake-ups --------------------------------------------------------------------------
+
+class WakeUps(Protocol):
+    """Being told that another process added work."""
+
     def wait_for_work(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for any process to add work (tasks, inbox
         events, timers); True if woken, False on timeout.
@@ -231,7 +235,14 @@ class Store(Protocol):
         callers poll. A True may be spurious: look for work, then wait again.
         """
 
-    # --- schema ---------------------------------------------------------------------------
+
+class Store(DefinitionStore, ExecutionStore, DecisionRounds, TaskLeases, Timers, WakeUps, Protocol):
+    """Durable state of every execution. See the module docstring."""
+
+    capabilities: StoreCapabilities
+    #: Write transactions this store object has committed (for measurements).
+    commits: int
+
     def schema_version(self) -> int:
         """The applied migration number (migrations run when the store is opened)."""
 

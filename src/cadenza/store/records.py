@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.model.retry import RetryPolicy
@@ -15,13 +16,19 @@ from cadenza.model.retry import RetryPolicy
 @dataclass(frozen=True)
 class DefinitionRecord:
     """A registered definition. ``id`` is derived from kind and source, so
-    registering the same text twice gives the same record."""
+    registering the same text twice gives the same record.
+
+    For a definition written as Python code, ``source`` is the code reference
+    (``module:qualname``) and ``version`` the version it was registered at;
+    for text, ``version`` is None.
+    """
 
     id: str
     kind: str
     name: str
     source: str
     created_at: float
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class NewTask:
     timeout: float | None
     heartbeat_timeout: float | None
     meta: dict[str, JSON]
+    #: Work done outside the engine (see ``ScheduleTask.external``).
+    external: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,19 +85,30 @@ class TaskRecord:
     timeout: float | None
     heartbeat_timeout: float | None
     meta: dict[str, JSON]
+    external: bool = False
+
+
+class FinishOutcome(StrEnum):
+    """How an attempt leaves its task row."""
+
+    #: The task is over: the row goes, its completion goes to the execution.
+    DONE = "done"
+    #: The task is queued again for attempt + 1 at ``available_at``.
+    RETRY = "retry"
+    #: The task waits for an answer (``Engine.respond`` ends it).
+    SUSPEND = "suspend"
 
 
 @dataclass(frozen=True)
 class TaskFinish:
     """How one attempt of a task ends, as the engine decided it.
 
-    ``outcome`` is ``done`` (the completion goes to the execution),
-    ``retry`` (the task is queued again for attempt + 1 at ``available_at``)
-    or ``suspend`` (the task waits for an answer; ``respond`` ends it).
-    ``events`` are delivered to the execution's inbox in the same transaction.
+    ``events`` are delivered to the execution's inbox in the same transaction
+    (or decided at once, when the round that saves the finish decides the
+    execution too).
     """
 
-    outcome: str
+    outcome: FinishOutcome
     events: Sequence[Event]
     available_at: float = 0.0
 
@@ -98,7 +118,7 @@ class DecisionWork:
     """What the engine needs to decide for one execution.
 
     When the caller said it holds the state after ``decision_no``
-    (``known_states``), ``snapshot`` and ``history`` are None. Otherwise
+    (``RoundRequest.held``), ``snapshot`` and ``history`` are None. Otherwise
     ``snapshot`` is the last saved state (None if there is none yet) and
     ``history`` the events recorded after it, to replay on top.
     """

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cadenza.model.errors import ActionNotFound, CadenzaError
+from cadenza.model.errors import ActionNotFound, RegistryError
 from cadenza.workers.context import ActivityContext
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,15 +71,15 @@ class ActivityRegistry:
         one positional argument (any JSON value), as a Lambda handler is.
         """
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise CadenzaError(
+            raise RegistryError(
                 f"invalid action name {name!r}: use letters, digits, '_', '-' "
                 "and dots between parts (for example 'billing.charge')",
                 name=str(name),
             )
         if not callable(fn):
-            raise CadenzaError(f"action {name!r}: {fn!r} is not callable", name=name)
+            raise RegistryError(f"action {name!r}: {fn!r} is not callable", name=name)
         if name in self._activities and not replace:
-            raise CadenzaError(
+            raise RegistryError(
                 f"action {name!r} is already registered; pass replace=True to override it",
                 name=name,
             )
@@ -149,7 +149,7 @@ def _describe(name: str, fn: Callable[..., Any], whole_input: bool = False) -> A
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
-        raise CadenzaError(f"action {name!r}: cannot read the signature of {fn!r}: {exc}") from exc
+        raise RegistryError(f"action {name!r}: cannot read the signature of {fn!r}: {exc}") from exc
     return Activity(
         name=name,
         fn=fn,

@@ -32,8 +32,8 @@ from cadenza.interpreters.orquesta.rendering import (
     render_rolling,
     render_task,
 )
-from cadenza.interpreters.orquesta.spec import OrquestaDefinition, Task, TaskGraph
 from cadenza.interpreters.orquesta.state import State
+from cadenza.interpreters.orquesta.validation import OrquestaDefinition, Task, TaskGraph
 
 SATISFIED, IN_PROGRESS, NOT_SATISFIED = "satisfied", "in_progress", "not_satisfied"
 ITEM_OUTCOME_EVENTS = frozenset(

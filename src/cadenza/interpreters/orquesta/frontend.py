@@ -1,7 +1,7 @@
 """The Orquesta front end: definition text in, :class:`OrquestaInterpreter` out.
 
 ``OrquestaFrontEnd().compile(source)`` loads and inspects the definition with
-:mod:`cadenza.interpreters.orquesta.spec` (raising ``DefinitionError`` with every
+:mod:`cadenza.interpreters.orquesta.validation` (raising ``DefinitionError`` with every
 problem) and returns an interpreter over the typed definition.
 
 Engine contract of the interpreter (see :mod:`.interpreter` for details):
@@ -21,19 +21,45 @@ treats them as assigned); ``datastore`` answers ``st2kv()``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cadenza.expressions.syntax import has_expressions
-from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
-from cadenza.interpreters.orquesta.spec import load_definition
-from cadenza.interpreters.protocol import ActionUse
+from cadenza.interpreters.protocol import (
+    ActionUse,
+    FrontEndSettings,
+    HistoryView,
+    PendingTask,
+    Recognition,
+    RerunRequest,
+    SnapshotPolicy,
+    TaskAnswer,
+)
+from cadenza.model.definitions import CodeReference, DefinitionSource
+from cadenza.model.errors import InputError
+from cadenza.model.events import JSON, RerunRequested, TaskCompleted
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
+
+if TYPE_CHECKING:
+    from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
+
+#: A top-level key only an Orquesta workflow has at the start of a line.
+_ORQUESTA_KEYS = re.compile(r"^(tasks|version)\s*:", re.MULTILINE)
+
+#: Rerun options this front end understands.
+_RERUN_OPTIONS = frozenset({"reset_items"})
 
 
 class OrquestaFrontEnd:
     """Compiles Orquesta YAML into interpreters (``FrontEnd`` protocol)."""
 
     kind = "orquesta"
+    suffixes: tuple[str, ...] = ()
+    input_must_be_object = True
+    final_statuses: frozenset[str] = FINAL_EXECUTION_STATUSES
+    #: A paused workflow waits for ``resume`` (or for an answer to ``core.ask``).
+    waiting_statuses: frozenset[str] = frozenset({ExecutionStatus.PAUSED})
+    snapshots = SnapshotPolicy()
 
     def __init__(
         self, context_names: Iterable[str] = (), datastore: Mapping[str, Any] | None = None
@@ -41,8 +67,29 @@ class OrquestaFrontEnd:
         self.context_names = tuple(context_names)
         self.datastore = dict(datastore or {})
 
-    def compile(self, source: str, *, origin: str | None = None) -> OrquestaInterpreter:
+    def recognize(self, source: DefinitionSource) -> Recognition:
+        """Sure for YAML with a top-level ``tasks:`` or ``version:``; otherwise any
+        text may be Orquesta YAML with a mistake in it."""
+        if isinstance(source, CodeReference):
+            return Recognition.NO
+        if _ORQUESTA_KEYS.search(source):
+            return Recognition.YES
+        return Recognition.POSSIBLY
+
+    def compile(
+        self, source: DefinitionSource, *, origin: str | None = None
+    ) -> OrquestaInterpreter:
         """Load, check and compile ``source``; raises ``DefinitionError`` if invalid."""
+        if isinstance(source, CodeReference):
+            raise InputError(
+                f"an Orquesta workflow is YAML text, not Python code ({source})", kind=self.kind
+            )
+        # Imported here: detection loads every front end, and a process that
+        # never compiles a workflow should not pay for YAQL and Jinja.
+        from cadenza.expressions.syntax import has_expressions
+        from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
+        from cadenza.interpreters.orquesta.validation import load_definition
+
         definition = load_definition(source, origin=origin, context_names=self.context_names)
         uses = [
             ActionUse(
@@ -52,3 +99,62 @@ class OrquestaFrontEnd:
             if task.action is not None and not has_expressions(task.action)
         ]
         return OrquestaInterpreter(definition, self.datastore, uses)
+
+    def rerun_event(self, request: RerunRequest) -> RerunRequested:
+        """Rerun from the failed tasks, or from ``steps`` (task names);
+        ``options["reset_items"]`` reruns every item of with-items tasks."""
+        unknown = sorted(set(request.options) - _RERUN_OPTIONS)
+        if unknown:
+            raise InputError(
+                f"unknown rerun option(s) for an Orquesta workflow: {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(_RERUN_OPTIONS))})"
+            )
+        reset_items = bool(request.options.get("reset_items", False))
+        return RerunRequested(
+            tasks=[
+                {"task_id": step, "route": 0, "reset_items": reset_items} for step in request.steps
+            ]
+        )
+
+    def answer(self, task: PendingTask, answer: TaskAnswer) -> TaskCompleted:
+        """An answer to a ``core.ask`` task must fit the JSON ``schema`` it asked with."""
+        if answer.failed:
+            return TaskCompleted(
+                task_id=task.task_id,
+                status="failed",
+                result=answer.result,
+                error={"type": "responded", "message": "failed by response"},
+                attempt=task.attempt,
+            )
+        _check_answer(task, answer.result)
+        return TaskCompleted(
+            task_id=task.task_id, status="succeeded", result=answer.result, attempt=task.attempt
+        )
+
+    def history_views(self) -> Mapping[str, HistoryView]:
+        """Orquesta offers no view beyond the history itself."""
+        return {}
+
+
+def create(settings: FrontEndSettings) -> OrquestaFrontEnd:
+    """The ``cadenza.front_ends`` entry point."""
+    return OrquestaFrontEnd()
+
+
+def _check_answer(task: PendingTask, answer: JSON) -> None:
+    """A wrong answer is refused with every problem, and the task keeps waiting."""
+    schema = task.input.get("schema") if isinstance(task.input, Mapping) else None
+    if not isinstance(schema, Mapping) or not schema:
+        return
+    import jsonschema  # here: costly at start-up, needed only for answers
+
+    validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft4Validator)
+    problems = sorted(
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(answer)'}: {error.message}"
+        for error in validator_class(schema).iter_errors(answer)
+    )
+    if problems:
+        raise InputError(
+            f"the answer to task {task.name!r} does not fit its schema: " + "; ".join(problems),
+            problems=problems,
+        )

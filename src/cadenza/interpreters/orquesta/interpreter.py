@@ -35,8 +35,8 @@ from cadenza.interpreters.orquesta.conductor import (
 from cadenza.interpreters.orquesta.machines import COMPLETED
 from cadenza.interpreters.orquesta.output import render_output
 from cadenza.interpreters.orquesta.rerun import rerun
-from cadenza.interpreters.orquesta.spec import ENGINE_COMMANDS, OrquestaDefinition, TaskGraph
 from cadenza.interpreters.orquesta.task_updates import update_task
+from cadenza.interpreters.orquesta.validation import ENGINE_COMMANDS, OrquestaDefinition, TaskGraph
 from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
 from cadenza.model.commands import (
     Command,

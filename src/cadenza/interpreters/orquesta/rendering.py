@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cadenza.expressions import ExpressionFailure, Scope, evaluate
-from cadenza.interpreters.orquesta.spec import Task
+from cadenza.interpreters.orquesta.validation import Task
 
 RenderFailure = ExpressionFailure
 

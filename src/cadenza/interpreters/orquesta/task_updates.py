@@ -26,7 +26,7 @@ from cadenza.interpreters.orquesta.machines import (
     TASK_MACHINE,
 )
 from cadenza.interpreters.orquesta.rendering import render_rolling
-from cadenza.interpreters.orquesta.spec import ENGINE_COMMANDS, Edge, Retry
+from cadenza.interpreters.orquesta.validation import ENGINE_COMMANDS, Edge, Retry
 
 
 def add_entry(

@@ -14,12 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.errors import StateFailure
-from cadenza.interpreters.states.simple_states import effective_input, finish
+from cadenza.interpreters.states.input_output import effective_input, finish
 
 if TYPE_CHECKING:
-    from cadenza.interpreters.states.runtime import Run, Thread
+    from cadenza.interpreters.states.runtime import Run
+    from cadenza.interpreters.states.state import ChildFrame, Thread
 
-__all__ = ["abort_children", "child_failed", "child_succeeded", "start_map", "start_parallel"]
+__all__ = [
+    "abort_children",
+    "abort_thread",
+    "child_failed",
+    "child_succeeded",
+    "start_map",
+    "start_parallel",
+]
 
 
 def _payload(run: Run, th: Thread) -> tuple[Any, Any]:
@@ -42,7 +50,7 @@ def start_parallel(run: Run, th: Thread) -> None:
     payload, _ = _payload(run, th)
     run.emit(th, "ParallelStateStarted")
     branches = spec.get("Branches") or []
-    frame: dict[str, Any] = {
+    frame: ChildFrame = {
         "kind": "parallel",
         "running": {},
         "results": [None] * len(branches),
@@ -145,7 +153,7 @@ def _start_iterations(run: Run, th: Thread, items: list[Any], data: Any, env: An
     batcher = spec.get("ItemBatcher")
     if batcher is not None:
         items = _batches(items, batcher, env, data)
-    frame: dict[str, Any] = {
+    frame: ChildFrame = {
         "kind": "map",
         "items": items,
         "data": data,
@@ -173,7 +181,7 @@ def _start_iterations(run: Run, th: Thread, items: list[Any], data: Any, env: An
         _complete(run, th)
 
 
-def _keep_redriven(th: Thread, frame: dict[str, Any]) -> None:
+def _keep_redriven(th: Thread, frame: ChildFrame) -> None:
     """After a redrive, the branches/iterations that had succeeded keep their results."""
     kept = th.pop("redrive_frame", None)
     if kept is None or len(kept["finished"]) != len(frame["finished"]):
@@ -229,7 +237,7 @@ def _launch(run: Run, th: Thread) -> None:
 
 
 def _iteration_event(
-    run: Run, child: Thread, parent: Thread, kind: str, frame: dict[str, Any] | None = None
+    run: Run, child: Thread, parent: Thread, kind: str, frame: ChildFrame | None = None
 ) -> None:
     if not (frame or parent["frame"])["distributed"]:
         details = {"index": child["slot"], "name": parent["state"]}
@@ -239,7 +247,7 @@ def _iteration_event(
 
 def child_succeeded(run: Run, child: Thread, output: Any) -> None:
     """A branch or iteration ended with ``output``."""
-    parent = run.state["threads"][child["parent"]]
+    parent = _parent_of(run, child)
     frame = parent.get("frame")
     run.state["threads"].pop(child["id"], None)
     if frame is None or child["id"] not in frame["running"]:
@@ -263,6 +271,13 @@ def child_succeeded(run: Run, child: Thread, output: Any) -> None:
         _complete(run, parent)
 
 
+def _parent_of(run: Run, child: Thread) -> Thread:
+    """The Parallel/Map thread a branch or iteration belongs to."""
+    parent = child["parent"]
+    assert parent is not None, "only the root thread has no parent"
+    return run.state["threads"][parent]
+
+
 def _complete(run: Run, th: Thread) -> None:
     frame = th.pop("frame")
     if frame["kind"] == "parallel":
@@ -279,7 +294,7 @@ def _complete(run: Run, th: Thread) -> None:
 
 def child_failed(run: Run, child: Thread, failure: StateFailure) -> None:
     """A branch or iteration failed: the Parallel/Map fails (after tolerance)."""
-    parent = run.state["threads"][child["parent"]]
+    parent = _parent_of(run, child)
     frame = parent.get("frame")
     run.state["threads"].pop(child["id"], None)
     if frame is None or child["id"] not in frame["running"]:
@@ -302,7 +317,7 @@ def child_failed(run: Run, child: Thread, failure: StateFailure) -> None:
     _fail_state(run, parent, failure)
 
 
-def _tolerated(frame: dict[str, Any], child: Thread, failure: StateFailure) -> bool:
+def _tolerated(frame: ChildFrame, child: Thread, failure: StateFailure) -> bool:
     frame["failures"] += 1
     total = len(frame["items"]) or 1
     if frame["failures"] <= frame["tolerated_count"] or (
@@ -340,5 +355,17 @@ def abort_children(run: Run, th: Thread) -> None:
             continue
         if frame["kind"] == "map":
             _iteration_event(run, child, th, "Aborted", frame)
-        run.abort(child)
+        abort_thread(run, child)
     frame["running"] = {}
+
+
+def abort_thread(run: Run, th: Thread) -> None:
+    """Stop a thread that is still running (a sibling failed, or the Map ended)."""
+    if th["done"] and not th.pop("pending_failure", False):
+        return
+    th["done"] = True
+    if th["active"]:
+        kind = run.spec(th)["Type"]
+        abort_children(run, th)
+        run.emit(th, f"{kind}StateAborted")
+        th["active"] = False

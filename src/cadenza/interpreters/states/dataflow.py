@@ -7,10 +7,13 @@ functions. JSONata mode: ``Arguments`` and ``Output`` are templates whose
 ``{% ... %}`` strings are evaluated with ``$states`` and the variables.
 
 Every failure is a :class:`StateFailure` with AWS's error name and cause text.
+Values are written as Step Functions writes them: JSON text by :func:`dumps`,
+times by :func:`iso_time`.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +23,18 @@ from cadenza.expressions import intrinsics, jsonata_language, jsonpath
 from cadenza.expressions.jsonata_language import UNDEFINED, Clock, JsonataError
 from cadenza.interpreters.states.errors import StateFailure, runtime_cause
 
-__all__ = ["Env", "dumps"]
+__all__ = ["Env", "dumps", "iso_time"]
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text, as Step Functions writes payloads."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def iso_time(epoch: float) -> str:
+    """ISO-8601 UTC with milliseconds, as the context object shows times."""
+    stamp = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass

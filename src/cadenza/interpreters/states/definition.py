@@ -1,7 +1,8 @@
 """A States definition, indexed for the interpreter.
 
-States live in *scopes*: the machine's own ``States``, each Parallel branch and
-each Map item processor. A scope key names one: ``""`` is the machine,
+States live in *scopes*, each a :class:`StateGraph` (states and the one to
+start at): the machine's own ``States``, each Parallel branch and each Map
+item processor. A scope key names one: ``""`` is the machine,
 ``"<parent>/<state>#<n>"`` is branch ``n`` of a Parallel and
 ``"<parent>/<state>#map"`` is a Map's processor. Keys are stable, so they can
 be stored in the interpreter's state.
@@ -15,15 +16,15 @@ from typing import Any
 
 from cadenza.model.errors import DefinitionError, Problem
 
-__all__ = ["Definition", "Scope", "load_document"]
+__all__ = ["Definition", "StateGraph", "load_document"]
 
 JSONATA = "JSONata"
 JSONPATH = "JSONPath"
 
 
 @dataclass(frozen=True)
-class Scope:
-    """One set of states with its start state."""
+class StateGraph:
+    """The states of one scope (keyed ``key``) and the state it starts at."""
 
     key: str
     start_at: str
@@ -57,12 +58,12 @@ class Definition:
         self.timeout: float | None = (
             float(document["TimeoutSeconds"]) if "TimeoutSeconds" in document else None
         )
-        self.scopes: dict[str, Scope] = {}
+        self.scopes: dict[str, StateGraph] = {}
         self._index("", document)
 
     def _index(self, key: str, body: dict[str, Any]) -> None:
         states = body.get("States") or {}
-        self.scopes[key] = Scope(key, str(body.get("StartAt")), states)
+        self.scopes[key] = StateGraph(key, str(body.get("StartAt")), states)
         for name, state in states.items():
             kind = state.get("Type")
             if kind == "Parallel":

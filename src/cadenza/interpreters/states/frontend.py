@@ -11,8 +11,8 @@ Engine contract of the interpreter:
   (``thread`` is ``root`` or ``t<n>`` for a branch/iteration, ``n`` a counter
   unique in the execution); ``action`` is the Lambda function ARN (for a
   function-ARN resource, or the ``FunctionName`` of ``lambda:invoke``, whose
-  ``input`` is the ``Payload``), the activity ARN (``queue`` is
-  ``"activity:<arn>"``) or the resource ARN; ``meta`` holds ``state``,
+  ``input`` is the ``Payload``), the activity ARN (``queue`` is the
+  ARN and ``external=True``: outside workers poll it) or the resource ARN; ``meta`` holds ``state``,
   ``thread`` and ``token``.
 * **Task tokens.** ``$$.Task.Token`` of a ``.waitForTaskToken`` task is
   ``cadenza.model.tokens.callback_token(execution_id, task_id)``; the engine's
@@ -36,13 +36,31 @@ Engine contract of the interpreter:
 
 from __future__ import annotations
 
-from cadenza.interpreters.protocol import ActionUse
-from cadenza.interpreters.states.definition import Definition
-from cadenza.interpreters.states.interpreter import StatesInterpreter
-from cadenza.interpreters.states.tasks import classify
-from cadenza.interpreters.states.validation import validate_definition
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-__all__ = ["StatesFrontEnd"]
+from cadenza.interpreters.protocol import (
+    ActionUse,
+    FrontEndSettings,
+    HistoryView,
+    PendingTask,
+    Recognition,
+    RerunRequest,
+    SnapshotPolicy,
+    TaskAnswer,
+)
+from cadenza.model.definitions import CodeReference, DefinitionSource
+from cadenza.model.errors import InputError
+from cadenza.model.events import RecordedEvent, RerunRequested, TaskCompleted
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from cadenza.interpreters.states.interpreter import StatesInterpreter
+
+__all__ = ["AWS_PAYLOAD_LIMIT", "StatesFrontEnd", "create"]
 
 
 #: Step Functions' limit on a state's input, output or a task result (bytes).
@@ -53,9 +71,14 @@ class StatesFrontEnd:
     """Compiles Amazon States Language JSON into interpreters (``FrontEnd`` protocol)."""
 
     kind = "states"
-
+    suffixes: tuple[str, ...] = (".asl.json", ".asl")
     #: A state machine's input may be any JSON value, not only an object.
     input_must_be_object = False
+    final_statuses: frozenset[str] = FINAL_EXECUTION_STATUSES
+    #: A state machine never waits for an operator: activities and task tokens
+    #: are answered by workers, and a running execution cannot be paused.
+    waiting_statuses: frozenset[str] = frozenset()
+    snapshots = SnapshotPolicy()
 
     def __init__(self, machine_type: str = "STANDARD", payload_limit: int | None = None) -> None:
         self.machine_type = machine_type
@@ -63,8 +86,36 @@ class StatesFrontEnd:
         #: lets payloads be as large as the store allows.
         self.payload_limit = payload_limit
 
-    def compile(self, source: str, *, origin: str | None = None) -> StatesInterpreter:
+    def recognize(self, source: DefinitionSource) -> Recognition:
+        """Sure for a JSON object with ``StartAt`` or ``States``, even a broken one."""
+        if isinstance(source, CodeReference):
+            return Recognition.NO
+        text = source.lstrip()
+        if not text.startswith("{"):
+            return Recognition.NO
+        try:
+            document = json.loads(text)
+        except ValueError:
+            # Broken JSON: say yes if it looks like a state machine, so its author
+            # gets the JSON error with a line number rather than "unknown kind".
+            return Recognition.YES if '"StartAt"' in text else Recognition.POSSIBLY
+        if isinstance(document, dict) and ("StartAt" in document or "States" in document):
+            return Recognition.YES
+        return Recognition.NO
+
+    def compile(self, source: DefinitionSource, *, origin: str | None = None) -> StatesInterpreter:
         """Parse, check and compile ``source``; raises ``DefinitionError`` if invalid."""
+        if isinstance(source, CodeReference):
+            raise InputError(
+                f"a state machine is JSON text, not Python code ({source})", kind=self.kind
+            )
+        # Imported here: detection loads every front end, and a process that
+        # never compiles a state machine should not pay for JSONata and JSONPath.
+        from cadenza.interpreters.states.definition import Definition
+        from cadenza.interpreters.states.interpreter import StatesInterpreter
+        from cadenza.interpreters.states.tasks import classify
+        from cadenza.interpreters.states.validation import validate_definition
+
         checked = validate_definition(source, machine_type=self.machine_type, origin=origin)
         definition = Definition(dict(checked.document), self.payload_limit)
         uses = [
@@ -73,3 +124,47 @@ class StatesFrontEnd:
             if classify(resource)["kind"] in ("lambda", "activity")
         ]
         return StatesInterpreter(definition, uses)
+
+    def rerun_event(self, request: RerunRequest) -> RerunRequested:
+        """A redrive: a state machine restarts from the states that failed, never
+        from a state chosen by name, and takes no options."""
+        if request.steps:
+            raise InputError(
+                "a state machine is redriven from the states that failed; it cannot be "
+                f"rerun from named states ({', '.join(request.steps)})"
+            )
+        if request.options:
+            raise InputError(
+                f"a redrive takes no options (got {', '.join(sorted(request.options))})"
+            )
+        return RerunRequested(tasks=[])
+
+    def answer(self, task: PendingTask, answer: TaskAnswer) -> TaskCompleted:
+        """A waiting task ends with the answer as its result (or as its failure)."""
+        if answer.failed:
+            return TaskCompleted(
+                task_id=task.task_id,
+                status="failed",
+                result=answer.result,
+                error={"type": "States.TaskFailed", "message": "failed by response"},
+                attempt=task.attempt,
+            )
+        return TaskCompleted(
+            task_id=task.task_id, status="succeeded", result=answer.result, attempt=task.attempt
+        )
+
+    def history_views(self) -> Mapping[str, HistoryView]:
+        """``sfn``: the history as Step Functions' GetExecutionHistory returns it."""
+        return {"sfn": _sfn_view}
+
+
+def _sfn_view(history: Sequence[RecordedEvent]) -> list[dict[str, object]]:
+    from cadenza.interpreters.states.history import sfn_history
+
+    return sfn_history(history)
+
+
+def create(settings: FrontEndSettings) -> StatesFrontEnd:
+    """The ``cadenza.front_ends`` entry point; ``settings.service_limits`` applies
+    Step Functions' 256 KiB payload limit."""
+    return StatesFrontEnd(payload_limit=AWS_PAYLOAD_LIMIT if settings.service_limits else None)

@@ -5,6 +5,11 @@
 per task attempt, ``StartTimer`` for waits, retries and timeouts, and one
 ``CompleteExecution`` when the execution reaches a final status (again after a
 redrive ends). Late answers for states that already moved on are ignored.
+
+After the events, the ready threads are stepped until each is blocked or done
+(:func:`_drain`): entering a state runs its type's work from the dispatch table
+``_WORK``, and the ends of branches and iterations are told to their
+Parallel/Map.
 """
 
 from __future__ import annotations
@@ -13,20 +18,21 @@ import copy
 import functools
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
-from cadenza.interpreters.states import tasks
-from cadenza.interpreters.states.dataflow import dumps
+from cadenza.interpreters.states import concurrency, simple_states, tasks
+from cadenza.interpreters.states.dataflow import dumps, iso_time
 from cadenza.interpreters.states.definition import Definition
 from cadenza.interpreters.states.errors import StateFailure
-from cadenza.interpreters.states.runtime import Run, iso_time
+from cadenza.interpreters.states.runtime import Run
 from cadenza.model.commands import (
     CancelTask,
     Command,
     CompleteExecution,
     RejectRequest,
     SetStatus,
+    StartTimer,
 )
 from cadenza.model.events import (
     CancelRequested,
@@ -37,6 +43,9 @@ from cadenza.model.events import (
     TaskStarted,
     TimerFired,
 )
+
+if TYPE_CHECKING:
+    from cadenza.interpreters.states.state import ExecutionState, Thread
 
 __all__ = ["AWS_TO_CADENZA", "StatesInterpreter", "aws_status"]
 
@@ -54,9 +63,74 @@ AWS_TO_CADENZA = {
 _REDRIVABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
 
-def aws_status(state: dict[str, Any]) -> str:
+#: The work of each state type, run when a thread enters the state (and again
+#: for each retry): it finishes the state at once or starts what it waits for.
+_WORK: dict[str, Callable[[Run, Thread], None]] = {
+    "Pass": simple_states.run_pass,
+    "Wait": simple_states.run_wait,
+    "Choice": simple_states.run_choice,
+    "Succeed": simple_states.run_succeed,
+    "Fail": simple_states.run_fail,
+    "Task": tasks.start_task,
+    "Parallel": concurrency.start_parallel,
+    "Map": concurrency.start_map,
+}
+
+
+def aws_status(state: ExecutionState) -> str:
     """The execution status with Step Functions' name (RUNNING, SUCCEEDED, ...)."""
     return str(state["status"])
+
+
+def _drain(run: Run) -> None:
+    """Step every ready thread until all are blocked or done."""
+    state = run.state
+    while run.ready or run.deferred:
+        if state["status"] != "RUNNING":
+            run.ready.clear()
+            run.deferred.clear()
+            return
+        if not run.ready:
+            tid, outcome = run.deferred.popleft()
+            child = state["threads"].get(tid)
+            if child is None:
+                continue
+            if isinstance(outcome, StateFailure):
+                concurrency.child_failed(run, child, outcome)
+            else:
+                concurrency.child_succeeded(run, child, outcome[0])
+            continue
+        th = state["threads"].get(run.ready.popleft())
+        if th is None or th["done"]:
+            continue
+        run.entered(th)
+        _work(run, th)
+
+
+def _work(run: Run, th: Thread) -> None:
+    """Run (or re-run, after a retry delay) the current state's work."""
+    try:
+        _WORK[run.spec(th)["Type"]](run, th)
+    except StateFailure as failure:
+        run.state_failed(th, failure)
+
+
+def _timer_fired(run: Run, timer_id: str) -> None:
+    timer = run.state["timers"].pop(timer_id, None)
+    if timer is None:
+        return
+    if timer["kind"] == "execution":
+        simple_states.execution_timed_out(run)
+        return
+    th = run.state["threads"].get(timer["thread"])
+    if th is None or th["done"]:
+        return
+    if timer["kind"] == "retry":
+        _work(run, th)
+    elif timer["kind"] == "wait":
+        simple_states.wait_over(run, th)
+    elif timer["kind"] == "timeout":
+        tasks.task_timed_out(run, th, timer)
 
 
 class StatesInterpreter:
@@ -72,7 +146,7 @@ class StatesInterpreter:
         """The Lambda function and activity ARNs the definition names literally."""
         return list(self.action_uses)
 
-    def new_state(self) -> dict[str, Any]:
+    def new_state(self) -> ExecutionState:
         return {
             "status": "NEW",
             "output": None,
@@ -92,17 +166,17 @@ class StatesInterpreter:
             "execution_id": "",
         }
 
-    def dump_state(self, state: dict[str, Any]) -> Any:
+    def dump_state(self, state: ExecutionState) -> Any:
         return json.loads(json.dumps(state))
 
-    def load_state(self, data: Any) -> dict[str, Any]:
-        return dict(copy.deepcopy(data))
+    def load_state(self, data: Any) -> ExecutionState:
+        return cast("ExecutionState", dict(copy.deepcopy(data)))
 
-    def decide(self, state: dict[str, Any], events: Sequence[Event], now: float) -> list[Command]:
+    def decide(self, state: ExecutionState, events: Sequence[Event], now: float) -> list[Command]:
         run = Run(self.definition, state, now)
         for event in events:
             self._guarded(run, functools.partial(self._fold, run, event))
-        self._guarded(run, run.drain)
+        self._guarded(run, functools.partial(_drain, run))
         if state["status"] not in ("NEW", "RUNNING") and state["tasks"]:
             # The execution ended: withdraw what it still waited for, so no
             # worker takes it and a late answer is refused.
@@ -111,14 +185,20 @@ class StatesInterpreter:
         return run.commands + self._report(state)
 
     def _guarded(self, run: Run, step: Callable[[], None]) -> None:
-        """Run one step; a defect must not escape ``decide`` (the protocol's no-raise
-        rule), so it fails the execution with ``States.Runtime`` instead."""
+        """Run one step; a defect while the execution runs fails it with
+        ``States.Runtime``, as Step Functions reports its own errors.
+
+        Any other defect (before the execution started, or after it ended) is
+        raised: the engine records an exception escaping ``decide`` as an
+        ``engine.interpreter_defect`` failure, so nothing is lost.
+        """
         try:
             step()
-        except Exception as exc:  # reported in the execution, not raised
-            if run.state["status"] == "RUNNING":
-                failure = StateFailure("States.Runtime", f"{type(exc).__name__}: {exc}")
-                run.execution_failed(run.state["threads"].get("root"), failure)
+        except Exception as exc:
+            if run.state["status"] != "RUNNING":
+                raise
+            failure = StateFailure("States.Runtime", f"{type(exc).__name__}: {exc}")
+            run.execution_failed(run.state["threads"].get("root"), failure)
 
     def _fold(self, run: Run, event: Event) -> None:
         state = run.state
@@ -142,7 +222,7 @@ class StatesInterpreter:
                 return
             root = state["threads"].get("root")
             run.emit(root, "ExecutionAborted", "executionAbortedEventDetails", {})
-            state.update(status="ABORTED", output=None, error=None, cause=None)
+            state.update({"status": "ABORTED", "output": None, "error": None, "cause": None})
         elif state["status"] != "RUNNING":
             return  # late answers after the end
         elif isinstance(event, TaskCompleted):
@@ -150,7 +230,7 @@ class StatesInterpreter:
         elif isinstance(event, TaskStarted):
             tasks.task_started(run, event.task_id, event.worker)
         elif isinstance(event, TimerFired):
-            run.on_timer(event.timer_id)
+            _timer_fired(run, event.timer_id)
 
     def _start(self, run: Run, event: ExecutionStarted) -> None:
         state = run.state
@@ -195,8 +275,6 @@ class StatesInterpreter:
         if self.definition.timeout is not None:
             timer_id = f"execution.timeout.{run.seq()}"
             state["timers"][timer_id] = {"thread": "root", "kind": "execution"}
-            from cadenza.model.commands import StartTimer
-
             run.commands.append(StartTimer(timer_id, self.definition.timeout))
         run.ready.append(root["id"])
 
@@ -207,7 +285,14 @@ class StatesInterpreter:
             return
         state["redrive_count"] += 1
         state.update(
-            status="RUNNING", output=None, error=None, cause=None, reported=None, reopened=True
+            {
+                "status": "RUNNING",
+                "output": None,
+                "error": None,
+                "cause": None,
+                "reported": None,
+                "reopened": True,
+            }
         )
         run.emit(
             None,
@@ -224,7 +309,7 @@ class StatesInterpreter:
             root["redrive_frame"] = point["frame"]
         run.ready.append(root["id"])
 
-    def _report(self, state: dict[str, Any]) -> list[Command]:
+    def _report(self, state: ExecutionState) -> list[Command]:
         status = state["status"]
         # Redriven: the execution is open again after its earlier end.
         reopened: list[Command] = [SetStatus("running")] if state.pop("reopened", False) else []
@@ -249,7 +334,7 @@ class StatesInterpreter:
             errors.append({"error": state["error"], "cause": state["cause"]})
         return [*reopened, CompleteExecution(AWS_TO_CADENZA[status], state["output"], errors)]
 
-    def describe(self, state: dict[str, Any]) -> ExecutionView:
+    def describe(self, state: ExecutionState) -> ExecutionView:
         active = [
             TaskView(th["state"], "running", th["id"])
             for th in state["threads"].values()

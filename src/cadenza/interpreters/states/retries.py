@@ -21,24 +21,25 @@ def error_matches(names: list[Any], error: str | None) -> bool:
 def retry_delay(
     retriers: list[dict[str, Any]],
     error: str | None,
-    thread: dict[str, Any],
+    attempts: dict[str, int],
     entropy: Callable[[int], bytes],
 ) -> float | None:
     """The delay before the next attempt, or None when no retrier applies any more.
 
-    Each retrier counts its own attempts (kept in ``thread["attempts"]``); the
-    first retrier whose ``ErrorEquals`` matches decides, as the language says.
+    Each retrier counts its own attempts in ``attempts`` (by its index, as text:
+    the thread's ``attempts``, updated here); the first retrier whose
+    ``ErrorEquals`` matches decides, as the language says.
     """
     for index, retrier in enumerate(retriers):
         if not error_matches(retrier.get("ErrorEquals") or [], error):
             continue
-        attempts = int(thread["attempts"].get(str(index), 0))
-        if attempts >= int(retrier.get("MaxAttempts", 3)):
+        made = int(attempts.get(str(index), 0))
+        if made >= int(retrier.get("MaxAttempts", 3)):
             return None
-        thread["attempts"][str(index)] = attempts + 1
+        attempts[str(index)] = made + 1
         delay = (
             float(retrier.get("IntervalSeconds", 1))
-            * float(retrier.get("BackoffRate", 2.0)) ** attempts
+            * float(retrier.get("BackoffRate", 2.0)) ** made
         )
         if "MaxDelaySeconds" in retrier:
             delay = min(delay, float(retrier["MaxDelaySeconds"]))

@@ -1,27 +1,32 @@
-"""The States execution engine inside one decision: threads, states, errors.
+"""One decision's view of an execution (:class:`Run`): the steps every state shares.
 
 A *thread* runs states of one scope one after another: the machine itself, a
 Parallel branch or a Map iteration. Threads live in the interpreter state as
-plain dicts (``state["threads"]`` by id) and are stepped from a ready queue, so
-a Map of 10,000 iterations is a loop, not a recursion, and each event touches
-only the threads it concerns (tasks and timers are indexed by id).
+plain dicts (``state["threads"]`` by id, see :mod:`.state`) and are stepped
+from a ready queue by the interpreter, so a Map of 10,000 iterations is a loop,
+not a recursion, and each event touches only the threads it concerns (tasks
+and timers are indexed by id).
 
-A state either finishes at once (Pass, Choice, ...) or blocks on a task, a
-timer or child threads; the matching input event resumes it. Failures are
-:class:`StateFailure`s, handled by the state's Retry and Catch, else they end
-the thread; a failed child thread fails its Parallel/Map state.
+:class:`Run` is what the modules doing each state type's work build on: it
+numbers things, records history events and starts timers, creates threads,
+builds expression environments, and leaves states. A state either finishes at
+once (Pass, Choice, ...) or blocks on a task, a timer or child threads; the
+matching input event resumes it. Failures are :class:`StateFailure`s, handled
+by the state's Retry and Catch, else they end the thread; a failed child
+thread is queued for its Parallel/Map state (:attr:`Run.deferred`).
+
+This module knows no state type's work: which function does it is the
+interpreter's dispatch table.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from cadenza.expressions.jsonata_language import Clock
-from cadenza.interpreters.states import concurrency, simple_states, tasks
-from cadenza.interpreters.states.dataflow import Env, dumps
+from cadenza.interpreters.states.dataflow import Env, dumps, iso_time
 from cadenza.interpreters.states.errors import StateFailure
 from cadenza.interpreters.states.history import MARKER_KIND
 from cadenza.interpreters.states.retries import catcher_for, retry_delay
@@ -29,42 +34,26 @@ from cadenza.model.commands import Command, RecordMarker, StartTimer
 
 if TYPE_CHECKING:
     from cadenza.interpreters.states.definition import Definition
+    from cadenza.interpreters.states.state import ExecutionState, Thread, Timer
 
-__all__ = ["Run", "iso_time"]
-
-Thread = dict[str, Any]
-
-_WORK = {
-    "Pass": simple_states.run_pass,
-    "Wait": simple_states.run_wait,
-    "Choice": simple_states.run_choice,
-    "Succeed": simple_states.run_succeed,
-    "Fail": simple_states.run_fail,
-    "Task": tasks.start_task,
-    "Parallel": concurrency.start_parallel,
-    "Map": concurrency.start_map,
-}
-
-
-def iso_time(epoch: float) -> str:
-    """ISO-8601 UTC with milliseconds, as the context object shows times."""
-    stamp = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+__all__ = ["Run"]
 
 
 class Run:
-    """One decision's view of an execution: folds events, collects commands."""
+    """One decision's view of an execution: the state it changes, the threads ready
+    to step and the commands it collects."""
 
-    def __init__(self, definition: Definition, state: dict[str, Any], now: float) -> None:
+    def __init__(self, definition: Definition, state: ExecutionState, now: float) -> None:
         self.definition = definition
         self.state = state
         self.now = now
         self.commands: list[Command] = []
         self.ready: deque[str] = deque()
-        # Ends of branches/iterations, told to their Parallel/Map once every thread
-        # that can move has moved: answers that arrive together are all recorded
-        # before a failure aborts the siblings, as Step Functions does.
-        self.deferred: deque[tuple[str, Any]] = deque()
+        # Ends of branches/iterations (thread id, ``(output,)`` or the failure), told
+        # to their Parallel/Map once every thread that can move has moved: answers
+        # that arrive together are all recorded before a failure aborts the
+        # siblings, as Step Functions does.
+        self.deferred: deque[tuple[str, tuple[Any] | StateFailure]] = deque()
         self.memo: dict[int, tuple[Any, Any]] = {}
 
     # --- bookkeeping ----------------------------------------------------------------
@@ -106,10 +95,14 @@ class Run:
             th["prev"] = event_id
         return event_id
 
-    def timer(self, th: Thread, kind: str, delay: float, **extra: Any) -> str:
-        """Start a timer that resumes ``th``; returns its id."""
+    def timer(self, th: Thread, kind: str, delay: float, task: str | None = None) -> str:
+        """Start a timer that resumes ``th`` (a ``timeout`` one names its ``task``);
+        returns its id."""
         timer_id = f"{th['id']}.{kind}.{self.seq()}"
-        self.state["timers"][timer_id] = {"thread": th["id"], "kind": kind, **extra}
+        timer: Timer = {"thread": th["id"], "kind": kind}
+        if task is not None:
+            timer["task"] = task
+        self.state["timers"][timer_id] = timer
         self.commands.append(StartTimer(timer_id, max(0.0, float(delay))))
         return timer_id
 
@@ -145,33 +138,12 @@ class Run:
         return th
 
     def spec(self, th: Thread) -> dict[str, Any]:
+        """The definition of ``th``'s current state."""
         return self.definition.state(th["scope"], th["state"])
 
-    def drain(self) -> None:
-        """Step every ready thread until all are blocked or done."""
-        while self.ready or self.deferred:
-            if self.state["status"] != "RUNNING":
-                self.ready.clear()
-                self.deferred.clear()
-                return
-            if not self.ready:
-                tid, outcome = self.deferred.popleft()
-                th = self.state["threads"].get(tid)
-                if th is None:
-                    continue
-                if isinstance(outcome, StateFailure):
-                    concurrency.child_failed(self, th, outcome)
-                else:
-                    concurrency.child_succeeded(self, th, outcome[0])
-                continue
-            th = self.state["threads"].get(self.ready.popleft())
-            if th is None or th["done"]:
-                continue
-            self.enter(th)
-
-    def enter(self, th: Thread) -> None:
-        spec = self.spec(th)
-        kind = spec["Type"]
+    def entered(self, th: Thread) -> None:
+        """Record that ``th`` enters its current state (its work comes next)."""
+        kind = self.spec(th)["Type"]
         th["entered_time"] = self.now
         th["attempts"] = {}
         th["retry_count"] = 0
@@ -183,14 +155,6 @@ class Run:
             "stateEnteredEventDetails",
             {"name": th["state"], "input": dumps(th["input"]), "inputDetails": _NOT_TRUNCATED},
         )
-        self.work(th)
-
-    def work(self, th: Thread) -> None:
-        """Run (or re-run, after a retry delay) the current state's work."""
-        try:
-            _WORK[self.spec(th)["Type"]](self, th)
-        except StateFailure as failure:
-            self.state_failed(th, failure)
 
     # --- expression environments --------------------------------------------------------
 
@@ -266,7 +230,7 @@ class Run:
             "executionSucceededEventDetails",
             {"output": dumps(output), "outputDetails": _NOT_TRUNCATED},
         )
-        self.state.update(status="SUCCEEDED", output=output, error=None, cause=None)
+        self.state.update({"status": "SUCCEEDED", "output": output, "error": None, "cause": None})
 
     # --- failures ---------------------------------------------------------------------------
 
@@ -284,7 +248,9 @@ class Run:
             th["prev"] = th["entered_prev"]  # AWS links it to what came before the state
             self.emit(th, "EvaluationFailed", "evaluationFailedEventDetails", details)
         if failure.catchable:
-            delay = retry_delay(spec.get("Retry") or [], failure.error, th, self.entropy)
+            delay = retry_delay(
+                spec.get("Retry") or [], failure.error, th["attempts"], self.entropy
+            )
             if delay is not None:
                 th.pop("failed_events", None)
                 th["retry_count"] += 1
@@ -345,37 +311,9 @@ class Run:
         if failure.cause:
             details["cause"] = failure.cause
         self.emit(th, "ExecutionFailed", "executionFailedEventDetails", details)
-        self.state.update(status="FAILED", output=None, error=failure.error, cause=failure.cause)
-
-    def abort(self, th: Thread) -> None:
-        """Stop a thread that is still running (a sibling failed, or the Map ended)."""
-        if th["done"] and not th.pop("pending_failure", False):
-            return
-        th["done"] = True
-        if th["active"]:
-            kind = self.spec(th)["Type"]
-            concurrency.abort_children(self, th)
-            self.emit(th, f"{kind}StateAborted")
-            th["active"] = False
-
-    # --- input events -----------------------------------------------------------------------
-
-    def on_timer(self, timer_id: str) -> None:
-        timer = self.state["timers"].pop(timer_id, None)
-        if timer is None:
-            return
-        if timer["kind"] == "execution":
-            simple_states.execution_timed_out(self)
-            return
-        th = self.state["threads"].get(timer["thread"])
-        if th is None or th["done"]:
-            return
-        if timer["kind"] == "retry":
-            self.work(th)
-        elif timer["kind"] == "wait":
-            simple_states.wait_over(self, th)
-        elif timer["kind"] == "timeout":
-            tasks.task_timed_out(self, th, timer)
+        self.state.update(
+            {"status": "FAILED", "output": None, "error": failure.error, "cause": failure.cause}
+        )
 
 
 _NOT_TRUNCATED = {"truncated": False}

@@ -1,4 +1,8 @@
-"""Pass, Wait, Choice, Succeed and Fail, and the output rules every state shares."""
+"""Pass, Wait, Choice, Succeed and Fail: the states that run no task and no child thread.
+
+Also the two timer ends that are not a task's: a Wait state's wait and the
+machine's ``TimeoutSeconds``.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from cadenza.expressions import jsonpath
 from cadenza.interpreters.states.choice import matches_jsonata, matches_jsonpath, parse_timestamp
-from cadenza.interpreters.states.dataflow import Env, dumps
+from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.errors import StateFailure
+from cadenza.interpreters.states.input_output import NOTHING, effective_input, finish
 
 if TYPE_CHECKING:
-    from cadenza.interpreters.states.runtime import Run, Thread
+    from cadenza.interpreters.states.runtime import Run
+    from cadenza.interpreters.states.state import Thread
 
 __all__ = [
-    "effective_input",
     "execution_timed_out",
-    "finish",
     "run_choice",
     "run_fail",
     "run_pass",
@@ -24,74 +28,6 @@ __all__ = [
     "run_wait",
     "wait_over",
 ]
-
-_NOTHING: Any = object()
-
-
-def effective_input(run: Run, th: Thread, env: Env | None = None) -> Any:
-    """JSONPath mode: the state input after ``InputPath``."""
-    spec = run.spec(th)
-    if "InputPath" not in spec:
-        return th["input"]
-    return (env or run.env(th)).select_field(spec["InputPath"], th["input"], "InputPath")
-
-
-def finish(
-    run: Run,
-    th: Thread,
-    result: Any = _NOTHING,
-    *,
-    effective: Any = _NOTHING,
-    next_state: Any = _NOTHING,
-    extra_assign: dict[str, Any] | None = None,
-    extra_output: Any = _NOTHING,
-) -> None:
-    """Apply the state's output fields to ``result`` (or pass ``effective`` on) and leave.
-
-    JSONPath: ResultSelector, ResultPath, OutputPath and Assign. JSONata: Output
-    and Assign with ``$states.input``/``$states.result``.
-    """
-    spec = run.spec(th)
-    target = run.next_of(spec) if next_state is _NOTHING else next_state
-    assigned: dict[str, Any] | None = None
-    if run.definition.is_jsonata(spec):
-        states: dict[str, Any] = {"input": th["input"]}
-        if result is not _NOTHING:
-            states["result"] = result
-        env = run.env(th, states)
-        for block, where in ((spec.get("Assign"), "Assign"), (extra_assign, "Assign")):
-            if block is not None:
-                assigned = {**(assigned or {}), **env.jsonata(block, where)}
-        output_spec = spec.get("Output", _NOTHING) if extra_output is _NOTHING else extra_output
-        if output_spec is not _NOTHING:
-            output = env.jsonata(output_spec, "Output")
-        else:
-            output = th["input"] if result is _NOTHING else result
-    else:
-        env = run.env(th)
-        if result is _NOTHING:
-            output = effective
-            assign_source = effective
-        else:
-            if "ResultSelector" in spec:
-                result = env.render(spec["ResultSelector"], result)
-            assign_source = result
-            output = env.put_result(
-                spec.get("ResultPath"), th["input"], result, absent="ResultPath" not in spec
-            )
-        for block in (spec.get("Assign"), extra_assign):
-            if block is not None:
-                assigned = {**(assigned or {}), **env.assign_jsonpath(block, assign_source)}
-        if "OutputPath" in spec:
-            output = env.select_field(spec["OutputPath"], output, "OutputPath")
-    limit = run.definition.payload_limit
-    if limit is not None and len(dumps(output).encode()) > limit:
-        raise StateFailure(
-            "States.DataLimitExceeded",
-            f"The state/task '{th['state']}' returned a result with a size exceeding the "
-            "maximum number of bytes service limit.",
-        )
-    run.leave(th, output, assigned, target)
 
 
 def run_pass(run: Run, th: Thread) -> None:
@@ -148,7 +84,7 @@ def run_choice(run: Run, th: Thread) -> None:
                     th,
                     next_state=str(rule["Next"]),
                     extra_assign=rule.get("Assign"),
-                    extra_output=rule.get("Output", _NOTHING),
+                    extra_output=rule.get("Output", NOTHING),
                 )
                 return
         data = th["input"]
@@ -269,4 +205,6 @@ def execution_timed_out(run: Run) -> None:
         "executionTimedOutEventDetails",
         {"error": "States.Timeout"},
     )
-    run.state.update(status="TIMED_OUT", output=None, error="States.Timeout", cause=None)
+    run.state.update(
+        {"status": "TIMED_OUT", "output": None, "error": "States.Timeout", "cause": None}
+    )

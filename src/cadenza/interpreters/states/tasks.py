@@ -7,8 +7,9 @@ Resource kinds and what the engine is asked to run (``ScheduleTask``):
 * ``arn:aws:states:::lambda:invoke`` — ``action`` is the ARN of the
   ``FunctionName`` parameter, ``input`` its ``Payload``; events ``Task*``; the
   result is the Invoke response (``Payload``, ``StatusCode``, metadata);
-* ``arn:aws:states:<region>:<account>:activity:<name>`` — ``queue`` is
-  ``"activity:<arn>"``; events ``Activity*``;
+* ``arn:aws:states:<region>:<account>:activity:<name>`` — ``external`` work:
+  ``queue`` and ``action`` are the activity ARN, and an outside worker polls
+  for it; events ``Activity*``;
 * any other ``arn:aws:states:::<service>:<action>`` — ``action`` is the resource.
 
 A ``.waitForTaskToken`` resource also waits for ``TaskCompleted`` of the task
@@ -20,19 +21,27 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.errors import StateFailure, runtime_cause
-from cadenza.interpreters.states.simple_states import effective_input, finish
+from cadenza.interpreters.states.input_output import effective_input, finish
 from cadenza.model.commands import CancelTask, ScheduleTask
 from cadenza.model.events import TaskCompleted
 from cadenza.model.tokens import callback_token
 
 if TYPE_CHECKING:
-    from cadenza.interpreters.states.runtime import Run, Thread
+    from cadenza.interpreters.states.runtime import Run
+    from cadenza.interpreters.states.state import Resource, RunningTask, Thread, Timer
 
-__all__ = ["classify", "start_task", "task_completed", "task_timed_out", "task_token"]
+__all__ = [
+    "classify",
+    "start_task",
+    "task_completed",
+    "task_started",
+    "task_timed_out",
+    "task_token",
+]
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -41,7 +50,7 @@ _ACTIVITY = re.compile(r"^arn:aws:states:[^:]*:[^:]*:activity:.+$")
 _SERVICE = re.compile(r"^arn:aws:states:::(?P<service>[^:]+):(?P<action>[^.]+)(?P<pattern>\..+)?$")
 
 
-def classify(resource: str) -> dict[str, Any]:
+def classify(resource: str) -> Resource:
     """What kind of resource an ARN is: ``lambda``, ``activity`` or ``service``."""
     if _FUNCTION.match(resource):
         return {"kind": "lambda", "resource": resource}
@@ -113,7 +122,10 @@ def start_task(run: Run, th: Thread) -> None:
         payload = env.render(spec["Parameters"], data) if "Parameters" in spec else data
     timeout = _seconds(run, th, "TimeoutSeconds")
     heartbeat = _seconds(run, th, "HeartbeatSeconds")
-    task: dict[str, Any] = {"id": task_id, **resource, "timeout": timeout, "heartbeat": heartbeat}
+    # The resource's fields and the attempt's, in one flat record.
+    task = cast(
+        "RunningTask", {"id": task_id, **resource, "timeout": timeout, "heartbeat": heartbeat}
+    )
     th["task"] = task
     run.state["tasks"][task_id] = th["id"]
     limits: dict[str, Any] = {}
@@ -128,6 +140,7 @@ def start_task(run: Run, th: Thread) -> None:
         run.state["tasks"].pop(task_id)
         what = "activity" if kind == "activity" else "resource"
         raise env.failure("States.Runtime", f"The {what} {resource['resource']} does not exist.")
+    external = False
     if kind == "lambda":
         details = {"input": dumps(payload), "inputDetails": {"truncated": False}}
         details.update(resource=resource["resource"], **limits)
@@ -139,8 +152,9 @@ def start_task(run: Run, th: Thread) -> None:
         details = {"input": dumps(payload), "inputDetails": {"truncated": False}}
         details.update(resource=resource["resource"], **limits)
         run.emit(th, "ActivityScheduled", "activityScheduledEventDetails", details)
+        # Work for an outside worker, which polls the activity's ARN for it.
         action, action_input = resource["resource"], payload
-        queue = f"activity:{resource['resource']}"
+        queue, external = resource["resource"], True
     else:
         names = _service_names(resource)
         details = {"parameters": dumps(payload), "region": REGION, **names, **limits}
@@ -170,6 +184,7 @@ def start_task(run: Run, th: Thread) -> None:
             meta=meta,
             queue=queue,
             heartbeat_timeout=heartbeat,
+            external=external,
         )
     )
     if timeout is not None:
@@ -189,7 +204,7 @@ def _invoke_payload(payload: Any) -> Any:
     return payload
 
 
-def _service_names(resource: dict[str, Any]) -> dict[str, str]:
+def _service_names(resource: Resource) -> dict[str, str]:
     action = resource.get("action", "")
     if resource.get("pattern"):
         action = f"{action}.{resource['pattern']}"
@@ -235,7 +250,7 @@ def _invoke_response(payload: Any, log_tail: bool) -> dict[str, Any]:
     return response
 
 
-def _call_completed(run: Run, th: Thread, task: dict[str, Any], event: TaskCompleted) -> None:
+def _call_completed(run: Run, th: Thread, task: RunningTask, event: TaskCompleted) -> None:
     """The service call of a ``.waitForTaskToken`` task ended: on success the state
     goes on waiting for its token (``TaskSubmitted``); a failure fails the state."""
     task.pop("call")
@@ -252,7 +267,7 @@ def _call_completed(run: Run, th: Thread, task: dict[str, Any], event: TaskCompl
     _report_failure(run, th, task, _failure_of(run, th, task, event))
 
 
-def _failure_of(run: Run, th: Thread, task: dict[str, Any], event: TaskCompleted) -> StateFailure:
+def _failure_of(run: Run, th: Thread, task: RunningTask, event: TaskCompleted) -> StateFailure:
     error = event.error if isinstance(event.error, dict) else {}
     kind = str(error.get("type") or "States.TaskFailed")
     message = error.get("message")
@@ -352,7 +367,7 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
     _report_failure(run, th, task, _failure_of(run, th, task, event))
 
 
-def _report_failure(run: Run, th: Thread, task: dict[str, Any], failure: StateFailure) -> None:
+def _report_failure(run: Run, th: Thread, task: RunningTask, failure: StateFailure) -> None:
     kind = task["kind"]
     if failure.details == "no-event":
         run.state_failed(th, failure)
@@ -379,7 +394,7 @@ def _report_failure(run: Run, th: Thread, task: dict[str, Any], failure: StateFa
     run.state_failed(th, failure)
 
 
-def task_timed_out(run: Run, th: Thread, timer: dict[str, Any]) -> None:
+def task_timed_out(run: Run, th: Thread, timer: Timer) -> None:
     """The state's TimeoutSeconds passed before the task answered."""
     task = th.get("task")
     if task is None or task["id"] != timer.get("task"):

@@ -4,14 +4,15 @@ Modules, each one concern:
 
 ``store``
     ``PostgresStore``: the protocol's methods, one transaction each.
-``decisions``
-    ``decide``'s locking, loading and guarded saving.
+``round_statements``
+    the decision round's reads (marking executions with advisory locks)
+    and guarded writes.
 ``connections``
     error translation, the connection pool, the LISTEN connection.
 ``schema``
     migrations under an advisory lock.
 ``queries`` and ``queries.sql``
-    every statement, by name.
+    every statement, by name (``cadenza.store.queries`` parses the file).
 """
 
 from __future__ import annotations

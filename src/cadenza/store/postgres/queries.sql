@@ -3,12 +3,12 @@
 -- Placeholders are psycopg's: %s positional, %(name)s named.
 
 -- name: save_definition
-INSERT INTO definitions (id, kind, name, source, created_at)
-VALUES (%s, %s, %s, %s, %s)
+INSERT INTO definitions (id, kind, name, source, created_at, version)
+VALUES (%(id)s, %(kind)s, %(name)s, %(source)s, %(created_at)s, %(version)s)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: load_definitions
-SELECT id, kind, name, source, created_at FROM definitions WHERE id = ANY(%s);
+SELECT id, kind, name, source, created_at, version FROM definitions WHERE id = ANY(%s);
 
 -- name: insert_execution
 INSERT INTO executions (id, definition_id, kind, name, status, created_at, updated_at,
@@ -22,7 +22,8 @@ FROM executions WHERE id = %s;
 -- name: list_executions
 SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
 FROM executions
-WHERE cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[])
+WHERE (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[]))
+  AND NOT (status = ANY(%(excluding)s::text[]))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
@@ -66,17 +67,32 @@ NOTIFY cadenza_work;
 -- name: listen_work
 LISTEN cadenza_work;
 
--- name: lock_pending_executions
--- One decider per execution across processes: the row lock is held until the
--- decision commits, and other deciders skip locked rows instead of waiting.
--- NO KEY UPDATE (not UPDATE) lets deliveries keep inserting inbox rows, whose
--- foreign key takes a KEY SHARE lock on the same row, while it is held.
+-- name: take_pending_executions
+-- Executions with inbox events, or whose attempts finish in this round, oldest
+-- waiting first. Each one returned is marked as being decided by this session
+-- with an advisory lock (released after the round's commit); executions
+-- another session marked are skipped, so deciders rarely decide the same
+-- execution twice, and never wait for each other. The lock is tried only on
+-- rows the outer LIMIT pulls, after the inner query has ordered them.
 SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq
-FROM executions
-WHERE pending_since IS NOT NULL
-ORDER BY pending_since
-LIMIT %s
-FOR NO KEY UPDATE SKIP LOCKED;
+FROM (
+    SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq
+    FROM executions
+    WHERE (pending_since IS NOT NULL OR id = ANY(%(finished)s::text[]))
+      AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
+    ORDER BY COALESCE(pending_since, %(now)s), id
+    LIMIT %(scan)s
+) AS candidates
+WHERE pg_try_advisory_lock(%(space)s, hashtext(candidates.id))
+LIMIT %(limit)s;
+
+-- name: release_executions
+SELECT pg_advisory_unlock_all();
+
+-- name: decision_numbers
+-- Row locks in id order, held to commit: a concurrent saver of the same
+-- execution waits here and then sees the moved decision number.
+SELECT id, decision_no FROM executions WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE;
 
 -- name: load_inboxes
 SELECT id, execution_id, time, type, payload FROM inbox
@@ -87,9 +103,8 @@ ORDER BY id;
 DELETE FROM inbox WHERE id = ANY(%s) RETURNING id;
 
 -- name: save_executions
--- Guarded by the decision number each decision started from: a decision
--- saved twice (a retried commit whose first outcome was unknown) or saved
--- over another decider's finds no row, and the store refuses it.
+-- Guarded by the decision number each decision started from (checked under
+-- lock just before): a row that moved is not saved, and the round refuses it.
 UPDATE executions AS e SET
     status = v.status,
     decision_no = v.decision_no,
@@ -117,7 +132,8 @@ COPY history (execution_id, seq, decision, time, type, payload) FROM STDIN;
 
 -- name: copy_tasks
 COPY tasks (execution_id, task_id, name, action, input, queue, status, attempt, available_at,
-            retry, timeout, heartbeat_timeout, meta, created_at, updated_at) FROM STDIN;
+            retry, timeout, heartbeat_timeout, meta, created_at, updated_at, external)
+FROM STDIN;
 
 -- name: upsert_timer
 INSERT INTO timers (execution_id, timer_id, fire_at) VALUES (%s, %s, %s)
@@ -136,7 +152,8 @@ UPDATE tasks SET
     updated_at = %(now)s
 WHERE (execution_id, task_id) IN (
     SELECT execution_id, task_id FROM tasks
-    WHERE status = 'scheduled' AND queue = ANY(%(queues)s::text[]) AND available_at <= %(now)s
+    WHERE status = 'scheduled' AND external = %(external)s
+      AND queue = ANY(%(queues)s::text[]) AND available_at <= %(now)s
     ORDER BY available_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -179,8 +196,17 @@ WHERE status = 'claimed' AND lease_expires_at <= %s
 ORDER BY lease_expires_at
 LIMIT %s;
 
--- name: find_tasks
-SELECT * FROM tasks WHERE execution_id = %s AND name = %s ORDER BY created_at;
+-- name: waiting_tasks
+SELECT * FROM tasks
+WHERE execution_id = %(id)s AND status = 'suspended'
+  AND (%(name)s::text IS NULL OR name = %(name)s::text)
+ORDER BY created_at, task_id;
+
+-- name: any_due_task
+SELECT 1 FROM tasks
+WHERE status = 'scheduled' AND external = %(external)s
+  AND queue = ANY(%(queues)s::text[]) AND available_at <= %(now)s
+LIMIT 1;
 
 -- name: break_leases
 UPDATE tasks SET lease_expires_at = %(now)s
@@ -209,10 +235,9 @@ WHERE (execution_id, timer_id) IN (
 RETURNING execution_id, timer_id, fire_at;
 
 -- name: next_wakeup
--- Tasks on activity queues wait for outside pollers: nothing here wakes for them.
+-- External work waits for outside pollers: nothing here wakes for it.
 SELECT MIN(t) AS due FROM (
-    SELECT MIN(available_at) AS t FROM tasks
-    WHERE status = 'scheduled' AND queue NOT LIKE 'activity:%%'
+    SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled' AND NOT external
     UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'
     UNION ALL SELECT MIN(fire_at) FROM timers
     UNION ALL SELECT MIN(pending_since) FROM executions WHERE pending_since IS NOT NULL

@@ -1,10 +1,12 @@
 """``PostgresStore``: the scale-out store, shared by processes on many machines.
 
-Each protocol method is one transaction on a pooled connection. The
-decision lock is a row lock: ``decide`` locks the executions it decides for
-with ``SKIP LOCKED`` until it commits (see ``decisions``), and workers claim
-tasks with one ``UPDATE ... SKIP LOCKED ... RETURNING`` statement, so any
-number of engines and workers can share the database.
+Each protocol method is one transaction on a pooled connection. A decision
+round holds one connection for its read and write phases: the executions it
+decides are marked with session advisory locks that other deciders skip (see
+``round_statements``), the engine decides with no transaction open, and the
+results are saved guarded by decision number. Workers claim tasks with one
+``UPDATE ... SKIP LOCKED ... RETURNING`` statement, so any number of engines
+and workers can share the database.
 
 Whenever a transaction adds tasks, inbox events or timers, it also sends
 ``NOTIFY cadenza_work``; PostgreSQL delivers it at commit, so a woken process
@@ -14,18 +16,24 @@ always finds the work. ``wait_for_work`` waits for such a notification.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from cadenza.model.errors import (
     DefinitionNotFound,
     ExecutionNotFound,
-    LeaseLost,
     StoreError,
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
-from cadenza.store.codec import encode_event, execution_from_row, task_from_row
+from cadenza.store.codec import (
+    definition_values,
+    encode_event,
+    execution_from_row,
+    recorded_event,
+    task_from_row,
+)
+from cadenza.store.postgres import round_statements as rs
 from cadenza.store.postgres.connections import (
     Connection,
     ConnectionPool,
@@ -33,38 +41,24 @@ from cadenza.store.postgres.connections import (
     describe_url,
     translate_errors,
 )
-from cadenza.store.postgres.decisions import (
-    load_definitions,
-    lock_work,
-    recorded_event,
-    save_decisions,
-)
 from cadenza.store.postgres.queries import QUERIES
+from cadenza.store.postgres.round_statements import PostgresRoundReader, PostgresRoundWriter
 from cadenza.store.postgres.schema import migrate, read_schema_version
 from cadenza.store.protocol import (
     ClaimRequest,
-    CycleOutcome,
     DecideFn,
     FinishRequest,
+    RoundOutcome,
+    RoundRequest,
     StoreCapabilities,
 )
-from cadenza.store.records import (
-    DefinitionRecord,
-    ExecutionRecord,
-    TaskFinish,
-    TaskRecord,
-)
+from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
+from cadenza.store.rounds import attempt_lost, run_round
 
 T = TypeVar("T")
 
 #: The URL schemes this backend opens.
 SCHEMES = ("postgresql://", "postgres://")
-
-_FINISH_QUERIES = {
-    "done": "finish_task_done",
-    "retry": "finish_task_retry",
-    "suspend": "finish_task_suspend",
-}
 
 
 class PostgresStore:
@@ -106,11 +100,19 @@ class PostgresStore:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with translate_errors(self.where), self._pool.connection() as conn:
-            with conn.transaction():
-                yield conn
-            with self._commits_lock:
-                self.commits += 1
+        with (
+            translate_errors(self.where),
+            self._pool.connection() as conn,
+            self._transaction(conn),
+        ):
+            yield conn
+
+    @contextmanager
+    def _transaction(self, conn: Connection) -> Iterator[Connection]:
+        with conn.transaction():
+            yield conn
+        with self._commits_lock:
+            self.commits += 1
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
         with translate_errors(self.where), self._pool.connection() as conn:
@@ -141,10 +143,10 @@ class PostgresStore:
 
     def save_definition(self, definition: DefinitionRecord) -> None:
         with self._write() as conn:
-            conn.execute(QUERIES["save_definition"], _definition_row(definition))
+            conn.execute(QUERIES["save_definition"], definition_values(definition))
 
     def load_definition(self, definition_id: str) -> DefinitionRecord:
-        found = self._read(lambda c: load_definitions(c, [definition_id]))
+        found = self._read(lambda c: rs.load_definitions(c, [definition_id]))
         if definition_id not in found:
             raise DefinitionNotFound(f"no definition with id {definition_id!r}")
         return found[definition_id]
@@ -155,7 +157,7 @@ class PostgresStore:
         self, execution_id: str, definition: DefinitionRecord, first: Event, now: float
     ) -> None:
         with self._write() as conn:
-            conn.execute(QUERIES["save_definition"], _definition_row(definition))
+            conn.execute(QUERIES["save_definition"], definition_values(definition))
             conn.execute(
                 QUERIES["insert_execution"],
                 (execution_id, definition.id, definition.kind, definition.name, now, now, now),
@@ -170,11 +172,12 @@ class PostgresStore:
         return execution_from_row(row)
 
     def list_executions(
-        self, *, limit: int = 100, statuses: Sequence[str] = ()
+        self, *, limit: int = 100, statuses: Sequence[str] = (), excluding: Sequence[str] = ()
     ) -> list[ExecutionRecord]:
         rows = self._read(
             lambda c: c.execute(
-                QUERIES["list_executions"], {"statuses": list(statuses), "limit": limit}
+                QUERIES["list_executions"],
+                {"statuses": list(statuses), "excluding": list(excluding), "limit": limit},
             ).fetchall()
         )
         return [execution_from_row(r) for r in rows]
@@ -199,63 +202,31 @@ class PostgresStore:
                 if conn.execute(QUERIES["execution_exists"], (execution_id,)).fetchone() is None:
                     raise ExecutionNotFound(f"no execution with id {execution_id!r}")
                 return
-            _deliver(conn, [(execution_id, e) for e in events], now)
+            if not rs.deliver(conn, [(execution_id, e) for e in events], now):
+                raise ExecutionNotFound(f"no execution with id {execution_id!r}")
 
     def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
         ids = None if execution_ids is None else list(execution_ids)
         with self._write() as conn:
             return conn.execute(QUERIES["forget_snapshots"], {"ids": ids}).rowcount
 
-    # --- decisions -----------------------------------------------------------------------
+    # --- decision rounds -----------------------------------------------------------------
 
-    def decide(
-        self,
-        owner: str,
-        limit: int,
-        decide: DecideFn,
-        now: float,
-        known_definitions: Container[str] = (),
-        known_states: Mapping[str, int] | None = None,
-    ) -> int:
-        with self._write() as conn:
-            works, inbox_ids = lock_work(conn, limit, known_definitions, known_states or {})
-            if not works:
-                return 0
-            results = decide(works)
-            save_decisions(conn, works, results, inbox_ids, now)
-            return len(results)
-
-    def cycle(
-        self,
-        owner: str,
-        finishes: Sequence[FinishRequest],
-        decide: DecideFn,
-        decide_limit: int,
-        claim: ClaimRequest | None,
-        now: float,
-        known_definitions: Container[str] = (),
-        known_states: Mapping[str, int] | None = None,
-    ) -> CycleOutcome:
-        with self._write() as conn:
-            lost = [f for f in finishes if not _finish(conn, f, now)]
-            works, inbox_ids = lock_work(conn, decide_limit, known_definitions, known_states or {})
-            decided = 0
-            if works:
-                results = decide(works)
-                save_decisions(conn, works, results, inbox_ids, now)
-                decided = len(results)
-            claimed = [] if claim is None or claim.limit <= 0 else _claim(conn, claim, now)
-        return CycleOutcome(decided=decided, claimed=claimed, lost=lost)
+    def run_round(self, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
+        with translate_errors(self.where), self._pool.connection() as conn:
+            backend = _PostgresRound(self, conn)
+            try:
+                return run_round(backend, request, decide)
+            finally:
+                backend.release()
 
     # --- tasks -----------------------------------------------------------------------------
 
-    def claim_tasks(
-        self, owner: str, queues: Sequence[str], limit: int, lease: float, now: float
-    ) -> list[TaskRecord]:
-        if limit <= 0 or not queues:
+    def claim_tasks(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
+        if request.limit <= 0 or not request.queues:
             return []
         with self._write() as conn:
-            return _claim(conn, ClaimRequest(owner, tuple(queues), limit, lease), now)
+            return rs.claim(conn, request, now)
 
     def heartbeat_tasks(
         self, owner: str, keys: Sequence[tuple[str, str]], lease: float, now: float
@@ -275,38 +246,23 @@ class PostgresStore:
             ).fetchall()
         return {(r["execution_id"], r["task_id"]) for r in rows}
 
-    def finish_task(
-        self,
-        execution_id: str,
-        task_id: str,
-        attempt: int,
-        owner: str | None,
-        finish: TaskFinish,
-        now: float,
-    ) -> None:
-        request = FinishRequest(execution_id, task_id, attempt, owner, finish)
+    def finish_task(self, request: FinishRequest, now: float) -> None:
         with self._write() as conn:
-            if not _finish(conn, request, now):
-                raise LeaseLost(
-                    f"task {task_id!r} of execution {execution_id!r} (attempt {attempt}) "
-                    "is no longer held by this owner",
-                    execution_id=execution_id,
-                    task_id=task_id,
-                    attempt=attempt,
-                )
+            if not rs.finish(conn, request, now):
+                raise attempt_lost(request)
+            rs.deliver(conn, [(request.execution_id, e) for e in request.finish.events], now)
 
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
         rows = self._read(lambda c: c.execute(QUERIES["expired_tasks"], (now, limit)).fetchall())
         return [task_from_row(r) for r in rows]
 
-    def find_task(self, execution_id: str, name: str, key: str | None) -> list[TaskRecord]:
+    def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
         rows = self._read(
-            lambda c: c.execute(QUERIES["find_tasks"], (execution_id, name)).fetchall()
+            lambda c: c.execute(
+                QUERIES["waiting_tasks"], {"id": execution_id, "name": name}
+            ).fetchall()
         )
-        tasks = [task_from_row(r) for r in rows]
-        if key is not None:
-            tasks = [t for t in tasks if str(t.meta.get("key", "")) == key]
-        return tasks
+        return [task_from_row(r) for r in rows]
 
     def break_leases(self, owners: Sequence[str], now: float) -> int:
         if not owners:
@@ -328,7 +284,7 @@ class PostgresStore:
         with self._write() as conn:
             due = conn.execute(QUERIES["take_due_timers"], (now, limit)).fetchall()
             due.sort(key=lambda r: (r["fire_at"], r["execution_id"], r["timer_id"]))
-            _deliver(
+            rs.deliver(
                 conn, [(r["execution_id"], TimerFired(timer_id=r["timer_id"])) for r in due], now
             )
             return len(due)
@@ -338,70 +294,24 @@ class PostgresStore:
         return None if row is None or row["due"] is None else float(row["due"])
 
 
-def _definition_row(definition: DefinitionRecord) -> tuple[str, str, str, str, float]:
-    return (
-        definition.id,
-        definition.kind,
-        definition.name,
-        definition.source,
-        definition.created_at,
-    )
+class _PostgresRound:
+    """One round's phases on one pooled connection (``RoundBackend``)."""
 
+    def __init__(self, store: PostgresStore, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self.reader = PostgresRoundReader(conn)
 
-def _deliver(conn: Connection, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
-    """Put each ``(execution_id, event)`` in its inbox, in order, and wake listeners.
+    @contextmanager
+    def reading(self) -> Iterator[PostgresRoundReader]:
+        yield self.reader
 
-    ``ExecutionNotFound`` if an execution is missing.
-    """
-    if not deliveries:
-        return
-    wanted = sorted({execution_id for execution_id, _ in deliveries})
-    marked = conn.execute(QUERIES["mark_pending"], {"now": now, "ids": wanted}).fetchall()
-    missing = set(wanted) - {row["id"] for row in marked}
-    if missing:
-        raise ExecutionNotFound(f"no execution with id {min(missing)!r}")
-    with conn.cursor() as cur:
-        cur.executemany(
-            QUERIES["insert_inbox"],
-            [(execution_id, now, *encode_event(event)) for execution_id, event in deliveries],
-        )
-        cur.execute(QUERIES["notify_work"])
+    @contextmanager
+    def writing(self) -> Iterator[PostgresRoundWriter]:
+        with self.store._transaction(self.conn):
+            yield PostgresRoundWriter(self.conn)
 
-
-def _claim(conn: Connection, request: ClaimRequest, now: float) -> list[TaskRecord]:
-    rows = conn.execute(
-        QUERIES["claim_tasks"],
-        {
-            "owner": request.owner,
-            "now": now,
-            "lease": request.lease,
-            "queues": list(request.queues),
-            "limit": request.limit,
-        },
-    ).fetchall()
-    return sorted((task_from_row(r) for r in rows), key=lambda t: t.available_at)
-
-
-def _finish(conn: Connection, request: FinishRequest, now: float) -> bool:
-    """End an attempt as ``request.finish`` says; False if it is no longer the holder's."""
-    finish = request.finish
-    query = _FINISH_QUERIES.get(finish.outcome)
-    if query is None:
-        raise ValueError(f"unknown task finish outcome {finish.outcome!r}")
-    cur = conn.execute(
-        QUERIES[query],
-        {
-            "execution_id": request.execution_id,
-            "task_id": request.task_id,
-            "attempt": request.attempt,
-            "owner": request.owner,
-            "available_at": finish.available_at,
-            "now": now,
-        },
-    )
-    if cur.rowcount != 1:
-        return False
-    if finish.outcome == "retry":
-        conn.execute(QUERIES["notify_work"])
-    _deliver(conn, [(request.execution_id, e) for e in finish.events], now)
-    return True
+    def release(self) -> None:
+        """Unmark the executions this round took (after its commit or failure)."""
+        if self.reader.marked and not (self.conn.closed or self.conn.broken):
+            self.conn.execute(QUERIES["release_executions"])

@@ -1,4 +1,13 @@
-"""The embedded store: one SQLite file in WAL mode (see ``store.py``)."""
+"""The embedded store: one SQLite file in WAL mode.
+
+``store``
+    ``SQLiteStore``: the protocol's methods, one transaction each.
+``round_statements``
+    the decision round's reads and guarded writes, and the statements other
+    methods share (deliver, finish, claim).
+``queries.sql``
+    every statement, by name (``cadenza.store.queries`` parses the file).
+"""
 
 from __future__ import annotations
 

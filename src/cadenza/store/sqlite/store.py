@@ -1,49 +1,50 @@
 """The embedded store: one SQLite file in WAL mode.
 
-Every write is one ``BEGIN IMMEDIATE`` transaction, so SQLite's write lock is
-the decision lock: while ``decide`` runs, no other process can write to the
-file, and one decider per execution holds across processes sharing it.
+Every write is one ``BEGIN IMMEDIATE`` transaction. Reads take no lock (WAL
+readers never block the writer), so a decision round loads its work, decides
+with no lock held, and takes the write lock only to save: user code in an
+interpreter never holds the file's write lock. A decision whose execution
+moved meanwhile (another process sharing the file decided it) is refused,
+as on every backend.
 
 Several processes may share the file (engine and workers); they find new work
-by polling, since SQLite cannot notify them.
+by polling, since SQLite cannot notify them. SQL lives in ``queries.sql``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from cadenza.model.errors import (
     ExecutionNotFound,
-    LeaseLost,
     SchemaMismatch,
     StoreError,
     StoreUnavailable,
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
 from cadenza.store.codec import (
-    encode_event,
+    definition_values,
     execution_from_row,
+    recorded_event,
     task_from_row,
 )
 from cadenza.store.migrations import migrations_for
 from cadenza.store.protocol import (
     ClaimRequest,
-    CycleOutcome,
     DecideFn,
     FinishRequest,
+    RoundOutcome,
+    RoundRequest,
     StoreCapabilities,
 )
-from cadenza.store.records import (
-    DefinitionRecord,
-    ExecutionRecord,
-    TaskFinish,
-    TaskRecord,
-)
-from cadenza.store.sqlite import statements
+from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
+from cadenza.store.rounds import attempt_lost, run_round
+from cadenza.store.sqlite import round_statements as rs
+from cadenza.store.sqlite.round_statements import QUERIES, SQLiteRoundReader, SQLiteRoundWriter
 
 T = TypeVar("T")
 
@@ -60,6 +61,12 @@ def path_from_url(url: str) -> str:
     if not rest:
         raise StoreError(f"SQLite store URL names no file: {url!r}")
     return rest
+
+
+def split_sql(script: str) -> list[str]:
+    """Statements of a migration file (no semicolons inside statements there)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 class SQLiteStore:
@@ -117,6 +124,16 @@ class SQLiteStore:
             self._conn.execute("COMMIT")
             self.commits += 1
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every read inside sees one moment of the file."""
+        with self._lock, self._translate():
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock, self._translate():
             return fn(self._conn)
@@ -125,12 +142,8 @@ class SQLiteStore:
         migrations = migrations_for("sqlite")
         newest = migrations[-1].version
         with self._write() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS cadenza_meta (key TEXT PRIMARY KEY, value TEXT)"
-            )
-            row = conn.execute(
-                "SELECT value FROM cadenza_meta WHERE key = 'schema_version'"
-            ).fetchone()
+            conn.execute(QUERIES["create_meta"])
+            row = conn.execute(QUERIES["schema_version"]).fetchone()
             current = int(row[0]) if row else 0
             if current > newest:
                 raise SchemaMismatch(
@@ -141,20 +154,13 @@ class SQLiteStore:
                 )
             for migration in migrations:
                 if migration.version > current:
-                    for statement in statements.split_sql(migration.sql):
+                    for statement in split_sql(migration.sql):
                         conn.execute(statement)
             if current < newest:
-                conn.execute(
-                    "INSERT OR REPLACE INTO cadenza_meta (key, value) VALUES ('schema_version', ?)",
-                    (str(newest),),
-                )
+                conn.execute(QUERIES["set_schema_version"], {"version": str(newest)})
 
     def schema_version(self) -> int:
-        row = self._read(
-            lambda c: c.execute(
-                "SELECT value FROM cadenza_meta WHERE key = 'schema_version'"
-            ).fetchone()
-        )
+        row = self._read(lambda c: c.execute(QUERIES["schema_version"]).fetchone())
         return int(row[0]) if row else 0
 
     def close(self) -> None:
@@ -165,177 +171,89 @@ class SQLiteStore:
 
     def save_definition(self, definition: DefinitionRecord) -> None:
         with self._write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO definitions (id, kind, name, source, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    definition.id,
-                    definition.kind,
-                    definition.name,
-                    definition.source,
-                    definition.created_at,
-                ),
-            )
+            conn.execute(QUERIES["save_definition"], definition_values(definition))
 
     def load_definition(self, definition_id: str) -> DefinitionRecord:
-        return self._read(lambda c: statements.load_definition(c, definition_id))
+        from cadenza.model.errors import DefinitionNotFound
+
+        found = self._read(lambda c: rs.load_definitions(c, [definition_id]))
+        if definition_id not in found:
+            raise DefinitionNotFound(f"no definition with id {definition_id!r}")
+        return found[definition_id]
 
     # --- executions and history -------------------------------------------------------
 
     def create_execution(
         self, execution_id: str, definition: DefinitionRecord, first: Event, now: float
     ) -> None:
-        type_name, payload = encode_event(first)
         with self._write() as conn:
+            conn.execute(QUERIES["save_definition"], definition_values(definition))
             conn.execute(
-                "INSERT OR IGNORE INTO definitions (id, kind, name, source, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    definition.id,
-                    definition.kind,
-                    definition.name,
-                    definition.source,
-                    definition.created_at,
-                ),
+                QUERIES["insert_execution"],
+                {
+                    "id": execution_id,
+                    "definition_id": definition.id,
+                    "kind": definition.kind,
+                    "name": definition.name,
+                    "now": now,
+                },
             )
-            conn.execute(
-                "INSERT INTO executions (id, definition_id, kind, name, status, created_at, "
-                "updated_at, pending_since) VALUES (?, ?, ?, ?, 'requested', ?, ?, ?)",
-                (execution_id, definition.id, definition.kind, definition.name, now, now, now),
-            )
-            conn.execute(
-                "INSERT INTO inbox (execution_id, time, type, payload) VALUES (?, ?, ?, ?)",
-                (execution_id, now, type_name, payload),
-            )
+            rs.deliver(conn, [(execution_id, first)], now)
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
         row = self._read(
-            lambda c: c.execute(
-                f"SELECT {statements.EXECUTION_COLUMNS} FROM executions WHERE id = ?",
-                (execution_id,),
-            ).fetchone()
+            lambda c: c.execute(QUERIES["load_execution"], {"id": execution_id}).fetchone()
         )
         if row is None:
             raise ExecutionNotFound(f"no execution with id {execution_id!r}")
         return execution_from_row(row)
 
     def list_executions(
-        self, *, limit: int = 100, statuses: Sequence[str] = ()
+        self, *, limit: int = 100, statuses: Sequence[str] = (), excluding: Sequence[str] = ()
     ) -> list[ExecutionRecord]:
-        where = ""
-        args: list[Any] = []
-        if statuses:
-            where = f"WHERE status IN ({','.join('?' * len(statuses))})"
-            args.extend(statuses)
-        args.append(limit)
         rows = self._read(
             lambda c: c.execute(
-                f"SELECT {statements.EXECUTION_COLUMNS} FROM executions {where} "
-                "ORDER BY created_at DESC, id DESC LIMIT ?",
-                args,
+                QUERIES["list_executions"],
+                {
+                    "statuses": rs.json_list(statuses),
+                    "excluding": rs.json_list(excluding),
+                    "limit": limit,
+                },
             ).fetchall()
         )
         return [execution_from_row(r) for r in rows]
 
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         def read(c: sqlite3.Connection) -> list[RecordedEvent]:
-            statements.require_execution(c, execution_id)
-            return statements.history(c, execution_id, after_seq)
+            _require_execution(c, execution_id)
+            rows = c.execute(QUERIES["read_history"], {"id": execution_id, "after": after_seq})
+            return [recorded_event(r) for r in rows]
 
         return self._read(read)
 
-    def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
-        with self._write() as conn:
-            if execution_ids is None:
-                return conn.execute(
-                    "UPDATE executions SET snapshot = NULL, snapshot_seq = 0"
-                ).rowcount
-            return sum(
-                conn.execute(
-                    "UPDATE executions SET snapshot = NULL, snapshot_seq = 0 WHERE id = ?", (eid,)
-                ).rowcount
-                for eid in execution_ids
-            )
-
     def deliver(self, execution_id: str, events: Sequence[Event], now: float) -> None:
         with self._write() as conn:
-            statements.require_execution(conn, execution_id)
-            statements.deliver(conn, execution_id, events, now)
+            _require_execution(conn, execution_id)
+            rs.deliver(conn, [(execution_id, e) for e in events], now)
 
-    # --- decisions -----------------------------------------------------------------------
-
-    def decide(
-        self,
-        owner: str,
-        limit: int,
-        decide: DecideFn,
-        now: float,
-        known_definitions: Container[str] = (),
-        known_states: Mapping[str, int] | None = None,
-    ) -> int:
-        if not self._has_pending():
-            return 0
+    def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
+        ids = None if execution_ids is None else rs.json_list(execution_ids)
         with self._write() as conn:
-            return statements.decide(
-                conn, limit, decide, now, known_definitions, known_states or {}
-            )
+            return conn.execute(QUERIES["forget_snapshots"], {"ids": ids}).rowcount
 
-    def cycle(
-        self,
-        owner: str,
-        finishes: Sequence[FinishRequest],
-        decide: DecideFn,
-        decide_limit: int,
-        claim: ClaimRequest | None,
-        now: float,
-        known_definitions: Container[str] = (),
-        known_states: Mapping[str, int] | None = None,
-    ) -> CycleOutcome:
-        if not finishes and not self._has_pending() and not self._has_due(claim, now):
-            return CycleOutcome(decided=0, claimed=[], lost=[])
-        with self._write() as conn:
-            lost = [f for f in finishes if not statements.finish(conn, f, now)]
-            decided = statements.decide(
-                conn, decide_limit, decide, now, known_definitions, known_states or {}
-            )
-            claimed = [] if claim is None else statements.claim(conn, claim, now)
-        return CycleOutcome(decided=decided, claimed=claimed, lost=lost)
+    # --- decision rounds -----------------------------------------------------------------
 
-    def _has_pending(self) -> bool:
-        # A read first: an idle loop must not take the write lock (and count a
-        # commit) just to find nothing to do.
-        return bool(
-            self._read(
-                lambda c: c.execute(
-                    "SELECT 1 FROM executions WHERE pending_since IS NOT NULL LIMIT 1"
-                ).fetchone()
-            )
-        )
-
-    def _has_due(self, claim: ClaimRequest | None, now: float) -> bool:
-        if claim is None or claim.limit <= 0 or not claim.queues:
-            return False
-        marks = ",".join("?" * len(claim.queues))
-        return bool(
-            self._read(
-                lambda c: c.execute(
-                    "SELECT 1 FROM tasks WHERE status = 'scheduled' "
-                    f"AND queue IN ({marks}) AND available_at <= ? LIMIT 1",
-                    (*claim.queues, now),
-                ).fetchone()
-            )
-        )
+    def run_round(self, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
+        return run_round(_SQLiteRound(self), request, decide)
 
     # --- tasks -----------------------------------------------------------------------------
 
-    def claim_tasks(
-        self, owner: str, queues: Sequence[str], limit: int, lease: float, now: float
-    ) -> list[TaskRecord]:
-        request = ClaimRequest(owner, tuple(queues), limit, lease)
-        if not self._has_due(request, now):
+    def claim_tasks(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
+        # A read first: an idle poll must not take the write lock (and count a commit).
+        if not self._read(lambda c: rs.has_due_tasks(c, request, now)):
             return []
         with self._write() as conn:
-            return statements.claim(conn, request, now)
+            return rs.claim(conn, request, now)
 
     def heartbeat_tasks(
         self, owner: str, keys: Sequence[tuple[str, str]], lease: float, now: float
@@ -346,102 +264,67 @@ class SQLiteStore:
         with self._write() as conn:
             for execution_id, task_id in keys:
                 cur = conn.execute(
-                    "UPDATE tasks SET lease_expires_at = MIN(? + COALESCE(heartbeat_timeout, ?), "
-                    "  COALESCE(deadline, 1e18)), updated_at = ? "
-                    "WHERE execution_id = ? AND task_id = ? AND status = 'claimed' "
-                    "AND lease_owner = ?",
-                    (now, lease, now, execution_id, task_id, owner),
+                    QUERIES["heartbeat_task"],
+                    {
+                        "now": now,
+                        "lease": lease,
+                        "execution_id": execution_id,
+                        "task_id": task_id,
+                        "owner": owner,
+                    },
                 )
                 if cur.rowcount:
                     held.add((execution_id, task_id))
         return held
 
-    def finish_task(
-        self,
-        execution_id: str,
-        task_id: str,
-        attempt: int,
-        owner: str | None,
-        finish: TaskFinish,
-        now: float,
-    ) -> None:
-        request = FinishRequest(execution_id, task_id, attempt, owner, finish)
+    def finish_task(self, request: FinishRequest, now: float) -> None:
         with self._write() as conn:
-            if not statements.finish(conn, request, now):
-                raise LeaseLost(
-                    f"task {task_id!r} of execution {execution_id!r} (attempt {attempt}) "
-                    "is no longer held by this owner",
-                    execution_id=execution_id,
-                    task_id=task_id,
-                    attempt=attempt,
-                )
+            if not rs.finish(conn, request, now):
+                raise attempt_lost(request)
+            rs.deliver(conn, [(request.execution_id, e) for e in request.finish.events], now)
 
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
         rows = self._read(
+            lambda c: c.execute(QUERIES["expired_tasks"], {"now": now, "limit": limit}).fetchall()
+        )
+        return [task_from_row(r) for r in rows]
+
+    def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
+        rows = self._read(
             lambda c: c.execute(
-                "SELECT * FROM tasks WHERE status = 'claimed' AND lease_expires_at <= ? "
-                "ORDER BY lease_expires_at LIMIT ?",
-                (now, limit),
+                QUERIES["waiting_tasks"], {"id": execution_id, "name": name}
             ).fetchall()
         )
         return [task_from_row(r) for r in rows]
 
-    def find_task(self, execution_id: str, name: str, key: str | None) -> list[TaskRecord]:
-        rows = self._read(
-            lambda c: c.execute(
-                "SELECT * FROM tasks WHERE execution_id = ? AND name = ? ORDER BY created_at",
-                (execution_id, name),
-            ).fetchall()
-        )
-        tasks = [task_from_row(r) for r in rows]
-        if key is not None:
-            tasks = [t for t in tasks if str(t.meta.get("key", "")) == key]
-        return tasks
-
     def break_leases(self, owners: Sequence[str], now: float) -> int:
         if not owners:
             return 0
-        marks = ",".join("?" * len(owners))
         with self._write() as conn:
             cur = conn.execute(
-                f"UPDATE tasks SET lease_expires_at = ? WHERE status = 'claimed' "
-                f"AND lease_owner IN ({marks}) AND lease_expires_at > ?",
-                (now, *owners, now),
+                QUERIES["break_leases"], {"now": now, "owners": rs.json_list(owners)}
             )
             return cur.rowcount
 
     def lease_owners(self) -> list[str]:
-        rows = self._read(
-            lambda c: c.execute(
-                "SELECT DISTINCT lease_owner FROM tasks WHERE status = 'claimed'"
-            ).fetchall()
-        )
+        rows = self._read(lambda c: c.execute(QUERIES["lease_owners"]).fetchall())
         return sorted(r[0] for r in rows if r[0])
 
     # --- timers ------------------------------------------------------------------------------
 
     def fire_due_timers(self, now: float, limit: int) -> int:
-        due = self._read(
-            lambda c: c.execute(
-                "SELECT 1 FROM timers WHERE fire_at <= ? LIMIT 1", (now,)
-            ).fetchone()
-        )
-        if due is None:
+        # A read first: most rounds find no timer due and must not commit.
+        if (
+            self._read(lambda c: c.execute(QUERIES["any_due_timer"], {"now": now}).fetchone())
+            is None
+        ):
             return 0
         with self._write() as conn:
-            due = conn.execute(
-                "SELECT execution_id, timer_id FROM timers WHERE fire_at <= ? "
-                "ORDER BY fire_at LIMIT ?",
-                (now, limit),
-            ).fetchall()
-            for row in due:
-                conn.execute(
-                    "DELETE FROM timers WHERE execution_id = ? AND timer_id = ?",
-                    (row["execution_id"], row["timer_id"]),
-                )
-                statements.deliver(
-                    conn, row["execution_id"], [TimerFired(timer_id=row["timer_id"])], now
-                )
+            due = conn.execute(QUERIES["take_due_timers"], {"now": now, "limit": limit}).fetchall()
+            due.sort(key=lambda r: (r["fire_at"], r["execution_id"], r["timer_id"]))
+            rs.deliver(
+                conn, [(r["execution_id"], TimerFired(timer_id=r["timer_id"])) for r in due], now
+            )
             return len(due)
 
     def wait_for_work(self, timeout: float) -> bool:
@@ -449,16 +332,27 @@ class SQLiteStore:
         return False
 
     def next_wakeup(self) -> float | None:
-        row = self._read(
-            lambda c: c.execute(
-                "SELECT MIN(t) FROM ("
-                # Tasks on activity queues wait for outside pollers: no wake-up.
-                " SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled'"
-                "   AND queue NOT LIKE 'activity:%'"
-                " UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'"
-                " UNION ALL SELECT MIN(fire_at) FROM timers"
-                " UNION ALL SELECT MIN(pending_since) FROM executions"
-                "   WHERE pending_since IS NOT NULL)"
-            ).fetchone()
-        )
+        row = self._read(lambda c: c.execute(QUERIES["next_wakeup"]).fetchone())
         return None if row is None or row[0] is None else float(row[0])
+
+
+class _SQLiteRound:
+    """One round's phases on the store's connection (``RoundBackend``)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    @contextmanager
+    def reading(self) -> Iterator[SQLiteRoundReader]:
+        with self.store._snapshot() as conn:
+            yield SQLiteRoundReader(conn)
+
+    @contextmanager
+    def writing(self) -> Iterator[SQLiteRoundWriter]:
+        with self.store._write() as conn:
+            yield SQLiteRoundWriter(conn)
+
+
+def _require_execution(conn: sqlite3.Connection, execution_id: str) -> None:
+    if conn.execute(QUERIES["execution_exists"], {"id": execution_id}).fetchone() is None:
+        raise ExecutionNotFound(f"no execution with id {execution_id!r}")

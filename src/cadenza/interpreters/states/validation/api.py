@@ -29,8 +29,8 @@ from cadenza.interpreters.states.validation.diagnostics import (
 )
 from cadenza.interpreters.states.validation.fields import TOP_LEVEL_FIELDS, TOP_LEVEL_REQUIRED
 from cadenza.interpreters.states.validation.loading import (
-    LoadedDocument,
     NotJson,
+    ParsedJson,
     child_location,
     load_document,
 )
@@ -120,7 +120,7 @@ class UnloadableStatesDefinition(_AwsDiagnostics, DefinitionLoadError):
 class Diagnosis:
     """What :func:`diagnose` found: the document (if it loaded) and every problem."""
 
-    loaded: LoadedDocument | None
+    loaded: ParsedJson | None
     diagnostics: tuple[Diagnostic, ...]
     query_language: str = JSONPATH
 

@@ -27,8 +27,10 @@ _TOKEN = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 @dataclass(frozen=True)
-class LoadedDocument:
-    """A parsed definition, the line of each location, and duplicate keys seen."""
+class ParsedJson:
+    """A parsed JSON value (the definition, if it is an object), the source line of
+    each location in it, the duplicate keys seen, and the text it was read from
+    (no ``lines`` and no ``text`` when a mapping was given as is)."""
 
     value: Any
     lines: Mapping[str, int] = field(default_factory=dict)
@@ -70,14 +72,14 @@ def item_location(parent: str, index: int) -> str:
     return f"{parent}[{index}]"
 
 
-def load_document(source: str | Mapping[str, Any]) -> LoadedDocument:
+def load_document(source: str | Mapping[str, Any]) -> ParsedJson:
     """Read ``source``: JSON text is parsed with lines; a mapping is taken as is.
 
     Raises :class:`NotJson` when the text is not JSON. Whether the value is
     an object is left to the caller.
     """
     if not isinstance(source, str):
-        return LoadedDocument(value=source)
+        return ParsedJson(value=source)
     try:
         json.loads(source, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
@@ -87,7 +89,7 @@ def load_document(source: str | Mapping[str, Any]) -> LoadedDocument:
     scanner = _Scanner(source)
     start = _skip(source, 0)
     value, _ = scanner.value(start, "/")
-    return LoadedDocument(
+    return ParsedJson(
         value=value,
         lines=scanner.lines,
         duplicate_keys=tuple(scanner.duplicates),

@@ -9,6 +9,7 @@ Use it in tests after changing a workflow or upgrading Cadenza.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
@@ -59,6 +60,4 @@ def replay_into(interpreter: Interpreter, state: Any, history: Sequence[Recorded
 
 
 def _normal(items: list[tuple[str, Any]]) -> list[tuple[str, str]]:
-    import json
-
     return [(kind, json.dumps(payload, sort_keys=True)) for kind, payload in items]

@@ -1,10 +1,10 @@
 """Tasks answered from outside: activity workers and callback tokens.
 
-An *activity* is a task a worker outside the engine runs: it polls a named
-queue, gets the input and a task token, and answers with success, failure or
-heartbeats (Step Functions' GetActivityTask / SendTask*). A *callback* is a
-step that waits for someone to answer a token it handed out in its payload
-(``.waitForTaskToken``); it has no task row, only a waiting interpreter.
+An *activity* is a task a worker outside the engine runs (``ScheduleTask``
+with ``external=True``): the worker polls the task's queue by name, gets the
+input and a task token, and answers with success, failure or heartbeats. A
+*callback* is a step that waits for someone to answer a token it handed out
+in its payload; it has no task row, only a waiting interpreter.
 
 Both answers end up as a ``TaskCompleted`` in the execution's inbox, in one
 store transaction, so an answer is recorded exactly once: an answer to an
@@ -17,22 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cadenza.engine.clock import Clock
+from cadenza.model.errors import LeaseLost
 from cadenza.model.events import JSON, TaskCompleted, TaskStarted
 from cadenza.model.tokens import TaskToken, decode_token
-from cadenza.store.protocol import Store
-from cadenza.store.records import TaskFinish
-
-#: Queue-name prefix of activity tasks; the engine's own workers never claim them.
-ACTIVITY_QUEUE_PREFIX = "activity:"
+from cadenza.store.protocol import ClaimRequest, FinishRequest, Store
+from cadenza.store.records import FinishOutcome, TaskFinish
 
 #: How long an activity worker holds a task without a heartbeat timeout of its
-#: own: a year, as Step Functions allows; the state's own timeout ends it sooner.
+#: own: a year; the step's own timeout, if it has one, ends it sooner.
 _DEFAULT_ACTIVITY_LEASE = 365 * 24 * 3600.0
-
-
-def activity_queue(activity: str) -> str:
-    """The queue of an activity named (or ARN'd) ``activity``."""
-    return f"{ACTIVITY_QUEUE_PREFIX}{activity}"
 
 
 @dataclass(frozen=True)
@@ -53,16 +46,15 @@ class ExternalTasks:
         self.clock = clock
 
     def poll(self, activity: str, worker_name: str) -> ActivityTask | None:
-        """Claim the oldest waiting task of ``activity`` for ``worker_name``, if any."""
+        """Claim the oldest waiting task of the queue ``activity`` for ``worker_name``."""
         owner = f"activity-worker:{worker_name}"
-        claimed = self.store.claim_tasks(
-            owner, [activity_queue(activity)], 1, _DEFAULT_ACTIVITY_LEASE, self.clock.now()
-        )
+        request = ClaimRequest(owner, (activity,), 1, _DEFAULT_ACTIVITY_LEASE, external=True)
+        claimed = self.store.claim_tasks(request, self.clock.now())
         if not claimed:
             return None
         task = claimed[0]
-        # The execution learns who took the task (Step Functions records the
-        # worker's name in ActivityStarted).
+        # The execution learns who took the task (front ends may record the
+        # worker's name).
         self.store.deliver(
             task.execution_id,
             [TaskStarted(task_id=task.task_id, worker=worker_name)],
@@ -87,13 +79,14 @@ class ExternalTasks:
         )
 
     def fail(self, token: str, error: str | None = None, cause: str | None = None) -> None:
-        """Answer the task of ``token`` with a failure named ``error``."""
+        """Answer the task of ``token`` with a failure named ``error``, explained by
+        ``cause``; it reaches the interpreter as ``TaskCompleted.error``
+        ``{"type": error, "message": cause}``."""
         parsed = decode_token(token)
         failure = {"type": error or "", "message": cause or ""}
         event = TaskCompleted(
             task_id=parsed.task_id,
             status="failed",
-            result={"error": error, "cause": cause},
             error=failure,
             attempt=max(1, parsed.attempt),
         )
@@ -110,8 +103,6 @@ class ExternalTasks:
             parsed.owner, [key], _DEFAULT_ACTIVITY_LEASE, self.clock.now()
         )
         if key not in held:
-            from cadenza.model.errors import LeaseLost
-
             raise LeaseLost(
                 "the task of this token is no longer waiting for its worker",
                 execution_id=parsed.execution_id,
@@ -123,11 +114,10 @@ class ExternalTasks:
         if parsed.is_callback:
             self.store.deliver(parsed.execution_id, [event], now)
         else:
+            finish = TaskFinish(FinishOutcome.DONE, [event])
             self.store.finish_task(
-                parsed.execution_id,
-                parsed.task_id,
-                parsed.attempt,
-                parsed.owner,
-                TaskFinish("done", [event]),
+                FinishRequest(
+                    parsed.execution_id, parsed.task_id, parsed.attempt, parsed.owner, finish
+                ),
                 now,
             )

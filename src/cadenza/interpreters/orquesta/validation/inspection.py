@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from cadenza.interpreters.orquesta.spec.context import context_problems
-from cadenza.interpreters.orquesta.spec.expressions import expression_problems
-from cadenza.interpreters.orquesta.spec.graph import TaskGraph
-from cadenza.interpreters.orquesta.spec.loading import expand_shorthands, load_yaml
-from cadenza.interpreters.orquesta.spec.model import OrquestaDefinition, build_definition
-from cadenza.interpreters.orquesta.spec.schema import syntax_problems
-from cadenza.interpreters.orquesta.spec.semantics import semantic_problems
+from cadenza.interpreters.orquesta.validation.context import context_problems
+from cadenza.interpreters.orquesta.validation.expressions import expression_problems
+from cadenza.interpreters.orquesta.validation.graph import TaskGraph
+from cadenza.interpreters.orquesta.validation.loading import expand_shorthands, load_yaml
+from cadenza.interpreters.orquesta.validation.model import OrquestaDefinition, build_definition
+from cadenza.interpreters.orquesta.validation.schema import syntax_problems
+from cadenza.interpreters.orquesta.validation.semantics import semantic_problems
 from cadenza.model.errors import DefinitionError, Problem
 
 

@@ -3,7 +3,7 @@
 :func:`build_definition` reads a loaded mapping into these records. It is tolerant: a
 part that has the wrong shape is left out (``None`` or empty) rather than refused,
 because the syntax check reports it and the other checks must still see the rest.
-A definition returned by :func:`~cadenza.interpreters.orquesta.spec.load_definition`
+A definition returned by :func:`~cadenza.interpreters.orquesta.validation.load_definition`
 has passed every check, so there nothing is left out.
 
 Inline parameters are resolved here: ``action: core.echo message=hi`` becomes the action
@@ -17,7 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cadenza.interpreters.orquesta.spec.parameters import parse_inline_parameters, split_action
+from cadenza.interpreters.orquesta.validation.parameters import (
+    parse_inline_parameters,
+    split_action,
+)
 
 #: Names that `do` understands as engine commands; no task may have one of them (spec §6).
 ENGINE_COMMANDS = frozenset({"continue", "fail", "noop", "retry"})

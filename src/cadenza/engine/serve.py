@@ -1,7 +1,7 @@
 """The background shape of an engine: one loop thread and a pool of task threads.
 
-Each round of the loop is one store transaction (``Store.cycle``): the
-attempts the task threads finished since the last round are saved, the
+Each round of the loop is one store round (``Store.run_round``, one commit):
+the attempts the task threads finished since the last round are saved, the
 executions they (and anyone else) woke are decided, and due tasks are claimed
 for the free threads. Under load one commit carries many steps of many
 executions; a lone sequential run costs one commit per step.
@@ -16,33 +16,58 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
-from cadenza.engine.clock import SystemClock
+from cadenza.engine.clock import Clock, SystemClock
 from cadenza.model.errors import SchemaMismatch, StoreError
-from cadenza.store.protocol import ClaimRequest, FinishRequest
+from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
 from cadenza.store.records import TaskRecord
 from cadenza.workers.outcome import ActivityOutcome
 
-if TYPE_CHECKING:
-    from cadenza.engine.engine import Engine
-
 log = logging.getLogger("cadenza.engine")
+
+#: One store round: save these finishes, decide, claim (see ``Engine.run_round``).
+RunRound = Callable[[Sequence[FinishRequest], ClaimRequest | None], RoundOutcome]
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How a serve loop works: who it is, how much it runs, how long it waits."""
+
+    owner: str
+    queues: tuple[str, ...]
+    concurrency: int
+    lease: float
+    poll_interval: float
+
+
+@dataclass(frozen=True)
+class ServeParts:
+    """What a serve loop drives. ``wake`` is set by anyone who added work."""
+
+    store: Store
+    runner: AttemptRunner
+    clock: Clock
+    run_round: RunRound
+    wake: threading.Event
 
 
 class ServeLoop:
-    """Runs ``engine`` until ``stop`` is set or ``until()`` holds."""
+    """Runs rounds until ``stop`` is set or ``until()`` holds."""
 
     def __init__(
         self,
-        engine: Engine,
+        parts: ServeParts,
+        settings: ServeSettings,
         stop: threading.Event,
         until: Callable[[], bool] | None = None,
     ) -> None:
-        self.engine = engine
+        self.parts = parts
+        self.settings = settings
         self.stop = stop
         self.until = until
         self._done: queue.SimpleQueue[tuple[TaskRecord, ActivityOutcome]] = queue.SimpleQueue()
@@ -50,24 +75,26 @@ class ServeLoop:
         self._in_flight: set[Future[None]] = set()
 
     def run(self) -> None:
-        engine = self.engine
-        pool = ThreadPoolExecutor(max_workers=engine.concurrency, thread_name_prefix="cadenza-task")
-        heartbeat_every = max(0.05, engine.lease / 3)
-        next_heartbeat = engine.clock.now() + heartbeat_every
+        parts, settings = self.parts, self.settings
+        pool = ThreadPoolExecutor(
+            max_workers=settings.concurrency, thread_name_prefix="cadenza-task"
+        )
+        heartbeat_every = max(0.05, settings.lease / 3)
+        next_heartbeat = parts.clock.now() + heartbeat_every
         next_reap = 0.0
         outage = Backoff()
         relay = self._start_relay()
         heartbeats = self._start_heartbeats(heartbeat_every)
         try:
             while not self.stop.is_set() and not (self.until is not None and self.until()):
-                engine._wake.clear()
+                parts.wake.clear()
                 try:
-                    busy = engine.store.fire_due_timers(engine.clock.now(), 100)
+                    busy = parts.store.fire_due_timers(parts.clock.now(), 100)
                     busy += self._round(pool)
-                    now = engine.clock.now()
+                    now = parts.clock.now()
                     if now >= next_reap:
-                        busy += engine.runner.reap()
-                        next_reap = now + min(1.0, engine.lease / 3)
+                        busy += parts.runner.reap()
+                        next_reap = now + min(1.0, settings.lease / 3)
                     if now >= next_heartbeat:
                         next_heartbeat = now + heartbeat_every
                     if not busy:
@@ -91,52 +118,58 @@ class ServeLoop:
                     thread.join(timeout=5)
 
     def _round(self, pool: ThreadPoolExecutor) -> int:
-        """One transaction: save finished attempts, decide, claim for free threads."""
-        engine = self.engine
+        """One round: save finished attempts, decide, claim for free threads."""
+        parts, settings = self.parts, self.settings
         while True:
             try:
                 task, outcome = self._done.get_nowait()
             except queue.Empty:
                 break
-            request = engine.runner.finish_request(task, outcome, engine.owner)
+            request = parts.runner.finish_request(task, outcome, settings.owner)
             self._unsaved.append((task, request))
         self._in_flight = {f for f in self._in_flight if not f.done()}
-        free = engine.concurrency - len(self._in_flight)
-        claim = ClaimRequest(engine.owner, engine.queues, free, engine.lease) if free > 0 else None
+        free = settings.concurrency - len(self._in_flight)
+        claim = (
+            ClaimRequest(settings.owner, settings.queues, free, settings.lease)
+            if free > 0
+            else None
+        )
         finishes = self._unsaved
-        cycle = engine.run_cycle([request for _task, request in finishes], claim)
+        done = parts.run_round([request for _task, request in finishes], claim)
         self._unsaved = []  # saved (or refused as lost, which is final)
         for task, _request in finishes:
-            engine.runner.release_attempt(task)
-        for claimed in cycle.claimed:
+            parts.runner.release_attempt(task)
+        for claimed in done.claimed:
             self._in_flight.add(pool.submit(self._execute, claimed))
-        return len(finishes) + cycle.decided + len(cycle.claimed)
+        # A refused decision is pending still: it counts as work, so the loop
+        # goes round again at once instead of waiting.
+        return len(finishes) + done.decided + len(done.refused) + len(done.claimed)
 
     def _execute(self, task: TaskRecord) -> None:
         # The lease stays extended until the loop has saved the outcome.
-        outcome = self.engine.runner.execute(task, release=False)
+        outcome = self.parts.runner.execute(task, release=False)
         self._done.put((task, outcome))
-        self.engine._wake.set()
+        self.parts.wake.set()
 
     def _idle(self, next_heartbeat: float) -> None:
-        engine = self.engine
-        due = engine.store.next_wakeup()
-        wait = engine.poll_interval
-        now = engine.clock.now()
+        parts, settings = self.parts, self.settings
+        due = parts.store.next_wakeup()
+        wait = settings.poll_interval
+        now = parts.clock.now()
         if due is not None:
             wait = min(wait, max(0.0, due - now))
         wait = min(wait, max(0.0, next_heartbeat - now))
-        engine.clock.wait(engine._wake, wait)
+        parts.clock.wait(parts.wake, wait)
 
     def _start_heartbeats(self, every: float) -> threading.Thread:
         """Extend running attempts' leases on a thread of their own: a long round
         (a big batch, a slow database) must not let a live worker's leases lapse."""
-        engine = self.engine
+        parts = self.parts
 
         def beat() -> None:
             while not self.stop.wait(every):
                 try:
-                    engine.runner.heartbeat()
+                    parts.runner.heartbeat()
                 except StoreError as exc:
                     log.warning("heartbeat failed (%s); trying again", exc)
 
@@ -146,15 +179,15 @@ class ServeLoop:
 
     def _start_relay(self) -> threading.Thread | None:
         """Turn store notifications (other processes' work) into wake-ups."""
-        engine = self.engine
-        if not (engine.store.capabilities.notifications and isinstance(engine.clock, SystemClock)):
+        parts = self.parts
+        if not (parts.store.capabilities.notifications and isinstance(parts.clock, SystemClock)):
             return None
 
         def relay() -> None:
             while not self.stop.is_set():
                 try:
-                    if engine.store.wait_for_work(0.5):
-                        engine._wake.set()
+                    if parts.store.wait_for_work(0.5):
+                        parts.wake.set()
                 except StoreError:
                     self.stop.wait(0.5)
 
@@ -169,11 +202,11 @@ class ServeLoop:
                 task, outcome = self._done.get_nowait()
             except queue.Empty:
                 break
-            request = self.engine.runner.finish_request(task, outcome, self.engine.owner)
+            request = self.parts.runner.finish_request(task, outcome, self.settings.owner)
             self._unsaved.append((task, request))
         if self._unsaved:
             try:
-                self.engine.run_cycle([request for _task, request in self._unsaved], None)
+                self.parts.run_round([request for _task, request in self._unsaved], None)
             except StoreError as exc:
                 # Their leases expire and the tasks run again: at least once.
                 log.warning("could not save %d finished attempts: %s", len(self._unsaved), exc)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cadenza.expressions.syntax import MULTIPLE_TYPES_MESSAGE, syntax_errors
-from cadenza.interpreters.orquesta.spec.model import OrquestaDefinition, Task
-from cadenza.interpreters.orquesta.spec.paths import (
+from cadenza.interpreters.orquesta.validation.model import OrquestaDefinition, Task
+from cadenza.interpreters.orquesta.validation.paths import (
     Path,
     PathPart,
     extend_path,

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import difflib
 
-from cadenza.interpreters.orquesta.spec.graph import TaskGraph
-from cadenza.interpreters.orquesta.spec.model import ENGINE_COMMANDS, OrquestaDefinition
-from cadenza.interpreters.orquesta.spec.paths import format_path, task_schema_path
+from cadenza.interpreters.orquesta.validation.graph import TaskGraph
+from cadenza.interpreters.orquesta.validation.model import ENGINE_COMMANDS, OrquestaDefinition
+from cadenza.interpreters.orquesta.validation.paths import format_path, task_schema_path
 from cadenza.model.errors import Problem
 
 NO_START_TASK_MESSAGE = (

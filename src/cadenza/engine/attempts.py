@@ -1,4 +1,4 @@
-"""Running claimed tasks and deciding what each attempt's end means.
+"""Running attempts of claimed tasks, and deciding what each attempt's end means.
 
 A claimed task is run by its activity; how the attempt ended becomes one of
 three store outcomes (``TaskFinish``): the task is done (its completion goes
@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -27,8 +26,8 @@ from cadenza.engine.owner import owner_is_dead
 from cadenza.model.errors import LeaseLost, StoreError
 from cadenza.model.events import Event, TaskAttemptFailed, TaskCompleted, TaskSuspended
 from cadenza.model.retry import HEARTBEAT_TIMEOUT, LOST_WORKER_ONLY, TASK_TIMEOUT, WORKER_LOST
-from cadenza.store.protocol import FinishRequest, Store
-from cadenza.store.records import TaskFinish, TaskRecord
+from cadenza.store.protocol import ClaimRequest, FinishRequest, Store
+from cadenza.store.records import FinishOutcome, TaskFinish, TaskRecord
 from cadenza.workers.attempt import run_activity
 from cadenza.workers.context import ActivityContext
 from cadenza.workers.outcome import ActivityOutcome, OutcomeStatus
@@ -78,7 +77,7 @@ class RunningTasks:
 log = logging.getLogger("cadenza.engine")
 
 
-class TaskRunner:
+class AttemptRunner:
     """Runs tasks for one owner and reports their attempts to the store."""
 
     def __init__(
@@ -100,7 +99,9 @@ class TaskRunner:
         self._random = random.Random()
 
     def claim(self, queues: Sequence[str], limit: int) -> list[TaskRecord]:
-        return self.store.claim_tasks(self.owner, queues, limit, self.lease, self.clock.now())
+        """Lease up to ``limit`` due tasks of ``queues`` to this owner."""
+        request = ClaimRequest(self.owner, tuple(queues), limit, self.lease)
+        return self.store.claim_tasks(request, self.clock.now())
 
     def execute(self, task: TaskRecord, *, release: bool = True) -> ActivityOutcome:
         """Run one claimed attempt's activity and return how it ended (not saved yet).
@@ -135,7 +136,8 @@ class TaskRunner:
         """Save how the attempt ended, riding out a store outage while our lease
         could still be valid; after that the reaper runs the task again."""
         backoff = Backoff()
-        give_up = time.monotonic() + self.lease
+        give_up = self.clock.now() + self.lease
+        pause = threading.Event()  # never set: waits are plain pauses on the clock
         while True:
             try:
                 self.finish(task, outcome, owner=self.owner)
@@ -146,10 +148,10 @@ class TaskRunner:
                 # counts is already recorded, and nothing is recorded twice.
                 return
             except StoreError as exc:
-                if time.monotonic() >= give_up:
+                if self.clock.now() >= give_up:
                     log.warning("gave up reporting %s: %s", task.task_id, exc)
                     return
-                time.sleep(backoff.next_delay())
+                self.clock.wait(pause, backoff.next_delay())
 
     def heartbeat(self) -> None:
         """Extend the leases of running attempts (called periodically)."""
@@ -170,15 +172,7 @@ class TaskRunner:
 
     def finish(self, task: TaskRecord, outcome: ActivityOutcome, owner: str | None) -> None:
         """Apply ``task``'s retry policy to ``outcome`` and save the result."""
-        request = self.finish_request(task, outcome, owner)
-        self.store.finish_task(
-            request.execution_id,
-            request.task_id,
-            request.attempt,
-            request.owner,
-            request.finish,
-            self.clock.now(),
-        )
+        self.store.finish_task(self.finish_request(task, outcome, owner), self.clock.now())
 
     def finish_request(
         self, task: TaskRecord, outcome: ActivityOutcome, owner: str | None
@@ -189,10 +183,10 @@ class TaskRunner:
             event: Event = TaskSuspended(
                 task_id=task.task_id, status="pending", result=outcome.result
             )
-            finish = TaskFinish("suspend", [event])
+            finish = TaskFinish(FinishOutcome.SUSPEND, [event])
         elif outcome.status == OutcomeStatus.SUCCEEDED:
             finish = TaskFinish(
-                "done",
+                FinishOutcome.DONE,
                 [
                     TaskCompleted(
                         task_id=task.task_id,
@@ -230,7 +224,7 @@ class TaskRunner:
         if policy.should_retry(task.attempt, error_type, non_retryable):
             wait = policy.delay(task.attempt, self._random.random())
             return TaskFinish(
-                "retry",
+                FinishOutcome.RETRY,
                 [
                     TaskAttemptFailed(
                         task_id=task.task_id, attempt=task.attempt, error=error, retry_in=wait
@@ -239,7 +233,7 @@ class TaskRunner:
                 available_at=now + wait,
             )
         return TaskFinish(
-            "done",
+            FinishOutcome.DONE,
             [
                 TaskCompleted(
                     task_id=task.task_id,
@@ -272,7 +266,10 @@ class TaskRunner:
             finish = self._failure(task, status, None, error, now, error_type, False)
             try:
                 self.store.finish_task(
-                    task.execution_id, task.task_id, task.attempt, task.lease_owner, finish, now
+                    FinishRequest(
+                        task.execution_id, task.task_id, task.attempt, task.lease_owner, finish
+                    ),
+                    now,
                 )
                 count += 1
             except LeaseLost:

@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 
-from cadenza.interpreters.orquesta.spec.paths import format_path
+from cadenza.interpreters.orquesta.validation.paths import format_path
 from cadenza.model.errors import Problem
 
 TASK_NAME = re.compile(r"^\w+$")

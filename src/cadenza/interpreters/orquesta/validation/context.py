@@ -27,10 +27,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from cadenza.expressions.syntax import find_expressions, variable_references
-from cadenza.interpreters.orquesta.spec.expressions import Site, iter_strings
-from cadenza.interpreters.orquesta.spec.graph import TaskGraph
-from cadenza.interpreters.orquesta.spec.model import OrquestaDefinition, Task
-from cadenza.interpreters.orquesta.spec.paths import extend_path, format_path, task_schema_path
+from cadenza.interpreters.orquesta.validation.expressions import Site, iter_strings
+from cadenza.interpreters.orquesta.validation.graph import TaskGraph
+from cadenza.interpreters.orquesta.validation.model import OrquestaDefinition, Task
+from cadenza.interpreters.orquesta.validation.paths import (
+    extend_path,
+    format_path,
+    task_schema_path,
+)
 from cadenza.model.errors import Problem
 
 

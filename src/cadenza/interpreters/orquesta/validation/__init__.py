@@ -38,17 +38,48 @@ of problems). The returned :class:`OrquestaDefinition` holds the normalised mapp
 the line map, and typed :class:`Task` / :class:`Transition` records with inline
 parameters already split from action refs; :class:`TaskGraph` gives edges, start tasks,
 reachability, splits, cycles and joins, for the inspection and the conductor alike.
+
+Modules, in the order a definition goes through them:
+
+``loading``
+    YAML (or JSON) text to a :class:`~.loading.MappingWithLines`, the mapping plus the
+    source line of every key and list item; duplicate keys and unusable documents raise
+    ``DefinitionLoadError``; ``with: <expr>`` is expanded to its long form.
+``paths``
+    spec paths (``tasks.t1.next[0].do``) and schema paths, in orquesta's text form.
+``parameters``
+    orquesta's inline-parameter grammar (``action: core.echo message=hi``, ``publish``
+    strings).
+``model``
+    the typed definition built from the mapping: :class:`OrquestaDefinition`,
+    :class:`Task`, :class:`Transition`, :class:`Retry`, :class:`WithItems`, and
+    ``ENGINE_COMMANDS``.
+``graph``
+    :class:`TaskGraph`: edges, start tasks, reachability, splits, cycles and joins, read by
+    the checks below and by the conductor at run time.
+``schema``
+    the JSON schema of the spec (§2-§4) and the ``syntax`` check.
+``semantics``
+    the ``semantics`` check: reserved names, start tasks, undefined targets,
+    unreachable joins, with-items without an action.
+``expressions``
+    the ``expressions`` check: every YAQL and Jinja expression parses.
+``context``
+    the ``context`` check: every ``ctx()`` variable is assigned before it is used.
+``inspection``
+    :func:`load_definition`, :func:`parse_definition` and :func:`inspect_definition`,
+    which run the above in order.
 """
 
 from __future__ import annotations
 
-from cadenza.interpreters.orquesta.spec.graph import Edge, TaskGraph
-from cadenza.interpreters.orquesta.spec.inspection import (
+from cadenza.interpreters.orquesta.validation.graph import Edge, TaskGraph
+from cadenza.interpreters.orquesta.validation.inspection import (
     inspect_definition,
     load_definition,
     parse_definition,
 )
-from cadenza.interpreters.orquesta.spec.model import (
+from cadenza.interpreters.orquesta.validation.model import (
     ENGINE_COMMANDS,
     OrquestaDefinition,
     Retry,
@@ -56,7 +87,10 @@ from cadenza.interpreters.orquesta.spec.model import (
     Transition,
     WithItems,
 )
-from cadenza.interpreters.orquesta.spec.parameters import parse_inline_parameters, split_action
+from cadenza.interpreters.orquesta.validation.parameters import (
+    parse_inline_parameters,
+    split_action,
+)
 
 __all__ = [
     "ENGINE_COMMANDS",

@@ -9,7 +9,7 @@ The inspection reads every edge (:meth:`TaskGraph.outbound`, :meth:`TaskGraph.in
 the conductor reads them the way Orquesta's composer lays them out
 (:meth:`TaskGraph.next_edges`, :meth:`TaskGraph.prev_edges`): from reachable tasks only,
 a name repeated in one ``do`` once, ``do: retry`` not at all (it is a retry policy, see
-:attr:`~cadenza.interpreters.orquesta.spec.model.Task.retry_policy`).
+:attr:`~cadenza.interpreters.orquesta.validation.model.Task.retry_policy`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from cadenza.interpreters.orquesta.spec.model import ENGINE_COMMANDS, Task
+from cadenza.interpreters.orquesta.validation.model import ENGINE_COMMANDS, Task
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,14 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from cadenza.interpreters.orquesta.spec.paths import Path, format_path
+from cadenza.interpreters.orquesta.validation.paths import Path, format_path
 from cadenza.model.errors import DefinitionLoadError, Problem
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass(frozen=True)
-class LoadedDocument:
+class MappingWithLines:
     """A definition read from YAML: the mapping and the line of each node in it."""
 
     data: dict[str, Any]
@@ -38,7 +38,7 @@ class LoadedDocument:
     lines: dict[str, int]
 
 
-def load_yaml(source: str, *, origin: str | None = None) -> LoadedDocument:
+def load_yaml(source: str, *, origin: str | None = None) -> MappingWithLines:
     """Read ``source`` (YAML or JSON text) into a mapping with its line map.
 
     Raises :class:`DefinitionLoadError` listing every duplicate key, or naming the YAML
@@ -67,7 +67,7 @@ def load_yaml(source: str, *, origin: str | None = None) -> LoadedDocument:
         kind = _kind_of(data)
         message = f"The definition must be a mapping of keys such as tasks; it is {kind}."
         raise DefinitionLoadError(problems=[Problem("", message, line=1)], source=origin)
-    return LoadedDocument(data=data, lines=walker.lines)
+    return MappingWithLines(data=data, lines=walker.lines)
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
@@ -156,7 +156,7 @@ class _NodeWalker:
         self.problems.append(Problem(format_path(path), message, line=node.start_mark.line + 1))
 
 
-def expand_shorthands(document: LoadedDocument) -> LoadedDocument:
+def expand_shorthands(document: MappingWithLines) -> MappingWithLines:
     """Expand the shorthand ``with: <expr>`` of every task into ``with: {items: <expr>}``.
 
     Orquesta does this before validation (spec §1), so the schema sees only the long form.
@@ -174,4 +174,4 @@ def expand_shorthands(document: LoadedDocument) -> LoadedDocument:
             if with_path in lines:
                 lines[format_path(("tasks", name, "with", "items"))] = lines[with_path]
         new_tasks[name] = task
-    return LoadedDocument(data={**document.data, "tasks": new_tasks}, lines=lines)
+    return MappingWithLines(data={**document.data, "tasks": new_tasks}, lines=lines)

@@ -1,0 +1,263 @@
+"""The decision round's reads and writes on one PostgreSQL connection.
+
+The round itself (``cadenza.store.rounds``) is the same for every backend;
+this module only runs PostgreSQL's statements for it. The read phase marks
+the executions it takes with session advisory locks, so other deciders skip
+them, and the round releases them after its commit; no transaction is open
+while the engine decides. Everything one round saves goes in a handful of
+statements whatever its size (one per table, rows sent together), because
+round trips, not rows, are the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from cadenza.model.errors import LeaseLost
+from cadenza.model.events import JSON, Event, RecordedEvent
+from cadenza.store.codec import (
+    decode_event,
+    definition_from_row,
+    dumps,
+    encode_event,
+    loads,
+    recorded_event,
+    task_from_row,
+    task_values,
+)
+from cadenza.store.postgres.connections import Connection
+from cadenza.store.postgres.queries import QUERIES
+from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
+from cadenza.store.records import (
+    DecisionResult,
+    DecisionWork,
+    DefinitionRecord,
+    FinishOutcome,
+    TaskRecord,
+)
+from cadenza.store.rounds import InboxEntry, PendingExecution, history_rows
+
+#: The first key of the advisory locks that mark executions being decided
+#: (the second is the hash of the execution id). Two-key advisory locks never
+#: collide with the one-key lock migrations take.
+DECIDING_LOCK_SPACE = 0x43414445
+
+#: How many waiting executions a decider looks at to find ``limit`` that no
+#: other decider has taken.
+_SCAN_FACTOR = 4
+
+_FINISH_QUERIES = {
+    FinishOutcome.DONE: "finish_task_done",
+    FinishOutcome.RETRY: "finish_task_retry",
+    FinishOutcome.SUSPEND: "finish_task_suspend",
+}
+
+
+def load_definitions(conn: Connection, ids: Collection[str]) -> dict[str, DefinitionRecord]:
+    """The definitions among ``ids`` that exist, by id."""
+    rows = conn.execute(QUERIES["load_definitions"], (list(ids),)).fetchall()
+    return {row["id"]: definition_from_row(row) for row in rows}
+
+
+def deliver(conn: Connection, deliveries: Sequence[tuple[str, Event]], now: float) -> set[str]:
+    """Put each ``(execution_id, event)`` in its inbox, in order, and wake listeners.
+
+    Returns the execution ids that exist (the caller decides whether a missing
+    one is an error).
+    """
+    if not deliveries:
+        return set()
+    wanted = sorted({execution_id for execution_id, _ in deliveries})
+    marked = conn.execute(QUERIES["mark_pending"], {"now": now, "ids": wanted}).fetchall()
+    found = {row["id"] for row in marked}
+    with conn.cursor() as cur:
+        cur.executemany(
+            QUERIES["insert_inbox"],
+            [
+                (execution_id, now, *encode_event(event))
+                for execution_id, event in deliveries
+                if execution_id in found
+            ],
+        )
+        cur.execute(QUERIES["notify_work"])
+    return found
+
+
+def finish(conn: Connection, request: FinishRequest, now: float) -> bool:
+    """End an attempt's task row as ``request.finish`` says (events not delivered);
+    False if it is no longer the holder's."""
+    outcome = FinishOutcome(request.finish.outcome)
+    cur = conn.execute(
+        QUERIES[_FINISH_QUERIES[outcome]],
+        {
+            "execution_id": request.execution_id,
+            "task_id": request.task_id,
+            "attempt": request.attempt,
+            "owner": request.owner,
+            "available_at": request.finish.available_at,
+            "now": now,
+        },
+    )
+    if cur.rowcount != 1:
+        return False
+    if outcome is FinishOutcome.RETRY:
+        conn.execute(QUERIES["notify_work"])
+    return True
+
+
+def claim(conn: Connection, request: ClaimRequest, now: float) -> list[TaskRecord]:
+    """Lease up to ``request.limit`` due tasks of its queues, oldest first."""
+    if request.limit <= 0 or not request.queues:
+        return []
+    rows = conn.execute(
+        QUERIES["claim_tasks"],
+        {
+            "owner": request.owner,
+            "now": now,
+            "lease": request.lease,
+            "queues": list(request.queues),
+            "limit": request.limit,
+            "external": request.external,
+        },
+    ).fetchall()
+    return sorted((task_from_row(r) for r in rows), key=lambda t: (t.available_at, t.task_id))
+
+
+def has_due_tasks(conn: Connection, request: ClaimRequest, now: float) -> bool:
+    """Whether ``claim`` would find a task now."""
+    if request.limit <= 0 or not request.queues:
+        return False
+    row = conn.execute(
+        QUERIES["any_due_task"],
+        {"queues": list(request.queues), "now": now, "external": request.external},
+    ).fetchone()
+    return row is not None
+
+
+class PostgresRoundReader:
+    """The round's read phase (``RoundReader``), statements in autocommit."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        #: Whether this session took deciding locks that must be released.
+        self.marked = False
+
+    def pending_executions(
+        self, request: RoundRequest, finished: Sequence[str]
+    ) -> list[PendingExecution]:
+        rows = self.conn.execute(
+            QUERIES["take_pending_executions"],
+            {
+                "finished": list(finished),
+                "kinds": None if request.kinds is None else sorted(request.kinds),
+                "now": request.now,
+                "scan": request.decide_limit * _SCAN_FACTOR,
+                "limit": request.decide_limit,
+                "space": DECIDING_LOCK_SPACE,
+            },
+        ).fetchall()
+        self.marked = self.marked or bool(rows)
+        return [PendingExecution(**row) for row in rows]
+
+    def inboxes(self, ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
+        found: dict[str, list[InboxEntry]] = {execution_id: [] for execution_id in ids}
+        for row in self.conn.execute(QUERIES["load_inboxes"], (list(ids),)).fetchall():
+            found[row["execution_id"]].append(
+                InboxEntry(row["id"], row["time"], decode_event(row["type"], row["payload"]))
+            )
+        return found
+
+    def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
+        return load_definitions(self.conn, ids)
+
+    def saved_states(
+        self, ids: Sequence[str]
+    ) -> tuple[dict[str, JSON], dict[str, list[RecordedEvent]]]:
+        snapshots = {
+            row["id"]: loads(row["snapshot"])
+            for row in self.conn.execute(QUERIES["load_snapshots"], (list(ids),)).fetchall()
+        }
+        histories: dict[str, list[RecordedEvent]] = {execution_id: [] for execution_id in ids}
+        for row in self.conn.execute(QUERIES["read_histories"], (list(ids),)).fetchall():
+            histories[row["execution_id"]].append(recorded_event(row))
+        return snapshots, histories
+
+    def has_due_tasks(self, claim: ClaimRequest, now: float) -> bool:
+        return has_due_tasks(self.conn, claim, now)
+
+
+class PostgresRoundWriter:
+    """The round's write phase (``RoundWriter``), inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def finish(self, request: FinishRequest, now: float) -> bool:
+        return finish(self.conn, request, now)
+
+    def decision_numbers(self, ids: Sequence[str]) -> dict[str, int]:
+        if not ids:
+            return {}
+        rows = self.conn.execute(QUERIES["decision_numbers"], (sorted(ids),)).fetchall()
+        return {row["id"]: row["decision_no"] for row in rows}
+
+    def consume_inbox(self, entry_ids: Sequence[int]) -> set[int]:
+        rows = self.conn.execute(QUERIES["consume_inbox"], (list(entry_ids),)).fetchall()
+        return {row["id"] for row in rows}
+
+    def save(self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float) -> None:
+        if not decisions:
+            return
+        results = [result for _work, result in decisions]
+        saved = {
+            row["id"]
+            for row in self.conn.execute(
+                QUERIES["save_executions"],
+                {
+                    "now": now,
+                    "ids": [r.execution_id for r in results],
+                    "expected": [w.decision_no for w, _r in decisions],
+                    "decision_nos": [r.decision_no for r in results],
+                    "statuses": [r.status for r in results],
+                    "next_seqs": [w.next_seq + len(r.appended) for w, r in decisions],
+                    "snapshots": [
+                        None if r.snapshot is None else dumps(r.snapshot) for r in results
+                    ],
+                    "save_snapshots": [r.snapshot is not None for r in results],
+                    "completed": [r.completed for r in results],
+                    "outputs": [dumps(r.output) for r in results],
+                    "errors": [dumps(r.errors) for r in results],
+                },
+            ).fetchall()
+        }
+        moved = [r.execution_id for r in results if r.execution_id not in saved]
+        if moved:
+            # Checked under row lock a moment ago: only a writer that broke the
+            # protocol can get here. Save nothing.
+            raise LeaseLost(
+                f"execution {moved[0]!r} moved while its decision was being saved",
+                execution_id=moved[0],
+            )
+        with self.conn.cursor() as cur:
+            with cur.copy(QUERIES["copy_history"]) as copy:
+                for execution_id, seq, decision, time, event in history_rows(decisions):
+                    copy.write_row((execution_id, seq, decision, time, *encode_event(event)))
+            tasks = [task_values(r.execution_id, task, now) for r in results for task in r.tasks]
+            if tasks:
+                with cur.copy(QUERIES["copy_tasks"]) as copy:
+                    for task_row in tasks:
+                        copy.write_row(task_row)
+            canceled = [(r.execution_id, task_id) for r in results for task_id in r.canceled_tasks]
+            if canceled:
+                cur.executemany(QUERIES["cancel_task"], canceled)
+            timers = [(r.execution_id, tid, at) for r in results for tid, at in r.timers]
+            if timers:
+                cur.executemany(QUERIES["upsert_timer"], timers)
+            if tasks or timers:
+                cur.execute(QUERIES["notify_work"])
+
+    def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
+        deliver(self.conn, deliveries, now)
+
+    def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
+        return claim(self.conn, request, now)

@@ -1,0 +1,272 @@
+"""The decision round, written once over each backend's small statement sets.
+
+A round has three phases:
+
+1. **Read** (no write lock): choose up to ``decide_limit`` executions that
+   have inbox events or attempts finished in this round, and load what
+   deciding them needs: inbox, definition, and the saved snapshot plus the
+   history after it when the caller does not hold the state. A backend that
+   serves many processes also marks the executions as being decided here
+   (PostgreSQL: session advisory locks, skipped by other deciders), so
+   processes rarely decide the same execution twice.
+2. **Decide**, outside any transaction: the engine's pure ``decide``. User
+   code in an interpreter holds no lock that other writers wait on.
+3. **Write**, one transaction: end the finished attempts, then save each
+   decision whose execution is still at the decision number it started from
+   (a stale one, decided elsewhere meanwhile or saved before, is refused and
+   stays pending for the next round), deliver the finished attempts' events
+   that no saved decision consumed, and claim due tasks.
+
+The events of attempts that finish in a round are decided in that same
+round, so a sequential workflow still costs one commit per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from cadenza.model.errors import DefinitionNotFound, LeaseLost
+from cadenza.model.events import JSON, Event, RecordedEvent
+from cadenza.store.protocol import (
+    ClaimRequest,
+    DecideFn,
+    FinishRequest,
+    RoundOutcome,
+    RoundRequest,
+)
+from cadenza.store.records import DecisionResult, DecisionWork, DefinitionRecord, TaskRecord
+
+
+@dataclass(frozen=True)
+class PendingExecution:
+    """The columns of an execution the round needs to decide it."""
+
+    id: str
+    definition_id: str
+    kind: str
+    status: str
+    decision_no: int
+    next_seq: int
+    snapshot_seq: int
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One inbox row: its id (consumed exactly), when it arrived, the event."""
+
+    id: int
+    time: float
+    event: Event
+
+
+class RoundReader(Protocol):
+    """Reads of the first phase; a backend may mark executions as taken."""
+
+    def pending_executions(
+        self, request: RoundRequest, finished: Sequence[str]
+    ) -> list[PendingExecution]:
+        """Up to ``request.decide_limit`` executions of ``request.kinds`` with inbox
+        events or in ``finished``, oldest waiting first."""
+
+    def inboxes(self, ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
+        """The inbox of each execution, in arrival order."""
+
+    def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
+        """The definitions among ``ids`` that exist."""
+
+    def saved_states(
+        self, ids: Sequence[str]
+    ) -> tuple[dict[str, JSON], dict[str, list[RecordedEvent]]]:
+        """Each execution's snapshot and the history recorded after it."""
+
+    def has_due_tasks(self, claim: ClaimRequest, now: float) -> bool:
+        """Whether ``claim`` would find a task now (so an idle round does not write)."""
+
+
+class RoundWriter(Protocol):
+    """Statements of the third phase, inside one write transaction."""
+
+    def finish(self, request: FinishRequest, now: float) -> bool:
+        """End the attempt's task row as ``request.finish`` says, without delivering
+        its events; False if the attempt is no longer the holder's."""
+
+    def decision_numbers(self, ids: Sequence[str]) -> dict[str, int]:
+        """Each execution's current decision number, locked until commit."""
+
+    def consume_inbox(self, entry_ids: Sequence[int]) -> set[int]:
+        """Delete these inbox rows; return the ids that were still there."""
+
+    def save(self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float) -> None:
+        """Append history, enqueue tasks and timers, withdraw canceled tasks, and
+        update each execution row (status, decision number, snapshot, output)."""
+
+    def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
+        """Put each ``(execution_id, event)`` in its inbox, in order."""
+
+    def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
+        """Lease due tasks as ``request`` says."""
+
+
+class RoundBackend(Protocol):
+    """What a backend provides for one round: a read phase and a write phase
+    on the same session, released when the round ends."""
+
+    def reading(self) -> AbstractContextManager[RoundReader]: ...
+
+    def writing(self) -> AbstractContextManager[RoundWriter]: ...
+
+
+def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
+    """One round (see the module docstring) on ``backend``."""
+    finished = sorted({f.execution_id for f in request.finishes})
+    with backend.reading() as reader:
+        works, inbox_ids = (
+            _load_work(reader, request, finished) if request.decide_limit > 0 else ([], {})
+        )
+        due = request.claim is not None and (
+            request.claim.limit > 0 and reader.has_due_tasks(request.claim, request.now)
+        )
+    results = decide(works) if works else []
+    if not (request.finishes or results or due):
+        return RoundOutcome(saved=[], refused=[], claimed=[], lost=[])
+
+    now = request.now
+    by_id = {work.execution_id: work for work in works}
+    with backend.writing() as writer:
+        lost = [f for f in request.finishes if not writer.finish(f, now)]
+        lost_in = {f.execution_id for f in lost}
+        current = writer.decision_numbers([r.execution_id for r in results])
+        saved: list[DecisionResult] = []
+        refused: list[str] = []
+        for result in results:
+            work = by_id[result.execution_id]
+            stale = current.get(result.execution_id) != work.decision_no
+            if stale or result.execution_id in lost_in:
+                refused.append(result.execution_id)
+            else:
+                saved.append(result)
+        _consume(writer, saved, inbox_ids, by_id)
+        writer.save([(by_id[r.execution_id], r) for r in saved], now)
+        consumed = {
+            r.execution_id for r in saved if r.consumed_inputs == len(by_id[r.execution_id].inputs)
+        }
+        lost_ids = {id(f) for f in lost}
+        writer.deliver(
+            [
+                (f.execution_id, event)
+                for f in request.finishes
+                if id(f) not in lost_ids and f.execution_id not in consumed
+                for event in f.finish.events
+            ],
+            now,
+        )
+        claimed = (
+            writer.claim(request.claim, now)
+            if request.claim is not None and request.claim.limit > 0
+            else []
+        )
+    return RoundOutcome(saved=saved, refused=refused, claimed=claimed, lost=lost)
+
+
+def _load_work(
+    reader: RoundReader, request: RoundRequest, finished: Sequence[str]
+) -> tuple[list[DecisionWork], dict[str, list[int]]]:
+    rows = reader.pending_executions(request, finished)
+    if not rows:
+        return [], {}
+    ids = [row.id for row in rows]
+    inboxes = reader.inboxes(ids)
+    wanted = sorted(
+        {row.definition_id for row in rows if row.definition_id not in request.known_definitions}
+    )
+    definitions = reader.definitions(wanted) if wanted else {}
+    # States the caller does not hold come from the last snapshot plus the
+    # history recorded after it.
+    rebuild = [
+        row.id
+        for row in rows
+        if row.decision_no > 0 and request.held.get(row.id) != row.decision_no
+    ]
+    snapshots, histories = reader.saved_states(rebuild) if rebuild else ({}, {})
+    finishing: dict[str, list[Event]] = {}
+    for finish in request.finishes:
+        finishing.setdefault(finish.execution_id, []).extend(finish.finish.events)
+    works = []
+    for row in rows:
+        definition: DefinitionRecord | None = None
+        if row.definition_id in wanted:
+            definition = definitions.get(row.definition_id)
+            if definition is None:
+                raise DefinitionNotFound(f"no definition with id {row.definition_id!r}")
+        inbox = inboxes.get(row.id, [])
+        extra = finishing.get(row.id, [])
+        works.append(
+            DecisionWork(
+                execution_id=row.id,
+                definition_id=row.definition_id,
+                kind=row.kind,
+                status=row.status,
+                decision_no=row.decision_no,
+                next_seq=row.next_seq,
+                snapshot_seq=row.snapshot_seq,
+                inputs=[entry.event for entry in inbox] + list(extra),
+                input_times=[entry.time for entry in inbox] + [request.now] * len(extra),
+                snapshot=snapshots.get(row.id),
+                history=histories.get(row.id, []) if row.id in rebuild else None,
+                definition=definition,
+            )
+        )
+    return works, {row.id: [entry.id for entry in inboxes.get(row.id, [])] for row in rows}
+
+
+def _consume(
+    writer: RoundWriter,
+    saved: Sequence[DecisionResult],
+    inbox_ids: dict[str, list[int]],
+    by_id: dict[str, DecisionWork],
+) -> None:
+    # Delete the exact rows that were decided, not "every row up to the last
+    # one": ids are handed out before commit, so a row with a smaller id can
+    # become visible after the inbox was read.
+    consumed = {r.execution_id: inbox_ids[r.execution_id][: r.consumed_inputs] for r in saved}
+    wanted = [row_id for ids in consumed.values() for row_id in ids]
+    if not wanted:
+        return
+    gone = writer.consume_inbox(wanted)
+    for execution_id, ids in consumed.items():
+        if not gone.issuperset(ids):
+            # Only a decision consumes inbox rows, and every decision moves the
+            # decision number, which was checked under lock: this cannot
+            # happen unless two writers broke the protocol. Save nothing.
+            raise LeaseLost(
+                f"execution {execution_id!r} lost inbox events that another decision "
+                f"consumed (after decision {by_id[execution_id].decision_no}); nothing of "
+                "this round was saved",
+                execution_id=execution_id,
+                decision_no=by_id[execution_id].decision_no,
+            )
+
+
+def attempt_lost(request: FinishRequest) -> LeaseLost:
+    """The error for finishing an attempt its owner no longer holds."""
+    return LeaseLost(
+        f"task {request.task_id!r} of execution {request.execution_id!r} "
+        f"(attempt {request.attempt}) is no longer held by this owner",
+        execution_id=request.execution_id,
+        task_id=request.task_id,
+        attempt=request.attempt,
+    )
+
+
+def history_rows(
+    decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+) -> Iterator[tuple[str, int, int, float, Event]]:
+    """``(execution_id, seq, decision, time, event)`` for every appended event."""
+    for work, result in decisions:
+        seq = work.next_seq
+        for decision, time, event in result.appended:
+            yield result.execution_id, seq, decision, time, event
+            seq += 1

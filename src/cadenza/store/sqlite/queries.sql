@@ -1,0 +1,206 @@
+-- The SQLite backend's statements, one per "-- name:" block, looked up by
+-- name from Python. Full-line comments are dropped when loading.
+-- Placeholders are sqlite3's named ones (:name); a list travels as a JSON
+-- array and is read with json_each.
+
+-- name: save_definition
+INSERT OR IGNORE INTO definitions (id, kind, name, source, created_at, version)
+VALUES (:id, :kind, :name, :source, :created_at, :version);
+
+-- name: load_definitions
+SELECT id, kind, name, source, created_at, version FROM definitions
+WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: insert_execution
+INSERT INTO executions (id, definition_id, kind, name, status, created_at, updated_at,
+                        pending_since)
+VALUES (:id, :definition_id, :kind, :name, 'requested', :now, :now, :now);
+
+-- name: load_execution
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
+FROM executions WHERE id = :id;
+
+-- name: list_executions
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
+FROM executions
+WHERE (json_array_length(:statuses) = 0 OR status IN (SELECT value FROM json_each(:statuses)))
+  AND status NOT IN (SELECT value FROM json_each(:excluding))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
+-- name: execution_exists
+SELECT 1 FROM executions WHERE id = :id;
+
+-- name: read_history
+SELECT seq, decision, time, type, payload FROM history
+WHERE execution_id = :id AND seq > :after
+ORDER BY seq;
+
+-- name: forget_snapshots
+UPDATE executions SET snapshot = NULL, snapshot_seq = 0
+WHERE :ids IS NULL OR id IN (SELECT value FROM json_each(:ids));
+
+-- name: insert_inbox
+INSERT INTO inbox (execution_id, time, type, payload) VALUES (:id, :now, :type, :payload);
+
+-- name: mark_pending
+UPDATE executions SET pending_since = COALESCE(pending_since, :now) WHERE id = :id;
+
+-- name: any_pending
+SELECT 1 FROM executions WHERE pending_since IS NOT NULL LIMIT 1;
+
+-- name: pending_executions
+-- Executions with inbox events, or whose attempts finish in this round.
+SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq
+FROM executions
+WHERE (pending_since IS NOT NULL OR id IN (SELECT value FROM json_each(:finished)))
+  AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+ORDER BY COALESCE(pending_since, :now), id
+LIMIT :limit;
+
+-- name: load_inboxes
+SELECT id, execution_id, time, type, payload FROM inbox
+WHERE execution_id IN (SELECT value FROM json_each(:ids))
+ORDER BY id;
+
+-- name: load_snapshots
+SELECT id, snapshot FROM executions WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: read_histories
+-- The history after each execution's snapshot (its snapshot_seq).
+SELECT h.execution_id, h.seq, h.decision, h.time, h.type, h.payload
+FROM history AS h JOIN executions AS e ON e.id = h.execution_id
+WHERE h.execution_id IN (SELECT value FROM json_each(:ids)) AND h.seq > e.snapshot_seq
+ORDER BY h.execution_id, h.seq;
+
+-- name: decision_numbers
+SELECT id, decision_no FROM executions WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: consume_inbox
+DELETE FROM inbox WHERE id IN (SELECT value FROM json_each(:ids)) RETURNING id;
+
+-- name: insert_history
+INSERT INTO history (execution_id, seq, decision, time, type, payload)
+VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: insert_task
+INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
+                   available_at, retry, timeout, heartbeat_timeout, meta, created_at,
+                   updated_at, external)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: cancel_task
+DELETE FROM tasks WHERE execution_id = ? AND task_id = ?;
+
+-- name: upsert_timer
+INSERT OR REPLACE INTO timers (execution_id, timer_id, fire_at) VALUES (?, ?, ?);
+
+-- name: save_execution
+-- Guarded by the decision number the decision started from, as PostgreSQL's.
+UPDATE executions SET
+    status = :status,
+    decision_no = :decision_no,
+    next_seq = :next_seq,
+    snapshot = CASE WHEN :save_snapshot THEN :snapshot ELSE snapshot END,
+    snapshot_seq = CASE WHEN :save_snapshot THEN :next_seq - 1 ELSE snapshot_seq END,
+    output = CASE WHEN :completed THEN :output ELSE output END,
+    errors = CASE WHEN :completed THEN :errors ELSE errors END,
+    updated_at = :now,
+    pending_since = (SELECT MIN(time) FROM inbox WHERE execution_id = :id)
+WHERE id = :id AND decision_no = :expected;
+
+-- name: any_due_task
+SELECT 1 FROM tasks
+WHERE status = 'scheduled' AND external = :external
+  AND queue IN (SELECT value FROM json_each(:queues)) AND available_at <= :now
+LIMIT 1;
+
+-- name: claim_tasks
+UPDATE tasks SET
+    status = 'claimed',
+    attempt = attempt + 1,
+    lease_owner = :owner,
+    deadline = CASE WHEN timeout IS NULL THEN NULL ELSE :now + timeout END,
+    lease_expires_at = MIN(:now + COALESCE(heartbeat_timeout, :lease),
+                           :now + COALESCE(timeout, 1e18)),
+    updated_at = :now
+WHERE rowid IN (
+    SELECT rowid FROM tasks
+    WHERE status = 'scheduled' AND external = :external
+      AND queue IN (SELECT value FROM json_each(:queues)) AND available_at <= :now
+    ORDER BY available_at
+    LIMIT :limit
+)
+RETURNING *;
+
+-- name: heartbeat_task
+UPDATE tasks SET
+    lease_expires_at = MIN(:now + COALESCE(heartbeat_timeout, :lease), COALESCE(deadline, 1e18)),
+    updated_at = :now
+WHERE execution_id = :execution_id AND task_id = :task_id AND status = 'claimed'
+  AND lease_owner = :owner;
+
+-- name: finish_task_done
+DELETE FROM tasks
+WHERE execution_id = :execution_id AND task_id = :task_id AND attempt = :attempt
+  AND ((:owner IS NULL AND status = 'suspended')
+       OR (status = 'claimed' AND lease_owner = :owner));
+
+-- name: finish_task_retry
+UPDATE tasks SET status = 'scheduled', lease_owner = NULL, lease_expires_at = NULL,
+    deadline = NULL, available_at = :available_at, updated_at = :now
+WHERE execution_id = :execution_id AND task_id = :task_id AND attempt = :attempt
+  AND ((:owner IS NULL AND status = 'suspended')
+       OR (status = 'claimed' AND lease_owner = :owner));
+
+-- name: finish_task_suspend
+UPDATE tasks SET status = 'suspended', lease_owner = NULL, lease_expires_at = NULL,
+    deadline = NULL, updated_at = :now
+WHERE execution_id = :execution_id AND task_id = :task_id AND attempt = :attempt
+  AND ((:owner IS NULL AND status = 'suspended')
+       OR (status = 'claimed' AND lease_owner = :owner));
+
+-- name: expired_tasks
+SELECT * FROM tasks
+WHERE status = 'claimed' AND lease_expires_at <= :now
+ORDER BY lease_expires_at
+LIMIT :limit;
+
+-- name: waiting_tasks
+SELECT * FROM tasks
+WHERE execution_id = :id AND status = 'suspended' AND (:name IS NULL OR name = :name)
+ORDER BY created_at, task_id;
+
+-- name: break_leases
+UPDATE tasks SET lease_expires_at = :now
+WHERE status = 'claimed' AND lease_owner IN (SELECT value FROM json_each(:owners))
+  AND lease_expires_at > :now;
+
+-- name: lease_owners
+SELECT DISTINCT lease_owner FROM tasks WHERE status = 'claimed';
+
+-- name: any_due_timer
+SELECT 1 FROM timers WHERE fire_at <= :now LIMIT 1;
+
+-- name: take_due_timers
+DELETE FROM timers
+WHERE rowid IN (SELECT rowid FROM timers WHERE fire_at <= :now ORDER BY fire_at LIMIT :limit)
+RETURNING execution_id, timer_id, fire_at;
+
+-- name: next_wakeup
+-- External work waits for outside pollers: nothing here wakes for it.
+SELECT MIN(t) AS due FROM (
+    SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled' AND NOT external
+    UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'
+    UNION ALL SELECT MIN(fire_at) FROM timers
+    UNION ALL SELECT MIN(pending_since) FROM executions WHERE pending_since IS NOT NULL
+);
+
+-- name: create_meta
+CREATE TABLE IF NOT EXISTS cadenza_meta (key TEXT PRIMARY KEY, value TEXT);
+
+-- name: schema_version
+SELECT value FROM cadenza_meta WHERE key = 'schema_version';
+
+-- name: set_schema_version
+INSERT OR REPLACE INTO cadenza_meta (key, value) VALUES ('schema_version', :version);
