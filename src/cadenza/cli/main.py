@@ -108,8 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--view",
         metavar="NAME",
-        help="a projection the execution's front end offers (JSON), such as 'sfn' for a "
-        "state machine's history as Step Functions shows it",
+        help="a projection of the history that the execution's front end offers (JSON); "
+        "an unknown name lists the offered ones",
     )
 
     p = command(
@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     _running_options(p)
 
-    p = command("respond", "answer a task waiting for a person (core.ask)", commands.respond)
+    p = command("respond", "answer a task that waits for an answer from a person", commands.respond)
     p.add_argument("execution_id")
     p.add_argument("task")
     p.add_argument("--result", default="null", help="the answer as JSON")
@@ -177,8 +177,8 @@ def _kind_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kind",
         metavar="KIND",
-        help="the definition's language (a front end's kind, e.g. orquesta, states); "
-        "by default the front ends recognise it",
+        help="the definition's language: the kind of an installed front end "
+        "(by default the front ends recognise it)",
     )
 
 

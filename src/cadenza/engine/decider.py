@@ -7,7 +7,7 @@ records, tasks, timers, the new status and (by the front end's snapshot
 policy) the new snapshot. It reads no clock and does no I/O: ``now`` comes
 from the caller (the engine reads its clock once per round).
 
-Interpreter states are cached in memory between decisions, keyed by the
+Each execution's interpreter state is cached in memory between decisions, keyed by the
 decision number they belong to, so a busy execution is not re-loaded from its
 snapshot at every step. The cache is only a shortcut: a miss (another process
 decided, or this process restarted) loads the snapshot instead, and a
@@ -50,22 +50,23 @@ class Decider:
 
     def __init__(self, interpreters: InterpreterCache, state_cache_size: int = 4096) -> None:
         self.interpreters = interpreters
-        self._states: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._held: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._state_cache_size = state_cache_size
         self.now = 0.0
 
     def held(self) -> Mapping[str, int]:
-        """Decision numbers of the states held here (the store skips loading them)."""
-        return _DecisionNumbers(self._states)
+        """Decision numbers of the interpreter state held here for each execution
+        (the store skips loading them)."""
+        return _DecisionNumbers(self._held)
 
     def forget(self, execution_ids: Iterable[str] | None = None) -> None:
-        """Drop cached states (all when None): after a refused decision or a failed
-        transaction they may be ahead of the store."""
+        """Drop cached interpreter state (of every execution when None): after a
+        refused decision or a failed round it may be ahead of the store."""
         if execution_ids is None:
-            self._states.clear()
+            self._held.clear()
             return
         for execution_id in execution_ids:
-            self._states.pop(execution_id, None)
+            self._held.pop(execution_id, None)
 
     def __call__(self, works: list[DecisionWork]) -> list[DecisionResult]:
         results = []
@@ -85,16 +86,16 @@ class Decider:
             if state is not None:
                 self._remember(work.execution_id, result.decision_no, state)
             else:
-                self._states.pop(work.execution_id, None)
+                self._held.pop(work.execution_id, None)
         return results
 
     # ------------------------------------------------------------------------------
 
     def _remember(self, execution_id: str, decision_no: int, state: Any) -> None:
-        self._states[execution_id] = (decision_no, state)
-        self._states.move_to_end(execution_id)
-        while len(self._states) > self._state_cache_size:
-            self._states.popitem(last=False)
+        self._held[execution_id] = (decision_no, state)
+        self._held.move_to_end(execution_id)
+        while len(self._held) > self._state_cache_size:
+            self._held.popitem(last=False)
 
     def _interpreter(self, work: DecisionWork) -> Interpreter:
         found = self.interpreters.get(work.definition_id)
@@ -113,7 +114,7 @@ class Decider:
 
     def _decide(self, work: DecisionWork) -> tuple[DecisionResult, Any]:
         interpreter = self._interpreter(work)
-        cached = self._states.get(work.execution_id)
+        cached = self._held.get(work.execution_id)
         if cached is not None and cached[0] == work.decision_no and work.history is None:
             state = cached[1]
         else:
@@ -265,14 +266,14 @@ def _new_task(command: ScheduleTask, now: float) -> NewTask:
 class _DecisionNumbers(Mapping[str, int]):
     """A read-only view of the state cache: execution id -> decision number."""
 
-    def __init__(self, states: Mapping[str, tuple[int, Any]]) -> None:
-        self._states = states
+    def __init__(self, held: Mapping[str, tuple[int, Any]]) -> None:
+        self._held = held
 
     def __getitem__(self, key: str) -> int:
-        return self._states[key][0]
+        return self._held[key][0]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._states)
+        return iter(self._held)
 
     def __len__(self) -> int:
-        return len(self._states)
+        return len(self._held)

@@ -369,8 +369,8 @@ class Engine:
                 return None
         return None
 
-    def forget_states(self) -> None:
-        """Drop the interpreter states held in memory: the next decision of each
+    def forget_held(self) -> None:
+        """Drop the interpreter state held in memory for every execution: the next decision of each
         execution rebuilds its state from the store (snapshot and history)."""
         with self._decide_lock:
             self._decider.forget()
@@ -401,7 +401,7 @@ class Engine:
         """One store round: save ``finishes``, decide, and claim, with one commit.
 
         One round at a time per engine; listeners hear of each saved decision
-        after the commit; states of refused decisions (or of a failed round)
+        after the commit; the interpreter state of a refused decision (or of a failed round)
         are dropped, so the next round decides from what the store holds.
         """
         with self._decide_lock:

@@ -92,7 +92,7 @@ class RoundRequest:
     kinds: frozenset[str] | None = None
     #: Definition ids the caller has compiled: their records are not loaded.
     known_definitions: Container[str] = ()
-    #: Execution id -> decision number of interpreter states the caller holds:
+    #: Execution id -> decision number of the interpreter state the caller holds:
     #: those are not rebuilt from snapshot and history.
     held: Mapping[str, int] = field(default_factory=dict)
 
@@ -161,7 +161,7 @@ class ExecutionStore(Protocol):
         """Put input events in the execution's inbox (``ExecutionNotFound`` if absent)."""
 
     def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
-        """Drop the saved interpreter states of these executions (all when None).
+        """Drop the saved interpreter state of these executions (of all when None).
 
         Snapshots are only a cache of what history says: the next decision of
         such an execution rebuilds its state from history. Use after an upgrade

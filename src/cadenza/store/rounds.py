@@ -77,7 +77,7 @@ class RoundReader(Protocol):
     def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
         """The definitions among ``ids`` that exist."""
 
-    def saved_states(
+    def snapshots_and_tails(
         self, ids: Sequence[str]
     ) -> tuple[dict[str, JSON], dict[str, list[RecordedEvent]]]:
         """Each execution's snapshot and the history recorded after it."""
@@ -183,14 +183,14 @@ def _load_work(
         {row.definition_id for row in rows if row.definition_id not in request.known_definitions}
     )
     definitions = reader.definitions(wanted) if wanted else {}
-    # States the caller does not hold come from the last snapshot plus the
-    # history recorded after it.
+    # An interpreter state the caller does not hold is rebuilt from the last
+    # snapshot plus the history recorded after it.
     rebuild = [
         row.id
         for row in rows
         if row.decision_no > 0 and request.held.get(row.id) != row.decision_no
     ]
-    snapshots, histories = reader.saved_states(rebuild) if rebuild else ({}, {})
+    snapshots, histories = reader.snapshots_and_tails(rebuild) if rebuild else ({}, {})
     finishing: dict[str, list[Event]] = {}
     for finish in request.finishes:
         finishing.setdefault(finish.execution_id, []).extend(finish.finish.events)

@@ -1,8 +1,8 @@
-"""The resource map: which local handler answers a state machine's resource ARN.
+"""The resource map: which local handler answers an action named by a resource name.
 
-A Step Functions machine names its work by ARN (a Lambda function, or
-``arn:aws:states:::lambda:invoke`` with a ``FunctionName``). Run locally, each
-ARN is mapped to a handler in a YAML or JSON file::
+Some languages name their work by resource names rather than by activities
+registered in Python (an Amazon resource name for a function, say). Run
+locally, each name is mapped to a handler in a YAML or JSON file::
 
     arn:aws:lambda:us-east-1:111111111111:function:resize:
       python: images.handlers:resize        # callable(event) -> result
@@ -11,10 +11,10 @@ ARN is mapped to a handler in a YAML or JSON file::
     arn:aws:lambda:us-east-1:111111111111:function:count:
       shell: jq '.items | length'           # the event as JSON on stdin; stdout is the result
 
-An ARN with no handler does not exist, as a missing function does not in AWS.
+A name with no handler does not exist (the step that uses it fails).
 Python handlers are imported with the map file's folder on the import path,
 so a handler module can sit next to the map.
-Each handler is registered as an activity named by its ARN that takes the
+Each handler is registered as an activity named by its resource name that takes the
 whole event, so retries, leases and history work as for any activity.
 """
 

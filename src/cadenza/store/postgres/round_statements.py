@@ -170,7 +170,7 @@ class PostgresRoundReader:
     def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
         return load_definitions(self.conn, ids)
 
-    def saved_states(
+    def snapshots_and_tails(
         self, ids: Sequence[str]
     ) -> tuple[dict[str, JSON], dict[str, list[RecordedEvent]]]:
         snapshots = {
