@@ -37,3 +37,15 @@ def test_ruff_is_clean() -> None:
 def test_pure_packages_import_no_io_layer() -> None:
     done = _run(_tool("lint-imports"))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_module_imports_itself_back() -> None:
+    """No import cycle anywhere in the package, counting imports under
+    ``TYPE_CHECKING`` and inside functions."""
+    import cadenza
+    from import_graph import find_cycle, import_graph
+
+    graph = import_graph(Path(cadenza.__file__).parent, "cadenza")
+    assert "cadenza.engine.serve" in graph and "cadenza.engine.engine" in graph
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

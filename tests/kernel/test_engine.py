@@ -85,7 +85,7 @@ def test_state_rebuilt_from_history_equals_the_snapshot(store: Store) -> None:
     engine.run_until_idle()
     interpreter = engine.compile(definition.source, kind="steps")
     rebuilt = replay_state(interpreter, engine.history(execution_id))
-    assert rebuilt == engine._decider._states[execution_id][1]
+    assert rebuilt == engine._decider._held[execution_id][1]
     assert check_replay(interpreter, engine.history(execution_id)) == []
     assert interpreter.describe(rebuilt).status == "succeeded"
 
@@ -283,7 +283,7 @@ def test_dropped_snapshots_are_rebuilt_from_history(store: Store) -> None:
     engine.tick()
     engine.tick()
     assert store.forget_snapshots() >= 1
-    engine.forget_states()
+    engine.forget_held()
     engine.run_until_idle()
     record = engine.get(execution_id)
     assert record.status == "succeeded"

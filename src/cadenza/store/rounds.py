@@ -65,14 +65,12 @@ class InboxEntry:
 class RoundReader(Protocol):
     """Reads of the first phase; a backend may mark executions as taken."""
 
-    def pending_executions(
+    def pending_work(
         self, request: RoundRequest, finished: Sequence[str]
-    ) -> list[PendingExecution]:
+    ) -> list[tuple[PendingExecution, list[InboxEntry]]]:
         """Up to ``request.decide_limit`` executions of ``request.kinds`` with inbox
-        events or in ``finished``, oldest waiting first."""
-
-    def inboxes(self, ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
-        """The inbox of each execution, in arrival order."""
+        events or in ``finished``, oldest waiting first, each with its inbox in
+        arrival order."""
 
     def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
         """The definitions among ``ids`` that exist."""
@@ -126,11 +124,15 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
         works, inbox_ids = (
             _load_work(reader, request, finished) if request.decide_limit > 0 else ([], {})
         )
-        due = request.claim is not None and (
-            request.claim.limit > 0 and reader.has_due_tasks(request.claim, request.now)
+        # Only an otherwise idle round asks whether a claim would find anything:
+        # it must not open a write transaction (and count a commit) for nothing.
+        due = bool(request.finishes or works) or (
+            request.claim is not None
+            and request.claim.limit > 0
+            and reader.has_due_tasks(request.claim, request.now)
         )
     results = decide(works) if works else []
-    if not (request.finishes or results or due):
+    if not due:
         return RoundOutcome(saved=[], refused=[], claimed=[], lost=[])
 
     now = request.now
@@ -174,11 +176,11 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
 def _load_work(
     reader: RoundReader, request: RoundRequest, finished: Sequence[str]
 ) -> tuple[list[DecisionWork], dict[str, list[int]]]:
-    rows = reader.pending_executions(request, finished)
-    if not rows:
+    pending = reader.pending_work(request, finished)
+    if not pending:
         return [], {}
-    ids = [row.id for row in rows]
-    inboxes = reader.inboxes(ids)
+    rows = [row for row, _inbox in pending]
+    inboxes = {row.id: inbox for row, inbox in pending}
     wanted = sorted(
         {row.definition_id for row in rows if row.definition_id not in request.known_definitions}
     )

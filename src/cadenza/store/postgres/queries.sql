@@ -67,24 +67,33 @@ NOTIFY cadenza_work;
 -- name: listen_work
 LISTEN cadenza_work;
 
--- name: take_pending_executions
+-- name: take_pending_work
 -- Executions with inbox events, or whose attempts finish in this round, oldest
--- waiting first. Each one returned is marked as being decided by this session
--- with an advisory lock (released after the round's commit); executions
--- another session marked are skipped, so deciders rarely decide the same
--- execution twice, and never wait for each other. The lock is tried only on
--- rows the outer LIMIT pulls, after the inner query has ordered them.
-SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq
-FROM (
-    SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq
-    FROM executions
-    WHERE (pending_since IS NOT NULL OR id = ANY(%(finished)s::text[]))
-      AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
-    ORDER BY COALESCE(pending_since, %(now)s), id
-    LIMIT %(scan)s
-) AS candidates
-WHERE pg_try_advisory_lock(%(space)s, hashtext(candidates.id))
-LIMIT %(limit)s;
+-- waiting first, each joined with its inbox rows (one round trip). Each
+-- execution returned is marked as being decided by this session with an
+-- advisory lock (released after the round's commit); executions another
+-- session marked are skipped, so deciders rarely decide the same execution
+-- twice and never wait for each other. The lock is tried only on rows the
+-- LIMIT pulls, after the inner query has ordered them; a CTE that calls a
+-- volatile function is evaluated once.
+WITH taken AS (
+    SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, waiting
+    FROM (
+        SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+               COALESCE(pending_since, %(now)s) AS waiting
+        FROM executions
+        WHERE (pending_since IS NOT NULL OR id = ANY(%(finished)s::text[]))
+          AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
+        ORDER BY COALESCE(pending_since, %(now)s), id
+        LIMIT %(scan)s
+    ) AS candidates
+    WHERE pg_try_advisory_lock(%(space)s, hashtext(candidates.id))
+    LIMIT %(limit)s
+)
+SELECT t.id, t.definition_id, t.kind, t.status, t.decision_no, t.next_seq, t.snapshot_seq,
+       i.id AS inbox_id, i.time, i.type, i.payload
+FROM taken AS t LEFT JOIN inbox AS i ON i.execution_id = t.id
+ORDER BY t.waiting, t.id, i.id;
 
 -- name: release_executions
 SELECT pg_advisory_unlock_all();
@@ -93,11 +102,6 @@ SELECT pg_advisory_unlock_all();
 -- Row locks in id order, held to commit: a concurrent saver of the same
 -- execution waits here and then sees the moved decision number.
 SELECT id, decision_no FROM executions WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE;
-
--- name: load_inboxes
-SELECT id, execution_id, time, type, payload FROM inbox
-WHERE execution_id = ANY(%s)
-ORDER BY id;
 
 -- name: consume_inbox
 DELETE FROM inbox WHERE id = ANY(%s) RETURNING id;

@@ -142,11 +142,12 @@ class PostgresRoundReader:
         #: Whether this session took deciding locks that must be released.
         self.marked = False
 
-    def pending_executions(
+    def pending_work(
         self, request: RoundRequest, finished: Sequence[str]
-    ) -> list[PendingExecution]:
+    ) -> list[tuple[PendingExecution, list[InboxEntry]]]:
+        # One round trip: the executions taken, each joined with its inbox.
         rows = self.conn.execute(
-            QUERIES["take_pending_executions"],
+            QUERIES["take_pending_work"],
             {
                 "finished": list(finished),
                 "kinds": None if request.kinds is None else sorted(request.kinds),
@@ -157,15 +158,28 @@ class PostgresRoundReader:
             },
         ).fetchall()
         self.marked = self.marked or bool(rows)
-        return [PendingExecution(**row) for row in rows]
-
-    def inboxes(self, ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
-        found: dict[str, list[InboxEntry]] = {execution_id: [] for execution_id in ids}
-        for row in self.conn.execute(QUERIES["load_inboxes"], (list(ids),)).fetchall():
-            found[row["execution_id"]].append(
-                InboxEntry(row["id"], row["time"], decode_event(row["type"], row["payload"]))
-            )
-        return found
+        found: dict[str, tuple[PendingExecution, list[InboxEntry]]] = {}
+        for row in rows:
+            if row["id"] not in found:
+                found[row["id"]] = (
+                    PendingExecution(
+                        id=row["id"],
+                        definition_id=row["definition_id"],
+                        kind=row["kind"],
+                        status=row["status"],
+                        decision_no=row["decision_no"],
+                        next_seq=row["next_seq"],
+                        snapshot_seq=row["snapshot_seq"],
+                    ),
+                    [],
+                )
+            if row["inbox_id"] is not None:
+                found[row["id"]][1].append(
+                    InboxEntry(
+                        row["inbox_id"], row["time"], decode_event(row["type"], row["payload"])
+                    )
+                )
+        return list(found.values())
 
     def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
         return load_definitions(self.conn, ids)

@@ -120,9 +120,9 @@ class SQLiteRoundReader:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def pending_executions(
+    def pending_work(
         self, request: RoundRequest, finished: Sequence[str]
-    ) -> list[PendingExecution]:
+    ) -> list[tuple[PendingExecution, list[InboxEntry]]]:
         if not finished and self.conn.execute(QUERIES["any_pending"]).fetchone() is None:
             return []
         rows = self.conn.execute(
@@ -134,15 +134,16 @@ class SQLiteRoundReader:
                 "limit": request.decide_limit,
             },
         ).fetchall()
-        return [PendingExecution(**dict(row)) for row in rows]
-
-    def inboxes(self, ids: Sequence[str]) -> dict[str, list[InboxEntry]]:
-        found: dict[str, list[InboxEntry]] = {execution_id: [] for execution_id in ids}
-        for row in self.conn.execute(QUERIES["load_inboxes"], {"ids": json_list(ids)}):
-            found[row["execution_id"]].append(
-                InboxEntry(row["id"], row["time"], decode_event(row["type"], row["payload"]))
+        if not rows:
+            return []
+        inboxes: dict[str, list[InboxEntry]] = {row["id"]: [] for row in rows}
+        for entry in self.conn.execute(QUERIES["load_inboxes"], {"ids": json_list(list(inboxes))}):
+            inboxes[entry["execution_id"]].append(
+                InboxEntry(
+                    entry["id"], entry["time"], decode_event(entry["type"], entry["payload"])
+                )
             )
-        return found
+        return [(PendingExecution(**dict(row)), inboxes[row["id"]]) for row in rows]
 
     def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
         return load_definitions(self.conn, ids)
