@@ -3,7 +3,7 @@
     python sfn_history.py EXECUTION_ID            # one line per event
     python sfn_history.py EXECUTION_ID --json     # the events as a JSON list
 
-``cadenza history ID --sfn`` prints the same events as JSON; this script is
+``cadenza history ID --view sfn`` prints the same events as JSON; this script is
 the Python call behind it (``sfn_history`` picks the Step Functions events out
 of the engine's history) with a one-line-per-event view.
 """
