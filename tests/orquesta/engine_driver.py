@@ -188,7 +188,7 @@ class EngineCaseRun:
         self.decisions += made
         if made and self.decisions % FORGET_EVERY == 0:
             self.store.forget_snapshots([self.execution_id])
-            self.engine.forget_states()
+            self.engine.forget_held()
 
     def facts(self) -> Facts:
         record = self.engine.get(self.execution_id)
