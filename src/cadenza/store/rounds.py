@@ -120,19 +120,20 @@ class RoundBackend(Protocol):
 def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
     """One round (see the module docstring) on ``backend``."""
     finished = sorted({f.execution_id for f in request.finishes})
+    claim = request.claim if request.claim is not None and request.claim.limit > 0 else None
     with backend.reading() as reader:
         works, inbox_ids = (
             _load_work(reader, request, finished) if request.decide_limit > 0 else ([], {})
         )
         # Only an otherwise idle round asks whether a claim would find anything:
         # it must not open a write transaction (and count a commit) for nothing.
-        due = bool(request.finishes or works) or (
-            request.claim is not None
-            and request.claim.limit > 0
-            and reader.has_due_tasks(request.claim, request.now)
+        due = (
+            claim is not None
+            and (bool(works) or reader.has_due_tasks(claim, request.now))
+            and not request.finishes
         )
     results = decide(works) if works else []
-    if not due:
+    if not (request.finishes or results or due):
         return RoundOutcome(saved=[], refused=[], claimed=[], lost=[])
 
     now = request.now
@@ -145,32 +146,50 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
         refused: list[str] = []
         for result in results:
             work = by_id[result.execution_id]
-            stale = current.get(result.execution_id) != work.decision_no
-            if stale or result.execution_id in lost_in:
+            if _is_stale(work, result, current) or result.execution_id in lost_in:
                 refused.append(result.execution_id)
             else:
                 saved.append(result)
         _consume(writer, saved, inbox_ids, by_id)
         writer.save([(by_id[r.execution_id], r) for r in saved], now)
-        consumed = {
-            r.execution_id for r in saved if r.consumed_inputs == len(by_id[r.execution_id].inputs)
-        }
-        lost_ids = {id(f) for f in lost}
-        writer.deliver(
-            [
-                (f.execution_id, event)
-                for f in request.finishes
-                if id(f) not in lost_ids and f.execution_id not in consumed
-                for event in f.finish.events
-            ],
-            now,
-        )
-        claimed = (
-            writer.claim(request.claim, now)
-            if request.claim is not None and request.claim.limit > 0
-            else []
-        )
+        writer.deliver(_undecided_finish_events(request.finishes, lost, saved, inbox_ids), now)
+        claimed = writer.claim(claim, now) if claim is not None else []
     return RoundOutcome(saved=saved, refused=refused, claimed=claimed, lost=lost)
+
+
+def _is_stale(work: DecisionWork, result: DecisionResult, current: dict[str, int]) -> bool:
+    """Whether ``result`` cannot be saved: its execution moved past the decision the
+    work was loaded at, or the result does not follow that decision (it was
+    decided from other work, such as an earlier round's)."""
+    if current.get(result.execution_id) != work.decision_no:
+        return True
+    first = result.appended[0][0] if result.appended else result.decision_no
+    return first != work.decision_no + 1 or result.decision_no <= work.decision_no
+
+
+def _undecided_finish_events(
+    finishes: Sequence[FinishRequest],
+    lost: Sequence[FinishRequest],
+    saved: Sequence[DecisionResult],
+    inbox_ids: dict[str, list[int]],
+) -> list[tuple[str, Event]]:
+    """The events of finished attempts that no saved decision consumed, in order:
+    they go to the inbox, to be decided later."""
+    # A saved decision consumed its inbox first, then this many finish events.
+    taken = {
+        r.execution_id: max(0, r.consumed_inputs - len(inbox_ids[r.execution_id])) for r in saved
+    }
+    lost_ids = {id(f) for f in lost}
+    left: list[tuple[str, Event]] = []
+    for finish in finishes:
+        if id(finish) in lost_ids:
+            continue
+        for event in finish.finish.events:
+            if taken.get(finish.execution_id, 0) > 0:
+                taken[finish.execution_id] -= 1
+            else:
+                left.append((finish.execution_id, event))
+    return left
 
 
 def _load_work(

@@ -1,0 +1,72 @@
+"""DefinitionStore: registered definitions are kept once and never change."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cadenza.model.errors import DefinitionNotFound
+from cadenza.model.events import ExecutionStarted
+from cadenza.store.protocol import Store
+from cadenza.store.records import DefinitionRecord
+
+from .conftest import DEFINITION, NOW, OTHER_KIND
+
+
+def test_a_saved_definition_loads_as_it_was_saved(store: Store) -> None:
+    store.save_definition(DEFINITION)
+    store.save_definition(OTHER_KIND)
+    assert store.load_definition(DEFINITION.id) == DEFINITION
+    assert store.load_definition(OTHER_KIND.id) == OTHER_KIND
+
+
+def test_saving_the_same_id_again_changes_nothing(store: Store) -> None:
+    store.save_definition(DEFINITION)
+    store.save_definition(DEFINITION)  # the same record: no error
+    changed = dataclasses.replace(
+        DEFINITION, name="renamed", source="other", created_at=NOW + 5, version="9"
+    )
+    store.save_definition(changed)
+    assert store.load_definition(DEFINITION.id) == DEFINITION
+
+
+def test_an_unknown_id_is_definition_not_found(store: Store) -> None:
+    with pytest.raises(DefinitionNotFound) as caught:
+        store.load_definition("nope")
+    assert caught.value.code == "definition.not_found"
+    assert "nope" in caught.value.message
+    store.save_definition(DEFINITION)
+    with pytest.raises(DefinitionNotFound):
+        store.load_definition(DEFINITION.id + "x")
+
+
+def test_a_code_definition_keeps_its_reference_and_version(store: Store) -> None:
+    code = DefinitionRecord(
+        id="def-code",
+        kind="python",
+        name="pipeline",
+        source="my_package.flows:pipeline",
+        created_at=NOW + 0.25,
+        version="2024.06.1+build.7",
+    )
+    store.save_definition(code)
+    loaded = store.load_definition(code.id)
+    assert loaded == code
+    assert loaded.version == "2024.06.1+build.7"
+    assert store.load_definition(code.id).source == "my_package.flows:pipeline"
+
+
+def test_a_text_definition_has_no_version(store: Store) -> None:
+    store.save_definition(DEFINITION)
+    assert store.load_definition(DEFINITION.id).version is None
+
+
+def test_creating_an_execution_saves_a_new_definition_and_keeps_an_old_one(
+    store: Store,
+) -> None:
+    store.create_execution("a", DEFINITION, ExecutionStarted(), NOW)
+    assert store.load_definition(DEFINITION.id) == DEFINITION
+    renamed = dataclasses.replace(DEFINITION, name="renamed", source="changed")
+    store.create_execution("b", renamed, ExecutionStarted(), NOW)
+    assert store.load_definition(DEFINITION.id) == DEFINITION
