@@ -9,7 +9,13 @@ from typing import Any
 from cadenza.model.errors import HistoryCorrupt
 from cadenza.model.events import JSON, Event, RecordedEvent, event_from_payload
 from cadenza.model.retry import RetryPolicy
-from cadenza.store.records import DefinitionRecord, ExecutionRecord, NewTask, TaskRecord
+from cadenza.store.records import (
+    DefinitionRecord,
+    ExecutionRecord,
+    FinishOutcome,
+    NewTask,
+    TaskRecord,
+)
 
 
 def dumps(value: JSON) -> str:
@@ -134,3 +140,30 @@ def execution_from_row(row: Mapping[str, Any]) -> ExecutionRecord:
         errors=loads(row["errors"]) or [],
         last_seq=row["next_seq"] - 1,
     )
+
+
+#: The statement (in each backend's ``queries.sql``) that ends an attempt each way.
+FINISH_STATEMENTS = {
+    FinishOutcome.DONE: "finish_task_done",
+    FinishOutcome.RETRY: "finish_task_retry",
+    FinishOutcome.SUSPEND: "finish_task_suspend",
+}
+
+
+def finish_values(
+    execution_id: str,
+    task_id: str,
+    attempt: int,
+    owner: str | None,
+    available_at: float,
+    now: float,
+) -> dict[str, Any]:
+    """The named parameters of the ``FINISH_STATEMENTS``."""
+    return {
+        "execution_id": execution_id,
+        "task_id": task_id,
+        "attempt": attempt,
+        "owner": owner,
+        "available_at": available_at,
+        "now": now,
+    }

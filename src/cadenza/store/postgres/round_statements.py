@@ -16,10 +16,12 @@ from collections.abc import Collection, Sequence
 from cadenza.model.errors import LeaseLost
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.store.codec import (
+    FINISH_STATEMENTS,
     decode_event,
     definition_from_row,
     dumps,
     encode_event,
+    finish_values,
     loads,
     recorded_event,
     task_from_row,
@@ -45,12 +47,6 @@ DECIDING_LOCK_SPACE = 0x43414445
 #: How many waiting executions a decider looks at to find ``limit`` that no
 #: other decider has taken.
 _SCAN_FACTOR = 4
-
-_FINISH_QUERIES = {
-    FinishOutcome.DONE: "finish_task_done",
-    FinishOutcome.RETRY: "finish_task_retry",
-    FinishOutcome.SUSPEND: "finish_task_suspend",
-}
 
 
 def load_definitions(conn: Connection, ids: Collection[str]) -> dict[str, DefinitionRecord]:
@@ -88,15 +84,15 @@ def finish(conn: Connection, request: FinishRequest, now: float) -> bool:
     False if it is no longer the holder's."""
     outcome = FinishOutcome(request.finish.outcome)
     cur = conn.execute(
-        QUERIES[_FINISH_QUERIES[outcome]],
-        {
-            "execution_id": request.execution_id,
-            "task_id": request.task_id,
-            "attempt": request.attempt,
-            "owner": request.owner,
-            "available_at": request.finish.available_at,
-            "now": now,
-        },
+        QUERIES[FINISH_STATEMENTS[outcome]],
+        finish_values(
+            request.execution_id,
+            request.task_id,
+            request.attempt,
+            request.owner,
+            request.finish.available_at,
+            now,
+        ),
     )
     if cur.rowcount != 1:
         return False

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from cadenza.model.errors import LeaseLost
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.store.codec import (
+    FINISH_STATEMENTS,
     decode_event,
     definition_from_row,
     dumps,
     encode_event,
+    finish_values,
     loads,
     recorded_event,
     task_from_row,
@@ -37,12 +39,6 @@ from cadenza.store.rounds import InboxEntry, PendingExecution, history_rows
 
 #: Every statement of the backend, by name.
 QUERIES: dict[str, str] = load_queries("cadenza.store.sqlite")
-
-_FINISH_QUERIES = {
-    FinishOutcome.DONE: "finish_task_done",
-    FinishOutcome.RETRY: "finish_task_retry",
-    FinishOutcome.SUSPEND: "finish_task_suspend",
-}
 
 
 def json_list(values: Sequence[object]) -> str:
@@ -72,15 +68,15 @@ def finish(conn: sqlite3.Connection, request: FinishRequest, now: float) -> bool
     """End an attempt's task row as ``request.finish`` says (events not delivered);
     False if it is no longer the holder's."""
     cur = conn.execute(
-        QUERIES[_FINISH_QUERIES[FinishOutcome(request.finish.outcome)]],
-        {
-            "execution_id": request.execution_id,
-            "task_id": request.task_id,
-            "attempt": request.attempt,
-            "owner": request.owner,
-            "available_at": request.finish.available_at,
-            "now": now,
-        },
+        QUERIES[FINISH_STATEMENTS[FinishOutcome(request.finish.outcome)]],
+        finish_values(
+            request.execution_id,
+            request.task_id,
+            request.attempt,
+            request.owner,
+            request.finish.available_at,
+            now,
+        ),
     )
     return cur.rowcount == 1
 
