@@ -169,7 +169,7 @@ def validate(args: argparse.Namespace) -> int:
     source = _read_definition(args.file)
     try:
         compile_checked(
-            _front_ends(args), default_registry(), source, kind=args.kind, origin=args.file
+            _front_ends(args), _registry(args), source, kind=args.kind, origin=args.file
         )
     except DefinitionError as exc:
         if args.json:
@@ -314,11 +314,13 @@ def worker(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    # Statuses in which nothing happens on its own, by every installed front end.
+    # Statuses in which nothing happens on its own, by every installed front end;
+    # executions of kinds this process cannot read are others' to finish.
     settled = sorted(engine.front_ends.settled_statuses())
+    kinds = engine.front_ends.usable()
 
     def idle() -> bool:
-        return not engine.store.list_executions(limit=1, excluding=settled)
+        return not engine.store.list_executions(limit=1, excluding=settled, kinds=kinds)
 
     engine.serve(stop, until=idle if args.exit_when_idle else None)
     return EXIT_OK

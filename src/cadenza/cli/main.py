@@ -87,11 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("validate", "check a workflow file and list every problem", commands.validate)
     p.add_argument("file")
     _kind_option(p)
-    p.add_argument(
-        "--aws-limits",
-        action="store_true",
-        help="apply the limits of the service the language comes from (256 KiB payloads)",
-    )
+    _running_options(p)
     p.add_argument("--json", action="store_true")
 
     p = command("ps", "list executions", commands.ps)

@@ -413,7 +413,7 @@ class Engine:
                 finishes=finishes,
                 decide_limit=self.decision_batch,
                 claim=claim,
-                kinds=frozenset(self.front_ends),
+                kinds=frozenset(self.front_ends.usable()),
                 known_definitions=self._interpreters,
                 held=self._decider.held(),
             )
@@ -443,7 +443,7 @@ class Engine:
                 continue
             if not skip_time:
                 return
-            due = self.store.next_wakeup()
+            due = self.store.next_wakeup(self.front_ends.usable())
             if due is None or due <= self.clock.now():
                 return
             setter = getattr(self.clock, "set", None)
@@ -466,7 +466,9 @@ class Engine:
     def serve(self, stop: threading.Event, *, until: Callable[[], bool] | None = None) -> None:
         """Run decisions and activities with a thread pool until ``stop`` is set
         (or ``until()`` is true). See ``cadenza.engine.serve``."""
-        parts = ServeParts(self.store, self.runner, self.clock, self.run_round, self._wake)
+        parts = ServeParts(
+            self.store, self.runner, self.clock, self.run_round, self._wake, self.front_ends.usable
+        )
         settings = ServeSettings(
             owner=self.owner,
             queues=self.queues,

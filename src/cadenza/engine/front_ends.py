@@ -46,6 +46,9 @@ class FrontEnds(Mapping[str, FrontEnd]):
         self.settings = settings or FrontEndSettings()
         self._factories: dict[str, FrontEndFactory] = {}
         self._loaded: dict[str, FrontEnd] = {}
+        #: Front ends that failed to load, with why (reported once, then skipped
+        #: where every front end is consulted).
+        self._broken: dict[str, FrontEndError] = {}
         items = (
             front_ends.items()
             if isinstance(front_ends, Mapping)
@@ -77,14 +80,34 @@ class FrontEnds(Mapping[str, FrontEnd]):
         factory = self._factories.get(kind)
         if factory is None:
             raise KeyError(kind)
-        front_end = factory(self.settings)
-        if front_end.kind != kind:
-            raise FrontEndError(
-                f"the front end registered as {kind!r} says its kind is {front_end.kind!r}",
-                kind=kind,
-            )
+        broken = self._broken.get(kind)
+        if broken is not None:
+            raise broken
+        try:
+            front_end = factory(self.settings)
+            if front_end.kind != kind:
+                raise FrontEndError(
+                    f"the front end registered as {kind!r} says its kind is {front_end.kind!r}",
+                    kind=kind,
+                )
+        except FrontEndError as exc:
+            self._broken[kind] = exc
+            log.error("%s", exc.message)
+            raise
         self._loaded[kind] = front_end
         return front_end
+
+    def usable(self) -> list[str]:
+        """The kinds whose front end loads (a broken plug-in is left out, and named
+        in the log once), in order."""
+        kinds = []
+        for kind in self:
+            try:
+                self[kind]
+            except FrontEndError:
+                continue
+            kinds.append(kind)
+        return kinds
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted({*self._factories, *self._loaded}))
@@ -119,7 +142,7 @@ class FrontEnds(Mapping[str, FrontEnd]):
                 return by_suffix
         sure: list[str] = []
         maybe: list[str] = []
-        for kind in self:
+        for kind in self.usable():
             recognition = self[kind].recognize(source)
             if recognition >= Recognition.YES:
                 sure.append(kind)
@@ -135,7 +158,7 @@ class FrontEnds(Mapping[str, FrontEnd]):
                     candidates=candidates,
                 )
         raise KindUnclear(
-            f"no installed front end ({', '.join(self) or 'none'}) recognises "
+            f"no installed front end ({', '.join(self.usable()) or 'none'}) recognises "
             f"{where or 'the definition'}; name its kind with --kind",
             candidates=[],
         )
@@ -143,7 +166,7 @@ class FrontEnds(Mapping[str, FrontEnd]):
     def _by_suffix(self, origin: str) -> str | None:
         best: tuple[int, str] | None = None
         tied = False
-        for kind in self:
+        for kind in self.usable():
             for suffix in self[kind].suffixes:
                 if origin.endswith(suffix):
                     if best is None or len(suffix) > best[0]:
@@ -156,7 +179,7 @@ class FrontEnds(Mapping[str, FrontEnd]):
         """Statuses in which an execution does nothing on its own, in any kind:
         final, or waiting for an operator."""
         statuses: set[str] = set()
-        for kind in self:
+        for kind in self.usable():
             front_end = self[kind]
             statuses |= front_end.final_statuses | front_end.waiting_statuses
         return frozenset(statuses)
@@ -166,13 +189,13 @@ def _entry_factory(entry: EntryPoint) -> FrontEndFactory:
     def load(settings: FrontEndSettings) -> FrontEnd:
         try:
             factory = entry.load()
+            front_end: FrontEnd = factory(settings)
         except Exception as exc:  # a broken plug-in must name itself, not crash blind
             raise FrontEndError(
                 f"the front end {entry.name!r} ({entry.value}) cannot be loaded: "
                 f"{type(exc).__name__}: {exc}",
                 kind=entry.name,
             ) from exc
-        front_end: FrontEnd = factory(settings)
         return front_end
 
     return load

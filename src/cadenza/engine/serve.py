@@ -54,6 +54,8 @@ class ServeParts:
     clock: Clock
     run_round: RunRound
     wake: threading.Event
+    #: The kinds this process can decide (others' inbox events do not wake it).
+    kinds: Callable[[], Sequence[str]]
 
 
 class ServeLoop:
@@ -153,7 +155,7 @@ class ServeLoop:
 
     def _idle(self, next_heartbeat: float) -> None:
         parts, settings = self.parts, self.settings
-        due = parts.store.next_wakeup()
+        due = parts.store.next_wakeup(parts.kinds())
         wait = settings.poll_interval
         now = parts.clock.now()
         if due is not None:

@@ -172,8 +172,9 @@ HistoryView = Callable[[Sequence[RecordedEvent]], JSON]
 class FrontEnd(Protocol):
     """One workflow language: recognises, compiles and serves its definitions.
 
-    Register an implementation (or a zero-argument factory returning one)
-    under the ``cadenza.front_ends`` entry-point group, named by its kind.
+    Register a factory that takes a ``FrontEndSettings`` and returns an
+    implementation under the ``cadenza.front_ends`` entry-point group, named
+    by its kind.
     """
 
     kind: str

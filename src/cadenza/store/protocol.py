@@ -149,10 +149,15 @@ class ExecutionStore(Protocol):
         """The execution's row, or ``ExecutionNotFound``."""
 
     def list_executions(
-        self, *, limit: int = 100, statuses: Sequence[str] = (), excluding: Sequence[str] = ()
+        self,
+        *,
+        limit: int = 100,
+        statuses: Sequence[str] = (),
+        excluding: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
     ) -> list[ExecutionRecord]:
-        """Executions, newest first: only those in ``statuses`` when given, and
-        none in ``excluding``."""
+        """Executions, newest first: only those in ``statuses`` when given, none in
+        ``excluding``, and only of ``kinds`` when given."""
 
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         """Events with ``seq > after_seq``, in order; ``ExecutionNotFound`` if absent."""
@@ -219,9 +224,10 @@ class Timers(Protocol):
     def fire_due_timers(self, now: float, limit: int) -> int:
         """Move timers due by ``now`` into their executions' inboxes as ``TimerFired``."""
 
-    def next_wakeup(self) -> float | None:
+    def next_wakeup(self, kinds: Sequence[str] | None = None) -> float | None:
         """The earliest time an engine task (not external work), a lease expiry, a
-        timer or an inbox event becomes due, if any."""
+        timer or an inbox event becomes due, if any; inbox events count only for
+        executions of ``kinds`` when given (the ones the caller can decide)."""
 
 
 class WakeUps(Protocol):

@@ -24,6 +24,7 @@ SELECT id, definition_id, kind, name, status, created_at, updated_at, output, er
 FROM executions
 WHERE (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[]))
   AND NOT (status = ANY(%(excluding)s::text[]))
+  AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
@@ -244,7 +245,9 @@ SELECT MIN(t) AS due FROM (
     SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled' AND NOT external
     UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'
     UNION ALL SELECT MIN(fire_at) FROM timers
-    UNION ALL SELECT MIN(pending_since) FROM executions WHERE pending_since IS NOT NULL
+    UNION ALL SELECT MIN(pending_since) FROM executions
+    WHERE pending_since IS NOT NULL
+      AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
 ) AS due_times;
 
 -- name: lock_migrations

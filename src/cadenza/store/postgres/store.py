@@ -172,12 +172,22 @@ class PostgresStore:
         return execution_from_row(row)
 
     def list_executions(
-        self, *, limit: int = 100, statuses: Sequence[str] = (), excluding: Sequence[str] = ()
+        self,
+        *,
+        limit: int = 100,
+        statuses: Sequence[str] = (),
+        excluding: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
     ) -> list[ExecutionRecord]:
         rows = self._read(
             lambda c: c.execute(
                 QUERIES["list_executions"],
-                {"statuses": list(statuses), "excluding": list(excluding), "limit": limit},
+                {
+                    "statuses": list(statuses),
+                    "excluding": list(excluding),
+                    "kinds": None if kinds is None else list(kinds),
+                    "limit": limit,
+                },
             ).fetchall()
         )
         return [execution_from_row(r) for r in rows]
@@ -289,8 +299,9 @@ class PostgresStore:
             )
             return len(due)
 
-    def next_wakeup(self) -> float | None:
-        row = self._read(lambda c: c.execute(QUERIES["next_wakeup"]).fetchone())
+    def next_wakeup(self, kinds: Sequence[str] | None = None) -> float | None:
+        listed = None if kinds is None else list(kinds)
+        row = self._read(lambda c: c.execute(QUERIES["next_wakeup"], {"kinds": listed}).fetchone())
         return None if row is None or row["due"] is None else float(row["due"])
 
 
@@ -310,8 +321,15 @@ class _PostgresRound:
     def writing(self) -> Iterator[PostgresRoundWriter]:
         with self.store._transaction(self.conn):
             yield PostgresRoundWriter(self.conn)
+            # Unmarked as the last statement before the commit, which saves a
+            # transaction per round. A decider that takes one of these
+            # executions in the instant before the commit reads the old row,
+            # and its own save is refused: it waits for this commit on the row
+            # lock and then sees the new decision number.
+            self.release()
 
     def release(self) -> None:
-        """Unmark the executions this round took (after its commit or failure)."""
+        """Unmark the executions this round took (if it has not already)."""
         if self.reader.marked and not (self.conn.closed or self.conn.broken):
             self.conn.execute(QUERIES["release_executions"])
+            self.reader.marked = False

@@ -25,6 +25,7 @@ SELECT id, definition_id, kind, name, status, created_at, updated_at, output, er
 FROM executions
 WHERE (json_array_length(:statuses) = 0 OR status IN (SELECT value FROM json_each(:statuses)))
   AND status NOT IN (SELECT value FROM json_each(:excluding))
+  AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit;
 
@@ -193,7 +194,9 @@ SELECT MIN(t) AS due FROM (
     SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled' AND NOT external
     UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'
     UNION ALL SELECT MIN(fire_at) FROM timers
-    UNION ALL SELECT MIN(pending_since) FROM executions WHERE pending_since IS NOT NULL
+    UNION ALL SELECT MIN(pending_since) FROM executions
+    WHERE pending_since IS NOT NULL
+      AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
 );
 
 -- name: create_meta

@@ -209,7 +209,12 @@ class SQLiteStore:
         return execution_from_row(row)
 
     def list_executions(
-        self, *, limit: int = 100, statuses: Sequence[str] = (), excluding: Sequence[str] = ()
+        self,
+        *,
+        limit: int = 100,
+        statuses: Sequence[str] = (),
+        excluding: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
     ) -> list[ExecutionRecord]:
         rows = self._read(
             lambda c: c.execute(
@@ -217,6 +222,7 @@ class SQLiteStore:
                 {
                     "statuses": rs.json_list(statuses),
                     "excluding": rs.json_list(excluding),
+                    "kinds": None if kinds is None else rs.json_list(kinds),
                     "limit": limit,
                 },
             ).fetchall()
@@ -331,8 +337,9 @@ class SQLiteStore:
         """SQLite cannot notify other processes: False at once; callers poll."""
         return False
 
-    def next_wakeup(self) -> float | None:
-        row = self._read(lambda c: c.execute(QUERIES["next_wakeup"]).fetchone())
+    def next_wakeup(self, kinds: Sequence[str] | None = None) -> float | None:
+        listed = None if kinds is None else rs.json_list(kinds)
+        row = self._read(lambda c: c.execute(QUERIES["next_wakeup"], {"kinds": listed}).fetchone())
         return None if row is None or row[0] is None else float(row[0])
 
 
