@@ -80,12 +80,22 @@ LISTEN cadenza_work;
 WITH taken AS (
     SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, waiting
     FROM (
-        SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-               COALESCE(pending_since, %(now)s) AS waiting
-        FROM executions
-        WHERE (pending_since IS NOT NULL OR id = ANY(%(finished)s::text[]))
-          AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
-        ORDER BY COALESCE(pending_since, %(now)s), id
+        -- Pending ones in the order of the pending index, and those whose
+        -- attempts finish in this round by primary key.
+        (SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+                pending_since AS waiting
+         FROM executions
+         WHERE pending_since IS NOT NULL
+           AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
+         ORDER BY pending_since
+         LIMIT %(scan)s)
+        UNION
+        (SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+                COALESCE(pending_since, %(now)s) AS waiting
+         FROM executions
+         WHERE id = ANY(%(finished)s::text[])
+           AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[])))
+        ORDER BY waiting, id
         LIMIT %(scan)s
     ) AS candidates
     WHERE pg_try_advisory_lock(%(space)s, hashtext(candidates.id))

@@ -1,7 +1,8 @@
 -- The SQLite backend's statements, one per "-- name:" block, looked up by
 -- name from Python. Full-line comments are dropped when loading.
--- Placeholders are sqlite3's named ones (:name); a list travels as a JSON
--- array and is read with json_each.
+-- Placeholders are sqlite3's named ones (:name). A list parameter is written
+-- "(SELECT value FROM json_each(:name))", which runs as is in sqlite3; the
+-- store spreads it into an IN list of named placeholders before running it.
 
 -- name: save_definition
 INSERT OR IGNORE INTO definitions (id, kind, name, source, created_at, version)
@@ -23,7 +24,7 @@ FROM executions WHERE id = :id;
 -- name: list_executions
 SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
 FROM executions
-WHERE (json_array_length(:statuses) = 0 OR status IN (SELECT value FROM json_each(:statuses)))
+WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
   AND status NOT IN (SELECT value FROM json_each(:excluding))
   AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
 ORDER BY created_at DESC, id DESC
@@ -51,12 +52,26 @@ UPDATE executions SET pending_since = COALESCE(pending_since, :now) WHERE id = :
 SELECT 1 FROM executions WHERE pending_since IS NOT NULL LIMIT 1;
 
 -- name: pending_executions
--- Executions with inbox events, or whose attempts finish in this round.
-SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq
-FROM executions
-WHERE (pending_since IS NOT NULL OR id IN (SELECT value FROM json_each(:finished)))
-  AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
-ORDER BY COALESCE(pending_since, :now), id
+-- Executions with inbox events (in the order of the pending index), and those
+-- whose attempts finish in this round (by primary key), oldest waiting first.
+SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq FROM (
+    SELECT * FROM (
+        SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+               pending_since AS waiting
+        FROM executions
+        WHERE pending_since IS NOT NULL
+          AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+        ORDER BY pending_since
+        LIMIT :limit
+    )
+    UNION
+    SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+           COALESCE(pending_since, :now) AS waiting
+    FROM executions
+    WHERE id IN (SELECT value FROM json_each(:finished))
+      AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+)
+ORDER BY waiting, id
 LIMIT :limit;
 
 -- name: load_inboxes

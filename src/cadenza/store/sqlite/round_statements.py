@@ -8,9 +8,11 @@ caller's ``BEGIN IMMEDIATE`` transaction.
 
 from __future__ import annotations
 
-import json
+import functools
+import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cadenza.model.errors import LeaseLost
 from cadenza.model.events import JSON, Event, RecordedEvent
@@ -41,14 +43,51 @@ from cadenza.store.rounds import InboxEntry, PendingExecution, history_rows
 QUERIES: dict[str, str] = load_queries("cadenza.store.sqlite")
 
 
-def json_list(values: Sequence[object]) -> str:
-    """A list as the JSON array the statements read with ``json_each``."""
-    return json.dumps(list(values))
+class SqlList(tuple[object, ...]):
+    """A list parameter: ``(SELECT value FROM json_each(:name))`` in a statement
+    becomes ``(:name_0, :name_1, ...)`` before it runs (an IN list is several
+    times faster than the JSON table-valued function)."""
+
+
+def sql_list(values: Sequence[object]) -> SqlList:
+    """``values`` as a list parameter of a named statement."""
+    return SqlList(values)
+
+
+_LIST_PARAMETER = re.compile(r"\(SELECT value FROM json_each\(:(\w+)\)\)")
+
+
+@functools.lru_cache(maxsize=512)
+def _expanded(name: str, sizes: tuple[tuple[str, int], ...]) -> str:
+    counts = dict(sizes)
+
+    def in_list(match: re.Match[str]) -> str:
+        key = match.group(1)
+        return "(" + ", ".join(f":{key}_{i}" for i in range(counts.get(key, 0))) + ")"
+
+    return _LIST_PARAMETER.sub(in_list, QUERIES[name])
+
+
+def execute(
+    conn: sqlite3.Connection, name: str, params: Mapping[str, Any] | None = None
+) -> sqlite3.Cursor:
+    """Run the statement ``name`` with ``params``; ``SqlList`` values are spread
+    into an IN list, and the name itself is bound to 1 (or stays None) so that
+    ``:name IS NULL`` can tell "no list" from a list."""
+    params = dict(params or {})
+    sizes = []
+    for key, value in list(params.items()):
+        if isinstance(value, SqlList):
+            sizes.append((key, len(value)))
+            for i, item in enumerate(value):
+                params[f"{key}_{i}"] = item
+            params[key] = 1
+    return conn.execute(_expanded(name, tuple(sorted(sizes))), params)
 
 
 def load_definitions(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
     """The definitions among ``ids`` that exist, by id."""
-    rows = conn.execute(QUERIES["load_definitions"], {"ids": json_list(ids)}).fetchall()
+    rows = execute(conn, "load_definitions", {"ids": sql_list(ids)}).fetchall()
     return {row["id"]: definition_from_row(row) for row in rows}
 
 
@@ -56,19 +95,21 @@ def deliver(conn: sqlite3.Connection, deliveries: Sequence[tuple[str, Event]], n
     """Put each ``(execution_id, event)`` in its inbox, in order."""
     for execution_id, event in deliveries:
         type_name, payload = encode_event(event)
-        conn.execute(
-            QUERIES["insert_inbox"],
+        execute(
+            conn,
+            "insert_inbox",
             {"id": execution_id, "now": now, "type": type_name, "payload": payload},
         )
     for execution_id in sorted({execution_id for execution_id, _ in deliveries}):
-        conn.execute(QUERIES["mark_pending"], {"id": execution_id, "now": now})
+        execute(conn, "mark_pending", {"id": execution_id, "now": now})
 
 
 def finish(conn: sqlite3.Connection, request: FinishRequest, now: float) -> bool:
     """End an attempt's task row as ``request.finish`` says (events not delivered);
     False if it is no longer the holder's."""
-    cur = conn.execute(
-        QUERIES[FINISH_STATEMENTS[FinishOutcome(request.finish.outcome)]],
+    cur = execute(
+        conn,
+        FINISH_STATEMENTS[FinishOutcome(request.finish.outcome)],
         finish_values(
             request.execution_id,
             request.task_id,
@@ -85,13 +126,14 @@ def claim(conn: sqlite3.Connection, request: ClaimRequest, now: float) -> list[T
     """Lease up to ``request.limit`` due tasks of its queues, oldest first."""
     if request.limit <= 0 or not request.queues:
         return []
-    rows = conn.execute(
-        QUERIES["claim_tasks"],
+    rows = execute(
+        conn,
+        "claim_tasks",
         {
             "owner": request.owner,
             "now": now,
             "lease": request.lease,
-            "queues": json_list(request.queues),
+            "queues": sql_list(request.queues),
             "limit": request.limit,
             "external": request.external,
         },
@@ -103,9 +145,10 @@ def has_due_tasks(conn: sqlite3.Connection, request: ClaimRequest, now: float) -
     """Whether ``claim`` would find a task now."""
     if request.limit <= 0 or not request.queues:
         return False
-    row = conn.execute(
-        QUERIES["any_due_task"],
-        {"queues": json_list(request.queues), "now": now, "external": request.external},
+    row = execute(
+        conn,
+        "any_due_task",
+        {"queues": sql_list(request.queues), "now": now, "external": request.external},
     ).fetchone()
     return row is not None
 
@@ -119,13 +162,14 @@ class SQLiteRoundReader:
     def pending_work(
         self, request: RoundRequest, finished: Sequence[str]
     ) -> list[tuple[PendingExecution, list[InboxEntry]]]:
-        if not finished and self.conn.execute(QUERIES["any_pending"]).fetchone() is None:
+        if not finished and execute(self.conn, "any_pending").fetchone() is None:
             return []
-        rows = self.conn.execute(
-            QUERIES["pending_executions"],
+        rows = execute(
+            self.conn,
+            "pending_executions",
             {
-                "finished": json_list(finished),
-                "kinds": None if request.kinds is None else json_list(sorted(request.kinds)),
+                "finished": sql_list(finished),
+                "kinds": None if request.kinds is None else sql_list(sorted(request.kinds)),
                 "now": request.now,
                 "limit": request.decide_limit,
             },
@@ -133,7 +177,7 @@ class SQLiteRoundReader:
         if not rows:
             return []
         inboxes: dict[str, list[InboxEntry]] = {row["id"]: [] for row in rows}
-        for entry in self.conn.execute(QUERIES["load_inboxes"], {"ids": json_list(list(inboxes))}):
+        for entry in execute(self.conn, "load_inboxes", {"ids": sql_list(list(inboxes))}):
             inboxes[entry["execution_id"]].append(
                 InboxEntry(
                     entry["id"], entry["time"], decode_event(entry["type"], entry["payload"])
@@ -149,10 +193,10 @@ class SQLiteRoundReader:
     ) -> tuple[dict[str, JSON], dict[str, list[RecordedEvent]]]:
         snapshots = {
             row["id"]: loads(row["snapshot"])
-            for row in self.conn.execute(QUERIES["load_snapshots"], {"ids": json_list(ids)})
+            for row in execute(self.conn, "load_snapshots", {"ids": sql_list(ids)})
         }
         histories: dict[str, list[RecordedEvent]] = {execution_id: [] for execution_id in ids}
-        for row in self.conn.execute(QUERIES["read_histories"], {"ids": json_list(ids)}):
+        for row in execute(self.conn, "read_histories", {"ids": sql_list(ids)}):
             histories[row["execution_id"]].append(recorded_event(row))
         return snapshots, histories
 
@@ -172,39 +216,39 @@ class SQLiteRoundWriter:
     def decision_numbers(self, ids: Sequence[str]) -> dict[str, int]:
         if not ids:
             return {}
-        rows = self.conn.execute(QUERIES["decision_numbers"], {"ids": json_list(ids)})
+        rows = execute(self.conn, "decision_numbers", {"ids": sql_list(ids)})
         return {row["id"]: row["decision_no"] for row in rows}
 
     def consume_inbox(self, entry_ids: Sequence[int]) -> set[int]:
-        rows = self.conn.execute(QUERIES["consume_inbox"], {"ids": json_list(entry_ids)})
+        rows = execute(self.conn, "consume_inbox", {"ids": sql_list(entry_ids)})
         return {row["id"] for row in rows}
 
     def save(self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float) -> None:
         if not decisions:
             return
         conn = self.conn
-        conn.executemany(
-            QUERIES["insert_history"],
-            [
+        rows: dict[str, list[tuple[Any, ...]]] = {
+            "insert_history": [
                 (execution_id, seq, decision, time, *encode_event(event))
                 for execution_id, seq, decision, time, event in history_rows(decisions)
             ],
-        )
-        conn.executemany(
-            QUERIES["insert_task"],
-            [task_values(r.execution_id, task, now) for _w, r in decisions for task in r.tasks],
-        )
-        conn.executemany(
-            QUERIES["cancel_task"],
-            [(r.execution_id, task_id) for _w, r in decisions for task_id in r.canceled_tasks],
-        )
-        conn.executemany(
-            QUERIES["upsert_timer"],
-            [(r.execution_id, tid, fire_at) for _w, r in decisions for tid, fire_at in r.timers],
-        )
+            "insert_task": [
+                task_values(r.execution_id, task, now) for _w, r in decisions for task in r.tasks
+            ],
+            "cancel_task": [
+                (r.execution_id, task_id) for _w, r in decisions for task_id in r.canceled_tasks
+            ],
+            "upsert_timer": [
+                (r.execution_id, tid, at) for _w, r in decisions for tid, at in r.timers
+            ],
+        }
+        for name, values in rows.items():
+            if values:
+                conn.executemany(QUERIES[name], values)
         for work, result in decisions:
-            cur = conn.execute(
-                QUERIES["save_execution"],
+            cur = execute(
+                conn,
+                "save_execution",
                 {
                     "id": result.execution_id,
                     "expected": work.decision_no,

@@ -44,11 +44,12 @@ from cadenza.store.protocol import (
 from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
 from cadenza.store.rounds import attempt_lost, run_round
 from cadenza.store.sqlite import round_statements as rs
-from cadenza.store.sqlite.round_statements import QUERIES, SQLiteRoundReader, SQLiteRoundWriter
+from cadenza.store.sqlite.round_statements import SQLiteRoundReader, SQLiteRoundWriter
 
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 30_000
+_CACHED_STATEMENTS = 512
 
 
 def path_from_url(url: str) -> str:
@@ -79,7 +80,12 @@ class SQLiteStore:
         self._lock = threading.RLock()
         try:
             self._conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30
+                path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
+                # IN lists of every length are distinct statements: keep many.
+                cached_statements=_CACHED_STATEMENTS,
             )
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite file {path!r}: {exc}") from exc
@@ -125,14 +131,9 @@ class SQLiteStore:
             self.commits += 1
 
     @contextmanager
-    def _snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every read inside sees one moment of the file."""
+    def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock, self._translate():
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                self._conn.execute("COMMIT")
+            yield self._conn
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock, self._translate():
@@ -142,8 +143,8 @@ class SQLiteStore:
         migrations = migrations_for("sqlite")
         newest = migrations[-1].version
         with self._write() as conn:
-            conn.execute(QUERIES["create_meta"])
-            row = conn.execute(QUERIES["schema_version"]).fetchone()
+            rs.execute(conn, "create_meta")
+            row = rs.execute(conn, "schema_version").fetchone()
             current = int(row[0]) if row else 0
             if current > newest:
                 raise SchemaMismatch(
@@ -157,10 +158,10 @@ class SQLiteStore:
                     for statement in split_sql(migration.sql):
                         conn.execute(statement)
             if current < newest:
-                conn.execute(QUERIES["set_schema_version"], {"version": str(newest)})
+                rs.execute(conn, "set_schema_version", {"version": str(newest)})
 
     def schema_version(self) -> int:
-        row = self._read(lambda c: c.execute(QUERIES["schema_version"]).fetchone())
+        row = self._read(lambda c: rs.execute(c, "schema_version").fetchone())
         return int(row[0]) if row else 0
 
     def close(self) -> None:
@@ -171,7 +172,7 @@ class SQLiteStore:
 
     def save_definition(self, definition: DefinitionRecord) -> None:
         with self._write() as conn:
-            conn.execute(QUERIES["save_definition"], definition_values(definition))
+            rs.execute(conn, "save_definition", definition_values(definition))
 
     def load_definition(self, definition_id: str) -> DefinitionRecord:
         from cadenza.model.errors import DefinitionNotFound
@@ -187,9 +188,10 @@ class SQLiteStore:
         self, execution_id: str, definition: DefinitionRecord, first: Event, now: float
     ) -> None:
         with self._write() as conn:
-            conn.execute(QUERIES["save_definition"], definition_values(definition))
-            conn.execute(
-                QUERIES["insert_execution"],
+            rs.execute(conn, "save_definition", definition_values(definition))
+            rs.execute(
+                conn,
+                "insert_execution",
                 {
                     "id": execution_id,
                     "definition_id": definition.id,
@@ -201,9 +203,7 @@ class SQLiteStore:
             rs.deliver(conn, [(execution_id, first)], now)
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
-        row = self._read(
-            lambda c: c.execute(QUERIES["load_execution"], {"id": execution_id}).fetchone()
-        )
+        row = self._read(lambda c: rs.execute(c, "load_execution", {"id": execution_id}).fetchone())
         if row is None:
             raise ExecutionNotFound(f"no execution with id {execution_id!r}")
         return execution_from_row(row)
@@ -217,12 +217,13 @@ class SQLiteStore:
         kinds: Sequence[str] | None = None,
     ) -> list[ExecutionRecord]:
         rows = self._read(
-            lambda c: c.execute(
-                QUERIES["list_executions"],
+            lambda c: rs.execute(
+                c,
+                "list_executions",
                 {
-                    "statuses": rs.json_list(statuses),
-                    "excluding": rs.json_list(excluding),
-                    "kinds": None if kinds is None else rs.json_list(kinds),
+                    "statuses": rs.sql_list(statuses) if statuses else None,
+                    "excluding": rs.sql_list(excluding),
+                    "kinds": None if kinds is None else rs.sql_list(kinds),
                     "limit": limit,
                 },
             ).fetchall()
@@ -232,7 +233,7 @@ class SQLiteStore:
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         def read(c: sqlite3.Connection) -> list[RecordedEvent]:
             _require_execution(c, execution_id)
-            rows = c.execute(QUERIES["read_history"], {"id": execution_id, "after": after_seq})
+            rows = rs.execute(c, "read_history", {"id": execution_id, "after": after_seq})
             return [recorded_event(r) for r in rows]
 
         return self._read(read)
@@ -243,9 +244,9 @@ class SQLiteStore:
             rs.deliver(conn, [(execution_id, e) for e in events], now)
 
     def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
-        ids = None if execution_ids is None else rs.json_list(execution_ids)
+        ids = None if execution_ids is None else rs.sql_list(execution_ids)
         with self._write() as conn:
-            return conn.execute(QUERIES["forget_snapshots"], {"ids": ids}).rowcount
+            return rs.execute(conn, "forget_snapshots", {"ids": ids}).rowcount
 
     # --- decision rounds -----------------------------------------------------------------
 
@@ -269,8 +270,9 @@ class SQLiteStore:
             return held
         with self._write() as conn:
             for execution_id, task_id in keys:
-                cur = conn.execute(
-                    QUERIES["heartbeat_task"],
+                cur = rs.execute(
+                    conn,
+                    "heartbeat_task",
                     {
                         "now": now,
                         "lease": lease,
@@ -291,15 +293,13 @@ class SQLiteStore:
 
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
         rows = self._read(
-            lambda c: c.execute(QUERIES["expired_tasks"], {"now": now, "limit": limit}).fetchall()
+            lambda c: rs.execute(c, "expired_tasks", {"now": now, "limit": limit}).fetchall()
         )
         return [task_from_row(r) for r in rows]
 
     def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
         rows = self._read(
-            lambda c: c.execute(
-                QUERIES["waiting_tasks"], {"id": execution_id, "name": name}
-            ).fetchall()
+            lambda c: rs.execute(c, "waiting_tasks", {"id": execution_id, "name": name}).fetchall()
         )
         return [task_from_row(r) for r in rows]
 
@@ -307,26 +307,21 @@ class SQLiteStore:
         if not owners:
             return 0
         with self._write() as conn:
-            cur = conn.execute(
-                QUERIES["break_leases"], {"now": now, "owners": rs.json_list(owners)}
-            )
+            cur = rs.execute(conn, "break_leases", {"now": now, "owners": rs.sql_list(owners)})
             return cur.rowcount
 
     def lease_owners(self) -> list[str]:
-        rows = self._read(lambda c: c.execute(QUERIES["lease_owners"]).fetchall())
+        rows = self._read(lambda c: rs.execute(c, "lease_owners").fetchall())
         return sorted(r[0] for r in rows if r[0])
 
     # --- timers ------------------------------------------------------------------------------
 
     def fire_due_timers(self, now: float, limit: int) -> int:
         # A read first: most rounds find no timer due and must not commit.
-        if (
-            self._read(lambda c: c.execute(QUERIES["any_due_timer"], {"now": now}).fetchone())
-            is None
-        ):
+        if self._read(lambda c: rs.execute(c, "any_due_timer", {"now": now}).fetchone()) is None:
             return 0
         with self._write() as conn:
-            due = conn.execute(QUERIES["take_due_timers"], {"now": now, "limit": limit}).fetchall()
+            due = rs.execute(conn, "take_due_timers", {"now": now, "limit": limit}).fetchall()
             due.sort(key=lambda r: (r["fire_at"], r["execution_id"], r["timer_id"]))
             rs.deliver(
                 conn, [(r["execution_id"], TimerFired(timer_id=r["timer_id"])) for r in due], now
@@ -338,8 +333,8 @@ class SQLiteStore:
         return False
 
     def next_wakeup(self, kinds: Sequence[str] | None = None) -> float | None:
-        listed = None if kinds is None else rs.json_list(kinds)
-        row = self._read(lambda c: c.execute(QUERIES["next_wakeup"], {"kinds": listed}).fetchone())
+        listed = None if kinds is None else rs.sql_list(kinds)
+        row = self._read(lambda c: rs.execute(c, "next_wakeup", {"kinds": listed}).fetchone())
         return None if row is None or row[0] is None else float(row[0])
 
 
@@ -351,7 +346,9 @@ class _SQLiteRound:
 
     @contextmanager
     def reading(self) -> Iterator[SQLiteRoundReader]:
-        with self.store._snapshot() as conn:
+        # Plain reads, no read transaction: a row that moves between two of them
+        # only makes the decision stale, and the write phase refuses it.
+        with self.store._reading() as conn:
             yield SQLiteRoundReader(conn)
 
     @contextmanager
@@ -361,5 +358,5 @@ class _SQLiteRound:
 
 
 def _require_execution(conn: sqlite3.Connection, execution_id: str) -> None:
-    if conn.execute(QUERIES["execution_exists"], {"id": execution_id}).fetchone() is None:
+    if rs.execute(conn, "execution_exists", {"id": execution_id}).fetchone() is None:
         raise ExecutionNotFound(f"no execution with id {execution_id!r}")
