@@ -69,7 +69,8 @@ class ExecutionStarted(Event):
 
 @dataclass(frozen=True)
 class TaskCompleted(Event):
-    """A task's action ended: ``status`` is one of ``TASK_OUTCOMES``.
+    """A task's action ended: ``status`` is ``succeeded``, ``failed``, ``timeout``,
+    ``abandoned`` (its worker was lost) or ``canceled``.
 
     ``result`` is the action's result (for a failure, whatever the action
     reported: a shell command's stdout/stderr/return_code, an error object).

@@ -34,22 +34,3 @@ FINAL_EXECUTION_STATUSES = frozenset(
         ExecutionStatus.ABANDONED,
     }
 )
-
-
-class TaskOutcome(StrEnum):
-    """How one run of a task's action ended (``TaskCompleted.status``)."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    ABANDONED = "abandoned"
-    CANCELED = "canceled"
-
-
-class TaskRowStatus(StrEnum):
-    """The state of a task row in the store's queue (not a front-end status)."""
-
-    SCHEDULED = "scheduled"  # waiting to be claimed (possibly not before ``available_at``)
-    CLAIMED = "claimed"  # a worker holds a lease on it
-    SUSPENDED = "suspended"  # waiting for a person or an external answer
-    DONE = "done"  # its completion was delivered to the execution
