@@ -152,7 +152,11 @@ def _start_iterations(run: Run, th: Thread, items: list[Any], data: Any, env: An
         raise env.failure("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
     batcher = spec.get("ItemBatcher")
     if batcher is not None:
-        items = _batches(items, batcher, env, data)
+        try:
+            items = _batches(items, batcher, env, data, run.definition.is_jsonata(spec))
+        except StateFailure:
+            th["failed_events"] = ["MapStateFailed"]
+            raise
     frame: ChildFrame = {
         "kind": "map",
         "items": items,
@@ -193,14 +197,30 @@ def _keep_redriven(th: Thread, frame: ChildFrame) -> None:
             frame["remaining"] -= 1
 
 
-def _batches(items: list[Any], batcher: dict[str, Any], env: Any, data: Any) -> list[Any]:
-    size = int(batcher.get("MaxItemsPerBatch") or 0) or len(items) or 1
+def _batches(
+    items: list[Any], batcher: dict[str, Any], env: Any, data: Any, jsonata: bool
+) -> list[Any]:
+    """The items grouped as ``ItemBatcher`` says (JSONata: its fields may be expressions)."""
+    size_spec = batcher.get("MaxItemsPerBatch")
     batch_input = batcher.get("BatchInput")
+    if jsonata:
+        if size_spec is not None:
+            size_spec = env.jsonata_typed(
+                size_spec,
+                "ItemBatcher/MaxItemsPerBatch",
+                "number",
+                lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+            )
+        if batch_input is not None:
+            batch_input = env.jsonata(batch_input, "ItemBatcher/BatchInput")
+    elif batch_input is not None:
+        batch_input = env.render(batch_input, data)
+    size = int(size_spec or 0) or len(items) or 1
     out = []
     for i in range(0, len(items), size):
         batch: dict[str, Any] = {"Items": items[i : i + size]}
         if batch_input is not None:
-            batch["BatchInput"] = env.render(batch_input, data)
+            batch["BatchInput"] = batch_input
         out.append(batch)
     return out
 
@@ -305,7 +325,12 @@ def child_failed(run: Run, child: Thread, failure: StateFailure) -> None:
         _iteration_event(run, child, parent, "Failed")
         if frame["distributed"] and _tolerated(frame, child, failure):
             frame["remaining"] -= 1
-            _launch(run, parent)
+            try:
+                _launch(run, parent)
+            except StateFailure as launch_failure:
+                # The next item's ItemSelector failed: the Map fails with that.
+                _fail_state(run, parent, launch_failure)
+                return
             if frame["remaining"] == 0:
                 _complete(run, parent)
             return

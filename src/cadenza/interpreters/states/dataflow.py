@@ -22,6 +22,7 @@ from typing import Any
 from cadenza.expressions import intrinsics, jsonata_language, jsonpath
 from cadenza.expressions.jsonata_language import UNDEFINED, Clock, JsonataError
 from cadenza.interpreters.states.errors import StateFailure, runtime_cause
+from cadenza.interpreters.states.path_syntax import aws_path
 
 __all__ = ["Env", "dumps", "iso_time"]
 
@@ -58,8 +59,10 @@ class Env:
     # --- JSONPath ----------------------------------------------------------------
 
     def read(self, path: str, data: Any) -> Any:
-        """The value of a path (input, ``$$`` context or ``$variable``); raises PathNotFound."""
-        root, name, rest = jsonpath.split_root(path)
+        """The value of a path (input, ``$$`` context or ``$variable``); raises PathNotFound.
+
+        The path is read as AWS reads it (:func:`aws_path`)."""
+        root, name, rest = jsonpath.split_root(aws_path(path))
         if root == "context":
             return jsonpath.select(rest, self.context)
         if root == "variable":
@@ -128,7 +131,7 @@ class Env:
         if path is None:
             return raw_input
         try:
-            return jsonpath.put(raw_input, str(path), result)
+            return jsonpath.put(raw_input, aws_path(str(path)), result)
         except jsonpath.PathNotFound:
             raise self.failure(
                 "States.ResultPathMatchFailure",
@@ -158,7 +161,7 @@ class Env:
                 raise self.failure(
                     "States.QueryEvaluationError",
                     f"The JSONata expression '{text}' specified for the field '{location}' "
-                    f"threw an error during evaluation. {exc}",
+                    f"threw an error during evaluation. {evaluation_error(exc)}",
                     location,
                 ) from None
             if result is UNDEFINED:
@@ -190,6 +193,33 @@ class Env:
                 location,
             )
         return result
+
+
+#: What a Python error inside the JSONata library means, in JSONata's terms (with
+#: the code of the reference implementation where one error is certain).
+_PYTHON_ERRORS: dict[type[BaseException], str] = {
+    ZeroDivisionError: "D1001: Number out of range",
+    OverflowError: "D1001: Number out of range",
+    RecursionError: "U1001: Stack overflow error",
+    TypeError: "A function or operator was given a value of the wrong type",
+    ValueError: "A function was given a value it cannot use",
+}
+
+
+def evaluation_error(exc: JsonataError) -> str:
+    """The detail of a failed evaluation, as JSONata words it.
+
+    Errors of the language (the library's, or those of the functions Step Functions
+    adds) keep their text; a Python error the library let through (``float division
+    by zero``...) is described by its JSONata meaning, never by Python's text.
+    """
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, JsonataError) or type(cause).__module__ != "builtins":
+        return str(exc)
+    for kind, text in _PYTHON_ERRORS.items():
+        if isinstance(cause, kind):
+            return text
+    return "The expression could not be evaluated"
 
 
 def json_type(value: Any) -> str:

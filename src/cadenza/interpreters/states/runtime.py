@@ -240,13 +240,8 @@ class Run:
         if not th.pop("work_failed", False):
             th["active"] = False  # it failed in its own processing, not while working
         if failure.error == "States.QueryEvaluationError" and failure.details != "reported":
-            failure.details = "reported"
-            details: dict[str, Any] = {"error": failure.error, "cause": failure.cause}
-            if failure.location is not None:
-                details["location"] = failure.location
-            details["state"] = th["state"]
             th["prev"] = th["entered_prev"]  # AWS links it to what came before the state
-            self.emit(th, "EvaluationFailed", "evaluationFailedEventDetails", details)
+            self.evaluation_failed(th, failure)
         if failure.catchable:
             delay = retry_delay(
                 spec.get("Retry") or [], failure.error, th["attempts"], self.entropy
@@ -264,6 +259,15 @@ class Run:
                 self.caught(th, catcher, failure)
                 return
         self.thread_failed(th, failure)
+
+    def evaluation_failed(self, th: Thread, failure: StateFailure) -> None:
+        """Record the ``EvaluationFailed`` event of a JSONata failure (once)."""
+        failure.details = "reported"
+        details: dict[str, Any] = {"error": failure.error, "cause": failure.cause}
+        if failure.location is not None:
+            details["location"] = failure.location
+        details["state"] = th["state"]
+        self.emit(th, "EvaluationFailed", "evaluationFailedEventDetails", details)
 
     def caught(self, th: Thread, catcher: dict[str, Any], failure: StateFailure) -> None:
         error_output = {"Error": failure.error, "Cause": failure.cause}
@@ -292,6 +296,10 @@ class Run:
                     absent="ResultPath" not in catcher,
                 )
         except StateFailure as inner:
+            # The catcher's own Output/Assign failed: not caught again, but a JSONata
+            # failure is recorded as one, like any other.
+            if inner.error == "States.QueryEvaluationError" and inner.details != "reported":
+                self.evaluation_failed(th, inner)
             self.thread_failed(th, inner)
             return
         self.leave(th, output, assigned, str(catcher["Next"]))

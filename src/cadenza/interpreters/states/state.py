@@ -38,9 +38,9 @@ class Resource(TypedDict):
     """What kind of resource a Task state's ARN names (``tasks.classify``).
 
     ``kind`` is ``lambda``, ``activity``, ``service`` or ``unknown``; a service
-    integration also has its ``resourceType`` (``lambda``, ``sqs``, ...), its
-    ``action`` and its integration ``pattern`` (``""``, ``sync``,
-    ``waitForTaskToken``).
+    integration also has its ``resourceType`` (``lambda``, ``sqs``,
+    ``aws-sdk:s3``, ...), its ``action``, its integration ``pattern`` (``""``,
+    ``sync``, ``waitForTaskToken``) and, when its ARN names one, its ``region``.
     """
 
     kind: str
@@ -48,6 +48,7 @@ class Resource(TypedDict):
     resourceType: NotRequired[str]
     action: NotRequired[str]
     pattern: NotRequired[str]
+    region: NotRequired[str]
 
 
 class RunningTask(Resource):

@@ -4,16 +4,21 @@ Resource kinds and what the engine is asked to run (``ScheduleTask``):
 
 * ``arn:aws:lambda:<region>:<account>:function:<name>`` — ``action`` is the
   function ARN, ``input`` the effective payload; events ``LambdaFunction*``;
-* ``arn:aws:states:::lambda:invoke`` — ``action`` is the ARN of the
+* ``arn:aws:states:<region>:<account>:lambda:invoke`` — ``action`` is the ARN of the
   ``FunctionName`` parameter, ``input`` its ``Payload``; events ``Task*``; the
   result is the Invoke response (``Payload``, ``StatusCode``, metadata);
 * ``arn:aws:states:<region>:<account>:activity:<name>`` — ``external`` work:
   ``queue`` and ``action`` are the activity ARN, and an outside worker polls
   for it; events ``Activity*``;
-* any other ``arn:aws:states:::<service>:<action>`` — ``action`` is the resource.
+* any other ``arn:aws:states:<region>:<account>:<service>:<action>`` — ``action``
+  is the resource; ``aws-sdk:<sdk service>:<action>`` is of type ``aws-sdk:<sdk service>``.
+
+In service ARNs the region and account may be empty (``arn:aws:states:::sqs:…``) or
+filled, as on AWS; a filled region is the ``region`` of the ``TaskScheduled`` event.
 
 A ``.waitForTaskToken`` resource also waits for ``TaskCompleted`` of the task
-id the token names (see ``frontend.py`` for the token format).
+id the token names (see ``frontend.py`` for the token format); the answer sent
+with the token is the task's result as is, whatever the integration.
 """
 
 from __future__ import annotations
@@ -47,7 +52,12 @@ REGION = "us-east-1"
 ACCOUNT = "111111111111"
 _FUNCTION = re.compile(r"^arn:aws:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$")
 _ACTIVITY = re.compile(r"^arn:aws:states:[^:]*:[^:]*:activity:.+$")
-_SERVICE = re.compile(r"^arn:aws:states:::(?P<service>[^:]+):(?P<action>[^.]+)(?P<pattern>\..+)?$")
+_SERVICE = re.compile(
+    r"^arn:aws:states:(?P<region>[^:]*):(?P<account>[^:]*):"
+    r"(?P<service>[^:.]+):(?P<action>[^.]+)(?P<pattern>\..+)?$"
+)
+#: ``aws-sdk:<sdk service>:<action>``: the type names the SDK service too.
+_SDK = "aws-sdk"
 
 
 def classify(resource: str) -> Resource:
@@ -58,13 +68,20 @@ def classify(resource: str) -> Resource:
         return {"kind": "activity", "resource": resource}
     m = _SERVICE.match(resource)
     if m is not None:
-        return {
+        service, action = m.group("service"), m.group("action")
+        if service == _SDK and ":" in action:
+            sdk_service, action = action.split(":", 1)
+            service = f"{_SDK}:{sdk_service}"
+        out: Resource = {
             "kind": "service",
             "resource": resource,
-            "resourceType": m.group("service"),
-            "action": m.group("action"),
+            "resourceType": service,
+            "action": action,
             "pattern": (m.group("pattern") or "")[1:],
         }
+        if m.group("region"):
+            out["region"] = m.group("region")
+        return out
     return {"kind": "unknown", "resource": resource}
 
 
@@ -157,11 +174,12 @@ def start_task(run: Run, th: Thread) -> None:
         queue, external = resource["resource"], True
     else:
         names = _service_names(resource)
-        details = {"parameters": dumps(payload), "region": REGION, **names, **limits}
+        region = resource.get("region") or REGION
+        details = {"parameters": dumps(payload), "region": region, **names, **limits}
         run.emit(th, "TaskScheduled", "taskScheduledEventDetails", details)
         run.emit(th, "TaskStarted", "taskStartedEventDetails", dict(names))
         queue = "default"
-        if resource.get("resourceType") == "lambda" and isinstance(payload, dict):
+        if _is_invoke(resource) and isinstance(payload, dict):
             action = function_arn(payload.get("FunctionName"))
             task["function"] = action
             task["log_tail"] = payload.get("LogType") == "Tail"
@@ -189,6 +207,11 @@ def start_task(run: Run, th: Thread) -> None:
     )
     if timeout is not None:
         task["timer"] = run.timer(th, "timeout", timeout, task=task_id)
+
+
+def _is_invoke(resource: Resource) -> bool:
+    """Whether the resource is the ``lambda:invoke`` service integration."""
+    return resource["kind"] == "service" and resource.get("resourceType") == "lambda"
 
 
 def _invoke_payload(payload: Any) -> Any:
@@ -255,7 +278,11 @@ def _call_completed(run: Run, th: Thread, task: RunningTask, event: TaskComplete
     goes on waiting for its token (``TaskSubmitted``); a failure fails the state."""
     task.pop("call")
     if event.status == "succeeded":
-        details = {"output": dumps(event.result), "outputDetails": {"truncated": False}}
+        result = event.result
+        if _is_invoke(task):
+            # The call was an Invoke: what it returned is the Invoke response.
+            result = _invoke_response(result, bool(task.get("log_tail")))
+        details = {"output": dumps(result), "outputDetails": {"truncated": False}}
         run.emit(
             th, "TaskSubmitted", "taskSubmittedEventDetails", {**details, **_service_names(task)}
         )
@@ -335,7 +362,9 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
     names = _service_names(task)
     if event.status == "succeeded":
         result = event.result
-        if kind == "service" and task.get("resourceType") == "lambda":
+        # A token's answer is the task's result as sent, whatever the integration;
+        # only a plain ``lambda:invoke`` result is the Invoke response.
+        if _is_invoke(task) and task.get("pattern") != "waitForTaskToken":
             result = _invoke_response(result, bool(task.get("log_tail")))
         text = dumps(result)
         limit = run.definition.payload_limit

@@ -9,7 +9,6 @@ from cadenza.interpreters.states.validation.context import JSONATA, Checker
 from cadenza.interpreters.states.validation.fields import (
     CATCHER_FIELDS,
     JITTER_STRATEGIES,
-    PREDEFINED_ERRORS,
     RETRIER_FIELDS,
     STATES_ALL,
     other_language,
@@ -98,11 +97,10 @@ def _check_error_equals(checker: Checker, handler: dict[str, Any], where: str, l
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         checker.report(location, messages.wrong_type("ErrorEquals", "a non-empty array of strings"))
         return
+    # Any other name is accepted, ``States.``-prefixed ones too (as AWS does): the
+    # spec only forbids a *reported* error to start with ``States.``.
     if STATES_ALL in names and (len(names) != 1 or not last):
         checker.report(location, messages.states_all_not_last())
-    for name in names:
-        if name.startswith("States.") and name not in PREDEFINED_ERRORS:
-            checker.report(location, messages.reserved_error_name(name))
 
 
 def _is_number(value: Any) -> bool:

@@ -144,28 +144,6 @@ CATCHER_FIELDS: dict[str, frozenset[str]] = {
     JSONATA: frozenset({"ErrorEquals", "Next", "Output", "Assign", "Comment"}),
 }
 
-PREDEFINED_ERRORS = frozenset(
-    {
-        "States.ALL",
-        "States.TaskFailed",
-        "States.Timeout",
-        "States.HeartbeatTimeout",
-        "States.Permissions",
-        "States.ResultPathMatchFailure",
-        "States.ParameterPathFailure",
-        "States.QueryEvaluationError",
-        "States.BranchFailed",
-        "States.NoChoiceMatched",
-        "States.IntrinsicFailure",
-        "States.ExceedToleratedFailureThreshold",
-        "States.ItemReaderFailed",
-        "States.ResultWriterFailed",
-        "States.DataLimitExceeded",
-        "States.Runtime",
-        "States.Http.Socket",
-    }
-)
-
 STATES_ALL = "States.ALL"
 
 

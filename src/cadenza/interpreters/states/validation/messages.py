@@ -204,11 +204,6 @@ def states_all_not_last() -> str:
     return "'States.ALL' must be the only error name in the last 'ErrorEquals'"
 
 
-def reserved_error_name(name: str) -> str:
-    """A custom error name in the ``States.`` namespace."""
-    return f"The error name '{name}' is not a predefined 'States.' error"
-
-
 def invalid_resource(value: str) -> str:
     """*(recorded)* A Task ``Resource`` that is not an ARN."""
     return (

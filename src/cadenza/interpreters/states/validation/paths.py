@@ -21,6 +21,8 @@ import re
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext.parser import parse as _parse_jsonpath
 
+from cadenza.interpreters.states.path_syntax import aws_path
+
 _VARIABLE_ROOT = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _REFERENCE_STEPS = re.compile(
     r"""(?:
@@ -62,7 +64,11 @@ RESERVED_VARIABLE = "states"
 
 
 def _root_to_dollar(text: str) -> str | None:
-    """``text`` with its root (``$$``, ``$var`` or ``$``) replaced by ``$``; None if no root."""
+    """``text`` with its root (``$$``, ``$var`` or ``$``) replaced by ``$``; None if no root.
+
+    The rest is read as AWS reads it (:func:`aws_path`: trailing space trimmed, ``.[``
+    as ``[``)."""
+    text = aws_path(text)
     if text.startswith("$$"):
         return "$" + text[2:]
     match = _VARIABLE_ROOT.match(text)
