@@ -233,6 +233,8 @@ class Cluster:
             str(self.lease),
             "--concurrency",
             str(self.concurrency),
+            # Servers also serve the HTTP API: each on a port of its own.
+            *(["--bind", "127.0.0.1:0"] if kind == "server" else []),
         ]
         with log.open("wb") as out:
             process = subprocess.Popen(

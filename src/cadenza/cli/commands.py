@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -324,6 +325,43 @@ def worker(args: argparse.Namespace) -> int:
 
     engine.serve(stop, until=idle if args.exit_when_idle else None)
     return EXIT_OK
+
+
+def server(args: argparse.Namespace) -> int:
+    from cadenza.api.server import ServerSettings, check_settings, parse_bind, serve_api
+
+    host, port = parse_bind(args.bind)
+    settings = ServerSettings(host=host, port=port, token=_api_token(args))
+    check_settings(settings)  # before the store is opened: bad input leaves nothing
+    engine = _engine(
+        args, concurrency=args.concurrency, queues=args.queue or ("default",), lease=args.lease
+    )
+    stop = threading.Event()
+    _stop_on_signals(stop)
+
+    def listening(host: str, port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        print(
+            f"server {engine.owner} listening on http://{shown}:{port}, serving queues "
+            f"{', '.join(engine.queues)}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    serve_api(engine, settings, stop, on_listening=listening)
+    return EXIT_OK
+
+
+def _api_token(args: argparse.Namespace) -> str | None:
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(f"cannot read {args.token_file}: {exc.strerror or exc}") from exc
+        if not token:
+            raise InputError(f"{args.token_file} holds no token")
+        return token
+    return os.environ.get("CADENZA_API_TOKEN") or None
 
 
 def db(args: argparse.Namespace) -> int:

@@ -156,10 +156,23 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command(
         "server",
-        "run the engine (decisions, timers, lease reaper) and workers until stopped",
-        commands.worker,
+        "serve the HTTP API and run the engine (decisions, timers, lease reaper) and "
+        "workers until stopped",
+        commands.server,
     )
     _worker_options(p)
+    p.add_argument(
+        "--bind",
+        default="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="where the HTTP API listens (default 127.0.0.1:8080; port 0 picks a free one)",
+    )
+    p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="file holding the API's bearer token (or set CADENZA_API_TOKEN); required "
+        "to bind anything but loopback",
+    )
 
     p = command("worker", "run decisions and activities until stopped", commands.worker)
     _worker_options(p)

@@ -25,7 +25,8 @@
     │   └── SchemaMismatch             (code: "store.schema_mismatch")
     ├── HistoryCorrupt                 (code: "history.corrupt")
     ├── ActivityError                  (code: "activity.failed")
-    └── RegistryError                  (code: "registry.invalid")
+    ├── RegistryError                  (code: "registry.invalid")
+    └── Unauthorized                   (code: "api.unauthorized")
 
 Codes are stable strings: the CLI and the API print them, and users match on
 them. A code is never renamed or reused for another meaning.
@@ -280,3 +281,9 @@ class RegistryError(CadenzaError):
     """An activity could not be registered as asked."""
 
     code = "registry.invalid"
+
+
+class Unauthorized(CadenzaError):
+    """The request does not carry the API's bearer token."""
+
+    code = "api.unauthorized"

@@ -1,0 +1,16 @@
+"""The HTTP API that ``cadenza server`` serves, next to its engine loop.
+
+``models``
+    the request and response bodies (pydantic); the OpenAPI document at
+    ``/openapi.json`` is generated from them.
+``routes``
+    the REST endpoints over one ``Engine``.
+``errors``
+    Cadenza errors and malformed requests as JSON 4xx answers.
+``limits``
+    the request-size limit and the bearer-token check.
+``server``
+    runs the API (uvicorn) and the engine loop in one process.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,200 @@
+"""Request and response bodies of the HTTP API.
+
+Requests refuse unknown fields, so a misspelt field is a 422 naming it rather
+than a silently ignored value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cadenza.model.events import RecordedEvent
+from cadenza.store.records import DefinitionRecord, ExecutionRecord
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DefinitionIn(_Request):
+    """A definition to check and keep."""
+
+    source: str = Field(description="the definition's text (YAML, JSON, ...)")
+    kind: str | None = Field(
+        None, description="the language (a front end's kind); recognised when omitted"
+    )
+    name: str | None = Field(None, description="a name for people; a hash prefix when omitted")
+    origin: str | None = Field(
+        None, description="the file name it came from, for messages and suffix detection"
+    )
+
+
+class DefinitionOut(BaseModel):
+    """A registered definition."""
+
+    id: str
+    kind: str
+    name: str
+    version: str | None
+    created_at: float
+
+    @classmethod
+    def of(cls, record: DefinitionRecord) -> DefinitionOut:
+        return cls(
+            id=record.id,
+            kind=record.kind,
+            name=record.name,
+            version=record.version,
+            created_at=record.created_at,
+        )
+
+
+class DefinitionDetail(DefinitionOut):
+    """A registered definition with its source."""
+
+    source: str
+
+    @classmethod
+    def of(cls, record: DefinitionRecord) -> DefinitionDetail:
+        return cls(
+            id=record.id,
+            kind=record.kind,
+            name=record.name,
+            version=record.version,
+            created_at=record.created_at,
+            source=record.source,
+        )
+
+
+class ProblemOut(BaseModel):
+    """One thing wrong with a definition."""
+
+    spec_path: str
+    message: str
+    category: str
+    line: int | None = None
+
+
+class ValidationOut(BaseModel):
+    """Whether a definition is valid, and every problem if not."""
+
+    valid: bool
+    kind: str | None = None
+    problems: list[ProblemOut] = Field(default_factory=list)
+
+
+class ExecutionIn(_Request):
+    """An execution to start."""
+
+    definition_id: str = Field(min_length=1)
+    input: Any = Field(None, description="the input; an object unless the language allows more")
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the same key starts the execution once; a retry gets the same id",
+    )
+
+
+class ExecutionOut(BaseModel):
+    """An execution as the store keeps it."""
+
+    id: str
+    definition_id: str
+    kind: str
+    name: str
+    status: str
+    created_at: float
+    updated_at: float
+    output: Any = None
+    errors: list[Any] = Field(default_factory=list)
+    last_seq: int
+
+    @classmethod
+    def of(cls, record: ExecutionRecord) -> ExecutionOut:
+        return cls(
+            id=record.id,
+            definition_id=record.definition_id,
+            kind=record.kind,
+            name=record.name,
+            status=record.status,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            output=record.output,
+            errors=list(record.errors),
+            last_seq=record.last_seq,
+        )
+
+
+class ExecutionList(BaseModel):
+    """Executions, newest first."""
+
+    executions: list[ExecutionOut]
+
+
+class EventOut(BaseModel):
+    """One recorded event."""
+
+    seq: int
+    decision: int
+    time: float
+    type: str
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, recorded: RecordedEvent) -> EventOut:
+        return cls(
+            seq=recorded.seq,
+            decision=recorded.decision,
+            time=recorded.time,
+            type=recorded.event.type,
+            payload=recorded.event.payload(),
+        )
+
+
+class HistoryPage(BaseModel):
+    """A page of history; ask again with ``after_seq=next_after_seq`` for more."""
+
+    events: list[EventOut]
+    next_after_seq: int | None
+
+
+class RerunIn(_Request):
+    """Run a finished execution again: from what failed, or from named steps."""
+
+    steps: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="the language's own switches (Orquesta: reset_items)"
+    )
+
+
+class AnswerIn(_Request):
+    """An answer to a task that waits for one."""
+
+    result: Any = None
+    failed: bool = False
+
+
+class Accepted(BaseModel):
+    """A request recorded, and what the execution looks like after its decision."""
+
+    execution: ExecutionOut
+    refused: Any = Field(None, description="why the execution refused the request, if it did")
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a stable code, a message, and details."""
+
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+    problems: list[ProblemOut] | None = None
+
+
+class Health(BaseModel):
+    """Liveness and readiness."""
+
+    status: str
+    store: str | None = None

@@ -1,0 +1,182 @@
+"""The REST endpoints over one ``Engine``.
+
+Handlers are plain functions (FastAPI runs them on its thread pool): the
+engine and its store are thread-safe, and a request that records an event
+(cancel, pause, an answer) is decided before it is answered, so the answer
+shows its effect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from cadenza.api.models import (
+    Accepted,
+    AnswerIn,
+    DefinitionDetail,
+    DefinitionIn,
+    DefinitionOut,
+    ErrorOut,
+    EventOut,
+    ExecutionIn,
+    ExecutionList,
+    ExecutionOut,
+    Health,
+    HistoryPage,
+    ProblemOut,
+    RerunIn,
+    ValidationOut,
+)
+from cadenza.engine.engine import Engine
+from cadenza.interpreters.protocol import RerunRequest
+from cadenza.model.errors import DefinitionError, ExecutionNotFound, OperationRefused
+
+#: Execution ids made from idempotency keys live in their own UUID namespace.
+_IDEMPOTENCY = uuid.UUID("6b1f8f0c-1d3a-5a8e-9c57-3f0e2d6b9a41")
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 422, 503)
+}
+
+
+def routes(engine: Engine) -> APIRouter:
+    """Every endpoint of the API, bound to ``engine``."""
+    api = APIRouter(responses=_ERRORS)
+
+    @api.get("/health", tags=["health"])
+    def health() -> Health:
+        """The process is up."""
+        return Health(status="ok")
+
+    @api.get("/ready", tags=["health"])
+    def ready() -> Health:
+        """The store answers (503 with the store's error when it does not)."""
+        return Health(status="ready", store=f"schema {engine.store.schema_version()}")
+
+    # --- definitions ------------------------------------------------------------------
+
+    @api.post("/v1/definitions", status_code=status.HTTP_201_CREATED, tags=["definitions"])
+    def register(body: DefinitionIn) -> DefinitionOut:
+        """Check a definition and keep it; the same source gives the same id.
+        An invalid one is a 400 listing every problem, and nothing is kept."""
+        record = engine.register(body.source, kind=body.kind, name=body.name, origin=body.origin)
+        return DefinitionOut.of(record)
+
+    @api.post("/v1/definitions/validate", tags=["definitions"])
+    def validate(body: DefinitionIn) -> ValidationOut:
+        """Check a definition without keeping it."""
+        kind = body.kind or engine.kind_of(body.source, body.origin)
+        try:
+            engine.compile(body.source, kind=kind, origin=body.origin)
+        except DefinitionError as exc:
+            problems = [
+                ProblemOut(
+                    spec_path=p.spec_path, message=p.message, category=p.category, line=p.line
+                )
+                for p in exc.problems
+            ]
+            return ValidationOut(valid=False, kind=kind, problems=problems)
+        return ValidationOut(valid=True, kind=kind)
+
+    @api.get("/v1/definitions/{definition_id}", tags=["definitions"])
+    def definition(definition_id: str) -> DefinitionDetail:
+        """A registered definition, with its source."""
+        return DefinitionDetail.of(engine.store.load_definition(definition_id))
+
+    # --- executions -------------------------------------------------------------------
+
+    @api.post("/v1/executions", status_code=status.HTTP_201_CREATED, tags=["executions"])
+    def start(body: ExecutionIn, response: Response) -> ExecutionOut:
+        """Start an execution. With an ``idempotency_key``, a retry of the same
+        request gets the execution the first one started (200, not 201)."""
+        record = engine.store.load_definition(body.definition_id)
+        execution_id = None
+        if body.idempotency_key is not None:
+            execution_id = str(uuid.uuid5(_IDEMPOTENCY, body.idempotency_key))
+            try:
+                existing = engine.get(execution_id)
+            except ExecutionNotFound:
+                pass
+            else:
+                if existing.definition_id != record.id:
+                    raise OperationRefused(
+                        f"the idempotency key {body.idempotency_key!r} already started an "
+                        f"execution of another definition ({existing.definition_id})",
+                        execution_id=execution_id,
+                    )
+                response.status_code = status.HTTP_200_OK
+                return ExecutionOut.of(existing)
+        started = engine.start(record, body.input, execution_id=execution_id)
+        return ExecutionOut.of(engine.get(started))
+
+    @api.get("/v1/executions", tags=["executions"])
+    def executions(
+        status_: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> ExecutionList:
+        """Executions, newest first, optionally only those in the given statuses."""
+        records = engine.store.list_executions(limit=limit, statuses=status_)
+        return ExecutionList(executions=[ExecutionOut.of(r) for r in records])
+
+    @api.get("/v1/executions/{execution_id}", tags=["executions"])
+    def execution(execution_id: str) -> ExecutionOut:
+        """One execution."""
+        return ExecutionOut.of(engine.get(execution_id))
+
+    @api.get("/v1/executions/{execution_id}/history", tags=["executions"])
+    def history(
+        execution_id: str,
+        after_seq: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> HistoryPage:
+        """Recorded events after ``after_seq``, at most ``limit`` of them."""
+        events = engine.history(execution_id, after_seq)
+        page = events[:limit]
+        more = len(events) > limit
+        return HistoryPage(
+            events=[EventOut.of(e) for e in page],
+            next_after_seq=page[-1].seq if more and page else None,
+        )
+
+    def accepted(execution_id: str) -> Accepted:
+        return Accepted(
+            execution=ExecutionOut.of(engine.get(execution_id)),
+            refused=engine.last_rejection(execution_id),
+        )
+
+    @api.post("/v1/executions/{execution_id}/cancel", tags=["requests"])
+    def cancel(execution_id: str) -> Accepted:
+        """Ask the execution to stop (running tasks finish)."""
+        engine.cancel(execution_id)
+        return accepted(execution_id)
+
+    @api.post("/v1/executions/{execution_id}/pause", tags=["requests"])
+    def pause(execution_id: str) -> Accepted:
+        """Ask the execution to pause (running tasks finish, nothing new starts)."""
+        engine.pause(execution_id)
+        return accepted(execution_id)
+
+    @api.post("/v1/executions/{execution_id}/resume", tags=["requests"])
+    def resume(execution_id: str) -> Accepted:
+        """Ask a paused execution to go on."""
+        engine.resume(execution_id)
+        return accepted(execution_id)
+
+    @api.post("/v1/executions/{execution_id}/rerun", tags=["requests"])
+    def rerun(execution_id: str, body: RerunIn) -> Accepted:
+        """Run a finished execution again, in its language's own terms (a state
+        machine is redriven; an Orquesta workflow reruns from named tasks)."""
+        engine.rerun(execution_id, RerunRequest(tuple(body.steps), dict(body.options)))
+        return accepted(execution_id)
+
+    @api.post("/v1/executions/{execution_id}/tasks/{task}/answer", tags=["requests"])
+    def answer(execution_id: str, task: str, body: AnswerIn) -> Accepted:
+        """Answer a task that waits for one (by task name or task id); an answer
+        that does not fit what the task asked for is a 400, and it keeps waiting."""
+        engine.respond(execution_id, task, body.result, failed=body.failed)
+        return accepted(execution_id)
+
+    return api
