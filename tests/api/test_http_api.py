@@ -350,3 +350,36 @@ def test_serving_other_machines_needs_a_token(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "give an API token" in done.stderr
     assert not (tmp_path / "store.db").exists()  # refused before the store was opened
+
+
+def test_executions_are_listed_with_filters_a_page_at_a_time(server: Server) -> None:
+    first = register(server, ONE_TASK)
+    second = register(server, ONE_TASK.replace("hi", "ho"))
+    started = [
+        server.http.post("/v1/executions", json={"definition_id": d["id"]}).json()
+        for d in (first, second, first, second, first)
+    ]
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = server.http.get("/v1/executions", params=params).json()
+        ids += [e["id"] for e in page["executions"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(ids) == sorted(e["id"] for e in started) and len(set(ids)) == 5
+    created = [e["created_at"] for e in started]
+    assert ids == [e["id"] for e in sorted(started, key=lambda e: (e["created_at"], e["id"]))][::-1]
+    only = server.http.get("/v1/executions", params={"definition_id": second["id"]}).json()
+    assert {e["definition_id"] for e in only["executions"]} == {second["id"]}
+    assert len(only["executions"]) == 2
+    window = server.http.get(
+        "/v1/executions", params={"since": created[1], "until": created[3]}
+    ).json()
+    assert [e["id"] for e in window["executions"]] == [started[2]["id"], started[1]["id"]]
+    assert server.http.get("/v1/executions", params={"kind": "states"}).json()["executions"] == []
+    bad = server.http.get("/v1/executions", params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 400 and "cursor" in bad.json()["message"]

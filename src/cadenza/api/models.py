@@ -129,9 +129,10 @@ class ExecutionOut(BaseModel):
 
 
 class ExecutionList(BaseModel):
-    """Executions, newest first."""
+    """Executions, newest first; ask again with ``cursor=next_cursor`` for more."""
 
     executions: list[ExecutionOut]
+    next_cursor: str | None = None
 
 
 class EventOut(BaseModel):

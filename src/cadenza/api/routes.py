@@ -8,6 +8,8 @@ shows its effect.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from typing import Annotated
 
@@ -32,7 +34,12 @@ from cadenza.api.models import (
 )
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.protocol import RerunRequest
-from cadenza.model.errors import DefinitionError, ExecutionNotFound, OperationRefused
+from cadenza.model.errors import (
+    DefinitionError,
+    ExecutionNotFound,
+    InputError,
+    OperationRefused,
+)
 
 #: Execution ids made from idempotency keys live in their own UUID namespace.
 _IDEMPOTENCY = uuid.UUID("6b1f8f0c-1d3a-5a8e-9c57-3f0e2d6b9a41")
@@ -40,6 +47,28 @@ _IDEMPOTENCY = uuid.UUID("6b1f8f0c-1d3a-5a8e-9c57-3f0e2d6b9a41")
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 422, 503)
 }
+
+
+def encode_cursor(created_at: float, execution_id: str) -> str:
+    """The opaque cursor of the page after the row ``(created_at, execution_id)``."""
+    text = json.dumps([created_at, execution_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """The row a cursor points after; ``InputError`` for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, execution_id = json.loads(raw)
+        if isinstance(created_at, bool) or not isinstance(created_at, int | float):
+            raise TypeError("time")
+        if not isinstance(execution_id, str):
+            raise TypeError("id")
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            "cursor is not one this API handed out (use next_cursor as given)", cursor=cursor
+        ) from exc
+    return float(created_at), execution_id
 
 
 def routes(engine: Engine) -> APIRouter:
@@ -115,11 +144,29 @@ def routes(engine: Engine) -> APIRouter:
     @api.get("/v1/executions", tags=["executions"])
     def executions(
         status_: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006
+        kind: Annotated[list[str], Query()] = [],  # noqa: B006
+        definition_id: str | None = None,
+        since: Annotated[float | None, Query(description="created at or after (epoch s)")] = None,
+        until: Annotated[float | None, Query(description="created before (epoch s)")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
     ) -> ExecutionList:
-        """Executions, newest first, optionally only those in the given statuses."""
-        records = engine.store.list_executions(limit=limit, statuses=status_)
-        return ExecutionList(executions=[ExecutionOut.of(r) for r in records])
+        """Executions, newest first, filtered by status, kind, definition and
+        creation time; a page at a time."""
+        records = engine.store.list_executions(
+            limit=limit,
+            statuses=status_,
+            kinds=kind or None,
+            definition_id=definition_id,
+            since=since,
+            until=until,
+            before=None if cursor is None else decode_cursor(cursor),
+        )
+        last = records[-1] if len(records) == limit else None
+        return ExecutionList(
+            executions=[ExecutionOut.of(r) for r in records],
+            next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
+        )
 
     @api.get("/v1/executions/{execution_id}", tags=["executions"])
     def execution(execution_id: str) -> ExecutionOut:

@@ -155,9 +155,16 @@ class ExecutionStore(Protocol):
         statuses: Sequence[str] = (),
         excluding: Sequence[str] = (),
         kinds: Sequence[str] | None = None,
+        definition_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
     ) -> list[ExecutionRecord]:
-        """Executions, newest first: only those in ``statuses`` when given, none in
-        ``excluding``, and only of ``kinds`` when given."""
+        """Executions, newest first (by creation time, then id): only those in
+        ``statuses`` when given, none in ``excluding``, only of ``kinds`` and of
+        ``definition_id`` when given, created in ``[since, until)``, and only
+        those after ``before`` (the ``(created_at, id)`` of the last row of the
+        previous page) in that order."""
 
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         """Events with ``seq > after_seq``, in order; ``ExecutionNotFound`` if absent."""

@@ -124,6 +124,34 @@ def test_listing_an_empty_store_gives_nothing(store: Store) -> None:
     assert store.list_executions(statuses=["running"], excluding=["failed"]) == []
 
 
+def test_executions_are_listed_by_definition_time_and_a_page_at_a_time(store: Store) -> None:
+    from .conftest import OTHER_KIND
+
+    ours = start(store, 3, prefix="a")  # NOW, NOW+1, NOW+2
+    theirs = start(store, 2, prefix="b", definition=OTHER_KIND, at=NOW + 1)  # NOW+1, NOW+2
+    # Ties on the creation time are ordered by id, newest (highest) first.
+    everything = [r.id for r in store.list_executions()]
+    assert everything == ["b001", "a002", "b000", "a001", "a000"]
+    assert [r.id for r in store.list_executions(definition_id=DEFINITION.id)] == ours[::-1]
+    assert [r.id for r in store.list_executions(kinds=[OTHER_KIND.kind])] == theirs[::-1]
+    assert [r.id for r in store.list_executions(since=NOW + 1, until=NOW + 2)] == [
+        "b000",
+        "a001",
+    ]
+    pages: list[list[str]] = []
+    before = None
+    while True:
+        page = store.list_executions(limit=2, before=before)
+        if not page:
+            break
+        pages.append([r.id for r in page])
+        before = (page[-1].created_at, page[-1].id)
+    assert pages == [["b001", "a002"], ["b000", "a001"], ["a000"]]
+    assert store.list_executions(limit=2, before=(NOW + 1, "b000"), statuses=["requested"]) == (
+        store.list_executions(limit=2, before=(NOW + 1, "b000"))
+    )
+
+
 # --- history --------------------------------------------------------------------------
 
 

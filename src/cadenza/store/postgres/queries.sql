@@ -25,6 +25,11 @@ FROM executions
 WHERE (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[]))
   AND NOT (status = ANY(%(excluding)s::text[]))
   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
+  AND (%(definition_id)s::text IS NULL OR definition_id = %(definition_id)s::text)
+  AND (%(since)s::float8 IS NULL OR created_at >= %(since)s::float8)
+  AND (%(until)s::float8 IS NULL OR created_at < %(until)s::float8)
+  -- The page after the row (before_time, before_id), newest first.
+  AND (%(before_time)s::float8 IS NULL OR (created_at, id) < (%(before_time)s::float8, %(before_id)s::text))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 

@@ -178,6 +178,10 @@ class PostgresStore:
         statuses: Sequence[str] = (),
         excluding: Sequence[str] = (),
         kinds: Sequence[str] | None = None,
+        definition_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
     ) -> list[ExecutionRecord]:
         rows = self._read(
             lambda c: c.execute(
@@ -186,6 +190,11 @@ class PostgresStore:
                     "statuses": list(statuses),
                     "excluding": list(excluding),
                     "kinds": None if kinds is None else list(kinds),
+                    "definition_id": definition_id,
+                    "since": since,
+                    "until": until,
+                    "before_time": None if before is None else before[0],
+                    "before_id": None if before is None else before[1],
                     "limit": limit,
                 },
             ).fetchall()

@@ -27,6 +27,12 @@ FROM executions
 WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
   AND status NOT IN (SELECT value FROM json_each(:excluding))
   AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+  AND (:definition_id IS NULL OR definition_id = :definition_id)
+  AND (:since IS NULL OR created_at >= :since)
+  AND (:until IS NULL OR created_at < :until)
+  -- The page after the row (before_time, before_id), newest first.
+  AND (:before_time IS NULL OR created_at < :before_time
+       OR (created_at = :before_time AND id < :before_id))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit;
 

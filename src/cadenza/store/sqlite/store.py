@@ -215,6 +215,10 @@ class SQLiteStore:
         statuses: Sequence[str] = (),
         excluding: Sequence[str] = (),
         kinds: Sequence[str] | None = None,
+        definition_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
     ) -> list[ExecutionRecord]:
         rows = self._read(
             lambda c: rs.execute(
@@ -224,6 +228,11 @@ class SQLiteStore:
                     "statuses": rs.sql_list(statuses) if statuses else None,
                     "excluding": rs.sql_list(excluding),
                     "kinds": None if kinds is None else rs.sql_list(kinds),
+                    "definition_id": definition_id,
+                    "since": since,
+                    "until": until,
+                    "before_time": None if before is None else before[0],
+                    "before_id": None if before is None else before[1],
                     "limit": limit,
                 },
             ).fetchall()
