@@ -154,7 +154,7 @@ tasks:
         properties:
           ok: {type: boolean}
     next:
-      - when: <% succeeded() and result().ok %>
+      - when: <% succeeded() and result().response.ok %>
         publish:
           - approved: true
 output:

@@ -11,7 +11,7 @@ store's connections just before ``next_wakeup()`` runs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -34,14 +34,14 @@ def test_serve_rides_out_an_outage_that_begins_right_after_a_round(postgres_url:
 
         calls = 0
 
-        def next_wakeup(self, kinds: Sequence[str] | None = None) -> float | None:
+        def next_wakeup(self, *args: Any, **kwargs: Any) -> float | None:
             self.calls += 1
             if self.calls == 1:
                 admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
-            return super().next_wakeup(kinds)
+            return super().next_wakeup(*args, **kwargs)
 
     store = DropsConnectionsBeforeNextWakeup(postgres_url)
     engine = Engine(store, lease=3.0)

@@ -88,13 +88,13 @@ def test_bad_expression_fails_the_workflow_instead_of_raising() -> None:
 
 
 def test_scheduled_action_is_the_one_actions_reports() -> None:
-    # One parse of inline parameters serves both: with an input block the action text
-    # stays whole, so the engine's up-front action check and the schedule agree.
+    # One parse of inline parameters serves both: inline parameters replace an input
+    # block (as in orquesta), so the engine's up-front action check and the schedule agree.
     for text, expected_input in (
         ("tasks:\n  t1:\n    action: core.echo message='x'\n", {"message": "x"}),
         (
             "tasks:\n  t1:\n    action: core.echo message='x'\n    input:\n      other: 1\n",
-            {"other": 1},
+            {"message": "x"},
         ),
     ):
         interpreter = OrquestaFrontEnd().compile(text)

@@ -120,7 +120,7 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
     def settled() -> bool:
         return engine.is_settled(engine.get(execution_id))
 
-    engine.serve(stop, until=settled)
+    engine.serve(stop, until=settled, own=(execution_id,))
     record = engine.get(execution_id)
     if stop.is_set() and not settled():
         print(

@@ -463,9 +463,20 @@ class Engine:
             work += 1
         return work
 
-    def serve(self, stop: threading.Event, *, until: Callable[[], bool] | None = None) -> None:
+    def serve(
+        self,
+        stop: threading.Event,
+        *,
+        until: Callable[[], bool] | None = None,
+        own: Sequence[str] = (),
+    ) -> None:
         """Run decisions and activities with a thread pool until ``stop`` is set
-        (or ``until()`` is true). See ``cadenza.engine.serve``."""
+        (or ``until()`` is true). See ``cadenza.engine.serve``.
+
+        Only tasks whose action this engine's registry has are claimed (another
+        process may be the one that can run the rest), except the tasks of the
+        executions in ``own``, which this caller drives and answers for.
+        """
         parts = ServeParts(
             self.store, self.runner, self.clock, self.run_round, self._wake, self.front_ends.usable
         )
@@ -475,6 +486,8 @@ class Engine:
             concurrency=self.concurrency,
             lease=self.lease,
             poll_interval=self.poll_interval,
+            actions=tuple(self.registry.names()),
+            own=tuple(own),
         )
         ServeLoop(parts, settings, stop, until).run()
 
@@ -499,7 +512,7 @@ class Engine:
                 return True
             return deadline is not None and self.clock.now() >= deadline
 
-        self.serve(stop, until=settled)
+        self.serve(stop, until=settled, own=(execution_id,))
         return self.get(execution_id)
 
     def close(self) -> None:

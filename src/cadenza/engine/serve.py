@@ -43,6 +43,10 @@ class ServeSettings:
     concurrency: int
     lease: float
     poll_interval: float
+    #: The actions this process can run: it claims only their tasks...
+    actions: tuple[str, ...] | None = None
+    #: ...and every task of these executions (the ones it drives).
+    own: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,14 @@ class ServeLoop:
         self._in_flight = {f for f in self._in_flight if not f.done()}
         free = settings.concurrency - len(self._in_flight)
         claim = (
-            ClaimRequest(settings.owner, settings.queues, free, settings.lease)
+            ClaimRequest(
+                settings.owner,
+                settings.queues,
+                free,
+                settings.lease,
+                actions=settings.actions,
+                own=settings.own,
+            )
             if free > 0
             else None
         )
@@ -155,7 +166,7 @@ class ServeLoop:
 
     def _idle(self, next_heartbeat: float) -> None:
         parts, settings = self.parts, self.settings
-        due = parts.store.next_wakeup(parts.kinds())
+        due = parts.store.next_wakeup(parts.kinds(), settings.actions, settings.own)
         wait = settings.poll_interval
         now = parts.clock.now()
         if due is not None:

@@ -118,11 +118,25 @@ def task(scope: Scope, name: Any = None, route: Any = None) -> Any:
     return record
 
 
-def st2kv(scope: Scope, key: Any, decrypt: Any = False, default: Any = None) -> Any:
-    """StackStorm's datastore lookup, answered from the execution's key-value snapshot."""
-    if key in scope.kv:
-        return scope.kv[key]
-    if default is not None:
+#: ``st2kv()`` called without ``default``.
+_NO_DEFAULT: Any = object()
+
+#: The key prefix naming StackStorm's system scope (``st2kv('system.key')``).
+_SYSTEM_SCOPE = "system."
+
+
+def st2kv(scope: Scope, key: Any, decrypt: Any = False, default: Any = _NO_DEFAULT) -> Any:
+    """StackStorm's datastore lookup, answered from the execution's key-value snapshot.
+
+    ``system.<key>`` reads ``<key>`` (the snapshot is the system scope); a missing key
+    gives ``default`` when one is given, even ``null``, and fails otherwise.
+    """
+    if not isinstance(key, str):
+        raise FunctionFailure("TypeError", "Given key is not typeof string.")
+    name = key[len(_SYSTEM_SCOPE) :] if key.startswith(_SYSTEM_SCOPE) else key
+    if name in scope.kv:
+        return scope.kv[name]
+    if default is not _NO_DEFAULT:
         return default
     raise FunctionFailure(
         _EVALUATION, f'The key "{key}" does not exist in the StackStorm datastore.'

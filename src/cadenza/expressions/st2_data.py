@@ -6,6 +6,7 @@ They depend on their arguments only, so both languages register them as they are
 
 from __future__ import annotations
 
+import datetime
 import json
 import posixpath
 import re
@@ -46,8 +47,24 @@ def yaml_parse(text: Any) -> Any:
     return yaml.safe_load(text)
 
 
+#: StackStorm's stand-in for ``None`` (its action parameter casts turn it back).
+NONE_MAGIC_VALUE = "%*****__%NONE%__*****%"
+
+
 def use_none(value: Any) -> Any:
-    return "%*NONE*%" if value is None else value
+    return NONE_MAGIC_VALUE if value is None else value
+
+
+def jsonpath_query(value: Any, query: Any) -> Any:
+    """StackStorm's ``jsonpath_query``: the values ``query`` matches, ``None`` if none."""
+    from jsonpath_ng.parser import parse  # here: only workflows that query pay for it
+
+    try:
+        expression = parse(str(query))
+    except Exception as exc:  # the parser's errors have no common base class
+        raise FunctionFailure(type(exc).__name__, str(exc)) from exc
+    matches = [match.value for match in expression.find(_plain(value))]
+    return matches or None
 
 
 def regex_match(value: Any, pattern: Any) -> bool:
@@ -78,15 +95,27 @@ def dirname(path: Any) -> str:
 
 
 def to_human_time_from_seconds(seconds: Any) -> str:
-    remaining = int(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        count, remaining = divmod(remaining, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    if remaining or not parts:
-        parts.append(f"{remaining}s")
-    return " ".join(parts)
+    """StackStorm's compact duration: ``1h1m40s``, from the first non-zero unit down.
+
+    Under a second (but not zero) it is the number with ``μs``; floats are rounded to
+    whole seconds. Days are the day of the month of the offset from 0001-01-01, as
+    StackStorm computes them.
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise FunctionFailure("AssertionError", "")
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        return f"{seconds}\u03bcs"
+    whole = round(seconds) if isinstance(seconds, float) else seconds
+    moment = datetime.datetime(1, 1, 1) + datetime.timedelta(seconds=whole)
+    parts = [moment.year - 1, moment.day - 1, moment.hour, moment.minute, moment.second]
+    while parts and not parts[0]:
+        parts.pop(0)
+    if not parts:
+        return "0s"
+    units = "ydhms"[-len(parts) :]
+    return "".join(f"{count}{unit}" for count, unit in zip(parts, units, strict=True))
 
 
 def _version(text: Any) -> tuple[int, int, int]:
@@ -156,6 +185,7 @@ DATA_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "yaml_parse": yaml_parse,
     "from_yaml_string": yaml_parse,
     "use_none": use_none,
+    "jsonpath_query": jsonpath_query,
     "regex_match": regex_match,
     "regex_search": regex_search,
     "regex_replace": regex_replace,

@@ -65,6 +65,11 @@ class ClaimRequest:
 
     ``external`` claims work done outside the engine (activities polled by
     outside workers) instead of the engine's own tasks; the two never mix.
+
+    ``actions`` (when not None) limits the claim to tasks whose action the
+    claimer can run, except tasks of the executions in ``own``: a process
+    must not take work it cannot do (it would fail it for everyone), but the
+    process that drives an execution answers for all of its tasks.
     """
 
     owner: str
@@ -72,6 +77,8 @@ class ClaimRequest:
     limit: int
     lease: float
     external: bool = False
+    actions: tuple[str, ...] | None = None
+    own: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,10 +238,16 @@ class Timers(Protocol):
     def fire_due_timers(self, now: float, limit: int) -> int:
         """Move timers due by ``now`` into their executions' inboxes as ``TimerFired``."""
 
-    def next_wakeup(self, kinds: Sequence[str] | None = None) -> float | None:
+    def next_wakeup(
+        self,
+        kinds: Sequence[str] | None = None,
+        actions: Sequence[str] | None = None,
+        own: Sequence[str] = (),
+    ) -> float | None:
         """The earliest time an engine task (not external work), a lease expiry, a
-        timer or an inbox event becomes due, if any; inbox events count only for
-        executions of ``kinds`` when given (the ones the caller can decide)."""
+        timer or an inbox event becomes due, if any. Inbox events count only for
+        executions of ``kinds``, and tasks only for ``actions`` (or executions in
+        ``own``), when given: what the caller can decide and run."""
 
 
 class WakeUps(Protocol):

@@ -148,11 +148,12 @@ def new_task(
     heartbeat_timeout: float | None = None,
     external: bool = False,
     input: JSON = None,
+    action: str = "x",
 ) -> NewTask:
     return NewTask(
         task_id=task_id,
         name=name,
-        action="x",
+        action=action,
         input={"task": task_id} if input is None else input,
         queue=queue,
         available_at=available_at,

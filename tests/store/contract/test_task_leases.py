@@ -118,6 +118,25 @@ def test_only_the_queues_asked_for_are_claimed(store: Store) -> None:
     assert [t.task_id for t in claim(store, queues=("one", "two"))] == ["a"]
 
 
+def test_a_claim_takes_only_actions_it_can_run_and_every_task_of_its_own(
+    store: Store,
+) -> None:
+    (mine,) = start_with_tasks(store, 1, new_task("m", action="other.act"), prefix="m")
+    (theirs,) = start_with_tasks(
+        store, 1, new_task("t", action="other.act"), new_task("u", action="x"), prefix="t"
+    )
+    request = ClaimRequest("w", ("default",), 10, 30, actions=("x",), own=(mine,))
+    got = store.claim_tasks(request, NOW)
+    assert sorted((t.execution_id, t.task_id) for t in got) == [(mine, "m"), (theirs, "u")]
+    # What is left is another process's: it neither claims it nor wakes for it.
+    assert store.claim_tasks(request, NOW) == []
+    # Only the leases it now holds are due for it (at NOW + 30)...
+    assert store.next_wakeup(actions=("x",), own=(mine,)) == NOW + 30
+    assert store.next_wakeup() == NOW  # ...while someone who can run other.act would
+    assert store.next_wakeup(actions=("other.act",)) == NOW
+    assert [t.task_id for t in claim(store)] == ["t"]  # no filter: anything
+
+
 def test_the_next_wakeup_ignores_external_work(store: Store) -> None:
     start_with_tasks(
         store,

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from cadenza.interpreters.orquesta.inquiry import INQUIRY_META, answered, problems, question
 from cadenza.interpreters.protocol import (
     ActionUse,
     FrontEndSettings,
@@ -117,7 +118,10 @@ class OrquestaFrontEnd:
         )
 
     def answer(self, task: PendingTask, answer: TaskAnswer) -> TaskCompleted:
-        """An answer to a ``core.ask`` task must fit the JSON ``schema`` it asked with."""
+        """An answer to a ``core.ask`` task must fit the JSON ``schema`` it asked with
+        (StackStorm's default question when none), and the task's result becomes
+        StackStorm's: the question's fields with the answer under ``response``."""
+        inquiry = bool(task.meta.get(INQUIRY_META))
         if answer.failed:
             return TaskCompleted(
                 task_id=task.task_id,
@@ -126,9 +130,10 @@ class OrquestaFrontEnd:
                 error={"type": "responded", "message": "failed by response"},
                 attempt=task.attempt,
             )
-        _check_answer(task, answer.result)
+        _check_answer(task, answer.result, inquiry)
+        result = answered(task.input, answer.result) if inquiry else answer.result
         return TaskCompleted(
-            task_id=task.task_id, status="succeeded", result=answer.result, attempt=task.attempt
+            task_id=task.task_id, status="succeeded", result=result, attempt=task.attempt
         )
 
     def history_views(self) -> Mapping[str, HistoryView]:
@@ -141,20 +146,16 @@ def create(settings: FrontEndSettings) -> OrquestaFrontEnd:
     return OrquestaFrontEnd()
 
 
-def _check_answer(task: PendingTask, answer: JSON) -> None:
+def _check_answer(task: PendingTask, answer: JSON, inquiry: bool) -> None:
     """A wrong answer is refused with every problem, and the task keeps waiting."""
     schema = task.input.get("schema") if isinstance(task.input, Mapping) else None
+    if inquiry:
+        schema = question(task.input)["schema"]
     if not isinstance(schema, Mapping) or not schema:
         return
-    import jsonschema  # here: costly at start-up, needed only for answers
-
-    validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft4Validator)
-    problems = sorted(
-        f"{'/'.join(str(p) for p in error.absolute_path) or '(answer)'}: {error.message}"
-        for error in validator_class(schema).iter_errors(answer)
-    )
-    if problems:
+    found = problems(schema, answer)
+    if found:
         raise InputError(
-            f"the answer to task {task.name!r} does not fit its schema: " + "; ".join(problems),
-            problems=problems,
+            f"the answer to task {task.name!r} does not fit its schema: " + "; ".join(found),
+            problems=found,
         )

@@ -32,6 +32,7 @@ from cadenza.interpreters.orquesta.conductor import (
     Crash,
     RequestRefused,
 )
+from cadenza.interpreters.orquesta.inquiry import INQUIRY_ACTION, INQUIRY_META
 from cadenza.interpreters.orquesta.machines import COMPLETED
 from cadenza.interpreters.orquesta.output import render_output
 from cadenza.interpreters.orquesta.rerun import rerun
@@ -217,6 +218,8 @@ class OrquestaInterpreter:
                     "item": action.item_id,
                 }
                 ref = None if action.action is None else str(action.action)
+                if ref == INQUIRY_ACTION:
+                    item_meta[INQUIRY_META] = True
                 commands.append(
                     ScheduleTask(task_id, task.name, ref, action.input, delay, item_meta)
                 )

@@ -66,6 +66,14 @@ def rerun(c: Conductor, requests: list[RerunTask]) -> None:
             for k in wanted
             if k in sequences
         }
+    if not candidates:
+        # Orquesta would set ``resuming`` with nothing to run, and the workflow would
+        # wait forever: refuse instead, changing nothing.
+        raise RequestRefused(
+            "WorkflowIsNotRerunableError",
+            f'Unable to rerun workflow in "{c.status}" status: there is no failed task '
+            "that ended a path to rerun; name the tasks to rerun.",
+        )
     state["reruns"].append([i for i, _ in candidates.values()])
     for _, entry in sorted(candidates.values(), key=lambda x: (x[1]["id"], x[1]["route"])):
         key = st.entry_key(entry["id"], entry["route"])

@@ -174,6 +174,8 @@ WHERE (execution_id, task_id) IN (
     SELECT execution_id, task_id FROM tasks
     WHERE status = 'scheduled' AND external = %(external)s
       AND queue = ANY(%(queues)s::text[]) AND available_at <= %(now)s
+      AND (%(actions)s::text[] IS NULL OR action = ANY(%(actions)s::text[])
+           OR execution_id = ANY(%(own)s::text[]))
     ORDER BY available_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -226,6 +228,8 @@ ORDER BY created_at, task_id;
 SELECT 1 FROM tasks
 WHERE status = 'scheduled' AND external = %(external)s
   AND queue = ANY(%(queues)s::text[]) AND available_at <= %(now)s
+  AND (%(actions)s::text[] IS NULL OR action = ANY(%(actions)s::text[])
+       OR execution_id = ANY(%(own)s::text[]))
 LIMIT 1;
 
 -- name: break_leases
@@ -258,6 +262,8 @@ RETURNING execution_id, timer_id, fire_at;
 -- External work waits for outside pollers: nothing here wakes for it.
 SELECT MIN(t) AS due FROM (
     SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled' AND NOT external
+      AND (%(actions)s::text[] IS NULL OR action = ANY(%(actions)s::text[])
+           OR execution_id = ANY(%(own)s::text[]))
     UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'
     UNION ALL SELECT MIN(fire_at) FROM timers
     UNION ALL SELECT MIN(pending_since) FROM executions

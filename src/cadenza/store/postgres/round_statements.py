@@ -114,6 +114,7 @@ def claim(conn: Connection, request: ClaimRequest, now: float) -> list[TaskRecor
             "queues": list(request.queues),
             "limit": request.limit,
             "external": request.external,
+            **serves(request.actions, request.own),
         },
     ).fetchall()
     return sorted((task_from_row(r) for r in rows), key=lambda t: (t.available_at, t.task_id))
@@ -125,9 +126,19 @@ def has_due_tasks(conn: Connection, request: ClaimRequest, now: float) -> bool:
         return False
     row = conn.execute(
         QUERIES["any_due_task"],
-        {"queues": list(request.queues), "now": now, "external": request.external},
+        {
+            "queues": list(request.queues),
+            "now": now,
+            "external": request.external,
+            **serves(request.actions, request.own),
+        },
     ).fetchone()
     return row is not None
+
+
+def serves(actions: Sequence[str] | None, own: Sequence[str]) -> dict[str, object]:
+    """The parameters that limit tasks to those the caller can run."""
+    return {"actions": None if actions is None else list(actions), "own": list(own)}
 
 
 class PostgresRoundReader:

@@ -308,9 +308,14 @@ class PostgresStore:
             )
             return len(due)
 
-    def next_wakeup(self, kinds: Sequence[str] | None = None) -> float | None:
-        listed = None if kinds is None else list(kinds)
-        row = self._read(lambda c: c.execute(QUERIES["next_wakeup"], {"kinds": listed}).fetchone())
+    def next_wakeup(
+        self,
+        kinds: Sequence[str] | None = None,
+        actions: Sequence[str] | None = None,
+        own: Sequence[str] = (),
+    ) -> float | None:
+        params = {"kinds": None if kinds is None else list(kinds), **rs.serves(actions, own)}
+        row = self._read(lambda c: c.execute(QUERIES["next_wakeup"], params).fetchone())
         return None if row is None or row["due"] is None else float(row["due"])
 
 

@@ -135,6 +135,8 @@ WHERE id = :id AND decision_no = :expected;
 SELECT 1 FROM tasks
 WHERE status = 'scheduled' AND external = :external
   AND queue IN (SELECT value FROM json_each(:queues)) AND available_at <= :now
+  AND (:actions IS NULL OR action IN (SELECT value FROM json_each(:actions))
+       OR execution_id IN (SELECT value FROM json_each(:own)))
 LIMIT 1;
 
 -- name: claim_tasks
@@ -150,6 +152,8 @@ WHERE rowid IN (
     SELECT rowid FROM tasks
     WHERE status = 'scheduled' AND external = :external
       AND queue IN (SELECT value FROM json_each(:queues)) AND available_at <= :now
+      AND (:actions IS NULL OR action IN (SELECT value FROM json_each(:actions))
+           OR execution_id IN (SELECT value FROM json_each(:own)))
     ORDER BY available_at
     LIMIT :limit
 )
@@ -213,6 +217,8 @@ RETURNING execution_id, timer_id, fire_at;
 -- External work waits for outside pollers: nothing here wakes for it.
 SELECT MIN(t) AS due FROM (
     SELECT MIN(available_at) AS t FROM tasks WHERE status = 'scheduled' AND NOT external
+      AND (:actions IS NULL OR action IN (SELECT value FROM json_each(:actions))
+           OR execution_id IN (SELECT value FROM json_each(:own)))
     UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE status = 'claimed'
     UNION ALL SELECT MIN(fire_at) FROM timers
     UNION ALL SELECT MIN(pending_since) FROM executions

@@ -136,6 +136,7 @@ def claim(conn: sqlite3.Connection, request: ClaimRequest, now: float) -> list[T
             "queues": sql_list(request.queues),
             "limit": request.limit,
             "external": request.external,
+            **_serves(request),
         },
     ).fetchall()
     return sorted((task_from_row(r) for r in rows), key=lambda t: (t.available_at, t.task_id))
@@ -148,9 +149,24 @@ def has_due_tasks(conn: sqlite3.Connection, request: ClaimRequest, now: float) -
     row = execute(
         conn,
         "any_due_task",
-        {"queues": sql_list(request.queues), "now": now, "external": request.external},
+        {
+            "queues": sql_list(request.queues),
+            "now": now,
+            "external": request.external,
+            **_serves(request),
+        },
     ).fetchone()
     return row is not None
+
+
+def _serves(request: ClaimRequest) -> dict[str, object]:
+    """The ``actions``/``own`` parameters of a claim."""
+    return serves(request.actions, request.own)
+
+
+def serves(actions: Sequence[str] | None, own: Sequence[str]) -> dict[str, object]:
+    """The parameters that limit tasks to those the caller can run."""
+    return {"actions": None if actions is None else sql_list(actions), "own": sql_list(own)}
 
 
 class SQLiteRoundReader:

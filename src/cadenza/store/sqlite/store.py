@@ -341,9 +341,14 @@ class SQLiteStore:
         """SQLite cannot notify other processes: False at once; callers poll."""
         return False
 
-    def next_wakeup(self, kinds: Sequence[str] | None = None) -> float | None:
-        listed = None if kinds is None else rs.sql_list(kinds)
-        row = self._read(lambda c: rs.execute(c, "next_wakeup", {"kinds": listed}).fetchone())
+    def next_wakeup(
+        self,
+        kinds: Sequence[str] | None = None,
+        actions: Sequence[str] | None = None,
+        own: Sequence[str] = (),
+    ) -> float | None:
+        params = {"kinds": None if kinds is None else rs.sql_list(kinds), **rs.serves(actions, own)}
+        row = self._read(lambda c: rs.execute(c, "next_wakeup", params).fetchone())
         return None if row is None or row[0] is None else float(row[0])
 
 

@@ -6,23 +6,10 @@ from collections.abc import Mapping
 
 from cadenza.model.errors import ActivityError, InputError
 from cadenza.model.events import JSON
+from cadenza.model.questions import DEFAULT_SCHEMA, DEFAULT_TTL
 from cadenza.workers.outcome import ActivityOutcome
 
-#: The question asked when the input gives no ``schema``: "continue?" as a boolean.
-DEFAULT_SCHEMA: Mapping[str, JSON] = {
-    "title": "response_data",
-    "type": "object",
-    "properties": {
-        "continue": {
-            "type": "boolean",
-            "description": "Would you like to continue the workflow?",
-            "required": True,
-        }
-    },
-}
-
-#: Minutes an unanswered question stays open, as StackStorm's inquiries do.
-DEFAULT_TTL = 1440
+__all__ = ["DEFAULT_SCHEMA", "DEFAULT_TTL", "ask"]
 
 
 def ask(

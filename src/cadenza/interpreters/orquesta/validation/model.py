@@ -73,14 +73,15 @@ class Task:
 
     name: str
     #: The action ref without inline parameters; ``None`` for an action-less task. When
-    #: the task has an ``input`` block, this is the whole action text, as in orquesta.
+    #: the text has no inline parameter, this is the whole action text, as in orquesta.
     action: str | None
     #: The action text as written, inline parameters included.
     action_text: str | None
-    #: Parameters written inline after the action ref; ``None`` if there are none or if
-    #: the task has an ``input`` block (which then wins, spec §3).
+    #: Parameters written inline after the action ref; ``None`` if there are none. They
+    #: replace the ``input`` block, as in orquesta's TaskSpec.
     inline_input: Mapping[str, Any] | None
-    #: The ``input`` block as written: a mapping, or a string expression yielding one.
+    #: The ``input`` block as written: a mapping, or a string expression yielding one;
+    #: ``None`` when inline parameters replace it.
     input_block: Mapping[str, Any] | str | None
     #: ``"all"``, a count, or ``None`` when the task is not a join.
     join: str | int | None
@@ -200,10 +201,14 @@ def _task(name: str, raw: Mapping[str, Any]) -> Task:
     elif isinstance(raw_input, str) and raw_input:
         input_block = raw_input
     action, inline_input = action_text, None
-    # With an `input` block, orquesta leaves the action text whole and ignores what looks
-    # like inline parameters in it (recorded: own-input-inline-and-block).
-    if action_text is not None and input_block is None:
+    # As orquesta's TaskSpec: when the action text has inline parameters, its first word
+    # is the action and the parameters replace any `input` block (which is then neither
+    # rendered nor inspected); without them the text stays whole, spaces included
+    # (recorded: own-input-inline-and-block, where a bare word is no parameter).
+    if action_text is not None:
         action, inline_input = split_action(action_text)
+        if inline_input is not None:
+            input_block = None
     raw_next = raw.get("next")
     transitions = (
         tuple(
