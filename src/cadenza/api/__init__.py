@@ -5,6 +5,9 @@
     ``/openapi.json`` is generated from them.
 ``routes``
     the REST endpoints over one ``Engine``.
+``workers``
+    the endpoints for workers in any language: long-poll claims, heartbeats,
+    completions and failures.
 ``errors``
     Cadenza errors and malformed requests as JSON 4xx answers.
 ``limits``

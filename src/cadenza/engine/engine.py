@@ -35,6 +35,7 @@ from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
 from cadenza.engine.interpreter_cache import InterpreterCache
 from cadenza.engine.owner import new_owner_id
 from cadenza.engine.serve import ServeLoop, ServeParts, ServeSettings
+from cadenza.engine.wake import WakeUp
 from cadenza.interpreters.protocol import (
     ExecutionView,
     FrontEnd,
@@ -131,7 +132,7 @@ class Engine:
         self._decider = Decider(self._interpreters)
         self._decide_lock = threading.Lock()
         self._listeners: list[Listener] = []
-        self._wake = threading.Event()
+        self._wake = WakeUp()
         #: Tasks answered from outside: activity workers and callback tokens.
         self.external = ExternalTasks(self.store, self.clock)
         self.runner = AttemptRunner(
@@ -378,6 +379,13 @@ class Engine:
     def wake(self) -> None:
         """Tell a serving loop that work may be waiting (it looks at once)."""
         self._wake.set()
+
+    def on_wake(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever work may have arrived: this engine's own (a new
+        execution, a finished attempt) or another process's (relayed from the
+        store's notifications while serving). Also call it after each saved
+        decision with ``add_listener`` to hear of tasks this engine scheduled."""
+        self._wake.subscribe(callback)
 
     # --- driving ----------------------------------------------------------------------------
 

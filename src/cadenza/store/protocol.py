@@ -222,6 +222,12 @@ class TaskLeases(Protocol):
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
         """Claimed tasks whose lease expired before ``now``."""
 
+    def held_task(
+        self, execution_id: str, task_id: str, attempt: int, owner: str
+    ) -> TaskRecord | None:
+        """The task of an attempt ``owner`` still holds, or None (it ended, or its
+        lease was lost or broken)."""
+
     def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
         """Suspended tasks of an execution (named ``name`` when given), oldest first."""
 

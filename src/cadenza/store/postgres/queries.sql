@@ -218,6 +218,11 @@ WHERE status = 'claimed' AND lease_expires_at <= %s
 ORDER BY lease_expires_at
 LIMIT %s;
 
+-- name: held_task
+SELECT * FROM tasks
+WHERE execution_id = %(execution_id)s AND task_id = %(task_id)s AND attempt = %(attempt)s
+  AND status = 'claimed' AND lease_owner = %(owner)s;
+
 -- name: waiting_tasks
 SELECT * FROM tasks
 WHERE execution_id = %(id)s AND status = 'suspended'

@@ -192,6 +192,11 @@ WHERE status = 'claimed' AND lease_expires_at <= :now
 ORDER BY lease_expires_at
 LIMIT :limit;
 
+-- name: held_task
+SELECT * FROM tasks
+WHERE execution_id = :execution_id AND task_id = :task_id AND attempt = :attempt
+  AND status = 'claimed' AND lease_owner = :owner;
+
 -- name: waiting_tasks
 SELECT * FROM tasks
 WHERE execution_id = :id AND status = 'suspended' AND (:name IS NULL OR name = :name)

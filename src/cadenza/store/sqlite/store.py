@@ -306,6 +306,18 @@ class SQLiteStore:
         )
         return [task_from_row(r) for r in rows]
 
+    def held_task(
+        self, execution_id: str, task_id: str, attempt: int, owner: str
+    ) -> TaskRecord | None:
+        params = {
+            "execution_id": execution_id,
+            "task_id": task_id,
+            "attempt": attempt,
+            "owner": owner,
+        }
+        row = self._read(lambda c: rs.execute(c, "held_task", params).fetchone())
+        return None if row is None else task_from_row(row)
+
     def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
         rows = self._read(
             lambda c: rs.execute(c, "waiting_tasks", {"id": execution_id, "name": name}).fetchall()
