@@ -384,3 +384,21 @@ def test_concurrent_claimers_each_get_different_tasks(
     assert sorted(everything) == [(i, "t1") for i in ids]
     assert len(set(everything)) == 60
     assert len(store.lease_owners()) == sum(1 for got in won if got)
+
+
+def test_the_task_of_a_held_attempt_is_read_back_only_by_its_holder(store: Store) -> None:
+    (execution_id,) = start_with_tasks(store, 1)
+    (task,) = claim(store, owner="w")
+    held = store.held_task(execution_id, task.task_id, task.attempt, "w")
+    assert held is not None and (held.task_id, held.attempt, held.lease_owner) == (
+        task.task_id,
+        1,
+        "w",
+    )
+    assert store.held_task(execution_id, task.task_id, task.attempt, "someone else") is None
+    assert store.held_task(execution_id, task.task_id, 2, "w") is None
+    store.finish_task(
+        FinishRequest(execution_id, task.task_id, 1, "w", TaskFinish(FinishOutcome.DONE, [])),
+        NOW,
+    )
+    assert store.held_task(execution_id, task.task_id, 1, "w") is None
