@@ -8,6 +8,9 @@
 ``workers``
     the endpoints for workers in any language: long-poll claims, heartbeats,
     completions and failures.
+``stepfunctions``
+    the Step Functions API (AWS JSON 1.0 on ``POST /``) for boto3 and the
+    AWS CLI.
 ``errors``
     Cadenza errors and malformed requests as JSON 4xx answers.
 ``limits``

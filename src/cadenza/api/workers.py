@@ -10,13 +10,13 @@ exactly as for the engine's own workers.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cadenza.api.models import ErrorOut
+from cadenza.api.work_signal import signal_for
 from cadenza.engine.engine import Engine
 from cadenza.model.errors import InputError, LeaseLost
 from cadenza.model.tokens import TaskToken, decode_token
@@ -97,29 +97,6 @@ class Finished(BaseModel):
     outcome: str
 
 
-class WorkSignal:
-    """Wakes long polls when work may have arrived; a generation counter makes a
-    wake-up between two checks impossible to miss."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._generation = 0
-
-    def notify(self) -> None:
-        with self._condition:
-            self._generation += 1
-            self._condition.notify_all()
-
-    def generation(self) -> int:
-        with self._condition:
-            return self._generation
-
-    def wait(self, seen: int, timeout: float) -> None:
-        """Wait until a notification after ``seen``, or ``timeout`` seconds."""
-        with self._condition:
-            self._condition.wait_for(lambda: self._generation != seen, timeout)
-
-
 def worker_routes(engine: Engine) -> APIRouter:
     """The endpoints for workers outside the engine, bound to ``engine``."""
     api = APIRouter(
@@ -127,9 +104,7 @@ def worker_routes(engine: Engine) -> APIRouter:
         tags=["workers"],
         responses={code: {"model": ErrorOut} for code in (400, 401, 409, 422, 503)},
     )
-    signal = WorkSignal()
-    engine.on_wake(signal.notify)
-    engine.add_listener(lambda _outcome: signal.notify())
+    signal = signal_for(engine)
 
     @api.post("/claim")
     def claim(body: ClaimIn) -> Claimed:

@@ -142,6 +142,12 @@ class DefinitionStore(Protocol):
     def load_definition(self, definition_id: str) -> DefinitionRecord:
         """The definition, or ``DefinitionNotFound``."""
 
+    def list_definitions(
+        self, *, name: str | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[DefinitionRecord]:
+        """Definitions, newest first (by creation time, then id), only of ``name``
+        and ``kind`` when given."""
+
 
 class ExecutionStore(Protocol):
     """Executions, their append-only histories and their inboxes."""

@@ -70,3 +70,23 @@ def test_creating_an_execution_saves_a_new_definition_and_keeps_an_old_one(
     renamed = dataclasses.replace(DEFINITION, name="renamed", source="changed")
     store.create_execution("b", renamed, ExecutionStarted(), NOW)
     assert store.load_definition(DEFINITION.id) == DEFINITION
+
+
+def test_definitions_are_listed_by_name_and_kind_newest_first(store: Store) -> None:
+    from cadenza.store.records import DefinitionRecord
+
+    def saved(id: str, name: str, kind: str, at: float) -> DefinitionRecord:
+        record = DefinitionRecord(id=id, kind=kind, name=name, source=id, created_at=at)
+        store.save_definition(record)
+        return record
+
+    old = saved("d1", "billing", "states", 1.0)
+    new = saved("d2", "billing", "states", 2.0)
+    other = saved("d3", "billing", "orquesta", 3.0)
+    saved("d4", "shipping", "states", 4.0)
+    assert [d.id for d in store.list_definitions(name="billing")] == ["d3", "d2", "d1"]
+    assert store.list_definitions(name="billing", kind="states") == [new, old]
+    assert store.list_definitions(name="billing", kind="states", limit=1) == [new]
+    assert [d.id for d in store.list_definitions(kind="orquesta")] == [other.id]
+    assert store.list_definitions(name="nobody") == []
+    assert len(store.list_definitions()) == 4

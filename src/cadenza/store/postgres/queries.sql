@@ -10,6 +10,13 @@ ON CONFLICT (id) DO NOTHING;
 -- name: load_definitions
 SELECT id, kind, name, source, created_at, version FROM definitions WHERE id = ANY(%s);
 
+-- name: list_definitions
+SELECT id, kind, name, source, created_at, version FROM definitions
+WHERE (%(name)s::text IS NULL OR name = %(name)s::text)
+  AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
 -- name: insert_execution
 INSERT INTO executions (id, definition_id, kind, name, status, created_at, updated_at,
                         pending_since)

@@ -12,6 +12,12 @@ VALUES (:id, :kind, :name, :source, :created_at, :version);
 SELECT id, kind, name, source, created_at, version FROM definitions
 WHERE id IN (SELECT value FROM json_each(:ids));
 
+-- name: list_definitions
+SELECT id, kind, name, source, created_at, version FROM definitions
+WHERE (:name IS NULL OR name = :name) AND (:kind IS NULL OR kind = :kind)
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
 -- name: insert_execution
 INSERT INTO executions (id, definition_id, kind, name, status, created_at, updated_at,
                         pending_since)

@@ -27,6 +27,7 @@ from cadenza.model.errors import (
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
 from cadenza.store.codec import (
+    definition_from_row,
     definition_values,
     execution_from_row,
     recorded_event,
@@ -181,6 +182,13 @@ class SQLiteStore:
         if definition_id not in found:
             raise DefinitionNotFound(f"no definition with id {definition_id!r}")
         return found[definition_id]
+
+    def list_definitions(
+        self, *, name: str | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[DefinitionRecord]:
+        params = {"name": name, "kind": kind, "limit": limit}
+        rows = self._read(lambda c: rs.execute(c, "list_definitions", params).fetchall())
+        return [definition_from_row(r) for r in rows]
 
     # --- executions and history -------------------------------------------------------
 
