@@ -183,3 +183,34 @@ def test_stop_execution_aborts_a_running_one(sfn: tuple[Any, Server]) -> None:
     stopped = client.stop_execution(executionArn=started["executionArn"])
     assert stopped["stopDate"]
     wait_for(client, started["executionArn"], "ABORTED")
+
+
+FLAKY = json.dumps(
+    {
+        "StartAt": "Work",
+        "States": {
+            "Work": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:us-east-1:111111111111:activity:work",
+                "End": True,
+            }
+        },
+    }
+)
+
+
+def test_a_failed_execution_is_redriven_from_the_failed_state(sfn: tuple[Any, Server]) -> None:
+    client, _ = sfn
+    machine = client.create_state_machine(name="flaky", definition=FLAKY, roleArn=ROLE)
+    activity = "arn:aws:states:us-east-1:111111111111:activity:work"
+    started = client.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
+    with pytest.raises(client.exceptions.ExecutionNotRedrivable):
+        client.redrive_execution(executionArn=started["executionArn"])  # still running
+    task = client.get_activity_task(activityArn=activity, workerName="w")
+    client.send_task_failure(taskToken=task["taskToken"], error="Boom", cause="first try")
+    wait_for(client, started["executionArn"], "FAILED")
+    assert client.redrive_execution(executionArn=started["executionArn"])["redriveDate"]
+    task = client.get_activity_task(activityArn=activity, workerName="w")
+    client.send_task_success(taskToken=task["taskToken"], output='{"ok": 1}')
+    done = wait_for(client, started["executionArn"], "SUCCEEDED")
+    assert json.loads(done["output"]) == {"ok": 1}

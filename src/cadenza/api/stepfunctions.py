@@ -148,6 +148,7 @@ class StepFunctions:
             "ListExecutions": self.list_executions,
             "GetExecutionHistory": self.get_execution_history,
             "StopExecution": self.stop_execution,
+            "RedriveExecution": self.redrive_execution,
             "CreateActivity": self.create_activity,
             "GetActivityTask": self.get_activity_task,
             "SendTaskSuccess": self.send_task_success,
@@ -358,6 +359,15 @@ class StepFunctions:
         record = self._execution(_required(body, "executionArn"))
         self.engine.cancel(record.id)
         return {"stopDate": self.engine.get(record.id).updated_at}
+
+    def redrive_execution(self, body: dict[str, Any]) -> dict[str, Any]:
+        record = self._execution(_required(body, "executionArn"))
+        self.engine.rerun(record.id)
+        refused = self.engine.last_rejection(record.id)
+        if refused:
+            message = refused.get("message") if isinstance(refused, dict) else refused
+            raise AwsError("ExecutionNotRedrivable", str(message))
+        return {"redriveDate": self.engine.get(record.id).updated_at}
 
     # --- activities ---------------------------------------------------------------------
 
