@@ -4,35 +4,45 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 import threading
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cadenza.cli.inputs import (
+    api_token,
+    installed_front_ends,
+    read_definition,
+    read_input,
+    stop_on_signals,
+)
 from cadenza.cli.render import (
     ProgressPrinter,
-    age,
-    history_lines,
     result_document,
     to_json,
 )
 from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.engine import Engine
-from cadenza.engine.front_ends import FrontEnds
-from cadenza.interpreters.protocol import FrontEndSettings, RerunRequest
+from cadenza.interpreters.protocol import RerunRequest
 from cadenza.model.errors import DefinitionError, InputError, OperationRefused
-from cadenza.model.statuses import ExecutionStatus
 from cadenza.store import open_store
 from cadenza.store.records import ExecutionRecord
 from cadenza.workers.loading import load_activities
 from cadenza.workers.registry import ActivityRegistry, default_registry
 from cadenza.workers.resources import load_resource_map, register_resources
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130
+if TYPE_CHECKING:
+    pass
 
+from cadenza.cli.reports import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    print_history,
+    print_request,
+    print_status,
+    print_table,
+    report_record,
+)
 
 # --- commands -------------------------------------------------------------------------------
 
@@ -46,54 +56,33 @@ def _registry(args: argparse.Namespace) -> ActivityRegistry:
     return registry
 
 
-def _front_ends(args: argparse.Namespace) -> FrontEnds:
-    settings = FrontEndSettings(service_limits=getattr(args, "aws_limits", False))
-    return FrontEnds.installed(settings)
-
-
 def _engine(
     args: argparse.Namespace, registry: ActivityRegistry | None = None, **kwargs: Any
 ) -> Engine:
     return Engine(
-        args.store, registry=registry or _registry(args), front_ends=_front_ends(args), **kwargs
+        args.store,
+        registry=registry or _registry(args),
+        front_ends=installed_front_ends(args),
+        **kwargs,
     )
 
 
-def _read_input(args: argparse.Namespace) -> Any:
-    text, where = args.input, "--input"
-    if args.input_file:
-        where = args.input_file
-        try:
-            text = Path(args.input_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read {where}: {exc.strerror or exc}") from exc
-    if text is None:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"{where} is not valid JSON: {exc}") from exc
-    return value
-
-
-def _read_definition(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
 def run(args: argparse.Namespace) -> int:
-    source = _read_definition(args.file)
-    workflow_input = _read_input(args)
+    if args.server:
+        from cadenza.cli import remote_commands  # httpx only when asked
+
+        return remote_commands.run(args)
+    source = read_definition(args.file)
+    workflow_input = read_input(args)
     registry = _registry(args)
     # Everything is checked before the store is opened: bad input leaves nothing.
-    front_ends = _front_ends(args)
+    front_ends = installed_front_ends(args)
     kind, _ = compile_checked(front_ends, registry, source, kind=args.kind, origin=args.file)
     workflow_input = checked_input(
         front_ends.require(kind), workflow_input, args.input_file or "--input"
     )
-    engine = Engine(args.store, registry=registry, front_ends=front_ends, lease=args.lease)
+    lease = 30.0 if args.lease is None else args.lease
+    engine = Engine(args.store, registry=registry, front_ends=front_ends, lease=lease)
     definition = engine.register(source, kind=kind, origin=args.file)
     execution_id = engine.start(definition, workflow_input)
     if args.detach:
@@ -115,7 +104,7 @@ def _watch(engine: Engine, execution_id: str, args: argparse.Namespace) -> None:
 
 def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespace) -> int:
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
 
     def settled() -> bool:
         return engine.is_settled(engine.get(execution_id))
@@ -133,44 +122,16 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
 
 
 def _report(engine: Engine, record: ExecutionRecord, args: argparse.Namespace) -> int:
-    if getattr(args, "json", False):
-        print(to_json(result_document(record)))
-    else:
-        if record.status == "paused":
-            print(f"execution {record.id} is paused", file=sys.stderr)
-        elif record.errors and record.status != "succeeded":
-            print(f"execution {record.id} {record.status}:", file=sys.stderr)
-            for error in record.errors:
-                print(f"  - {_error_line(error)}", file=sys.stderr)
-        print(to_json(record.output))
-    if record.status == ExecutionStatus.SUCCEEDED:
-        return EXIT_OK
-    if engine.is_final(record):
-        return EXIT_FAILED
-    if engine.is_settled(record):
-        return EXIT_PAUSED
-    return EXIT_OK
-
-
-def _error_line(error: Any) -> str:
-    if not isinstance(error, dict):
-        return str(error)
-    # The two error shapes front ends use: {type, message, task_id?, ...}, or
-    # {error, cause} (names of the languages they come from).
-    if "message" in error:
-        where = error.get("task_id")
-        text = str(error["message"])
-    else:
-        where = error.get("error")
-        text = str(error.get("cause") or "")
-    return f"{where}: {text}" if where and text else str(where or text)
+    return report_record(
+        record, args, final=engine.is_final(record), settled=engine.is_settled(record)
+    )
 
 
 def validate(args: argparse.Namespace) -> int:
-    source = _read_definition(args.file)
+    source = read_definition(args.file)
     try:
         compile_checked(
-            _front_ends(args), _registry(args), source, kind=args.kind, origin=args.file
+            installed_front_ends(args), _registry(args), source, kind=args.kind, origin=args.file
         )
     except DefinitionError as exc:
         if args.json:
@@ -183,6 +144,10 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def ps(args: argparse.Namespace) -> int:
+    if args.server:
+        from cadenza.cli import remote_commands  # httpx only when asked
+
+        return remote_commands.ps(args)
     engine = _engine(args)
     records = engine.store.list_executions(limit=args.limit)
     if args.json:
@@ -195,14 +160,15 @@ def ps(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
-    now = engine.clock.now()
-    print(f"{'EXECUTION':<36}  {'NAME':<24}  {'STATUS':<10}  AGE")
-    for r in records:
-        print(f"{r.id:<36}  {r.name[:24]:<24}  {r.status:<10}  {age(now - r.created_at)}")
+    print_table(records, engine.clock.now())
     return EXIT_OK
 
 
 def status(args: argparse.Namespace) -> int:
+    if args.server:
+        from cadenza.cli import remote_commands  # httpx only when asked
+
+        return remote_commands.status(args)
     engine = _engine(args)
     record = engine.get(args.execution_id)
     view = engine.describe(args.execution_id)
@@ -210,41 +176,20 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print(to_json({**result_document(record), "tasks": tasks}))
         return EXIT_OK
-    print(f"execution {record.id}  ({record.name})  {record.status}")
-    for t in tasks:
-        key = f"[{t['key']}]" if t["key"] not in ("", "0") else ""
-        print(f"  {t['status']:<10} {t['name']}{key}")
-    if record.errors:
-        print("errors:")
-        for error in record.errors:
-            print(f"  - {_error_line(error)}")
-    print("output:", to_json(record.output))
+    print_status(record, tasks)
     return EXIT_OK
 
 
 def history(args: argparse.Namespace) -> int:
+    if args.server:
+        from cadenza.cli import remote_commands  # httpx only when asked
+
+        return remote_commands.history(args)
     engine = _engine(args)
     if args.view:
         print(to_json(engine.history_view(args.execution_id, args.view)))
         return EXIT_OK
-    events = engine.history(args.execution_id)
-    if args.json:
-        print(
-            to_json(
-                [
-                    {
-                        "seq": e.seq,
-                        "decision": e.decision,
-                        "time": e.time,
-                        "type": e.event.type,
-                        **e.event.payload(),
-                    }
-                    for e in events
-                ]
-            )
-        )
-        return EXIT_OK
-    print("\n".join(history_lines(events)))
+    print_history(engine.history(args.execution_id), args)
     return EXIT_OK
 
 
@@ -256,6 +201,10 @@ def _refused(engine: Engine, execution_id: str) -> None:
 
 
 def rerun(args: argparse.Namespace) -> int:
+    if args.server:
+        from cadenza.cli import remote_commands  # httpx only when asked
+
+        return remote_commands.rerun(args)
     engine = _engine(args)
     engine.get(args.execution_id)
     options = {"reset_items": True} if getattr(args, "reset_items", False) else {}
@@ -270,6 +219,10 @@ def rerun(args: argparse.Namespace) -> int:
 
 
 def respond(args: argparse.Namespace) -> int:
+    if args.server:
+        from cadenza.cli import remote_commands  # httpx only when asked
+
+        return remote_commands.respond(args)
     try:
         result = json.loads(args.result)
     except ValueError as exc:
@@ -284,6 +237,10 @@ def respond(args: argparse.Namespace) -> int:
 
 
 def request(args: argparse.Namespace) -> int:
+    if args.server:
+        from cadenza.cli import remote_commands  # httpx only when asked
+
+        return remote_commands.request(args)
     engine = _engine(args)
     engine.get(args.execution_id)
     if args.command == "resume" and not args.no_wait:
@@ -292,11 +249,7 @@ def request(args: argparse.Namespace) -> int:
     _refused(engine, args.execution_id)
     if args.command == "resume" and not args.no_wait:
         return _drive_and_report(engine, args.execution_id, args)
-    record = engine.get(args.execution_id)
-    if args.json:
-        print(to_json(result_document(record)))
-    else:
-        print(f"execution {record.id}: {record.status}")
+    print_request(engine.get(args.execution_id), args)
     return EXIT_OK
 
 
@@ -308,7 +261,7 @@ def worker(args: argparse.Namespace) -> int:
         lease=args.lease,
     )
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     print(
         f"{args.command} {engine.owner} serving queues {', '.join(engine.queues)}",
         file=sys.stderr,
@@ -331,13 +284,13 @@ def server(args: argparse.Namespace) -> int:
     from cadenza.api.server import ServerSettings, check_settings, parse_bind, serve_api
 
     host, port = parse_bind(args.bind)
-    settings = ServerSettings(host=host, port=port, token=_api_token(args))
+    settings = ServerSettings(host=host, port=port, token=api_token(args))
     check_settings(settings)  # before the store is opened: bad input leaves nothing
     engine = _engine(
         args, concurrency=args.concurrency, queues=args.queue or ("default",), lease=args.lease
     )
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
 
     def listening(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
@@ -352,18 +305,6 @@ def server(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _api_token(args: argparse.Namespace) -> str | None:
-    if args.token_file:
-        try:
-            token = Path(args.token_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise InputError(f"cannot read {args.token_file}: {exc.strerror or exc}") from exc
-        if not token:
-            raise InputError(f"{args.token_file} holds no token")
-        return token
-    return os.environ.get("CADENZA_API_TOKEN") or None
-
-
 def db(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     try:
@@ -372,14 +313,3 @@ def db(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return EXIT_OK
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)

@@ -6,17 +6,22 @@ definition, malformed ``--input``, an unknown execution, a refused request);
 3 the workflow is paused, waiting for an answer (``cadenza respond``);
 130 interrupted (Ctrl-C or SIGTERM) before the workflow finished: it stays in
 the store and ``cadenza worker`` carries it on.
+
+``cadenza --server URL COMMAND`` (or ``CADENZA_SERVER``) makes the commands that
+read or drive executions ask that ``cadenza server`` over HTTP instead of
+opening a store; they print the same lines and exit with the same codes.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from cadenza.cli import commands
+from cadenza.cli import commands, reports
 from cadenza.model.errors import (
     CadenzaError,
     DefinitionError,
@@ -28,6 +33,21 @@ from cadenza.model.errors import (
 
 _BAD_INPUT = (DefinitionError, FrontEndError, InputError, NotFoundError, OperationRefused)
 
+#: The commands that can talk to a server instead of opening a store.
+CLIENT_COMMANDS = frozenset(
+    {"run", "ps", "status", "history", "cancel", "pause", "resume", "respond", "rerun", "redrive"}
+)
+
+#: Options that act on this machine, refused with --server, and why.
+_LOCAL_ONLY = (
+    ("store", "--store", "it opens a store on this machine"),
+    ("activities", "--activities", "the server runs the activities it was started with"),
+    ("resources", "--resources", "the server runs the activities it was started with"),
+    ("lease", "--lease", "the server's workers hold the task leases"),
+    ("aws_limits", "--aws-limits", "the server's own front-end settings apply"),
+    ("view", "--view", "the HTTP API offers no history views"),
+)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -35,25 +55,85 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="cadenza: %(message)s")
     if not getattr(args, "command", None):
         parser.print_help()
-        return commands.EXIT_BAD_INPUT
+        return reports.EXIT_BAD_INPUT
     try:
+        _choose_server(args)
         code: int = args.handler(args)
         return code
     except CadenzaError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
-        return commands.EXIT_BAD_INPUT if isinstance(exc, _BAD_INPUT) else commands.EXIT_FAILED
+        return reports.EXIT_BAD_INPUT if _bad_input(exc) else reports.EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return commands.EXIT_INTERRUPTED
+        return reports.EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``cadenza history ID | head``): not an error.
         sys.stderr.close()
-        return commands.EXIT_OK
+        return reports.EXIT_OK
+
+
+def _bad_input(exc: CadenzaError) -> bool:
+    """Whether an error is the user's to fix (exit 2): a server's 4xx answer is."""
+    remote = sys.modules.get("cadenza.cli.remote")  # loaded only by --server commands
+    if remote is not None and isinstance(exc, remote.RemoteError):
+        return bool(exc.bad_input)
+    return isinstance(exc, _BAD_INPUT)
+
+
+def _choose_server(args: argparse.Namespace) -> None:
+    """Set ``args.server`` to the server this command talks to, or None to open a
+    store; refuse options that would be ignored."""
+    given, where = args.server, "--server"
+    if given is None:
+        given, where = os.environ.get("CADENZA_SERVER"), "CADENZA_SERVER"
+    if args.command not in CLIENT_COMMANDS:
+        if args.server or args.client_token_file:
+            option = "--server" if args.server else "--token-file before the command"
+            raise InputError(
+                f"cadenza {args.command} works on this machine and talks to no server: "
+                f"drop {option}"
+            )
+        args.server = None
+        return
+    args.server = given or None
+    if args.server is None:
+        if args.client_token_file:
+            raise InputError("--token-file before the command is the token for --server")
+        return
+    if not args.server.startswith(("http://", "https://")):
+        raise InputError(
+            f"{where} must be an http:// or https:// URL, not {args.server!r}", server=args.server
+        )
+    refused = [
+        f"{option} cannot be used with {where} {args.server}: {why}"
+        for dest, option, why in _LOCAL_ONLY
+        if _given(getattr(args, dest, None))
+    ]
+    if refused:
+        raise InputError("; ".join(refused), server=args.server)
+
+
+def _given(value: Any) -> bool:
+    """Whether an option was given (its default is None, False or [])."""
+    return value is not None and value is not False and value != []
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cadenza", description="Run workflows durably (embedded SQLite by default)."
+    )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="talk to this cadenza server over HTTP instead of opening a store "
+        "(default: $CADENZA_SERVER); for run, ps, status, history, cancel, pause, resume, "
+        "respond, rerun and redrive",
+    )
+    parser.add_argument(
+        "--token-file",
+        dest="client_token_file",
+        metavar="FILE",
+        help="file holding the server's bearer token (default: $CADENZA_API_TOKEN)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -76,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print {execution_id, status, output, errors}"
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--lease", type=float, default=30.0, help="task lease in seconds")
+    p.add_argument("--lease", type=float, help="task lease in seconds (default 30)")
     _running_options(p)
     p.add_argument(
         "--detach",

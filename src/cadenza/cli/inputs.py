@@ -1,0 +1,69 @@
+"""What the command line points at: definition files, input, the API token,
+the front ends; and stopping on signals."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from cadenza.engine.front_ends import FrontEnds
+from cadenza.interpreters.protocol import FrontEndSettings
+from cadenza.model.errors import InputError
+
+
+def installed_front_ends(args: argparse.Namespace) -> FrontEnds:
+    settings = FrontEndSettings(service_limits=getattr(args, "aws_limits", False))
+    return FrontEnds.installed(settings)
+
+
+def read_input(args: argparse.Namespace) -> Any:
+    text, where = args.input, "--input"
+    if args.input_file:
+        where = args.input_file
+        try:
+            text = Path(args.input_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read {where}: {exc.strerror or exc}") from exc
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{where} is not valid JSON: {exc}") from exc
+    return value
+
+
+def read_definition(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def api_token(args: argparse.Namespace, token_file: str | None = None) -> str | None:
+    token_file = token_file or getattr(args, "token_file", None)
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(f"cannot read {token_file}: {exc.strerror or exc}") from exc
+        if not token:
+            raise InputError(f"{token_file} holds no token")
+        return token
+    return os.environ.get("CADENZA_API_TOKEN") or None
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

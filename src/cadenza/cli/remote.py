@@ -1,0 +1,248 @@
+"""The CLI as a client of ``cadenza server``: one small class over httpx.
+
+``cadenza --server URL COMMAND`` (or ``CADENZA_SERVER``) asks a server's HTTP
+API instead of opening a store. Answers come back as the records and events
+the local commands print, so both print the same lines and ``--json``
+documents. An error answer keeps the server's code; a 4xx is bad input, as the
+local command's error would be.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from cadenza.cli.render import ProgressPrinter
+from cadenza.engine.engine import DecisionOutcome
+from cadenza.model.errors import CadenzaError
+from cadenza.model.events import JSON, RecordedEvent, event_from_payload
+from cadenza.store.records import DecisionResult, ExecutionRecord
+
+#: Seconds between polls while following an execution on the server.
+POLL_INTERVAL = 0.2
+
+#: The most executions the API lists in one page.
+_PAGE = 1000
+
+
+class RemoteError(CadenzaError):
+    """The server refused a request, or could not be reached."""
+
+    code = "api.failed"
+
+    def __init__(self, code: str, message: str, *, bad_input: bool, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = code
+        self.bad_input = bad_input
+
+
+def execution_record(body: dict[str, Any]) -> ExecutionRecord:
+    """An API execution as the store's record of it."""
+    return ExecutionRecord(
+        id=body["id"],
+        definition_id=body["definition_id"],
+        kind=body["kind"],
+        name=body["name"],
+        status=body["status"],
+        created_at=body["created_at"],
+        updated_at=body["updated_at"],
+        output=body.get("output"),
+        errors=list(body.get("errors") or []),
+        last_seq=body["last_seq"],
+    )
+
+
+def recorded_event(body: dict[str, Any]) -> RecordedEvent:
+    """An API history event as the store's recorded event."""
+    return RecordedEvent(
+        seq=body["seq"],
+        decision=body["decision"],
+        time=body["time"],
+        event=event_from_payload(body["type"], body["payload"]),
+    )
+
+
+class Remote:
+    """A client of one ``cadenza server``."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Remote:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- the API ------------------------------------------------------------------------
+
+    def register(self, source: str, *, origin: str, kind: str | None) -> dict[str, Any]:
+        """Register a definition: ``{id, kind, name, version, created_at}``."""
+        body: dict[str, Any] = {"source": source, "origin": origin}
+        if kind:
+            body["kind"] = kind
+        answer: dict[str, Any] = self._call("POST", "/v1/definitions", json=body)
+        return answer
+
+    def start(self, definition_id: str, workflow_input: JSON) -> ExecutionRecord:
+        body = {"definition_id": definition_id, "input": workflow_input}
+        return execution_record(self._call("POST", "/v1/executions", json=body))
+
+    def execution(self, execution_id: str) -> ExecutionRecord:
+        return execution_record(self._call("GET", f"/v1/executions/{_part(execution_id)}"))
+
+    def executions(self, limit: int) -> list[ExecutionRecord]:
+        """The newest ``limit`` executions, newest first."""
+        found: list[ExecutionRecord] = []
+        cursor: str | None = None
+        while len(found) < limit:
+            params: dict[str, Any] = {"limit": min(_PAGE, limit - len(found))}
+            if cursor is not None:
+                params["cursor"] = cursor
+            page = self._call("GET", "/v1/executions", params=params)
+            found.extend(execution_record(e) for e in page["executions"])
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                break
+        return found
+
+    def history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
+        """Every recorded event after ``after_seq``, a page at a time."""
+        events: list[RecordedEvent] = []
+        path = f"/v1/executions/{_part(execution_id)}/history"
+        while True:
+            page = self._call("GET", path, params={"after_seq": after_seq})
+            events.extend(recorded_event(e) for e in page["events"])
+            if page.get("next_after_seq") is None:
+                return events
+            after_seq = int(page["next_after_seq"])
+
+    def request(self, execution_id: str, what: str) -> tuple[ExecutionRecord, Any]:
+        """``cancel``, ``pause`` or ``resume``: the execution after it, and why it
+        was refused (None when it was not)."""
+        return self._accepted(f"/v1/executions/{_part(execution_id)}/{what}", {})
+
+    def rerun(
+        self, execution_id: str, steps: list[str], options: dict[str, Any]
+    ) -> tuple[ExecutionRecord, Any]:
+        body = {"steps": steps, "options": options}
+        return self._accepted(f"/v1/executions/{_part(execution_id)}/rerun", body)
+
+    def answer(
+        self, execution_id: str, task: str, result: JSON, *, failed: bool
+    ) -> tuple[ExecutionRecord, Any]:
+        path = f"/v1/executions/{_part(execution_id)}/tasks/{_part(task)}/answer"
+        return self._accepted(path, {"result": result, "failed": failed})
+
+    # --- following an execution -----------------------------------------------------------
+
+    def follow(
+        self,
+        execution_id: str,
+        *,
+        settled: Callable[[ExecutionRecord], bool],
+        stop: threading.Event,
+        printer: ProgressPrinter | None = None,
+        after_seq: int = 0,
+        interval: float = POLL_INTERVAL,
+    ) -> tuple[ExecutionRecord, bool]:
+        """Poll the execution until it is settled or ``stop`` is set, feeding
+        each new event after ``after_seq`` to ``printer``. Returns the last
+        record seen and whether it settled."""
+        while True:
+            record = self.execution(execution_id)
+            if printer is not None:
+                # The record first: every event up to its last_seq is read here.
+                events = self.history(execution_id, after_seq)
+                if events:
+                    after_seq = events[-1].seq
+                    printer(_outcome(record, events))
+            if settled(record):
+                return record, True
+            if stop.wait(interval):
+                return record, False
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _accepted(self, path: str, body: dict[str, Any]) -> tuple[ExecutionRecord, Any]:
+        answer = self._call("POST", path, json=body)
+        return execution_record(answer["execution"]), answer.get("refused")
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.HTTPError as exc:
+            raise RemoteError(
+                "api.unreachable",
+                f"cannot reach {self.url}: {exc or type(exc).__name__}",
+                bad_input=False,
+            ) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_success:
+            if body is None:
+                raise RemoteError(
+                    "api.bad_answer",
+                    f"{self.url} answered {method} {path} with something other than JSON "
+                    "(is it a cadenza server?)",
+                    bad_input=False,
+                )
+            return body
+        code, message = f"http.{response.status_code}", response.reason_phrase
+        if isinstance(body, dict) and isinstance(body.get("code"), str):
+            code = body["code"]
+            message = str(body.get("message") or message)
+        details = body.get("details") if isinstance(body, dict) else None
+        raise RemoteError(
+            code,
+            message,
+            bad_input=400 <= response.status_code < 500,
+            status=response.status_code,
+            **({"server": details} if details else {}),
+        )
+
+
+def _part(text: str) -> str:
+    """``text`` as one path segment."""
+    return quote(text, safe="")
+
+
+def _outcome(record: ExecutionRecord, events: list[RecordedEvent]) -> DecisionOutcome:
+    """New events as the engine tells listeners about a decision."""
+    return DecisionOutcome(
+        DecisionResult(
+            execution_id=record.id,
+            decision_no=events[-1].decision,
+            consumed_inputs=0,
+            appended=[(e.decision, e.time, e.event) for e in events],
+            snapshot=None,
+            status=record.status,
+        )
+    )

@@ -1,0 +1,96 @@
+"""What the commands print, and the exit code each outcome means."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from cadenza.cli.render import age, history_lines, result_document, to_json
+from cadenza.model.events import RecordedEvent
+from cadenza.model.statuses import ExecutionStatus
+from cadenza.store.records import ExecutionRecord
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+
+
+def report_record(
+    record: ExecutionRecord, args: argparse.Namespace, *, final: bool, settled: bool
+) -> int:
+    if getattr(args, "json", False):
+        print(to_json(result_document(record)))
+    else:
+        if record.status == "paused":
+            print(f"execution {record.id} is paused", file=sys.stderr)
+        elif record.errors and record.status != "succeeded":
+            print(f"execution {record.id} {record.status}:", file=sys.stderr)
+            for error in record.errors:
+                print(f"  - {error_line(error)}", file=sys.stderr)
+        print(to_json(record.output))
+    if record.status == ExecutionStatus.SUCCEEDED:
+        return EXIT_OK
+    if final:
+        return EXIT_FAILED
+    if settled:
+        return EXIT_PAUSED
+    return EXIT_OK
+
+
+def error_line(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)
+    # The two error shapes front ends use: {type, message, task_id?, ...}, or
+    # {error, cause} (names of the languages they come from).
+    if "message" in error:
+        where = error.get("task_id")
+        text = str(error["message"])
+    else:
+        where = error.get("error")
+        text = str(error.get("cause") or "")
+    return f"{where}: {text}" if where and text else str(where or text)
+
+
+def print_table(records: list[ExecutionRecord], now: float) -> None:
+    print(f"{'EXECUTION':<36}  {'NAME':<24}  {'STATUS':<10}  AGE")
+    for r in records:
+        print(f"{r.id:<36}  {r.name[:24]:<24}  {r.status:<10}  {age(now - r.created_at)}")
+
+
+def print_status(record: ExecutionRecord, tasks: list[dict[str, str]]) -> None:
+    print(f"execution {record.id}  ({record.name})  {record.status}")
+    for t in tasks:
+        key = f"[{t['key']}]" if t["key"] not in ("", "0") else ""
+        print(f"  {t['status']:<10} {t['name']}{key}")
+    if record.errors:
+        print("errors:")
+        for error in record.errors:
+            print(f"  - {error_line(error)}")
+    print("output:", to_json(record.output))
+
+
+def print_history(events: list[RecordedEvent], args: argparse.Namespace) -> None:
+    if args.json:
+        print(
+            to_json(
+                [
+                    {
+                        "seq": e.seq,
+                        "decision": e.decision,
+                        "time": e.time,
+                        "type": e.event.type,
+                        **e.event.payload(),
+                    }
+                    for e in events
+                ]
+            )
+        )
+        return
+    print("\n".join(history_lines(events)))
+
+
+def print_request(record: ExecutionRecord, args: argparse.Namespace) -> None:
+    if args.json:
+        print(to_json(result_document(record)))
+    else:
+        print(f"execution {record.id}: {record.status}")
