@@ -48,9 +48,12 @@ LISTENING = re.compile(r"listening on (http://\S+),")
 class Server:
     """One ``cadenza server`` process and a client for it."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str, token: str | None) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], url: str, token: str | None, store_url: str = ""
+    ) -> None:
         self.process = process
         self.url = url
+        self.store_url = store_url
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=url, headers=headers, timeout=30)
 
@@ -100,7 +103,7 @@ def start_server(store_url: str, tmp_path: Path, *args: str, token: str | None =
     for line in process.stderr:
         found = LISTENING.search(line)
         if found:
-            return Server(process, found.group(1), token)
+            return Server(process, found.group(1), token, store_url)
         assert time.monotonic() < deadline, "the server did not start listening"
     raise AssertionError(f"the server exited ({process.wait()}) before listening")
 
@@ -210,6 +213,24 @@ def test_a_person_answers_a_waiting_task_and_a_wrong_answer_is_refused(server: S
     answer = done["output"]["answer"]
     # StackStorm's inquiry result carries the answer under "response".
     assert answer.get("response", answer) == {"ok": True}
+
+
+def test_tasks_views_and_verdicts_of_an_execution(server: Server) -> None:
+    definition = register(server, ASK)
+    execution_id = server.http.post(
+        "/v1/executions", json={"definition_id": definition["id"]}
+    ).json()["id"]
+    paused = server.wait_for(execution_id, lambda e: e["status"] == "paused")
+    assert (paused["final"], paused["settled"]) == (False, True)  # waits for a person
+    tasks = server.http.get(f"/v1/executions/{execution_id}/tasks").json()["tasks"]
+    assert [(t["name"], t["status"]) for t in tasks] == [("ask", "pending")]
+    unknown = server.http.get(f"/v1/executions/{execution_id}/views/sfn")
+    assert unknown.status_code == 400 and "offer no history view 'sfn'" in unknown.text
+    server.http.post(
+        f"/v1/executions/{execution_id}/tasks/ask/answer", json={"result": {"ok": True}}
+    )
+    done = server.wait_for(execution_id, lambda e: e["status"] == "succeeded")
+    assert (done["final"], done["settled"]) == (True, True)
 
 
 def test_requests_in_the_language_s_terms(server: Server) -> None:

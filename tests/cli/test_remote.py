@@ -135,13 +135,17 @@ def test_run_to_success_then_detach_status_history_and_ps(server: Server, here: 
 
     status = cadenza(here, "--server", server.url, "status", eid, "--json")
     assert status.returncode == 0, status.stderr
-    # The API lists no tasks: the document says nothing about them.
-    assert json.loads(status.stdout) == {
+    shown = json.loads(status.stdout)
+    assert shown == {
         "execution_id": eid,
         "status": "succeeded",
         "output": {"greeting": "hello bo"},
         "errors": [],
+        "tasks": shown["tasks"],
     }
+    assert [(t["name"], t["status"]) for t in shown["tasks"]] == [("greet", "succeeded")]
+    local = cadenza(here, "status", eid, "--json", "--store", server.store_url)
+    assert json.loads(local.stdout) == shown  # the same document as the local command
     text = cadenza(here, "--server", server.url, "status", eid)
     assert text.returncode == 0
     assert text.stdout.splitlines()[0] == f"execution {eid}  (greet)  succeeded"
@@ -347,7 +351,6 @@ REFUSED: list[tuple[list[str], str]] = [
     (["run", "greet.yaml", "--lease", "5"], "--lease"),
     (["run", "greet.yaml", "--activities", "m:n"], "--activities"),
     (["rerun", "e1", "--resources", "r.yaml"], "--resources"),
-    (["history", "e1", "--view", "tasks"], "--view"),
 ]
 
 

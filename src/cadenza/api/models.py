@@ -111,6 +111,12 @@ class ExecutionOut(BaseModel):
     output: Any = None
     errors: list[Any] = Field(default_factory=list)
     last_seq: int
+    final: bool | None = Field(
+        default=None, description="nothing more happens to it (by its language's statuses)"
+    )
+    settled: bool | None = Field(
+        default=None, description="it does nothing on its own: final, or waiting for an operator"
+    )
 
     @classmethod
     def of(cls, record: ExecutionRecord) -> ExecutionOut:
@@ -153,6 +159,20 @@ class EventOut(BaseModel):
             type=recorded.event.type,
             payload=recorded.event.payload(),
         )
+
+
+class TaskOut(BaseModel):
+    """One task of an execution as its language describes it."""
+
+    name: str
+    key: str
+    status: str
+
+
+class TaskList(BaseModel):
+    """An execution's tasks, rebuilt from its history."""
+
+    tasks: list[TaskOut]
 
 
 class HistoryPage(BaseModel):

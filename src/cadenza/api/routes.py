@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -30,6 +30,8 @@ from cadenza.api.models import (
     HistoryPage,
     ProblemOut,
     RerunIn,
+    TaskList,
+    TaskOut,
     ValidationOut,
 )
 from cadenza.engine.engine import Engine
@@ -37,9 +39,11 @@ from cadenza.interpreters.protocol import RerunRequest
 from cadenza.model.errors import (
     DefinitionError,
     ExecutionNotFound,
+    FrontEndError,
     InputError,
     OperationRefused,
 )
+from cadenza.store.records import ExecutionRecord
 
 #: Execution ids made from idempotency keys live in their own UUID namespace.
 _IDEMPOTENCY = uuid.UUID("6b1f8f0c-1d3a-5a8e-9c57-3f0e2d6b9a41")
@@ -74,6 +78,15 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 def routes(engine: Engine) -> APIRouter:
     """Every endpoint of the API, bound to ``engine``."""
     api = APIRouter(responses=_ERRORS)
+
+    def out(record: ExecutionRecord) -> ExecutionOut:
+        body = ExecutionOut.of(record)
+        try:
+            body.final = engine.is_final(record)
+            body.settled = engine.is_settled(record)
+        except FrontEndError:
+            pass  # this server lacks the language: it cannot say
+        return body
 
     @api.get("/health", tags=["health"])
     def health() -> Health:
@@ -137,9 +150,9 @@ def routes(engine: Engine) -> APIRouter:
                         execution_id=execution_id,
                     )
                 response.status_code = status.HTTP_200_OK
-                return ExecutionOut.of(existing)
+                return out(existing)
         started = engine.start(record, body.input, execution_id=execution_id)
-        return ExecutionOut.of(engine.get(started))
+        return out(engine.get(started))
 
     @api.get("/v1/executions", tags=["executions"])
     def executions(
@@ -164,14 +177,14 @@ def routes(engine: Engine) -> APIRouter:
         )
         last = records[-1] if len(records) == limit else None
         return ExecutionList(
-            executions=[ExecutionOut.of(r) for r in records],
+            executions=[out(r) for r in records],
             next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
         )
 
     @api.get("/v1/executions/{execution_id}", tags=["executions"])
     def execution(execution_id: str) -> ExecutionOut:
         """One execution."""
-        return ExecutionOut.of(engine.get(execution_id))
+        return out(engine.get(execution_id))
 
     @api.get("/v1/executions/{execution_id}/history", tags=["executions"])
     def history(
@@ -188,9 +201,23 @@ def routes(engine: Engine) -> APIRouter:
             next_after_seq=page[-1].seq if more and page else None,
         )
 
+    @api.get("/v1/executions/{execution_id}/tasks", tags=["executions"])
+    def tasks(execution_id: str) -> TaskList:
+        """The execution's tasks and their statuses, as its language sees them."""
+        view = engine.describe(execution_id)
+        return TaskList(
+            tasks=[TaskOut(name=t.name, key=t.key, status=t.status) for t in view.tasks]
+        )
+
+    @api.get("/v1/executions/{execution_id}/views/{view}", tags=["executions"])
+    def history_view(execution_id: str, view: str) -> Any:
+        """A projection of the history its language offers (``sfn`` for a state
+        machine); an unknown name is a 400 listing the ones offered."""
+        return engine.history_view(execution_id, view)
+
     def accepted(execution_id: str) -> Accepted:
         return Accepted(
-            execution=ExecutionOut.of(engine.get(execution_id)),
+            execution=out(engine.get(execution_id)),
             refused=engine.last_rejection(execution_id),
         )
 

@@ -45,7 +45,6 @@ _LOCAL_ONLY = (
     ("resources", "--resources", "the server runs the activities it was started with"),
     ("lease", "--lease", "the server's workers hold the task leases"),
     ("aws_limits", "--aws-limits", "the server's own front-end settings apply"),
-    ("view", "--view", "the HTTP API offers no history views"),
 )
 
 

@@ -82,6 +82,8 @@ class Remote:
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
+        #: The server's word on each execution seen: (final, settled), when it said.
+        self.verdicts: dict[str, tuple[bool, bool]] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -104,10 +106,10 @@ class Remote:
 
     def start(self, definition_id: str, workflow_input: JSON) -> ExecutionRecord:
         body = {"definition_id": definition_id, "input": workflow_input}
-        return execution_record(self._call("POST", "/v1/executions", json=body))
+        return self._record(self._call("POST", "/v1/executions", json=body))
 
     def execution(self, execution_id: str) -> ExecutionRecord:
-        return execution_record(self._call("GET", f"/v1/executions/{_part(execution_id)}"))
+        return self._record(self._call("GET", f"/v1/executions/{_part(execution_id)}"))
 
     def executions(self, limit: int) -> list[ExecutionRecord]:
         """The newest ``limit`` executions, newest first."""
@@ -118,7 +120,7 @@ class Remote:
             if cursor is not None:
                 params["cursor"] = cursor
             page = self._call("GET", "/v1/executions", params=params)
-            found.extend(execution_record(e) for e in page["executions"])
+            found.extend(self._record(e) for e in page["executions"])
             cursor = page.get("next_cursor")
             if cursor is None:
                 break
@@ -180,11 +182,28 @@ class Remote:
             if stop.wait(interval):
                 return record, False
 
+    def tasks(self, execution_id: str) -> list[dict[str, str]]:
+        """The execution's tasks: ``[{name, key, status}]``."""
+        answer = self._call("GET", f"/v1/executions/{_part(execution_id)}/tasks")
+        return [
+            {"name": t["name"], "key": t["key"], "status": t["status"]} for t in answer["tasks"]
+        ]
+
+    def view(self, execution_id: str, name: str) -> JSON:
+        """A history view the execution's front end offers on the server."""
+        return self._call("GET", f"/v1/executions/{_part(execution_id)}/views/{_part(name)}")
+
     # --- plumbing -------------------------------------------------------------------------
+
+    def _record(self, body: dict[str, Any]) -> ExecutionRecord:
+        record = execution_record(body)
+        if body.get("final") is not None and body.get("settled") is not None:
+            self.verdicts[record.id] = (bool(body["final"]), bool(body["settled"]))
+        return record
 
     def _accepted(self, path: str, body: dict[str, Any]) -> tuple[ExecutionRecord, Any]:
         answer = self._call("POST", path, json=body)
-        return execution_record(answer["execution"]), answer.get("refused")
+        return self._record(answer["execution"]), answer.get("refused")
 
     def _call(
         self,

@@ -41,12 +41,17 @@ def _remote(args: argparse.Namespace) -> Remote:
     return Remote(args.server, api_token(args, args.client_token_file))
 
 
-def _remote_verdict(args: argparse.Namespace) -> Callable[[ExecutionRecord], tuple[bool, bool]]:
+def _remote_verdict(
+    args: argparse.Namespace, remote: Remote
+) -> Callable[[ExecutionRecord], tuple[bool, bool]]:
     """Whether a record is final, and whether it is settled (final or waiting for
-    an operator), by its front end's statuses when this machine has it."""
+    an operator): the server's word, else this machine's front ends' statuses."""
     front_ends = installed_front_ends(args)
 
     def verdict(record: ExecutionRecord) -> tuple[bool, bool]:
+        told = remote.verdicts.get(record.id)
+        if told is not None:
+            return told
         try:
             front_end = front_ends.require(record.kind)
             final, waiting = front_end.final_statuses, front_end.waiting_statuses
@@ -79,7 +84,7 @@ def _remote_follow(
 ) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
-    verdict = _remote_verdict(args)
+    verdict = _remote_verdict(args, remote)
     record, settled = remote.follow(
         execution_id,
         settled=lambda r: verdict(r)[1],
@@ -140,18 +145,19 @@ def ps(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     with _remote(args) as remote:
         record = remote.execution(args.execution_id)
-    # The API does not list an execution's tasks: none are shown rather than a
-    # list that would wrongly look empty.
+        tasks = remote.tasks(args.execution_id)
     if args.json:
-        print(to_json(result_document(record)))
+        print(to_json({**result_document(record), "tasks": tasks}))
         return EXIT_OK
-    print_status(record, [])
-    print("(tasks are not shown: the server's API does not list them)", file=sys.stderr)
+    print_status(record, tasks)
     return EXIT_OK
 
 
 def history(args: argparse.Namespace) -> int:
     with _remote(args) as remote:
+        if args.view:
+            print(to_json(remote.view(args.execution_id, args.view)))
+            return EXIT_OK
         remote.execution(args.execution_id)  # an unknown id is an error, not no events
         events = remote.history(args.execution_id)
     print_history(events, args)
