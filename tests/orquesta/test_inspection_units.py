@@ -468,3 +468,12 @@ def test_input_block_wins_over_inline_parameters_and_keeps_the_action_whole() ->
     assert task.action == "core.echo message=inline"
     assert task.inline_input is None
     assert task.input == {"other": "block"}
+
+
+def test_a_control_character_is_a_load_error_not_a_crash() -> None:
+    from cadenza.interpreters.orquesta.frontend import OrquestaFrontEnd
+    from cadenza.model.errors import DefinitionLoadError
+
+    with pytest.raises(DefinitionLoadError) as caught:
+        OrquestaFrontEnd().compile("version: 1.0\x0b\ntasks: {}\n")
+    assert "not valid YAML" in caught.value.problems[0].message

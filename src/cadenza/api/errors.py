@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cadenza.model.errors import (
     CadenzaError,
@@ -89,6 +90,18 @@ def install(app: FastAPI) -> None:
                 "details": {"errors": problems},
             },
             status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The framework's own refusals (an unreadable body, an unknown path or
+        # method) in the same shape as every other error.
+        codes = {404: "not_found", 405: "request.method_not_allowed"}
+        code = codes.get(exc.status_code, "request.invalid")
+        return JSONResponse(
+            {"code": code, "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(Exception)

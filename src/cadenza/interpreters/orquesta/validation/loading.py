@@ -44,7 +44,13 @@ def load_yaml(source: str, *, origin: str | None = None) -> MappingWithLines:
     Raises :class:`DefinitionLoadError` listing every duplicate key, or naming the YAML
     syntax error, or saying why the document is not a usable mapping.
     """
-    loader = yaml.SafeLoader(source)
+    try:
+        # The reader checks the characters as it is built: a control character
+        # is a load error like any other, not an exception out of the front end.
+        loader = yaml.SafeLoader(source)
+    except yaml.YAMLError as exc:
+        message = f"The definition is not valid YAML: {exc}"
+        raise DefinitionLoadError(problems=[Problem("", message)], source=origin) from exc
     try:
         node = loader.get_single_node()
         if node is None:
