@@ -405,3 +405,20 @@ def test_executions_are_listed_with_filters_a_page_at_a_time(server: Server) -> 
     assert server.http.get("/v1/executions", params={"kind": "states"}).json()["executions"] == []
     bad = server.http.get("/v1/executions", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 400 and "cursor" in bad.json()["message"]
+
+
+def test_metrics_count_executions_and_tasks_and_time_decisions(server: Server) -> None:
+    definition = register(server, ONE_TASK)
+    execution_id = server.http.post(
+        "/v1/executions", json={"definition_id": definition["id"]}
+    ).json()["id"]
+    server.wait_for(execution_id, lambda e: e["status"] == "succeeded")
+    answer = server.http.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    text = answer.text
+    assert 'cadenza_executions{kind="orquesta",status="succeeded"} 1.0' in text
+    decided = re.search(r"^cadenza_decision_latency_seconds_count (\S+)$", text, re.M)
+    assert decided is not None and float(decided.group(1)) >= 2  # started, then completed
+    started = re.search(r"^cadenza_task_start_latency_seconds_count (\S+)$", text, re.M)
+    assert started is not None and float(started.group(1)) >= 1

@@ -11,6 +11,9 @@
 ``stepfunctions``
     the Step Functions API (AWS JSON 1.0 on ``POST /``) for boto3 and the
     AWS CLI.
+``metrics``
+    Prometheus metrics at ``/metrics``: counts from the store, latencies of
+    this process.
 ``errors``
     Cadenza errors and malformed requests as JSON 4xx answers.
 ``limits``

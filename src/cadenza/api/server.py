@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from cadenza.api import errors
 from cadenza.api.limits import DEFAULT_BODY_LIMIT, RequestLimits
+from cadenza.api.metrics import metrics_routes
 from cadenza.api.routes import routes
 from cadenza.api.stepfunctions import step_functions_routes
 from cadenza.api.workers import worker_routes
@@ -87,6 +88,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     app.include_router(routes(engine))
     app.include_router(worker_routes(engine))
     app.include_router(step_functions_routes(engine))
+    app.include_router(metrics_routes(engine))
     app.add_middleware(RequestLimits, body_limit=settings.body_limit, token=settings.token)
     return app
 

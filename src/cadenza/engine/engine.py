@@ -132,6 +132,7 @@ class Engine:
         self._decider = Decider(self._interpreters)
         self._decide_lock = threading.Lock()
         self._listeners: list[Listener] = []
+        self._round_listeners: list[Callable[[RoundOutcome, float], None]] = []
         self._wake = WakeUp()
         #: Tasks answered from outside: activity workers and callback tokens.
         self.external = ExternalTasks(self.store, self.clock)
@@ -389,6 +390,11 @@ class Engine:
 
     # --- driving ----------------------------------------------------------------------------
 
+    def add_round_listener(self, listener: Callable[[RoundOutcome, float], None]) -> None:
+        """Call ``listener(outcome, now)`` after each committed round (for metrics:
+        what was saved and claimed, and when)."""
+        self._round_listeners.append(listener)
+
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener`` after each committed decision (from the deciding thread)."""
         self._listeners.append(listener)
@@ -437,6 +443,8 @@ class Engine:
                 outcome = DecisionOutcome(result)
                 for listener in self._listeners:
                     listener(outcome)
+            for round_listener in self._round_listeners:
+                round_listener(done, self.clock.now())
             return done
 
     def run_until_idle(self, *, skip_time: bool = False, max_rounds: int = 100_000) -> None:

@@ -179,6 +179,9 @@ class ExecutionStore(Protocol):
         those after ``before`` (the ``(created_at, id)`` of the last row of the
         previous page) in that order."""
 
+    def execution_counts(self) -> dict[tuple[str, str], int]:
+        """How many executions there are of each ``(kind, status)``."""
+
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         """Events with ``seq > after_seq``, in order; ``ExecutionNotFound`` if absent."""
 
@@ -242,6 +245,9 @@ class TaskLeases(Protocol):
 
     def lease_owners(self) -> list[str]:
         """Owners that currently hold task leases."""
+
+    def task_counts(self) -> dict[tuple[str, str], int]:
+        """How many tasks there are in each ``(queue, status)``."""
 
 
 class Timers(Protocol):

@@ -277,3 +277,16 @@ def test_forgetting_all_none_or_unknown_snapshots(store: Store) -> None:
     after = pending(store)
     assert [after[i].snapshot for i in ids] == [None, None, None]
     assert all(after[i].history == store.read_history(i) for i in ids)
+
+
+def test_executions_and_tasks_are_counted_by_kind_queue_and_status(store: Store) -> None:
+    from .conftest import OTHER_KIND, new_task, start_with_tasks
+
+    start(store, 2, prefix="a")
+    start(store, 1, prefix="b", definition=OTHER_KIND)
+    assert store.execution_counts() == {
+        (DEFINITION.kind, "requested"): 2,
+        (OTHER_KIND.kind, "requested"): 1,
+    }
+    start_with_tasks(store, 1, new_task("x", queue="q1"), new_task("y", queue="q2"), prefix="c")
+    assert store.task_counts() == {("q1", "scheduled"): 1, ("q2", "scheduled"): 1}

@@ -40,6 +40,12 @@ WHERE (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
+-- name: execution_counts
+SELECT kind, status, COUNT(*) AS n FROM executions GROUP BY kind, status;
+
+-- name: task_counts
+SELECT queue, status, COUNT(*) AS n FROM tasks GROUP BY queue, status;
+
 -- name: execution_exists
 SELECT 1 FROM executions WHERE id = %s;
 

@@ -209,6 +209,14 @@ class PostgresStore:
         )
         return [execution_from_row(r) for r in rows]
 
+    def execution_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(lambda c: c.execute(QUERIES["execution_counts"]).fetchall())
+        return {(r["kind"], r["status"]): int(r["n"]) for r in rows}
+
+    def task_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(lambda c: c.execute(QUERIES["task_counts"]).fetchall())
+        return {(r["queue"], r["status"]): int(r["n"]) for r in rows}
+
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         def read(c: Connection) -> list[dict[str, Any]]:
             rows = c.execute(QUERIES["read_history"], (execution_id, after_seq)).fetchall()

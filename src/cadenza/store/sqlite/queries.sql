@@ -42,6 +42,12 @@ WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit;
 
+-- name: execution_counts
+SELECT kind, status, COUNT(*) AS n FROM executions GROUP BY kind, status;
+
+-- name: task_counts
+SELECT queue, status, COUNT(*) AS n FROM tasks GROUP BY queue, status;
+
 -- name: execution_exists
 SELECT 1 FROM executions WHERE id = :id;
 

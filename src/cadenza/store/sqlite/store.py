@@ -247,6 +247,14 @@ class SQLiteStore:
         )
         return [execution_from_row(r) for r in rows]
 
+    def execution_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(lambda c: rs.execute(c, "execution_counts").fetchall())
+        return {(r["kind"], r["status"]): int(r["n"]) for r in rows}
+
+    def task_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(lambda c: rs.execute(c, "task_counts").fetchall())
+        return {(r["queue"], r["status"]): int(r["n"]) for r in rows}
+
     def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         def read(c: sqlite3.Connection) -> list[RecordedEvent]:
             _require_execution(c, execution_id)
