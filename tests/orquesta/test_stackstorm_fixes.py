@@ -249,3 +249,200 @@ def test_input_or_vars_failure_without_output_is_one_error(
         "YaqlEvaluationException: Unable to evaluate expression '<% abs(4).value %>'. "
         'NoFunctionRegisteredException: Unknown function "#property#value"'
     ]
+
+
+TWO_ASKS = """
+version: 1.0
+tasks:
+  ask1:
+    action: core.ask
+  ask2:
+    action: core.ask
+"""
+
+
+def test_answering_one_of_two_pending_inquiries_pauses_again() -> None:
+    # StackStorm: a resume that finds another inquiry still pending goes back to
+    # "paused" (resuming + task:succeeded/dormant/paused); answering the last completes it.
+    from cadenza.model.events import ResumeRequested, TaskSuspended
+
+    interpreter = OrquestaFrontEnd().compile(TWO_ASKS)
+    state = interpreter.new_state()
+    asks = [
+        c
+        for c in interpreter.decide(state, [ExecutionStarted()], 0.0)
+        if isinstance(c, ScheduleTask)
+    ]
+    assert [c.name for c in asks] == ["ask1", "ask2"]
+    interpreter.decide(
+        state, [TaskSuspended(task_id=c.task_id, status="pending") for c in asks], 0.0
+    )
+    assert interpreter.describe(state).status == "paused"
+    answered = [TaskCompleted(task_id=asks[0].task_id, result={"continue": True})]
+    interpreter.decide(state, [*answered, ResumeRequested()], 0.0)
+    assert interpreter.describe(state).status == "paused"
+    last = [TaskCompleted(task_id=asks[1].task_id, result={"continue": True})]
+    final = interpreter.decide(state, [*last, ResumeRequested()], 0.0)
+    assert final[-1] == CompleteExecution("succeeded", None, [])
+
+
+DELAYED = """
+version: 1.0
+tasks:
+  t1:
+    delay: 30
+    action: core.echo message="late"
+    next:
+      - do: t2
+  t2:
+    action: core.noop
+output:
+  - done: <% task_status(t1) %>
+"""
+
+
+def test_cancel_during_a_delay_cancels_the_delayed_task_at_once() -> None:
+    # StackStorm's delay-cancellation test: the delayed action never runs, the task
+    # is canceled and the workflow is canceled right away.
+    from cadenza.model.commands import CancelTask
+
+    interpreter = OrquestaFrontEnd().compile(DELAYED)
+    state = interpreter.new_state()
+    [delayed] = [
+        c
+        for c in interpreter.decide(state, [ExecutionStarted()], 100.0)
+        if isinstance(c, ScheduleTask)
+    ]
+    assert delayed.delay == 30
+    commands = interpreter.decide(state, [CancelRequested()], 110.0)
+    assert CancelTask(delayed.task_id) in commands
+    assert not [c for c in commands if isinstance(c, ScheduleTask)]
+    assert commands[-1] == CompleteExecution("canceled", {"done": "canceled"}, [])
+    assert [(t.name, t.status) for t in interpreter.describe(state).tasks] == [("t1", "canceled")]
+    # A late report of the withdrawn task changes nothing.
+    assert interpreter.decide(state, [TaskCompleted(task_id=delayed.task_id)], 140.0) == []
+
+
+def test_cancel_after_the_delay_lets_the_running_action_finish() -> None:
+    interpreter = OrquestaFrontEnd().compile(DELAYED)
+    state = interpreter.new_state()
+    [delayed] = [
+        c
+        for c in interpreter.decide(state, [ExecutionStarted()], 100.0)
+        if isinstance(c, ScheduleTask)
+    ]
+    from cadenza.model.commands import CancelTask
+
+    commands = interpreter.decide(state, [CancelRequested()], 131.0)
+    assert interpreter.describe(state).status == "canceling"
+    assert not [c for c in commands if isinstance(c, CancelTask)]
+    final = interpreter.decide(state, [TaskCompleted(task_id=delayed.task_id)], 132.0)
+    assert isinstance(final[-1], CompleteExecution) and final[-1].status == "canceled"
+
+
+ONE_TASK = """
+version: 1.0
+tasks:
+  t1:
+    action: core.local cmd="false"
+"""
+
+HANDLED = (
+    ONE_TASK
+    + """    next:
+      - when: <% failed() %>
+        do: t2
+  t2:
+    action: core.noop
+"""
+)
+
+
+def _run_one(workflow: str, outcome: TaskCompleted) -> CompleteExecution:
+    interpreter = OrquestaFrontEnd().compile(workflow)
+    state = interpreter.new_state()
+    [schedule] = [
+        c
+        for c in interpreter.decide(state, [ExecutionStarted()], 0.0)
+        if isinstance(c, ScheduleTask)
+    ]
+    event = TaskCompleted(
+        task_id=schedule.task_id, status=outcome.status, result=outcome.result, error=outcome.error
+    )
+    commands = interpreter.decide(state, [event], 1.0)
+    for command in commands:
+        if isinstance(command, ScheduleTask):
+            commands = interpreter.decide(state, [TaskCompleted(task_id=command.task_id)], 2.0)
+    assert isinstance(commands[-1], CompleteExecution)
+    return commands[-1]
+
+
+def test_a_failed_action_error_carries_its_own_message() -> None:
+    # StackStorm keeps the action's error in the workflow error's result; the entry's
+    # message says what went wrong instead of only pointing at history.
+    error = {"type": "input.invalid", "message": "core.http: invalid url 'file:///etc/passwd'"}
+    done = _run_one(ONE_TASK, TaskCompleted(status="failed", error=error))
+    assert done.status == "failed"
+    assert done.errors == [
+        {
+            "type": "error",
+            "message": "core.http: invalid url 'file:///etc/passwd'",
+            "task_id": "t1",
+            "result": {"error": error},
+        }
+    ]
+
+
+def test_a_failed_command_error_shows_its_stderr() -> None:
+    error = {"type": "command.failed", "message": "core.local: the command exited with code 3"}
+    result = {"stdout": "", "stderr": "no such file\n", "return_code": 3}
+    done = _run_one(ONE_TASK, TaskCompleted(status="failed", result=result, error=error))
+    assert [(e["message"], e["result"]) for e in done.errors] == [
+        ("core.local: the command exited with code 3: no such file", result)
+    ]
+
+
+def test_a_failure_without_an_error_keeps_orquesta_s_message() -> None:
+    done = _run_one(ONE_TASK, TaskCompleted(status="failed", result={"x": 1}))
+    assert done.errors == [
+        {
+            "type": "error",
+            "message": "Execution failed. See result for details.",
+            "task_id": "t1",
+            "result": {"x": 1},
+        }
+    ]
+
+
+def test_a_timed_out_task_that_fails_the_workflow_has_an_error() -> None:
+    error = {"type": "task.timeout", "message": "the attempt ran longer than its timeout of 5 s"}
+    done = _run_one(ONE_TASK, TaskCompleted(status="timeout", error=error))
+    assert done.status == "failed"
+    assert done.errors == [
+        {
+            "type": "error",
+            "message": "the attempt ran longer than its timeout of 5 s",
+            "task_id": "t1",
+            "result": {"error": error},
+        }
+    ]
+
+
+def test_a_handled_timeout_adds_no_error() -> None:
+    # recorded: own-action-timeout (orquesta logs nothing for a timed-out action).
+    error = {"type": "task.timeout", "message": "the attempt ran longer than its timeout of 5 s"}
+    done = _run_one(HANDLED, TaskCompleted(status="timeout", error=error))
+    assert (done.status, done.errors) == ("succeeded", [])
+
+
+def test_a_task_failed_by_an_answer_keeps_orquesta_s_message() -> None:
+    # The answer is the result: the entry points at it, as orquesta's does.
+    interpreter, state, pending = _ask({})
+    event = OrquestaFrontEnd().answer(pending, TaskAnswer({"why": "no"}, failed=True))
+    [done] = [
+        c for c in interpreter.decide(state, [event], 0.0) if isinstance(c, CompleteExecution)
+    ]
+    assert done.status == "failed"
+    assert [(e["message"], e["result"]) for e in done.errors if e.get("task_id") == "ask"] == [
+        ("Execution failed. See result for details.", {"why": "no"})
+    ]

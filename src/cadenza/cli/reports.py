@@ -62,7 +62,9 @@ def print_status(record: ExecutionRecord, tasks: list[dict[str, str]]) -> None:
     for t in tasks:
         key = f"[{t['key']}]" if t["key"] not in ("", "0") else ""
         print(f"  {t['status']:<10} {t['name']}{key}")
-    if record.errors:
+    # A succeeded run's errors are failures its workflow handled: not errors to
+    # a person reading the status (``--json`` keeps them, as recorded).
+    if record.errors and record.status != ExecutionStatus.SUCCEEDED:
         print("errors:")
         for error in record.errors:
             print(f"  - {error_line(error)}")

@@ -69,6 +69,7 @@ class ActionEvent:
     result: Any = None
     item_id: int | None = None
     command: str | None = None
+    error: Any = None
 
 
 class StateFacts:
@@ -221,6 +222,25 @@ class Conductor:
                 "InvalidWorkflowStatusTransition",
                 f'Unable to process event "{event}" for workflow in "{current}" status.',
             )
+
+    def settle_resume(self) -> None:
+        """A resume that leaves nothing to run while inquiries still wait goes back to
+        ``paused``.
+
+        In StackStorm the next task event does it (``resuming`` with a pending task and
+        nothing active is ``paused``). Here the answer that came with the resume was
+        folded before it, so no event would follow and the workflow would stay
+        ``resuming`` for good. A ``paused`` task (a sub-workflow) is resumed by the
+        request and reports ``running`` itself, so it keeps the workflow ``resuming``.
+        """
+        if (
+            self.status == "resuming"
+            and not st.has_active_tasks(self.state)
+            and not st.ready_staged(self.state)
+            and st.has_status(self.state, {"pending"})
+            and not st.has_status(self.state, {"paused"})
+        ):
+            self.set_status("paused")
 
     def _task_workflow_event(self, index: int, status: str) -> None:
         entry = self.state["sequence"][index]

@@ -25,7 +25,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from cadenza.interpreters.orquesta.inquiry import INQUIRY_META, answered, problems, question
+from cadenza.interpreters.orquesta.inquiry import (
+    ANSWERED_FAILURE,
+    INQUIRY_META,
+    answered,
+    problems,
+    question,
+)
 from cadenza.interpreters.protocol import (
     ActionUse,
     FrontEndSettings,
@@ -127,7 +133,7 @@ class OrquestaFrontEnd:
                 task_id=task.task_id,
                 status="failed",
                 result=answer.result,
-                error={"type": "responded", "message": "failed by response"},
+                error={"type": ANSWERED_FAILURE, "message": "failed by response"},
                 attempt=task.attempt,
             )
         _check_answer(task, answer.result, inquiry)

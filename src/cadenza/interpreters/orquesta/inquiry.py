@@ -26,6 +26,10 @@ INQUIRY_ACTION = "core.ask"
 #: ``ScheduleTask.meta`` key marking an inquiry task (so its answer is checked).
 INQUIRY_META = "inquiry"
 
+#: Error type of a task failed by an answer (``cadenza respond --failed``): the
+#: answer is the result, so the workflow error keeps orquesta's own message.
+ANSWERED_FAILURE = "responded"
+
 
 def question(parameters: JSON) -> dict[str, JSON]:
     """The inquirer runner's record of a question: its five fields, defaults filled."""

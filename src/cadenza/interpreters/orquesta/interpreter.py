@@ -16,6 +16,8 @@ then hands out every action that may start now, and reports status changes:
   event changes the final status, output or errors (late completions of actions that
   were running when the workflow failed still log their errors).
 * ``RejectRequest`` for a refused pause/resume/cancel/rerun.
+* ``CancelTask`` for each action still waiting out its ``delay`` when a cancel is
+  accepted: it has not started, so it is withdrawn and the task is ``canceled``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from cadenza.interpreters.orquesta.task_updates import update_task
 from cadenza.interpreters.orquesta.validation import ENGINE_COMMANDS, OrquestaDefinition, TaskGraph
 from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
 from cadenza.model.commands import (
+    CancelTask,
     Command,
     CompleteExecution,
     RejectRequest,
@@ -107,6 +110,7 @@ class OrquestaInterpreter:
             commands.extend(self._schedule(c))
         except (ExpressionFailure, Crash) as exc:
             self._crash(c, exc)
+        c.settle_resume()
         try:
             render_output(c)
         except (ExpressionFailure, Crash) as exc:
@@ -119,7 +123,9 @@ class OrquestaInterpreter:
             c.state["seed"] = event.seed
             c.start(event.input or {}, event.context or {})
         elif isinstance(event, TaskCompleted):
-            self._action_event(c, event.task_id, event.status, event.result, final=True)
+            self._action_event(
+                c, event.task_id, event.status, event.result, final=True, error=event.error
+            )
         elif isinstance(event, TaskSuspended):
             self._action_event(c, event.task_id, event.status, event.result, final=False)
         elif isinstance(event, TaskResumed):
@@ -130,6 +136,9 @@ class OrquestaInterpreter:
                 c.request_status(status)
             except RequestRefused as exc:
                 commands.append(RejectRequest(request, {"kind": exc.kind, "message": str(exc)}))
+            else:
+                if status == "canceling":
+                    commands.extend(self._withdraw_delayed(c))
         elif isinstance(event, RerunRequested):
             tasks = [
                 (str(t["task_id"]), int(t.get("route") or 0), bool(t.get("reset_items", False)))
@@ -142,8 +151,28 @@ class OrquestaInterpreter:
             except Crash as exc:
                 self._crash(c, exc)
 
+    def _withdraw_delayed(self, c: Conductor) -> list[Command]:
+        """Cancel the actions still waiting out their ``delay``: they have not started
+        (no worker claims a task before it is due), so, as in StackStorm, they are
+        canceled at once and never run."""
+        commands: list[Command] = []
+        for task_id, action in sorted(c.state["actions"].items()):
+            due = action.get("due")
+            if due is None or float(due) <= c.now:
+                continue
+            commands.append(CancelTask(task_id))
+            self._action_event(c, task_id, "canceled", None, final=True)
+        return commands
+
     def _action_event(
-        self, c: Conductor, task_id: str, status: str, result: Any, *, final: bool
+        self,
+        c: Conductor,
+        task_id: str,
+        status: str,
+        result: Any,
+        *,
+        final: bool,
+        error: Any = None,
     ) -> None:
         action = c.state["actions"].get(task_id)
         if action is None:
@@ -153,7 +182,10 @@ class OrquestaInterpreter:
             if action.get("empty"):
                 result = []
         self._update_task(
-            c, action["name"], action["route"], ActionEvent(status, result, action.get("item"))
+            c,
+            action["name"],
+            action["route"],
+            ActionEvent(status, result, action.get("item"), error=error),
         )
 
     def _update_task(self, c: Conductor, name: str, route: int, event: ActionEvent) -> None:
@@ -217,6 +249,8 @@ class OrquestaInterpreter:
                     "route": task.route,
                     "item": action.item_id,
                 }
+                if delay > 0 and action.action is not None:
+                    c.state["actions"][task_id]["due"] = c.now + delay
                 ref = None if action.action is None else str(action.action)
                 if ref == INQUIRY_ACTION:
                     item_meta[INQUIRY_META] = True

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cadenza.expressions import CurrentTask, ExpressionFailure, evaluate
@@ -18,6 +19,7 @@ from cadenza.interpreters.orquesta.conductor import (
     Conductor,
     Crash,
 )
+from cadenza.interpreters.orquesta.inquiry import ANSWERED_FAILURE
 from cadenza.interpreters.orquesta.machines import (
     ABENDED,
     ACTIVE,
@@ -111,7 +113,7 @@ def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None
         if event.status in COMPLETED:
             staged["results"][event.item_id] = {"status": event.status, "result": event.result}
     if event.status == "failed":
-        st.log_error(state, EXECUTION_FAILED, name, result=event.result, with_result=True)
+        _log_action_error(c, name, event)
 
     old = entry.get("status") or "null"
     key = _task_event_key(c, name, route, event)
@@ -155,11 +157,53 @@ def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None
         commands = _evaluate_transitions(c, name, route, entry, index, current_scope)
 
     c.workflow_task_event(name, route, entry["status"])
+    if (
+        event.status in ("timeout", "abandoned")
+        and new in ABENDED
+        and new != old
+        and not (c.has_next_tasks(name, route) or c.has_join_next(name, route))
+    ):
+        # orquesta logs nothing for these; an unhandled one fails the workflow, so
+        # its error says why when the engine reported one.
+        _log_action_error(c, name, event, required=True)
     for command, command_route in commands:
         status = "failed" if command == "fail" else "succeeded"
         update_task(c, command, command_route, ActionEvent(status, command=command))
     if c.status in COMPLETED:
         entry["term"] = True
+
+
+def action_error(event: ActionEvent) -> tuple[str, Any] | None:
+    """The message and result of an action's own error, if the engine reported one.
+
+    A shell command's standard error is added to the message; without an action
+    result, the result holds the error.
+    """
+    error = event.error
+    if not isinstance(error, Mapping) or error.get("type") == ANSWERED_FAILURE:
+        return None
+    message = str(error.get("message") or error.get("type") or "").strip()
+    if not message:
+        return None
+    result = event.result
+    if isinstance(result, Mapping):
+        stderr = result.get("stderr")
+        if isinstance(stderr, str) and stderr.strip() and stderr.strip() not in message:
+            message = f"{message}: {stderr.strip()}"
+    return message, result if result is not None else {"error": dict(error)}
+
+
+def _log_action_error(
+    c: Conductor, name: str, event: ActionEvent, *, required: bool = False
+) -> None:
+    """Log an action's failure: orquesta's entry (``task_id`` and ``result``), with the
+    action's own message when the engine reported one. ``required``: only then."""
+    found = action_error(event)
+    if found is not None:
+        message, result = found
+        st.log_error(c.state, message, name, result=result, with_result=True)
+    elif not required:
+        st.log_error(c.state, EXECUTION_FAILED, name, result=event.result, with_result=True)
 
 
 def _should_retry(entry: dict[str, Any], scope: Any) -> bool:
