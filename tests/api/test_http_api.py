@@ -422,3 +422,41 @@ def test_metrics_count_executions_and_tasks_and_time_decisions(server: Server) -
     assert decided is not None and float(decided.group(1)) >= 2  # started, then completed
     started = re.search(r"^cadenza_task_start_latency_seconds_count (\S+)$", text, re.M)
     assert started is not None and float(started.group(1)) >= 1
+
+
+SECRET_ECHO = """\
+version: 1.0
+input:
+  - user
+  - password
+tasks:
+  login:
+    action: core.echo
+    input:
+      message: <% ctx().user %> uses <% ctx().password %>
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - said: <% result().stdout %>
+output:
+  - said: <% ctx().said %>
+"""
+
+
+def test_secret_input_is_used_by_the_workflow_and_masked_in_every_answer(
+    server: Server,
+) -> None:
+    definition = register(server, SECRET_ECHO)
+    execution_id = server.http.post(
+        "/v1/executions",
+        json={
+            "definition_id": definition["id"],
+            "input": {"user": "ada", "password": {"$secret": "hunter2"}},
+        },
+    ).json()["id"]
+    done = server.wait_for(execution_id, lambda e: e["status"] == "succeeded")
+    assert done["output"] == {"said": "ada uses ***"}  # it ran with the real value
+    history = server.http.get(f"/v1/executions/{execution_id}/history").text
+    assert "hunter2" not in history and "ada uses ***" in history
+    listed = server.http.get("/v1/executions").text
+    assert "hunter2" not in listed

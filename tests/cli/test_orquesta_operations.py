@@ -114,3 +114,42 @@ def test_status_of_a_succeeded_run_lists_no_handled_failure(tmp_path: Path) -> N
     shown = cadenza("status", execution_id)
     assert shown.returncode == 0 and "succeeded" in shown.stdout.splitlines()[0]
     assert "errors:" not in shown.stdout
+
+
+def test_secret_input_is_masked_in_the_output_history_and_status(tmp_path: Path) -> None:
+    flow = tmp_path / "login.yaml"
+    flow.write_text(
+        "version: 1.0\n"
+        "input:\n  - password\n"
+        "tasks:\n"
+        "  login:\n"
+        "    action: core.echo\n"
+        "    input:\n      message: key=<% ctx().password %>\n"
+        "    next:\n      - when: <% succeeded() %>\n"
+        "        publish:\n          - said: <% result().stdout %>\n"
+        "output:\n  - said: <% ctx().said %>\n"
+    )
+    store = f"sqlite:///{tmp_path / 'c.db'}"
+
+    def cadenza(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cadenza", *args, "--store", store],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+
+    run = cadenza("run", str(flow), "--input", '{"password": {"$secret": "s3cr3t!"}}', "--json")
+    assert run.returncode == 0, run.stderr
+    document = json.loads(run.stdout)
+    assert document["output"] == {"said": "key=***"}
+    assert "s3cr3t!" not in run.stdout + run.stderr
+    for args in (
+        ("history", document["execution_id"]),
+        ("history", document["execution_id"], "--json"),
+        ("status", document["execution_id"], "--json"),
+    ):
+        shown = cadenza(*args)
+        assert shown.returncode == 0, shown.stderr
+        assert "s3cr3t!" not in shown.stdout, args

@@ -6,11 +6,13 @@ than a silently ignored value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza.model.events import RecordedEvent
+from cadenza.model.secrets import mask
 from cadenza.store.records import DefinitionRecord, ExecutionRecord
 
 
@@ -151,13 +153,13 @@ class EventOut(BaseModel):
     payload: dict[str, Any]
 
     @classmethod
-    def of(cls, recorded: RecordedEvent) -> EventOut:
+    def of(cls, recorded: RecordedEvent, secrets: Sequence[str] = ()) -> EventOut:
         return cls(
             seq=recorded.seq,
             decision=recorded.decision,
             time=recorded.time,
             type=recorded.event.type,
-            payload=recorded.event.payload(),
+            payload=mask(recorded.event.payload(), secrets),
         )
 
 

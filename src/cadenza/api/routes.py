@@ -43,6 +43,7 @@ from cadenza.model.errors import (
     InputError,
     OperationRefused,
 )
+from cadenza.model.secrets import mask
 from cadenza.store.records import ExecutionRecord
 
 #: Execution ids made from idempotency keys live in their own UUID namespace.
@@ -80,7 +81,11 @@ def routes(engine: Engine) -> APIRouter:
     api = APIRouter(responses=_ERRORS)
 
     def out(record: ExecutionRecord) -> ExecutionOut:
+        secrets = engine.secrets_of(record.id)
         body = ExecutionOut.of(record)
+        if secrets:
+            body.output = mask(body.output, secrets)
+            body.errors = mask(body.errors, secrets)
         try:
             body.final = engine.is_final(record)
             body.settled = engine.is_settled(record)
@@ -196,8 +201,9 @@ def routes(engine: Engine) -> APIRouter:
         events = engine.history(execution_id, after_seq)
         page = events[:limit]
         more = len(events) > limit
+        secrets = engine.secrets_of(execution_id)
         return HistoryPage(
-            events=[EventOut.of(e) for e in page],
+            events=[EventOut.of(e, secrets) for e in page],
             next_after_seq=page[-1].seq if more and page else None,
         )
 
@@ -213,7 +219,7 @@ def routes(engine: Engine) -> APIRouter:
     def history_view(execution_id: str, view: str) -> Any:
         """A projection of the history its language offers (``sfn`` for a state
         machine); an unknown name is a 400 listing the ones offered."""
-        return engine.history_view(execution_id, view)
+        return mask(engine.history_view(execution_id, view), engine.secrets_of(execution_id))
 
     def accepted(execution_id: str) -> Accepted:
         return Accepted(

@@ -40,6 +40,7 @@ from cadenza.model.errors import (
     InputError,
     LeaseLost,
 )
+from cadenza.model.secrets import mask
 from cadenza.store.records import DefinitionRecord, ExecutionRecord
 
 #: The protocol's content type.
@@ -292,6 +293,10 @@ class StepFunctions:
 
     def describe_execution(self, body: dict[str, Any]) -> dict[str, Any]:
         record = self._execution(_required(body, "executionArn"))
+        secrets = self.engine.secrets_of(record.id)
+        return dict(mask(self._describe(record), secrets))
+
+    def _describe(self, record: ExecutionRecord) -> dict[str, Any]:
         status = _STATUS.get(record.status, "RUNNING")
         out: dict[str, Any] = {
             "executionArn": self._execution_arn(record),
@@ -337,7 +342,9 @@ class StepFunctions:
 
     def get_execution_history(self, body: dict[str, Any]) -> dict[str, Any]:
         record = self._execution(_required(body, "executionArn"))
-        events = list(self.engine.history_view(record.id, "sfn"))
+        events = list(
+            mask(self.engine.history_view(record.id, "sfn"), self.engine.secrets_of(record.id))
+        )
         if body.get("reverseOrder"):
             events.reverse()
         start = 0

@@ -37,6 +37,7 @@ from cadenza.cli.reports import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    masked,
     print_history,
     print_request,
     print_status,
@@ -123,7 +124,10 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
 
 def _report(engine: Engine, record: ExecutionRecord, args: argparse.Namespace) -> int:
     return report_record(
-        record, args, final=engine.is_final(record), settled=engine.is_settled(record)
+        masked(record, engine.secrets_of(record.id)),
+        args,
+        final=engine.is_final(record),
+        settled=engine.is_settled(record),
     )
 
 
@@ -170,7 +174,7 @@ def status(args: argparse.Namespace) -> int:
 
         return remote_commands.status(args)
     engine = _engine(args)
-    record = engine.get(args.execution_id)
+    record = masked(engine.get(args.execution_id), engine.secrets_of(args.execution_id))
     view = engine.describe(args.execution_id)
     tasks = [{"name": t.name, "key": t.key, "status": t.status} for t in view.tasks]
     if args.json:

@@ -8,7 +8,8 @@ import time
 from typing import Any, TextIO
 
 from cadenza.engine.engine import DecisionOutcome
-from cadenza.model.events import JSON, RecordedEvent
+from cadenza.model.events import JSON, ExecutionStarted, RecordedEvent
+from cadenza.model.secrets import mask, secrets_at
 from cadenza.store.records import ExecutionRecord
 
 
@@ -33,10 +34,12 @@ class ProgressPrinter:
         self.execution_id = execution_id
         self.out = out or sys.stderr
         self._names: dict[str, str] = {}
+        self._secrets: list[str] = []
         self._started = time.monotonic()
 
     def learn(self, history: list[RecordedEvent]) -> None:
         """Remember the names of tasks scheduled before this printer started."""
+        self._secrets = secrets_in(history)
         for recorded in history:
             if recorded.event.type == "TaskScheduled":
                 data = recorded.event.payload()
@@ -46,8 +49,11 @@ class ProgressPrinter:
         if outcome.execution_id != self.execution_id:
             return
         for _decision, _time, event in outcome.appended:
+            if isinstance(event, ExecutionStarted):
+                self._secrets = _started_secrets(event)
             line = self._line(event.type, event.payload())
             if line:
+                line = mask(line, self._secrets)
                 elapsed = time.monotonic() - self._started
                 print(f"[{elapsed:7.2f}s] {line}", file=self.out, flush=True)
 
@@ -93,11 +99,27 @@ def _failure_detail(data: dict[str, Any]) -> str:
     return ""
 
 
-def history_lines(events: list[RecordedEvent]) -> list[str]:
+def secrets_in(events: list[RecordedEvent]) -> list[str]:
+    """The secret values of the execution whose history starts with ``events``."""
+    for recorded in events[:1]:
+        if isinstance(recorded.event, ExecutionStarted):
+            return _started_secrets(recorded.event)
+    return []
+
+
+def _started_secrets(event: ExecutionStarted) -> list[str]:
+    return secrets_at(event.input, event.meta.get("secret_paths") or [])
+
+
+def history_lines(events: list[RecordedEvent], secrets: list[str] | None = None) -> list[str]:
+    """One line per event; secret values masked."""
+    hidden = secrets_in(events) if secrets is None else secrets
     lines = []
     for recorded in events:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(recorded.time))
-        payload = json.dumps(recorded.event.payload(), ensure_ascii=False, separators=(",", ":"))
+        payload = json.dumps(
+            mask(recorded.event.payload(), hidden), ensure_ascii=False, separators=(",", ":")
+        )
         if len(payload) > 160:
             payload = payload[:157] + "..."
         lines.append(

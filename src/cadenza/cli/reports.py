@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
-from cadenza.cli.render import age, history_lines, result_document, to_json
+from cadenza.cli.render import age, history_lines, result_document, secrets_in, to_json
 from cadenza.model.events import RecordedEvent
+from cadenza.model.secrets import mask
 from cadenza.model.statuses import ExecutionStatus
 from cadenza.store.records import ExecutionRecord
 
@@ -72,6 +74,7 @@ def print_status(record: ExecutionRecord, tasks: list[dict[str, str]]) -> None:
 
 
 def print_history(events: list[RecordedEvent], args: argparse.Namespace) -> None:
+    hidden = secrets_in(events)
     if args.json:
         print(
             to_json(
@@ -81,14 +84,23 @@ def print_history(events: list[RecordedEvent], args: argparse.Namespace) -> None
                         "decision": e.decision,
                         "time": e.time,
                         "type": e.event.type,
-                        **e.event.payload(),
+                        **mask(e.event.payload(), hidden),
                     }
                     for e in events
                 ]
             )
         )
         return
-    print("\n".join(history_lines(events)))
+    print("\n".join(history_lines(events, hidden)))
+
+
+def masked(record: ExecutionRecord, secrets: list[str]) -> ExecutionRecord:
+    """``record`` with its secret values masked in its output and errors."""
+    if not secrets:
+        return record
+    return dataclasses.replace(
+        record, output=mask(record.output, secrets), errors=mask(record.errors, secrets)
+    )
 
 
 def print_request(record: ExecutionRecord, args: argparse.Namespace) -> None:

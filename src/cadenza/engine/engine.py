@@ -61,6 +61,7 @@ from cadenza.model.events import (
     RecordedEvent,
     ResumeRequested,
 )
+from cadenza.model.secrets import secrets_at, unwrap_secrets
 from cadenza.model.statuses import ExecutionStatus
 from cadenza.store import open_store
 from cadenza.store.protocol import (
@@ -133,6 +134,8 @@ class Engine:
         self._decide_lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._round_listeners: list[Callable[[RoundOutcome, float], None]] = []
+        #: Secret values of executions seen, by id (they never change).
+        self._secrets: dict[str, list[str]] = {}
         self._wake = WakeUp()
         #: Tasks answered from outside: activity workers and callback tokens.
         self.external = ExternalTasks(self.store, self.clock)
@@ -233,6 +236,7 @@ class Engine:
     ) -> str:
         """Start an execution of ``definition``; return its id. Nothing runs until driven."""
         input = self.check_input(definition.kind, input)
+        input, secret_paths = unwrap_secrets(input)
         execution_id = execution_id or str(uuid.uuid4())
         now = self.clock.now()
         started = ExecutionStarted(
@@ -244,6 +248,7 @@ class Engine:
                 "definition_id": definition.id,
                 "definition_name": definition.name,
                 "start_time": now,
+                **({"secret_paths": [list(p) for p in secret_paths]} if secret_paths else {}),
             },
         )
         self.store.create_execution(execution_id, definition, started, now)
@@ -257,6 +262,21 @@ class Engine:
     def history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
         """The execution's recorded events after ``after_seq``."""
         return self.store.read_history(execution_id, after_seq)
+
+    def secrets_of(self, execution_id: str) -> list[str]:
+        """The values marked secret in the execution's input, for masking what is
+        shown (see ``cadenza.model.secrets``)."""
+        found = self._secrets.get(execution_id)
+        if found is None:
+            first = self.store.read_history(execution_id)[:1]
+            started = first[0].event if first else None
+            if not isinstance(started, ExecutionStarted):
+                return []  # not decided yet: nothing recorded to show, nor to cache
+            found = secrets_at(started.input, started.meta.get("secret_paths") or [])
+            if len(self._secrets) > 10_000:
+                self._secrets.clear()
+            self._secrets[execution_id] = found
+        return found
 
     def history_view(self, execution_id: str, view: str) -> JSON:
         """The history projected by its front end's view named ``view``."""
