@@ -60,14 +60,7 @@ class DefinitionDetail(DefinitionOut):
 
     @classmethod
     def of(cls, record: DefinitionRecord) -> DefinitionDetail:
-        return cls(
-            id=record.id,
-            kind=record.kind,
-            name=record.name,
-            version=record.version,
-            created_at=record.created_at,
-            source=record.source,
-        )
+        return cls(**DefinitionOut.of(record).model_dump(), source=record.source)
 
 
 class ProblemOut(BaseModel):
