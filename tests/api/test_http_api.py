@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -460,3 +461,36 @@ def test_secret_input_is_used_by_the_workflow_and_masked_in_every_answer(
     assert "hunter2" not in history and "ada uses ***" in history
     listed = server.http.get("/v1/executions").text
     assert "hunter2" not in listed
+
+
+def test_a_history_long_poll_answers_when_the_next_event_is_recorded(server: Server) -> None:
+    definition = register(server, ASK)
+    execution_id = server.http.post(
+        "/v1/executions", json={"definition_id": definition["id"]}
+    ).json()["id"]
+    paused = server.wait_for(execution_id, lambda e: e["status"] == "paused")
+    last = paused["last_seq"]
+    quiet = server.http.get(
+        f"/v1/executions/{execution_id}/history", params={"after_seq": last, "wait": 0.5}
+    ).json()
+    assert quiet["events"] == []  # nothing happened: the wait ran out
+    got: list[dict[str, Any]] = []
+    waited: list[float] = []
+
+    def poll() -> None:
+        began = time.monotonic()
+        got.append(
+            server.http.get(
+                f"/v1/executions/{execution_id}/history", params={"after_seq": last, "wait": 25}
+            ).json()
+        )
+        waited.append(time.monotonic() - began)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    server.http.post(
+        f"/v1/executions/{execution_id}/tasks/ask/answer", json={"result": {"ok": True}}
+    )
+    poller.join(timeout=60)
+    assert got and got[0]["events"] and got[0]["events"][0]["seq"] == last + 1
+    assert waited[0] < 25  # answered by the event, not by the end of the wait

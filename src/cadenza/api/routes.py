@@ -34,6 +34,7 @@ from cadenza.api.models import (
     TaskOut,
     ValidationOut,
 )
+from cadenza.api.work_signal import signal_for
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.protocol import RerunRequest
 from cadenza.model.errors import (
@@ -79,6 +80,8 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 def routes(engine: Engine) -> APIRouter:
     """Every endpoint of the API, bound to ``engine``."""
     api = APIRouter(responses=_ERRORS)
+
+    signal = signal_for(engine)
 
     def out(record: ExecutionRecord) -> ExecutionOut:
         secrets = engine.secrets_of(record.id)
@@ -196,9 +199,20 @@ def routes(engine: Engine) -> APIRouter:
         execution_id: str,
         after_seq: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+        wait: Annotated[
+            float, Query(ge=0, le=30, description="seconds to wait for an event after after_seq")
+        ] = 0,
     ) -> HistoryPage:
-        """Recorded events after ``after_seq``, at most ``limit`` of them."""
-        events = engine.history(execution_id, after_seq)
+        """Recorded events after ``after_seq``, at most ``limit`` of them; with
+        ``wait``, an empty answer waits until an event is recorded (a long poll)."""
+        deadline = engine.clock.now() + wait
+        while True:
+            seen = signal.generation()
+            events = engine.history(execution_id, after_seq)
+            left = deadline - engine.clock.now()
+            if events or left <= 0:
+                break
+            signal.wait(seen, left)
         page = events[:limit]
         more = len(events) > limit
         secrets = engine.secrets_of(execution_id)

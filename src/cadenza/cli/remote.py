@@ -22,8 +22,9 @@ from cadenza.model.errors import CadenzaError
 from cadenza.model.events import JSON, RecordedEvent, event_from_payload
 from cadenza.store.records import DecisionResult, ExecutionRecord
 
-#: Seconds between polls while following an execution on the server.
-POLL_INTERVAL = 0.2
+#: Seconds one long poll of the history waits for an event while following an
+#: execution (also how long Ctrl-C may take to be noticed).
+FOLLOW_WAIT = 1.0
 
 #: The most executions the API lists in one page.
 _PAGE = 1000
@@ -164,11 +165,12 @@ class Remote:
         stop: threading.Event,
         printer: ProgressPrinter | None = None,
         after_seq: int = 0,
-        interval: float = POLL_INTERVAL,
+        wait: float = FOLLOW_WAIT,
     ) -> tuple[ExecutionRecord, bool]:
-        """Poll the execution until it is settled or ``stop`` is set, feeding
-        each new event after ``after_seq`` to ``printer``. Returns the last
-        record seen and whether it settled."""
+        """Follow the execution until it is settled or ``stop`` is set, feeding
+        each new event after ``after_seq`` to ``printer``; between looks, a long
+        poll of the history waits for the next event. Returns the last record
+        seen and whether it settled."""
         while True:
             record = self.execution(execution_id)
             if printer is not None:
@@ -179,7 +181,11 @@ class Remote:
                     printer(_outcome(record, events))
             if settled(record):
                 return record, True
-            if stop.wait(interval):
+            if stop.is_set():
+                return record, False
+            path = f"/v1/executions/{_part(execution_id)}/history"
+            self._call("GET", path, params={"after_seq": record.last_seq, "wait": wait, "limit": 1})
+            if stop.is_set():
                 return record, False
 
     def tasks(self, execution_id: str) -> list[dict[str, str]]:
