@@ -154,6 +154,12 @@ def test_register_start_and_watch_an_execution(server: Server) -> None:
     assert register(server, ONE_TASK, name="greet")["id"] == definition["id"]
     fetched = server.http.get(f"/v1/definitions/{definition['id']}").json()
     assert fetched["source"] == ONE_TASK
+    newer = register(server, ONE_TASK.replace("hi", "hello"), name="greet")
+    versions = server.http.get("/v1/definitions", params={"name": "greet"}).json()
+    assert [d["id"] for d in versions["definitions"]] == [newer["id"], definition["id"]]
+    assert server.http.get("/v1/definitions", params={"kind": "states"}).json() == {
+        "definitions": []
+    }
     started = server.http.post("/v1/executions", json={"definition_id": definition["id"]})
     assert started.status_code == 201
     execution_id = started.json()["id"]

@@ -63,6 +63,12 @@ class DefinitionDetail(DefinitionOut):
         return cls(**DefinitionOut.of(record).model_dump(), source=record.source)
 
 
+class DefinitionList(BaseModel):
+    """Definitions, newest first."""
+
+    definitions: list[DefinitionOut]
+
+
 class ProblemOut(BaseModel):
     """One thing wrong with a definition."""
 

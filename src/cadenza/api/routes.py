@@ -20,6 +20,7 @@ from cadenza.api.models import (
     AnswerIn,
     DefinitionDetail,
     DefinitionIn,
+    DefinitionList,
     DefinitionOut,
     ErrorOut,
     EventOut,
@@ -130,6 +131,17 @@ def routes(engine: Engine) -> APIRouter:
             ]
             return ValidationOut(valid=False, kind=kind, problems=problems)
         return ValidationOut(valid=True, kind=kind)
+
+    @api.get("/v1/definitions", tags=["definitions"])
+    def definitions(
+        name: str | None = None,
+        kind: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> DefinitionList:
+        """Registered definitions, newest first, of one name and kind when given:
+        the versions of a workflow, its newest first."""
+        records = engine.store.list_definitions(name=name, kind=kind, limit=limit)
+        return DefinitionList(definitions=[DefinitionOut.of(r) for r in records])
 
     @api.get("/v1/definitions/{definition_id}", tags=["definitions"])
     def definition(definition_id: str) -> DefinitionDetail:
