@@ -22,7 +22,8 @@ from typing import Any
 # Run as a script: make ``workloads`` importable from bench/.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cadenza.engine.engine import DecisionOutcome, Engine
+from cadenza.engine.decider import DecisionOutcome
+from cadenza.engine.engine import Engine
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from workloads import actions, orquesta, pgstats
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from cadenza.cli.render import ProgressPrinter
-from cadenza.engine.engine import DecisionOutcome
+from cadenza.engine.decider import DecisionOutcome
 from cadenza.model.errors import CadenzaError
 from cadenza.model.events import JSON, RecordedEvent, event_from_payload
 from cadenza.store.records import DecisionResult, ExecutionRecord

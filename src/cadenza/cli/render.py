@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from cadenza.engine.engine import DecisionOutcome
+from cadenza.engine.decider import DecisionOutcome
 from cadenza.model.events import JSON, ExecutionStarted, RecordedEvent
 from cadenza.model.secrets import mask, secrets_at
 from cadenza.store.records import ExecutionRecord

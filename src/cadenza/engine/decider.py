@@ -45,6 +45,15 @@ log = logging.getLogger("cadenza.engine")
 _DEFAULT_POLICY = SnapshotPolicy()
 
 
+class DecisionOutcome:
+    """What one saved decision changed, for listeners (progress display)."""
+
+    def __init__(self, result: DecisionResult) -> None:
+        self.execution_id = result.execution_id
+        self.status = result.status
+        self.appended = list(result.appended)
+
+
 class Decider:
     """The decision function a store round calls (``DecideFn``)."""
 

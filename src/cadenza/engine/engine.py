@@ -26,9 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from cadenza.engine.answers import answer_waiting_task
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.clock import Clock, SystemClock
-from cadenza.engine.decider import Decider
+from cadenza.engine.decider import Decider, DecisionOutcome
 from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.external_tasks import ExternalTasks
 from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
@@ -40,7 +41,6 @@ from cadenza.interpreters.protocol import (
     ExecutionView,
     FrontEnd,
     Interpreter,
-    PendingTask,
     RerunRequest,
     TaskAnswer,
 )
@@ -49,7 +49,6 @@ from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import (
     ClockCannotJump,
     InputError,
-    OperationRefused,
     StillBusy,
 )
 from cadenza.model.events import (
@@ -72,27 +71,15 @@ from cadenza.store.protocol import (
     Store,
 )
 from cadenza.store.records import (
-    DecisionResult,
     DefinitionRecord,
     ExecutionRecord,
-    FinishOutcome,
-    TaskFinish,
 )
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
-Listener = Callable[["DecisionOutcome"], None]
+Listener = Callable[[DecisionOutcome], None]
 T = TypeVar("T")
 
 log = logging.getLogger("cadenza.engine")
-
-
-class DecisionOutcome:
-    """What one saved decision changed, for listeners (progress display)."""
-
-    def __init__(self, result: DecisionResult) -> None:
-        self.execution_id = result.execution_id
-        self.status = result.status
-        self.appended = list(result.appended)
 
 
 class Engine:
@@ -349,29 +336,9 @@ class Engine:
         because it was waiting is resumed in the same round (``resume=False``
         leaves it paused).
         """
-        record = self.get(execution_id)
-        waiting = [t for t in self.store.waiting_tasks(execution_id) if task in (t.name, t.task_id)]
-        if not waiting:
-            raise OperationRefused(
-                f"task {task!r} of execution {execution_id} is not waiting for an answer",
-                execution_id=execution_id,
-                task=task,
-            )
-        target = waiting[0]
-        pending = PendingTask(
-            execution_id=execution_id,
-            task_id=target.task_id,
-            name=target.name,
-            input=target.input,
-            attempt=target.attempt,
-            meta=target.meta,
-        )
-        event = self.front_ends.require(record.kind).answer(pending, TaskAnswer(result, failed))
-        finish = TaskFinish(FinishOutcome.DONE, [event])
         now = self.clock.now()
-        self.store.finish_task(
-            FinishRequest(execution_id, target.task_id, target.attempt, None, finish), now
-        )
+        answer = TaskAnswer(result, failed)
+        answer_waiting_task(self.store, self.front_ends, self.get(execution_id), task, answer, now)
         if resume and self.get(execution_id).status == ExecutionStatus.PAUSED:
             self.store.deliver(execution_id, [ResumeRequested()], now)
         self.decide()
