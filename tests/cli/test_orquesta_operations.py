@@ -82,9 +82,6 @@ def test_a_timed_out_command_fails_with_an_error(tmp_path: Path) -> None:
 
 
 def test_status_of_a_succeeded_run_lists_no_handled_failure(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     flow = tmp_path / "handled.yaml"
     flow.write_text(
         "version: 1.0\n"
@@ -97,16 +94,9 @@ def test_status_of_a_succeeded_run_lists_no_handled_failure(tmp_path: Path) -> N
         "  recover:\n"
         "    action: core.noop\n"
     )
-    store = f"sqlite:///{tmp_path / 'c.db'}"
 
     def cadenza(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cadenza", *args, "--store", store],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=tmp_path,
-        )
+        return _cadenza(tmp_path, *args)
 
     done = cadenza("run", str(flow), "--json", "--quiet")
     assert done.returncode == 0, done.stderr
@@ -129,16 +119,9 @@ def test_secret_input_is_masked_in_the_output_history_and_status(tmp_path: Path)
         "        publish:\n          - said: <% result().stdout %>\n"
         "output:\n  - said: <% ctx().said %>\n"
     )
-    store = f"sqlite:///{tmp_path / 'c.db'}"
 
     def cadenza(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cadenza", *args, "--store", store],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=tmp_path,
-        )
+        return _cadenza(tmp_path, *args)
 
     run = cadenza("run", str(flow), "--input", '{"password": {"$secret": "s3cr3t!"}}', "--json")
     assert run.returncode == 0, run.stderr
@@ -153,3 +136,14 @@ def test_secret_input_is_masked_in_the_output_history_and_status(tmp_path: Path)
         shown = cadenza(*args)
         assert shown.returncode == 0, shown.stderr
         assert "s3cr3t!" not in shown.stdout, args
+
+
+def _cadenza(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``cadenza ARGS`` on this test's own SQLite store, in ``tmp_path``."""
+    return subprocess.run(
+        [sys.executable, "-m", "cadenza", *args, "--store", f"sqlite:///{tmp_path / 'c.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
