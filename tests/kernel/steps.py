@@ -23,15 +23,18 @@ from cadenza.interpreters.protocol import (
     TaskView,
 )
 from cadenza.model.commands import (
+    CancelTask,
     Command,
     CompleteExecution,
     RejectRequest,
     ScheduleTask,
     SetStatus,
+    StartChild,
 )
 from cadenza.model.definitions import DefinitionSource
 from cadenza.model.errors import DefinitionError, InputError, Problem
 from cadenza.model.events import (
+    CancelRequested,
     Event,
     ExecutionStarted,
     PauseRequested,
@@ -60,6 +63,14 @@ class StepsInterpreter:
             return CompleteExecution("succeeded", output=state["results"])
         step = self.steps[i]
         state["waiting"] = True
+        if "child" in step:
+            # A step may run another definition as a child execution.
+            return StartChild(
+                task_id=f"{step['name']}.{i}",
+                name=step["name"],
+                definition=step["child"],
+                input=step.get("input"),
+            )
         return ScheduleTask(
             task_id=f"{step['name']}.{i}",
             name=step["name"],
@@ -81,6 +92,8 @@ class StepsInterpreter:
                 out.append(SetStatus("running"))
                 out.append(self._schedule(state))
             elif isinstance(event, TaskCompleted):
+                if state["status"] in FINAL_EXECUTION_STATUSES:
+                    continue  # a late answer for a withdrawn task
                 state["waiting"] = False
                 if event.status != "succeeded":
                     state["status"] = "failed"
@@ -97,6 +110,15 @@ class StepsInterpreter:
                     out.append(SetStatus("paused"))
                 else:
                     out.append(self._schedule(state))
+            elif isinstance(event, CancelRequested):
+                if state["status"] in FINAL_EXECUTION_STATUSES:
+                    out.append(RejectRequest("cancel", {"kind": "Refused", "message": "ended"}))
+                    continue
+                if state["waiting"]:
+                    i = state["index"]
+                    out.append(CancelTask(f"{self.steps[i]['name']}.{i}"))
+                state["status"] = "canceled"
+                out.append(CompleteExecution("canceled"))
             elif isinstance(event, PauseRequested):
                 if state["status"] != "running":
                     out.append(

@@ -33,12 +33,13 @@ from cadenza.model.commands import (
     RejectRequest,
     ScheduleTask,
     SetStatus,
+    StartChild,
     StartTimer,
 )
 from cadenza.model.errors import InterpreterDefect
 from cadenza.model.events import JSON, Event, ExecutionCompleted, TaskCompleted
 from cadenza.model.statuses import ExecutionStatus
-from cadenza.store.records import DecisionResult, DecisionWork, NewTask
+from cadenza.store.records import DecisionResult, DecisionWork, NewChild, NewTask
 
 log = logging.getLogger("cadenza.engine")
 
@@ -137,7 +138,7 @@ class Decider:
             if work.history:
                 replay_into(interpreter, state, work.history)
 
-        fold = _Fold(work.status)
+        fold = _Fold(work.execution_id, work.status)
         inputs: Sequence[Event] = work.inputs
         times: Sequence[float] = work.input_times
         decision_no = work.decision_no + 1
@@ -178,6 +179,7 @@ class Decider:
             tasks=fold.tasks,
             timers=fold.timers,
             canceled_tasks=fold.canceled,
+            children=fold.children,
         )
         return result, state
 
@@ -214,7 +216,8 @@ class Decider:
 class _Fold:
     """Accumulates the effects of one execution's commands."""
 
-    def __init__(self, status: str) -> None:
+    def __init__(self, execution_id: str, status: str) -> None:
+        self.execution_id = execution_id
         self.status = status
         self.completed = False
         self.output: JSON = None
@@ -222,12 +225,15 @@ class _Fold:
         self.tasks: list[NewTask] = []
         self.timers: list[tuple[str, float]] = []
         self.canceled: list[str] = []
+        self.children: list[NewChild] = []
         self.appended: list[tuple[int, float, Event]] = []
 
     def apply(self, decision_no: int, commands: Sequence[Command], now: float) -> list[Event]:
         """Record ``commands``; return completions of steps with nothing to run."""
         instant: list[Event] = []
         for command in commands:
+            if isinstance(command, StartChild):
+                command = command.named(self.execution_id, decision_no)
             self.appended.append((decision_no, now, command.record()))
             match command:
                 case ScheduleTask():
@@ -242,6 +248,17 @@ class _Fold:
                     self.status = command.status
                     self.output = command.output
                     self.errors = list(command.errors)
+                case StartChild():
+                    self.children.append(
+                        NewChild(
+                            execution_id=command.execution_id,
+                            task_id=command.task_id,
+                            name=command.name,
+                            definition=command.definition,
+                            input=command.input,
+                            meta=dict(command.meta),
+                        )
+                    )
                 case StartTimer():
                     self.timers.append((command.timer_id, now + max(0.0, command.delay)))
                 case CancelTask():

@@ -43,12 +43,14 @@ from cadenza.interpreters.protocol import (
     Interpreter,
     RerunRequest,
     TaskAnswer,
+    operator_requests_of,
 )
 from cadenza.interpreters.replay import replay_state
 from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import (
     ClockCannotJump,
     InputError,
+    OperationRefused,
     StillBusy,
 )
 from cadenza.model.events import (
@@ -56,9 +58,11 @@ from cadenza.model.events import (
     CancelRequested,
     Event,
     ExecutionStarted,
+    OperatorRequested,
     PauseRequested,
     RecordedEvent,
     ResumeRequested,
+    SignalReceived,
 )
 from cadenza.model.secrets import secrets_at, unwrap_secrets
 from cadenza.model.statuses import ExecutionStatus
@@ -317,6 +321,42 @@ class Engine:
         failed); its front end shapes and checks the request."""
         record = self.get(execution_id)
         event = self.front_ends.require(record.kind).rerun_event(request or RerunRequest())
+        self._request(execution_id, event)
+
+    def signal(self, execution_id: str, name: str, data: JSON = None, *, by: str = "") -> None:
+        """Send the running execution the signal ``name`` with ``data``; its
+        front end decides what it means (``SignalReceived`` in history)."""
+        record = self.get(execution_id)
+        if self.is_final(record):
+            raise OperationRefused(
+                f"execution {execution_id} is {record.status}: it takes no more signals",
+                execution_id=execution_id,
+                status=record.status,
+            )
+        self._request(execution_id, SignalReceived(name=name, data=data, by=by))
+
+    def operator_request(
+        self,
+        execution_id: str,
+        request: str,
+        args: Mapping[str, JSON] | None = None,
+        *,
+        by: str = "",
+        reason: str = "",
+    ) -> None:
+        """Record an operator's ``request`` of the execution's front end (one of
+        its ``operator_requests``), with who asked and why; the front end
+        carries it out or refuses it (see ``last_rejection``)."""
+        record = self.get(execution_id)
+        offered = operator_requests_of(self.front_ends.require(record.kind))
+        if request not in offered:
+            names = ", ".join(sorted(offered)) or "none"
+            raise InputError(
+                f"{record.kind} executions take no operator request {request!r} "
+                f"(they take: {names})",
+                request=request,
+            )
+        event = OperatorRequested(request=request, args=dict(args or {}), by=by, reason=reason)
         self._request(execution_id, event)
 
     def respond(

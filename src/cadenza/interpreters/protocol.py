@@ -207,3 +207,13 @@ class FrontEnd(Protocol):
 
     def history_views(self) -> Mapping[str, HistoryView]:
         """Named projections of a history (``cadenza history --view NAME``)."""
+
+
+def operator_requests_of(front_end: FrontEnd) -> Mapping[str, str]:
+    """The operator requests a front end accepts (name -> what it does).
+
+    Optional for a front end: one that declares no ``operator_requests``
+    mapping accepts none. Requests arrive as ``OperatorRequested`` events.
+    """
+    found = getattr(front_end, "operator_requests", None)
+    return found if isinstance(found, Mapping) else {}

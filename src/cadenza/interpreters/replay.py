@@ -15,13 +15,15 @@ from itertools import groupby
 from typing import Any
 
 from cadenza.interpreters.protocol import Interpreter
-from cadenza.model.events import RecordedEvent
+from cadenza.model.commands import StartChild
+from cadenza.model.events import ExecutionStarted, RecordedEvent
 
 
 def check_replay(interpreter: Interpreter, history: Sequence[RecordedEvent]) -> list[str]:
     """Differences between recorded decisions and a replay of their inputs."""
     problems: list[str] = []
     state = interpreter.new_state()
+    execution_id = _execution_id(history)
     for decision, group in groupby(history, key=lambda r: r.decision):
         events = list(group)
         inputs = [r for r in events if r.event.is_input]
@@ -35,13 +37,23 @@ def check_replay(interpreter: Interpreter, history: Sequence[RecordedEvent]) -> 
                 problems.append(f"decision {decision}: records without inputs")
             continue
         now = max(r.time for r in inputs)
-        commands = interpreter.decide(state, [r.event for r in inputs], now)
+        commands = [
+            c.named(execution_id, decision) if isinstance(c, StartChild) else c
+            for c in interpreter.decide(state, [r.event for r in inputs], now)
+        ]
         replayed = [(c.record().type, c.record().payload()) for c in commands]
         if _normal(replayed) != _normal(recorded):
             problems.append(
                 f"decision {decision}: recorded {recorded!r} but the replay decided {replayed!r}"
             )
     return problems
+
+
+def _execution_id(history: Sequence[RecordedEvent]) -> str:
+    for recorded in history[:1]:
+        if isinstance(recorded.event, ExecutionStarted):
+            return str(recorded.event.meta.get("execution_id", ""))
+    return ""
 
 
 def replay_state(interpreter: Interpreter, history: Sequence[RecordedEvent]) -> Any:

@@ -7,10 +7,12 @@ one store transaction and records each as an event (``TaskScheduled``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
 
 from cadenza.model.events import (
     JSON,
+    ChildStarted,
     Event,
     ExecutionCompleted,
     ExecutionStatusChanged,
@@ -72,6 +74,55 @@ class ScheduleTask(CommandBase):
             action=self.action,
             input=self.input,
             delay=self.delay,
+            meta=dict(self.meta),
+        )
+
+
+_CHILD_IDS = uuid.UUID("6f1c2b9e-3d0a-4a51-9a51-0c5e1d2f7b10")
+
+
+@dataclass(frozen=True)
+class StartChild(CommandBase):
+    """Start an execution of another definition, of any kind, as task ``task_id``.
+
+    ``definition`` is a definition id, or a registered name (its newest
+    version at the moment the child starts). The child's input is ``input``;
+    its ``ExecutionStarted.meta["parent"]`` names this execution and task.
+    When the child reaches a final status, this execution receives
+    ``TaskCompleted(task_id)`` with the child's output as the result (status
+    ``succeeded``, ``failed``, ``canceled`` or ``timeout``; a failure's error
+    carries the child's errors). A definition that does not exist completes
+    the task at once as failed (``DefinitionNotFound``). ``CancelTask(task_id)``
+    asks the child to cancel.
+
+    ``execution_id`` is left empty by interpreters: the engine derives it
+    from this execution, the decision and ``task_id``, so a replay names the
+    same child.
+    """
+
+    task_id: str
+    name: str
+    definition: str
+    input: JSON = None
+    meta: dict[str, JSON] = field(default_factory=dict)
+    execution_id: str = ""
+
+    def named(self, parent_id: str, decision_no: int) -> StartChild:
+        """This command with the child's id filled in: derived from the parent,
+        the decision and the task, so the same on every replay of that decision
+        and unique (a rerun may reuse a task id)."""
+        if self.execution_id:
+            return self
+        key = f"{parent_id}\n{decision_no}\n{self.task_id}"
+        return replace(self, execution_id=str(uuid.uuid5(_CHILD_IDS, key)))
+
+    def record(self) -> Event:
+        return ChildStarted(
+            task_id=self.task_id,
+            name=self.name,
+            definition=self.definition,
+            input=self.input,
+            execution_id=self.execution_id,
             meta=dict(self.meta),
         )
 
@@ -147,6 +198,7 @@ class RejectRequest(CommandBase):
 #: a type error, not a silent no-op.
 Command = (
     ScheduleTask
+    | StartChild
     | CancelTask
     | StartTimer
     | SetStatus

@@ -141,6 +141,39 @@ class RerunRequested(Event):
 
 
 @dataclass(frozen=True)
+class SignalReceived(Event):
+    """A named message with ``data`` sent to a running execution from outside (a
+    person, a program, an event broker); the front end decides what it means.
+
+    ``by`` names who sent it, as the sender said (for audit).
+    """
+
+    type: ClassVar[str] = "SignalReceived"
+    name: str = ""
+    #: What the sender sent with it (named ``data``, as in CloudEvents:
+    #: ``payload`` is every event's method giving its fields).
+    data: JSON = None
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorRequested(Event):
+    """An operator's request that only this execution's front end understands
+    (retry a stuck undo, mark a step done by hand, ...), with who asked and why.
+
+    The front end names the requests it accepts (``FrontEnd.operator_requests``);
+    one that does not fit the execution's state is refused with a
+    ``RequestRejected`` record.
+    """
+
+    type: ClassVar[str] = "OperatorRequested"
+    request: str = ""
+    args: dict[str, JSON] = field(default_factory=dict)
+    by: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class TimerFired(Event):
     type: ClassVar[str] = "TimerFired"
     timer_id: str = ""
@@ -160,6 +193,21 @@ class TaskScheduled(Event):
     action: str | None = None
     input: JSON = None
     delay: float = 0.0
+    meta: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChildStarted(Event):
+    """The interpreter started another execution as task ``task_id`` (see
+    ``StartChild``); its completion arrives as that task's ``TaskCompleted``."""
+
+    type: ClassVar[str] = "ChildStarted"
+    is_input: ClassVar[bool] = False
+    task_id: str = ""
+    name: str = ""
+    definition: str = ""
+    input: JSON = None
+    execution_id: str = ""
     meta: dict[str, JSON] = field(default_factory=dict)
 
 
@@ -247,8 +295,11 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         ResumeRequested,
         CancelRequested,
         RerunRequested,
+        SignalReceived,
+        OperatorRequested,
         TimerFired,
         TaskScheduled,
+        ChildStarted,
         TaskAttemptFailed,
         TaskCanceled,
         TimerStarted,

@@ -139,6 +139,8 @@ def execution_from_row(row: Mapping[str, Any]) -> ExecutionRecord:
         output=loads(row["output"]),
         errors=loads(row["errors"]) or [],
         last_seq=row["next_seq"] - 1,
+        parent_id=row["parent_id"],
+        parent_task_id=row["parent_task_id"],
     )
 
 

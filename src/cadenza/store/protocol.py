@@ -172,12 +172,13 @@ class ExecutionStore(Protocol):
         since: float | None = None,
         until: float | None = None,
         before: tuple[float, str] | None = None,
+        parent_id: str | None = None,
     ) -> list[ExecutionRecord]:
         """Executions, newest first (by creation time, then id): only those in
-        ``statuses`` when given, none in ``excluding``, only of ``kinds`` and of
-        ``definition_id`` when given, created in ``[since, until)``, and only
-        those after ``before`` (the ``(created_at, id)`` of the last row of the
-        previous page) in that order."""
+        ``statuses`` when given, none in ``excluding``, only of ``kinds``, of
+        ``definition_id`` and started by ``parent_id`` when given, created in
+        ``[since, until)``, and only those after ``before`` (the
+        ``(created_at, id)`` of the last row of the previous page) in that order."""
 
     def execution_counts(self) -> dict[tuple[str, str], int]:
         """How many executions there are of each ``(kind, status)``."""

@@ -45,6 +45,10 @@ class ExecutionRecord:
     output: JSON = None
     errors: list[JSON] = field(default_factory=list)
     last_seq: int = 0
+    #: The execution that started this one as its task ``parent_task_id``
+    #: (``StartChild``), if any.
+    parent_id: str | None = None
+    parent_task_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,19 @@ class NewTask:
     meta: dict[str, JSON]
     #: Work done outside the engine (see ``ScheduleTask.external``).
     external: bool = False
+
+
+@dataclass(frozen=True)
+class NewChild:
+    """An execution to start as a task of the deciding one (``StartChild``)."""
+
+    execution_id: str
+    task_id: str
+    name: str
+    #: A definition id, or a name (its newest definition when the child starts).
+    definition: str
+    input: JSON
+    meta: dict[str, JSON]
 
 
 @dataclass(frozen=True)
@@ -165,5 +182,7 @@ class DecisionResult:
     errors: list[JSON] = field(default_factory=list)
     tasks: list[NewTask] = field(default_factory=list)
     timers: list[tuple[str, float]] = field(default_factory=list)
-    #: Task ids to withdraw (``CancelTask``), whatever their state.
+    #: Task ids to withdraw (``CancelTask``), whatever their state; a child
+    #: execution started as one of them is asked to cancel.
     canceled_tasks: list[str] = field(default_factory=list)
+    children: list[NewChild] = field(default_factory=list)

@@ -30,6 +30,7 @@ from typing import Protocol
 
 from cadenza.model.errors import DefinitionNotFound, LeaseLost
 from cadenza.model.events import JSON, Event, RecordedEvent
+from cadenza.store.children import ChildLinks, link_children
 from cadenza.store.protocol import (
     ClaimRequest,
     DecideFn,
@@ -84,7 +85,7 @@ class RoundReader(Protocol):
         """Whether ``claim`` would find a task now (so an idle round does not write)."""
 
 
-class RoundWriter(Protocol):
+class RoundWriter(ChildLinks, Protocol):
     """Statements of the third phase, inside one write transaction."""
 
     def finish(self, request: FinishRequest, now: float) -> bool:
@@ -152,7 +153,11 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
                 saved.append(result)
         _consume(writer, saved, inbox_ids, by_id)
         writer.save([(by_id[r.execution_id], r) for r in saved], now)
-        writer.deliver(_undecided_finish_events(request.finishes, lost, saved, inbox_ids), now)
+        writer.deliver(
+            link_children(writer, saved, now)
+            + _undecided_finish_events(request.finishes, lost, saved, inbox_ids),
+            now,
+        )
         claimed = writer.claim(claim, now) if claim is not None else []
     return RoundOutcome(saved=saved, refused=refused, claimed=claimed, lost=lost)
 

@@ -19,20 +19,23 @@ LIMIT %(limit)s;
 
 -- name: insert_execution
 INSERT INTO executions (id, definition_id, kind, name, status, created_at, updated_at,
-                        pending_since)
-VALUES (%s, %s, %s, %s, 'requested', %s, %s, %s);
+                        pending_since, parent_id, parent_task_id)
+VALUES (%s, %s, %s, %s, 'requested', %s, %s, %s, %s, %s);
 
 -- name: load_execution
-SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq,
+       parent_id, parent_task_id
 FROM executions WHERE id = %s;
 
 -- name: list_executions
-SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq,
+       parent_id, parent_task_id
 FROM executions
 WHERE (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[]))
   AND NOT (status = ANY(%(excluding)s::text[]))
   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
   AND (%(definition_id)s::text IS NULL OR definition_id = %(definition_id)s::text)
+  AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s::text)
   AND (%(since)s::float8 IS NULL OR created_at >= %(since)s::float8)
   AND (%(until)s::float8 IS NULL OR created_at < %(until)s::float8)
   -- The page after the row (before_time, before_id), newest first.
@@ -302,3 +305,11 @@ SELECT value FROM cadenza_meta WHERE key = 'schema_version';
 -- name: set_schema_version
 INSERT INTO cadenza_meta (key, value) VALUES ('schema_version', %s)
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+
+-- name: parents_of
+SELECT id, parent_id, parent_task_id FROM executions
+WHERE id = ANY(%(ids)s::text[]) AND parent_id IS NOT NULL;
+
+-- name: children_of
+SELECT id, parent_id, parent_task_id, status FROM executions
+WHERE parent_id = ANY(%(ids)s::text[]);

@@ -35,6 +35,7 @@ from cadenza.store.records import (
     DecisionWork,
     DefinitionRecord,
     FinishOutcome,
+    NewChild,
     TaskRecord,
 )
 from cadenza.store.rounds import InboxEntry, PendingExecution, history_rows
@@ -279,6 +280,40 @@ class PostgresRoundWriter:
 
     def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
         deliver(self.conn, deliveries, now)
+
+    def definition_for(self, reference: str) -> DefinitionRecord | None:
+        found = load_definitions(self.conn, [reference])
+        if reference in found:
+            return found[reference]
+        params = {"name": reference, "kind": None, "limit": 1}
+        row = self.conn.execute(QUERIES["list_definitions"], params).fetchone()
+        return None if row is None else definition_from_row(row)
+
+    def insert_child(
+        self, child: NewChild, definition: DefinitionRecord, parent_id: str, now: float
+    ) -> None:
+        self.conn.execute(
+            QUERIES["insert_execution"],
+            (
+                child.execution_id,
+                definition.id,
+                definition.kind,
+                definition.name,
+                now,
+                now,
+                now,
+                parent_id,
+                child.task_id,
+            ),
+        )
+
+    def parents_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        rows = self.conn.execute(QUERIES["parents_of"], {"ids": list(ids)}).fetchall()
+        return {row["id"]: (row["parent_id"], row["parent_task_id"]) for row in rows}
+
+    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        rows = self.conn.execute(QUERIES["children_of"], {"ids": list(ids)}).fetchall()
+        return [(r["id"], r["parent_id"], r["parent_task_id"], r["status"]) for r in rows]
 
     def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         return claim(self.conn, request, now)

@@ -168,7 +168,17 @@ class PostgresStore:
             conn.execute(QUERIES["save_definition"], definition_values(definition))
             conn.execute(
                 QUERIES["insert_execution"],
-                (execution_id, definition.id, definition.kind, definition.name, now, now, now),
+                (
+                    execution_id,
+                    definition.id,
+                    definition.kind,
+                    definition.name,
+                    now,
+                    now,
+                    now,
+                    None,
+                    None,
+                ),
             )
             conn.execute(QUERIES["insert_inbox"], (execution_id, now, *encode_event(first)))
             conn.execute(QUERIES["notify_work"])
@@ -190,6 +200,7 @@ class PostgresStore:
         since: float | None = None,
         until: float | None = None,
         before: tuple[float, str] | None = None,
+        parent_id: str | None = None,
     ) -> list[ExecutionRecord]:
         rows = self._read(
             lambda c: c.execute(
@@ -199,6 +210,7 @@ class PostgresStore:
                     "excluding": list(excluding),
                     "kinds": None if kinds is None else list(kinds),
                     "definition_id": definition_id,
+                    "parent_id": parent_id,
                     "since": since,
                     "until": until,
                     "before_time": None if before is None else before[0],

@@ -20,20 +20,24 @@ LIMIT :limit;
 
 -- name: insert_execution
 INSERT INTO executions (id, definition_id, kind, name, status, created_at, updated_at,
-                        pending_since)
-VALUES (:id, :definition_id, :kind, :name, 'requested', :now, :now, :now);
+                        pending_since, parent_id, parent_task_id)
+VALUES (:id, :definition_id, :kind, :name, 'requested', :now, :now, :now,
+        :parent_id, :parent_task_id);
 
 -- name: load_execution
-SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq,
+       parent_id, parent_task_id
 FROM executions WHERE id = :id;
 
 -- name: list_executions
-SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq,
+       parent_id, parent_task_id
 FROM executions
 WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
   AND status NOT IN (SELECT value FROM json_each(:excluding))
   AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
   AND (:definition_id IS NULL OR definition_id = :definition_id)
+  AND (:parent_id IS NULL OR parent_id = :parent_id)
   AND (:since IS NULL OR created_at >= :since)
   AND (:until IS NULL OR created_at < :until)
   -- The page after the row (before_time, before_id), newest first.
@@ -251,3 +255,11 @@ SELECT value FROM cadenza_meta WHERE key = 'schema_version';
 
 -- name: set_schema_version
 INSERT OR REPLACE INTO cadenza_meta (key, value) VALUES ('schema_version', :version);
+
+-- name: parents_of
+SELECT id, parent_id, parent_task_id FROM executions
+WHERE id IN (SELECT value FROM json_each(:ids)) AND parent_id IS NOT NULL;
+
+-- name: children_of
+SELECT id, parent_id, parent_task_id, status FROM executions
+WHERE parent_id IN (SELECT value FROM json_each(:ids));

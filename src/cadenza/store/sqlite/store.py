@@ -206,6 +206,8 @@ class SQLiteStore:
                     "kind": definition.kind,
                     "name": definition.name,
                     "now": now,
+                    "parent_id": None,
+                    "parent_task_id": None,
                 },
             )
             rs.deliver(conn, [(execution_id, first)], now)
@@ -227,6 +229,7 @@ class SQLiteStore:
         since: float | None = None,
         until: float | None = None,
         before: tuple[float, str] | None = None,
+        parent_id: str | None = None,
     ) -> list[ExecutionRecord]:
         rows = self._read(
             lambda c: rs.execute(
@@ -237,6 +240,7 @@ class SQLiteStore:
                     "excluding": rs.sql_list(excluding),
                     "kinds": None if kinds is None else rs.sql_list(kinds),
                     "definition_id": definition_id,
+                    "parent_id": parent_id,
                     "since": since,
                     "until": until,
                     "before_time": None if before is None else before[0],

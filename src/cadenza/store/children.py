@@ -1,0 +1,123 @@
+"""Executions started by other executions, kept linked inside the round's write.
+
+A decision that returns ``StartChild`` gets its child created in the same
+transaction that saves the decision, with ``ExecutionStarted`` in the child's
+inbox; a decision that ends an execution started by another delivers the
+end, as the parent task's ``TaskCompleted``, to the parent's inbox in that
+same transaction. So a parent never waits for a child that was not created,
+nor misses the end of one, whatever process dies when (DESIGN invariant 3).
+
+Cancelling the parent's task, or ending the parent, asks its children that
+are still open to cancel (SWF's "request cancel" child policy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Protocol
+
+from cadenza.model.events import JSON, CancelRequested, Event, ExecutionStarted, TaskCompleted
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.store.records import DecisionResult, DefinitionRecord, NewChild
+
+
+class ChildLinks(Protocol):
+    """The statements the links need, inside the round's write transaction."""
+
+    def definition_for(self, reference: str) -> DefinitionRecord | None:
+        """The definition with id ``reference``, else the newest named ``reference``."""
+
+    def insert_child(
+        self, child: NewChild, definition: DefinitionRecord, parent_id: str, now: float
+    ) -> None:
+        """Create the child's execution row, linked to its parent and task."""
+
+    def parents_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """For each of ``ids`` started by another execution: (parent id, task id)."""
+
+    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        """The children of ``ids``: (id, parent id, parent task id, status)."""
+
+
+def link_children(
+    links: ChildLinks, saved: Sequence[DecisionResult], now: float
+) -> list[tuple[str, Event]]:
+    """Create the children ``saved`` started; return what must be delivered for
+    them (their start, the ends they report, the cancellations they ask)."""
+    deliveries: list[tuple[str, Event]] = []
+    for result in saved:
+        for child in result.children:
+            deliveries.append(_start(links, result.execution_id, child, now))
+    completed = [r for r in saved if r.completed]
+    if completed:
+        parents = links.parents_of([r.execution_id for r in completed])
+        for result in completed:
+            link = parents.get(result.execution_id)
+            if link is not None:
+                deliveries.append((link[0], _end_as_task(link[1], result)))
+    cancel_tasks = {(r.execution_id, t) for r in saved for t in r.canceled_tasks}
+    ended = {r.execution_id for r in completed}
+    if cancel_tasks or ended:
+        asking = sorted({p for p, _ in cancel_tasks} | ended)
+        for child_id, parent_id, task_id, status in links.children_of(asking):
+            if status in FINAL_EXECUTION_STATUSES:
+                continue
+            if parent_id in ended or (parent_id, task_id) in cancel_tasks:
+                deliveries.append((child_id, CancelRequested()))
+    return deliveries
+
+
+def _start(links: ChildLinks, parent_id: str, child: NewChild, now: float) -> tuple[str, Event]:
+    definition = links.definition_for(child.definition)
+    if definition is None:
+        error = {
+            "type": "DefinitionNotFound",
+            "message": f"no definition with id or name {child.definition!r} to start as a child",
+        }
+        return parent_id, TaskCompleted(task_id=child.task_id, status="failed", error=error)
+    links.insert_child(child, definition, parent_id, now)
+    started = ExecutionStarted(
+        input=child.input,
+        context={},
+        seed=_seed(child.execution_id),
+        meta={
+            "execution_id": child.execution_id,
+            "definition_id": definition.id,
+            "definition_name": definition.name,
+            "start_time": now,
+            "parent": {"execution_id": parent_id, "task_id": child.task_id, **child.meta},
+        },
+    )
+    return child.execution_id, started
+
+
+def _seed(execution_id: str) -> int:
+    # Drawn from the id, not from a random source: the round that writes it may
+    # be retried, and the child must start the same way each time.
+    return int.from_bytes(hashlib.sha256(execution_id.encode()).digest()[:8], "big") >> 1
+
+
+#: How a child's final status reads as the status of the parent's task.
+_TASK_STATUS = {"succeeded": "succeeded", "canceled": "canceled", "timeout": "timeout"}
+_ERROR_TYPE = {
+    "failed": "ChildExecutionFailed",
+    "canceled": "ChildExecutionCanceled",
+    "timeout": "ChildExecutionTimedOut",
+}
+
+
+def _end_as_task(task_id: str, result: DecisionResult) -> TaskCompleted:
+    status = _TASK_STATUS.get(result.status, "failed")
+    error: JSON = None
+    if status != "succeeded":
+        first = result.errors[0] if result.errors else {}
+        message = first.get("message") if isinstance(first, dict) else str(first)
+        error = {
+            "type": _ERROR_TYPE[status],
+            "message": message or f"the child execution {result.execution_id} {result.status}",
+            "execution_id": result.execution_id,
+            "status": result.status,
+            "errors": list(result.errors),
+        }
+    return TaskCompleted(task_id=task_id, status=status, result=result.output, error=error)
