@@ -6,11 +6,13 @@ import argparse
 import json
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cadenza.cli.inputs import (
     api_token,
     installed_front_ends,
+    parse_duration,
     read_definition,
     read_input,
     stop_on_signals,
@@ -82,10 +84,13 @@ def run(args: argparse.Namespace) -> int:
     workflow_input = checked_input(
         front_ends.require(kind), workflow_input, args.input_file or "--input"
     )
+    context, execution_id = _start_settings(front_ends.require(kind), args, source)
     lease = 30.0 if args.lease is None else args.lease
     engine = Engine(args.store, registry=registry, front_ends=front_ends, lease=lease)
     definition = engine.register(source, kind=kind, origin=args.file)
-    execution_id = engine.start(definition, workflow_input)
+    execution_id = engine.start(
+        definition, workflow_input, context=context, execution_id=execution_id
+    )
     if args.detach:
         print(execution_id)
         return EXIT_OK
@@ -93,6 +98,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"execution {execution_id}  ({definition.name})", file=sys.stderr)
         engine.add_listener(ProgressPrinter(execution_id))
     return _drive_and_report(engine, execution_id, args)
+
+
+#: ``run`` options a front end applies through its ``start_settings`` (see main.py).
+_START_OPTIONS = ("name", "type", "role_arn", "mock_config", "test_case")
+
+
+def _start_settings(
+    front_end: Any, args: argparse.Namespace, source: Any
+) -> tuple[dict[str, Any], str | None]:
+    """The start context and execution id the front end makes of ``run``'s options;
+    a front end without ``start_settings`` refuses them all."""
+    given = {k: v for k in _START_OPTIONS if (v := getattr(args, k, None)) is not None}
+    hook = getattr(front_end, "start_settings", None)
+    if hook is None:
+        if given:
+            options = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise InputError(f"{front_end.kind} workflows take no {options}")
+        return {}, None
+    name = Path(args.file).stem  # the name ``register`` gives a definition from a file
+    settings = hook(given, definition_name=name, source=source, origin=args.file)
+    return dict(settings.context), settings.execution_id
 
 
 def _watch(engine: Engine, execution_id: str, args: argparse.Namespace) -> None:
@@ -153,7 +179,10 @@ def ps(args: argparse.Namespace) -> int:
 
         return remote_commands.ps(args)
     engine = _engine(args)
-    records = engine.store.list_executions(limit=args.limit)
+    filters = _ps_filters(args, engine)
+    # --needs-attention when no installed kind ever waits for anyone: nothing to list.
+    wanted = not (args.needs_attention and not filters["statuses"])
+    records = engine.store.list_executions(limit=args.limit, **filters) if wanted else []
     if args.json:
         print(
             to_json(
@@ -177,11 +206,33 @@ def status(args: argparse.Namespace) -> int:
     record = masked(engine.get(args.execution_id), engine.secrets_of(args.execution_id))
     view = engine.describe(args.execution_id)
     tasks = [{"name": t.name, "key": t.key, "status": t.status} for t in view.tasks]
+    children = engine.store.list_executions(parent_id=record.id, limit=1000)[::-1]
     if args.json:
-        print(to_json({**result_document(record), "tasks": tasks}))
+        family = {
+            "parent": record.parent_id and {"id": record.parent_id, "task": record.parent_task_id},
+            "children": [
+                {"id": c.id, "name": c.name, "status": c.status, "task": c.parent_task_id}
+                for c in children
+            ],
+        }
+        print(to_json({**result_document(record), "tasks": tasks, **family}))
         return EXIT_OK
-    print_status(record, tasks)
+    print_status(record, tasks, children)
     return EXIT_OK
+
+
+def _ps_filters(args: argparse.Namespace, engine: Engine) -> dict[str, Any]:
+    """The store filters ``cadenza ps``'s options ask for."""
+    statuses = list(args.status or [])
+    if args.needs_attention:
+        statuses += sorted(engine.front_ends.attention_statuses())
+    since = None if args.since is None else engine.clock.now() - parse_duration(args.since)
+    return {
+        "statuses": statuses,
+        "kinds": args.kind or None,
+        "since": since,
+        "parent_id": args.parent,
+    }
 
 
 def history(args: argparse.Namespace) -> int:

@@ -58,6 +58,23 @@ def api_token(args: argparse.Namespace, token_file: str | None = None) -> str | 
     return os.environ.get("CADENZA_API_TOKEN") or None
 
 
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str, option: str = "--since") -> float:
+    """Seconds in ``text``: a number with a unit (``90s``, ``30m``, ``2h``, ``7d``, ``1w``)."""
+    number, unit = text[:-1], text[-1:].lower()
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except (KeyError, ValueError):
+        raise InputError(
+            f"{option} takes a duration such as 90s, 30m, 2h, 7d or 1w, not {text!r}"
+        ) from None
+    if seconds < 0:
+        raise InputError(f"{option} cannot be negative ({text!r})")
+    return seconds
+
+
 def stop_on_signals(stop: threading.Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return

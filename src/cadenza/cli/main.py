@@ -162,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only start the execution and print its id; servers and workers run it",
     )
+    _start_options(p)
 
     p = command("validate", "check a workflow file and list every problem", commands.validate)
     p.add_argument("file")
@@ -169,9 +170,20 @@ def _parser() -> argparse.ArgumentParser:
     _running_options(p)
     p.add_argument("--json", action="store_true")
 
-    p = command("ps", "list executions", commands.ps)
+    p = command("ps", "list executions, newest first", commands.ps)
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--status", action="append", metavar="STATUS", help="only in this status (repeatable)"
+    )
+    p.add_argument("--kind", action="append", metavar="KIND", help="only of this kind (repeatable)")
+    p.add_argument(
+        "--needs-attention",
+        action="store_true",
+        help="only executions waiting for a person: paused for an answer, stuck, and so on",
+    )
+    p.add_argument("--since", metavar="DURATION", help="only started in the last 30m, 2h, 7d...")
+    p.add_argument("--parent", metavar="ID", help="only the children of this execution")
 
     p = command("status", "show an execution's status, tasks, output and errors", commands.status)
     p.add_argument("execution_id")
@@ -289,6 +301,27 @@ def _running_options(p: argparse.ArgumentParser) -> None:
         metavar="MODULE:NAME",
         help="load activities: NAME is an ActivityRegistry or a function taking one",
     )
+
+
+def _start_options(p: argparse.ArgumentParser) -> None:
+    """Options of ``run`` that a front end applies to the execution it starts
+    (its ``start_options``; the others refuse them)."""
+    p.add_argument("--name", metavar="NAME", help="the execution's name (state machines)")
+    p.add_argument(
+        "--type",
+        metavar="TYPE",
+        help="STANDARD or EXPRESS: the state machine type the execution runs as",
+    )
+    p.add_argument(
+        "--role-arn", metavar="ARN", help="the role a state machine's execution reports"
+    )
+    p.add_argument(
+        "--mock-config",
+        metavar="FILE",
+        help="Step Functions Local mock configuration (MockConfigFile.json): mocked "
+        "responses answer the Task states a test case names",
+    )
+    p.add_argument("--test-case", metavar="NAME", help="the test case of --mock-config to use")
 
 
 def _worker_options(p: argparse.ArgumentParser) -> None:

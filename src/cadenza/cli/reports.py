@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shutil
 import sys
 from typing import Any
 
@@ -54,16 +55,32 @@ def error_line(error: Any) -> str:
 
 
 def print_table(records: list[ExecutionRecord], now: float) -> None:
-    print(f"{'EXECUTION':<36}  {'NAME':<24}  {'STATUS':<10}  AGE")
+    # Whole names where the terminal has room; cut only what would not fit.
+    room = shutil.get_terminal_size((120, 24)).columns - (36 + 2 + 2 + 10 + 2 + 8)
+    width = max(4, min(max((len(r.name) for r in records), default=4), max(room, 24)))
+    status_width = max(10, *(len(r.status) for r in records)) if records else 10
+    print(f"{'EXECUTION':<36}  {'NAME':<{width}}  {'STATUS':<{status_width}}  AGE")
     for r in records:
-        print(f"{r.id:<36}  {r.name[:24]:<24}  {r.status:<10}  {age(now - r.created_at)}")
+        name = r.name if len(r.name) <= width else r.name[: width - 1] + "…"
+        line = f"{r.id:<36}  {name:<{width}}  {r.status:<{status_width}}"
+        print(f"{line}  {age(now - r.created_at)}")
 
 
-def print_status(record: ExecutionRecord, tasks: list[dict[str, str]]) -> None:
+def print_status(
+    record: ExecutionRecord,
+    tasks: list[dict[str, str]],
+    children: list[ExecutionRecord] | None = None,
+) -> None:
     print(f"execution {record.id}  ({record.name})  {record.status}")
+    if record.parent_id:
+        print(f"  started by {record.parent_id} as its task {record.parent_task_id}")
     for t in tasks:
         key = f"[{t['key']}]" if t["key"] not in ("", "0") else ""
         print(f"  {t['status']:<10} {t['name']}{key}")
+    if children:
+        print("children:")
+        for child in children:
+            print(f"  {child.status:<10} {child.parent_task_id}: {child.id}  ({child.name})")
     # A succeeded run's errors are failures its workflow handled: not errors to
     # a person reading the status (``--json`` keeps them, as recorded).
     if record.errors and record.status != ExecutionStatus.SUCCEEDED:

@@ -184,6 +184,14 @@ class FrontEnds(Mapping[str, FrontEnd]):
             statuses |= front_end.final_statuses | front_end.waiting_statuses
         return frozenset(statuses)
 
+    def attention_statuses(self) -> frozenset[str]:
+        """Statuses in which an execution waits for a person, in any kind: paused
+        for an answer, stuck unwinding, stopped on changed code."""
+        statuses: set[str] = set()
+        for kind in self.usable():
+            statuses |= self[kind].waiting_statuses
+        return frozenset(statuses)
+
 
 def _entry_factory(entry: EntryPoint) -> FrontEndFactory:
     def load(settings: FrontEndSettings) -> FrontEnd:
