@@ -119,3 +119,29 @@ def test_a_child_can_start_children_of_its_own(store: Store) -> None:
     (middle,) = store.list_executions(parent_id=top_id)
     (leaf,) = store.list_executions(parent_id=middle.id)
     assert leaf.status == "succeeded"
+
+
+def test_driving_one_execution_decides_and_runs_nothing_else(store: Store) -> None:
+    from cadenza.engine.clock import SystemClock
+
+    engine = make_engine(store, clock=SystemClock())
+    other = engine.register(
+        steps({"name": "slow", "action": "core.local", "input": {"cmd": "sleep 30"}}),
+        kind="steps",
+        name="someone-elses",
+    )
+    other_id = engine.start(other, {})
+    engine.register(
+        steps({"name": "say", "action": "core.echo", "input": {"message": "child"}}),
+        kind="steps",
+        name="mine-child",
+    )
+    mine = engine.register(steps({"name": "call", "child": "mine-child"}), kind="steps")
+
+    record = engine.run(mine, {}, timeout=20)
+
+    assert record.status == "succeeded"
+    assert record.output[0][0]["stdout"] == "child"
+    # The other execution was neither decided nor had its task taken.
+    assert engine.get(other_id).status == "requested"
+    assert store.task_counts() == {}

@@ -136,7 +136,9 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
     def settled() -> bool:
         return engine.is_settled(engine.get(execution_id))
 
-    engine.serve(stop, until=settled, own=(execution_id,))
+    # ``run`` drives its own execution and the children it starts, nothing
+    # else: everyone's work is ``cadenza worker``'s and ``server``'s job.
+    engine.serve(stop, until=settled, own=(execution_id,), only_own=True)
     record = engine.get(execution_id)
     if stop.is_set() and not settled():
         print(
@@ -206,17 +208,10 @@ def status(args: argparse.Namespace) -> int:
     record = masked(engine.get(args.execution_id), engine.secrets_of(args.execution_id))
     view = engine.describe(args.execution_id)
     tasks = [{"name": t.name, "key": t.key, "status": t.status} for t in view.tasks]
-    children = engine.store.list_executions(parent_id=record.id, limit=1000)[::-1]
     if args.json:
-        family = {
-            "parent": record.parent_id and {"id": record.parent_id, "task": record.parent_task_id},
-            "children": [
-                {"id": c.id, "name": c.name, "status": c.status, "task": c.parent_task_id}
-                for c in children
-            ],
-        }
-        print(to_json({**result_document(record), "tasks": tasks, **family}))
+        print(to_json({**result_document(record), "tasks": tasks}))
         return EXIT_OK
+    children = engine.store.list_executions(parent_id=record.id, limit=1000)[::-1]
     print_status(record, tasks, children)
     return EXIT_OK
 

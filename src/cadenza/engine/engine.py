@@ -22,7 +22,7 @@ import os
 import random
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -437,9 +437,13 @@ class Engine:
                 return total
 
     def run_round(
-        self, finishes: Sequence[FinishRequest], claim: ClaimRequest | None
+        self,
+        finishes: Sequence[FinishRequest],
+        claim: ClaimRequest | None,
+        only: Collection[str] | None = None,
     ) -> RoundOutcome:
-        """One store round: save ``finishes``, decide, and claim, with one commit.
+        """One store round: save ``finishes``, decide (only the executions in
+        ``only``, when given), and claim, with one commit.
 
         One round at a time per engine; listeners hear of each saved decision
         after the commit; the interpreter state of a refused decision (or of a failed round)
@@ -457,6 +461,7 @@ class Engine:
                 kinds=frozenset(self.front_ends.usable()),
                 known_definitions=self._interpreters,
                 held=self._decider.held(),
+                only=only,
             )
             try:
                 done = self.store.run_round(request, self._decider)
@@ -512,13 +517,16 @@ class Engine:
         *,
         until: Callable[[], bool] | None = None,
         own: Sequence[str] = (),
+        only_own: bool = False,
     ) -> None:
         """Run decisions and activities with a thread pool until ``stop`` is set
         (or ``until()`` is true). See ``cadenza.engine.serve``.
 
         Only tasks whose action this engine's registry has are claimed (another
         process may be the one that can run the rest), except the tasks of the
-        executions in ``own``, which this caller drives and answers for.
+        executions in ``own``, which this caller drives and answers for. With
+        ``only_own``, nothing else is decided or run: the executions in ``own``
+        and the children they start, and no one else's work.
         """
         parts = ServeParts(
             self.store, self.runner, self.clock, self.run_round, self._wake, self.front_ends.usable
@@ -531,6 +539,7 @@ class Engine:
             poll_interval=self.poll_interval,
             actions=tuple(self.registry.names()),
             own=tuple(own),
+            only_own=only_own,
         )
         ServeLoop(parts, settings, stop, until).run()
 
@@ -546,7 +555,8 @@ class Engine:
         return self.drive(execution_id, timeout=timeout)
 
     def drive(self, execution_id: str, *, timeout: float | None = None) -> ExecutionRecord:
-        """Serve until ``execution_id`` completes or pauses (or ``timeout`` passes)."""
+        """Serve until ``execution_id`` completes or pauses (or ``timeout`` passes),
+        deciding and running only its work and its children's."""
         stop = threading.Event()
         deadline = None if timeout is None else self.clock.now() + timeout
 
@@ -555,7 +565,7 @@ class Engine:
                 return True
             return deadline is not None and self.clock.now() >= deadline
 
-        self.serve(stop, until=settled, own=(execution_id,))
+        self.serve(stop, until=settled, own=(execution_id,), only_own=True)
         return self.get(execution_id)
 
     def close(self) -> None:

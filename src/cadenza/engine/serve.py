@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -30,8 +30,11 @@ from cadenza.workers.outcome import ActivityOutcome
 
 log = logging.getLogger("cadenza.engine")
 
-#: One store round: save these finishes, decide, claim (see ``Engine.run_round``).
-RunRound = Callable[[Sequence[FinishRequest], ClaimRequest | None], RoundOutcome]
+#: One store round: save these finishes, decide (only these executions, when
+#: given), claim (see ``Engine.run_round``).
+RunRound = Callable[
+    [Sequence[FinishRequest], ClaimRequest | None, Collection[str] | None], RoundOutcome
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class ServeSettings:
     actions: tuple[str, ...] | None = None
     #: ...and every task of these executions (the ones it drives).
     own: tuple[str, ...] = ()
+    #: Decide and run nothing but ``own`` and the children they start.
+    only_own: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class ServeLoop:
         self._done: queue.SimpleQueue[tuple[TaskRecord, ActivityOutcome]] = queue.SimpleQueue()
         self._unsaved: list[tuple[TaskRecord, FinishRequest]] = []
         self._in_flight: set[Future[None]] = set()
+        #: The executions this loop drives: ``own``, and their children as they start.
+        self._own: set[str] = set(settings.own)
 
     def run(self) -> None:
         parts, settings = self.parts, self.settings
@@ -135,20 +142,25 @@ class ServeLoop:
             self._unsaved.append((task, request))
         self._in_flight = {f for f in self._in_flight if not f.done()}
         free = settings.concurrency - len(self._in_flight)
+        only = frozenset(self._own) if settings.only_own else None
         claim = (
             ClaimRequest(
                 settings.owner,
                 settings.queues,
                 free,
                 settings.lease,
-                actions=settings.actions,
-                own=settings.own,
+                # Only own work: no action qualifies a task by itself.
+                actions=() if settings.only_own else settings.actions,
+                own=tuple(sorted(self._own)),
             )
             if free > 0
             else None
         )
         finishes = self._unsaved
-        done = parts.run_round([request for _task, request in finishes], claim)
+        done = parts.run_round([request for _task, request in finishes], claim, only)
+        for result in done.saved:
+            if result.execution_id in self._own:
+                self._own.update(child.execution_id for child in result.children)
         self._unsaved = []  # saved (or refused as lost, which is final)
         for task, _request in finishes:
             parts.runner.release_attempt(task)
@@ -166,7 +178,9 @@ class ServeLoop:
 
     def _idle(self, next_heartbeat: float) -> None:
         parts, settings = self.parts, self.settings
-        due = parts.store.next_wakeup(parts.kinds(), settings.actions, settings.own)
+        only = frozenset(self._own) if settings.only_own else None
+        actions = () if settings.only_own else settings.actions
+        due = parts.store.next_wakeup(parts.kinds(), actions, tuple(sorted(self._own)), only)
         wait = settings.poll_interval
         now = parts.clock.now()
         if due is not None:
@@ -219,7 +233,7 @@ class ServeLoop:
             self._unsaved.append((task, request))
         if self._unsaved:
             try:
-                self.parts.run_round([request for _task, request in self._unsaved], None)
+                self.parts.run_round([request for _task, request in self._unsaved], None, None)
             except StoreError as exc:
                 # Their leases expire and the tasks run again: at least once.
                 log.warning("could not save %d finished attempts: %s", len(self._unsaved), exc)

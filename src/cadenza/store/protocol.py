@@ -28,7 +28,7 @@ leaves the store as it was before the call or as it is after it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -97,6 +97,9 @@ class RoundRequest:
     #: Decide only executions of these kinds (None: every kind); executions of
     #: kinds this process cannot read are left for processes that can.
     kinds: frozenset[str] | None = None
+    #: Decide only these executions (None: any); a process that drives its
+    #: own executions leaves everyone else's to the processes that serve them.
+    only: Collection[str] | None = None
     #: Definition ids the caller has compiled: their records are not loaded.
     known_definitions: Container[str] = ()
     #: Execution id -> decision number of the interpreter state the caller holds:
@@ -262,11 +265,13 @@ class Timers(Protocol):
         kinds: Sequence[str] | None = None,
         actions: Sequence[str] | None = None,
         own: Sequence[str] = (),
+        only: Collection[str] | None = None,
     ) -> float | None:
         """The earliest time an engine task (not external work), a lease expiry, a
         timer or an inbox event becomes due, if any. Inbox events count only for
-        executions of ``kinds``, and tasks only for ``actions`` (or executions in
-        ``own``), when given: what the caller can decide and run."""
+        executions of ``kinds`` (and among ``only``), and tasks only for
+        ``actions`` (or executions in ``own``), when given: what the caller can
+        decide and run."""
 
 
 class WakeUps(Protocol):

@@ -108,6 +108,7 @@ WITH taken AS (
          FROM executions
          WHERE pending_since IS NOT NULL
            AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
+           AND (%(only)s::text[] IS NULL OR id = ANY(%(only)s::text[]))
          ORDER BY pending_since
          LIMIT %(scan)s)
         UNION
@@ -290,6 +291,7 @@ SELECT MIN(t) AS due FROM (
     UNION ALL SELECT MIN(pending_since) FROM executions
     WHERE pending_since IS NOT NULL
       AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
+      AND (%(only)s::text[] IS NULL OR id = ANY(%(only)s::text[]))
 ) AS due_times;
 
 -- name: lock_migrations

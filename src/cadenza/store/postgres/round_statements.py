@@ -159,6 +159,7 @@ class PostgresRoundReader:
             {
                 "finished": list(finished),
                 "kinds": None if request.kinds is None else sorted(request.kinds),
+                "only": None if request.only is None else sorted(request.only),
                 "now": request.now,
                 "scan": request.decide_limit * _SCAN_FACTOR,
                 "limit": request.decide_limit,

@@ -16,7 +16,7 @@ always finds the work. ``wait_for_work`` waits for such a notification.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -353,8 +353,13 @@ class PostgresStore:
         kinds: Sequence[str] | None = None,
         actions: Sequence[str] | None = None,
         own: Sequence[str] = (),
+        only: Collection[str] | None = None,
     ) -> float | None:
-        params = {"kinds": None if kinds is None else list(kinds), **rs.serves(actions, own)}
+        params = {
+            "kinds": None if kinds is None else list(kinds),
+            "only": None if only is None else sorted(only),
+            **rs.serves(actions, own),
+        }
         row = self._read(lambda c: c.execute(QUERIES["next_wakeup"], params).fetchone())
         return None if row is None or row["due"] is None else float(row["due"])
 

@@ -83,6 +83,7 @@ SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq FROM
         FROM executions
         WHERE pending_since IS NOT NULL
           AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+          AND (:only IS NULL OR id IN (SELECT value FROM json_each(:only)))
         ORDER BY pending_since
         LIMIT :limit
     )
@@ -245,6 +246,7 @@ SELECT MIN(t) AS due FROM (
     UNION ALL SELECT MIN(pending_since) FROM executions
     WHERE pending_since IS NOT NULL
       AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+      AND (:only IS NULL OR id IN (SELECT value FROM json_each(:only)))
 );
 
 -- name: create_meta

@@ -187,6 +187,7 @@ class SQLiteRoundReader:
             {
                 "finished": sql_list(finished),
                 "kinds": None if request.kinds is None else sql_list(sorted(request.kinds)),
+                "only": None if request.only is None else sql_list(sorted(request.only)),
                 "now": request.now,
                 "limit": request.decide_limit,
             },

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -378,8 +378,13 @@ class SQLiteStore:
         kinds: Sequence[str] | None = None,
         actions: Sequence[str] | None = None,
         own: Sequence[str] = (),
+        only: Collection[str] | None = None,
     ) -> float | None:
-        params = {"kinds": None if kinds is None else rs.sql_list(kinds), **rs.serves(actions, own)}
+        params = {
+            "kinds": None if kinds is None else rs.sql_list(kinds),
+            "only": None if only is None else rs.sql_list(sorted(only)),
+            **rs.serves(actions, own),
+        }
         row = self._read(lambda c: rs.execute(c, "next_wakeup", params).fetchone())
         return None if row is None or row[0] is None else float(row[0])
 
