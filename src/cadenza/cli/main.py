@@ -4,6 +4,8 @@ Exit codes: 0 the workflow succeeded (or the command did what it was asked);
 1 the workflow failed, was canceled or timed out; 2 bad input (an invalid
 definition, malformed ``--input``, an unknown execution, a refused request);
 3 the workflow is paused, waiting for an answer (``cadenza respond``);
+4 the store cannot be used until it is fixed (its disk is full, it is read-only
+for a command that writes, it is damaged or from a newer Cadenza);
 130 interrupted (Ctrl-C or SIGTERM) before the workflow finished: it stays in
 the store and ``cadenza worker`` carries it on.
 
@@ -29,6 +31,8 @@ from cadenza.model.errors import (
     InputError,
     NotFoundError,
     OperationRefused,
+    SchemaMismatch,
+    StoreFault,
 )
 
 _BAD_INPUT = (DefinitionError, FrontEndError, InputError, NotFoundError, OperationRefused)
@@ -59,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _choose_server(args)
         code: int = args.handler(args)
         return code
+    except (StoreFault, SchemaMismatch) as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        print("nothing stored was lost; fix the store and run the command again", file=sys.stderr)
+        return reports.EXIT_STORE
     except CadenzaError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
         return reports.EXIT_BAD_INPUT if _bad_input(exc) else reports.EXIT_FAILED

@@ -15,6 +15,8 @@ from cadenza.model.statuses import ExecutionStatus
 from cadenza.store.records import ExecutionRecord
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PAUSED = 0, 1, 2, 3
+#: The store cannot be used until it is fixed (full, read-only, damaged, too new).
+EXIT_STORE = 4
 EXIT_INTERRUPTED = 130
 
 

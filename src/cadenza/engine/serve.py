@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
-from cadenza.model.errors import SchemaMismatch, StoreError
+from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
 from cadenza.store.records import TaskRecord
 from cadenza.workers.outcome import ActivityOutcome
@@ -113,7 +113,9 @@ class ServeLoop:
                     if not busy:
                         self._idle(next_heartbeat)
                     outage.reset()
-                except SchemaMismatch:
+                except (SchemaMismatch, StoreFault):
+                    # Trying again changes nothing until someone fixes the store
+                    # (a full disk, a read-only file, a dropped table): say so and stop.
                     raise
                 except StoreError as exc:
                     # The database went away or refused (restart, failover, lock

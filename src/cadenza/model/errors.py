@@ -22,7 +22,11 @@
     ├── StoreError                     (code: "store.failed")
     │   ├── LeaseLost                  (code: "store.lease_lost")
     │   ├── StoreUnavailable           (code: "store.unavailable")
-    │   └── SchemaMismatch             (code: "store.schema_mismatch")
+    │   ├── SchemaMismatch             (code: "store.schema_mismatch")
+    │   └── StoreFault                 (code: "store.fault")
+    │       ├── StoreReadOnly          (code: "store.read_only")
+    │       ├── StoreFull              (code: "store.full")
+    │       └── StoreDamaged           (code: "store.damaged")
     ├── HistoryCorrupt                 (code: "history.corrupt")
     ├── ActivityError                  (code: "activity.failed")
     ├── RegistryError                  (code: "registry.invalid")
@@ -243,6 +247,35 @@ class SchemaMismatch(StoreError):
     """The store's schema is newer than this version of Cadenza understands."""
 
     code = "store.schema_mismatch"
+
+
+class StoreFault(StoreError):
+    """The store cannot do this until something outside Cadenza is fixed.
+
+    Unlike ``StoreUnavailable`` (a restart, a lock, a lost connection), trying
+    again soon changes nothing, so loops stop instead of retrying. Nothing
+    stored is lost: once the fault is fixed the same store works again.
+    """
+
+    code = "store.fault"
+
+
+class StoreReadOnly(StoreFault):
+    """The store can be read but not written (a read-only file, mount or replica)."""
+
+    code = "store.read_only"
+
+
+class StoreFull(StoreFault):
+    """The store has no room left (the disk or the database's quota is full)."""
+
+    code = "store.full"
+
+
+class StoreDamaged(StoreFault):
+    """The store is not what Cadenza wrote: not a database, or tables are missing."""
+
+    code = "store.damaged"
 
 
 class HistoryCorrupt(CadenzaError):

@@ -23,7 +23,14 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
-from cadenza.model.errors import StoreError, StoreUnavailable
+from cadenza.model.errors import (
+    StoreDamaged,
+    StoreError,
+    StoreFault,
+    StoreFull,
+    StoreReadOnly,
+    StoreUnavailable,
+)
 from cadenza.store.postgres.queries import QUERIES
 
 Connection = psycopg.Connection[DictRow]
@@ -32,6 +39,15 @@ Connection = psycopg.Connection[DictRow]
 #: 08 connection exception, 57 operator intervention (shutdown, cancel),
 #: 53 insufficient resources (too many connections, disk full).
 _UNAVAILABLE_CLASSES = ("08", "53", "57")
+
+
+#: SQLSTATEs that trying again soon does not fix (see ``StoreFault``).
+_FAULTS: dict[str, type[StoreFault]] = {
+    "53100": StoreFull,  # disk_full
+    "25006": StoreReadOnly,  # read_only_sql_transaction (a hot standby, a read-only role)
+    "42P01": StoreDamaged,  # undefined_table
+    "42703": StoreDamaged,  # undefined_column
+}
 
 
 def describe_url(url: str) -> str:
@@ -60,6 +76,9 @@ def translate_errors(where: str) -> Iterator[None]:
     try:
         yield
     except psycopg.Error as exc:
+        fault = _FAULTS.get(exc.sqlstate or "")
+        if fault is not None:
+            raise fault(f"PostgreSQL at {where}: {exc}", where=where) from exc
         if is_unavailable(exc):
             raise StoreUnavailable(
                 f"PostgreSQL at {where} is unavailable: {exc}", where=where

@@ -13,8 +13,10 @@ by polling, since SQLite cannot notify them. SQL lives in ``queries.sql``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -22,7 +24,10 @@ from typing import TypeVar
 from cadenza.model.errors import (
     ExecutionNotFound,
     SchemaMismatch,
+    StoreDamaged,
     StoreError,
+    StoreFull,
+    StoreReadOnly,
     StoreUnavailable,
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
@@ -65,6 +70,52 @@ def path_from_url(url: str) -> str:
     return rest
 
 
+def _newer_schema(path: str, version: int, newest: int) -> SchemaMismatch:
+    return SchemaMismatch(
+        f"the store {path!r} has schema version {version}; this Cadenza "
+        f"understands up to {newest}. Upgrade Cadenza to use it.",
+        store_version=version,
+        known_version=newest,
+    )
+
+
+def _translated(path: str, exc: sqlite3.DatabaseError) -> StoreError:
+    """The Cadenza error for a SQLite error: a fault to fix, a busy file, or other."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name.startswith("SQLITE_READONLY") or "readonly database" in text:
+        return StoreReadOnly(f"the store {path!r} cannot be written: {text}", path=path)
+    # A full disk often reaches SQLite as an I/O error writing the WAL, not as
+    # SQLITE_FULL: the free space tells them apart.
+    if name == "SQLITE_FULL" or "disk is full" in text or (
+        name.startswith("SQLITE_IOERR") and _no_room_beside(path)
+    ):
+        return StoreFull(f"no room left for the store {path!r}: {text}", path=path)
+    missing = text.startswith(("no such table", "no such column"))
+    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or missing:
+        return StoreDamaged(
+            f"{path!r} is not a Cadenza store, or not all of one: {text}", path=path
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text:
+        return StoreUnavailable(f"SQLite file {path!r} is busy: {text}", path=path)
+    if name.startswith("SQLITE_CANTOPEN"):
+        return StoreUnavailable(f"cannot open SQLite file {path!r}: {text}", path=path)
+    return StoreError(f"SQLite error on {path!r}: {text}", path=path)
+
+
+def _no_room_beside(path: str) -> bool:
+    """Whether the file system holding ``path`` has (almost) no space left."""
+    try:
+        stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < _FULL_BELOW
+
+
+#: Less free space than this, beside an I/O error, is a full disk.
+_FULL_BELOW = 64 * 1024
+
+
 def split_sql(script: str) -> list[str]:
     """Statements of a migration file (no semicolons inside statements there)."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
@@ -79,27 +130,70 @@ class SQLiteStore:
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
         self.path = path
         self._lock = threading.RLock()
+        #: Whether the file could only be opened for reading (a read-only file or
+        #: mount): listing and showing work, writing raises ``StoreReadOnly``.
+        self.read_only = False
+        self._conn = self._connect(path)
         try:
-            self._conn = sqlite3.connect(
-                path,
+            with self._translate():
+                self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                # NORMAL in WAL mode survives any process crash; only a power loss
+                # can drop the last commits. FULL is there for those who need it.
+                self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+            self.commits = 0
+            self._migrate()
+        except (StoreReadOnly, StoreUnavailable) as exc:
+            # A read-only file or mount refuses the journal set-up or the
+            # migration check ("readonly database", or "unable to open" for the
+            # WAL index): such a store can still be listed and shown.
+            self._conn.close()
+            if not os.path.exists(path):
+                raise
+            self._open_read_only(exc)
+
+    def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                target,
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=30,
+                uri=uri,
                 # IN lists of every length are distinct statements: keep many.
                 cached_statements=_CACHED_STATEMENTS,
             )
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open SQLite file {path!r}: {exc}") from exc
-        self._conn.row_factory = sqlite3.Row
-        with self._translate():
-            self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode survives any process crash; only a power loss can
-            # drop the last commits. FULL is available for those who need it.
-            self._conn.execute(f"PRAGMA synchronous = {synchronous}")
-            self._conn.execute("PRAGMA foreign_keys = ON")
+            raise StoreUnavailable(f"cannot open SQLite file {self.path!r}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _open_read_only(self, cause: StoreError) -> None:
+        """Open the file for reading only, as a read-only file or mount allows."""
+        self.read_only = True
         self.commits = 0
-        self._migrate()
+        location = "file:" + urllib.parse.quote(os.path.abspath(self.path))
+        # mode=ro still needs the WAL index beside the file; on a read-only
+        # mount where it cannot be made, the file is read as immutable.
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            self._conn = self._connect(location + query, uri=True)
+            try:
+                version = self.schema_version()
+            except StoreError:
+                self._conn.close()
+                continue
+            newest = migrations_for("sqlite")[-1].version
+            if version > newest:
+                raise _newer_schema(self.path, version, newest)
+            if version < newest:
+                raise StoreReadOnly(
+                    f"the store {self.path!r} is read-only and needs its schema brought "
+                    f"from version {version} to {newest}: open it once where it can be written",
+                    path=self.path,
+                )
+            return
+        raise cause
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -111,13 +205,8 @@ class SQLiteStore:
     def _translate(self) -> Iterator[None]:
         try:
             yield
-        except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if "locked" in text or "busy" in text:
-                raise StoreUnavailable(f"SQLite file {self.path!r} is busy: {text}") from exc
-            raise StoreError(f"SQLite error on {self.path!r}: {text}") from exc
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"SQLite error on {self.path!r}: {exc}") from exc
+            raise _translated(self.path, exc) from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -148,12 +237,7 @@ class SQLiteStore:
             row = rs.execute(conn, "schema_version").fetchone()
             current = int(row[0]) if row else 0
             if current > newest:
-                raise SchemaMismatch(
-                    f"the store {self.path!r} has schema version {current}; this Cadenza "
-                    f"understands up to {newest}. Upgrade Cadenza to use it.",
-                    store_version=current,
-                    known_version=newest,
-                )
+                raise _newer_schema(self.path, current, newest)
             for migration in migrations:
                 if migration.version > current:
                     for statement in split_sql(migration.sql):
