@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from cadenza.cli.inputs import (
     api_token,
+    exit_without_stray_threads,
     installed_front_ends,
     parse_duration,
     read_definition,
@@ -131,7 +132,7 @@ def _watch(engine: Engine, execution_id: str, args: argparse.Namespace) -> None:
 
 def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespace) -> int:
     stop = threading.Event()
-    stop_on_signals(stop)
+    stop_on_signals(stop, engine.let_go)
 
     def settled() -> bool:
         return engine.is_settled(engine.get(execution_id))
@@ -146,7 +147,7 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
             "with: cadenza worker",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return exit_without_stray_threads(EXIT_INTERRUPTED)
     return _report(engine, record, args)
 
 
@@ -311,7 +312,7 @@ def worker(args: argparse.Namespace) -> int:
         lease=args.lease,
     )
     stop = threading.Event()
-    stop_on_signals(stop)
+    stop_on_signals(stop, engine.let_go)
     print(
         f"{args.command} {engine.owner} serving queues {', '.join(engine.queues)}",
         file=sys.stderr,
@@ -327,7 +328,7 @@ def worker(args: argparse.Namespace) -> int:
         return not engine.store.list_executions(limit=1, excluding=settled, kinds=kinds)
 
     engine.serve(stop, until=idle if args.exit_when_idle else None)
-    return EXIT_OK
+    return exit_without_stray_threads(EXIT_OK)
 
 
 def server(args: argparse.Namespace) -> int:
@@ -340,7 +341,7 @@ def server(args: argparse.Namespace) -> int:
         args, concurrency=args.concurrency, queues=args.queue or ("default",), lease=args.lease
     )
     stop = threading.Event()
-    stop_on_signals(stop)
+    stop_on_signals(stop, engine.let_go)
 
     def listening(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host

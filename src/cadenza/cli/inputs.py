@@ -4,10 +4,13 @@ the front ends; and stopping on signals."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +78,39 @@ def parse_duration(text: str, option: str = "--since") -> float:
     return seconds
 
 
-def stop_on_signals(stop: threading.Event) -> None:
+def stop_on_signals(stop: threading.Event, let_go: Callable[[], None] | None = None) -> None:
+    """SIGINT and SIGTERM set ``stop`` (running tasks get a grace period to
+    finish); a second one calls ``let_go`` (release what this process holds)
+    and exits at once with 130."""
     if threading.current_thread() is not threading.main_thread():
         return
 
     def handler(signum: int, _frame: Any) -> None:
-        stop.set()
+        if not stop.is_set():
+            stop.set()
+            print(
+                "stopping: running tasks may finish (press Ctrl-C again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        print("stopping at once", file=sys.stderr, flush=True)
+        if let_go is not None:
+            # Exiting anyway: if this fails, the leases expire on their own.
+            with contextlib.suppress(Exception):
+                let_go()
+        os._exit(130)
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def exit_without_stray_threads(code: int) -> int:
+    """``code``, leaving at once if task threads that were let go still run (the
+    interpreter would otherwise wait for them at exit)."""
+    stray = [t for t in threading.enumerate() if t.name.startswith("cadenza-task") and t.is_alive()]
+    if stray:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

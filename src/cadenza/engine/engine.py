@@ -568,6 +568,11 @@ class Engine:
         self.serve(stop, until=settled, own=(execution_id,), only_own=True)
         return self.get(execution_id)
 
+    def let_go(self) -> None:
+        """Release every task lease this engine holds, so other processes take the
+        tasks at once (for a process that is about to exit without finishing them)."""
+        self.store.break_leases([self.owner], self.clock.now())
+
     def close(self) -> None:
         """Release the store."""
         self.store.close()

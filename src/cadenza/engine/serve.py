@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from cadenza.engine.attempts import AttemptRunner
@@ -52,6 +52,9 @@ class ServeSettings:
     own: tuple[str, ...] = ()
     #: Decide and run nothing but ``own`` and the children they start.
     only_own: bool = False
+    #: On stop, how long running attempts may take to finish before the loop
+    #: lets them go (their leases released, so another process takes them at once).
+    stop_grace: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,11 @@ class ServeLoop:
                     self.stop.wait(delay)
         finally:
             self.stop.set()
-            pool.shutdown(wait=True, cancel_futures=False)
+            still_running = self._wait_for_attempts(settings.stop_grace)
+            pool.shutdown(wait=False, cancel_futures=True)
             self._save_leftovers()
+            if still_running:
+                self._let_go(still_running)
             for thread in (relay, heartbeats):
                 if thread is not None:
                     thread.join(timeout=5)
@@ -223,6 +229,32 @@ class ServeLoop:
         thread = threading.Thread(target=relay, name="cadenza-notify", daemon=True)
         thread.start()
         return thread
+
+    def _wait_for_attempts(self, grace: float) -> int:
+        """Wait up to ``grace`` seconds for running attempts; how many still run."""
+        running = {f for f in self._in_flight if not f.done()}
+        if running:
+            log.warning(
+                "stopping: waiting up to %.0fs for %d running task(s) to finish",
+                grace,
+                len(running),
+            )
+            wait(running, timeout=grace)
+        return sum(1 for f in running if not f.done())
+
+    def _let_go(self, count: int) -> None:
+        """Give up attempts that did not finish in time: release every lease this
+        loop holds, so their tasks run again elsewhere at once (at least once)."""
+        try:
+            self.parts.store.break_leases([self.settings.owner], self.parts.clock.now())
+        except StoreError as exc:
+            log.warning("could not release leases (%s); they expire on their own", exc)
+            return
+        log.warning(
+            "stopped with %d task(s) still running; their leases are released and "
+            "another process runs them again",
+            count,
+        )
 
     def _save_leftovers(self) -> None:
         """Attempts that finished while the loop was stopping are saved on the way out."""
