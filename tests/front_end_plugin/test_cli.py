@@ -133,7 +133,7 @@ def test_run_status_and_history_of_a_plug_in_workflow(
     assert result["status"] == "succeeded"
     assert result["errors"] == []
     hello, build, finished = result["output"]
-    assert (hello["stdout"], build["stdout"], finished) == ("hello", "built", None)
+    assert (hello["stdout"], build["stdout"], finished["succeeded"]) == ("hello", "built", True)
     execution_id = result["execution_id"]
 
     done = cadenza("status", execution_id, "--store", store_url)

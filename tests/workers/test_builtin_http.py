@@ -113,3 +113,12 @@ def test_cancelled_before_sending(registry: ActivityRegistry, context: ActivityC
     context.cancel()
     outcome = run_activity(registry, "core.http", {"url": "http://127.0.0.1:9/"}, context)
     assert outcome.status == "canceled"
+
+
+def test_bad_method_is_non_retryable(registry: ActivityRegistry, context: ActivityContext) -> None:
+    outcome = run_activity(
+        registry, "core.http", {"url": "http://127.0.0.1:9/", "method": "GE T"}, context
+    )
+    assert outcome.error is not None
+    assert outcome.error.type == "input.invalid"
+    assert outcome.error.non_retryable

@@ -6,8 +6,12 @@ from cadenza.workers import ActivityContext, ActivityOutcome, ActivityRegistry, 
 from cadenza.workers.builtins.ask import DEFAULT_SCHEMA
 
 
-def test_noop(registry: ActivityRegistry, context: ActivityContext) -> None:
-    assert run_activity(registry, "core.noop", {}, context) == ActivityOutcome.succeeded(None)
+def test_noop_has_the_stackstorm_result(
+    registry: ActivityRegistry, context: ActivityContext
+) -> None:
+    assert run_activity(registry, "core.noop", {}, context) == ActivityOutcome.succeeded(
+        {"failed": False, "succeeded": True, "return_code": 0}
+    )
 
 
 def test_echo_has_the_local_shell_shape(

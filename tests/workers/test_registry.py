@@ -110,6 +110,8 @@ def test_default_registry_holds_every_builtin_and_is_fresh() -> None:
             "core.http",
             "core.local",
             "core.noop",
+            "core.remote",
+            "core.remote_sudo",
         ]
     )
     first.register("extra", lambda: None)

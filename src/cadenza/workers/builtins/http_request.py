@@ -1,9 +1,13 @@
 """``core.http``: make one HTTP request with httpx.
 
-The result is ``{"status_code": int, "headers": {name: value}, "body": ...}``.
-Header names are lower-case; a header sent several times is joined with
-``", "``. ``body`` is the parsed document when the response's media type is
-JSON (``application/json`` or ``*/*+json``) and parses, else the text.
+The parameters are those of StackStorm's ``core.http`` action and
+``http-request`` runner (``auth``, ``username``, ``password``,
+``verify_ssl_cert``, ``cookies``, ``allow_redirects`` among them). The
+result is ``{"status_code": int, "headers": {name: value}, "body": ...,
+"parsed": bool}``. Header names are lower-case; a header sent several times
+is joined with ``", "``. ``body`` is the parsed document when the response's
+media type is JSON (``application/json`` or ``*/*+json``) and parses, else
+the text; ``parsed`` says which.
 
 Outcomes and error types:
 
@@ -16,6 +20,7 @@ status 500-599              failed      ``http.server_error`` (result kept)
 connect/read/write timeout  timeout     ``task.timeout``
 connection refused, DNS     failed      ``http.connection_failed``
 other transport error       failed      ``http.request_failed``
+bad certificate             failed      ``http.connection_failed``
 bad URL, bad input          failed      ``input.invalid`` (non-retryable)
 ==========================  ==========  ================================
 """
@@ -53,21 +58,40 @@ def http_request(
     body: JSON = None,
     params: Mapping[str, JSON] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    verify_ssl_cert: bool = True,
     verify_ssl: bool = True,
+    auth: JSON = None,
+    username: str | None = None,
+    password: str | None = None,
+    cookies: Mapping[str, str] | None = None,
+    allow_redirects: bool = False,
 ) -> ActivityOutcome:
     """Send ``method`` ``url`` and report the response.
 
     ``body`` is sent as is when it is a string and as JSON otherwise (with
     ``Content-Type: application/json``); ``params`` become the query string.
     ``timeout`` applies to each phase of the exchange, not to the whole.
-    Cancellation is checked before the request is sent; a request in flight
-    runs until it ends or times out.
+    ``verify_ssl_cert: false`` (StackStorm's name; ``verify_ssl`` is the
+    same) accepts any server certificate. ``username`` and ``password`` send
+    HTTP basic authentication. ``auth`` is either a header written
+    ``"name=value"`` (StackStorm's ``x-auth-token=XYZ``), or basic
+    authentication as ``[username, password]`` or ``{"username": ...,
+    "password": ...}``; ``username``/``password`` replace it when given, as
+    in StackStorm. ``cookies`` are sent with the request; redirects are
+    followed only with ``allow_redirects``. Cancellation is checked before
+    the request is sent; a request in flight runs until it ends or times
+    out.
     """
     if not isinstance(url, str) or not url:
-        raise ActivityError("core.http: url must be a non-empty string", type=InputError.code)
+        raise _bad("url must be a non-empty string")
     verb = method.upper() if isinstance(method, str) else ""
     if not verb.isalpha():
-        raise ActivityError(f"core.http: invalid method {method!r}", type=InputError.code)
+        raise _bad(f"invalid method {method!r}")
+    header_auth, basic_auth = _auth(auth, username, password)
+    if cookies is not None and not (
+        isinstance(cookies, Mapping) and all(isinstance(v, str) for v in cookies.values())
+    ):
+        raise _bad("cookies must be an object of names to strings")
     if context.cancelled:
         return ActivityOutcome.canceled("core.http: cancelled before the request was sent")
 
@@ -76,12 +100,23 @@ def http_request(
     # Imported here: httpx costs a noticeable part of every process's start-up.
     import httpx
 
+    sent_headers = dict(headers or {})
+    if header_auth is not None and not any(
+        name.lower() == header_auth[0].lower() for name in sent_headers
+    ):
+        sent_headers[header_auth[0]] = header_auth[1]
     try:
-        with httpx.Client(verify=verify_ssl, timeout=timeout) as client:
+        with httpx.Client(
+            verify=bool(verify_ssl_cert and verify_ssl),
+            timeout=timeout,
+            cookies=dict(cookies or {}),
+            follow_redirects=bool(allow_redirects),
+        ) as client:
             response = client.request(
                 verb,
                 url,
-                headers=dict(headers or {}),
+                headers=sent_headers,
+                auth=None if basic_auth is None else httpx.BasicAuth(*basic_auth),
                 params=dict(params or {}),
                 content=content,
                 json=json_body,
@@ -99,10 +134,12 @@ def http_request(
     except httpx.HTTPError as exc:
         return ActivityOutcome.failed(REQUEST_FAILED, f"core.http: {verb} {url}: {_reason(exc)}")
 
+    body, parsed = _body(response)
     result: dict[str, JSON] = {
         "status_code": response.status_code,
         "headers": dict(response.headers.items()),
-        "body": _body(response),
+        "body": body,
+        "parsed": parsed,
     }
     if response.status_code >= 400:
         kind = CLIENT_ERROR if response.status_code < 500 else SERVER_ERROR
@@ -113,15 +150,45 @@ def http_request(
     return ActivityOutcome.succeeded(result)
 
 
-def _body(response: httpx.Response) -> JSON:
+def _bad(why: str) -> ActivityError:
+    return ActivityError(f"core.http: {why}", type=InputError.code, non_retryable=True)
+
+
+def _auth(
+    auth: JSON, username: str | None, password: str | None
+) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+    """The header to add and the basic-auth pair to send, from the auth parameters."""
+    if username is not None or password is not None:
+        return None, (str(username or ""), str(password or ""))
+    if auth is None or auth == "":
+        return None, None
+    if isinstance(auth, str):
+        name, sep, value = auth.partition("=")
+        if not sep or not name.strip():
+            raise _bad(f"auth {auth!r} must be written 'header-name=value'")
+        return (name.strip(), value), None
+    if isinstance(auth, list) and len(auth) == 2 and all(isinstance(v, str) for v in auth):
+        return None, (str(auth[0]), str(auth[1]))
+    if isinstance(auth, Mapping) and set(auth) == {"username", "password"}:
+        user, secret = auth["username"], auth["password"]
+        if isinstance(user, str) and isinstance(secret, str):
+            return None, (user, secret)
+    raise _bad(
+        "auth must be 'header-name=value', [username, password] "
+        'or {"username": ..., "password": ...}'
+    )
+
+
+def _body(response: httpx.Response) -> tuple[JSON, bool]:
+    """The body, parsed when it is JSON, and whether it was parsed."""
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     text = response.text
     if text and (media_type == "application/json" or media_type.endswith("+json")):
         try:
-            return json.loads(text)
+            return json.loads(text), True
         except ValueError:
             pass  # A server that mislabels its body still gets its text reported.
-    return text
+    return text, False
 
 
 def _reason(exc: Exception) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from cadenza.model.events import JSON
 
-def noop() -> None:
-    """Do nothing; the result is ``None``.
 
-    StackStorm's ``core.noop`` returns ``{"failed": false, "succeeded": true,
-    "return_code": 0}``; Cadenza's returns nothing because there is no
-    command whose exit code could be reported.
+def noop() -> dict[str, JSON]:
+    """Do nothing and succeed, with StackStorm's result for ``core.noop``.
+
+    The result is ``{"failed": false, "succeeded": true, "return_code": 0}``.
+
+    Workflows written for StackStorm test ``result().succeeded`` or
+    ``result().return_code`` after a ``core.noop`` task, so the result has
+    the keys of a successful command without its output.
     """
-    return None
+    return {"failed": False, "succeeded": True, "return_code": 0}
