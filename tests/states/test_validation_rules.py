@@ -539,6 +539,7 @@ def test_the_public_surface_is_pinned() -> None:
         "StatesDefinition",
         "UnloadableStatesDefinition",
         "aws_message",
+        "definition_warnings",
         "diagnose",
         "validate_definition",
         "validate_state_machine_definition",

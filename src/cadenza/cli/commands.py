@@ -25,8 +25,9 @@ from cadenza.cli.render import (
 )
 from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.engine import Engine
-from cadenza.interpreters.protocol import RerunRequest
+from cadenza.interpreters.protocol import RerunRequest, start_settings_of, warnings_of
 from cadenza.model.errors import DefinitionError, InputError, OperationRefused
+from cadenza.packs.command_line import load_packs, register_pack_workflows
 from cadenza.store import open_store
 from cadenza.store.records import ExecutionRecord
 from cadenza.workers.loading import load_activities
@@ -63,12 +64,12 @@ def _registry(args: argparse.Namespace) -> ActivityRegistry:
 def _engine(
     args: argparse.Namespace, registry: ActivityRegistry | None = None, **kwargs: Any
 ) -> Engine:
-    return Engine(
-        args.store,
-        registry=registry or _registry(args),
-        front_ends=installed_front_ends(args),
-        **kwargs,
-    )
+    registry = registry or _registry(args)
+    front_ends = installed_front_ends(args)
+    packs = load_packs(args, front_ends, registry)
+    engine = Engine(args.store, registry=registry, front_ends=front_ends, **kwargs)
+    register_pack_workflows(engine, packs)
+    return engine
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     registry = _registry(args)
     # Everything is checked before the store is opened: bad input leaves nothing.
     front_ends = installed_front_ends(args)
+    packs = load_packs(args, front_ends, registry)
     kind, _ = compile_checked(front_ends, registry, source, kind=args.kind, origin=args.file)
     workflow_input = checked_input(
         front_ends.require(kind), workflow_input, args.input_file or "--input"
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     context, execution_id = _start_settings(front_ends.require(kind), args, source)
     lease = 30.0 if args.lease is None else args.lease
     engine = Engine(args.store, registry=registry, front_ends=front_ends, lease=lease)
+    register_pack_workflows(engine, packs)
     definition = engine.register(source, kind=kind, origin=args.file)
     execution_id = engine.start(
         definition, workflow_input, context=context, execution_id=execution_id
@@ -111,14 +114,10 @@ def _start_settings(
     """The start context and execution id the front end makes of ``run``'s options;
     a front end without ``start_settings`` refuses them all."""
     given = {k: v for k in _START_OPTIONS if (v := getattr(args, k, None)) is not None}
-    hook = getattr(front_end, "start_settings", None)
-    if hook is None:
-        if given:
-            options = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise InputError(f"{front_end.kind} workflows take no {options}")
-        return {}, None
     name = Path(args.file).stem  # the name ``register`` gives a definition from a file
-    settings = hook(given, definition_name=name, source=source, origin=args.file)
+    settings = start_settings_of(
+        front_end, given, definition_name=name, source=source, origin=args.file
+    )
     return dict(settings.context), settings.execution_id
 
 
@@ -162,17 +161,24 @@ def _report(engine: Engine, record: ExecutionRecord, args: argparse.Namespace) -
 
 def validate(args: argparse.Namespace) -> int:
     source = read_definition(args.file)
+    front_ends, registry = installed_front_ends(args), _registry(args)
     try:
-        compile_checked(
-            installed_front_ends(args), _registry(args), source, kind=args.kind, origin=args.file
-        )
+        load_packs(args, front_ends, registry)
+        kind, _ = compile_checked(front_ends, registry, source, kind=args.kind, origin=args.file)
     except DefinitionError as exc:
         if args.json:
             print(to_json({"valid": False, **exc.to_dict()}))
         else:
             print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(to_json({"valid": True}) if args.json else f"{args.file}: valid")
+    # A front end may list likely mistakes that do not make the definition invalid.
+    warnings = warnings_of(front_ends.require(kind), source)
+    if args.json:
+        print(to_json({"valid": True, "warnings": [w.to_dict() for w in warnings]}))
+        return EXIT_OK
+    for warning in warnings:
+        print(f"warning: {args.file}: {warning}", file=sys.stderr)
+    print(f"{args.file}: valid")
     return EXIT_OK
 
 

@@ -47,8 +47,15 @@ _LOCAL_ONLY = (
     ("store", "--store", "it opens a store on this machine"),
     ("activities", "--activities", "the server runs the activities it was started with"),
     ("resources", "--resources", "the server runs the activities it was started with"),
+    ("pack", "--pack", "the server runs the packs it was started with"),
+    ("pack_configs", "--pack-configs", "the server runs the packs it was started with"),
     ("lease", "--lease", "the server's workers hold the task leases"),
     ("aws_limits", "--aws-limits", "the server's own front-end settings apply"),
+    ("mock_config", "--mock-config", "the file is on this machine"),
+    ("test_case", "--test-case", "it goes with --mock-config"),
+    ("name", "--name", "a server run does not take a name yet"),
+    ("type", "--type", "a server run does not take a type yet"),
+    ("role_arn", "--role-arn", "a server run does not take a role yet"),
 )
 
 
@@ -309,6 +316,19 @@ def _running_options(p: argparse.ArgumentParser) -> None:
         metavar="MODULE:NAME",
         help="load activities: NAME is an ActivityRegistry or a function taking one",
     )
+    p.add_argument(
+        "--pack",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="load a StackStorm pack directory: its actions (python-script, "
+        "local-shell-cmd, local-shell-script) and workflows (orquesta), as pack.action",
+    )
+    p.add_argument(
+        "--pack-configs",
+        metavar="DIR",
+        help="folder of pack configs named <pack>.yaml (default: config.yaml in the pack)",
+    )
 
 
 def _start_options(p: argparse.ArgumentParser) -> None:
@@ -320,9 +340,7 @@ def _start_options(p: argparse.ArgumentParser) -> None:
         metavar="TYPE",
         help="STANDARD or EXPRESS: the state machine type the execution runs as",
     )
-    p.add_argument(
-        "--role-arn", metavar="ARN", help="the role a state machine's execution reports"
-    )
+    p.add_argument("--role-arn", metavar="ARN", help="the role a state machine's execution reports")
     p.add_argument(
         "--mock-config",
         metavar="FILE",

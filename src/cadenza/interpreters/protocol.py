@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from cadenza.model.commands import Command
 from cadenza.model.definitions import DefinitionSource
+from cadenza.model.errors import InputError, Problem
 from cadenza.model.events import JSON, Event, RecordedEvent, RerunRequested, TaskCompleted
 
 
@@ -207,6 +208,51 @@ class FrontEnd(Protocol):
 
     def history_views(self) -> Mapping[str, HistoryView]:
         """Named projections of a history (``cadenza history --view NAME``)."""
+
+
+@dataclass(frozen=True)
+class StartSettings:
+    """How to start one execution: its start context and, when named, its id."""
+
+    context: dict[str, JSON] = field(default_factory=dict)
+    #: The id the front end gives a named execution; None lets the engine choose.
+    execution_id: str | None = None
+
+
+def warnings_of(front_end: FrontEnd, source: DefinitionSource) -> list[Problem]:
+    """Likely mistakes in a valid definition, as the front end sees them.
+
+    Optional for a front end: ``warnings(source) -> list[Problem]`` that never
+    raises. ``cadenza validate`` and the API show them without failing.
+    """
+    hook = getattr(front_end, "warnings", None)
+    return list(hook(source)) if hook is not None else []
+
+
+def start_settings_of(
+    front_end: FrontEnd,
+    options: Mapping[str, str],
+    *,
+    definition_name: str,
+    source: DefinitionSource,
+    origin: str | None = None,
+) -> StartSettings:
+    """What the front end makes of start options such as an execution's name.
+
+    Optional for a front end: ``start_options`` (name -> help) and
+    ``start_settings(options, *, definition_name, source, origin)``. One
+    without them takes no options: ``InputError`` if any is given.
+    """
+    hook = getattr(front_end, "start_settings", None)
+    if hook is None:
+        if options:
+            names = ", ".join("--" + k.replace("_", "-") for k in options)
+            raise InputError(f"{front_end.kind} workflows take no {names}")
+        return StartSettings()
+    settings: StartSettings = hook(
+        options, definition_name=definition_name, source=source, origin=origin
+    )
+    return settings
 
 
 def operator_requests_of(front_end: FrontEnd) -> Mapping[str, str]:

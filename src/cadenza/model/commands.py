@@ -7,7 +7,6 @@ one store transaction and records each as an event (``TaskScheduled``,
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 
 from cadenza.model.events import (
@@ -22,6 +21,7 @@ from cadenza.model.events import (
     TaskScheduled,
     TimerStarted,
 )
+from cadenza.model.ids import derived_id
 from cadenza.model.retry import RetryPolicy
 
 
@@ -110,10 +110,7 @@ class StartChild(CommandBase):
         and unique (a rerun may reuse a task id)."""
         if self.execution_id:
             return self
-        key = f"{parent_id}\n{decision_no}\n{self.task_id}".encode()
-        digest = hashlib.sha256(key).hexdigest()
-        # Shaped like the engine's other execution ids (a UUID's 8-4-4-4-12 digits).
-        child_id = "-".join(digest[a:b] for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32)))
+        child_id = derived_id(parent_id, str(decision_no), self.task_id)
         return replace(self, execution_id=child_id)
 
     def record(self) -> Event:

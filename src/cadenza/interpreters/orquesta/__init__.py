@@ -14,10 +14,14 @@ Modules, from the engine inwards:
 ``interpreter``
     :class:`~.interpreter.OrquestaInterpreter` (``Interpreter`` protocol), the adapter
     between the engine and the conductor: turns history events into conductor calls and
-    the conductor's outcome into commands (``ScheduleTask``, ``SetStatus``,
-    ``CompleteExecution``, ``RejectRequest``); it also owns task ids and snapshots. A
+    the conductor's outcome into commands (``ScheduleTask``, ``StartChild``,
+    ``SetStatus``, ``CompleteExecution``, ``RejectRequest``); it also owns task ids and snapshots. A
     conductor ``Crash`` or an expression failure becomes a logged error and a ``failed``
     workflow, as in StackStorm.
+``actions``
+    the metadata of actions workflows call (:class:`~.actions.ActionSpec`: a
+    StackStorm pack's runner type, parameters, and for workflow actions the definition
+    a child execution runs), as plain data the front end is given.
 ``conductor``
     :class:`~.conductor.Conductor`, Orquesta's semantics (spec §7-§13): starting the
     workflow, staging and rendering the next tasks, workflow status requests, inbound

@@ -16,15 +16,20 @@ Engine contract of the interpreter (see :mod:`.interpreter` for details):
 * responding to a pending task is a ``TaskCompleted`` for its task id.
 
 ``context_names`` are the keys of the parent context executions will get (inspection
-treats them as assigned); ``datastore`` answers ``st2kv()``.
+treats them as assigned); ``datastore`` answers ``st2kv()``; ``actions`` is the metadata
+of actions workflows call (StackStorm packs, see :mod:`.actions`): their parameters are
+checked at inspection and defaulted when scheduled, and workflow actions run as child
+executions (``StartChild``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from cadenza.interpreters.orquesta.actions import ActionCatalog, ActionSpec
 from cadenza.interpreters.orquesta.inquiry import (
     ANSWERED_FAILURE,
     INQUIRY_META,
@@ -43,7 +48,7 @@ from cadenza.interpreters.protocol import (
     TaskAnswer,
 )
 from cadenza.model.definitions import CodeReference, DefinitionSource
-from cadenza.model.errors import InputError
+from cadenza.model.errors import DefinitionError, InputError
 from cadenza.model.events import JSON, RerunRequested, TaskCompleted
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 
@@ -69,10 +74,19 @@ class OrquestaFrontEnd:
     snapshots = SnapshotPolicy()
 
     def __init__(
-        self, context_names: Iterable[str] = (), datastore: Mapping[str, Any] | None = None
+        self,
+        context_names: Iterable[str] = (),
+        datastore: Mapping[str, Any] | None = None,
+        actions: Iterable[ActionSpec] = (),
     ) -> None:
         self.context_names = tuple(context_names)
         self.datastore = dict(datastore or {})
+        self.catalog = ActionCatalog()
+        self.catalog.add(*actions)
+
+    def add_actions(self, *specs: ActionSpec) -> None:
+        """Know the metadata ``specs`` in definitions compiled from now on."""
+        self.catalog.add(*specs)
 
     def recognize(self, source: DefinitionSource) -> Recognition:
         """Sure for YAML with a top-level ``tasks:`` or ``version:``; otherwise any
@@ -95,17 +109,33 @@ class OrquestaFrontEnd:
         # never compiles a workflow should not pay for YAQL and Jinja.
         from cadenza.expressions.syntax import has_expressions
         from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
-        from cadenza.interpreters.orquesta.validation import load_definition
+        from cadenza.interpreters.orquesta.validation import (
+            inspect_definition,
+            parse_definition,
+        )
+        from cadenza.interpreters.orquesta.validation.action_inputs import (
+            action_input_problems,
+        )
 
-        definition = load_definition(source, origin=origin, context_names=self.context_names)
+        definition = parse_definition(source, origin=origin)
+        problems = inspect_definition(definition, context_names=self.context_names)
+        problems += [
+            p if p.line is not None else replace(p, line=definition.line_of(p.spec_path))
+            for p in action_input_problems(definition, self.catalog)
+        ]
+        if problems:
+            raise DefinitionError(problems=sorted(problems), source=origin)
         uses = [
             ActionUse(
                 task.action, f"tasks.{name}.action", definition.line_of(f"tasks.{name}.action")
             )
             for name, task in definition.tasks.items()
-            if task.action is not None and not has_expressions(task.action)
+            if task.action is not None
+            and not has_expressions(task.action)
+            # A workflow action runs as a child execution: no worker provides it.
+            and not _runs_child(self.catalog.get(task.action))
         ]
-        return OrquestaInterpreter(definition, self.datastore, uses)
+        return OrquestaInterpreter(definition, self.datastore, uses, self.catalog)
 
     def rerun_event(self, request: RerunRequest) -> RerunRequested:
         """Rerun from the failed tasks, or from ``steps`` (task names);
@@ -150,6 +180,10 @@ class OrquestaFrontEnd:
 def create(settings: FrontEndSettings) -> OrquestaFrontEnd:
     """The ``cadenza.front_ends`` entry point."""
     return OrquestaFrontEnd()
+
+
+def _runs_child(spec: ActionSpec | None) -> bool:
+    return spec is not None and spec.runs_child
 
 
 def _check_answer(task: PendingTask, answer: JSON, inquiry: bool) -> None:

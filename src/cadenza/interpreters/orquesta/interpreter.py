@@ -18,6 +18,15 @@ then hands out every action that may start now, and reports status changes:
 * ``RejectRequest`` for a refused pause/resume/cancel/rerun.
 * ``CancelTask`` for each action still waiting out its ``delay`` when a cancel is
   accepted: it has not started, so it is withdrawn and the task is ``canceled``.
+* ``StartChild`` instead of ``ScheduleTask`` for an action whose metadata names a
+  workflow (see :mod:`.actions`): the workflow runs as a child execution and the task's
+  result is StackStorm's ``{"output": <child output>}`` (plus ``"errors"`` when the child
+  did not succeed). With a ``delay``, a ``StartTimer("start:<task id>")`` comes first and
+  the child starts when it fires. A cancel that is accepted sends ``CancelTask`` to every
+  running child, so cancelling cascades down the tree; the parent is ``canceled`` once
+  the children report their end.
+* Parameters of actions with metadata are completed with their defaults before they
+  are scheduled or given to a child.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import Any
 
 from cadenza.expressions import ExpressionFailure
 from cadenza.interpreters.orquesta import state as st
+from cadenza.interpreters.orquesta.actions import ActionCatalog
 from cadenza.interpreters.orquesta.conductor import (
     ActionEvent,
     Conductor,
@@ -48,6 +58,8 @@ from cadenza.model.commands import (
     RejectRequest,
     ScheduleTask,
     SetStatus,
+    StartChild,
+    StartTimer,
 )
 from cadenza.model.events import (
     CancelRequested,
@@ -59,7 +71,11 @@ from cadenza.model.events import (
     TaskCompleted,
     TaskResumed,
     TaskSuspended,
+    TimerFired,
 )
+
+#: Prefix of the timer that starts a delayed child execution.
+_START_TIMER = "start:"
 
 _REQUESTS = {
     PauseRequested: ("pause", "pausing"),
@@ -78,9 +94,11 @@ class OrquestaInterpreter:
         definition: OrquestaDefinition,
         datastore: Mapping[str, Any] | None = None,
         action_uses: Sequence[ActionUse] = (),
+        catalog: ActionCatalog | None = None,
     ) -> None:
         self.definition = definition
         self.action_uses = tuple(action_uses)
+        self.catalog = catalog if catalog is not None else ActionCatalog()
         self.graph = TaskGraph(definition.tasks)
         self.datastore = dict(datastore or {})
 
@@ -130,6 +148,8 @@ class OrquestaInterpreter:
             self._action_event(c, event.task_id, event.status, event.result, final=False)
         elif isinstance(event, TaskResumed):
             self._action_event(c, event.task_id, "running", None, final=False)
+        elif isinstance(event, TimerFired) and event.timer_id.startswith(_START_TIMER):
+            commands.extend(self._start_delayed_child(c, event.timer_id[len(_START_TIMER) :]))
         elif type(event) in _REQUESTS:
             request, status = _REQUESTS[type(event)]
             try:
@@ -139,6 +159,7 @@ class OrquestaInterpreter:
             else:
                 if status == "canceling":
                     commands.extend(self._withdraw_delayed(c))
+                    commands.extend(self._cancel_children(c))
         elif isinstance(event, RerunRequested):
             tasks = [
                 (str(t["task_id"]), int(t.get("route") or 0), bool(t.get("reset_items", False)))
@@ -164,6 +185,25 @@ class OrquestaInterpreter:
             self._action_event(c, task_id, "canceled", None, final=True)
         return commands
 
+    def _cancel_children(self, c: Conductor) -> list[Command]:
+        """Ask every running child execution to cancel; each reports its end as its
+        task's completion, and the workflow is ``canceled`` when the last one has."""
+        return [
+            CancelTask(task_id)
+            for task_id, action in sorted(c.state["actions"].items())
+            if action.get("child") and "start" not in action
+        ]
+
+    def _start_delayed_child(self, c: Conductor, task_id: str) -> list[Command]:
+        action = c.state["actions"].get(task_id)
+        if action is None or "start" not in action:
+            return []  # withdrawn while it waited
+        start = action.pop("start")
+        action.pop("due", None)
+        return [
+            StartChild(task_id, action["name"], start["definition"], start["input"], start["meta"])
+        ]
+
     def _action_event(
         self,
         c: Conductor,
@@ -181,6 +221,8 @@ class OrquestaInterpreter:
             del c.state["actions"][task_id]
             if action.get("empty"):
                 result = []
+            elif action.get("child"):
+                result = _child_result(result, error)
         self._update_task(
             c,
             action["name"],
@@ -254,11 +296,32 @@ class OrquestaInterpreter:
                 ref = None if action.action is None else str(action.action)
                 if ref == INQUIRY_ACTION:
                     item_meta[INQUIRY_META] = True
-                commands.append(
-                    ScheduleTask(task_id, task.name, ref, action.input, delay, item_meta)
-                )
+                spec = self.catalog.get(ref)
+                action_input = action.input
+                if spec is not None and isinstance(action_input, Mapping | None):
+                    action_input = spec.with_defaults(action_input or {})
+                if spec is not None and spec.workflow is not None:
+                    commands.extend(
+                        self._child(c, task_id, task.name, spec.workflow, action_input, delay)
+                    )
+                else:
+                    commands.append(
+                        ScheduleTask(task_id, task.name, ref, action_input, delay, item_meta)
+                    )
                 self._mark_running(c, task.name, task.route, action.item_id)
         return commands
+
+    def _child(
+        self, c: Conductor, task_id: str, name: str, workflow: str, child_input: Any, delay: float
+    ) -> list[Command]:
+        """Start ``workflow`` as the child execution of ``task_id`` (after ``delay``)."""
+        record = c.state["actions"][task_id]
+        record["child"] = True
+        meta = {"route": record["route"], "item_id": record.get("item")}
+        if delay > 0:
+            record["start"] = {"definition": workflow, "input": child_input, "meta": meta}
+            return [StartTimer(_START_TIMER + task_id, delay)]
+        return [StartChild(task_id, name, workflow, child_input, meta)]
 
     def _mark_running(self, c: Conductor, name: str, route: int, item: int | None) -> None:
         self._update_task(c, name, route, ActionEvent("running", None, item))
@@ -292,3 +355,13 @@ class OrquestaInterpreter:
             errors=list(state["errors"]),
             tasks=tasks,
         )
+
+
+def _child_result(output: Any, error: Any) -> dict[str, Any]:
+    """A workflow action's result as StackStorm gives it: the child's output, and its
+    errors when it did not succeed."""
+    result: dict[str, Any] = {"output": output}
+    if isinstance(error, Mapping):
+        errors = error.get("errors")
+        result["errors"] = list(errors) if isinstance(errors, list) else [dict(error)]
+    return result

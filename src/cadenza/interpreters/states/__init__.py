@@ -15,6 +15,12 @@ that, counting imports under ``TYPE_CHECKING`` and inside functions too).
   the ends of a Wait and of the machine's ``TimeoutSeconds``);
 * ``tasks`` — the work of Task states: resource kinds, ``ScheduleTask``, the
   answers and timeouts, and their history events;
+* ``lambda_invoke`` — the ``lambda:invoke`` integration: function ARNs, the
+  payload sent and the Invoke response returned;
+* ``nested`` — ``states:startExecution``: the child execution to start and
+  the task results of its patterns;
+* ``mocks`` — Step Functions Local's mock configuration: reading it, and the
+  mocked response of each invocation;
 * ``concurrency`` — the work of Parallel and Map states: child threads, their
   results, failures and aborts;
 * ``input_output`` — the input and output processing every state shares

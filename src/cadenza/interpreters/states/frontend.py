@@ -22,7 +22,11 @@ Engine contract of the interpreter:
 * **Context** (``ExecutionStarted.context``, all optional): ``state_machine_name``,
   ``state_machine_arn``, ``execution_name``, ``execution_arn``, ``role_arn``,
   ``unavailable_resources`` (activity/resource ARNs the engine knows do not
-  exist: a Task naming one fails with ``States.Runtime`` before scheduling).
+  exist: a Task naming one fails with ``States.Runtime`` before scheduling),
+  ``machine_type`` (``EXPRESS`` gives the execution ARN Express's shape),
+  ``mocked_responses`` (a mock configuration's test case, see
+  :mod:`cadenza.interpreters.states.mocks`). :meth:`StatesFrontEnd.start_settings`
+  builds it from ``cadenza run`` options.
   Defaults: the definition name from ``meta["definition_name"]``, the execution
   id as its name, ARNs in us-east-1 / account 111111111111. ``meta["start_time"]``
   (epoch seconds) is ``$$.Execution.StartTime``.
@@ -37,6 +41,7 @@ Engine contract of the interpreter:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -48,11 +53,12 @@ from cadenza.interpreters.protocol import (
     Recognition,
     RerunRequest,
     SnapshotPolicy,
+    StartSettings,
     TaskAnswer,
 )
 from cadenza.model.definitions import CodeReference, DefinitionSource
-from cadenza.model.errors import InputError
-from cadenza.model.events import RecordedEvent, RerunRequested, TaskCompleted
+from cadenza.model.errors import InputError, Problem
+from cadenza.model.events import JSON, RecordedEvent, RerunRequested, TaskCompleted
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 
 if TYPE_CHECKING:
@@ -60,11 +66,18 @@ if TYPE_CHECKING:
 
     from cadenza.interpreters.states.interpreter import StatesInterpreter
 
-__all__ = ["AWS_PAYLOAD_LIMIT", "StatesFrontEnd", "create"]
+__all__ = ["AWS_PAYLOAD_LIMIT", "DEFAULT_ROLE_ARN", "StartSettings", "StatesFrontEnd", "create"]
 
 
 #: Step Functions' limit on a state's input, output or a task result (bytes).
 AWS_PAYLOAD_LIMIT = 256 * 1024
+
+#: The role an execution runs as when none is given (the HTTP API reports the same).
+DEFAULT_ROLE_ARN = "arn:aws:iam::111111111111:role/cadenza"
+
+#: What Step Functions refuses in an execution name: whitespace, brackets,
+#: wildcards, special characters and control characters.
+_BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 
 
 class StatesFrontEnd:
@@ -79,6 +92,15 @@ class StatesFrontEnd:
     #: are answered by workers, and a running execution cannot be paused.
     waiting_statuses: frozenset[str] = frozenset()
     snapshots = SnapshotPolicy()
+    #: The ``cadenza run`` options a state machine's execution takes (name -> help).
+    start_options: Mapping[str, str] = {
+        "name": "the execution's name (as StartExecution's name; its id becomes MACHINE:NAME)",
+        "type": "STANDARD (the default) or EXPRESS: checks the definition as that type and "
+        "gives the execution ARN its shape",
+        "role_arn": f"$$.Execution.RoleArn (default {DEFAULT_ROLE_ARN})",
+        "mock_config": "a Step Functions Local mock configuration (MockConfigFile.json)",
+        "test_case": "the test case of --mock-config whose mocked responses to use",
+    }
 
     def __init__(self, machine_type: str = "STANDARD", payload_limit: int | None = None) -> None:
         self.machine_type = machine_type
@@ -124,6 +146,62 @@ class StatesFrontEnd:
             if classify(resource)["kind"] in ("lambda", "activity")
         ]
         return StatesInterpreter(definition, uses)
+
+    def warnings(self, source: DefinitionSource) -> list[Problem]:
+        """Likely mistakes in a valid definition, where Step Functions warns
+        (``NO_DOLLAR``, ``NO_PATH``, ``PASS_RESULT_IS_STATIC``); never raises."""
+        if isinstance(source, CodeReference):
+            return []
+        from cadenza.interpreters.states.validation import definition_warnings
+
+        return definition_warnings(source, self.machine_type)
+
+    def start_settings(
+        self,
+        options: Mapping[str, str],
+        *,
+        definition_name: str,
+        source: str,
+        origin: str | None = None,
+    ) -> StartSettings:
+        """The start context of an execution run with ``options`` (see
+        :attr:`start_options`); ``InputError`` or ``DefinitionError`` for options
+        that do not fit the definition."""
+        unknown = sorted(set(options) - set(self.start_options))
+        if unknown:
+            raise InputError(f"a state machine's execution takes no option {', '.join(unknown)}")
+        context: dict[str, JSON] = {"role_arn": options.get("role_arn") or DEFAULT_ROLE_ARN}
+        execution_id = None
+        name = options.get("name")
+        if name is not None:
+            if not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
+                raise InputError(
+                    f"invalid execution name {name!r}: 1 to 80 characters, without "
+                    'whitespace, brackets, wildcards or any of " # % \\ ^ | ~ ` $ & , ; : /'
+                )
+            context["execution_name"] = name
+            execution_id = f"{definition_name}:{name}"
+        machine_type = (options.get("type") or "STANDARD").upper()
+        if machine_type not in ("STANDARD", "EXPRESS"):
+            raise InputError(f"--type must be STANDARD or EXPRESS, not {options.get('type')!r}")
+        if machine_type == "EXPRESS":
+            from cadenza.interpreters.states.validation import validate_definition
+
+            validate_definition(source, machine_type="EXPRESS", origin=origin)
+            context["machine_type"] = "EXPRESS"
+        mock_file, test_case = options.get("mock_config"), options.get("test_case")
+        if (mock_file is None) != (test_case is None):
+            raise InputError("--mock-config and --test-case go together: give both")
+        if mock_file is not None and test_case is not None:
+            from cadenza.interpreters.states.mocks import MockConfig
+
+            config = MockConfig.read(mock_file)
+            # A file's stem keeps ``.asl`` of ``name.asl.json``: try the bare name too.
+            names = [definition_name, definition_name.removesuffix(".asl")]
+            machine = next((n for n in names if n in config.state_machines), None)
+            case = config.test_case(test_case, machine)
+            context.update(case.context())
+        return StartSettings(context, execution_id)
 
     def rerun_event(self, request: RerunRequest) -> RerunRequested:
         """A redrive: a state machine restarts from the states that failed, never

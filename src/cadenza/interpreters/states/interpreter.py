@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -25,6 +26,7 @@ from cadenza.interpreters.states import concurrency, simple_states, tasks
 from cadenza.interpreters.states.dataflow import dumps, iso_time
 from cadenza.interpreters.states.definition import Definition
 from cadenza.interpreters.states.errors import StateFailure
+from cadenza.interpreters.states.mocks import CONTEXT_KEY as MOCKS_KEY
 from cadenza.interpreters.states.runtime import Run
 from cadenza.model.commands import (
     CancelTask,
@@ -43,6 +45,7 @@ from cadenza.model.events import (
     TaskStarted,
     TimerFired,
 )
+from cadenza.model.ids import uuid_shaped
 
 if TYPE_CHECKING:
     from cadenza.interpreters.states.state import ExecutionState, Thread
@@ -236,16 +239,23 @@ class StatesInterpreter:
         state = run.state
         meta = event.meta or {}
         given = event.context if isinstance(event.context, dict) else {}
+        parent = meta.get("parent")
+        if not given and isinstance(parent, dict) and isinstance(parent.get("context"), dict):
+            # A child started by ``states:startExecution``: its name, machine and role.
+            given = parent["context"]
         machine = str(given.get("state_machine_name") or meta.get("definition_name") or "machine")
         machine_arn = str(
             given.get("state_machine_arn")
             or f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"
         )
         name = str(given.get("execution_name") or meta.get("execution_id") or "execution")
-        execution_arn = str(
-            given.get("execution_arn")
-            or f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"
-        )
+        execution_arn = str(given.get("execution_arn") or "")
+        if not execution_arn and given.get("machine_type") == "EXPRESS":
+            # Express ARNs end with an id of their own: drawn from the recorded seed.
+            run_id = uuid_shaped(hashlib.sha256(f"express:{event.seed}".encode()).digest())
+            execution_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:express:{machine}:{name}:{run_id}"
+        if not execution_arn:
+            execution_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"
         started = float(meta.get("start_time") or run.now)
         execution: dict[str, Any] = {
             "Id": execution_arn,
@@ -259,6 +269,10 @@ class StatesInterpreter:
         state["seed"] = event.seed
         state["execution_id"] = str(meta.get("execution_id") or name)
         state["unavailable"] = sorted(str(r) for r in given.get("unavailable_resources") or [])
+        mocked = given.get(MOCKS_KEY)
+        if isinstance(mocked, dict) and mocked:
+            state["mocks"] = mocked
+            state["mock_calls"] = {}
         state["context"] = {
             "Execution": execution,
             "StateMachine": {"Id": machine_arn, "Name": machine},

@@ -67,6 +67,8 @@ class RunningTask(Resource):
     timer: NotRequired[str]
     #: An activity worker took it (``ActivityStarted`` was recorded).
     started: NotRequired[bool]
+    #: ``states:startExecution.sync``/``.sync:2``: the child execution it waits for.
+    child: NotRequired[dict[str, Any]]
 
 
 class FinishedChildren(TypedDict):
@@ -192,3 +194,8 @@ class ExecutionState(TypedDict):
     unavailable: NotRequired[list[str]]
     #: Redriven in this decision: the execution is open again.
     reopened: NotRequired[bool]
+    #: A mock configuration's test case: each mocked state's response table
+    #: (see :mod:`~cadenza.interpreters.states.mocks`).
+    mocks: NotRequired[dict[str, list[list[Any]]]]
+    #: How many times each mocked state was invoked so far.
+    mock_calls: NotRequired[dict[str, int]]

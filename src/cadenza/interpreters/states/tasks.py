@@ -10,11 +10,16 @@ Resource kinds and what the engine is asked to run (``ScheduleTask``):
 * ``arn:aws:states:<region>:<account>:activity:<name>`` — ``external`` work:
   ``queue`` and ``action`` are the activity ARN, and an outside worker polls
   for it; events ``Activity*``;
+* ``arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]`` —
+  no task: a child execution (``StartChild``), see :mod:`.nested`;
 * any other ``arn:aws:states:<region>:<account>:<service>:<action>`` — ``action``
   is the resource; ``aws-sdk:<sdk service>:<action>`` is of type ``aws-sdk:<sdk service>``.
 
 In service ARNs the region and account may be empty (``arn:aws:states:::sqs:…``) or
 filled, as on AWS; a filled region is the ``region`` of the ``TaskScheduled`` event.
+
+A Task state the execution's mock test case names runs nothing: its mocked
+response answers it at once (see :mod:`.mocks`).
 
 A ``.waitForTaskToken`` resource also waits for ``TaskCompleted`` of the task
 id the token names (see ``frontend.py`` for the token format); the answer sent
@@ -23,7 +28,6 @@ with the token is the task's result as is, whatever the integration.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from typing import TYPE_CHECKING, Any, cast
@@ -31,7 +35,19 @@ from typing import TYPE_CHECKING, Any, cast
 from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.errors import StateFailure, runtime_cause
 from cadenza.interpreters.states.input_output import effective_input, finish
-from cadenza.model.commands import CancelTask, ScheduleTask
+from cadenza.interpreters.states.lambda_invoke import (
+    function_arn,
+    invoke_payload,
+    invoke_response,
+)
+from cadenza.interpreters.states.mocks import mocked_response
+from cadenza.interpreters.states.nested import (
+    child_outcome,
+    child_request,
+    is_start_execution,
+    started_output,
+)
+from cadenza.model.commands import CancelTask, ScheduleTask, StartChild
 from cadenza.model.events import TaskCompleted
 from cadenza.model.tokens import callback_token
 
@@ -49,7 +65,6 @@ __all__ = [
 ]
 
 REGION = "us-east-1"
-ACCOUNT = "111111111111"
 _FUNCTION = re.compile(r"^arn:aws:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$")
 _ACTIVITY = re.compile(r"^arn:aws:states:[^:]*:[^:]*:activity:.+$")
 _SERVICE = re.compile(
@@ -83,14 +98,6 @@ def classify(resource: str) -> Resource:
             out["region"] = m.group("region")
         return out
     return {"kind": "unknown", "resource": resource}
-
-
-def function_arn(name: Any) -> str:
-    """A Lambda ``FunctionName`` (name, partial or full ARN) as a full ARN."""
-    text = str(name)
-    if text.startswith("arn:"):
-        return text
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{text}"
 
 
 def task_token(execution_id: str, task_id: str) -> str:
@@ -152,7 +159,13 @@ def start_task(run: Run, th: Thread) -> None:
         limits["heartbeatInSeconds"] = int(heartbeat)
     meta = {"state": th["state"], "thread": th["id"], "token": token}
     kind = resource["kind"]
-    if resource["resource"] in run.state.get("unavailable", ()):
+    try:
+        mocked = _mocked_response(run, th, kind)
+    except StateFailure:
+        th.pop("task")
+        run.state["tasks"].pop(task_id)
+        raise
+    if mocked is None and resource["resource"] in run.state.get("unavailable", ()):
         th.pop("task")
         run.state["tasks"].pop(task_id)
         what = "activity" if kind == "activity" else "resource"
@@ -183,30 +196,112 @@ def start_task(run: Run, th: Thread) -> None:
             action = function_arn(payload.get("FunctionName"))
             task["function"] = action
             task["log_tail"] = payload.get("LogType") == "Tail"
-            action_input = _invoke_payload(payload.get("Payload"))
+            action_input = invoke_payload(payload.get("Payload"))
         else:
             action, action_input = resource["resource"], payload
-    call_id = task_id
-    if resource.get("pattern") == "waitForTaskToken":
-        # The service call is a task of its own; its result does not end the
-        # state, the answer to the token (``task_id``) does.
-        call_id = f"{task_id}.call"
-        run.state["tasks"][call_id] = th["id"]
-        task["call"] = call_id
-    run.commands.append(
-        ScheduleTask(
-            task_id=call_id,
-            name=th["state"],
-            action=action,
-            input=action_input,
-            meta=meta,
-            queue=queue,
-            heartbeat_timeout=heartbeat,
-            external=external,
+    if mocked is not None:
+        # Nothing runs: the test case's response answers the task at once.
+        run.state["tasks"].pop(task_id)
+        th.pop("task")
+        if "Throw" in mocked:
+            thrown = mocked["Throw"]
+            _report_failure(run, th, task, StateFailure(thrown["Error"], thrown.get("Cause")))
+        else:
+            _succeeded(run, th, task, mocked["Return"])
+        return
+    if is_start_execution(resource):
+        if not _start_child(run, th, task, payload):
+            return  # done at once: a plain start, or a request that could not start
+    else:
+        call_id = task_id
+        if resource.get("pattern") == "waitForTaskToken":
+            # The service call is a task of its own; its result does not end the
+            # state, the answer to the token (``task_id``) does.
+            call_id = f"{task_id}.call"
+            run.state["tasks"][call_id] = th["id"]
+            task["call"] = call_id
+        run.commands.append(
+            ScheduleTask(
+                task_id=call_id,
+                name=th["state"],
+                action=action,
+                input=action_input,
+                meta=meta,
+                queue=queue,
+                heartbeat_timeout=heartbeat,
+                external=external,
+            )
         )
-    )
     if timeout is not None:
         task["timer"] = run.timer(th, "timeout", timeout, task=task_id)
+
+
+def _start_child(run: Run, th: Thread, task: RunningTask, payload: Any) -> bool:
+    """Start the child execution of a ``states:startExecution`` task; whether the
+    state now waits (``.sync``, ``.sync:2``, ``.waitForTaskToken``)."""
+    role = run.state["context"]["Execution"].get("RoleArn")
+    try:
+        child = child_request(payload, run.entropy(16), run.now, role)
+    except StateFailure as failure:
+        run.state["tasks"].pop(task["id"], None)
+        th.pop("task")
+        _report_failure(run, th, task, failure)
+        return False
+    pattern = task.get("pattern", "")
+    waits = pattern in ("sync", "sync:2")
+    # Only a waiting start is answered by the child's end; the others' children
+    # end under a task id nothing waits for.
+    run.commands.append(
+        StartChild(
+            task_id=task["id"] if waits else f"{task['id']}.child",
+            name=th["state"],
+            definition=child["machine"],
+            input=child["input"],
+            meta={"context": child["context"]},
+        )
+    )
+    if waits:
+        task["child"] = child
+        return True
+    if pattern == "waitForTaskToken":
+        details = {"output": dumps(started_output(child)), "outputDetails": {"truncated": False}}
+        run.emit(
+            th, "TaskSubmitted", "taskSubmittedEventDetails", {**details, **_service_names(task)}
+        )
+        return True
+    run.state["tasks"].pop(task["id"], None)
+    th.pop("task")
+    _succeeded(run, th, task, started_output(child))
+    return False
+
+
+def _mocked_response(run: Run, th: Thread, kind: str) -> dict[str, Any] | None:
+    """The mocked response of this invocation of the current state, if the
+    execution's test case mocks it (each call counts one invocation).
+
+    Raises ``States.Runtime`` as Step Functions Local does for a mocked
+    activity, and for an invocation no key of the response covers.
+    """
+    name = th["state"]
+    table = run.state.get("mocks", {}).get(name)
+    if table is None:
+        return None
+    if kind == "activity":
+        raise StateFailure(
+            "States.Runtime",
+            f"The activity state '{name}' cannot be mocked: remove it from the test case.",
+        )
+    calls = run.state.setdefault("mock_calls", {})
+    invocation = calls.get(name, 0)
+    calls[name] = invocation + 1
+    response = mocked_response(table, invocation)
+    if response is None:
+        raise StateFailure(
+            "States.Runtime",
+            f"The mocked response of state '{name}' has no entry for invocation "
+            f"{invocation} (keys count invocations of the state from 0).",
+        )
+    return response
 
 
 def _is_invoke(resource: Resource) -> bool:
@@ -214,63 +309,11 @@ def _is_invoke(resource: Resource) -> bool:
     return resource["kind"] == "service" and resource.get("resourceType") == "lambda"
 
 
-def _invoke_payload(payload: Any) -> Any:
-    """What the function receives: Invoke sends a string Payload as the JSON text it
-    holds, and no Payload as an empty object."""
-    if payload is None:
-        return {}
-    if isinstance(payload, str):
-        try:
-            return json.loads(payload)
-        except ValueError:
-            return payload
-    return payload
-
-
 def _service_names(resource: Resource) -> dict[str, str]:
     action = resource.get("action", "")
     if resource.get("pattern"):
         action = f"{action}.{resource['pattern']}"
     return {"resource": str(action), "resourceType": str(resource.get("resourceType", ""))}
-
-
-def _invoke_response(payload: Any, log_tail: bool) -> dict[str, Any]:
-    """The Lambda Invoke response the ``lambda:invoke`` integration returns."""
-    length = str(len(json.dumps(payload)))
-    # The recorded responses redact the request and trace ids to their header names.
-    request_id = "x-amzn-RequestId"
-    headers = {
-        "Connection": "keep-alive",
-        "Content-Length": length,
-        "Content-Type": "application/json",
-        "Date": "1970-01-01T00:00:00.000Z",
-        "X-Amz-Executed-Version": "$LATEST",
-        "x-amzn-Remapped-Content-Length": "0",
-        "x-amzn-RequestId": request_id,
-        "X-Amzn-Trace-Id": "X-Amzn-Trace-Id",
-    }
-    log = ""
-    if log_tail:
-        # The tail of the function's log, base64-encoded, as Invoke with LogType=Tail gives.
-        log = base64.b64encode(b"START\nEND\n").decode()
-        headers["X-Amz-Log-Result"] = log
-    flat = ("Date", "X-Amzn-Trace-Id", "x-amzn-RequestId")
-    all_headers: dict[str, Any] = {k: [v] for k, v in headers.items() if k not in flat}
-    all_headers.update({k: headers[k] for k in flat})
-    response: dict[str, Any] = {
-        "ExecutedVersion": "$LATEST",
-        "Payload": payload,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": all_headers,
-            "HttpHeaders": headers,
-            "HttpStatusCode": 200,
-        },
-        "SdkResponseMetadata": {"RequestId": "RequestId"},
-        "StatusCode": 200,
-    }
-    if log_tail:
-        response["LogResult"] = log
-    return response
 
 
 def _call_completed(run: Run, th: Thread, task: RunningTask, event: TaskCompleted) -> None:
@@ -281,7 +324,7 @@ def _call_completed(run: Run, th: Thread, task: RunningTask, event: TaskComplete
         result = event.result
         if _is_invoke(task):
             # The call was an Invoke: what it returned is the Invoke response.
-            result = _invoke_response(result, bool(task.get("log_tail")))
+            result = invoke_response(result, bool(task.get("log_tail")))
         details = {"output": dumps(result), "outputDetails": {"truncated": False}}
         run.emit(
             th, "TaskSubmitted", "taskSubmittedEventDetails", {**details, **_service_names(task)}
@@ -358,42 +401,57 @@ def task_completed(run: Run, event: TaskCompleted) -> None:
         run.state["tasks"].pop(task["call"], None)
     if task.get("timer"):
         run.state["timers"].pop(task["timer"], None)
-    kind = task["kind"]
-    names = _service_names(task)
+    child = task.get("child")
+    if child is not None:
+        outcome = child_outcome(child, task.get("pattern", ""), event, run.now)
+        if isinstance(outcome, StateFailure):
+            _report_failure(run, th, task, outcome)
+        else:
+            _succeeded(run, th, task, outcome)
+        return
     if event.status == "succeeded":
         result = event.result
         # A token's answer is the task's result as sent, whatever the integration;
         # only a plain ``lambda:invoke`` result is the Invoke response.
         if _is_invoke(task) and task.get("pattern") != "waitForTaskToken":
-            result = _invoke_response(result, bool(task.get("log_tail")))
-        text = dumps(result)
-        limit = run.definition.payload_limit
-        if limit is not None and len(text.encode()) > limit:
-            _report_failure(
-                run,
-                th,
-                task,
-                StateFailure(
-                    "States.DataLimitExceeded",
-                    f"The state/task '{task.get('resourceType') or th['state']}' returned a result "
-                    "with a size exceeding "
-                    "the maximum number of bytes service limit.",
-                ),
-            )
-            return
-        details = {"output": text, "outputDetails": {"truncated": False}}
-        if kind == "lambda":
-            run.emit(th, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails", details)
-        elif kind == "activity":
-            run.emit(th, "ActivitySucceeded", "activitySucceededEventDetails", details)
-        else:
-            run.emit(th, "TaskSucceeded", "taskSucceededEventDetails", {**details, **names})
-        try:
-            finish(run, th, result)
-        except StateFailure as failure:
-            run.state_failed(th, failure)
+            result = invoke_response(result, bool(task.get("log_tail")))
+        _succeeded(run, th, task, result)
         return
     _report_failure(run, th, task, _failure_of(run, th, task, event))
+
+
+def _succeeded(run: Run, th: Thread, task: RunningTask, result: Any) -> None:
+    """The task returned ``result`` (as the integration returns it): record it and
+    finish the state (or fail it, if the result is too large)."""
+    kind = task["kind"]
+    text = dumps(result)
+    limit = run.definition.payload_limit
+    if limit is not None and len(text.encode()) > limit:
+        _report_failure(
+            run,
+            th,
+            task,
+            StateFailure(
+                "States.DataLimitExceeded",
+                f"The state/task '{task.get('resourceType') or th['state']}' returned a result "
+                "with a size exceeding "
+                "the maximum number of bytes service limit.",
+            ),
+        )
+        return
+    details = {"output": text, "outputDetails": {"truncated": False}}
+    if kind == "lambda":
+        run.emit(th, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails", details)
+    elif kind == "activity":
+        run.emit(th, "ActivitySucceeded", "activitySucceededEventDetails", details)
+    else:
+        run.emit(
+            th, "TaskSucceeded", "taskSucceededEventDetails", {**details, **_service_names(task)}
+        )
+    try:
+        finish(run, th, result)
+    except StateFailure as failure:
+        run.state_failed(th, failure)
 
 
 def _report_failure(run: Run, th: Thread, task: RunningTask, failure: StateFailure) -> None:

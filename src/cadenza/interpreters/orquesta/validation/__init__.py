@@ -25,6 +25,9 @@ The checks, in the order they are reported (each problem is a
 ``context``
     every ``ctx()`` variable is assigned on every path before it is used, and no private
     (``__``) variable is referenced.
+``actions``
+    (only with action metadata, see :mod:`.action_inputs`) tasks call actions with the
+    parameters their metadata allows; the front end runs this check after the others.
 
 Each problem carries the dotted ``spec_path`` of the value at fault
 (``tasks.t1.next[0].do``), the ``schema_path`` of the rule, a message, and the ``line``

@@ -15,7 +15,8 @@ Layout, by concept: ``loading`` (JSON text with line numbers), ``fields``
 ``parallel_map`` and ``choice`` and ``error_handling`` (rules per state type),
 ``scopes`` (StartAt, transitions, reachability), ``paths`` and ``templates``
 (JSONPath, intrinsic functions), ``jsonata_fields`` (``{% … %}``), ``express``
-(EXPRESS restrictions), ``messages`` (every wording), ``diagnostics``.
+(EXPRESS restrictions), ``path_warnings`` (AWS's warnings: paths where
+literals are taken), ``messages`` (every wording), ``diagnostics``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cadenza.interpreters.states.validation.api import (
     InvalidStatesDefinition,
     StatesDefinition,
     UnloadableStatesDefinition,
+    definition_warnings,
     diagnose,
     validate_definition,
     validate_state_machine_definition,
@@ -39,6 +41,7 @@ __all__ = [
     "StatesDefinition",
     "UnloadableStatesDefinition",
     "aws_message",
+    "definition_warnings",
     "diagnose",
     "validate_definition",
     "validate_state_machine_definition",

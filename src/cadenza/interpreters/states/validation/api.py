@@ -34,8 +34,9 @@ from cadenza.interpreters.states.validation.loading import (
     child_location,
     load_document,
 )
+from cadenza.interpreters.states.validation.path_warnings import path_warnings
 from cadenza.interpreters.states.validation.scopes import check_scope
-from cadenza.model.errors import DefinitionError, DefinitionLoadError
+from cadenza.model.errors import DefinitionError, DefinitionLoadError, Problem
 
 SEVERITIES = ("ERROR", "WARNING")
 
@@ -134,6 +135,11 @@ class Diagnosis:
         """The diagnostics that make the definition invalid."""
         return tuple(d for d in self.diagnostics if d.severity == "ERROR")
 
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """The diagnostics that point at likely mistakes without invalidating it."""
+        return tuple(d for d in self.diagnostics if d.severity == "WARNING")
+
 
 def diagnose(source: str | Mapping[str, Any], machine_type: str = STANDARD) -> Diagnosis:
     """Run every check on ``source``; never raises for a bad definition."""
@@ -168,7 +174,12 @@ def diagnose(source: str | Mapping[str, Any], machine_type: str = STANDARD) -> D
                 messages.duplicate_state_name(key),
                 code=Code.DUPLICATE_STATE_NAME,
             )
-    return Diagnosis(loaded, tuple(checker.diagnostics), checker.machine_language)
+    found = list(checker.diagnostics)
+    if not found:
+        # Warnings only for a definition that is otherwise valid: a broken one
+        # would give noise about fields that are wrong anyway.
+        found.extend(path_warnings(document, loaded.lines))
+    return Diagnosis(loaded, tuple(found), checker.machine_language)
 
 
 def _document_problem(message: str) -> Diagnostic:
@@ -233,6 +244,14 @@ def validate_definition(
         origin=origin,
         lines=diagnosis.loaded.lines,
     )
+
+
+def definition_warnings(
+    source: str | Mapping[str, Any], machine_type: str = STANDARD
+) -> list[Problem]:
+    """The warnings of a valid definition as Cadenza problems (path, message,
+    line; category ``warning``); none for an invalid one."""
+    return [d.to_problem() for d in diagnose(source, machine_type).warnings]
 
 
 def validate_state_machine_definition(

@@ -32,6 +32,10 @@ class Code(StrEnum):
     INVALID_LABEL_NAME = "INVALID_LABEL_NAME"
     INVALID_JSONATA_EXPRESSION = "INVALID_JSONATA_EXPRESSION"
     UNSUPPORTED_JSONATA_EXPRESSION = "UNSUPPORTED_JSONATA_EXPRESSION"
+    # Warnings (see ``path_warnings``).
+    NO_DOLLAR = "NO_DOLLAR"
+    NO_PATH = "NO_PATH"
+    PASS_RESULT_IS_STATIC = "PASS_RESULT_IS_STATIC"
 
 
 class Category(StrEnum):
@@ -93,11 +97,12 @@ class Diagnostic:
         return out
 
     def to_problem(self) -> Problem:
-        """This problem as Cadenza's :class:`Problem` (path, message, category, line)."""
+        """This problem as Cadenza's :class:`Problem` (path, message, category, line);
+        a warning's category is ``warning``."""
         return Problem(
             spec_path=self.location if self.location and self.location.startswith("/") else "",
             message=f"{self.code}: {self.message}",
-            category=self.kind,
+            category="warning" if self.severity == "WARNING" else self.kind,
             line=self.line,
             expression=self.expression,
         )
