@@ -145,3 +145,25 @@ def test_driving_one_execution_decides_and_runs_nothing_else(store: Store) -> No
     # The other execution was neither decided nor had its task taken.
     assert engine.get(other_id).status == "requested"
     assert store.task_counts() == {}
+
+
+def test_driving_an_execution_drives_the_children_it_started_before(store: Store) -> None:
+    from cadenza.engine.clock import SystemClock
+
+    engine = make_engine(store, clock=SystemClock())
+    engine.register(
+        steps({"name": "say", "action": "core.echo", "input": {"message": "late"}}),
+        kind="steps",
+        name="started-earlier",
+    )
+    parent = engine.register(steps({"name": "call", "child": "started-earlier"}), kind="steps")
+    parent_id = engine.start(parent, {})
+    # Decided without running anything (as an answer or a rerun is): the child
+    # exists before anyone drives the parent.
+    engine.decide()
+    assert [c.status for c in store.list_executions(parent_id=parent_id)]
+
+    record = engine.drive(parent_id, timeout=20)
+
+    assert record.status == "succeeded"
+    assert record.output[0][0]["stdout"] == "late"

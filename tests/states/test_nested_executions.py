@@ -185,11 +185,6 @@ def test_plain_start_returns_at_once_and_the_child_still_runs(engine: Engine) ->
     assert [c.parent_id for c in children] == [record.id]  # the child names its parent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the kernel asks a child to cancel when its parent ends; a plain "
-    "startExecution child must outlive its parent (needs a detached StartChild)",
-)
 def test_a_plain_child_outlives_its_parent(engine: Engine) -> None:
     _run(
         engine,

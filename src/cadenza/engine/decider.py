@@ -257,6 +257,7 @@ class _Fold:
                             definition=command.definition,
                             input=command.input,
                             meta=dict(command.meta),
+                            detached=command.detached,
                         )
                     )
                 case StartTimer():

@@ -24,6 +24,7 @@ from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
 from cadenza.store.records import TaskRecord
 from cadenza.workers.outcome import ActivityOutcome
@@ -70,6 +71,19 @@ class ServeParts:
     kinds: Callable[[], Sequence[str]]
 
 
+def open_descendants(store: Store, ids: Collection[str]) -> set[str]:
+    """The executions started, directly or not, by ``ids`` that are not final."""
+    found: set[str] = set()
+    frontier = list(ids)
+    while frontier:
+        parent = frontier.pop()
+        for child in store.list_executions(parent_id=parent, limit=10_000):
+            if child.id not in found and child.status not in FINAL_EXECUTION_STATUSES:
+                found.add(child.id)
+                frontier.append(child.id)
+    return found
+
+
 class ServeLoop:
     """Runs rounds until ``stop`` is set or ``until()`` holds."""
 
@@ -101,6 +115,10 @@ class ServeLoop:
         outage = Backoff()
         relay = self._start_relay()
         heartbeats = self._start_heartbeats(heartbeat_every)
+        if settings.only_own:
+            # Children started before this loop (by an answer, a rerun) are
+            # part of the work it drives.
+            self._own |= open_descendants(parts.store, self._own)
         try:
             while not self.stop.is_set() and not (self.until is not None and self.until()):
                 parts.wake.clear()

@@ -92,6 +92,11 @@ class StartChild(CommandBase):
     the task at once as failed (``DefinitionNotFound``). ``CancelTask(task_id)``
     asks the child to cancel.
 
+    ``detached`` starts a child that lives on its own once started: its end
+    is not reported back, and neither ``CancelTask`` nor the end of this
+    execution cancels it (a Step Functions ``startExecution`` that does not
+    wait). It is still listed as this execution's child.
+
     ``execution_id`` is left empty by interpreters: the engine derives it
     from this execution, the decision and ``task_id``, so a replay names the
     same child.
@@ -103,6 +108,7 @@ class StartChild(CommandBase):
     input: JSON = None
     meta: dict[str, JSON] = field(default_factory=dict)
     execution_id: str = ""
+    detached: bool = False
 
     def named(self, parent_id: str, decision_no: int) -> StartChild:
         """This command with the child's id filled in: derived from the parent,
@@ -121,6 +127,7 @@ class StartChild(CommandBase):
             input=self.input,
             execution_id=self.execution_id,
             meta=dict(self.meta),
+            detached=self.detached,
         )
 
 

@@ -209,6 +209,8 @@ class ChildStarted(Event):
     input: JSON = None
     execution_id: str = ""
     meta: dict[str, JSON] = field(default_factory=dict)
+    #: Started to live on its own: its end is not reported back (``StartChild``).
+    detached: bool = False
 
 
 @dataclass(frozen=True)

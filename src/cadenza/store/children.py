@@ -33,10 +33,11 @@ class ChildLinks(Protocol):
     ) -> None:
         """Create the child's execution row, linked to its parent and task."""
 
-    def parents_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """For each of ``ids`` started by another execution: (parent id, task id)."""
+    def parents_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """For each of ``ids`` started by another execution: (parent id, task id;
+        None for a detached child)."""
 
-    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
         """The children of ``ids``: (id, parent id, parent task id, status)."""
 
 
@@ -54,15 +55,15 @@ def link_children(
         parents = links.parents_of([r.execution_id for r in completed])
         for result in completed:
             link = parents.get(result.execution_id)
-            if link is not None:
+            if link is not None and link[1] is not None:
                 deliveries.append((link[0], _end_as_task(link[1], result)))
     cancel_tasks = {(r.execution_id, t) for r in saved for t in r.canceled_tasks}
     ended = {r.execution_id for r in completed}
     if cancel_tasks or ended:
         asking = sorted({p for p, _ in cancel_tasks} | ended)
         for child_id, parent_id, task_id, status in links.children_of(asking):
-            if status in FINAL_EXECUTION_STATUSES:
-                continue
+            if status in FINAL_EXECUTION_STATUSES or task_id is None:
+                continue  # over already, or detached
             if parent_id in ended or (parent_id, task_id) in cancel_tasks:
                 deliveries.append((child_id, CancelRequested()))
     return deliveries
@@ -86,7 +87,12 @@ def _start(links: ChildLinks, parent_id: str, child: NewChild, now: float) -> tu
             "definition_id": definition.id,
             "definition_name": definition.name,
             "start_time": now,
-            "parent": {"execution_id": parent_id, "task_id": child.task_id, **child.meta},
+            "parent": {
+                "execution_id": parent_id,
+                "task_id": child.task_id,
+                **({"detached": True} if child.detached else {}),
+                **child.meta,
+            },
         },
     )
     return child.execution_id, started

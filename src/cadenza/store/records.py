@@ -80,6 +80,8 @@ class NewChild:
     definition: str
     input: JSON
     meta: dict[str, JSON]
+    #: Not linked to the task: its end is not reported, nothing cancels it.
+    detached: bool = False
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,7 @@ def _start_child(run: Run, th: Thread, task: RunningTask, payload: Any) -> bool:
     pattern = task.get("pattern", "")
     waits = pattern in ("sync", "sync:2")
     # Only a waiting start is answered by the child's end; the others' children
-    # end under a task id nothing waits for.
+    # live on their own, as AWS's do: nothing reports their end or cancels them.
     run.commands.append(
         StartChild(
             task_id=task["id"] if waits else f"{task['id']}.child",
@@ -258,6 +258,7 @@ def _start_child(run: Run, th: Thread, task: RunningTask, payload: Any) -> bool:
             definition=child["machine"],
             input=child["input"],
             meta={"context": child["context"]},
+            detached=not waits,
         )
     )
     if waits:

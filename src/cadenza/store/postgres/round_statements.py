@@ -304,15 +304,16 @@ class PostgresRoundWriter:
                 now,
                 now,
                 parent_id,
-                child.task_id,
+                # A detached child names its parent but no task to report to.
+                None if child.detached else child.task_id,
             ),
         )
 
-    def parents_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    def parents_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         rows = self.conn.execute(QUERIES["parents_of"], {"ids": list(ids)}).fetchall()
         return {row["id"]: (row["parent_id"], row["parent_task_id"]) for row in rows}
 
-    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
         rows = self.conn.execute(QUERIES["children_of"], {"ids": list(ids)}).fetchall()
         return [(r["id"], r["parent_id"], r["parent_task_id"], r["status"]) for r in rows]
 

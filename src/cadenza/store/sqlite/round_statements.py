@@ -314,15 +314,16 @@ class SQLiteRoundWriter:
                 "name": definition.name,
                 "now": now,
                 "parent_id": parent_id,
-                "parent_task_id": child.task_id,
+                # A detached child names its parent but no task to report to.
+                "parent_task_id": None if child.detached else child.task_id,
             },
         )
 
-    def parents_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    def parents_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         rows = execute(self.conn, "parents_of", {"ids": sql_list(ids)})
         return {row["id"]: (row["parent_id"], row["parent_task_id"]) for row in rows}
 
-    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
         rows = execute(self.conn, "children_of", {"ids": sql_list(ids)})
         return [(r["id"], r["parent_id"], r["parent_task_id"], r["status"]) for r in rows]
 

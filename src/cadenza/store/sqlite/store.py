@@ -87,8 +87,10 @@ def _translated(path: str, exc: sqlite3.DatabaseError) -> StoreError:
         return StoreReadOnly(f"the store {path!r} cannot be written: {text}", path=path)
     # A full disk often reaches SQLite as an I/O error writing the WAL, not as
     # SQLITE_FULL: the free space tells them apart.
-    if name == "SQLITE_FULL" or "disk is full" in text or (
-        name.startswith("SQLITE_IOERR") and _no_room_beside(path)
+    if (
+        name == "SQLITE_FULL"
+        or "disk is full" in text
+        or (name.startswith("SQLITE_IOERR") and _no_room_beside(path))
     ):
         return StoreFull(f"no room left for the store {path!r}: {text}", path=path)
     missing = text.startswith(("no such table", "no such column"))
