@@ -109,7 +109,8 @@ def test_cancelling_the_parent_cancels_the_child(store: Store) -> None:
     engine.run_until_idle()
     [child] = _children(engine, execution)
     assert engine.get(child.execution_id).status == "paused"
-    assert engine.get(execution).status == "running"
+    # The child's inquiry pauses the parent too, as in StackStorm.
+    assert engine.get(execution).status == "paused"
     engine.cancel(execution)
     engine.run_until_idle()
     assert engine.get(child.execution_id).status == "canceled"
@@ -130,9 +131,9 @@ def test_a_child_that_names_no_definition_fails_the_task_clearly(store: Store) -
     assert "no definition with id or name 'nowhere'" in str(task.result["errors"])
 
 
-def test_a_paused_parent_waits_for_its_running_child_then_resumes(store: Store) -> None:
-    # The pause does not reach the child yet: it runs to its end, then the parent is
-    # paused (as for any action still running when a pause is asked).
+def test_an_inquiry_in_the_child_pauses_the_parent_and_its_answer_resumes_both(
+    store: Store,
+) -> None:
     front_end = OrquestaFrontEnd(actions=[workflow_action("demo.child", "child")])
     engine = Engine(store, clock=FakeClock(), front_ends={"orquesta": front_end})
     engine.register(CHILD, kind="orquesta", name="child")
@@ -140,17 +141,59 @@ def test_a_paused_parent_waits_for_its_running_child_then_resumes(store: Store) 
     execution = engine.start(engine.register(parent, kind="orquesta", name="parent"), {})
     engine.run_until_idle()
     [child] = _children(engine, execution)
-    engine.pause(execution)
-    engine.run_until_idle()
-    assert engine.get(execution).status == "pausing"
+    assert (engine.get(execution).status, engine.get(child.execution_id).status) == (
+        "paused",
+        "paused",
+    )
     engine.respond(child.execution_id, "ask", {"continue": True})
     engine.run_until_idle()
     assert engine.get(child.execution_id).status == "succeeded"
-    assert engine.get(execution).status == "paused"
-    engine.resume(execution)
-    engine.run_until_idle()
     assert engine.get(execution).status == "succeeded"
     assert [t.name for t in engine.describe(execution).tasks] == ["after", "wait"]
+
+
+NAPPING_CHILD = """
+version: 1.0
+tasks:
+  nap:
+    delay: 60
+    action: core.noop
+    next:
+      - do: more
+  more:
+    action: core.noop
+"""
+
+
+def test_pause_and_resume_cascade_into_a_running_child(store: Store) -> None:
+    front_end = OrquestaFrontEnd(actions=[workflow_action("demo.child", "child")])
+    engine = Engine(store, clock=FakeClock(), front_ends={"orquesta": front_end})
+    engine.register(NAPPING_CHILD, kind="orquesta", name="child")
+    execution = engine.start(engine.register(PARENT, kind="orquesta", name="parent"), {})
+    engine.run_until_idle()
+    [child] = _children(engine, execution)
+    assert engine.get(child.execution_id).status == "running"
+
+    engine.pause(execution)
+    engine.run_until_idle()
+    assert (engine.get(execution).status, engine.get(child.execution_id).status) == (
+        "pausing",
+        "pausing",
+    )
+    engine.run_until_idle(skip_time=True)  # the child's delayed task runs, then it pauses
+    assert (engine.get(execution).status, engine.get(child.execution_id).status) == (
+        "paused",
+        "paused",
+    )
+    relayed = [
+        r.event.request for r in engine.history(execution) if r.event.type == "ChildRequestRelayed"
+    ]
+    assert relayed == ["pause"]
+
+    engine.resume(execution)
+    engine.run_until_idle(skip_time=True)
+    assert engine.get(child.execution_id).status == "succeeded"
+    assert engine.get(execution).status == "succeeded"
 
 
 def test_a_parent_that_fails_cancels_its_running_child(store: Store) -> None:

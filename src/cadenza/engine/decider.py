@@ -31,6 +31,7 @@ from cadenza.model.commands import (
     CompleteExecution,
     RecordMarker,
     RejectRequest,
+    RelayToChild,
     ScheduleTask,
     SetStatus,
     StartChild,
@@ -180,6 +181,7 @@ class Decider:
             timers=fold.timers,
             canceled_tasks=fold.canceled,
             children=fold.children,
+            relayed=fold.relayed,
         )
         return result, state
 
@@ -226,6 +228,7 @@ class _Fold:
         self.timers: list[tuple[str, float]] = []
         self.canceled: list[str] = []
         self.children: list[NewChild] = []
+        self.relayed: list[tuple[str, str]] = []
         self.appended: list[tuple[int, float, Event]] = []
 
     def apply(self, decision_no: int, commands: Sequence[Command], now: float) -> list[Event]:
@@ -260,6 +263,8 @@ class _Fold:
                             detached=command.detached,
                         )
                     )
+                case RelayToChild():
+                    self.relayed.append((command.task_id, command.request))
                 case StartTimer():
                     self.timers.append((command.timer_id, now + max(0.0, command.delay)))
                 case CancelTask():

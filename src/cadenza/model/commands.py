@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from cadenza.model.events import (
     JSON,
+    ChildRequestRelayed,
     ChildStarted,
     Event,
     ExecutionCompleted,
@@ -132,6 +133,23 @@ class StartChild(CommandBase):
 
 
 @dataclass(frozen=True)
+class RelayToChild(CommandBase):
+    """Ask the child execution started as ``task_id`` to ``pause`` or ``resume``.
+
+    The child's pausing comes back as ``TaskSuspended(task_id, status="paused")``
+    and its going on as ``TaskResumed(task_id)`` (so does a child that pauses on
+    its own, waiting for an answer). To cancel a child, use ``CancelTask``. A
+    request for a task that is no child, or whose child has ended, does nothing.
+    """
+
+    task_id: str
+    request: str
+
+    def record(self) -> Event:
+        return ChildRequestRelayed(task_id=self.task_id, request=self.request)
+
+
+@dataclass(frozen=True)
 class CancelTask(CommandBase):
     """Withdraw a scheduled or running task: nobody can claim it or answer it
     afterwards (an activity running now finishes, but its report is refused)."""
@@ -203,6 +221,7 @@ class RejectRequest(CommandBase):
 Command = (
     ScheduleTask
     | StartChild
+    | RelayToChild
     | CancelTask
     | StartTimer
     | SetStatus

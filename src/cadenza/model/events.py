@@ -214,6 +214,17 @@ class ChildStarted(Event):
 
 
 @dataclass(frozen=True)
+class ChildRequestRelayed(Event):
+    """The interpreter asked the child execution started as ``task_id`` to
+    ``pause`` or ``resume`` (see ``RelayToChild``)."""
+
+    type: ClassVar[str] = "ChildRequestRelayed"
+    is_input: ClassVar[bool] = False
+    task_id: str = ""
+    request: str = ""
+
+
+@dataclass(frozen=True)
 class TaskAttemptFailed(Event):
     """An attempt failed and the kernel's retry policy tries the task again."""
 
@@ -302,6 +313,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         TimerFired,
         TaskScheduled,
         ChildStarted,
+        ChildRequestRelayed,
         TaskAttemptFailed,
         TaskCanceled,
         TimerStarted,

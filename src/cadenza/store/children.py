@@ -17,7 +17,17 @@ import hashlib
 from collections.abc import Sequence
 from typing import Protocol
 
-from cadenza.model.events import JSON, CancelRequested, Event, ExecutionStarted, TaskCompleted
+from cadenza.model.events import (
+    JSON,
+    CancelRequested,
+    Event,
+    ExecutionStarted,
+    PauseRequested,
+    ResumeRequested,
+    TaskCompleted,
+    TaskResumed,
+    TaskSuspended,
+)
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.records import DecisionResult, DefinitionRecord, NewChild
 
@@ -42,31 +52,86 @@ class ChildLinks(Protocol):
 
 
 def link_children(
-    links: ChildLinks, saved: Sequence[DecisionResult], now: float
+    links: ChildLinks, saved: Sequence[tuple[str, DecisionResult]], now: float
 ) -> list[tuple[str, Event]]:
     """Create the children ``saved`` started; return what must be delivered for
-    them (their start, the ends they report, the cancellations they ask)."""
+    them (their start, the ends and pauses they report, the requests relayed).
+
+    ``saved`` pairs each saved decision with the status its execution had before.
+    """
     deliveries: list[tuple[str, Event]] = []
-    for result in saved:
+    for _before, result in saved:
         for child in result.children:
             deliveries.append(_start(links, result.execution_id, child, now))
-    completed = [r for r in saved if r.completed]
-    if completed:
-        parents = links.parents_of([r.execution_id for r in completed])
-        for result in completed:
-            link = parents.get(result.execution_id)
-            if link is not None and link[1] is not None:
-                deliveries.append((link[0], _end_as_task(link[1], result)))
-    cancel_tasks = {(r.execution_id, t) for r in saved for t in r.canceled_tasks}
-    ended = {r.execution_id for r in completed}
-    if cancel_tasks or ended:
-        asking = sorted({p for p, _ in cancel_tasks} | ended)
-        for child_id, parent_id, task_id, status in links.children_of(asking):
-            if status in FINAL_EXECUTION_STATUSES or task_id is None:
-                continue  # over already, or detached
-            if parent_id in ended or (parent_id, task_id) in cancel_tasks:
-                deliveries.append((child_id, CancelRequested()))
+    deliveries += _reports_to_parents(links, saved)
+    deliveries += _requests_to_children(links, [r for _b, r in saved])
     return deliveries
+
+
+def _reports_to_parents(
+    links: ChildLinks, saved: Sequence[tuple[str, DecisionResult]]
+) -> list[tuple[str, Event]]:
+    """A child's end as its task's completion; its pausing and going on as the
+    task's suspension and resumption."""
+    reports: list[tuple[DecisionResult, str]] = []
+    for before, result in saved:
+        if result.completed:
+            if before == PAUSED:
+                # Went on and ended in one decision: the parent hears both.
+                reports.append((result, "resume"))
+            reports.append((result, "end"))
+        elif result.status == PAUSED and before != PAUSED:
+            reports.append((result, "pause"))
+        elif before == PAUSED and result.status not in (PAUSED, *FINAL_EXECUTION_STATUSES):
+            reports.append((result, "resume"))
+    if not reports:
+        return []
+    parents = links.parents_of(sorted({r.execution_id for r, _ in reports}))
+    out: list[tuple[str, Event]] = []
+    for result, what in reports:
+        parent_id, task_id = parents.get(result.execution_id, ("", None))
+        if task_id is None:
+            continue  # no parent, or a detached child
+        if what == "end":
+            out.append((parent_id, _end_as_task(task_id, result)))
+        elif what == "pause":
+            out.append((parent_id, TaskSuspended(task_id=task_id, status="paused")))
+        else:
+            out.append((parent_id, TaskResumed(task_id=task_id)))
+    return out
+
+
+def _requests_to_children(
+    links: ChildLinks, saved: Sequence[DecisionResult]
+) -> list[tuple[str, Event]]:
+    """Cancel, pause and resume requests for the open children they concern."""
+    wanted: dict[tuple[str, str], Event] = {}
+    ended: set[str] = set()
+    for result in saved:
+        for task_id in result.canceled_tasks:
+            wanted[(result.execution_id, task_id)] = CancelRequested()
+        for task_id, request in result.relayed:
+            event = _RELAYED.get(request)
+            if event is not None:
+                wanted.setdefault((result.execution_id, task_id), event)
+        if result.completed:
+            ended.add(result.execution_id)
+    if not (wanted or ended):
+        return []
+    out: list[tuple[str, Event]] = []
+    asking = sorted({p for p, _ in wanted} | ended)
+    for child_id, parent_id, child_task, status in links.children_of(asking):
+        if status in FINAL_EXECUTION_STATUSES or child_task is None:
+            continue  # over already, or detached
+        if parent_id in ended:
+            out.append((child_id, CancelRequested()))
+        elif (parent_id, child_task) in wanted:
+            out.append((child_id, wanted[(parent_id, child_task)]))
+    return out
+
+
+_RELAYED: dict[str, Event] = {"pause": PauseRequested(), "resume": ResumeRequested()}
+PAUSED = "paused"
 
 
 def _start(links: ChildLinks, parent_id: str, child: NewChild, now: float) -> tuple[str, Event]:

@@ -188,3 +188,5 @@ class DecisionResult:
     #: execution started as one of them is asked to cancel.
     canceled_tasks: list[str] = field(default_factory=list)
     children: list[NewChild] = field(default_factory=list)
+    #: ``(task id, "pause" | "resume")`` requests for the children of those tasks.
+    relayed: list[tuple[str, str]] = field(default_factory=list)

@@ -154,7 +154,7 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
         _consume(writer, saved, inbox_ids, by_id)
         writer.save([(by_id[r.execution_id], r) for r in saved], now)
         writer.deliver(
-            link_children(writer, saved, now)
+            link_children(writer, [(by_id[r.execution_id].status, r) for r in saved], now)
             + _undecided_finish_events(request.finishes, lost, saved, inbox_ids),
             now,
         )

@@ -56,6 +56,7 @@ from cadenza.model.commands import (
     Command,
     CompleteExecution,
     RejectRequest,
+    RelayToChild,
     ScheduleTask,
     SetStatus,
     StartChild,
@@ -160,6 +161,8 @@ class OrquestaInterpreter:
                 if status == "canceling":
                     commands.extend(self._withdraw_delayed(c))
                     commands.extend(self._cancel_children(c))
+                elif status in ("pausing", "resuming"):
+                    commands.extend(self._relay_to_children(c, request))
         elif isinstance(event, RerunRequested):
             tasks = [
                 (str(t["task_id"]), int(t.get("route") or 0), bool(t.get("reset_items", False)))
@@ -190,6 +193,15 @@ class OrquestaInterpreter:
         task's completion, and the workflow is ``canceled`` when the last one has."""
         return [
             CancelTask(task_id)
+            for task_id, action in sorted(c.state["actions"].items())
+            if action.get("child") and "start" not in action
+        ]
+
+    def _relay_to_children(self, c: Conductor, request: str) -> list[Command]:
+        """Pass a pause or resume on to the running child executions, as StackStorm
+        cascades them into subworkflows; each child reports back when it has."""
+        return [
+            RelayToChild(task_id, request)
             for task_id, action in sorted(c.state["actions"].items())
             if action.get("child") and "start" not in action
         ]
