@@ -13,7 +13,6 @@ caller a connection of its own for one operation.
 
 from __future__ import annotations
 
-import select
 import threading
 import time
 from collections.abc import Collection, Iterator
@@ -208,7 +207,6 @@ class WorkListener:
         self._own_pids = own_pids
         self._lock = threading.Lock()
         self._conn: Connection | None = None
-        self._notified = False
         self._closed = False
 
     def wait(self, timeout: float) -> bool:
@@ -230,28 +228,19 @@ class WorkListener:
             self._lock.release()
 
     def _wait_on(self, conn: Connection, deadline: float) -> bool:
-        while True:
-            if self._notified:
-                self._notified = False
+        # Reading notifications as they arrive costs no statement (a "SELECT 1"
+        # to make the driver read would be one more transaction per wake-up).
+        remaining = max(0.0, deadline - time.monotonic())
+        for notify in conn.notifies(timeout=remaining):
+            if notify.pid not in self._own_pids:
                 return True
-            remaining = max(0.0, deadline - time.monotonic())
-            readable, _, _ = select.select([conn.fileno()], [], [], remaining)
-            if not readable:
-                return False
-            # A statement makes psycopg read what the server sent, and hand
-            # each notification among it to ``_on_notify``.
-            conn.execute("SELECT 1")
-
-    def _on_notify(self, notify: psycopg.Notify) -> None:
-        if notify.pid not in self._own_pids:
-            self._notified = True
+        return False
 
     def _connection(self) -> Connection:
         if self._closed:
             raise StoreError(f"the store for PostgreSQL at {self._where} is closed")
         if self._conn is None:
             conn = connect(self._url, self._where, self._connect_timeout)
-            conn.add_notify_handler(self._on_notify)
             with translate_errors(self._where):
                 try:
                     conn.execute(QUERIES["listen_work"])
