@@ -133,9 +133,8 @@ def _drive_and_report(engine: Engine, execution_id: str, args: argparse.Namespac
     stop = threading.Event()
     stop_on_signals(stop, engine.let_go)
 
-    def settled() -> bool:
-        return engine.is_settled(engine.get(execution_id))
-
+    settled = engine.settled_watch(execution_id)
+    engine.add_listener(settled.observe)
     # ``run`` drives its own execution and the children it starts, nothing
     # else: everyone's work is ``cadenza worker``'s and ``server``'s job.
     engine.serve(stop, until=settled, own=(execution_id,), only_own=True)

@@ -36,6 +36,7 @@ from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
 from cadenza.engine.interpreter_cache import InterpreterCache
 from cadenza.engine.owner import new_owner_id
 from cadenza.engine.serve import ServeLoop, ServeParts, ServeSettings
+from cadenza.engine.settled import SettledWatch
 from cadenza.engine.wake import WakeUp
 from cadenza.interpreters.protocol import (
     ExecutionView,
@@ -426,6 +427,11 @@ class Engine:
         """Call ``listener`` after each committed decision (from the deciding thread)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (added with ``add_listener``)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def decide(self) -> int:
         """Decide for every execution with waiting events; return how many decisions
         were saved."""
@@ -559,14 +565,29 @@ class Engine:
         deciding and running only its work and its children's."""
         stop = threading.Event()
         deadline = None if timeout is None else self.clock.now() + timeout
+        watch = self.settled_watch(execution_id)
 
         def settled() -> bool:
-            if self.is_settled(self.get(execution_id)):
+            if watch():
                 return True
             return deadline is not None and self.clock.now() >= deadline
 
-        self.serve(stop, until=settled, own=(execution_id,), only_own=True)
+        self.add_listener(watch.observe)
+        try:
+            self.serve(stop, until=settled, own=(execution_id,), only_own=True)
+        finally:
+            self.remove_listener(watch.observe)
         return self.get(execution_id)
+
+    def settled_watch(self, execution_id: str) -> SettledWatch:
+        """A cheap check of whether ``execution_id`` has settled, for serve's
+        ``until``; register its ``observe`` with ``add_listener`` while serving."""
+
+        def statuses(kind: str) -> frozenset[str]:
+            front_end = self.front_ends.require(kind)
+            return front_end.final_statuses | front_end.waiting_statuses
+
+        return SettledWatch(lambda: self.get(execution_id), statuses)
 
     def let_go(self) -> None:
         """Release every task lease this engine holds, so other processes take the

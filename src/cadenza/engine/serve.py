@@ -71,6 +71,10 @@ class ServeParts:
     kinds: Callable[[], Sequence[str]]
 
 
+#: How often a busy loop looks for due timers (seconds).
+_TIMER_LOOK_EVERY = 0.05
+
+
 def open_descendants(store: Store, ids: Collection[str]) -> set[str]:
     """The executions started, directly or not, by ``ids`` that are not final."""
     found: set[str] = set()
@@ -112,6 +116,8 @@ class ServeLoop:
         heartbeat_every = max(0.05, settings.lease / 3)
         next_heartbeat = parts.clock.now() + heartbeat_every
         next_reap = 0.0
+        next_timers = 0.0
+        idle_before = True
         outage = Backoff()
         relay = self._start_relay()
         heartbeats = self._start_heartbeats(heartbeat_every)
@@ -123,7 +129,14 @@ class ServeLoop:
             while not self.stop.is_set() and not (self.until is not None and self.until()):
                 parts.wake.clear()
                 try:
-                    busy = parts.store.fire_due_timers(parts.clock.now(), 100)
+                    busy = 0
+                    # While busy, due timers are looked for every few
+                    # milliseconds, not in every round: that look is a store
+                    # round trip, and a busy round comes every step. After an
+                    # idle wait (which ends when the next timer is due) always.
+                    if idle_before or parts.clock.now() >= next_timers:
+                        busy += parts.store.fire_due_timers(parts.clock.now(), 100)
+                        next_timers = parts.clock.now() + _TIMER_LOOK_EVERY
                     busy += self._round(pool)
                     now = parts.clock.now()
                     if now >= next_reap:
@@ -131,7 +144,8 @@ class ServeLoop:
                         next_reap = now + min(1.0, settings.lease / 3)
                     if now >= next_heartbeat:
                         next_heartbeat = now + heartbeat_every
-                    if not busy:
+                    idle_before = not busy
+                    if idle_before:
                         self._idle(next_heartbeat)
                     outage.reset()
                 except (SchemaMismatch, StoreFault):
