@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-HELLO = "version: 1.0\ntasks:\n  say:\n    action: core.echo message=\"hi\"\n"
+HELLO = 'version: 1.0\ntasks:\n  say:\n    action: core.echo message="hi"\n'
 
 
 def cadenza(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -231,10 +231,8 @@ class WorkListener:
         # Reading notifications as they arrive costs no statement (a "SELECT 1"
         # to make the driver read would be one more transaction per wake-up).
         remaining = max(0.0, deadline - time.monotonic())
-        for notify in conn.notifies(timeout=remaining):
-            if notify.pid not in self._own_pids:
-                return True
-        return False
+        arrived = conn.notifies(timeout=remaining)
+        return any(notify.pid not in self._own_pids for notify in arrived)
 
     def _connection(self) -> Connection:
         if self._closed:

@@ -1,0 +1,62 @@
+"""W1 on the code front end, in-process; prints one JSON object on stdout.
+
+    python bench/workloads/code_bench.py --size 100 --store-url sqlite:///TMP/bench.db \
+        [--face async|sync]
+
+Same protocol as ``cadenza_bench.py``: a fresh store per run, setup outside
+the timed window, the window from the start of the execution until its result
+is known. ``per_step_ms`` is the wall time per activity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# Run as a script: make ``workloads`` importable from bench/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cadenza.engine.engine import Engine
+from cadenza.model.definitions import CodeReference
+from workloads import code_workflows
+
+TARGETS = {"async": "workloads.code_workflows:chain", "sync": "workloads.code_workflows:Chain"}
+
+
+def sequential(url: str, steps: int, face: str) -> dict[str, Any]:
+    """One run of ``steps`` chained no-op activities."""
+    engine = Engine(url)
+    code_workflows.register(engine.registry)
+    definition = engine.register(CodeReference(TARGETS[face], "1"), kind="code")
+    commits_before = int(getattr(engine.store, "commits", 0))
+    t0 = time.perf_counter()
+    record = engine.run(definition, [steps])
+    wall = time.perf_counter() - t0
+    commits = int(getattr(engine.store, "commits", 0)) - commits_before
+    if record.status != "succeeded" or record.output != steps:
+        raise SystemExit(f"workload result is wrong: {record!r}")
+    engine.close()
+    return {
+        "wall_s": wall,
+        "per_step_ms": wall / steps * 1000,
+        "commits_per_step": commits / steps,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workload", default="W1", choices=["W1"])
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--store-url", required=True)
+    parser.add_argument("--face", default="async", choices=sorted(TARGETS))
+    args = parser.parse_args()
+    metrics = sequential(args.store_url, args.size, args.face)
+    print(json.dumps({"metrics": metrics}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The ``code`` front end: workflows written as Python, found by reference.
+
+A definition is a :class:`~cadenza.model.definitions.CodeReference`
+(``package.module:Name`` at a version): ``Name`` is a ``Workflow`` subclass
+or a function taking a ``WorkflowContext`` first (``def`` or ``async def``).
+The module is imported when the definition is compiled (at registration, and
+once per process that decides for it). Snapshots are off: running code
+cannot be written down, so a cold decider replays the history (see the
+interpreter module for why that stays linear).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cadenza.interpreters.code.interpreter import (
+    FINAL,
+    KIND,
+    PAUSED,
+    CodeInterpreter,
+    workflow_entry,
+)
+from cadenza.interpreters.code.nondeterminism import (
+    NONDETERMINISTIC,
+    REPLAY_REQUEST,
+    STUCK_TIMER,
+)
+from cadenza.interpreters.code.workflow import Workflow
+from cadenza.interpreters.protocol import (
+    FrontEndSettings,
+    HistoryView,
+    PendingTask,
+    Recognition,
+    RerunRequest,
+    SnapshotPolicy,
+    TaskAnswer,
+)
+from cadenza.model.definitions import CodeReference, DefinitionSource
+from cadenza.model.errors import DefinitionLoadError, InputError, Problem
+from cadenza.model.events import (
+    JSON,
+    ChildStarted,
+    RecordedEvent,
+    RerunRequested,
+    TaskCanceled,
+    TaskCompleted,
+    TaskScheduled,
+    TimerFired,
+    TimerStarted,
+)
+
+
+class CodeFrontEnd:
+    """Python workflows replayed from history (the ``FrontEnd`` protocol)."""
+
+    kind = KIND
+    suffixes: tuple[str, ...] = ()
+    input_must_be_object = False
+    final_statuses: frozenset[str] = FINAL
+    #: Paused by an operator, or stopped because the code no longer matches
+    #: history (an operator fixes the code and sends the ``replay`` request).
+    waiting_statuses: frozenset[str] = frozenset({PAUSED, NONDETERMINISTIC})
+    snapshots = SnapshotPolicy(enabled=False)
+    operator_requests: Mapping[str, str] = {
+        REPLAY_REQUEST: (
+            "replay the history through the workflow code as it is now and go on if it "
+            "agrees (after fixing a nondeterministic execution)"
+        ),
+    }
+
+    def recognize(self, source: DefinitionSource) -> Recognition:
+        """Sure for an importable reference to a ``Workflow`` subclass or a
+        function; text is never this language."""
+        if not isinstance(source, CodeReference):
+            return Recognition.NO
+        try:
+            target = _resolve(source)
+        except Exception:
+            # Not importable here: it may be another language's reference (or a
+            # typo, which ``compile`` explains once the kind is named).
+            return Recognition.NO
+        if (isinstance(target, type) and issubclass(target, Workflow)) or inspect.isfunction(
+            target
+        ):
+            return Recognition.YES
+        return Recognition.NO
+
+    def compile(self, source: DefinitionSource, *, origin: str | None = None) -> CodeInterpreter:
+        """Import the referenced workflow; ``DefinitionLoadError`` says what is wrong."""
+        where = origin or str(source)
+        if not isinstance(source, CodeReference):
+            raise DefinitionLoadError(
+                problems=[
+                    Problem(
+                        "",
+                        "a code workflow is registered by reference "
+                        "(CodeReference('package.module:Class', version)), not as text",
+                    )
+                ],
+                source=where,
+            )
+        try:
+            target = _resolve(source)
+        except Exception as exc:  # the user's module failing to import is a definition problem
+            raise DefinitionLoadError(
+                problems=[
+                    Problem("", f"cannot load {source.target!r}: {type(exc).__name__}: {exc}")
+                ],
+                source=where,
+            ) from exc
+        if isinstance(target, type) and issubclass(target, Workflow):
+            run = getattr(target, "run", None)
+            if run is None or run is Workflow.run:
+                raise DefinitionLoadError(
+                    problems=[Problem("", f"{source.target} does not define run()")], source=where
+                )
+            return CodeInterpreter(
+                source.target,
+                workflow_entry(target, is_class=True),
+                inspect.iscoroutinefunction(run),
+            )
+        if inspect.isfunction(target):
+            return CodeInterpreter(
+                source.target,
+                workflow_entry(target, is_class=False),
+                inspect.iscoroutinefunction(target),
+            )
+        raise DefinitionLoadError(
+            problems=[
+                Problem(
+                    "",
+                    f"{source.target} is {type(target).__name__}: expected a Workflow subclass "
+                    "or a function taking a WorkflowContext",
+                )
+            ],
+            source=where,
+        )
+
+    def rerun_event(self, request: RerunRequest) -> RerunRequested:
+        """Rerun a finished execution: ``steps`` are task ids (``pkg.mod.act#2``);
+        each runs again with every task issued after it. Without steps, the
+        tasks that did not succeed run again. Other results are reused."""
+        if request.options:
+            raise InputError(
+                f"a code rerun takes no options (got {', '.join(sorted(request.options))})"
+            )
+        return RerunRequested(tasks=[{"task_id": step} for step in request.steps])
+
+    def answer(self, task: PendingTask, answer: TaskAnswer) -> TaskCompleted:
+        """Code workflow tasks never wait for a person's answer."""
+        raise InputError(f"task {task.task_id!r} of a code workflow does not wait for an answer")
+
+    def history_views(self) -> Mapping[str, HistoryView]:
+        """``tasks``: each task the workflow issued (activity, timer, child) with its
+        latest status and result."""
+        return {"tasks": tasks_view}
+
+
+def tasks_view(history: Sequence[RecordedEvent]) -> JSON:
+    """``[{"task_id", "kind", "name", "status", "result"}]`` in the order issued."""
+    tasks: dict[str, dict[str, JSON]] = {}
+    for recorded in history:
+        event = recorded.event
+        if isinstance(event, TaskScheduled):
+            tasks[event.task_id] = _row(event.task_id, "activity", event.name)
+        elif isinstance(event, ChildStarted):
+            tasks[event.task_id] = _row(event.task_id, "child", event.definition)
+        elif isinstance(event, TimerStarted) and not event.timer_id.startswith(STUCK_TIMER):
+            tasks[event.timer_id] = _row(event.timer_id, "timer", f"{event.delay:g}s")
+        elif isinstance(event, TaskCompleted) and event.task_id in tasks:
+            tasks[event.task_id].update(status=event.status, result=event.result)
+        elif isinstance(event, TimerFired) and event.timer_id in tasks:
+            tasks[event.timer_id]["status"] = "fired"
+        elif isinstance(event, TaskCanceled) and event.task_id in tasks:
+            tasks[event.task_id]["status"] = "canceled"
+    return list(tasks.values())
+
+
+def _row(task_id: str, kind: str, name: str) -> dict[str, JSON]:
+    return {"task_id": task_id, "kind": kind, "name": name, "status": "scheduled", "result": None}
+
+
+def _resolve(reference: CodeReference) -> Any:
+    target: Any = importlib.import_module(reference.module)
+    for part in reference.qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def create(settings: FrontEndSettings) -> CodeFrontEnd:
+    """The ``cadenza.front_ends`` entry point; no setting applies to this language."""
+    return CodeFrontEnd()

@@ -1,0 +1,459 @@
+"""The decision function of code workflows: run the user's code against history.
+
+**How history is folded.** The state of an execution is a live object
+(:class:`CodeRun`): the runtime (outcomes of tasks, signals, issued task
+ids), the strand holding the user's code, and the log of input batches. Each
+``decide`` folds its input events once into the runtime, then advances the
+strand by one step: the code runs from where it waits until it waits again
+(or ends). Commands are the tasks the code issued in that step. A cold
+decider (another process, a restart) gets a fresh state and the whole
+history through ``decide``, decision by decision, exactly as live: snapshots
+are off for this front end (running code cannot be written down). With the
+``async def`` face a cold replay is O(history) once and a hot decision costs
+O(new events); the plain ``def`` face reruns the code from its start at each
+decision (see ``strands``), so its decisions cost O(tasks so far).
+
+**Nondeterminism.** The interpreter sees only input events, so it checks
+what they name: a ``TaskCompleted`` or ``TimerFired`` for a task id that the
+code (replayed today) never issued means the code no longer does what it
+did when history was recorded. (The plain ``def`` face also checks that a
+run from the start reaches every task earlier runs issued.) The execution
+then stops in status
+``nondeterministic`` with a ``MarkerRecorded(kind="code.nondeterminism")``
+holding the diff (what history has, what the code issued instead, with code
+lines), issues nothing else, and starts a zero-delay timer
+``code.stuck@<decision>`` so that any later replay knows from which decision
+on the engine applied nothing.
+
+**Fixing.** After fixing the code (revert, or guard the change with
+``patched(...)``), the ``replay`` operator request replays the whole log
+through today's code. If it agrees with history, the commands it issued from
+the stuck decision on — which the engine never applied — are issued now and
+the execution goes on, with a zero-delay timer ``code.unstuck@<decision>``
+that tells later replays the engine applied them; otherwise the request is
+refused with the new diff.
+
+**Reruns.** ``RerunRequested`` on a failed (or succeeded) execution gives
+the tasks to run again new ids (``<id>~<n>``) and starts the code afresh;
+every other task's recorded outcome is reused as on any replay.
+
+**Patches.** ``patched(id)`` is True by default. When a divergence shows up
+after a patch said True, the log is replayed with that patch (then the
+patches before it) forced to False; the first replay that agrees with history
+is kept: the execution was recorded by the code before the patch.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cadenza.interpreters.code.futures import Future, TaskFailed
+from cadenza.interpreters.code.nondeterminism import (
+    NONDETERMINISTIC,
+    REPLAY_REQUEST,
+    STUCK_TIMER,
+    divergence_report,
+    skipped_report,
+    stuck_commands,
+)
+from cadenza.interpreters.code.runtime import Issued, Runtime
+from cadenza.interpreters.code.strands import (
+    CoroutineStrand,
+    Raised,
+    RestartStrand,
+    Returned,
+    Strand,
+    Waiting,
+)
+from cadenza.interpreters.code.workflow import WorkflowContext, input_arguments
+from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
+from cadenza.model.commands import (
+    CancelTask,
+    Command,
+    CompleteExecution,
+    RecordMarker,
+    RejectRequest,
+    SetStatus,
+    StartTimer,
+)
+from cadenza.model.errors import FrontEndError
+from cadenza.model.events import (
+    JSON,
+    CancelRequested,
+    Event,
+    ExecutionStarted,
+    OperatorRequested,
+    PauseRequested,
+    RerunRequested,
+    ResumeRequested,
+    SignalReceived,
+    TaskCompleted,
+    TimerFired,
+)
+
+KIND = "code"
+PAUSED = "paused"
+FINAL = frozenset({"succeeded", "failed", "canceled"})
+UNSTUCK_TIMER = "code.unstuck@"
+
+#: Makes the code's entry point for one run: a callable returning the result
+#: (plain code) or a coroutine (async code).
+EntryFactory = Callable[[Runtime, list[Any], dict[str, Any]], Callable[[], Any]]
+
+
+class CodeRun:
+    """The interpreter state of one execution (live; never written down)."""
+
+    def __init__(self) -> None:
+        self.runtime = Runtime()
+        self.strand: Strand | None = None
+        self.status = "requested"
+        self.output: JSON = None
+        self.errors: list[JSON] = []
+        self.log: list[tuple[list[Event], float]] = []
+        #: The commands the code itself issued at each decision (by ordinal - 1),
+        #: without what a replay request re-issued.
+        self.own: list[list[Command]] = []
+        self.stuck: dict[str, JSON] | None = None
+        self.engine_stuck_since: int | None = None
+        self.waiting_on: Future | None = None
+
+
+class CodeInterpreter:
+    """Drives one workflow (class or function) through recorded events."""
+
+    kind = KIND
+
+    def __init__(self, target: str, entry: EntryFactory, is_async: bool) -> None:
+        self.target = target
+        self._entry = entry
+        self._is_async = is_async
+
+    # --- the protocol -------------------------------------------------------------------
+
+    def new_state(self) -> CodeRun:
+        return CodeRun()
+
+    def decide(self, state: CodeRun, events: Sequence[Event], now: float) -> list[Command]:
+        batch = list(events)
+        was_stuck = state.stuck is not None
+        if any(_is_replay(e) for e in batch):
+            commands, own = self._replay(state, batch, now)
+        else:
+            commands = own = self._fold_and_run(state, batch, now)
+            if not was_stuck and state.stuck is not None and state.runtime.patches:
+                commands = own = self._try_old_paths(state, batch, now, commands)
+        state.log.append((batch, now))
+        state.own.append(own)
+        return commands
+
+    def dump_state(self, state: CodeRun) -> JSON:
+        # Never used for snapshots (they are off): a summary for debugging.
+        return {"status": state.status, "decisions": len(state.log), "stuck": state.stuck}
+
+    def load_state(self, data: JSON) -> CodeRun:
+        raise FrontEndError(
+            "code executions keep no snapshots: their state is rebuilt by replaying history"
+        )
+
+    def describe(self, state: CodeRun) -> ExecutionView:
+        runtime = state.runtime
+        tasks = []
+        for issued in runtime.issued.values():
+            if issued.kind == "marker":
+                continue
+            outcome = runtime.outcomes.get(issued.task_id)
+            tasks.append(
+                TaskView(
+                    name=issued.label,
+                    status=outcome.status if outcome else "running",
+                    key=issued.task_id,
+                    result=outcome.result if outcome else None,
+                )
+            )
+        errors = list(state.errors) + ([state.stuck] if state.stuck else [])
+        return ExecutionView(status=state.status, output=state.output, errors=errors, tasks=tasks)
+
+    def actions(self) -> Sequence[ActionUse]:
+        # Activities are named by the code as it runs, not literally up front.
+        return []
+
+    # --- folding and running ------------------------------------------------------------------
+
+    def _fold_and_run(self, state: CodeRun, events: list[Event], now: float) -> list[Command]:
+        runtime = state.runtime
+        runtime.ordinal += 1
+        runtime.now = now
+        out: list[Command] = []
+        was_stuck = state.stuck is not None
+        for event in events:
+            out.extend(self._fold(state, event))
+        if state.status in FINAL:
+            return out
+        if state.stuck is not None:
+            if not was_stuck:
+                out += self._stuck_commands(state)
+                state.status = NONDETERMINISTIC
+            return out
+        if state.strand is None or state.status == PAUSED:
+            # Paused: outcomes are kept, the code goes on once resumed.
+            return out
+        before = set(runtime.issued) if isinstance(state.strand, RestartStrand) else None
+        progress = state.strand.advance()
+        issued_now = runtime.take_commands()
+        if progress is not None and before is not None and runtime.unvisited():
+            # A restarted run skipped tasks that earlier runs issued: the code
+            # changed under the execution. What it issued instead never leaves here.
+            added = [runtime.issued.pop(t) for t in list(runtime.issued) if t not in before]
+            self._skipped(state, runtime.unvisited(), added)
+            state.status = NONDETERMINISTIC
+            return [*out, *self._stuck_commands(state)]
+        out.extend(issued_now)
+        match progress:
+            case None:
+                pass
+            case Waiting(future=future):
+                state.waiting_on = future
+            case Returned(value=value):
+                out.extend(self._finish(state, "succeeded", value, []))
+            case Raised(error=error):
+                out.extend(self._finish(state, "failed", None, [_error_of(error)]))
+        return out
+
+    def _fold(self, state: CodeRun, event: Event) -> list[Command]:
+        runtime = state.runtime
+        final = state.status in FINAL
+        match event:
+            case ExecutionStarted():
+                runtime.input = event.input
+                runtime.seed = event.seed
+                runtime.meta = dict(event.meta)
+                state.status = "running"
+                state.strand = self._strand(runtime)
+            case TaskCompleted():
+                if final or event.task_id in runtime.outcomes:
+                    return []
+                if event.task_id not in runtime.issued:
+                    self._diverged(state, event, f"task {event.task_id!r} {event.status}")
+                runtime.record_outcome(event)
+            case TimerFired():
+                if event.timer_id.startswith(STUCK_TIMER):
+                    state.engine_stuck_since = int(event.timer_id[len(STUCK_TIMER) :])
+                    return []
+                if event.timer_id.startswith(UNSTUCK_TIMER):
+                    state.engine_stuck_since = None
+                    return []
+                if final or event.timer_id in runtime.outcomes:
+                    return []
+                if event.timer_id not in runtime.issued:
+                    self._diverged(state, event, f"timer {event.timer_id!r} fired")
+                runtime.record_outcome(TaskCompleted(task_id=event.timer_id))
+            case SignalReceived():
+                if not final:
+                    runtime.record_signal(event.name, event.data)
+            case CancelRequested():
+                if final:
+                    return [_reject("cancel", f"the execution is already {state.status}")]
+                return self._finish(state, "canceled", None, [])
+            case PauseRequested():
+                if final or state.status != "running":
+                    return [_reject("pause", f"the execution is {state.status}")]
+                state.status = PAUSED
+                return [SetStatus(PAUSED)]
+            case ResumeRequested():
+                if state.status != PAUSED:
+                    return [_reject("resume", f"the execution is {state.status}, not paused")]
+                state.status = "running"
+                return [SetStatus("running")]
+            case RerunRequested():
+                return self._rerun(state, event)
+            case OperatorRequested():
+                return [_reject(event.request, f"unknown request {event.request!r}")]
+            case _:
+                pass  # TaskStarted and the like change nothing the code can see
+        return []
+
+    def _rerun(self, state: CodeRun, event: RerunRequested) -> list[Command]:
+        """Run a finished execution's code again: the chosen tasks, and every task
+        issued after the first of them (default: the tasks that did not succeed)
+        run again; every other task's recorded result is reused."""
+        if state.status not in ("failed", "succeeded"):
+            return [
+                _reject("rerun", f"only a finished execution reruns; this one is {state.status}")
+            ]
+        runtime = state.runtime
+        live = [
+            i.task_id
+            for i in runtime.issued.values()
+            if i.kind in ("activity", "child", "timer") and i.task_id not in runtime.superseded
+        ]
+        chosen = [str(t.get("task_id")) for t in event.tasks if isinstance(t, dict)]
+        unknown = [c for c in chosen if c not in live]
+        if unknown:
+            return [
+                _reject(
+                    "rerun",
+                    f"this execution has no task {unknown[0]!r} to rerun "
+                    f"(its tasks: {', '.join(live) or 'none'})",
+                )
+            ]
+        if chosen:
+            targets = live[min(live.index(c) for c in chosen) :]
+        else:
+            targets = [
+                t
+                for t in live
+                if t in runtime.outcomes and runtime.outcomes[t].status != "succeeded"
+            ]
+        runtime.rerun(targets)
+        runtime.begin_run()
+        state.status, state.output, state.errors = "running", None, []
+        state.strand = self._strand(runtime)
+        state.waiting_on = None
+        return [SetStatus("running")]
+
+    def _strand(self, runtime: Runtime) -> Strand:
+        args, kwargs = input_arguments(runtime.input)
+        start = self._entry(runtime, args, kwargs)
+        if self._is_async:
+            return CoroutineStrand(runtime, start)
+        return RestartStrand(runtime, start)
+
+    def _finish(
+        self, state: CodeRun, status: str, output: JSON, errors: list[JSON]
+    ) -> list[Command]:
+        if status == "succeeded":
+            try:
+                json.dumps(output)
+            except (TypeError, ValueError) as exc:
+                status, output = "failed", None
+                errors = [{"type": "code.bad_output", "message": f"the workflow returned {exc}"}]
+        state.status, state.output, state.errors = status, output, errors
+        if state.strand is not None:
+            state.strand.close()
+        runtime = state.runtime
+        out: list[Command] = [
+            CancelTask(issued.task_id)
+            for issued in runtime.issued.values()
+            if issued.kind in ("activity", "child") and issued.task_id not in runtime.outcomes
+        ]
+        out.append(CompleteExecution(status=status, output=output, errors=errors))
+        return out
+
+    def _stuck_commands(self, state: CodeRun) -> list[Command]:
+        assert state.stuck is not None
+        return stuck_commands(state.stuck, state.runtime.ordinal)
+
+    def _skipped(self, state: CodeRun, skipped: list[Issued], added: list[Issued]) -> None:
+        state.stuck = skipped_report(state.runtime.ordinal, skipped, added)
+
+    def _diverged(self, state: CodeRun, event: Event, what: str) -> None:
+        if state.stuck is None:
+            state.stuck = divergence_report(state.runtime, event.type, what, state.waiting_on)
+
+    # --- replay requests and patches -------------------------------------------------------
+
+    def _rebuilt(self, log: list[tuple[list[Event], float]], forced_old: frozenset[str]) -> CodeRun:
+        fresh = CodeRun()
+        fresh.runtime.forced_old = forced_old
+        for events, now in log:
+            self.decide(fresh, events, now)
+        return fresh
+
+    def _replay(
+        self, state: CodeRun, batch: list[Event], now: float
+    ) -> tuple[list[Command], list[Command]]:
+        """Replay the whole log through today's code; go on if it agrees.
+
+        Returns the commands, and those of them the code issued itself.
+        """
+        since = state.engine_stuck_since
+        if since is None and state.stuck is not None:
+            since = int(state.stuck.get("decision") or 0) or None
+        fresh = self._rebuilt(state.log, state.runtime.forced_old)
+        rest = [e for e in batch if not _is_replay(e)]
+        if fresh.stuck is not None:
+            _adopt(state, fresh)
+            reason = "the code still disagrees with history: " + str(fresh.stuck["message"])
+            own = self._fold_and_run(state, rest, now)
+            marker = RecordMarker(kind="code.nondeterminism", details=fresh.stuck)
+            return [_reject(REPLAY_REQUEST, reason), marker, *own], own
+        out: list[Command] = []
+        if since is not None:
+            # What today's code issued from the stuck decision on never reached the
+            # engine (the stuck code issued nothing then): issue it now.
+            out.append(SetStatus("running"))
+            for commands in fresh.own[since - 1 :]:
+                out.extend(c for c in commands if not isinstance(c, RejectRequest | SetStatus))
+        _adopt(state, fresh)
+        own = self._fold_and_run(state, rest, now)
+        out.extend(own)
+        if since is not None and state.status not in FINAL:
+            # Tells later replays that the engine applied everything up to here
+            # (a replay of this request cannot know whether it was refused then).
+            out.append(StartTimer(f"{UNSTUCK_TIMER}{state.runtime.ordinal}", 0.0))
+        return out, own
+
+    def _try_old_paths(
+        self, state: CodeRun, batch: list[Event], now: float, commands: list[Command]
+    ) -> list[Command]:
+        """After a divergence: replay with the newest patches forced to the old path."""
+        taken = [p for p, value in state.runtime.patches.items() if value]
+        for count in range(1, len(taken) + 1):
+            forced = state.runtime.forced_old | frozenset(taken[-count:])
+            fresh = self._rebuilt([*state.log, (batch, now)], forced)
+            if fresh.stuck is None:
+                found = fresh.own.pop()
+                fresh.log.pop()
+                _adopt(state, fresh)
+                return found
+        return commands
+
+
+def _adopt(state: CodeRun, fresh: CodeRun) -> None:
+    if state.strand is not None and state.strand is not fresh.strand:
+        state.strand.close()
+    state.__dict__.update(fresh.__dict__)
+
+
+def _is_replay(event: Event) -> bool:
+    return isinstance(event, OperatorRequested) and event.request == REPLAY_REQUEST
+
+
+def _reject(request: str, message: str) -> RejectRequest:
+    return RejectRequest(request=request, error={"kind": "code.request", "message": message})
+
+
+def _error_of(error: BaseException) -> JSON:
+    if isinstance(error, TaskFailed):
+        found: dict[str, JSON] = {
+            "type": "code.task_failed",
+            "message": error.message,
+            "task_id": error.task_id,
+            "status": error.status,
+        }
+        if error.error is not None:
+            found["error"] = error.error
+        return found
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    return {"type": type(error).__name__, "message": str(error), "where": where}
+
+
+def workflow_entry(target: Any, *, is_class: bool) -> EntryFactory:
+    """The entry factory for a ``Workflow`` subclass or a function taking a context."""
+
+    def entry(runtime: Runtime, args: list[Any], kwargs: dict[str, Any]) -> Callable[[], Any]:
+        def start() -> Any:
+            if is_class:
+                instance = target()
+                instance._bind(runtime)
+                return instance.run(*args, **kwargs)
+            return target(WorkflowContext(runtime), *args, **kwargs)
+
+        return start
+
+    return entry

@@ -1,0 +1,338 @@
+"""The workflow runtime: what workflow code calls, turned into commands.
+
+One :class:`Runtime` lives in each execution's interpreter state. Workflow
+code reaches it through ``Workflow``/``WorkflowContext`` methods; it
+
+* gives each submitted task a **stable id**: ``<name>#<n>`` where ``n``
+  counts submissions of that name in this run, or ``<name>@<hash>`` (hash of
+  the arguments) for idempotent activities, so that the same code replayed
+  against the same history names the same tasks;
+* issues a command only for a task id it has not issued before, and returns
+  a future that history resolves;
+* keeps what history said about every task (its outcome) and the signals
+  received, so that a run started from the beginning (a cold replay, or the
+  restarting face) finds every finished task finished;
+* serves the workflow-safe values: ``now()`` is the recorded time of the
+  decision, ``random()``/``uuid4()`` are drawn from the seed the engine
+  recorded in ``ExecutionStarted``, so a replay sees the same values.
+
+It imports no clock and no random module: purity is the point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cadenza.interpreters.code.activities import ActivityDefinition
+from cadenza.interpreters.code.futures import Future, TaskFailed
+from cadenza.model.commands import Command, RecordMarker, ScheduleTask, StartChild, StartTimer
+from cadenza.model.errors import CadenzaError
+from cadenza.model.events import JSON, TaskCompleted
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class WorkflowUsageError(CadenzaError):
+    """Workflow code used the workflow API in a way it cannot work."""
+
+    code = "code.usage"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A command the workflow code issued, kept for nondeterminism reports."""
+
+    task_id: str
+    kind: str  # activity, timer, child
+    label: str  # what it runs (activity name, child definition, timer delay)
+    where: str  # file:line of the workflow code that issued it
+    ordinal: int  # which decision issued it (1 = the first)
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.label!r} as task {self.task_id!r} at {self.where}"
+
+
+class Runtime:
+    """The execution's side of the workflow API. See the module docstring."""
+
+    def __init__(self) -> None:
+        self.input: JSON = None
+        self.seed = 0
+        self.meta: dict[str, JSON] = {}
+        self.now = 0.0
+        self.ordinal = 0
+        #: Task id -> the outcome history recorded for it.
+        self.outcomes: dict[str, TaskCompleted] = {}
+        #: Signal name -> payloads received, in order.
+        self.signals: dict[str, list[JSON]] = {}
+        #: Task id -> the command issued for it (in issue order).
+        self.issued: dict[str, Issued] = {}
+        #: Task id -> its future (kept across restarts of the code).
+        self.futures: dict[str, Future] = {}
+        #: Patch id -> whether this execution takes the patched path.
+        self.patches: dict[str, bool] = {}
+        #: Patch ids forced to the old path (found by replay; see the interpreter).
+        self.forced_old: frozenset[str] = frozenset()
+        #: Commands issued since the interpreter last collected them.
+        self.pending: list[Command] = []
+        #: Rerun tasks: first id -> the id it runs under now; ids no longer used.
+        self.aliases: dict[str, str] = {}
+        self.superseded: set[str] = set()
+        self._base_of: dict[str, str] = {}
+        self._reruns: dict[str, int] = {}
+        self.suspend: Callable[[Future], None] = _cannot_suspend
+        self._counters: dict[str, int] = {}
+        self._signal_reads: dict[str, int] = {}
+        self._draws = 0
+        #: Task ids this run of the code reached (issued now or before).
+        self.visited: set[str] = set()
+        #: Values ``now()`` returned, by call; kept so that a run restarted from
+        #: the beginning reads the times its first run read.
+        self._times: list[float] = []
+        self._time_reads = 0
+
+    # --- the run ---------------------------------------------------------------------
+
+    def begin_run(self) -> None:
+        """Reset what a run of the code counts, before running it from the start."""
+        self._counters.clear()
+        self._signal_reads.clear()
+        self._draws = 0
+        self._time_reads = 0
+        self.visited.clear()
+
+    def unvisited(self) -> list[Issued]:
+        """What earlier runs issued and this run of the code did not reach."""
+        return [
+            i
+            for i in self.issued.values()
+            if i.task_id not in self.visited and i.task_id not in self.superseded
+        ]
+
+    def rerun(self, task_ids: list[str]) -> None:
+        """Give these tasks new ids (``<id>~<n>``), so that the next run of the
+        code issues them again instead of reading their recorded outcomes."""
+        for task_id in task_ids:
+            base = self._base_of.get(task_id, task_id)
+            count = self._reruns.get(base, 0) + 1
+            self._reruns[base] = count
+            renamed = f"{base}~{count}"
+            self.aliases[base] = renamed
+            self._base_of[renamed] = base
+            self.superseded.add(task_id)
+
+    def take_commands(self) -> list[Command]:
+        """The commands issued since the last call."""
+        taken, self.pending = self.pending, []
+        return taken
+
+    def record_outcome(self, event: TaskCompleted) -> None:
+        """Keep a task's outcome and finish its future."""
+        self.outcomes[event.task_id] = event
+        future = self.futures.get(event.task_id)
+        if future is not None and not future.done:
+            _settle(future, event)
+
+    def record_signal(self, name: str, payload: JSON) -> None:
+        """Keep a signal and finish the first future waiting for it."""
+        received = self.signals.setdefault(name, [])
+        received.append(payload)
+        future = self.futures.get(_signal_id(name, len(received)))
+        if future is not None and not future.done:
+            future.set_result(payload)
+
+    # --- the workflow API --------------------------------------------------------------
+
+    def submit_activity(
+        self, declared: ActivityDefinition, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Future:
+        """Schedule ``declared`` with these arguments (once per task id)."""
+        plain_args, plain_kwargs = _resolved(args, kwargs)
+        task_id = "" if declared.idempotent else self._current(self._next_id(declared.name))
+        known = self.futures.get(task_id)
+        if known is not None and task_id in self.issued:
+            # A restarted run reaching a task it issued before: nothing to build.
+            self.visited.add(task_id)
+            return known
+        data = {"args": plain_args, "kwargs": plain_kwargs}
+        text = _json_text(data, declared.name)
+        if declared.idempotent:
+            task_id = self._current(f"{declared.name}@{_digest(text)}")
+        meta: dict[str, JSON] = {"code": "activity", "version": declared.version}
+        for key in ("schedule_to_start_timeout", "schedule_to_close_timeout"):
+            value = getattr(declared, key)
+            if value is not None:
+                meta[key] = value
+        if declared.priority:
+            meta["priority"] = declared.priority
+        command = ScheduleTask(
+            task_id=task_id,
+            name=declared.name,
+            action=declared.name,
+            input=data,
+            meta=meta,
+            queue=declared.task_list,
+            retry=declared.retry,
+            timeout=declared.start_to_close_timeout,
+            heartbeat_timeout=declared.heartbeat_timeout,
+            external=declared.external,
+        )
+        return self._issue(task_id, "activity", declared.name, command)
+
+    def start_timer(self, seconds: float) -> Future:
+        """A future finished ``seconds`` after this decision (a durable timer)."""
+        if seconds < 0:
+            raise WorkflowUsageError(f"a timer cannot last {seconds} seconds")
+        task_id = self._current(self._next_id("timer"))
+        return self._issue(task_id, "timer", f"{seconds:g}s", StartTimer(task_id, float(seconds)))
+
+    def start_child(self, definition: str, input: JSON, name: str | None = None) -> Future:
+        """Start an execution of ``definition`` (a registered name or id) as a task."""
+        label = name or definition
+        task_id = self._current(self._next_id(f"child:{label}"))
+        command = StartChild(task_id=task_id, name=label, definition=definition, input=input)
+        return self._issue(task_id, "child", definition, command)
+
+    def wait_signal(self, name: str) -> Future:
+        """A future finished by the next signal ``name`` this run has not read yet."""
+        count = self._signal_reads.get(name, 0) + 1
+        self._signal_reads[name] = count
+        task_id = _signal_id(name, count)
+        future = self.futures.get(task_id)
+        if future is None:
+            future = self.futures[task_id] = Future(task_id, self._suspend)
+            received = self.signals.get(name, [])
+            if len(received) >= count:
+                future.set_result(received[count - 1])
+        return future
+
+    def record_marker(self, name: str, details: JSON = None) -> None:
+        """Keep ``details`` in history under ``name`` (for people; changes nothing).
+
+        A replay does not record it again: the run counts markers like tasks.
+        """
+        marker_id = self._next_id(f"marker:{name}")
+        self.visited.add(marker_id)
+        if marker_id not in self.issued:
+            self.issued[marker_id] = Issued(marker_id, "marker", name, _caller(), self.ordinal)
+            self.pending.append(RecordMarker(kind="code.marker", details={name: details}))
+
+    def patched(self, patch_id: str) -> bool:
+        """Whether this execution takes the code path added by patch ``patch_id``.
+
+        New executions (and those that reach the patch after it was deployed)
+        take it; an execution whose history was recorded by the old code does
+        not: the interpreter finds out by replay (see the interpreter module).
+        """
+        found = self.patches.get(patch_id)
+        if found is None:
+            found = self.patches[patch_id] = patch_id not in self.forced_old
+            self.pending.append(
+                RecordMarker(kind="code.patch", details={"patch": patch_id, "patched": found})
+            )
+        return found
+
+    def current_time(self) -> float:
+        """The time of the decision in which the run first reached this call."""
+        self._time_reads += 1
+        if self._time_reads > len(self._times):
+            self._times.append(self.now)
+        return self._times[self._time_reads - 1]
+
+    def random(self) -> float:
+        """A float in [0, 1) drawn from the recorded seed (the same on replay)."""
+        return int.from_bytes(self._draw()[:7], "big") / float(1 << 56)
+
+    def uuid4(self) -> str:
+        """A version-4 UUID as text, drawn from the recorded seed (the same on replay)."""
+        raw = bytearray(self._draw()[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x40
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        text = raw.hex()
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _suspend(self, future: Future) -> None:
+        self.suspend(future)
+
+    def _draw(self) -> bytes:
+        self._draws += 1
+        return hashlib.sha256(f"{self.seed}:{self._draws}".encode()).digest()
+
+    def _current(self, task_id: str) -> str:
+        return self.aliases.get(task_id, task_id)
+
+    def _next_id(self, name: str) -> str:
+        count = self._counters.get(name, 0) + 1
+        self._counters[name] = count
+        return f"{name}#{count}"
+
+    def _issue(self, task_id: str, kind: str, label: str, command: Command) -> Future:
+        self.visited.add(task_id)
+        future = self.futures.get(task_id)
+        if future is None:
+            future = self.futures[task_id] = Future(task_id, self._suspend)
+            outcome = self.outcomes.get(task_id)
+            if outcome is not None:
+                _settle(future, outcome)
+        if task_id not in self.issued:
+            self.issued[task_id] = Issued(task_id, kind, label, _caller(), self.ordinal)
+            if task_id not in self.outcomes:
+                self.pending.append(command)
+        return future
+
+
+def _settle(future: Future, event: TaskCompleted) -> None:
+    if event.status == "succeeded":
+        future.set_result(event.result)
+    else:
+        future.set_exception(TaskFailed(event.task_id, event.status, event.error))
+
+
+def _signal_id(name: str, count: int) -> str:
+    return f"signal:{name}#{count}"
+
+
+def _resolved(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    # A future passed as an argument stands for its result: wait for it first.
+    return (
+        [a.result if isinstance(a, Future) else a for a in args],
+        {k: v.result if isinstance(v, Future) else v for k, v in kwargs.items()},
+    )
+
+
+def _json_text(data: JSON, where: str) -> str:
+    # Checked here, in the workflow, so the error names the call: the store
+    # would only fail later, far from it.
+    try:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise WorkflowUsageError(
+            f"the arguments of {where} must be JSON values (they go into history): {exc}"
+        ) from exc
+
+
+def _digest(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _caller() -> str:
+    """``file:line`` of the innermost workflow-code frame (outside this package)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "?"
+
+
+def _cannot_suspend(future: Future) -> None:
+    raise WorkflowUsageError(f"{future!r} cannot be waited for outside a workflow run")
