@@ -321,3 +321,32 @@ def test_a_hung_activity_with_a_heartbeat_timeout_is_timed_out(store: Store) -> 
     record = engine.get(execution_id)
     assert record.status == "failed"
     assert record.errors[0]["error"]["type"] == "task.heartbeat_timeout"
+
+
+def test_an_activity_timed_out_here_is_told_to_stop(store: Store) -> None:
+    from cadenza.workers.context import ActivityContext
+
+    clock = FakeClock()
+    registry = default_registry()
+    told = threading.Event()
+
+    @registry.activity("slow")
+    def slow(context: ActivityContext) -> str:
+        # Runs until told to stop (or 30 s, which the test would notice).
+        if context.cancel_event.wait(30):
+            told.set()
+        return "stopped"
+
+    engine = make_engine(store, clock=clock, registry=registry, lease=30)
+    definition = engine.register(steps({"name": "s", "action": "slow", "timeout": 5}), kind="steps")
+    execution_id = engine.start(definition)
+    engine.decide()
+    [task] = engine.runner.claim(["default"], 1)
+    worker = threading.Thread(target=engine.runner.run, args=(task,))
+    worker.start()
+    clock.advance(6)
+    assert engine.runner.reap() == 1
+    worker.join(timeout=10)
+    assert told.is_set()
+    engine.run_until_idle()
+    assert engine.get(execution_id).status == "failed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import threading
@@ -218,8 +219,17 @@ def status(args: argparse.Namespace) -> int:
         print(to_json({**result_document(record), "tasks": tasks}))
         return EXIT_OK
     children = engine.store.list_executions(parent_id=record.id, limit=1000)[::-1]
+    if not record.errors and view.errors and not engine.is_final(record):
+        # A waiting execution (a saga stuck on an undo) keeps its errors in its
+        # state until it ends: show why it waits.
+        record = dataclasses.replace(record, errors=masked_errors(view.errors, engine, record))
     print_status(record, tasks, children)
     return EXIT_OK
+
+
+def masked_errors(errors: list[Any], engine: Engine, record: ExecutionRecord) -> list[Any]:
+    """``errors`` with the execution's secret values masked."""
+    return masked(dataclasses.replace(record, errors=errors), engine.secrets_of(record.id)).errors
 
 
 def _ps_filters(args: argparse.Namespace, engine: Engine) -> dict[str, Any]:

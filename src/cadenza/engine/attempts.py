@@ -66,6 +66,14 @@ class RunningTasks:
         with self.lock:
             return [k for k in self.contexts if k not in self.own_heartbeat]
 
+    def cancel(self, key: tuple[str, str]) -> None:
+        """Ask the running attempt of ``key`` to stop (its activity sees
+        ``context.cancelled``), if it runs here."""
+        with self.lock:
+            context = self.contexts.get(key)
+        if context is not None:
+            context.cancel()
+
     def cancel_missing(self, held: set[tuple[str, str]], asked: Sequence[tuple[str, str]]) -> None:
         """Stop attempts whose lease was lost: another worker owns the task now."""
         with self.lock:
@@ -273,5 +281,9 @@ class AttemptRunner:
                 )
                 count += 1
             except LeaseLost:
-                pass  # the owner finished it after all, just in time
+                continue  # the owner finished it after all, just in time
+            if task.lease_owner == self.owner:
+                # Timed out here: tell the activity, so it can stop instead of
+                # running on (and holding up a clean shutdown) for nothing.
+                self.running.cancel((task.execution_id, task.task_id))
         return count
