@@ -61,3 +61,12 @@ def test_ps_refuses_a_duration_it_cannot_read(
     store = f"sqlite:///{tmp_path / 'cadenza.db'}"
     assert main(["ps", "--store", store, "--since", "yesterday"]) == 2
     assert "--since takes a duration such as 90s" in capsys.readouterr().err
+
+
+def test_version_and_log_level(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("cadenza ")
+    assert main(["--log-level", "loud", "ps"]) == 2
+    assert "the log level must be one of debug, info" in capsys.readouterr().err

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from cadenza import __version__
 from cadenza.cli import commands, reports
 from cadenza.model.errors import (
     CadenzaError,
@@ -62,7 +63,15 @@ _LOCAL_ONLY = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="cadenza: %(message)s")
+    level = args.log_level or os.environ.get("CADENZA_LOG_LEVEL") or "warning"
+    if level.upper() not in _LOG_LEVELS:
+        print(
+            f"error [input.invalid]: the log level must be one of "
+            f"{', '.join(n.lower() for n in _LOG_LEVELS)}, not {level!r}",
+            file=sys.stderr,
+        )
+        return reports.EXIT_BAD_INPUT
+    logging.basicConfig(level=level.upper(), format="cadenza: %(message)s")
     if not getattr(args, "command", None):
         parser.print_help()
         return reports.EXIT_BAD_INPUT
@@ -84,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``cadenza history ID | head``): not an error.
         sys.stderr.close()
         return reports.EXIT_OK
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _bad_input(exc: CadenzaError) -> bool:
@@ -135,6 +147,12 @@ def _given(value: Any) -> bool:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cadenza", description="Run workflows durably (embedded SQLite by default)."
+    )
+    parser.add_argument("--version", action="version", version=f"cadenza {__version__}")
+    parser.add_argument(
+        "--log-level",
+        metavar="LEVEL",
+        help="debug, info, warning (the default) or error; also $CADENZA_LOG_LEVEL",
     )
     parser.add_argument(
         "--server",
