@@ -70,3 +70,26 @@ def test_version_and_log_level(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("cadenza ")
     assert main(["--log-level", "loud", "ps"]) == 2
     assert "the log level must be one of debug, info" in capsys.readouterr().err
+
+
+def test_purge_deletes_finished_executions_older_than_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path / 'cadenza.db'}"
+    (tmp_path / "asks.yaml").write_text(ASKS)
+    (tmp_path / "echoes.yaml").write_text(ECHOES)
+    assert main(["run", "--store", store, "--quiet", str(tmp_path / "asks.yaml")]) == 3
+    assert main(["run", "--store", store, "--quiet", str(tmp_path / "echoes.yaml")]) == 0
+    capsys.readouterr()
+
+    assert main(["purge", "--store", store, "--older-than", "1h"]) == 0
+    assert "deleted 0 finished" in capsys.readouterr().out
+    assert main(["purge", "--store", store, "--older-than", "0s", "--dry-run"]) == 0
+    assert "would delete 1 finished" in capsys.readouterr().out
+    assert len(_ps(capsys, store)) == 2
+    assert main(["purge", "--store", store, "--older-than", "0s"]) == 0
+    assert "deleted 1 finished" in capsys.readouterr().out
+    # The paused one is not finished: it stays.
+    assert [r["status"] for r in _ps(capsys, store)] == ["paused"]
+    assert main(["purge", "--store", store, "--older-than", "0s", "--status", "paused"]) == 2
+    assert "not a final status" in capsys.readouterr().err

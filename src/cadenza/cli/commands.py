@@ -28,6 +28,7 @@ from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.protocol import RerunRequest, start_settings_of, warnings_of
 from cadenza.model.errors import DefinitionError, InputError, OperationRefused
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.packs.command_line import load_packs, register_pack_workflows
 from cadenza.store import open_store
 from cadenza.store.records import ExecutionRecord
@@ -230,6 +231,36 @@ def status(args: argparse.Namespace) -> int:
 def masked_errors(errors: list[Any], engine: Engine, record: ExecutionRecord) -> list[Any]:
     """``errors`` with the execution's secret values masked."""
     return masked(dataclasses.replace(record, errors=errors), engine.secrets_of(record.id)).errors
+
+
+def purge(args: argparse.Namespace) -> int:
+    """Delete finished executions older than ``--older-than`` (retention)."""
+    engine = _engine(args)
+    cutoff = engine.clock.now() - parse_duration(args.older_than, "--older-than")
+    statuses = sorted(set(args.status) if args.status else FINAL_EXECUTION_STATUSES)
+    live = sorted(set(statuses) - FINAL_EXECUTION_STATUSES)
+    if live:
+        raise InputError(
+            f"purge deletes only finished executions; {', '.join(live)} is not a final status"
+        )
+    kinds = args.kind or None
+    deleted = 0
+    before: tuple[float, str] | None = None
+    while True:
+        page = engine.store.list_executions(
+            limit=500, statuses=statuses, kinds=kinds, until=cutoff, before=before
+        )
+        if not page:
+            break
+        if args.dry_run:
+            deleted += len(page)
+            before = (page[-1].created_at, page[-1].id)
+        else:
+            deleted += engine.store.delete_executions([r.id for r in page])
+            before = (page[-1].created_at, page[-1].id)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {deleted} finished execution(s) started before {args.older_than} ago")
+    return EXIT_OK
 
 
 def _ps_filters(args: argparse.Namespace, engine: Engine) -> dict[str, Any]:

@@ -301,6 +301,18 @@ def _parser() -> argparse.ArgumentParser:
     p = command("worker", "run decisions and activities until stopped", commands.worker)
     _worker_options(p)
 
+    p = command(
+        "purge",
+        "delete finished executions older than a given age, with their histories",
+        commands.purge,
+    )
+    p.add_argument("--older-than", required=True, metavar="DURATION", help="30m, 2h, 7d, 1w...")
+    p.add_argument(
+        "--status", action="append", metavar="STATUS", help="only this final status (repeatable)"
+    )
+    p.add_argument("--kind", action="append", metavar="KIND", help="only this kind (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+
     p = command("db", "manage the store's schema", commands.db)
     p.add_argument("action", choices=["upgrade", "version"])
     return parser

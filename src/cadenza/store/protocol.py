@@ -200,6 +200,14 @@ class ExecutionStore(Protocol):
         that changes an interpreter's state format, or to prove the point.
         """
 
+    def delete_executions(self, execution_ids: Sequence[str]) -> int:
+        """Delete these executions, if final, with everything kept for them
+        (history, inbox, tasks, timers); return how many were deleted.
+
+        For retention: an execution that is not final (its status is not one
+        of ``FINAL_EXECUTION_STATUSES``) is left alone.
+        """
+
 
 class DecisionRounds(Protocol):
     """The decision round: see the module docstring."""

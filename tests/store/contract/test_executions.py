@@ -290,3 +290,32 @@ def test_executions_and_tasks_are_counted_by_kind_queue_and_status(store: Store)
     }
     start_with_tasks(store, 1, new_task("x", queue="q1"), new_task("y", queue="q2"), prefix="c")
     assert store.task_counts() == {("q1", "scheduled"): 1, ("q2", "scheduled"): 1}
+
+
+# --- retention -------------------------------------------------------------------------
+
+
+def test_deleting_executions_removes_final_ones_whole_and_leaves_live_ones(store: Store) -> None:
+    ended, live = start(store, 2)
+    run(
+        store,
+        planned(
+            {
+                ended: lambda w: result_for(
+                    w, status="succeeded", completed=True, timers=[("t", NOW + 99)]
+                ),
+                live: lambda w: result_for(w, timers=[("t", NOW + 99)]),
+            }
+        ),
+    )
+    store.deliver(ended, [PauseRequested()], NOW)  # a late request, still in its inbox
+
+    assert store.delete_executions([ended, live, "no-such-id"]) == 1
+
+    with pytest.raises(ExecutionNotFound):
+        store.load_execution(ended)
+    with pytest.raises(ExecutionNotFound):
+        store.read_history(ended)
+    assert store.load_execution(live).status == "running"
+    assert types_of(store, live) == ["ExecutionStarted"]
+    assert store.delete_executions([]) == 0

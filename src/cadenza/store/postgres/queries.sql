@@ -315,3 +315,24 @@ WHERE id = ANY(%(ids)s::text[]) AND parent_id IS NOT NULL;
 -- name: children_of
 SELECT id, parent_id, parent_task_id, status FROM executions
 WHERE parent_id = ANY(%(ids)s::text[]);
+
+-- name: deletable_executions
+-- The final ones among the ids, locked (retention never deletes a live execution).
+SELECT id FROM executions
+WHERE id = ANY(%(ids)s::text[]) AND status = ANY(%(final)s::text[])
+ORDER BY id FOR UPDATE;
+
+-- name: delete_history
+DELETE FROM history WHERE execution_id = ANY(%(ids)s::text[]);
+
+-- name: delete_inbox
+DELETE FROM inbox WHERE execution_id = ANY(%(ids)s::text[]);
+
+-- name: delete_tasks
+DELETE FROM tasks WHERE execution_id = ANY(%(ids)s::text[]);
+
+-- name: delete_timers
+DELETE FROM timers WHERE execution_id = ANY(%(ids)s::text[]);
+
+-- name: delete_execution_rows
+DELETE FROM executions WHERE id = ANY(%(ids)s::text[]);

@@ -26,6 +26,7 @@ from cadenza.model.errors import (
     StoreError,
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.codec import (
     definition_from_row,
     definition_values,
@@ -256,6 +257,26 @@ class PostgresStore:
         ids = None if execution_ids is None else list(execution_ids)
         with self._write() as conn:
             return conn.execute(QUERIES["forget_snapshots"], {"ids": ids}).rowcount
+
+    def delete_executions(self, execution_ids: Sequence[str]) -> int:
+        if not execution_ids:
+            return 0
+        final = sorted(FINAL_EXECUTION_STATUSES)
+        with self._write() as conn:
+            params = {"ids": list(execution_ids), "final": final}
+            rows = conn.execute(QUERIES["deletable_executions"], params).fetchall()
+            ids = [row["id"] for row in rows]
+            if not ids:
+                return 0
+            for statement in (
+                "delete_history",
+                "delete_inbox",
+                "delete_tasks",
+                "delete_timers",
+                "delete_execution_rows",
+            ):
+                conn.execute(QUERIES[statement], {"ids": ids})
+            return len(ids)
 
     # --- decision rounds -----------------------------------------------------------------
 

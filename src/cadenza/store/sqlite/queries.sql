@@ -265,3 +265,23 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND parent_id IS NOT NULL;
 -- name: children_of
 SELECT id, parent_id, parent_task_id, status FROM executions
 WHERE parent_id IN (SELECT value FROM json_each(:ids));
+
+-- name: deletable_executions
+-- The final ones among the ids (retention never deletes a live execution).
+SELECT id FROM executions
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN (SELECT value FROM json_each(:final));
+
+-- name: delete_history
+DELETE FROM history WHERE execution_id IN (SELECT value FROM json_each(:ids));
+
+-- name: delete_inbox
+DELETE FROM inbox WHERE execution_id IN (SELECT value FROM json_each(:ids));
+
+-- name: delete_tasks
+DELETE FROM tasks WHERE execution_id IN (SELECT value FROM json_each(:ids));
+
+-- name: delete_timers
+DELETE FROM timers WHERE execution_id IN (SELECT value FROM json_each(:ids));
+
+-- name: delete_execution_rows
+DELETE FROM executions WHERE id IN (SELECT value FROM json_each(:ids));

@@ -31,6 +31,7 @@ from cadenza.model.errors import (
     StoreUnavailable,
 )
 from cadenza.model.events import Event, RecordedEvent, TimerFired
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.codec import (
     definition_from_row,
     definition_values,
@@ -116,6 +117,16 @@ def _no_room_beside(path: str) -> bool:
 
 #: Less free space than this, beside an I/O error, is a full disk.
 _FULL_BELOW = 64 * 1024
+
+
+#: What deleting executions removes, children rows first.
+_DELETES = (
+    "delete_history",
+    "delete_inbox",
+    "delete_tasks",
+    "delete_timers",
+    "delete_execution_rows",
+)
 
 
 def split_sql(script: str) -> list[str]:
@@ -362,6 +373,19 @@ class SQLiteStore:
         ids = None if execution_ids is None else rs.sql_list(execution_ids)
         with self._write() as conn:
             return rs.execute(conn, "forget_snapshots", {"ids": ids}).rowcount
+
+    def delete_executions(self, execution_ids: Sequence[str]) -> int:
+        if not execution_ids:
+            return 0
+        final = rs.sql_list(sorted(FINAL_EXECUTION_STATUSES))
+        with self._write() as conn:
+            params = {"ids": rs.sql_list(execution_ids), "final": final}
+            ids = [row["id"] for row in rs.execute(conn, "deletable_executions", params)]
+            if not ids:
+                return 0
+            for statement in _DELETES:
+                rs.execute(conn, statement, {"ids": rs.sql_list(ids)})
+            return len(ids)
 
     # --- decision rounds -----------------------------------------------------------------
 
