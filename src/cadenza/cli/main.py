@@ -301,6 +301,10 @@ def _parser() -> argparse.ArgumentParser:
     p = command("worker", "run decisions and activities until stopped", commands.worker)
     _worker_options(p)
 
+    from cadenza.cli.trigger_commands import add_commands as add_trigger_commands
+
+    add_trigger_commands(command)
+
     p = command(
         "purge",
         "delete finished executions older than a given age, with their histories",

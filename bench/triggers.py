@@ -1,0 +1,461 @@
+"""Triggerflow's ingestion experiment on this machine: one workspace joins a fork of
+TASKS parallel tasks x EVENTS events each, read from Redis Streams and from NATS
+JetStream, against a plain consumer that only reads and acknowledges the same stream.
+
+    python bench/triggers.py                          # 200 x 1000, both brokers, SQLite
+    python bench/triggers.py --tasks 20 --events 500  # a quick run
+    python bench/triggers.py --store postgresql://postgres@127.0.0.1:5432/postgres --json
+
+For each broker, in one run:
+
+1. The stream is filled with TASKS x EVENTS CloudEvents (task i reports
+   ``event.triggerflow.termination.success`` with subject ``task-i``), the
+   tasks interleaved as parallel tasks would be. Not timed.
+2. **plain consumer**: a fresh consumer group (durable consumer) reads the
+   whole stream in batches and acknowledges every message. Timed.
+3. **cadenza**: a workspace with one ``JOIN`` trigger per task (``join`` =
+   EVENTS, its action emits ``task.joined``) and a final ``JOIN`` over the
+   TASKS tasks (``TERMINATE``). A ``TriggerWorker`` reads the same stream
+   with another fresh group and delivers each batch in one store transaction;
+   the engine decides in the same process. Timed from the worker's start to
+   the workspace's end. Then every counter is checked: each task trigger
+   counted exactly EVENTS, the final join fired once, no event was a
+   duplicate or a dead letter.
+
+4. **memory** (``--brokers ...,none``): the same workspace fed batches from
+   memory by a thread while the engine decides: what the store and the
+   interpreter can do without any broker client, to tell which side bounds
+   the figures above.
+
+Reported: events/s of each, and cadenza's time over the plain consumer's.
+With ``--kills K`` a trigger worker is SIGKILLed K times mid-stream (once a
+batch of its generation has been decided) and restarted under the same
+consumer name; ``--listeners N`` runs N trigger workers sharing the stream.
+The counters are checked after every run, kills or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REDIS_URL = os.environ.get("CADENZA_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+NATS_URL = os.environ.get("CADENZA_BENCH_NATS", "nats://127.0.0.1:4222")
+SUCCESS = "event.triggerflow.termination.success"
+
+
+def workspace(tasks: int, events: int, source: dict[str, Any]) -> str:
+    """The fork-join workspace as definition text."""
+    triggers: list[dict[str, Any]] = [
+        {
+            "id": f"task-{i}",
+            "activation": [{"subject": f"task-{i}", "type": SUCCESS}],
+            "condition": "JOIN",
+            "context": {"join": events, "emit": {"subject": "fork", "type": "task.joined"}},
+            "action": "EMIT",
+        }
+        for i in range(tasks)
+    ]
+    triggers.append(
+        {
+            "id": "fork-join",
+            "activation": [{"subject": "fork", "type": "task.joined"}],
+            "condition": "JOIN",
+            "context": {"join": tasks, "result": "joined"},
+            "action": "TERMINATE",
+        }
+    )
+    return json.dumps({"workspace": "ingestion", "sources": [source], "triggers": triggers})
+
+
+def produced(tasks: int, events: int, run: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "specversion": "1.0",
+            "id": f"{run}-{n}-{i}",
+            "source": f"bench/{run}",
+            "subject": f"task-{i}",
+            "type": SUCCESS,
+            "data": {"n": n},
+        }
+        for n in range(events)
+        for i in range(tasks)
+    ]
+
+
+# --- Redis Streams ------------------------------------------------------------------------
+
+
+def redis_fill(stream: str, events: list[dict[str, Any]]) -> None:
+    import redis
+
+    from cadenza.triggers.redis_streams import publish
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(stream)
+    for start in range(0, len(events), 10_000):
+        publish(client, stream, events[start : start + 10_000])
+
+
+def redis_plain(stream: str, total: int, batch: int) -> float:
+    """Read and acknowledge every entry with a fresh group; the seconds it took."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.xgroup_create(stream, "plain", id="0")
+    began = time.perf_counter()
+    done = 0
+    while done < total:
+        found: Any = client.xreadgroup("plain", "c", {stream: ">"}, count=batch, block=1000)
+        for _stream, entries in found or []:
+            for _id, fields in entries:
+                json.loads(fields[b"event"])  # what any consumer must do with the body
+            client.xack(stream, "plain", *[e[0] for e in entries])
+            done += len(entries)
+    return time.perf_counter() - began
+
+
+# --- NATS JetStream -----------------------------------------------------------------------
+
+
+def nats_fill(stream: str, subject: str, events: list[dict[str, Any]]) -> None:
+    from cadenza.triggers.nats_jetstream import publish
+
+    publish(NATS_URL, stream, subject, events)
+
+
+def nats_plain(stream: str, subject: str, total: int, batch: int) -> float:
+    import nats
+    from nats.js.api import ConsumerConfig
+
+    async def consume() -> float:
+        client = await nats.connect(NATS_URL)
+        try:
+            jetstream = client.jetstream()
+            config = ConsumerConfig(max_ack_pending=batch * 4)
+            sub = await jetstream.pull_subscribe(
+                subject, durable="plain", stream=stream, config=config
+            )
+            began = time.perf_counter()
+            done = 0
+            while done < total:
+                try:
+                    messages = await sub.fetch(batch, timeout=1.0)
+                except TimeoutError:
+                    continue
+                for message in messages:
+                    json.loads(message.data)
+                    await message.ack()
+                await client.flush()
+                done += len(messages)
+            return time.perf_counter() - began
+        finally:
+            await client.close()
+
+    return asyncio.run(consume())
+
+
+def nats_drop(stream: str) -> None:
+    import nats
+
+    async def drop() -> None:
+        client = await nats.connect(NATS_URL)
+        try:
+            await client.jetstream().delete_stream(stream)
+        except Exception:
+            pass
+        finally:
+            await client.close()
+
+    asyncio.run(drop())
+
+
+# --- Cadenza ------------------------------------------------------------------------------
+
+
+class Listeners:
+    """``cadenza triggers listen`` processes feeding the workspace; SIGKILLed and
+    restarted on request (a restarted one keeps its consumer name)."""
+
+    def __init__(self, store_url: str, execution_id: str, count: int) -> None:
+        self.store_url = store_url
+        self.execution_id = execution_id
+        self.names = [f"bench-{i}" for i in range(count)]
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.kills = 0
+
+    def start(self, name: str) -> None:
+        self.processes[name] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cadenza",
+                "triggers",
+                "listen",
+                self.execution_id,
+                "--store",
+                self.store_url,
+                "--consumer",
+                name,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start_all(self) -> None:
+        for name in self.names:
+            self.start(name)
+
+    def kill_one(self) -> None:
+        name = self.names[self.kills % len(self.names)]
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait()
+        self.kills += 1
+        self.start(name)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def cadenza_run(
+    store_url: str, text: str, tasks: int, events: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Run the workspace: listeners in their own processes (``--listeners``), the
+    engine deciding here; SIGKILL a listener every ``--kill-every`` seconds,
+    ``--kills`` times."""
+    from cadenza.engine.engine import Engine
+
+    engine = Engine(store_url, poll_interval=0.02, decision_batch=256)
+    execution_id = engine.start(engine.register(text, kind="triggers"))
+    engine.run_until_idle()
+    listeners = Listeners(store_url, execution_id, args.listeners)
+    stop = threading.Event()
+
+    def killer() -> None:
+        # Kill only mid-stream: once a batch delivered since the last (re)start
+        # has been decided, and at least --kill-every seconds after it.
+        seen = 0
+        while listeners.kills < args.kills and not stop.wait(args.kill_every):
+            while not stop.is_set():
+                newer = engine.store.read_history(execution_id, seen)
+                if newer:
+                    seen = newer[-1].seq
+                if any(r.event.type == "SignalReceived" for r in newer):
+                    break
+                stop.wait(0.05)
+            if stop.is_set():
+                return
+            listeners.kill_one()
+
+    began = time.perf_counter()
+    listeners.start_all()
+    threading.Thread(target=killer, daemon=True).start()
+    try:
+        engine.serve(stop, until=lambda: engine.is_final(engine.get(execution_id)))
+    finally:
+        seconds = time.perf_counter() - began
+        stop.set()
+        listeners.stop_all()
+    record = engine.get(execution_id)
+    view = engine.describe(execution_id)
+    counts = {t.name: (t.result or {}).get("counter") for t in view.tasks}
+    fired = {t.name: t.status for t in view.tasks}
+    history = engine.history(execution_id)
+    batches = [r.event for r in history if r.event.type == "SignalReceived"]
+    delivered = sum(len(e.data) for e in batches)
+    problems = []
+    if record.status != "succeeded" or record.output != "joined":
+        problems.append(f"the workspace ended {record.status} with {record.output!r}")
+    wrong = {k: v for k, v in counts.items() if k != "fork-join" and v != events}
+    if wrong:
+        problems.append(f"task counters not exact: {sorted(wrong.items())[:5]}")
+    if counts.get("fork-join") != tasks or fired.get("fork-join") != "fired":
+        final = (counts.get("fork-join"), fired.get("fork-join"))
+        problems.append(f"the final join: counter {final[0]}, {final[1]}")
+    if sum(1 for r in history if r.event.type == "ExecutionCompleted") != 1:
+        problems.append("the workspace did not end exactly once")
+    engine.close()
+    return {
+        "seconds": seconds,
+        "batches": len(batches),
+        "delivered": delivered,
+        "kills": listeners.kills,
+        "problems": problems,
+    }
+
+
+def without_broker(store_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The same workspace fed from memory: batches delivered to the inbox by a
+    thread while the engine decides. What the store and the interpreter can
+    do, without any broker client."""
+    from cadenza.engine.engine import Engine
+    from cadenza.triggers.inbox import WorkspaceInbox
+
+    run = uuid.uuid4().hex[:8]
+    events = produced(args.tasks, args.events, run)
+    source = {"kind": "redis", "stream": "unused"}
+    engine = Engine(store_url, poll_interval=0.02, decision_batch=256)
+    execution_id = engine.start(
+        engine.register(workspace(args.tasks, args.events, source), kind="triggers")
+    )
+    engine.run_until_idle()
+    inbox = WorkspaceInbox(engine.store, execution_id, on_delivered=engine.wake)
+
+    def feed() -> None:
+        for start in range(0, len(events), args.batch):
+            inbox.deliver(events[start : start + args.batch], "memory")
+
+    began = time.perf_counter()
+    threading.Thread(target=feed, daemon=True).start()
+    engine.serve(threading.Event(), until=lambda: engine.is_final(engine.get(execution_id)))
+    seconds = time.perf_counter() - began
+    record = engine.get(execution_id)
+    engine.close()
+    total = len(events)
+    return {
+        "broker": "none",
+        "events": total,
+        "cadenza_seconds": round(seconds, 3),
+        "cadenza_events_per_s": round(total / seconds),
+        "problems": [] if record.output == "joined" else [f"ended {record.status}"],
+    }
+
+
+def one_broker(broker: str, args: argparse.Namespace, store_url: str) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    total = args.tasks * args.events
+    events = produced(args.tasks, args.events, run)
+    if broker == "redis":
+        stream = f"cadenza-bench-{run}"
+        redis_fill(stream, events)
+        plain = redis_plain(stream, total, args.batch)
+        source = {
+            "kind": "redis",
+            "url": REDIS_URL,
+            "stream": stream,
+            "group": "cadenza",
+            "batch": args.batch,
+            "claim_idle": 5,
+        }
+    else:
+        stream, subject = f"CADENZA_BENCH_{run.upper()}", f"bench.{run}"
+        nats_fill(stream, subject, events)
+        plain = nats_plain(stream, subject, total, args.batch)
+        source = {
+            "kind": "nats",
+            "url": NATS_URL,
+            "stream": stream,
+            "subject": subject,
+            "durable": "cadenza",
+            "batch": args.batch,
+            "ack_wait": 3,
+        }
+    del events
+    try:
+        measured = cadenza_run(
+            store_url, workspace(args.tasks, args.events, source), args.tasks, args.events, args
+        )
+    finally:
+        if broker == "redis":
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).delete(stream)
+        else:
+            nats_drop(stream)
+    return {
+        "broker": broker,
+        "events": total,
+        "plain_seconds": round(plain, 3),
+        "plain_events_per_s": round(total / plain),
+        "cadenza_seconds": round(measured["seconds"], 3),
+        "cadenza_events_per_s": round(total / measured["seconds"]),
+        "overhead": round(measured["seconds"] / plain, 2),
+        "batches": measured["batches"],
+        "delivered": measured["delivered"],
+        "redelivered": measured["delivered"] - total,
+        "kills": measured["kills"],
+        "problems": measured["problems"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--events", type=int, default=1000, help="events per task")
+    parser.add_argument("--batch", type=int, default=1000, help="events per delivered batch")
+    parser.add_argument(
+        "--brokers",
+        default="redis,nats,none",
+        help="comma-separated: redis, nats, none (the workspace fed from memory)",
+    )
+    parser.add_argument("--store", help="store URL (default: a new SQLite file per broker)")
+    parser.add_argument("--listeners", type=int, default=1, help="trigger worker processes")
+    parser.add_argument("--kills", type=int, default=0, help="SIGKILL a trigger worker this often")
+    parser.add_argument("--kill-every", type=float, default=1.0, help="seconds between kills")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for broker in args.brokers.split(","):
+            store_url = args.store or f"sqlite:///{Path(folder) / f'{broker}.db'}"
+            if broker == "none":
+                results.append(without_broker(store_url, args))
+            else:
+                results.append(one_broker(broker, args, store_url))
+    report = {
+        "tasks": args.tasks,
+        "events_per_task": args.events,
+        "batch": args.batch,
+        "store": "sqlite" if not args.store else args.store.split(":")[0],
+        "listeners": args.listeners,
+        "load_average_at_end": os.getloadavg(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "results": results,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"{args.tasks} tasks x {args.events} events, batches of {args.batch}, "
+            f"{report['store']}, {report['machine']}"
+        )
+        print(
+            f"{'broker':<7} {'plain ev/s':>11} {'cadenza ev/s':>13} {'overhead':>9} "
+            f"{'kills':>6} {'redelivered':>12}  checks"
+        )
+        for r in results:
+            checks = "exact" if not r["problems"] else "; ".join(r["problems"])
+            if r["broker"] == "none":
+                print(
+                    f"{'memory':<7} {'-':>11} {r['cadenza_events_per_s']:>13,}"
+                    f" {'-':>9} {'-':>6} {'-':>12}  {checks}"
+                )
+                continue
+            print(
+                f"{r['broker']:<7} {r['plain_events_per_s']:>11,} {r['cadenza_events_per_s']:>13,} "
+                f"{r['overhead']:>8}x {r['kills']:>6} {r['redelivered']:>12}  {checks}"
+            )
+    return 0 if all(not r["problems"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
