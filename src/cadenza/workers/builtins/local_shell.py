@@ -1,6 +1,16 @@
-"""``core.local``: run a shell command on the worker's machine.
+"""``core.local``: run a command on the worker's machine.
 
-The command runs through ``/bin/sh`` in a new session, so that it and every
+``cmd`` is a shell command line (a string, run by ``/bin/sh -c``) or an
+argument list (run as is, with no shell: the safe way to pass workflow
+values, which then cannot be read as shell syntax).
+
+The command gets a small environment, not the worker's: the variables in
+``PASSED_ENVIRONMENT`` that the worker has, the names listed in the
+worker's ``CADENZA_PASS_ENV`` (comma-separated), and the action's ``env``.
+A worker's secrets (a database URL with its password, API tokens) never
+reach a command by accident.
+
+The command runs in a new session, so that it and every
 process it starts share one process group: a timeout or a cancellation kills
 the whole group with ``SIGKILL``, leaving no orphaned grandchildren behind.
 SIGKILL rather than SIGTERM because a command that ignores SIGTERM must not
@@ -45,17 +55,47 @@ HEARTBEAT_INTERVAL = 5.0
 DRAIN_TIMEOUT = 5.0
 
 
+#: Worker environment variables every command gets (when the worker has them).
+PASSED_ENVIRONMENT = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TERM",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+)
+
+
+def command_environment(declared: Mapping[str, str]) -> dict[str, str]:
+    """The environment a command runs with: the passed worker variables and the
+    action's own ``env`` (which wins)."""
+    names = set(PASSED_ENVIRONMENT)
+    names.update(n.strip() for n in os.environ.get("CADENZA_PASS_ENV", "").split(",") if n.strip())
+    passed = {name: os.environ[name] for name in sorted(names) if name in os.environ}
+    return {**passed, **declared}
+
+
 def local_shell(
     *,
-    cmd: str,
+    cmd: str | list[str],
     context: ActivityContext,
     cwd: str | None = None,
     env: Mapping[str, JSON] | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
 ) -> ActivityOutcome:
-    """Run ``cmd`` with ``/bin/sh -c`` and report its output and exit code.
+    """Run ``cmd`` (a shell command line, or an argument list run without a
+    shell) and report its output and exit code.
 
-    ``env`` is added to the worker's environment. ``timeout`` (seconds,
+    ``env`` is added to the small environment every command gets (see the
+    module docstring). ``timeout`` (seconds,
     ``None`` for none) kills the command's process group and ends the attempt
     with status ``timeout``. A non-zero exit code gives status ``failed``
     with error type ``command.failed``; the result is reported either way.
@@ -64,9 +104,9 @@ def local_shell(
     try:
         proc = subprocess.Popen(
             cmd,
-            shell=True,
+            shell=isinstance(cmd, str),
             cwd=cwd,
-            env={**os.environ, **env_vars},
+            env=command_environment(env_vars),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -104,8 +144,11 @@ def _check_input(
     def bad(why: str) -> ActivityError:
         return ActivityError(f"core.local: {why}", type=InputError.code, non_retryable=True)
 
-    if not isinstance(cmd, str) or not cmd.strip():
-        raise bad("cmd must be a non-empty string")
+    if isinstance(cmd, list):
+        if not cmd or not all(isinstance(a, str) for a in cmd) or not cmd[0]:
+            raise bad("cmd as a list must hold the program and its arguments, all strings")
+    elif not isinstance(cmd, str) or not cmd.strip():
+        raise bad("cmd must be a command line or a list of arguments")
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
         raise bad(f"timeout must be a positive number of seconds, not {timeout!r}")
     env_vars: dict[str, str] = {}
