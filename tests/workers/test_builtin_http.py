@@ -122,3 +122,41 @@ def test_bad_method_is_non_retryable(registry: ActivityRegistry, context: Activi
     assert outcome.error is not None
     assert outcome.error.type == "input.invalid"
     assert outcome.error.non_retryable
+
+
+def test_a_trickling_answer_is_cut_off_at_the_timeout(
+    registry: ActivityRegistry, context: ActivityContext
+) -> None:
+    import threading
+    import time
+
+    stop = threading.Event()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+
+        def trickle() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                # One byte every 0.2 s: each read is quick, the whole is not.
+                while not stop.wait(0.2):
+                    try:
+                        conn.sendall(b"x")
+                    except OSError:
+                        return
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        outcome = run_activity(
+            registry, "core.http", {"url": f"http://127.0.0.1:{port}/", "timeout": 1}, context
+        )
+        took = time.monotonic() - started
+        stop.set()
+        thread.join(timeout=5)
+    assert outcome.status == "timeout"
+    assert "did not finish within 1 s" in outcome.error.message
+    assert took < 5  # per-phase timeouts alone would let it run for 200 s

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import httpx
 
 import json
+import time
 from collections.abc import Mapping
 
 from cadenza.model.errors import ActivityError, InputError
@@ -70,7 +71,8 @@ def http_request(
 
     ``body`` is sent as is when it is a string and as JSON otherwise (with
     ``Content-Type: application/json``); ``params`` become the query string.
-    ``timeout`` applies to each phase of the exchange, not to the whole.
+    ``timeout`` bounds each phase of the exchange and the whole of it (a
+    server that trickles its answer is cut off once ``timeout`` has passed).
     ``verify_ssl_cert: false`` (StackStorm's name; ``verify_ssl`` is the
     same) accepts any server certificate. ``username`` and ``password`` send
     HTTP basic authentication. ``auth`` is either a header written
@@ -79,8 +81,7 @@ def http_request(
     "password": ...}``; ``username``/``password`` replace it when given, as
     in StackStorm. ``cookies`` are sent with the request; redirects are
     followed only with ``allow_redirects``. Cancellation is checked before
-    the request is sent; a request in flight runs until it ends or times
-    out.
+    the request is sent and while the answer is read.
     """
     if not isinstance(url, str) or not url:
         raise _bad("url must be a non-empty string")
@@ -112,15 +113,35 @@ def http_request(
             cookies=dict(cookies or {}),
             follow_redirects=bool(allow_redirects),
         ) as client:
-            response = client.request(
+            request = client.build_request(
                 verb,
                 url,
                 headers=sent_headers,
-                auth=None if basic_auth is None else httpx.BasicAuth(*basic_auth),
                 params=dict(params or {}),
                 content=content,
                 json=json_body,
             )
+            started = time.monotonic()
+            response = client.send(
+                request,
+                auth=None if basic_auth is None else httpx.BasicAuth(*basic_auth),
+                stream=True,
+            )
+            try:
+                # The whole exchange, not only each phase, must end within the
+                # timeout: a server trickling one byte at a time gets no more.
+                chunks: list[bytes] = []
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    if time.monotonic() - started > timeout:
+                        return ActivityOutcome.timeout(
+                            f"core.http: {verb} {url} did not finish within {timeout:g} s"
+                        )
+                    if context.cancelled:
+                        return ActivityOutcome.canceled("core.http: cancelled while reading")
+                text = b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+            finally:
+                response.close()
     except httpx.TimeoutException as exc:
         return ActivityOutcome.timeout(f"core.http: {verb} {url} timed out: {_reason(exc)}")
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -134,7 +155,7 @@ def http_request(
     except httpx.HTTPError as exc:
         return ActivityOutcome.failed(REQUEST_FAILED, f"core.http: {verb} {url}: {_reason(exc)}")
 
-    body, parsed = _body(response)
+    body, parsed = _body(response, text)
     result: dict[str, JSON] = {
         "status_code": response.status_code,
         "headers": dict(response.headers.items()),
@@ -179,10 +200,9 @@ def _auth(
     )
 
 
-def _body(response: httpx.Response) -> tuple[JSON, bool]:
-    """The body, parsed when it is JSON, and whether it was parsed."""
+def _body(response: httpx.Response, text: str) -> tuple[JSON, bool]:
+    """The body (``text``), parsed when it is JSON, and whether it was parsed."""
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    text = response.text
     if text and (media_type == "application/json" or media_type.endswith("+json")):
         try:
             return json.loads(text), True
