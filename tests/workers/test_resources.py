@@ -82,3 +82,17 @@ def test_a_bad_resource_map_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text(f"{FN}x:\n  python: no_such_module_here:f\n")
     with pytest.raises(InputError, match="cannot load python handler"):
         register_resources(ActivityRegistry(), load_resource_map(bad))
+
+
+def test_a_shell_handler_is_killed_at_its_timeout() -> None:
+    from cadenza.model.errors import ActivityError
+
+    arn = "arn:aws:lambda:us-east-1:111111111111:function:stuck"
+    registry = ActivityRegistry()
+    command = "sleep 30"  # without the timeout, the test would time out first
+    register_resources(registry, {arn: {"shell": {"command": command, "timeout": 0.5}}})
+    handler = registry.get(arn).fn
+    with pytest.raises(ActivityError) as raised:
+        handler({"n": 1})
+    assert raised.value.type == "States.Timeout"
+    assert "did not finish within 0.5 s" in raised.value.message

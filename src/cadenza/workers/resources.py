@@ -10,6 +10,8 @@ locally, each name is mapped to a handler in a YAML or JSON file::
       http: http://127.0.0.1:8080/notify    # POST the event as JSON; the reply is the result
     arn:aws:lambda:us-east-1:111111111111:function:count:
       shell: jq '.items | length'           # the event as JSON on stdin; stdout is the result
+    arn:aws:lambda:us-east-1:111111111111:function:report:
+      shell: {command: ./report.sh, timeout: 300}   # killed after 300 s (default 60)
 
 A name with no handler does not exist (the step that uses it fails).
 Python handlers are imported with the map file's folder on the import path,
@@ -20,8 +22,11 @@ whole event, so retries, leases and history work as for any activity.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -32,9 +37,14 @@ import yaml
 
 from cadenza.model.errors import ActivityError, InputError
 from cadenza.model.events import JSON
+from cadenza.workers.builtins.local_shell import command_environment
 from cadenza.workers.registry import ActivityRegistry
 
 Handler = Callable[[JSON], JSON]
+
+
+#: Seconds a shell handler may run unless its entry says ``timeout``.
+DEFAULT_SHELL_TIMEOUT = 60.0
 
 
 def load_resource_map(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -77,7 +87,7 @@ def _handler(arn: str, spec: Mapping[str, Any]) -> Handler:
         options = {"url": target} if isinstance(target, str) else dict(target)
         return _http_handler(arn, options)
     if kind == "shell":
-        return _shell_handler(str(target))
+        return _shell_handler(arn, target)
     raise InputError(f"resource {arn!r}: unknown handler kind {kind!r} (python, http, shell)")
 
 
@@ -124,19 +134,38 @@ def _http_handler(arn: str, options: Mapping[str, Any]) -> Handler:
     return call
 
 
-def _shell_handler(command: str) -> Handler:
+def _shell_handler(arn: str, target: Any) -> Handler:
+    options = {"command": target} if isinstance(target, str) else dict(target)
+    command = options.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise InputError(f"resource {arn!r}: a shell handler needs a command")
+    timeout = float(options.get("timeout", DEFAULT_SHELL_TIMEOUT))
+
     def call(event: JSON) -> JSON:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
-            input=json.dumps(event),
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
+            env=command_environment({}),
+            # Its own process group, so a timeout kills what it started too.
+            start_new_session=True,
         )
-        if done.returncode != 0:
-            tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-            raise ActivityError(tail[0], type="command.failed", details=done.stderr)
-        text = done.stdout.strip()
+        try:
+            out, err = proc.communicate(json.dumps(event), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise ActivityError(
+                f"the shell handler of {arn} did not finish within {timeout:g} s and was killed",
+                type="States.Timeout",
+            ) from None
+        if proc.returncode != 0:
+            tail = err.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+            raise ActivityError(tail[0], type="command.failed", details=err)
+        text = out.strip()
         try:
             return json.loads(text) if text else None
         except ValueError:
