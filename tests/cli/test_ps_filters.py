@@ -93,3 +93,38 @@ def test_purge_deletes_finished_executions_older_than_asked(
     assert [r["status"] for r in _ps(capsys, store)] == ["paused"]
     assert main(["purge", "--store", store, "--older-than", "0s", "--status", "paused"]) == 2
     assert "not a final status" in capsys.readouterr().err
+
+
+def test_inquiries_lists_the_questions_waiting_for_a_person(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path / 'cadenza.db'}"
+    (tmp_path / "asks.yaml").write_text(ASKS)
+    (tmp_path / "echoes.yaml").write_text(ECHOES)
+    assert main(["run", "--store", store, "--quiet", str(tmp_path / "asks.yaml")]) == 3
+    assert main(["run", "--store", store, "--quiet", str(tmp_path / "echoes.yaml")]) == 0
+    capsys.readouterr()
+
+    assert main(["inquiries", "--store", store, "--json"]) == 0
+    (waiting,) = json.loads(capsys.readouterr().out)
+    assert (waiting["execution_name"], waiting["task"]) == ("asks", "approve")
+    assert waiting["question"]["schema"]["properties"]["ok"]["type"] == "boolean"
+
+    assert (
+        main(
+            [
+                "respond",
+                "--store",
+                store,
+                "--quiet",
+                waiting["execution_id"],
+                "approve",
+                "--result",
+                '{"ok": true}',
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["inquiries", "--store", store]) == 0
+    assert "no task is waiting" in capsys.readouterr().out

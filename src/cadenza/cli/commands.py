@@ -21,6 +21,7 @@ from cadenza.cli.inputs import (
 )
 from cadenza.cli.render import (
     ProgressPrinter,
+    age,
     result_document,
     to_json,
 )
@@ -231,6 +232,41 @@ def status(args: argparse.Namespace) -> int:
 def masked_errors(errors: list[Any], engine: Engine, record: ExecutionRecord) -> list[Any]:
     """``errors`` with the execution's secret values masked."""
     return masked(dataclasses.replace(record, errors=errors), engine.secrets_of(record.id)).errors
+
+
+def inquiries(args: argparse.Namespace) -> int:
+    """List the tasks waiting for an answer from a person, oldest execution first."""
+    engine = _engine(args)
+    final = sorted(FINAL_EXECUTION_STATUSES)
+    waiting: list[dict[str, Any]] = []
+    for record in reversed(engine.store.list_executions(limit=args.limit, excluding=final)):
+        secrets = engine.secrets_of(record.id)
+        for task in engine.store.waiting_tasks(record.id):
+            question = masked(dataclasses.replace(record, output=task.input), secrets).output
+            waiting.append(
+                {
+                    "execution_id": record.id,
+                    "execution_name": record.name,
+                    "task": task.name,
+                    "task_id": task.task_id,
+                    "question": question,
+                    "waiting_since": task.available_at,
+                }
+            )
+    if args.json:
+        print(to_json(waiting))
+        return EXIT_OK
+    if not waiting:
+        print("no task is waiting for an answer")
+        return EXIT_OK
+    now = engine.clock.now()
+    for row in waiting:
+        print(
+            f"{row['execution_id']}  {row['execution_name']}  {row['task']}  "
+            f"waiting {age(now - row['waiting_since'])}"
+        )
+    print("answer with: cadenza respond EXECUTION_ID TASK --result JSON", file=sys.stderr)
+    return EXIT_OK
 
 
 def purge(args: argparse.Namespace) -> int:

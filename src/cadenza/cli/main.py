@@ -306,6 +306,14 @@ def _parser() -> argparse.ArgumentParser:
     add_trigger_commands(command)
 
     p = command(
+        "inquiries",
+        "list the tasks waiting for an answer from a person (cadenza respond answers them)",
+        commands.inquiries,
+    )
+    p.add_argument("--limit", type=int, default=1000, help="executions to look through")
+    p.add_argument("--json", action="store_true")
+
+    p = command(
         "purge",
         "delete finished executions older than a given age, with their histories",
         commands.purge,
