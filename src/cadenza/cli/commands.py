@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from cadenza.cli.inputs import (
     api_token,
     exit_without_stray_threads,
+    importable_here,
     installed_front_ends,
     parse_duration,
-    read_definition,
     read_input,
+    read_workflow,
     stop_on_signals,
 )
 from cadenza.cli.render import (
@@ -57,6 +58,8 @@ from cadenza.cli.reports import (
 
 def _registry(args: argparse.Namespace) -> ActivityRegistry:
     registry = default_registry()
+    if getattr(args, "activities", []):
+        importable_here()  # modules next to the user's files, as ``python -m`` finds them
     for spec in getattr(args, "activities", []):
         load_activities(registry, spec)
     if getattr(args, "resources", None):
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         from cadenza.cli import remote_commands  # httpx only when asked
 
         return remote_commands.run(args)
-    source = read_definition(args.file)
+    source = read_workflow(args.file)
     workflow_input = read_input(args)
     registry = _registry(args)
     # Everything is checked before the store is opened: bad input leaves nothing.
@@ -92,7 +95,10 @@ def run(args: argparse.Namespace) -> int:
     )
     context, execution_id = _start_settings(front_ends.require(kind), args, source)
     lease = 30.0 if args.lease is None else args.lease
-    engine = Engine(args.store, registry=registry, front_ends=front_ends, lease=lease)
+    queues = ("default", *(q for q in args.queue if q != "default"))
+    engine = Engine(
+        args.store, registry=registry, front_ends=front_ends, lease=lease, queues=queues
+    )
     register_pack_workflows(engine, packs)
     definition = engine.register(source, kind=kind, origin=args.file)
     execution_id = engine.start(
@@ -162,7 +168,7 @@ def _report(engine: Engine, record: ExecutionRecord, args: argparse.Namespace) -
 
 
 def validate(args: argparse.Namespace) -> int:
-    source = read_definition(args.file)
+    source = read_workflow(args.file)
     front_ends, registry = installed_front_ends(args), _registry(args)
     try:
         load_packs(args, front_ends, registry)

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 from cadenza.engine.front_ends import FrontEnds
 from cadenza.interpreters.protocol import FrontEndSettings
+from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import InputError
 
 
@@ -39,6 +41,29 @@ def read_input(args: argparse.Namespace) -> Any:
     except ValueError as exc:
         raise InputError(f"{where} is not valid JSON: {exc}") from exc
     return value
+
+
+def read_workflow(argument: str) -> DefinitionSource:
+    """What ``run`` / ``validate`` were pointed at: a definition file, or (when no
+    such file exists) a code reference ``package.module:Name[@version]`` for a
+    workflow written as Python (version ``1`` when not given). The current
+    directory is importable, as it is for ``python -m``."""
+    if not Path(argument).exists() and _CODE_REFERENCE.match(argument):
+        target, _, version = argument.partition("@")
+        importable_here()
+        return CodeReference(target, version or "1")
+    return read_definition(argument)
+
+
+_CODE_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*(@\S+)?$")
+
+
+def importable_here() -> None:
+    """Put the current directory on the import path (for code references and
+    ``--activities`` modules next to the user's files)."""
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.insert(0, here)
 
 
 def read_definition(path: str) -> str:

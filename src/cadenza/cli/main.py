@@ -189,6 +189,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--lease", type=float, help="task lease in seconds (default 30)")
+    p.add_argument(
+        "--queue",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also run this execution's tasks on this task queue (default: only 'default')",
+    )
     _running_options(p)
     p.add_argument(
         "--detach",
