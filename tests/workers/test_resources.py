@@ -96,3 +96,15 @@ def test_a_shell_handler_is_killed_at_its_timeout() -> None:
         handler({"n": 1})
     assert raised.value.type == "States.Timeout"
     assert "did not finish within 0.5 s" in raised.value.message
+
+
+def test_a_resource_maps_s3_entry_is_checked_when_read(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("s3:\n  endpoint_url: http://127.0.0.1:9000\n  region: us-east-1\n")
+    registry = ActivityRegistry()
+    register_resources(registry, load_resource_map(good))
+    assert "states.s3.read_items" in registry.names()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("s3:\n  endpoint: http://127.0.0.1:9000\n")
+    with pytest.raises(InputError, match="unknown key"):
+        load_resource_map(bad)

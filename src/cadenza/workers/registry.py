@@ -125,10 +125,14 @@ def default_registry() -> ActivityRegistry:
     # Imported here: the built-ins import this package's other modules, and
     # a worker that never asks for them need not load httpx.
     from cadenza.workers.builtins import BUILTINS
+    from cadenza.workers.builtins.s3_items import register_s3_actions
 
     registry = ActivityRegistry()
     for name, fn in BUILTINS.items():
         registry.register(name, fn)
+    # A distributed Map's items and results in S3, with boto3's own configuration
+    # (a resource map's ``s3:`` entry replaces them with an explicit one).
+    register_s3_actions(registry)
     return registry
 
 

@@ -12,6 +12,9 @@ locally, each name is mapped to a handler in a YAML or JSON file::
       shell: jq '.items | length'           # the event as JSON on stdin; stdout is the result
     arn:aws:lambda:us-east-1:111111111111:function:report:
       shell: {command: ./report.sh, timeout: 300}   # killed after 300 s (default 60)
+    s3:                                     # where ItemReader/ResultWriter find S3
+      endpoint_url: http://127.0.0.1:9000
+      region: us-east-1
 
 A name with no handler does not exist (the step that uses it fails).
 Python handlers are imported with the map file's folder on the import path,
@@ -38,10 +41,15 @@ import yaml
 from cadenza.model.errors import ActivityError, InputError
 from cadenza.model.events import JSON
 from cadenza.workers.builtins.local_shell import command_environment
+from cadenza.workers.builtins.s3_items import S3Settings, register_s3_actions
 from cadenza.workers.registry import ActivityRegistry
 
 Handler = Callable[[JSON], JSON]
 
+
+#: The resource map's entry that says where S3 is (for a distributed Map's
+#: ItemReader and ResultWriter), instead of a resource name.
+S3_ENTRY = "s3"
 
 #: Seconds a shell handler may run unless its entry says ``timeout``.
 DEFAULT_SHELL_TIMEOUT = 60.0
@@ -60,6 +68,12 @@ def load_resource_map(path: str | Path) -> dict[str, dict[str, Any]]:
     entries: dict[str, dict[str, Any]] = {}
     folder = str(Path(path).resolve().parent)
     for arn, spec in data.items():
+        if arn == S3_ENTRY:
+            if not isinstance(spec, Mapping):
+                raise InputError(f"resource map {path}: s3 must map settings to values")
+            S3Settings.from_mapping(spec, where=f"{path}: s3")  # checked now, not at run time
+            entries[S3_ENTRY] = dict(spec)
+            continue
         if not isinstance(spec, Mapping) or len(spec) != 1:
             raise InputError(
                 f"resource map {path}: {arn!r} needs exactly one of python, http, shell"
@@ -73,6 +87,9 @@ def register_resources(
 ) -> None:
     """Register a handler activity for every ARN of ``resources``."""
     for arn, spec in resources.items():
+        if arn == S3_ENTRY:
+            register_s3_actions(registry, S3Settings.from_mapping(spec, where="s3"))
+            continue
         registry.register(arn, _handler(arn, spec), replace=True, whole_input=True)
 
 

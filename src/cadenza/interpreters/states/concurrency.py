@@ -4,7 +4,9 @@ A running Parallel/Map keeps a *frame* on its thread: the child threads still
 running (by id), the results by slot and how many are left. Each child's end
 is O(1): store the result, start the next Map item if any, and finish the
 state when none is left. A DISTRIBUTED Map runs its items as child executions
-whose events belong to their own histories, so its threads are *silent*.
+whose events belong to their own histories, so its threads are *silent*; its
+items may first be read from S3 and its results written there at the end
+(:mod:`.map_storage`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from cadenza.interpreters.states import map_storage
 from cadenza.interpreters.states.dataflow import dumps
 from cadenza.interpreters.states.errors import StateFailure
 from cadenza.interpreters.states.input_output import effective_input, finish
@@ -19,6 +22,7 @@ from cadenza.interpreters.states.input_output import effective_input, finish
 if TYPE_CHECKING:
     from cadenza.interpreters.states.runtime import Run
     from cadenza.interpreters.states.state import ChildFrame, Thread
+    from cadenza.model.events import TaskCompleted
 
 __all__ = [
     "abort_children",
@@ -27,6 +31,7 @@ __all__ = [
     "child_succeeded",
     "start_map",
     "start_parallel",
+    "storage_task_completed",
 ]
 
 
@@ -103,7 +108,16 @@ def _map_number(run: Run, th: Thread, field: str, default: float) -> float:
 
 
 def start_map(run: Run, th: Thread) -> None:
-    """Evaluate the items and start the first iterations."""
+    """Evaluate the items (or have the ``ItemReader`` read them first) and start
+    the first iterations."""
+    spec = run.spec(th)
+    if isinstance(spec.get("ItemReader"), dict) and "read_items" not in th:
+        try:
+            map_storage.start_reading(run, th)
+        except StateFailure:
+            th["failed_events"] = ["MapStateFailed"]
+            raise
+        return
     try:
         items, data, env = _items(run, th)
     except StateFailure:
@@ -113,9 +127,40 @@ def start_map(run: Run, th: Thread) -> None:
     _start_iterations(run, th, items, data, env)
 
 
+def storage_task_completed(run: Run, event: TaskCompleted) -> bool:
+    """Continue the Map whose ``ItemReader`` or ``ResultWriter`` task ended;
+    False if ``event`` answers no such task."""
+    found = map_storage.storage_task(run, event)
+    if found is None:
+        return False
+    th, kind = found
+    if th["done"]:
+        return True
+    try:
+        if kind == "reader":
+            th["read_items"] = map_storage.items_read(run, th, event)
+            start_map(run, th)
+        else:
+            output = map_storage.result_written(th, event)
+            run.emit(th, "MapRunSucceeded")
+            run.emit(th, "MapStateSucceeded")
+            finish(run, th, output)
+    except StateFailure as failure:
+        if failure.error == "States.ItemReaderFailed":
+            th["failed_events"] = ["MapStateFailed"]
+        elif failure.error == "States.ResultWriterFailed":
+            th["failed_events"] = ["MapRunFailed", "MapStateFailed"]
+        run.state_failed(th, failure)
+    return True
+
+
 def _items(run: Run, th: Thread) -> tuple[list[Any], Any, Any]:
     spec = run.spec(th)
     jsonata = run.definition.is_jsonata(spec)
+    read = th.pop("read_items", None)
+    if read is not None:
+        env = run.env(th, {"input": th["input"]}) if jsonata else run.env(th)
+        return read, (th["input"] if jsonata else effective_input(run, th, env)), env
     if jsonata:
         env = run.env(th, {"input": th["input"]})
         data = th["input"]
@@ -172,12 +217,18 @@ def _start_iterations(run: Run, th: Thread, items: list[Any], data: Any, env: An
         "tolerated_percentage": percentage,
         "distributed": distributed,
     }
+    if distributed and isinstance(spec.get("ResultWriter"), dict):
+        # What the results written at the end tell of each child execution.
+        frame["inputs"] = [None] * len(items)
+        frame["times"] = [[0.0, 0.0] for _ in items]
+        frame["failed"] = []
     th["frame"] = frame
     if distributed:
         ctx = run.state["context"]
         machine = str(ctx["StateMachine"]["Name"])
         run_id = run.entropy(16).hex()
         arn = f"arn:aws:states:us-east-1:111111111111:mapRun:{machine}/{th['state']}:{run_id}"
+        th["map_run_arn"] = arn
         run.emit(th, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": arn})
     _keep_redriven(th, frame)
     _launch(run, th)
@@ -249,6 +300,9 @@ def _launch(run: Run, th: Thread) -> None:
             f"{th['scope']}/{th['state']}#map", th["id"], index, value, th["vars"], th["prev"]
         )
         child["silent"] = bool(th.get("silent") or frame["distributed"])
+        if "inputs" in frame:
+            frame["inputs"][index] = value
+            frame["times"][index] = [run.now, run.now]
         if not frame["distributed"]:
             details = {"index": index, "name": th["state"]}
             run.emit(child, "MapIterationStarted", "mapIterationStartedEventDetails", details)
@@ -273,6 +327,7 @@ def child_succeeded(run: Run, child: Thread, output: Any) -> None:
     if frame is None or child["id"] not in frame["running"]:
         return
     del frame["running"][child["id"]]
+    _stopped(run, frame, child["slot"])
     frame["results"][child["slot"]] = output
     frame["finished"][child["slot"]] = True
     frame["remaining"] -= 1
@@ -291,6 +346,11 @@ def child_succeeded(run: Run, child: Thread, output: Any) -> None:
         _complete(run, parent)
 
 
+def _stopped(run: Run, frame: ChildFrame, slot: int) -> None:
+    if "times" in frame:
+        frame["times"][slot] = [frame["times"][slot][0], run.now]
+
+
 def _parent_of(run: Run, child: Thread) -> Thread:
     """The Parallel/Map thread a branch or iteration belongs to."""
     parent = child["parent"]
@@ -302,6 +362,13 @@ def _complete(run: Run, th: Thread) -> None:
     frame = th.pop("frame")
     if frame["kind"] == "parallel":
         run.emit(th, "ParallelStateSucceeded")
+    elif frame["distributed"] and isinstance(run.spec(th).get("ResultWriter"), dict):
+        try:
+            map_storage.start_writing(run, th, frame)
+        except StateFailure as failure:
+            th["failed_events"] = ["MapRunFailed", "MapStateFailed"]
+            run.state_failed(th, failure)
+        return  # the Map succeeds once its results are written
     else:
         if frame["distributed"]:
             run.emit(th, "MapRunSucceeded")
@@ -323,6 +390,7 @@ def child_failed(run: Run, child: Thread, failure: StateFailure) -> None:
     last = int(child["prev"])
     if frame["kind"] == "map":
         _iteration_event(run, child, parent, "Failed")
+        _stopped(run, frame, child["slot"])
         if frame["distributed"] and _tolerated(frame, child, failure):
             frame["remaining"] -= 1
             try:
@@ -350,6 +418,8 @@ def _tolerated(frame: ChildFrame, child: Thread, failure: StateFailure) -> bool:
         and frame["tolerated_percentage"] > 0
     ):
         frame["results"][child["slot"]] = {"Error": failure.error, "Cause": failure.cause}
+        if "failed" in frame:
+            frame["failed"].append(child["slot"])
         return True
     return False
 

@@ -229,7 +229,8 @@ class StatesInterpreter:
         elif state["status"] != "RUNNING":
             return  # late answers after the end
         elif isinstance(event, TaskCompleted):
-            tasks.task_completed(run, event)
+            if not concurrency.storage_task_completed(run, event):
+                tasks.task_completed(run, event)
         elif isinstance(event, TaskStarted):
             tasks.task_started(run, event.task_id, event.worker)
         elif isinstance(event, TimerFired):

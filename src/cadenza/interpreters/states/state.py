@@ -97,6 +97,11 @@ class ChildFrame(FinishedChildren):
     tolerated_count: NotRequired[float]
     tolerated_percentage: NotRequired[float]
     distributed: NotRequired[bool]
+    #: With a ``ResultWriter``: each child's input, [start, stop] times, and
+    #: the slots whose failure was tolerated.
+    inputs: NotRequired[list[Any]]
+    times: NotRequired[list[list[float]]]
+    failed: NotRequired[list[int]]
 
 
 class Thread(TypedDict):
@@ -142,6 +147,12 @@ class Thread(TypedDict):
     wait_data: NotRequired[Any]
     #: A Map state's ``MaxConcurrency``, between evaluating it and the first launch.
     map_limit: NotRequired[float]
+    #: A Map's ``ItemReader``/``ResultWriter`` task waited for: ``{"task", "kind"}``.
+    map_io: NotRequired[dict[str, str]]
+    #: The items an ``ItemReader`` read, until the iterations start.
+    read_items: NotRequired[list[Any]]
+    #: A distributed Map's Map Run ARN.
+    map_run_arn: NotRequired[str]
 
 
 class Timer(TypedDict):
