@@ -22,6 +22,9 @@ from .support import snapshot_seq
 
 KIND = "toml-steps"
 
+#: What core.noop returns (StackStorm's shape).
+NOOP_RESULT = {"failed": False, "succeeded": True, "return_code": 0}
+
 
 def steps_text(*steps: tuple[str, str, str]) -> str:
     """TOML for ``(name, action, inline input table)`` steps."""
@@ -91,7 +94,7 @@ def test_a_code_reference_registers_and_runs_and_its_record_keeps_target_and_ver
     assert record.status == "succeeded"
     assert record.kind == KIND
     assert record.output[0]["stdout"] == "hi"
-    assert record.output[1] is None
+    assert record.output[1] == NOOP_RESULT
 
     # A fresh engine (as another process) compiles the stored reference again.
     other = Engine(store_url)
@@ -218,7 +221,7 @@ def test_snapshots_are_saved_and_a_fresh_engine_goes_on_from_one(
         other.run_until_idle()
         record = other.get(execution_id)
         assert record.status == "succeeded"
-        assert record.output == [None] * count
+        assert record.output == [NOOP_RESULT] * count
         assert view(other, execution_id) == [(f"s{i}", "succeeded") for i in range(count)]
         assert_replays(other, execution_id)
         interpreter = other.compile(definition.source, kind=KIND)
