@@ -76,8 +76,20 @@ class Server:
             self.process.wait(timeout=30)
 
 
-def start_server(store_url: str, tmp_path: Path, *args: str, token: str | None = None) -> Server:
-    env = {k: v for k, v in os.environ.items() if k not in ("CADENZA_STORE", "CADENZA_API_TOKEN")}
+def start_server(
+    store_url: str,
+    tmp_path: Path,
+    *args: str,
+    token: str | None = None,
+    bind: str = "127.0.0.1:0",
+    extra_env: dict[str, str] | None = None,
+) -> Server:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CADENZA_STORE", "CADENZA_API_TOKEN") and not k.startswith("CADENZA_AWS_")
+    }
+    env.update(extra_env or {})
     if token:
         env["CADENZA_API_TOKEN"] = token
     process = subprocess.Popen(
@@ -87,7 +99,7 @@ def start_server(store_url: str, tmp_path: Path, *args: str, token: str | None =
             "cadenza",
             "server",
             "--bind",
-            "127.0.0.1:0",
+            bind,
             "--store",
             store_url,
             *args,

@@ -54,7 +54,9 @@ def sfn(store_url: str, tmp_path: Path) -> Iterator[tuple[Any, Server]]:
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, read_timeout=70),
+        # StartSyncExecution and TestState go to "sync-" + the host on AWS; a
+        # server at an address of its own takes them at that address.
+        config=Config(retries={"max_attempts": 1}, read_timeout=70, inject_host_prefix=False),
     )
     yield client, server
     server.stop()
@@ -214,3 +216,206 @@ def test_a_failed_execution_is_redriven_from_the_failed_state(sfn: tuple[Any, Se
     client.send_task_success(taskToken=task["taskToken"], output='{"ok": 1}')
     done = wait_for(client, started["executionArn"], "SUCCEEDED")
     assert json.loads(done["output"]) == {"ok": 1}
+
+
+def test_a_deleted_state_machine_is_gone_but_its_executions_stay(sfn: tuple[Any, Server]) -> None:
+    client, _ = sfn
+    arn = client.create_state_machine(name="greeter", definition=PASS, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    # Creating the same machine again is no change.
+    assert (
+        client.create_state_machine(name="greeter", definition=PASS, roleArn=ROLE)[
+            "stateMachineArn"
+        ]
+        == arn
+    )
+    started = client.start_execution(stateMachineArn=arn, name="kept", input='{"who": "x"}')
+    wait_for(client, started["executionArn"], "SUCCEEDED")
+    client.delete_state_machine(stateMachineArn=arn)
+    with pytest.raises(client.exceptions.StateMachineDoesNotExist):
+        client.describe_state_machine(stateMachineArn=arn)
+    with pytest.raises(client.exceptions.StateMachineDoesNotExist):
+        client.start_execution(stateMachineArn=arn, input="{}")
+    assert client.list_state_machines()["stateMachines"] == []
+    assert client.describe_execution(executionArn=started["executionArn"])["status"] == (
+        "SUCCEEDED"
+    )
+    client.delete_state_machine(stateMachineArn=arn)  # deleting again is no error
+    # The name can be used again, for another definition.
+    other = PASS.replace("hi", "hello")
+    client.create_state_machine(name="greeter", definition=other, roleArn=ROLE)
+    assert json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"]) == (
+        json.loads(other)
+    )
+
+
+def test_activities_are_created_described_listed_and_deleted(sfn: tuple[Any, Server]) -> None:
+    client, _ = sfn
+    first = client.create_activity(name="approve")
+    again = client.create_activity(name="approve")
+    assert again == {**again, "activityArn": first["activityArn"]}
+    assert again["creationDate"] == first["creationDate"]
+    client.create_activity(name="audit")
+    described = client.describe_activity(activityArn=first["activityArn"])
+    assert (described["name"], described["creationDate"]) == ("approve", first["creationDate"])
+    page = client.list_activities(maxResults=1)
+    assert [a["name"] for a in page["activities"]] == ["approve"] and page["nextToken"]
+    rest = client.list_activities(maxResults=1, nextToken=page["nextToken"])
+    assert [a["name"] for a in rest["activities"]] == ["audit"] and "nextToken" not in rest
+    client.delete_activity(activityArn=first["activityArn"])
+    with pytest.raises(client.exceptions.ActivityDoesNotExist):
+        client.describe_activity(activityArn=first["activityArn"])
+    assert [a["name"] for a in client.list_activities()["activities"]] == ["audit"]
+    with pytest.raises(client.exceptions.ActivityDoesNotExist):
+        client.get_activity_task(activityArn=first["activityArn"])
+    with pytest.raises(client.exceptions.InvalidArn):
+        client.describe_activity(activityArn="arn:aws:states:us-east-1:111111111111:nope:x")
+
+
+EXPRESS_FAIL = json.dumps(
+    {
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.ok", "BooleanEquals": True, "Next": "Greet"}],
+                "Default": "Refuse",
+            },
+            "Greet": {"Type": "Pass", "Result": {"greeting": "hi"}, "End": True},
+            "Refuse": {"Type": "Fail", "Error": "NotOk", "Cause": "ok was false"},
+        },
+    }
+)
+
+
+def test_a_sync_execution_answers_with_its_end(sfn: tuple[Any, Server]) -> None:
+    client, _ = sfn
+    express = client.create_state_machine(
+        name="quick", definition=EXPRESS_FAIL, roleArn=ROLE, type="EXPRESS"
+    )["stateMachineArn"]
+    assert client.describe_state_machine(stateMachineArn=express)["type"] == "EXPRESS"
+    assert [m["type"] for m in client.list_state_machines()["stateMachines"]] == ["EXPRESS"]
+    done = client.start_sync_execution(stateMachineArn=express, input='{"ok": true}')
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == {"greeting": "hi"}
+    assert json.loads(done["input"]) == {"ok": True}
+    assert done["stopDate"] >= done["startDate"]
+    assert done["billingDetails"]["billedDurationInMilliseconds"] >= 100
+    failed = client.start_sync_execution(stateMachineArn=express, name="no", input='{"ok": false}')
+    assert (failed["status"], failed["error"], failed["cause"]) == (
+        "FAILED",
+        "NotOk",
+        "ok was false",
+    )
+    assert "output" not in failed
+    assert failed["executionArn"].endswith(":execution:quick:no")
+    standard = client.create_state_machine(name="slow", definition=PASS, roleArn=ROLE)
+    with pytest.raises(client.exceptions.StateMachineTypeNotSupported):
+        client.start_sync_execution(stateMachineArn=standard["stateMachineArn"], input="{}")
+
+
+TIMES_OUT = json.dumps(
+    {
+        "StartAt": "Linger",
+        "TimeoutSeconds": 1,
+        "States": {"Linger": {"Type": "Wait", "Seconds": 30, "End": True}},
+    }
+)
+
+
+def test_a_sync_execution_that_times_out_says_so(sfn: tuple[Any, Server]) -> None:
+    client, _ = sfn
+    express = client.create_state_machine(
+        name="linger", definition=TIMES_OUT, roleArn=ROLE, type="EXPRESS"
+    )["stateMachineArn"]
+    ended = client.start_sync_execution(stateMachineArn=express, input="{}")
+    assert ended["status"] == "TIMED_OUT"
+    assert "output" not in ended
+
+
+def test_history_without_execution_data_and_in_reverse(sfn: tuple[Any, Server]) -> None:
+    client, _ = sfn
+    arn = client.create_state_machine(name="greeter", definition=PASS, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    started = client.start_execution(stateMachineArn=arn, input='{"who": "ada"}')
+    wait_for(client, started["executionArn"], "SUCCEEDED")
+    full = client.get_execution_history(executionArn=started["executionArn"])["events"]
+    assert "input" in full[0]["executionStartedEventDetails"]
+    bare = client.get_execution_history(
+        executionArn=started["executionArn"], includeExecutionData=False
+    )["events"]
+    assert [e["id"] for e in bare] == [e["id"] for e in full]
+    for event in bare:
+        for key, details in event.items():
+            if key.endswith("EventDetails"):
+                assert not {"input", "output", "inputDetails", "outputDetails"} & set(details)
+    assert "roleArn" in bare[0]["executionStartedEventDetails"]
+    backwards = client.get_execution_history(
+        executionArn=started["executionArn"], reverseOrder=True
+    )["events"]
+    assert [e["id"] for e in backwards] == [e["id"] for e in full][::-1]
+
+
+def test_test_state_runs_one_state(sfn: tuple[Any, Server]) -> None:
+    client, _ = sfn
+    passed = client.test_state(
+        definition=json.dumps({"Type": "Pass", "Parameters": {"x.$": "$.a"}, "Next": "B"}),
+        roleArn=ROLE,
+        input='{"a": 1}',
+    )
+    assert (passed["status"], json.loads(passed["output"]), passed["nextState"]) == (
+        "SUCCEEDED",
+        {"x": 1},
+        "B",
+    )
+    assert "inspectionData" not in passed
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:us-east-1:111111111111:activity:work",
+        "Parameters": {"n.$": "$.a"},
+        "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 1, "IntervalSeconds": 4}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handle"}],
+        "End": True,
+    }
+    debug = client.test_state(
+        definition=json.dumps(task),
+        input='{"a": 2}',
+        inspectionLevel="DEBUG",
+        mock={"result": '{"done": true}'},
+    )
+    assert debug["status"] == "SUCCEEDED" and json.loads(debug["output"]) == {"done": True}
+    assert json.loads(debug["inspectionData"]["afterParameters"]) == {"n": 2}
+    assert json.loads(debug["inspectionData"]["result"]) == {"done": True}
+    assert json.loads(debug["inspectionData"]["afterInputPath"]) == {"a": 2}
+    assert json.loads(debug["inspectionData"]["afterResultPath"]) == {"done": True}
+    retriable = client.test_state(
+        definition=json.dumps(task),
+        input='{"a": 3}',
+        inspectionLevel="DEBUG",
+        mock={"errorOutput": {"error": "Boom", "cause": "bad"}},
+    )
+    assert (retriable["status"], retriable["error"], retriable["cause"]) == (
+        "RETRIABLE",
+        "Boom",
+        "bad",
+    )
+    assert retriable["inspectionData"]["errorDetails"] == {
+        "retryIndex": 0,
+        "retryBackoffIntervalSeconds": 4,
+    }
+    caught = client.test_state(
+        definition=json.dumps(task),
+        input='{"a": 3}',
+        mock={"errorOutput": {"error": "Boom", "cause": "bad"}},
+        stateConfiguration={"retrierRetryCount": 1},
+    )
+    assert (caught["status"], caught["nextState"]) == ("CAUGHT_ERROR", "Handle")
+    machine = json.loads(EXPRESS_FAIL)
+    refused = client.test_state(definition=json.dumps(machine), stateName="Refuse", input="{}")
+    assert (refused["status"], refused["error"]) == ("FAILED", "NotOk")
+    with pytest.raises(client.exceptions.InvalidDefinition):
+        client.test_state(definition=json.dumps({"Type": "Pass", "Next": "B", "Bogus": 1}))
+    with pytest.raises(client.exceptions.ValidationException):
+        client.test_state(definition=json.dumps(task), input='{"a": 3}')  # no mock

@@ -10,7 +10,14 @@
     completions and failures.
 ``stepfunctions``
     the Step Functions API (AWS JSON 1.0 on ``POST /``) for boto3 and the
-    AWS CLI.
+    AWS CLI: state machines and executions; ``stepfunctions_activities`` the
+    activities and their task tokens; ``stepfunctions_test_state`` TestState.
+``aws_protocol``
+    AWS's JSON 1.0 protocol: errors in AWS's shape, ARNs, pages.
+``aws_catalog``
+    state machine types and deletions, and activities, kept in the store.
+``aws_signature``
+    SigV4 signatures of Step Functions requests, checked with botocore's signer.
 ``metrics``
     Prometheus metrics at ``/metrics``: counts from the store, latencies of
     this process.

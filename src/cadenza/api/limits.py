@@ -43,16 +43,26 @@ class RequestLimits:
     """Refuse bodies over ``body_limit`` bytes (413) and, with a ``token``,
     requests without ``Authorization: Bearer <token>`` (401)."""
 
-    def __init__(self, app: ASGIApp, *, body_limit: int, token: str | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        body_limit: int,
+        token: str | None,
+        token_exempt: Callable[[Scope], bool] = lambda scope: False,
+    ) -> None:
         self.app = app
         self.body_limit = body_limit
         self.token = token.encode() if token else None
+        #: Requests that authenticate another way (checked by their route).
+        self.token_exempt = token_exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.token is not None and scope.get("path") not in OPEN_PATHS:
+        exempt = scope.get("path") in OPEN_PATHS or self.token_exempt(scope)
+        if self.token is not None and not exempt:
             given = b""
             for name, value in scope.get("headers", ()):
                 if name == b"authorization" and value[:7].lower() == b"bearer ":

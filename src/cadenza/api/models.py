@@ -199,6 +199,31 @@ class AnswerIn(_Request):
     failed: bool = False
 
 
+class SignalIn(_Request):
+    """A named message for a running execution; its language decides what it means."""
+
+    name: str = Field(min_length=1, max_length=200, description="the signal's name")
+    data: Any = Field(None, description="what comes with it (any JSON)")
+    by: str = Field("", max_length=200, description="who sends it, for the audit trail")
+
+
+class OperatorRequestIn(_Request):
+    """A request only the execution's language understands (``GET .../requests``
+    lists them), with who asks and why."""
+
+    request: str = Field(min_length=1, max_length=200, description="one of the offered names")
+    args: dict[str, Any] = Field(default_factory=dict, description="the request's arguments")
+    by: str = Field("", max_length=200, description="who asks, for the audit trail")
+    reason: str = Field(min_length=1, max_length=2000, description="why, for the audit trail")
+
+
+class OfferedRequests(BaseModel):
+    """The operator requests an execution's language takes: name -> what it does."""
+
+    kind: str
+    requests: dict[str, str]
+
+
 class Accepted(BaseModel):
     """A request recorded, and what the execution looks like after its decision."""
 

@@ -29,15 +29,18 @@ from cadenza.api.models import (
     ExecutionOut,
     Health,
     HistoryPage,
+    OfferedRequests,
+    OperatorRequestIn,
     ProblemOut,
     RerunIn,
+    SignalIn,
     TaskList,
     TaskOut,
     ValidationOut,
 )
 from cadenza.api.work_signal import signal_for
 from cadenza.engine.engine import Engine
-from cadenza.interpreters.protocol import RerunRequest
+from cadenza.interpreters.protocol import RerunRequest, operator_requests_of
 from cadenza.model.errors import (
     DefinitionError,
     ExecutionNotFound,
@@ -276,6 +279,31 @@ def routes(engine: Engine) -> APIRouter:
         """Run a finished execution again, in its language's own terms (a state
         machine is redriven; an Orquesta workflow reruns from named tasks)."""
         engine.rerun(execution_id, RerunRequest(tuple(body.steps), dict(body.options)))
+        return accepted(execution_id)
+
+    @api.post("/v1/executions/{execution_id}/signals", tags=["requests"])
+    def send_signal(execution_id: str, body: SignalIn) -> Accepted:
+        """Send a running execution a named signal (``SignalReceived`` in its
+        history); a finished one is a 409. Its language may refuse it (``refused``)."""
+        engine.signal(execution_id, body.name, body.data, by=body.by)
+        return accepted(execution_id)
+
+    @api.get("/v1/executions/{execution_id}/requests", tags=["requests"])
+    def offered_requests(execution_id: str) -> OfferedRequests:
+        """The operator requests the execution's language takes."""
+        record = engine.get(execution_id)
+        offered = operator_requests_of(engine.front_end_for(record.kind))
+        return OfferedRequests(kind=record.kind, requests=dict(offered))
+
+    @api.post("/v1/executions/{execution_id}/requests", tags=["requests"])
+    def operator_request(execution_id: str, body: OperatorRequestIn) -> Accepted:
+        """Ask the execution's language for one of its operator requests
+        (``OperatorRequested`` in history, with who asked and why). A name it
+        does not take is a 400 listing those it does; one that does not fit
+        the execution's state now comes back ``refused``."""
+        engine.operator_request(
+            execution_id, body.request, body.args, by=body.by, reason=body.reason
+        )
         return accepted(execution_id)
 
     @api.post("/v1/executions/{execution_id}/tasks/{task}/answer", tags=["requests"])

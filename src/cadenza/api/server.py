@@ -11,19 +11,21 @@ import ipaddress
 import logging
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
 from cadenza.api import errors
+from cadenza.api.aws_signature import credentials_from_environment, require_signer
 from cadenza.api.limits import DEFAULT_BODY_LIMIT, RequestLimits
 from cadenza.api.metrics import metrics_routes
 from cadenza.api.routes import routes
-from cadenza.api.stepfunctions import step_functions_routes
+from cadenza.api.stepfunctions import step_functions_request, step_functions_routes
 from cadenza.api.workers import worker_routes
 from cadenza.engine.engine import Engine
 from cadenza.model.errors import InputError
+from cadenza.ui import console_request, mount_console
 
 log = logging.getLogger("cadenza.api")
 
@@ -40,6 +42,12 @@ class ServerSettings:
     #: The bearer token every request must carry (None: no token, loopback only).
     token: str | None = None
     body_limit: int = DEFAULT_BODY_LIMIT
+    #: AWS access key id -> secret access key that Step Functions requests must
+    #: be signed with (SigV4); None: signatures are not checked (loopback only).
+    #: Read from the environment unless given (see ``aws_signature``).
+    aws_credentials: Mapping[str, str] | None = field(
+        default_factory=credentials_from_environment, repr=False
+    )
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -64,7 +72,10 @@ def is_loopback(host: str) -> bool:
 
 
 def check_settings(settings: ServerSettings) -> None:
-    """Refuse to serve beyond this machine without a token."""
+    """Refuse to serve beyond this machine without a token, and to take AWS
+    credentials without the means to check signatures."""
+    if settings.aws_credentials is not None:
+        require_signer()
     if not is_loopback(settings.host) and not settings.token:
         raise InputError(
             f"binding {settings.host} serves other machines: give an API token "
@@ -87,9 +98,26 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     errors.install(app)
     app.include_router(routes(engine))
     app.include_router(worker_routes(engine))
-    app.include_router(step_functions_routes(engine))
+    app.include_router(
+        step_functions_routes(
+            engine,
+            credentials=settings.aws_credentials,
+            unsigned_allowed=is_loopback(settings.host),
+        )
+    )
     app.include_router(metrics_routes(engine))
-    app.add_middleware(RequestLimits, body_limit=settings.body_limit, token=settings.token)
+    # After every API route: the console only answers paths the API does not.
+    mount_console(app)
+    app.add_middleware(
+        RequestLimits,
+        body_limit=settings.body_limit,
+        token=settings.token,
+        # Step Functions clients sign requests instead of sending a bearer
+        # token; that endpoint checks them itself.
+        # Step Functions requests carry a SigV4 signature instead, and the
+        # console's own page and assets hold no data (its API calls need the token).
+        token_exempt=lambda scope: step_functions_request(scope) or console_request(scope),
+    )
     return app
 
 

@@ -1,31 +1,48 @@
 """The Step Functions API on the server's port, for boto3 and the AWS CLI.
 
-AWS's JSON 1.0 protocol: ``POST /`` with ``X-Amz-Target:
-AWSStepFunctions.<Operation>`` and a JSON body; errors are a 400 whose body
-names the error type in ``__type``, so botocore raises the same exception
-classes AWS would (``ExecutionDoesNotExist``, ``InvalidDefinition``, ...).
+AWS's JSON 1.0 protocol (``aws_protocol``): ``POST /`` with ``X-Amz-Target:
+AWSStepFunctions.<Operation>`` and a JSON body, errors in AWS's shape.
+Activities and their tasks are ``stepfunctions_activities``; TestState is
+``stepfunctions_test_state``.
 
 A state machine is the newest States definition registered under its name;
 updating it registers a new definition, and executions keep the definition
 they started with. An execution started here has the id
 ``<state machine>:<execution name>``; one started any other way keeps its id
-as its name. Request signatures are not checked: serve this endpoint on
-loopback only (the server refuses other addresses without a token, and a
-token is not something boto3 sends).
+as its name. State machine types, deletions and activities are kept in the
+store's catalog (``aws_catalog``). Request signatures are checked by
+``aws_signature`` before an operation runs.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from cadenza.api.aws_catalog import ACTIVE, DELETED, Catalog
+from cadenza.api.aws_protocol import (
+    ROLE,
+    TARGET_PREFIX,
+    Arns,
+    AwsError,
+    arn_names,
+    aws_response,
+    json_text,
+    page_of,
+    required,
+    without_data,
+)
+from cadenza.api.aws_signature import ReceivedRequest, SignatureRefused, verify
+from cadenza.api.stepfunctions_activities import Activities
+from cadenza.api.stepfunctions_test_state import run_test_state
 from cadenza.api.work_signal import signal_for
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.states.validation.api import (
@@ -33,26 +50,9 @@ from cadenza.interpreters.states.validation.api import (
     UnloadableStatesDefinition,
     validate_state_machine_definition,
 )
-from cadenza.model.errors import (
-    CadenzaError,
-    DefinitionError,
-    ExecutionNotFound,
-    InputError,
-    LeaseLost,
-)
+from cadenza.model.errors import CadenzaError, DefinitionError, ExecutionNotFound
 from cadenza.model.secrets import mask
 from cadenza.store.records import DefinitionRecord, ExecutionRecord
-
-#: The protocol's content type.
-AMZ_JSON = "application/x-amz-json-1.0"
-
-_TARGET_PREFIX = "AWSStepFunctions."
-
-#: Where ARNs say this server is; the States front end uses the same account.
-REGION = "us-east-1"
-ACCOUNT = "111111111111"
-#: The role reported for every state machine (roles are not kept).
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/cadenza"
 
 #: Cadenza's execution statuses as Step Functions names them.
 _STATUS = {
@@ -69,102 +69,63 @@ _STATUS = {
     "abandoned": "ABORTED",
 }
 
-#: The longest GetActivityTask waits, below botocore's 60 s read timeout.
-_ACTIVITY_WAIT = 50.0
+#: The longest a StartSyncExecution runs before it is stopped as TIMED_OUT
+#: (Step Functions' limit for synchronous Express executions).
+SYNC_LIMIT = 300.0
 
-
-class AwsError(Exception):
-    """An error answered in AWS's shape."""
-
-    def __init__(self, type: str, message: str) -> None:
-        super().__init__(message)
-        self.type = type
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Arns:
-    """ARN shapes of this server's region and account."""
-
-    region: str = REGION
-    account: str = ACCOUNT
-
-    def state_machine(self, name: str) -> str:
-        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
-
-    def execution(self, machine: str, name: str) -> str:
-        return f"arn:aws:states:{self.region}:{self.account}:execution:{machine}:{name}"
-
-    def activity(self, name: str) -> str:
-        return f"arn:aws:states:{self.region}:{self.account}:activity:{name}"
-
-
-def _name_of(arn: Any, kind: str, parts: int = 1) -> list[str]:
-    """The trailing name parts of an ARN of ``kind``; ``InvalidArn`` otherwise."""
-    if not isinstance(arn, str):
-        raise AwsError("InvalidArn", f"Invalid Arn: '{arn}'")
-    fields = arn.split(":")
-    if len(fields) != 6 + parts or fields[:3] != ["arn", "aws", "states"] or fields[5] != kind:
-        raise AwsError("InvalidArn", f"Invalid Arn: '{arn}'")
-    names = fields[6:]
-    if not all(names):
-        raise AwsError("InvalidArn", f"Invalid Arn: '{arn}'")
-    return names
-
-
-def _required(body: dict[str, Any], field: str) -> Any:
-    if field not in body or body[field] in (None, ""):
-        raise AwsError("ValidationException", f"1 validation error detected: '{field}' is required")
-    return body[field]
-
-
-def _json_text(value: Any, field: str) -> Any:
-    if value is None:
-        return {}
-    if not isinstance(value, str):
-        raise AwsError("ValidationException", f"'{field}' must be a string of JSON")
-    try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise AwsError(
-            "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'"
-        ) from exc
+#: State machine types.
+_TYPES = ("STANDARD", "EXPRESS")
 
 
 class StepFunctions:
     """The operations, over one engine."""
 
-    def __init__(self, engine: Engine, arns: Arns | None = None) -> None:
+    def __init__(
+        self, engine: Engine, arns: Arns | None = None, *, sync_limit: float = SYNC_LIMIT
+    ) -> None:
         self.engine = engine
         self.arns = arns or Arns()
         self.signal = signal_for(engine)
+        self.catalog = Catalog(engine)
+        self.sync_limit = sync_limit
         self.operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "CreateStateMachine": self.create_state_machine,
             "UpdateStateMachine": self.update_state_machine,
             "DescribeStateMachine": self.describe_state_machine,
             "ListStateMachines": self.list_state_machines,
+            "DeleteStateMachine": self.delete_state_machine,
             "ValidateStateMachineDefinition": self.validate_definition,
+            "TestState": run_test_state,
             "StartExecution": self.start_execution,
+            "StartSyncExecution": self.start_sync_execution,
             "DescribeExecution": self.describe_execution,
             "ListExecutions": self.list_executions,
             "GetExecutionHistory": self.get_execution_history,
             "StopExecution": self.stop_execution,
             "RedriveExecution": self.redrive_execution,
-            "CreateActivity": self.create_activity,
-            "GetActivityTask": self.get_activity_task,
-            "SendTaskSuccess": self.send_task_success,
-            "SendTaskFailure": self.send_task_failure,
-            "SendTaskHeartbeat": self.send_task_heartbeat,
+            **Activities(engine, self.arns, self.catalog, self.signal).operations(),
         }
 
     # --- state machines -----------------------------------------------------------------
 
-    def _machine(self, arn: Any) -> DefinitionRecord:
-        (name,) = _name_of(arn, "stateMachine")
+    def _newest(self, name: str) -> DefinitionRecord | None:
+        """The newest definition of the state machine ``name``, unless it was deleted."""
         found = self.engine.store.list_definitions(name=name, kind="states", limit=1)
-        if not found:
-            raise AwsError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        entry = self.catalog.get("stateMachine", name)
+        if not found or (entry is not None and not entry.active):
+            return None
         return found[0]
+
+    def _machine(self, arn: Any) -> DefinitionRecord:
+        (name,) = arn_names(arn, "stateMachine")
+        found = self._newest(name)
+        if found is None:
+            raise AwsError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return found
+
+    def _type_of(self, name: str) -> str:
+        entry = self.catalog.get("stateMachine", name)
+        return entry.type if entry is not None else "STANDARD"
 
     def _register(self, name: str, definition: Any) -> DefinitionRecord:
         if not isinstance(definition, str):
@@ -177,60 +138,97 @@ class StepFunctions:
             raise AwsError("InvalidDefinition", exc.message) from exc
 
     def create_state_machine(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _required(body, "name")
-        _required(body, "roleArn")
-        if body.get("type", "STANDARD") != "STANDARD":
-            raise AwsError("ValidationException", "only STANDARD state machines are served here")
-        existing = self.engine.store.list_definitions(name=name, kind="states", limit=1)
-        record = self._register(name, _required(body, "definition"))
-        if existing and existing[0].id != record.id:
+        name = required(body, "name")
+        required(body, "roleArn")
+        if not isinstance(name, str) or len(name) > 80 or ":" in name:
+            raise AwsError("InvalidName", f"Invalid Name: '{name}'")
+        machine_type = body.get("type") or "STANDARD"
+        if machine_type not in _TYPES:
             raise AwsError(
-                "StateMachineAlreadyExists",
-                f"State Machine Already Exists: '{self.arns.state_machine(name)}'",
+                "ValidationException", f"'type' must be STANDARD or EXPRESS, not '{machine_type}'"
             )
+        definition = required(body, "definition")
+        existing = self._newest(name)
+        if existing is not None:
+            # As AWS: creating the same machine again is no change; a different one
+            # under the name is refused, and nothing of it is kept.
+            same = existing.source == definition and self._type_of(name) == machine_type
+            if not same:
+                raise AwsError(
+                    "StateMachineAlreadyExists",
+                    f"State Machine Already Exists: '{self.arns.state_machine(name)}'",
+                )
+            return {
+                "stateMachineArn": self.arns.state_machine(name),
+                "creationDate": self._created(name, existing),
+            }
+        record = self._register(name, definition)
+        entry = self.catalog.get("stateMachine", name)
+        if entry is not None or machine_type != "STANDARD":
+            entry = self.catalog.put("stateMachine", name, ACTIVE, machine_type)
         return {
             "stateMachineArn": self.arns.state_machine(name),
-            "creationDate": (existing[0] if existing else record).created_at,
+            "creationDate": self._created(name, record),
         }
 
+    def _created(self, name: str, record: DefinitionRecord) -> float:
+        """When the machine was (last) created: its catalog entry, else its first version."""
+        entry = self.catalog.get("stateMachine", name)
+        if entry is not None:
+            return entry.at
+        versions = self.engine.store.list_definitions(name=name, kind="states", limit=10_000)
+        return versions[-1].created_at if versions else record.created_at
+
+    def delete_state_machine(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Delete a state machine; its executions stay readable (and running ones run on)."""
+        (name,) = arn_names(required(body, "stateMachineArn"), "stateMachine")
+        if self._newest(name) is not None:
+            self.catalog.put("stateMachine", name, DELETED, self._type_of(name))
+        return {}
+
     def update_state_machine(self, body: dict[str, Any]) -> dict[str, Any]:
-        current = self._machine(_required(body, "stateMachineArn"))
+        current = self._machine(required(body, "stateMachineArn"))
         record = current
         if "definition" in body:
             record = self._register(current.name, body["definition"])
         return {"updateDate": record.created_at}
 
     def describe_state_machine(self, body: dict[str, Any]) -> dict[str, Any]:
-        record = self._machine(_required(body, "stateMachineArn"))
+        record = self._machine(required(body, "stateMachineArn"))
         return {
             "stateMachineArn": self.arns.state_machine(record.name),
             "name": record.name,
             "status": "ACTIVE",
             "definition": record.source,
             "roleArn": ROLE,
-            "type": "STANDARD",
-            "creationDate": record.created_at,
+            "type": self._type_of(record.name),
+            "creationDate": self._created(record.name, record),
         }
 
     def list_state_machines(self, body: dict[str, Any]) -> dict[str, Any]:
-        newest: dict[str, DefinitionRecord] = {}
-        for record in self.engine.store.list_definitions(kind="states", limit=10_000):
-            newest.setdefault(record.name, record)
-        machines = sorted(newest.values(), key=lambda r: r.name)
-        return {
-            "stateMachines": [
-                {
-                    "stateMachineArn": self.arns.state_machine(r.name),
-                    "name": r.name,
-                    "type": "STANDARD",
-                    "creationDate": r.created_at,
-                }
-                for r in machines
-            ]
-        }
+        first: dict[str, DefinitionRecord] = {}
+        for record in self.engine.store.list_definitions(kind="states", limit=100_000):
+            first[record.name] = record  # newest first: the last one seen is the oldest
+        entries = {e.name: e for e in self.catalog.entries("stateMachine")}
+        machines = [
+            (name, first[name], entries.get(name))
+            for name in sorted(first)
+            if entries.get(name) is None or entries[name].active
+        ]
+        items = [
+            {
+                "stateMachineArn": self.arns.state_machine(name),
+                "name": name,
+                "type": entry.type if entry is not None else "STANDARD",
+                "creationDate": entry.at if entry is not None else record.created_at,
+            }
+            for name, record, entry in machines
+        ]
+        page, token = page_of(items, body)
+        return {"stateMachines": page, **token}
 
     def validate_definition(self, body: dict[str, Any]) -> dict[str, Any]:
-        definition = _required(body, "definition")
+        definition = required(body, "definition")
         try:
             return validate_state_machine_definition(
                 definition,
@@ -250,7 +248,7 @@ class StepFunctions:
         return self.arns.execution(machine, name)
 
     def _execution(self, arn: Any) -> ExecutionRecord:
-        machine, name = _name_of(arn, "execution", 2)
+        machine, name = arn_names(arn, "execution", 2)
         for candidate in (f"{machine}:{name}", name):
             try:
                 record = self.engine.get(candidate)
@@ -265,11 +263,63 @@ class StepFunctions:
         return getattr(first[0].event, "input", None) if first else None
 
     def start_execution(self, body: dict[str, Any]) -> dict[str, Any]:
-        definition = self._machine(_required(body, "stateMachineArn"))
+        execution_id, arn = self._start(self._machine(required(body, "stateMachineArn")), body)
+        return {"executionArn": arn, "startDate": self.engine.get(execution_id).created_at}
+
+    def start_sync_execution(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Start an execution of an EXPRESS machine and answer with its end."""
+        definition = self._machine(required(body, "stateMachineArn"))
+        if self._type_of(definition.name) != "EXPRESS":
+            raise AwsError(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            )
+        execution_id, _ = self._start(definition, body)
+        deadline = self.engine.clock.now() + self.sync_limit
+        while True:
+            seen = self.signal.generation()
+            record = self.engine.get(execution_id)
+            if _STATUS.get(record.status, "RUNNING") != "RUNNING":
+                break
+            left = deadline - self.engine.clock.now()
+            if left <= 0:
+                self.engine.cancel(execution_id)
+                return self._sync_answer(self.engine.get(execution_id), timed_out=True)
+            # Woken by this process's decisions; the cap is for an execution that
+            # another server on the same store decides, which does not wake us.
+            self.signal.wait(seen, min(left, 1.0))
+        return self._sync_answer(record)
+
+    def _sync_answer(self, record: ExecutionRecord, *, timed_out: bool = False) -> dict[str, Any]:
+        described = mask(self._describe(record), self.engine.secrets_of(record.id))
+        out = dict(described)
+        if timed_out:
+            out.update(
+                status="TIMED_OUT",
+                error="States.Timeout",
+                cause=f"The execution ran longer than {self.sync_limit:g} seconds",
+            )
+            out.pop("output", None)
+        elif out["status"] == "ABORTED":
+            # A synchronous execution ends SUCCEEDED, FAILED or TIMED_OUT only.
+            out.update(status="FAILED", error="States.Aborted", cause="The execution was stopped")
+        stop = float(out.get("stopDate") or self.engine.clock.now())
+        out["stopDate"] = stop
+        duration_ms = max(0.0, stop - record.created_at) * 1000
+        # Nothing is billed here; these are the figures AWS's rounding would give.
+        out["billingDetails"] = {
+            "billedMemoryUsedInMB": 64,
+            "billedDurationInMilliseconds": max(100, math.ceil(duration_ms / 100) * 100),
+        }
+        return out
+
+    def _start(self, definition: DefinitionRecord, body: dict[str, Any]) -> tuple[str, str]:
+        """Start (or find, as AWS does for the same name and input) an execution:
+        its id and ARN."""
         name = body.get("name") or str(uuid.uuid4())
         if not isinstance(name, str) or len(name) > 80 or ":" in name:
             raise AwsError("InvalidName", f"Invalid Name: '{name}'")
-        given = _json_text(body.get("input"), "input")
+        given = json_text(body.get("input"), "input")
         execution_id = f"{definition.name}:{name}"
         arn = self.arns.execution(definition.name, name)
         try:
@@ -279,7 +329,7 @@ class StepFunctions:
         if existing is not None:
             # As AWS: the same name and input while it runs is the same start.
             if _STATUS[existing.status] == "RUNNING" and self._input_of(existing) == given:
-                return {"executionArn": arn, "startDate": existing.created_at}
+                return execution_id, arn
             raise AwsError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         context = {
             "state_machine_name": definition.name,
@@ -289,10 +339,10 @@ class StepFunctions:
             "role_arn": ROLE,
         }
         self.engine.start(definition, given, context=context, execution_id=execution_id)
-        return {"executionArn": arn, "startDate": self.engine.get(execution_id).created_at}
+        return execution_id, arn
 
     def describe_execution(self, body: dict[str, Any]) -> dict[str, Any]:
-        record = self._execution(_required(body, "executionArn"))
+        record = self._execution(required(body, "executionArn"))
         secrets = self.engine.secrets_of(record.id)
         return dict(mask(self._describe(record), secrets))
 
@@ -319,7 +369,7 @@ class StepFunctions:
         return out
 
     def list_executions(self, body: dict[str, Any]) -> dict[str, Any]:
-        machine = self._machine(_required(body, "stateMachineArn"))
+        machine = self._machine(required(body, "stateMachineArn"))
         wanted = body.get("statusFilter")
         records = [
             r
@@ -341,34 +391,24 @@ class StepFunctions:
         }
 
     def get_execution_history(self, body: dict[str, Any]) -> dict[str, Any]:
-        record = self._execution(_required(body, "executionArn"))
+        record = self._execution(required(body, "executionArn"))
         events = list(
             mask(self.engine.history_view(record.id, "sfn"), self.engine.secrets_of(record.id))
         )
+        if body.get("includeExecutionData") is False:
+            events = [without_data(event) for event in events]
         if body.get("reverseOrder"):
             events.reverse()
-        start = 0
-        token = body.get("nextToken")
-        if token is not None:
-            if not (isinstance(token, str) and token.isdigit()):
-                raise AwsError("InvalidToken", f"Invalid Token: '{token}'")
-            start = int(token)
-        size = body.get("maxResults") or 1000
-        if not isinstance(size, int) or not 0 < size <= 1000:
-            raise AwsError("ValidationException", "'maxResults' must be between 1 and 1000")
-        page = events[start : start + size]
-        out: dict[str, Any] = {"events": page}
-        if start + size < len(events):
-            out["nextToken"] = str(start + size)
-        return out
+        page, token = page_of(events, body)
+        return {"events": page, **token}
 
     def stop_execution(self, body: dict[str, Any]) -> dict[str, Any]:
-        record = self._execution(_required(body, "executionArn"))
+        record = self._execution(required(body, "executionArn"))
         self.engine.cancel(record.id)
         return {"stopDate": self.engine.get(record.id).updated_at}
 
     def redrive_execution(self, body: dict[str, Any]) -> dict[str, Any]:
-        record = self._execution(_required(body, "executionArn"))
+        record = self._execution(required(body, "executionArn"))
         self.engine.rerun(record.id)
         refused = self.engine.last_rejection(record.id)
         if refused:
@@ -376,85 +416,88 @@ class StepFunctions:
             raise AwsError("ExecutionNotRedrivable", str(message))
         return {"redriveDate": self.engine.get(record.id).updated_at}
 
-    # --- activities ---------------------------------------------------------------------
 
-    def create_activity(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = _required(body, "name")
-        return {"activityArn": self.arns.activity(name), "creationDate": self.engine.clock.now()}
-
-    def get_activity_task(self, body: dict[str, Any]) -> dict[str, Any]:
-        arn = _required(body, "activityArn")
-        _name_of(arn, "activity")
-        worker = body.get("workerName") or ""
-        deadline = self.engine.clock.now() + _ACTIVITY_WAIT
-        while True:
-            seen = self.signal.generation()
-            task = self.engine.external.poll(arn, worker)
-            if task is not None:
-                return {"taskToken": task.token, "input": json.dumps(task.input)}
-            left = deadline - self.engine.clock.now()
-            if left <= 0:
-                return {}
-            self.signal.wait(seen, left)
-
-    def _answer(self, call: Callable[[], None]) -> dict[str, Any]:
-        try:
-            call()
-        except InputError as exc:
-            raise AwsError("InvalidToken", f"Invalid Token: {exc.message}") from exc
-        except ExecutionNotFound as exc:
-            raise AwsError("TaskDoesNotExist", "Task Does Not Exist") from exc
-        except LeaseLost as exc:
-            raise AwsError("TaskTimedOut", "Task Timed Out") from exc
-        self.engine.wake()
-        return {}
-
-    def send_task_success(self, body: dict[str, Any]) -> dict[str, Any]:
-        token = _required(body, "taskToken")
-        output = _json_text(_required(body, "output"), "output")
-        return self._answer(lambda: self.engine.external.succeed(token, output))
-
-    def send_task_failure(self, body: dict[str, Any]) -> dict[str, Any]:
-        token = _required(body, "taskToken")
-        return self._answer(
-            lambda: self.engine.external.fail(token, body.get("error"), body.get("cause"))
-        )
-
-    def send_task_heartbeat(self, body: dict[str, Any]) -> dict[str, Any]:
-        token = _required(body, "taskToken")
-        return self._answer(lambda: self.engine.external.heartbeat(token))
+def _refusal(kind: str, message: str) -> JSONResponse:
+    return aws_response(400, {"__type": kind, "message": message})
 
 
-def _aws(status: int, body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=AMZ_JSON)
+def step_functions_request(scope: Mapping[str, Any]) -> bool:
+    """Whether an ASGI request is for the Step Functions endpoint."""
+    if scope.get("path") != "/" or scope.get("method") != "POST":
+        return False
+    return any(name == b"x-amz-target" for name, _ in scope.get("headers", ()))
 
 
-def step_functions_routes(engine: Engine) -> APIRouter:
-    """``POST /`` answering ``X-Amz-Target: AWSStepFunctions.*`` requests."""
+def step_functions_routes(
+    engine: Engine,
+    *,
+    credentials: Mapping[str, str] | None = None,
+    unsigned_allowed: bool = True,
+) -> APIRouter:
+    """``POST /`` answering ``X-Amz-Target: AWSStepFunctions.*`` requests.
+
+    With ``credentials``, every request must be signed with one of them (SigV4);
+    without, signatures are not checked when ``unsigned_allowed`` (a loopback
+    bind) and every request is refused otherwise.
+    """
     api = APIRouter()
     service = StepFunctions(engine)
 
+    def refused(body: bytes, request: Request) -> JSONResponse | None:
+        if credentials is None:
+            if unsigned_allowed:
+                return None
+            return aws_response(
+                403,
+                {
+                    "__type": "UnrecognizedClientException",
+                    "message": "this server checks no AWS signatures, so it serves Step "
+                    "Functions on loopback only: configure credentials "
+                    "(CADENZA_AWS_ACCESS_KEY_ID and CADENZA_AWS_SECRET_ACCESS_KEY)",
+                },
+            )
+        received = ReceivedRequest(
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+            headers=dict(request.headers),
+            body=body,
+        )
+        try:
+            verify(received, credentials, datetime.datetime.now(datetime.UTC))
+        except SignatureRefused as exc:
+            return aws_response(403, {"__type": exc.type, "message": exc.message})
+        return None
+
     @api.post("/", include_in_schema=False)
     async def step_functions(request: Request) -> JSONResponse:
+        raw = await request.body()
+        refusal = refused(raw, request)
+        if refusal is not None:
+            return refusal
         target = request.headers.get("x-amz-target", "")
-        if not target.startswith(_TARGET_PREFIX):
-            return _aws(400, {"__type": "UnknownOperationException", "message": target})
-        operation = service.operations.get(target[len(_TARGET_PREFIX) :])
+        if not target.startswith(TARGET_PREFIX):
+            return aws_response(400, {"__type": "UnknownOperationException", "message": target})
+        operation = service.operations.get(target[len(TARGET_PREFIX) :])
         if operation is None:
             message = f"{target} is not served here"
-            return _aws(400, {"__type": "UnknownOperationException", "message": message})
+            return aws_response(400, {"__type": "UnknownOperationException", "message": message})
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
-            return _aws(400, {"__type": "SerializationException", "message": "body is not JSON"})
+            return aws_response(
+                400, {"__type": "SerializationException", "message": "body is not JSON"}
+            )
         if not isinstance(body, dict):
-            return _aws(400, {"__type": "SerializationException", "message": "not an object"})
+            return aws_response(
+                400, {"__type": "SerializationException", "message": "not an object"}
+            )
         try:
             answer = await run_in_threadpool(operation, body)
         except AwsError as exc:
-            return _aws(400, {"__type": exc.type, "message": exc.message})
+            return aws_response(400, {"__type": exc.type, "message": exc.message})
         except CadenzaError as exc:
-            return _aws(400, {"__type": "ValidationException", "message": exc.message})
-        return _aws(200, answer)
+            return aws_response(400, {"__type": "ValidationException", "message": exc.message})
+        return aws_response(200, answer)
 
     return api

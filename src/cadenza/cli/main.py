@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cadenza import __version__
-from cadenza.cli import commands, reports
+from cadenza.cli import commands, reports, request_commands
 from cadenza.model.errors import (
     CadenzaError,
     DefinitionError,
@@ -41,6 +41,7 @@ _BAD_INPUT = (DefinitionError, FrontEndError, InputError, NotFoundError, Operati
 #: The commands that can talk to a server instead of opening a store.
 CLIENT_COMMANDS = frozenset(
     {"run", "ps", "status", "history", "cancel", "pause", "resume", "respond", "rerun", "redrive"}
+    | {"signal", "request"}
 )
 
 #: Options that act on this machine, refused with --server, and why.
@@ -284,6 +285,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--no-wait", action="store_true", help="only record the request")
         p.add_argument("--quiet", action="store_true", help="no progress lines")
         _running_options(p)
+
+    request_commands.add_commands(command)
 
     p = command(
         "server",

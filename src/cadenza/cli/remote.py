@@ -155,6 +155,23 @@ class Remote:
         path = f"/v1/executions/{_part(execution_id)}/tasks/{_part(task)}/answer"
         return self._accepted(path, {"result": result, "failed": failed})
 
+    def signal(
+        self, execution_id: str, name: str, data: JSON, *, by: str
+    ) -> tuple[ExecutionRecord, Any]:
+        """Send the execution the signal ``name``: the execution after it, and
+        why its language refused it (None when it did not)."""
+        path = f"/v1/executions/{_part(execution_id)}/signals"
+        return self._accepted(path, {"name": name, "data": data, "by": by})
+
+    def operator_request(
+        self, execution_id: str, request: str, args: dict[str, JSON], *, by: str, reason: str
+    ) -> tuple[ExecutionRecord, Any]:
+        """Ask the execution's language for ``request``: the execution after it,
+        and why it was refused (None when it was not)."""
+        path = f"/v1/executions/{_part(execution_id)}/requests"
+        body = {"request": request, "args": args, "by": by, "reason": reason}
+        return self._accepted(path, body)
+
     # --- following an execution -----------------------------------------------------------
 
     def follow(

@@ -41,6 +41,11 @@ def _remote(args: argparse.Namespace) -> Remote:
     return Remote(args.server, api_token(args, args.client_token_file))
 
 
+def remote_for(args: argparse.Namespace) -> Remote:
+    """A client of the server ``args.server``, with the token the options give."""
+    return _remote(args)
+
+
 def _remote_verdict(
     args: argparse.Namespace, remote: Remote
 ) -> Callable[[ExecutionRecord], tuple[bool, bool]]:

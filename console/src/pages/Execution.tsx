@@ -1,0 +1,459 @@
+/**
+ * One execution: its status, output and errors, what it can be asked to do,
+ * the tasks waiting for an answer, the definition's graph coloured by task
+ * status, a timeline and the paged history.
+ */
+import { Fragment } from "preact";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import {
+  type Accepted,
+  type Definition,
+  type Execution,
+  getJson,
+  type HistoryEvent,
+  type HistoryPage,
+  postJson,
+  query,
+  type Task,
+} from "../api";
+import { ErrorMessage, JsonView, Section, StatusBadge } from "../components/common";
+import { StepGraph } from "../components/Graph";
+import { OperatorRequests, SignalForm } from "../components/Requests";
+import { formFits, JsonEditor, SchemaForm } from "../components/SchemaForm";
+import { type Span, spansOf, Timeline } from "../components/Timeline";
+import { executionDuration, formatDuration, formatTime, preview } from "../format";
+import { type SfnEvent, stateSpans, stateStatuses } from "../stateMachine";
+import { stepsOf } from "../steps";
+
+/** Longest a history long poll waits (the API takes at most 30 s). */
+const LONG_POLL_SECONDS = 25;
+const HISTORY_PAGE = 50;
+/** Tasks listed at once; the rest are a click away (a fan-out may have thousands). */
+const TASKS_SHOWN = 200;
+/** Task statuses that mean the task waits for an answer from a person. */
+const WAITING_FOR_ANSWER = ["pending", "waiting"];
+
+interface Loaded {
+  execution: Execution;
+  tasks: Task[];
+  events: HistoryEvent[];
+  /** What ran when: tasks from history, or a state machine's states from its `sfn` view. */
+  spans: Span[];
+  /** Each step's status, by the name the definition gives it. */
+  statuses: Map<string, string>;
+}
+
+export function ExecutionPage({ id }: { id: string }) {
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [definition, setDefinition] = useState<Definition | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [generation, setGeneration] = useState(0);
+  const [tasksShown, setTasksShown] = useState(TASKS_SHOWN);
+  const path = `/v1/executions/${encodeURIComponent(id)}`;
+
+  // Load everything, then wait on the history's long poll for the next event:
+  // the page follows the execution as it runs without asking every second.
+  useEffect(() => {
+    let stopped = false;
+    const controller = new AbortController();
+    const readHistory = async (after: number): Promise<HistoryEvent[]> => {
+      let fresh: HistoryEvent[] = [];
+      for (let next: number | null = after; next !== null; ) {
+        const page: HistoryPage = await getJson<HistoryPage>(
+          `${path}/history${query({ after_seq: next, limit: 10000 })}`,
+          controller.signal,
+        );
+        fresh = fresh.concat(page.events);
+        next = page.next_after_seq;
+      }
+      return fresh;
+    };
+    const follow = async () => {
+      let events: HistoryEvent[] = [];
+      let tasks: Task[] = [];
+      while (!stopped) {
+        try {
+          // The tasks answer is the slowest for a large fan-out: ask for it first, show
+          // the history as soon as it is here, and the tasks when they come.
+          const tasksAnswer = getJson<{ tasks: Task[] }>(`${path}/tasks`, controller.signal);
+          tasksAnswer.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+          const [execution, fresh] = await Promise.all([
+            getJson<Execution>(path, controller.signal),
+            readHistory(events.length ? events[events.length - 1].seq : 0),
+          ]);
+          events = events.concat(fresh);
+          let spans = spansOf(events);
+          let seen = stateStatuses(spans);
+          if (execution.kind === "states") {
+            // Pass, Choice and Wait states are no tasks: the Step Functions view has them all.
+            spans = stateSpans(await getJson<SfnEvent[]>(`${path}/views/sfn`, controller.signal));
+            seen = stateStatuses(spans);
+          }
+          const show = (known: Task[]) => {
+            const byTask = new Map(known.map((task) => [task.name, task.status]));
+            // A state machine's view knows every state; otherwise the language's own
+            // task statuses are the word, and history fills in until they come.
+            const statuses = execution.kind === "states" ? new Map([...byTask, ...seen]) : new Map([...seen, ...byTask]);
+            setLoaded({ execution, tasks: known, events, spans, statuses });
+          };
+          if (stopped) return;
+          show(tasks);
+          tasks = (await tasksAnswer).tasks;
+          if (stopped) return;
+          show(tasks);
+          setError(null);
+          if (execution.final) return; // nothing more will happen
+          const last = events.length ? events[events.length - 1].seq : 0;
+          await getJson<HistoryPage>(
+            `${path}/history${query({ after_seq: last, limit: 1, wait: LONG_POLL_SECONDS })}`,
+            controller.signal,
+          );
+        } catch (failure) {
+          if (stopped || (failure instanceof DOMException && failure.name === "AbortError")) return;
+          setError(failure);
+          // The server may be restarting: try again a little later.
+          await new Promise((resolve) => setTimeout(resolve, 3000));
+        }
+      }
+    };
+    void follow();
+    return () => {
+      stopped = true;
+      controller.abort();
+    };
+  }, [id, generation]);
+
+  const definitionId = loaded?.execution.definition_id;
+  useEffect(() => {
+    if (!definitionId) return;
+    getJson<Definition>(`/v1/definitions/${encodeURIComponent(definitionId)}`).then(setDefinition, () => setDefinition(null));
+  }, [definitionId]);
+
+  if (!loaded) return error ? <ErrorMessage error={error} /> : <p>Loading…</p>;
+  const { execution, tasks, events, spans, statuses } = loaded;
+  const end = execution.final && events.length ? events[events.length - 1].time : null;
+  // What each open task waits on, by name (its latest span).
+  const waitingOn = new Map(spans.filter((span) => span.end === null).map((span) => [span.name, span.waitingOn ?? ""]));
+  return (
+    <div>
+      <h1>
+        {execution.name || "Execution"} <StatusBadge status={execution.status} />
+      </h1>
+      <dl class="facts">
+        <dt>Id</dt>
+        <dd class="mono">{execution.id}</dd>
+        <dt>Kind</dt>
+        <dd>{execution.kind}</dd>
+        <dt>Definition</dt>
+        <dd>
+          <a href={`/definitions/${encodeURIComponent(execution.definition_id)}`} class="mono">
+            {execution.definition_id.slice(0, 12)}
+          </a>
+        </dd>
+        <dt>Started</dt>
+        <dd>{formatTime(execution.created_at)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(executionDuration(execution))}</dd>
+        <dt>State</dt>
+        <dd>{execution.final ? "final" : execution.settled ? "waiting for an operator or a person" : "in progress"}</dd>
+      </dl>
+      <ErrorMessage error={error} />
+      <Actions execution={execution} onDone={() => setGeneration(generation + 1)} />
+      {execution.errors.length > 0 && (
+        <Section title="Errors" id="errors">
+          <div class="errors-box" role="region" aria-label="execution errors">
+            <JsonView value={execution.errors} label="errors" />
+          </div>
+        </Section>
+      )}
+      <PendingAnswers
+        execution={execution}
+        tasks={tasks}
+        events={events}
+        onDone={() => setGeneration(generation + 1)}
+      />
+      {execution.output !== null && execution.output !== undefined && (
+        <Section title="Output" id="output">
+          <JsonView value={execution.output} label="output" />
+        </Section>
+      )}
+      <Section title="Graph" id="graph">
+        <GraphOf kind={execution.kind} definition={definition} statuses={statuses} />
+      </Section>
+      <Section title="Timeline" id="timeline">
+        <Timeline spans={spans} end={end} />
+      </Section>
+      <Section title="Tasks" id="tasks">
+        {tasks.length === 0 ? (
+          <p class="empty">No task yet.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Task</th>
+                <th scope="col">Key</th>
+                <th scope="col">Status</th>
+                <th scope="col">Waiting on</th>
+              </tr>
+            </thead>
+            <tbody>
+              {tasks.slice(0, tasksShown).map((task) => (
+                <tr key={`${task.name}/${task.key}`} data-task={task.name}>
+                  <td>{task.name}</td>
+                  <td class="mono">{task.key}</td>
+                  <td>
+                    <StatusBadge status={task.status} />
+                  </td>
+                  <td>{execution.final ? "" : (waitingOn.get(task.name) ?? "")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {tasks.length > tasksShown && (
+          <button type="button" class="link" onClick={() => setTasksShown(tasksShown + TASKS_SHOWN)}>
+            Show more tasks ({tasks.length - tasksShown} not shown)
+          </button>
+        )}
+      </Section>
+      <Section title="History" id="history">
+        <HistoryTable events={events} />
+      </Section>
+    </div>
+  );
+}
+
+function GraphOf({
+  kind,
+  definition,
+  statuses,
+}: {
+  kind: string;
+  definition: Definition | null;
+  statuses: Map<string, string>;
+}) {
+  const steps = useMemo(() => (definition?.source ? stepsOf(kind, definition.source) : null), [kind, definition]);
+  if (!definition) return <p class="empty">Loading the definition…</p>;
+  if (!steps) return <p class="empty">The console draws Orquesta, state machine and saga definitions; this is {kind}.</p>;
+  return <StepGraph steps={steps} statuses={statuses} />;
+}
+
+function Actions({ execution, onDone }: { execution: Execution; onDone: () => void }) {
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [steps, setSteps] = useState("");
+  const path = `/v1/executions/${encodeURIComponent(execution.id)}`;
+
+  const act = async (verb: string, body: unknown, confirmation: string | null) => {
+    if (confirmation && !window.confirm(confirmation)) return;
+    setBusy(true);
+    setError(null);
+    setNotice(null);
+    try {
+      const answer = await postJson<Accepted>(`${path}/${verb}`, body);
+      setNotice(answer.refused ? `Refused: ${preview(answer.refused, 300)}` : `${verb}: accepted, now ${answer.execution.status}`);
+      onDone();
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const rerunSteps = steps
+    .split(",")
+    .map((step) => step.trim())
+    .filter(Boolean);
+  return (
+    <section class="panel actions" aria-labelledby="actions-title">
+      <h2 id="actions-title">Act</h2>
+      {!execution.final && (
+        <div class="buttons">
+          <button type="button" disabled={busy} onClick={() => act("pause", {}, null)}>
+            Pause
+          </button>
+          <button type="button" disabled={busy} onClick={() => act("resume", {}, null)}>
+            Resume
+          </button>
+          <button
+            type="button"
+            class="danger"
+            disabled={busy}
+            onClick={() => act("cancel", {}, `Cancel execution ${execution.id}? Running tasks finish, nothing new starts.`)}
+          >
+            Cancel
+          </button>
+        </div>
+      )}
+      {execution.final && (
+        <form
+          class="rerun"
+          onSubmit={(event) => {
+            event.preventDefault();
+            void act(
+              "rerun",
+              { steps: rerunSteps, options: {} },
+              `Run execution ${execution.id} again${rerunSteps.length ? ` from ${rerunSteps.join(", ")}` : " from what failed"}?`,
+            );
+          }}
+        >
+          {execution.kind === "orquesta" && (
+            <label>
+              Rerun from tasks (comma-separated; empty: the failed ones)
+              <input type="text" value={steps} onInput={(e) => setSteps((e.target as HTMLInputElement).value)} />
+            </label>
+          )}
+          <button type="submit" disabled={busy}>
+            {execution.kind === "states" ? "Redrive" : "Rerun"}
+          </button>
+        </form>
+      )}
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <ErrorMessage error={error} />
+      <div class="more-requests">
+        {!execution.final && <SignalForm execution={execution} onDone={onDone} />}
+        <OperatorRequests execution={execution} onDone={onDone} />
+      </div>
+    </section>
+  );
+}
+
+/** The schema a waiting task asked with: the `schema` of its scheduled input, if any. */
+function schemaOf(task: Task, events: HistoryEvent[]): unknown {
+  for (let index = events.length - 1; index >= 0; index -= 1) {
+    const event = events[index];
+    if (event.type !== "TaskScheduled") continue;
+    if (event.payload.task_id !== task.key && event.payload.name !== task.name) continue;
+    const input = event.payload.input;
+    if (typeof input === "object" && input !== null && "schema" in input) return (input as { schema: unknown }).schema;
+    return null;
+  }
+  return null;
+}
+
+function PendingAnswers({
+  execution,
+  tasks,
+  events,
+  onDone,
+}: {
+  execution: Execution;
+  tasks: Task[];
+  events: HistoryEvent[];
+  onDone: () => void;
+}) {
+  const waiting = execution.final ? [] : tasks.filter((task) => WAITING_FOR_ANSWER.includes(task.status));
+  const [error, setError] = useState<unknown>(null);
+  if (waiting.length === 0) return null;
+  const answer = async (task: Task, result: unknown, failed: boolean) => {
+    setError(null);
+    try {
+      await postJson<Accepted>(
+        `/v1/executions/${encodeURIComponent(execution.id)}/tasks/${encodeURIComponent(task.name)}/answer`,
+        { result, failed },
+      );
+      onDone();
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  return (
+    <Section title="Waiting for an answer" id="answers">
+      {waiting.map((task) => {
+        const schema = schemaOf(task, events);
+        const prefix = `answer-${task.name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+        return (
+          <div class="pending" key={task.key} data-task={task.name}>
+            <h3>{task.name}</h3>
+            {schema ? (
+              <details>
+                <summary>What it asks for (JSON schema)</summary>
+                <JsonView value={schema} label={`what ${task.name} asks for`} />
+              </details>
+            ) : null}
+            {formFits(schema) ? (
+              <SchemaForm schema={schema} idPrefix={prefix} submitLabel={`Answer ${task.name}`} onSubmit={(value) => answer(task, value, false)} />
+            ) : (
+              <JsonEditor id={`${prefix}-json`} label={`Answer to ${task.name} (JSON)`} initial="{}" submitLabel={`Answer ${task.name}`} onSubmit={(value) => answer(task, value, false)} />
+            )}
+            <button
+              type="button"
+              class="danger"
+              onClick={() => window.confirm(`Fail task ${task.name}?`) && void answer(task, null, true)}
+            >
+              Fail {task.name}
+            </button>
+          </div>
+        );
+      })}
+      <ErrorMessage error={error} />
+    </Section>
+  );
+}
+
+function HistoryTable({ events }: { events: HistoryEvent[] }) {
+  const [page, setPage] = useState(0);
+  const [open, setOpen] = useState<number | null>(null);
+  const pages = Math.max(1, Math.ceil(events.length / HISTORY_PAGE));
+  const shown = events.slice(page * HISTORY_PAGE, (page + 1) * HISTORY_PAGE);
+  const failing = (event: HistoryEvent) =>
+    Boolean(event.payload.error) || event.payload.status === "failed" || event.type === "RequestRejected";
+  return (
+    <div>
+      <table class="history">
+        <thead>
+          <tr>
+            <th scope="col">Seq</th>
+            <th scope="col">Time</th>
+            <th scope="col">Event</th>
+            <th scope="col">Payload</th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map((event) => (
+            <Fragment key={event.seq}>
+              <tr class={failing(event) ? "failing" : undefined}>
+                <td>{event.seq}</td>
+                <td>{formatTime(event.time)}</td>
+                <td>{event.type}</td>
+                <td>
+                  <button
+                    type="button"
+                    class="link"
+                    aria-expanded={open === event.seq}
+                    onClick={() => setOpen(open === event.seq ? null : event.seq)}
+                  >
+                    {preview(event.payload, 70) || "(empty)"}
+                  </button>
+                </td>
+              </tr>
+              {open === event.seq && (
+                <tr class="payload">
+                  <td colSpan={4}>
+                    <JsonView value={event.payload} label={`payload of event ${event.seq}`} />
+                  </td>
+                </tr>
+              )}
+            </Fragment>
+          ))}
+        </tbody>
+      </table>
+      <nav class="pager" aria-label="history pages">
+        <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
+          Earlier
+        </button>
+        <span>
+          Page {page + 1} of {pages} ({events.length} events)
+        </span>
+        <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>
+          Later
+        </button>
+      </nav>
+    </div>
+  );
+}
