@@ -159,3 +159,22 @@ def test_credential_sources_are_read_and_checked(tmp_path: Path) -> None:
     ) == {"K": "S"}
     with pytest.raises(InputError, match="both"):
         credentials_from_environment({"CADENZA_AWS_ACCESS_KEY_ID": "K"})
+
+
+def test_the_aws_credentials_option_names_the_file(tmp_path: Path) -> None:
+    credentials = tmp_path / "sfn-credentials"
+    credentials.write_text(
+        f"[default]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"
+    )
+    running = start_server(
+        f"sqlite:///{tmp_path / 'cadenza.db'}",
+        tmp_path,
+        "--aws-credentials",
+        str(credentials),
+    )
+    try:
+        assert client_for(running).list_state_machines()["stateMachines"] == []
+        wrong = client_for(running, secret="nope")
+        assert error_code(wrong.list_state_machines) == "InvalidSignatureException"
+    finally:
+        running.stop()

@@ -424,6 +424,12 @@ def server(args: argparse.Namespace) -> int:
 
     host, port = parse_bind(args.bind)
     settings = ServerSettings(host=host, port=port, token=api_token(args))
+    if args.aws_credentials:
+        from cadenza.api.aws_signature import load_credentials
+
+        settings = dataclasses.replace(
+            settings, aws_credentials=load_credentials(args.aws_credentials)
+        )
     check_settings(settings)  # before the store is opened: bad input leaves nothing
     engine = _engine(
         args, concurrency=args.concurrency, queues=args.queue or ("default",), lease=args.lease

@@ -307,6 +307,13 @@ def _parser() -> argparse.ArgumentParser:
         help="file holding the API's bearer token (or set CADENZA_API_TOKEN); required "
         "to bind anything but loopback",
     )
+    p.add_argument(
+        "--aws-credentials",
+        metavar="FILE",
+        help="AWS credentials (access key id and secret) whose SigV4 signatures Step "
+        "Functions requests must carry (or set CADENZA_AWS_ACCESS_KEY_ID and "
+        "CADENZA_AWS_SECRET_ACCESS_KEY); required for the Step Functions API off loopback",
+    )
 
     p = command("worker", "run decisions and activities until stopped", commands.worker)
     _worker_options(p)
