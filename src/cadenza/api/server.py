@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from cadenza.api import errors
 from cadenza.api.aws_signature import credentials_from_environment, require_signer
+from cadenza.api.cloudevents import cloudevent_routes
 from cadenza.api.limits import DEFAULT_BODY_LIMIT, RequestLimits
 from cadenza.api.metrics import metrics_routes
 from cadenza.api.routes import routes
@@ -106,14 +107,13 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
         )
     )
     app.include_router(metrics_routes(engine))
+    app.include_router(cloudevent_routes(engine))
     # After every API route: the console only answers paths the API does not.
     mount_console(app)
     app.add_middleware(
         RequestLimits,
         body_limit=settings.body_limit,
         token=settings.token,
-        # Step Functions clients sign requests instead of sending a bearer
-        # token; that endpoint checks them itself.
         # Step Functions requests carry a SigV4 signature instead, and the
         # console's own page and assets hold no data (its API calls need the token).
         token_exempt=lambda scope: step_functions_request(scope) or console_request(scope),
