@@ -169,6 +169,16 @@ def test_run_to_success_then_detach_status_history_and_ps(server: Server, here: 
     assert set(listed[0]) == {"execution_id", "status", "output", "errors", "name", "created_at"}
     one = json.loads(cadenza(here, "--server", server.url, "ps", "--limit", "1", "--json").stdout)
     assert [e["execution_id"] for e in one] == [eid]
+    # The filters go to the server.
+    for options, expected in (
+        (["--status", "succeeded", "--since", "1h"], [eid, document["execution_id"]]),
+        (["--status", "failed"], []),
+        (["--kind", "states"], []),
+        (["--needs-attention"], []),
+    ):
+        found = cadenza(here, "--server", server.url, "ps", "--json", *options)
+        assert found.returncode == 0, found.stderr
+        assert [e["execution_id"] for e in json.loads(found.stdout)] == expected
 
 
 def test_a_failing_workflow_exits_1_and_reruns_from_the_failed_task(

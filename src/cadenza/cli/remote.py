@@ -10,7 +10,7 @@ local command's error would be.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -112,12 +112,26 @@ class Remote:
     def execution(self, execution_id: str) -> ExecutionRecord:
         return self._record(self._call("GET", f"/v1/executions/{_part(execution_id)}"))
 
-    def executions(self, limit: int) -> list[ExecutionRecord]:
-        """The newest ``limit`` executions, newest first."""
+    def executions(
+        self,
+        limit: int,
+        *,
+        statuses: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        since: float | None = None,
+    ) -> list[ExecutionRecord]:
+        """The newest ``limit`` executions, newest first (only those in ``statuses``,
+        of ``kinds``, started at or after ``since``, when given)."""
         found: list[ExecutionRecord] = []
         cursor: str | None = None
         while len(found) < limit:
             params: dict[str, Any] = {"limit": min(_PAGE, limit - len(found))}
+            if statuses:
+                params["status"] = list(statuses)
+            if kinds:
+                params["kind"] = list(kinds)
+            if since is not None:
+                params["since"] = since
             if cursor is not None:
                 params["cursor"] = cursor
             page = self._call("GET", "/v1/executions", params=params)

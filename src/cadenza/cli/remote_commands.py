@@ -15,6 +15,7 @@ from typing import Any
 from cadenza.cli.inputs import (
     api_token,
     installed_front_ends,
+    parse_duration,
     read_definition,
     read_input,
     stop_on_signals,
@@ -131,8 +132,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def ps(args: argparse.Namespace) -> int:
+    if args.parent:
+        raise InputError("--parent cannot be used with --server yet: the API lists no children")
+    statuses = list(args.status or [])
+    if args.needs_attention:
+        # The waiting statuses of the languages installed here (the server's are
+        # the same when both run the same Cadenza).
+        statuses += sorted(installed_front_ends(args).attention_statuses())
+    since = None if args.since is None else time.time() - parse_duration(args.since)
     with _remote(args) as remote:
-        records = remote.executions(args.limit)
+        records = remote.executions(
+            args.limit, statuses=statuses, kinds=args.kind or [], since=since
+        )
     if args.json:
         print(
             to_json(
