@@ -110,16 +110,18 @@ def stop_on_signals(stop: threading.Event, let_go: Callable[[], None] | None = N
     if threading.current_thread() is not threading.main_thread():
         return
 
+    def say(text: str) -> None:
+        # Straight to the file descriptor: the signal may arrive while the main
+        # thread is in the middle of writing to sys.stderr, which is not reentrant.
+        with contextlib.suppress(OSError):
+            os.write(2, (text + "\n").encode())
+
     def handler(signum: int, _frame: Any) -> None:
         if not stop.is_set():
             stop.set()
-            print(
-                "stopping: running tasks may finish (press Ctrl-C again to stop at once)",
-                file=sys.stderr,
-                flush=True,
-            )
+            say("stopping: running tasks may finish (press Ctrl-C again to stop at once)")
             return
-        print("stopping at once", file=sys.stderr, flush=True)
+        say("stopping at once")
         if let_go is not None:
             # Exiting anyway: if this fails, the leases expire on their own.
             with contextlib.suppress(Exception):
