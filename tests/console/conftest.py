@@ -104,9 +104,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Chromium, headless, driven by Playwright."""
+    """Chromium, headless, driven by Playwright; closed when the console's tests
+    are done, because Playwright's sync API keeps an event loop running on the
+    main thread (later tests that run their own loop there would fail)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

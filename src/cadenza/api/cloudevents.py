@@ -15,6 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from cadenza.api.models import ErrorOut
 from cadenza.engine.engine import Engine
 from cadenza.model.errors import InputError
 
@@ -24,7 +25,9 @@ CLOUDEVENTS_SIGNAL = "cloudevents"
 
 def cloudevent_routes(engine: Engine) -> APIRouter:
     """The CloudEvents endpoint for ``engine``."""
-    api = APIRouter()
+    api = APIRouter(
+        responses={code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 422, 503)}
+    )
 
     @api.post(
         "/v1/executions/{execution_id}/cloudevents",
