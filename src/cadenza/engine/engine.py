@@ -543,6 +543,7 @@ class Engine:
             concurrency=self.concurrency,
             lease=self.lease,
             poll_interval=self.poll_interval,
+            decision_batch=self.decision_batch,
             actions=tuple(self.registry.names()),
             own=tuple(own),
             only_own=only_own,

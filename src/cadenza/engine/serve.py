@@ -24,7 +24,7 @@ from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
-from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
 from cadenza.store.records import TaskRecord
 from cadenza.workers.outcome import ActivityOutcome
@@ -53,6 +53,8 @@ class ServeSettings:
     own: tuple[str, ...] = ()
     #: Decide and run nothing but ``own`` and the children they start.
     only_own: bool = False
+    #: Decisions one round makes at most (a full batch means more may wait).
+    decision_batch: int = 64
     #: On stop, how long running attempts may take to finish before the loop
     #: lets them go (their leases released, so another process takes them at once).
     stop_grace: float = 10.0
@@ -137,15 +139,22 @@ class ServeLoop:
                     if idle_before or parts.clock.now() >= next_timers:
                         busy += parts.store.fire_due_timers(parts.clock.now(), 100)
                         next_timers = parts.clock.now() + _TIMER_LOOK_EVERY
-                    busy += self._round(pool)
+                    again, claimed = self._round(pool)
+                    busy += again
                     now = parts.clock.now()
                     if now >= next_reap:
                         busy += parts.runner.reap()
                         next_reap = now + min(1.0, settings.lease / 3)
                     if now >= next_heartbeat:
                         next_heartbeat = now + heartbeat_every
-                    idle_before = not busy
-                    if idle_before:
+                    idle_before = not busy and not claimed
+                    if claimed and not busy:
+                        # Tasks were just handed out and nothing else is due:
+                        # the loop is woken when one of them ends, so it waits
+                        # without asking the store when the next work is due.
+                        wait = min(settings.poll_interval, max(0.0, next_heartbeat - now))
+                        parts.clock.wait(parts.wake, wait)
+                    elif idle_before:
                         self._idle(next_heartbeat)
                     outage.reset()
                 except (SchemaMismatch, StoreFault):
@@ -170,8 +179,11 @@ class ServeLoop:
                 if thread is not None:
                     thread.join(timeout=5)
 
-    def _round(self, pool: ThreadPoolExecutor) -> int:
-        """One round: save finished attempts, decide, claim for free threads."""
+    def _round(self, pool: ThreadPoolExecutor) -> tuple[int, int]:
+        """One round: save finished attempts, decide, claim for free threads.
+
+        Returns the work that calls for another round at once (saved finishes,
+        decisions, refused decisions), and how many tasks were claimed."""
         parts, settings = self.parts, self.settings
         while True:
             try:
@@ -206,9 +218,31 @@ class ServeLoop:
             parts.runner.release_attempt(task)
         for claimed in done.claimed:
             self._in_flight.add(pool.submit(self._execute, claimed))
-        # A refused decision is pending still: it counts as work, so the loop
-        # goes round again at once instead of waiting.
-        return len(finishes) + done.decided + len(done.refused) + len(done.claimed)
+        return int(self._more_to_do(done, finishes)), len(done.claimed)
+
+    def _more_to_do(
+        self, done: RoundOutcome, finishes: list[tuple[TaskRecord, FinishRequest]]
+    ) -> bool:
+        """Whether a round right now could find work this one left: a refused
+        decision (still pending), a full batch, a finished attempt whose execution
+        was not decided here, or a decision that delivered to other executions
+        (children started or asked to stop, a parent told of an end or a pause).
+
+        A step that only scheduled the next task, already claimed in this same
+        round, needs nothing more until that task ends (and wakes the loop)."""
+        if done.refused or done.decided >= self.settings.decision_batch:
+            return True
+        decided = {result.execution_id for result in done.saved}
+        if any(request.execution_id not in decided for _task, request in finishes):
+            return True
+        return any(
+            result.children
+            or result.relayed
+            or result.canceled_tasks
+            or result.completed
+            or result.status != ExecutionStatus.RUNNING
+            for result in done.saved
+        )
 
     def _execute(self, task: TaskRecord) -> None:
         # The lease stays extended until the loop has saved the outcome.
