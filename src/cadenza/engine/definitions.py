@@ -66,6 +66,8 @@ def checked_input(front_end: FrontEnd, value: JSON, where: str = "the workflow i
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{where} is not JSON: {exc}") from exc
+    except RecursionError:
+        raise InputError(f"{where} nests arrays or objects too deeply") from None
     return value
 
 

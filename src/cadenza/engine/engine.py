@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ from cadenza.engine.owner import new_owner_id
 from cadenza.engine.serve import ServeLoop, ServeParts, ServeSettings
 from cadenza.engine.settled import SettledWatch
 from cadenza.engine.wake import WakeUp
+from cadenza.expressions import budget as expression_budget
+from cadenza.expressions.budget import ExpressionBudget
 from cadenza.interpreters.protocol import (
     ExecutionView,
     FrontEnd,
@@ -102,6 +105,7 @@ class Engine:
         queues: Sequence[str] = ("default",),
         poll_interval: float = 0.5,
         decision_batch: int = 64,
+        expression_budget: ExpressionBudget | None = None,
     ) -> None:
         self.store: Store = (
             store if store is not None and not isinstance(store, str) else open_store(store)
@@ -121,6 +125,9 @@ class Engine:
         self.queues = tuple(queues)
         self.poll_interval = poll_interval
         self.decision_batch = decision_batch
+        #: The CPU, size and item limits of each expression evaluation (None: the
+        #: process's, by default 1 s, 10 MiB, a million items; see docs/reference/limits.md).
+        self.expression_budget = expression_budget
         self._interpreters = InterpreterCache(self.front_ends)
         self._decider = Decider(self._interpreters)
         self._decide_lock = threading.Lock()
@@ -470,7 +477,13 @@ class Engine:
                 only=only,
             )
             try:
-                done = self.store.run_round(request, self._decider)
+                # Every expression a decision evaluates runs under the budget,
+                # timed by this thread's CPU clock (see cadenza.expressions.budget).
+                with expression_budget.applied(
+                    self.expression_budget or expression_budget.current_settings().budget,
+                    cpu_clock=time.thread_time,
+                ):
+                    done = self.store.run_round(request, self._decider)
             except BaseException:
                 self._decider.forget()
                 raise

@@ -18,8 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cadenza.expressions.budget import metered
+from cadenza.model.errors import ExpressionBudgetExceeded
+
 __all__ = [
     "Call",
+    "IntrinsicBudgetExceeded",
     "IntrinsicError",
     "IntrinsicSyntaxError",
     "evaluate",
@@ -33,6 +37,10 @@ MAX_NESTING = 10
 
 class IntrinsicError(Exception):
     """An intrinsic function failed at run time (``States.IntrinsicFailure``)."""
+
+
+class IntrinsicBudgetExceeded(IntrinsicError, ExpressionBudgetExceeded):
+    """The call went over the evaluation's budget (``expression.budget_exceeded``)."""
 
 
 class IntrinsicSyntaxError(IntrinsicError):
@@ -198,13 +206,27 @@ def parse_call(text: str) -> Call:
 
 def evaluate(call: Call, resolve: Callable[[str], Any], entropy: Callable[[int], bytes]) -> Any:
     """Run ``call``: ``resolve(path)`` gives a path argument's value, ``entropy(n)``
-    gives ``n`` deterministic bytes for MathRandom and UUID."""
+    gives ``n`` deterministic bytes for MathRandom and UUID.
+
+    Raises :class:`IntrinsicError`; :class:`IntrinsicBudgetExceeded` (one too)
+    when the call makes a value over the evaluation's budget.
+    """
+
+    def failure(detail: str, limit: str) -> Exception:
+        return IntrinsicBudgetExceeded(
+            f"States.{call.name}: {detail}", expression=f"States.{call.name}", limit=limit
+        )
+
+    return metered(lambda: _evaluate(call, resolve, entropy), failure, f"States.{call.name}")
+
+
+def _evaluate(call: Call, resolve: Callable[[str], Any], entropy: Callable[[int], bytes]) -> Any:
     args = []
     for index, arg in enumerate(call.args):
         if call.name == "Format" and index == 0 and isinstance(arg, Literal) and arg.template:
             args.append(arg.template)
         elif isinstance(arg, Call):
-            args.append(evaluate(arg, resolve, entropy))
+            args.append(_evaluate(arg, resolve, entropy))
         elif isinstance(arg, PathArg):
             args.append(resolve(arg.path))
         else:
@@ -321,10 +343,11 @@ def _range(args: list[Any], _: Callable[[int], bytes]) -> list[int]:
     start, end, step = (_int(a, "ArrayRange") for a in args)
     if step == 0:
         raise IntrinsicError("States.ArrayRange: step must not be 0")
-    values = list(range(start, end + (1 if step > 0 else -1), step))
+    values = range(start, end + (1 if step > 0 else -1), step)
+    # Counted before it is made: a range of a billion numbers is refused at once.
     if len(values) > 1000:
         raise IntrinsicError("States.ArrayRange: more than 1000 elements")
-    return values
+    return list(values)
 
 
 def _get_item(args: list[Any], _: Callable[[int], bytes]) -> Any:

@@ -17,21 +17,26 @@ import re
 from typing import Any
 
 import jinja2
-import jinja2.sandbox
 
 from cadenza.expressions import functions, st2_data
-from cadenza.expressions.scope import ExpressionFailure, FunctionFailure, Scope
+from cadenza.expressions.budget import metered, shorten
+from cadenza.expressions.jinja_sandbox import BoundedSandbox
+from cadenza.expressions.scope import (
+    ExpressionBudgetFailure,
+    ExpressionFailure,
+    FunctionFailure,
+    Scope,
+)
 
 KIND = "JinjaEvaluationException"
 _EXPRESSION = re.compile(r"{{.*?}}")
 _BLOCK = re.compile(r"{%.*?%}")
 _RAW_BLOCK = re.compile(r"{% raw %}.*?{% endraw %}")
 
-_environment = jinja2.sandbox.SandboxedEnvironment(
+_environment = BoundedSandbox(
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
 )
-_environment.filters.update(functions.PURE_FUNCTIONS)
-_environment.filters.update(st2_data.DATA_FUNCTIONS)
+_environment.bound_filters({**functions.PURE_FUNCTIONS, **st2_data.DATA_FUNCTIONS})
 
 
 _COMPILED_CACHE_SIZE = 4096
@@ -69,8 +74,18 @@ def _render_variables(scope: Scope) -> dict[str, Any]:
 def evaluate(text: str, scope: Scope) -> Any:
     """Evaluate the Jinja in ``text``; a lone ``{{ }}`` keeps its value's type.
 
-    Raises :class:`ExpressionFailure` with Orquesta's wording.
+    Raises :class:`ExpressionFailure` with Orquesta's wording, and
+    :class:`ExpressionBudgetFailure` when the evaluation goes over its budget.
     """
+
+    def failure(detail: str, limit: str) -> ExpressionFailure:
+        message = f"Unable to evaluate expression '{shorten(text)}'. {detail}"
+        return ExpressionBudgetFailure(KIND, message, text, limit)
+
+    return metered(lambda: _evaluate(text, scope), failure, text)
+
+
+def _evaluate(text: str, scope: Scope) -> Any:
     raw_blocks = _RAW_BLOCK.findall(text)
     for index, block in enumerate(raw_blocks):
         text = text.replace(block, f"{{{index}}}")

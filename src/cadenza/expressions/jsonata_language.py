@@ -23,14 +23,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jsonata import Jsonata
+from jsonata.functions import Functions
 from jsonata.jexception import JException
 from jsonata.utils import Utils
 
+from cadenza.expressions.budget import Meter, current_meter, metered
 from cadenza.expressions.intrinsics import uuid_from
+from cadenza.model.errors import ExpressionBudgetExceeded
 
 __all__ = [
     "UNDEFINED",
     "Clock",
+    "JsonataBudgetExceeded",
     "JsonataError",
     "evaluate",
     "expression_text",
@@ -49,6 +53,10 @@ UNDEFINED: Any = _Undefined()
 
 class JsonataError(Exception):
     """The expression could not be parsed or evaluated."""
+
+
+class JsonataBudgetExceeded(JsonataError, ExpressionBudgetExceeded):
+    """The evaluation went over its budget (``expression.budget_exceeded``)."""
 
 
 @dataclass
@@ -200,16 +208,58 @@ def _aws_functions(clock: Clock) -> dict[str, Any]:
     return {name: Jsonata.JLambda(fn) for name, fn in table.items()}
 
 
+def _budget_hooks(meter: Meter) -> dict[str, Any]:
+    """The library's per-node callbacks, bound in the evaluation's own frame: each
+    node counts as work, and each value a node makes is size-checked."""
+
+    def entered(*_: Any) -> None:
+        meter.tick()
+
+    def left(expr: Any, input: Any, environment: Any, result: Any) -> None:
+        if isinstance(result, str):
+            meter.check_length(len(result), "a string")
+        elif isinstance(result, list | dict):
+            meter.check_items(len(result))
+
+    def pad(string: Any, width: Any, char: Any = None) -> Any:
+        if isinstance(width, int | float) and not isinstance(width, bool):
+            meter.check_length(abs(int(width)), "padded text")
+        return Functions.pad(string, width, char)
+
+    return {
+        "__evaluate_entry": entered,
+        "__evaluate_exit": left,
+        "pad": Jsonata.JLambda(pad),
+    }
+
+
 def evaluate(text: str, bindings: Mapping[str, Any], clock: Clock) -> Any:
     """Evaluate the JSONata ``text``; :data:`UNDEFINED` if it yields nothing.
 
-    Raises :class:`JsonataError` for syntax and evaluation errors.
+    Raises :class:`JsonataError` for syntax and evaluation errors, and
+    :class:`JsonataBudgetExceeded` (a ``JsonataError``) when the evaluation
+    goes over its budget.
     """
     expr = _compiled(text)
+
+    def failure(detail: str, limit: str) -> Exception:
+        return JsonataBudgetExceeded(detail, expression=text, limit=limit)
+
+    return metered(lambda: _evaluate(expr, bindings, clock), failure, text)
+
+
+def _evaluate(expr: Jsonata, bindings: Mapping[str, Any], clock: Clock) -> Any:
     frame: dict[str, Any] = {k: _cached(v, clock.memo) for k, v in bindings.items()}
     frame.update(_aws_functions(clock))
+    meter = current_meter()
+    if meter is not None:
+        frame.update(_budget_hooks(meter))
     try:
         result = expr.evaluate(None, frame)
+    except RecursionError as exc:
+        if meter is None:
+            raise JsonataError(str(exc)) from exc
+        meter.trip("max_depth", "recursed deeper than the interpreter's stack allows")
     except JException as exc:
         raise JsonataError(str(exc)) from exc
     except Exception as exc:  # the library raises assorted Python errors for bad input

@@ -21,6 +21,9 @@ from typing import Any
 
 from jsonpath_ng.ext.parser import parse as _parse
 
+from cadenza.expressions.budget import Meter, current_meter, metered, shorten
+from cadenza.model.errors import ExpressionBudgetExceeded
+
 __all__ = [
     "PathNotFound",
     "canonical",
@@ -113,18 +116,61 @@ def select(path: str, data: Any) -> Any:
     """
     segments = reference_segments(path)
     if segments is not None:
-        return _walk(path, segments, data)
+        return _walk(path, segments, data)  # bounded by the path's length
+
+    def failure(detail: str, limit: str) -> Exception:
+        return ExpressionBudgetExceeded(
+            f"{detail}, in the JSONPath '{shorten(path)}'", expression=path, limit=limit
+        )
+
+    return metered(lambda: _search(path, data), failure, path)
+
+
+def _search(path: str, data: Any) -> Any:
+    meter = current_meter()
+    if meter is not None:
+        _refuse_runaway_descent(meter, path, data)
     try:
         matches = [m.value for m in _compiled(path).find(data)]
     except PathNotFound:
         raise
     except Exception as exc:  # filters on odd data raise assorted Python errors
         raise PathNotFound(path, f"Invalid path '{path}': {exc}") from exc
+    if meter is not None:
+        # The library has no hook inside a search; account for it once it returns.
+        meter.check_clock()
+        meter.check_items(len(matches))
     if is_definite(path):
         if not matches:
             raise PathNotFound(path, f"No results for path: {canonical(path)}")
         return matches[0]
     return matches
+
+
+def _refuse_runaway_descent(meter: Meter, path: str, data: Any) -> None:
+    """Refuse a path whose recursive descents (``$..a..b..c``) would visit more
+    nodes than the item budget: each descent can visit every node under each
+    match of the one before, so the work grows as nodes ** descents."""
+    descents = path.count("..")
+    if descents < 2:
+        return
+    limit = meter.budget.max_items
+    root = int(limit ** (1 / descents)) + 1
+    nodes = 0
+    stack = [data]
+    while stack and nodes <= root:
+        item = stack.pop()
+        nodes += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    if nodes > root:
+        meter.trip(
+            "max_items",
+            f"would visit up to {nodes}**{descents} nodes ({descents} recursive descents "
+            f"over more than {root} nodes)",
+        )
 
 
 def _walk(path: str, segments: tuple[str | int, ...], data: Any) -> Any:

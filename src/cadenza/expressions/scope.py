@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cadenza.model.errors import ExpressionBudgetExceeded
 from cadenza.model.events import JSON
 
 UNSET_STATUS = "null"
@@ -27,14 +28,31 @@ class ExpressionFailure(Exception):
     """
 
     def __init__(self, kind: str, text: str) -> None:
-        super().__init__(text)
+        # Not ``super()``: a subclass that is also a CadenzaError must keep this
+        # text as ``str(self)`` and this ``message``.
+        Exception.__init__(self, text)
         self.kind = kind
         self.text = text
+        #: The error as Orquesta logs it: ``"<kind>: <text>"``.
+        self.message = f"{kind}: {text}"
 
-    @property
-    def message(self) -> str:
-        """The error as Orquesta logs it: ``"<kind>: <text>"``."""
-        return f"{self.kind}: {self.text}"
+
+class ExpressionBudgetFailure(ExpressionFailure, ExpressionBudgetExceeded):
+    """An Orquesta expression went over its budget (``expression.budget_exceeded``).
+
+    Both an :class:`ExpressionFailure` (so the interpreters report it as they
+    report any failed expression) and an ``ExpressionBudgetExceeded``.
+    """
+
+    def __init__(self, kind: str, text: str, expression: str = "", limit: str = "") -> None:
+        ExpressionFailure.__init__(self, kind, text)
+        self.details = {"expression": expression, "limit": limit}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.kind, self.text, self.details["expression"], self.details["limit"]),
+        )
 
 
 class FunctionFailure(Exception):

@@ -22,6 +22,9 @@ import jinja2
 import jinja2.parser
 import yaql.language.exceptions as yaql_exceptions
 import yaql.language.factory as yaql_factory
+import yaql.language.utils as yaql_utils
+
+from cadenza.expressions.budget import current_meter
 
 Language = Literal["yaql", "jinja"]
 """The expression languages of Orquesta."""
@@ -47,10 +50,33 @@ _PARSED_CACHE_SIZE = 4096
 """Parsed expressions kept: a definition's expressions are evaluated again at every step."""
 
 
+class _BudgetOptions(yaql_utils.FrozenDict):  # type: ignore[misc]
+    """YAQL engine options whose limits follow the running evaluation's budget.
+
+    YAQL reads ``yaql.memoryQuota`` at every function call and argument, which
+    makes it the hook where the CPU budget is checked too. Outside an
+    evaluation (static checks) there are no limits.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any:
+        meter = current_meter()
+        if meter is not None:
+            if key == "yaql.memoryQuota":
+                meter.tick()
+                return meter.budget.max_bytes
+            if key == "yaql.limitIterators":
+                return meter.budget.max_items
+        return super().get(key, default)
+
+
 @functools.cache
 def yaql_engine() -> Any:
     """The process's one YAQL parser, built on first use (building its tables is slow)."""
-    return yaql_factory.YaqlFactory().create()
+    engine = yaql_factory.YaqlFactory().create()
+    # The engine keeps its options in this attribute; there is no public way to
+    # make them follow each evaluation.
+    engine._options = _BudgetOptions(engine.options)
+    return engine
 
 
 @functools.lru_cache(maxsize=_PARSED_CACHE_SIZE)

@@ -18,7 +18,13 @@ import yaql.language.exceptions as yaql_exceptions
 import yaql.language.utils as yaql_utils
 
 from cadenza.expressions import functions, st2_data
-from cadenza.expressions.scope import ExpressionFailure, FunctionFailure, Scope
+from cadenza.expressions.budget import current_meter, metered, shorten
+from cadenza.expressions.scope import (
+    ExpressionBudgetFailure,
+    ExpressionFailure,
+    FunctionFailure,
+    Scope,
+)
 from cadenza.expressions.syntax import parse_yaql
 
 KIND = "YaqlEvaluationException"
@@ -61,8 +67,18 @@ def evaluate(text: str, scope: Scope) -> Any:
     """Evaluate every ``<% %>`` in ``text``; a lone expression keeps its value's type.
 
     A string result is evaluated again (Orquesta's re-evaluation rule). Raises
-    :class:`ExpressionFailure` with Orquesta's wording.
+    :class:`ExpressionFailure` with Orquesta's wording, and
+    :class:`ExpressionBudgetFailure` when the evaluation goes over its budget.
     """
+
+    def failure(detail: str, limit: str) -> ExpressionFailure:
+        message = f"Unable to evaluate expression '{shorten(text)}'. {detail}"
+        return ExpressionBudgetFailure(KIND, message, text, limit)
+
+    return metered(lambda: _evaluate(text, scope), failure, text)
+
+
+def _evaluate(text: str, scope: Scope) -> Any:
     expressions = _EXPRESSION.findall(text)
     context = _root.create_child_context()
     context["__scope"] = scope
@@ -74,7 +90,7 @@ def evaluate(text: str, scope: Scope) -> Any:
             if inspect.isgenerator(value):
                 value = list(value)
             if isinstance(value, str):
-                value = evaluate(value, scope)
+                value = _evaluate(value, scope)
             if len(expressions) > 1 or len(output) > len(expression):
                 output = output.replace(expression, str(value))
             else:
@@ -84,6 +100,10 @@ def evaluate(text: str, scope: Scope) -> Any:
         raise ExpressionFailure(
             KIND, f"Unable to resolve key '{key}' in expression '{expression}' from context."
         ) from exc
+    except yaql_exceptions.MemoryQuotaExceededException as exc:
+        raise _over(expression, "max_bytes", "made a value over the size budget") from exc
+    except yaql_exceptions.CollectionTooLargeException as exc:
+        raise _over(expression, "max_items", "read a collection over the item budget") from exc
     except FunctionFailure as exc:
         raise _failure(expression, exc.kind, str(exc)) from exc
     except ExpressionFailure as exc:
@@ -93,6 +113,14 @@ def evaluate(text: str, scope: Scope) -> Any:
     except Exception as exc:
         raise _failure(expression, type(exc).__name__, str(exc)) from exc
     return output
+
+
+def _over(expression: str, limit: str, what: str) -> ExpressionFailure:
+    """YAQL's own quota errors, as budget overruns (an ExpressionFailure outside any)."""
+    meter = current_meter()
+    if meter is not None:
+        meter.trip(limit, what)
+    return _failure(expression, "ExpressionBudgetExceeded", what)
 
 
 def _failure(expression: str, kind: str, text: str) -> ExpressionFailure:

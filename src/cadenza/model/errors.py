@@ -7,6 +7,7 @@
     │   └── DefinitionLoadError        (code: "definition.unloadable")
     ├── InputError                     (code: "input.invalid")
     ├── ExpressionError                (code: "expression.failed")
+    │   └── ExpressionBudgetExceeded   (code: "expression.budget_exceeded")
     ├── NotFoundError                  (code: "not_found")
     │   ├── ExecutionNotFound          (code: "execution.not_found")
     │   ├── DefinitionNotFound         (code: "definition.not_found")
@@ -151,6 +152,16 @@ class ExpressionError(CadenzaError):
     """An expression could not be evaluated."""
 
     code = "expression.failed"
+
+
+class ExpressionBudgetExceeded(ExpressionError):
+    """An expression used more CPU time or made a bigger value than one evaluation may.
+
+    ``expression`` is the expression's text and ``limit`` names the budget it
+    went over (``cpu_seconds``, ``max_bytes``, ``max_items`` or ``max_depth``).
+    """
+
+    code = "expression.budget_exceeded"
 
 
 class NotFoundError(CadenzaError):

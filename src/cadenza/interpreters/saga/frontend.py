@@ -49,6 +49,7 @@ from cadenza.model.events import (
     TaskCompleted,
     TaskScheduled,
 )
+from cadenza.model.yaml_documents import safe_load_bounded
 
 from .builder import Saga, SagaBuilder
 from .graph import build_graph
@@ -168,7 +169,7 @@ def _load_text(text: str, origin: str | None) -> JSON:
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return safe_load_bounded(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

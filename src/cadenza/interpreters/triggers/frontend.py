@@ -34,6 +34,7 @@ from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import DefinitionLoadError, InputError, Problem
 from cadenza.model.events import JSON, RecordedEvent, RerunRequested, TaskCompleted
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.model.yaml_documents import safe_load_bounded
 
 __all__ = ["TriggersFrontEnd", "create"]
 
@@ -105,7 +106,7 @@ class TriggersFrontEnd:
             document = None
         try:
             if document is None:
-                document = yaml.safe_load(source)
+                document = safe_load_bounded(source)
         except yaml.YAMLError as exc:
             line = getattr(getattr(exc, "problem_mark", None), "line", None)
             problem = Problem("", f"not valid YAML: {exc}", line=None if line is None else line + 1)

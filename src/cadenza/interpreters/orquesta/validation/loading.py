@@ -24,6 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cadenza.interpreters.orquesta.validation.paths import Path, format_path
 from cadenza.model.errors import DefinitionLoadError, Problem
+from cadenza.model.yaml_documents import check_expansion
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -57,6 +58,8 @@ def load_yaml(source: str, *, origin: str | None = None) -> MappingWithLines:
             raise DefinitionLoadError(
                 problems=[Problem("", "The definition is empty.", line=1)], source=origin
             )
+        # Before anything walks it: aliases can make a short text enormous.
+        check_expansion(node)
         walker = _NodeWalker(loader)
         walker.walk(node, ())
         if walker.problems:
@@ -67,6 +70,11 @@ def load_yaml(source: str, *, origin: str | None = None) -> MappingWithLines:
     except yaml.YAMLError as exc:
         message = f"The definition is not valid YAML: {exc}"
         raise DefinitionLoadError(problems=[Problem("", message)], source=origin) from exc
+    except RecursionError:
+        message = (
+            "The definition nests too deeply to be read (lists or mappings inside each other)."
+        )
+        raise DefinitionLoadError(problems=[Problem("", message)], source=origin) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):

@@ -88,7 +88,14 @@ def load_document(source: str | Mapping[str, Any]) -> ParsedJson:
         raise _not_json(source, _first_constant(source)) from None
     scanner = _Scanner(source)
     start = _skip(source, 0)
-    value, _ = scanner.value(start, "/")
+    try:
+        value, _ = scanner.value(start, "/")
+    except RecursionError:
+        raise NotJson(
+            "the definition nests too deeply to be read (arrays or objects inside each other)",
+            "/",
+            1,
+        ) from None
     return ParsedJson(
         value=value,
         lines=scanner.lines,
