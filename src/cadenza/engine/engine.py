@@ -27,7 +27,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from cadenza.engine.answers import answer_waiting_task
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.decider import Decider, DecisionOutcome
@@ -36,6 +35,7 @@ from cadenza.engine.external_tasks import ExternalTasks
 from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
 from cadenza.engine.interpreter_cache import InterpreterCache
 from cadenza.engine.owner import new_owner_id
+from cadenza.engine.requests import ExecutionRequests
 from cadenza.engine.serve import ServeLoop, ServeParts, ServeSettings
 from cadenza.engine.settled import SettledWatch
 from cadenza.engine.wake import WakeUp
@@ -45,31 +45,20 @@ from cadenza.interpreters.protocol import (
     ExecutionView,
     FrontEnd,
     Interpreter,
-    RerunRequest,
-    TaskAnswer,
-    operator_requests_of,
 )
 from cadenza.interpreters.replay import replay_state
 from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import (
     ClockCannotJump,
     InputError,
-    OperationRefused,
     StillBusy,
 )
 from cadenza.model.events import (
     JSON,
-    CancelRequested,
-    Event,
     ExecutionStarted,
-    OperatorRequested,
-    PauseRequested,
     RecordedEvent,
-    ResumeRequested,
-    SignalReceived,
 )
 from cadenza.model.secrets import secrets_at, unwrap_secrets
-from cadenza.model.statuses import ExecutionStatus
 from cadenza.store import open_store
 from cadenza.store.protocol import (
     ClaimRequest,
@@ -90,7 +79,7 @@ T = TypeVar("T")
 log = logging.getLogger("cadenza.engine")
 
 
-class Engine:
+class Engine(ExecutionRequests):
     """Runs workflows durably on a store. See the module docstring."""
 
     def __init__(
@@ -309,102 +298,6 @@ class Engine:
     def is_final(self, record: ExecutionRecord) -> bool:
         """Whether the execution is over, by its front end's final statuses."""
         return record.status in self.front_ends.require(record.kind).final_statuses
-
-    # --- requests -------------------------------------------------------------------------
-
-    def pause(self, execution_id: str) -> None:
-        """Ask the execution to pause (its interpreter may refuse)."""
-        self._request(execution_id, PauseRequested())
-
-    def resume(self, execution_id: str) -> None:
-        """Ask a paused execution to go on."""
-        self._request(execution_id, ResumeRequested())
-
-    def cancel(self, execution_id: str) -> None:
-        """Ask the execution to stop."""
-        self._request(execution_id, CancelRequested())
-
-    def rerun(self, execution_id: str, request: RerunRequest | None = None) -> None:
-        """Run a finished execution again, as ``request`` says (default: from what
-        failed); its front end shapes and checks the request."""
-        record = self.get(execution_id)
-        event = self.front_ends.require(record.kind).rerun_event(request or RerunRequest())
-        self._request(execution_id, event)
-
-    def signal(self, execution_id: str, name: str, data: JSON = None, *, by: str = "") -> None:
-        """Send the running execution the signal ``name`` with ``data``; its
-        front end decides what it means (``SignalReceived`` in history)."""
-        record = self.get(execution_id)
-        if self.is_final(record):
-            raise OperationRefused(
-                f"execution {execution_id} is {record.status}: it takes no more signals",
-                execution_id=execution_id,
-                status=record.status,
-            )
-        self._request(execution_id, SignalReceived(name=name, data=data, by=by))
-
-    def operator_request(
-        self,
-        execution_id: str,
-        request: str,
-        args: Mapping[str, JSON] | None = None,
-        *,
-        by: str = "",
-        reason: str = "",
-    ) -> None:
-        """Record an operator's ``request`` of the execution's front end (one of
-        its ``operator_requests``), with who asked and why; the front end
-        carries it out or refuses it (see ``last_rejection``)."""
-        record = self.get(execution_id)
-        offered = operator_requests_of(self.front_ends.require(record.kind))
-        if request not in offered:
-            names = ", ".join(sorted(offered)) or "none"
-            raise InputError(
-                f"{record.kind} executions take no operator request {request!r} "
-                f"(they take: {names})",
-                request=request,
-            )
-        event = OperatorRequested(request=request, args=dict(args or {}), by=by, reason=reason)
-        self._request(execution_id, event)
-
-    def respond(
-        self,
-        execution_id: str,
-        task: str,
-        result: JSON = None,
-        *,
-        failed: bool = False,
-        resume: bool = True,
-    ) -> None:
-        """Answer a task of ``execution_id`` that waits for an answer: ``task`` is its
-        name (the oldest waiting task of that name is answered) or its task id.
-
-        The front end checks the answer (a wrong one is refused with
-        ``InputError`` and the task keeps waiting). A workflow that paused
-        because it was waiting is resumed in the same round (``resume=False``
-        leaves it paused).
-        """
-        now = self.clock.now()
-        answer = TaskAnswer(result, failed)
-        answer_waiting_task(self.store, self.front_ends, self.get(execution_id), task, answer, now)
-        if resume and self.get(execution_id).status == ExecutionStatus.PAUSED:
-            self.store.deliver(execution_id, [ResumeRequested()], now)
-        self.decide()
-
-    def _request(self, execution_id: str, event: Event) -> None:
-        self.store.deliver(execution_id, [event], self.clock.now())
-        self._wake.set()
-        self.decide()
-
-    def last_rejection(self, execution_id: str) -> JSON:
-        """The error of the newest ``RequestRejected`` in history, if the newest
-        request was refused (for the CLI to report refusals)."""
-        for recorded in reversed(self.history(execution_id)):
-            if recorded.event.type == "RequestRejected":
-                return getattr(recorded.event, "error", None)
-            if recorded.event.is_input:
-                return None
-        return None
 
     def forget_held(self) -> None:
         """Drop the interpreter state held in memory for every execution: the next decision of each
