@@ -23,10 +23,7 @@ from typing import TypeVar
 
 from cadenza.model.errors import (
     ExecutionNotFound,
-    SchemaMismatch,
-    StoreDamaged,
     StoreError,
-    StoreFull,
     StoreReadOnly,
     StoreUnavailable,
 )
@@ -51,6 +48,7 @@ from cadenza.store.protocol import (
 from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
 from cadenza.store.rounds import attempt_lost, run_round
 from cadenza.store.sqlite import round_statements as rs
+from cadenza.store.sqlite.faults import newer_schema, translated
 from cadenza.store.sqlite.round_statements import SQLiteRoundReader, SQLiteRoundWriter
 
 T = TypeVar("T")
@@ -69,54 +67,6 @@ def path_from_url(url: str) -> str:
     if not rest:
         raise StoreError(f"SQLite store URL names no file: {url!r}")
     return rest
-
-
-def _newer_schema(path: str, version: int, newest: int) -> SchemaMismatch:
-    return SchemaMismatch(
-        f"the store {path!r} has schema version {version}; this Cadenza "
-        f"understands up to {newest}. Upgrade Cadenza to use it.",
-        store_version=version,
-        known_version=newest,
-    )
-
-
-def _translated(path: str, exc: sqlite3.DatabaseError) -> StoreError:
-    """The Cadenza error for a SQLite error: a fault to fix, a busy file, or other."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    text = str(exc)
-    if name.startswith("SQLITE_READONLY") or "readonly database" in text:
-        return StoreReadOnly(f"the store {path!r} cannot be written: {text}", path=path)
-    # A full disk often reaches SQLite as an I/O error writing the WAL, not as
-    # SQLITE_FULL: the free space tells them apart.
-    if (
-        name == "SQLITE_FULL"
-        or "disk is full" in text
-        or (name.startswith("SQLITE_IOERR") and _no_room_beside(path))
-    ):
-        return StoreFull(f"no room left for the store {path!r}: {text}", path=path)
-    missing = text.startswith(("no such table", "no such column"))
-    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or missing:
-        return StoreDamaged(
-            f"{path!r} is not a Cadenza store, or not all of one: {text}", path=path
-        )
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text or "busy" in text:
-        return StoreUnavailable(f"SQLite file {path!r} is busy: {text}", path=path)
-    if name.startswith("SQLITE_CANTOPEN"):
-        return StoreUnavailable(f"cannot open SQLite file {path!r}: {text}", path=path)
-    return StoreError(f"SQLite error on {path!r}: {text}", path=path)
-
-
-def _no_room_beside(path: str) -> bool:
-    """Whether the file system holding ``path`` has (almost) no space left."""
-    try:
-        stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
-    except OSError:
-        return False
-    return stats.f_bavail * stats.f_frsize < _FULL_BELOW
-
-
-#: Less free space than this, beside an I/O error, is a full disk.
-_FULL_BELOW = 64 * 1024
 
 
 #: What deleting executions removes, children rows first.
@@ -198,7 +148,7 @@ class SQLiteStore:
                 continue
             newest = migrations_for("sqlite")[-1].version
             if version > newest:
-                raise _newer_schema(self.path, version, newest)
+                raise newer_schema(self.path, version, newest)
             if version < newest:
                 raise StoreReadOnly(
                     f"the store {self.path!r} is read-only and needs its schema brought "
@@ -219,7 +169,7 @@ class SQLiteStore:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            raise _translated(self.path, exc) from exc
+            raise translated(self.path, exc) from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -250,7 +200,7 @@ class SQLiteStore:
             row = rs.execute(conn, "schema_version").fetchone()
             current = int(row[0]) if row else 0
             if current > newest:
-                raise _newer_schema(self.path, current, newest)
+                raise newer_schema(self.path, current, newest)
             for migration in migrations:
                 if migration.version > current:
                     for statement in split_sql(migration.sql):
