@@ -31,7 +31,10 @@
     ├── HistoryCorrupt                 (code: "history.corrupt")
     ├── ActivityError                  (code: "activity.failed")
     ├── RegistryError                  (code: "registry.invalid")
-    └── Unauthorized                   (code: "api.unauthorized")
+    ├── Unauthorized                   (code: "api.unauthorized")
+    └── SecretError                    (code: "secret.failed")
+        ├── EncryptionKeyError         (code: "secret.key_invalid")
+        └── Undecryptable              (code: "secret.undecryptable")
 
 Codes are stable strings: the CLI and the API print them, and users match on
 them. A code is never renamed or reused for another meaning.
@@ -331,3 +334,21 @@ class Unauthorized(CadenzaError):
     """The request does not carry the API's bearer token."""
 
     code = "api.unauthorized"
+
+
+class SecretError(CadenzaError):
+    """A secret value could not be kept or read."""
+
+    code = "secret.failed"
+
+
+class EncryptionKeyError(SecretError):
+    """The encryption key is missing or unreadable."""
+
+    code = "secret.key_invalid"
+
+
+class Undecryptable(SecretError):
+    """An encrypted value cannot be decrypted with this key."""
+
+    code = "secret.undecryptable"
