@@ -22,7 +22,7 @@ from cadenza.api.cloudevents import cloudevent_routes
 from cadenza.api.limits import DEFAULT_BODY_LIMIT, RequestLimits
 from cadenza.api.metrics import metrics_routes
 from cadenza.api.routes import routes
-from cadenza.api.stepfunctions import step_functions_request, step_functions_routes
+from cadenza.api.stepfunctions_endpoint import step_functions_request, step_functions_routes
 from cadenza.api.workers import worker_routes
 from cadenza.engine.engine import Engine
 from cadenza.model.errors import InputError
