@@ -27,7 +27,13 @@ For each broker, in one run:
    interpreter can do without any broker client, to tell which side bounds
    the figures above.
 
-Reported: events/s of each, and cadenza's time over the plain consumer's.
+Reported: events/s of each, and cadenza's time over the plain consumer's, as
+medians of ``--repeat`` runs (each run reads the whole stream again with fresh
+groups and a fresh store), with the load average at the start and the end;
+and the CPU time per event of the listener processes and of the engine, which
+depends much less than events/s on what else the machine runs: on a machine
+with a core free for each, events/s is bounded by 1,000,000 / the larger of
+the two (in microseconds).
 With ``--kills K`` a trigger worker is SIGKILLed K times mid-stream (once a
 batch of its generation has been decided) and restarted under the same
 consumer name; ``--listeners N`` runs N trigger workers sharing the stream.
@@ -38,16 +44,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import platform
+import resource
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,20 +119,20 @@ def redis_fill(stream: str, events: list[dict[str, Any]]) -> None:
         publish(client, stream, events[start : start + 10_000])
 
 
-def redis_plain(stream: str, total: int, batch: int) -> float:
+def redis_plain(stream: str, total: int, batch: int, group: str) -> float:
     """Read and acknowledge every entry with a fresh group; the seconds it took."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
-    client.xgroup_create(stream, "plain", id="0")
+    client.xgroup_create(stream, group, id="0")
     began = time.perf_counter()
     done = 0
     while done < total:
-        found: Any = client.xreadgroup("plain", "c", {stream: ">"}, count=batch, block=1000)
+        found: Any = client.xreadgroup(group, "c", {stream: ">"}, count=batch, block=1000)
         for _stream, entries in found or []:
             for _id, fields in entries:
                 json.loads(fields[b"event"])  # what any consumer must do with the body
-            client.xack(stream, "plain", *[e[0] for e in entries])
+            client.xack(stream, group, *[e[0] for e in entries])
             done += len(entries)
     return time.perf_counter() - began
 
@@ -136,7 +146,7 @@ def nats_fill(stream: str, subject: str, events: list[dict[str, Any]]) -> None:
     publish(NATS_URL, stream, subject, events)
 
 
-def nats_plain(stream: str, subject: str, total: int, batch: int) -> float:
+def nats_plain(stream: str, subject: str, total: int, batch: int, durable: str) -> float:
     import nats
     from nats.js.api import ConsumerConfig
 
@@ -146,7 +156,7 @@ def nats_plain(stream: str, subject: str, total: int, batch: int) -> float:
             jetstream = client.jetstream()
             config = ConsumerConfig(max_ack_pending=batch * 4)
             sub = await jetstream.pull_subscribe(
-                subject, durable="plain", stream=stream, config=config
+                subject, durable=durable, stream=stream, config=config
             )
             began = time.perf_counter()
             done = 0
@@ -242,6 +252,7 @@ def cadenza_run(
     engine deciding here; SIGKILL a listener every ``--kill-every`` seconds,
     ``--kills`` times."""
     from cadenza.engine.engine import Engine
+    from cadenza.model.events import SignalReceived
 
     engine = Engine(store_url, poll_interval=0.02, decision_batch=256)
     execution_id = engine.start(engine.register(text, kind="triggers"))
@@ -265,21 +276,24 @@ def cadenza_run(
                 return
             listeners.kill_one()
 
-    began = time.perf_counter()
+    children_before = children_cpu()
+    began, cpu_began = time.perf_counter(), time.process_time()
     listeners.start_all()
     threading.Thread(target=killer, daemon=True).start()
     try:
         engine.serve(stop, until=lambda: engine.is_final(engine.get(execution_id)))
     finally:
         seconds = time.perf_counter() - began
+        engine_cpu = time.process_time() - cpu_began
         stop.set()
         listeners.stop_all()
+    listener_cpu = children_cpu() - children_before
     record = engine.get(execution_id)
     view = engine.describe(execution_id)
     counts = {t.name: (t.result or {}).get("counter") for t in view.tasks}
     fired = {t.name: t.status for t in view.tasks}
     history = engine.history(execution_id)
-    batches = [r.event for r in history if r.event.type == "SignalReceived"]
+    batches = [r.event for r in history if isinstance(r.event, SignalReceived)]
     delivered = sum(len(e.data) for e in batches)
     problems = []
     if record.status != "succeeded" or record.output != "joined":
@@ -295,6 +309,8 @@ def cadenza_run(
     engine.close()
     return {
         "seconds": seconds,
+        "engine_cpu": engine_cpu,
+        "listener_cpu": listener_cpu,
         "batches": len(batches),
         "delivered": delivered,
         "kills": listeners.kills,
@@ -302,7 +318,26 @@ def cadenza_run(
     }
 
 
-def without_broker(store_url: str, args: argparse.Namespace) -> dict[str, Any]:
+def without_broker(store_url: Callable[[str], str], args: argparse.Namespace) -> dict[str, Any]:
+    """``memory_run`` ``--repeat`` times; the median."""
+    runs = [memory_run(store_url(f"none-{k}"), args) for k in range(args.repeat)]
+    seconds = statistics.median(r["seconds"] for r in runs)
+    total = args.tasks * args.events
+    return {
+        "broker": "none",
+        "events": total,
+        "repeats": args.repeat,
+        "cadenza_seconds": [round(r["seconds"], 3) for r in runs],
+        "cadenza_events_per_s": round(total / seconds),
+        # The feeding thread's delivery included (it runs in this process).
+        "engine_cpu_us_per_event": round(
+            statistics.median(r["cpu"] for r in runs) / total * 1e6, 1
+        ),
+        "problems": [p for r in runs for p in r["problems"]],
+    }
+
+
+def memory_run(store_url: str, args: argparse.Namespace) -> dict[str, Any]:
     """The same workspace fed from memory: batches delivered to the inbox by a
     thread while the engine decides. What the store and the interpreter can
     do, without any broker client."""
@@ -323,56 +358,64 @@ def without_broker(store_url: str, args: argparse.Namespace) -> dict[str, Any]:
         for start in range(0, len(events), args.batch):
             inbox.deliver(events[start : start + args.batch], "memory")
 
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     threading.Thread(target=feed, daemon=True).start()
     engine.serve(threading.Event(), until=lambda: engine.is_final(engine.get(execution_id)))
     seconds = time.perf_counter() - began
+    cpu = time.process_time() - cpu_began
     record = engine.get(execution_id)
     engine.close()
-    total = len(events)
     return {
-        "broker": "none",
-        "events": total,
-        "cadenza_seconds": round(seconds, 3),
-        "cadenza_events_per_s": round(total / seconds),
+        "seconds": seconds,
+        "cpu": cpu,
         "problems": [] if record.output == "joined" else [f"ended {record.status}"],
     }
 
 
-def one_broker(broker: str, args: argparse.Namespace, store_url: str) -> dict[str, Any]:
+def one_broker(
+    broker: str, args: argparse.Namespace, store_url: Callable[[str], str]
+) -> dict[str, Any]:
+    """Fill the stream once; then, ``--repeat`` times, the plain consumer and
+    cadenza each read all of it with a fresh group (durable consumer)."""
     run = uuid.uuid4().hex[:8]
     total = args.tasks * args.events
     events = produced(args.tasks, args.events, run)
     if broker == "redis":
         stream = f"cadenza-bench-{run}"
         redis_fill(stream, events)
-        plain = redis_plain(stream, total, args.batch)
-        source = {
-            "kind": "redis",
-            "url": REDIS_URL,
-            "stream": stream,
-            "group": "cadenza",
-            "batch": args.batch,
-            "claim_idle": 5,
-        }
     else:
         stream, subject = f"CADENZA_BENCH_{run.upper()}", f"bench.{run}"
         nats_fill(stream, subject, events)
-        plain = nats_plain(stream, subject, total, args.batch)
-        source = {
-            "kind": "nats",
-            "url": NATS_URL,
-            "stream": stream,
-            "subject": subject,
-            "durable": "cadenza",
-            "batch": args.batch,
-            "ack_wait": 3,
-        }
     del events
+    plains: list[float] = []
+    runs: list[dict[str, Any]] = []
     try:
-        measured = cadenza_run(
-            store_url, workspace(args.tasks, args.events, source), args.tasks, args.events, args
-        )
+        for k in range(args.repeat):
+            if broker == "redis":
+                plains.append(redis_plain(stream, total, args.batch, f"plain-{k}"))
+                source: dict[str, Any] = {
+                    "kind": "redis",
+                    "url": REDIS_URL,
+                    "stream": stream,
+                    "group": f"cadenza-{k}",
+                    "batch": args.batch,
+                    "claim_idle": 5,
+                }
+            else:
+                plains.append(nats_plain(stream, subject, total, args.batch, f"plain-{k}"))
+                source = {
+                    "kind": "nats",
+                    "url": NATS_URL,
+                    "stream": stream,
+                    "subject": subject,
+                    "durable": f"cadenza-{k}",
+                    "batch": args.batch,
+                    "ack_wait": 3,
+                }
+            text = workspace(args.tasks, args.events, source)
+            runs.append(
+                cadenza_run(store_url(f"{broker}-{k}"), text, args.tasks, args.events, args)
+            )
     finally:
         if broker == "redis":
             import redis
@@ -380,19 +423,32 @@ def one_broker(broker: str, args: argparse.Namespace, store_url: str) -> dict[st
             redis.Redis.from_url(REDIS_URL).delete(stream)
         else:
             nats_drop(stream)
+    plain = statistics.median(plains)
+    cadenza = statistics.median(r["seconds"] for r in runs)
+    delivered = max(r["delivered"] for r in runs)
     return {
         "broker": broker,
         "events": total,
-        "plain_seconds": round(plain, 3),
+        "repeats": args.repeat,
+        "plain_seconds": [round(p, 3) for p in plains],
         "plain_events_per_s": round(total / plain),
-        "cadenza_seconds": round(measured["seconds"], 3),
-        "cadenza_events_per_s": round(total / measured["seconds"]),
-        "overhead": round(measured["seconds"] / plain, 2),
-        "batches": measured["batches"],
-        "delivered": measured["delivered"],
-        "redelivered": measured["delivered"] - total,
-        "kills": measured["kills"],
-        "problems": measured["problems"],
+        "cadenza_seconds": [round(r["seconds"], 3) for r in runs],
+        "cadenza_events_per_s": round(total / cadenza),
+        "overhead": round(cadenza / plain, 2),
+        # CPU per event (less sensitive to other work than events/s): the listener process
+        # (reading, validating, committing, acknowledging; its start-up
+        # included) and the engine (deciding and saving).
+        "listener_cpu_us_per_event": round(
+            statistics.median(r["listener_cpu"] for r in runs) / total * 1e6, 1
+        ),
+        "engine_cpu_us_per_event": round(
+            statistics.median(r["engine_cpu"] for r in runs) / total * 1e6, 1
+        ),
+        "batches": max(r["batches"] for r in runs),
+        "delivered": delivered,
+        "redelivered": delivered - total,
+        "kills": sum(r["kills"] for r in runs),
+        "problems": [p for r in runs for p in r["problems"]],
     }
 
 
@@ -410,22 +466,29 @@ def main() -> int:
     parser.add_argument("--listeners", type=int, default=1, help="trigger worker processes")
     parser.add_argument("--kills", type=int, default=0, help="SIGKILL a trigger worker this often")
     parser.add_argument("--kill-every", type=float, default=1.0, help="seconds between kills")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per broker (medians)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = []
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
+
+        def store_url(name: str) -> str:
+            return args.store or f"sqlite:///{Path(folder) / f'{name}.db'}"
+
         for broker in args.brokers.split(","):
-            store_url = args.store or f"sqlite:///{Path(folder) / f'{broker}.db'}"
             if broker == "none":
                 results.append(without_broker(store_url, args))
             else:
                 results.append(one_broker(broker, args, store_url))
-    report = {
+    report: dict[str, Any] = {
         "tasks": args.tasks,
         "events_per_task": args.events,
         "batch": args.batch,
         "store": "sqlite" if not args.store else args.store.split(":")[0],
         "listeners": args.listeners,
+        "redis_parser": redis_parser(),
+        "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
@@ -436,25 +499,44 @@ def main() -> int:
     else:
         print(
             f"{args.tasks} tasks x {args.events} events, batches of {args.batch}, "
-            f"{report['store']}, {report['machine']}"
+            f"{report['store']}, {report['machine']}, redis parser {report['redis_parser']}"
         )
+        start, end = (
+            ", ".join(f"{x:.2f}" for x in report[k])
+            for k in ("load_average_at_start", "load_average_at_end")
+        )
+        print(f"medians of {args.repeat} runs; load average {start} at start, {end} at end")
         print(
             f"{'broker':<7} {'plain ev/s':>11} {'cadenza ev/s':>13} {'overhead':>9} "
-            f"{'kills':>6} {'redelivered':>12}  checks"
+            f"{'listener µs/ev':>15} {'engine µs/ev':>13} {'kills':>6} {'redelivered':>12}  checks"
         )
         for r in results:
             checks = "exact" if not r["problems"] else "; ".join(r["problems"])
             if r["broker"] == "none":
                 print(
                     f"{'memory':<7} {'-':>11} {r['cadenza_events_per_s']:>13,}"
-                    f" {'-':>9} {'-':>6} {'-':>12}  {checks}"
+                    f" {'-':>9} {'-':>15} {r['engine_cpu_us_per_event']:>13}"
+                    f" {'-':>6} {'-':>12}  {checks}"
                 )
                 continue
             print(
                 f"{r['broker']:<7} {r['plain_events_per_s']:>11,} {r['cadenza_events_per_s']:>13,} "
-                f"{r['overhead']:>8}x {r['kills']:>6} {r['redelivered']:>12}  {checks}"
+                f"{r['overhead']:>8}x {r['listener_cpu_us_per_event']:>15} "
+                f"{r['engine_cpu_us_per_event']:>13} {r['kills']:>6} {r['redelivered']:>12}"
+                f"  {checks}"
             )
     return 0 if all(not r["problems"] for r in results) else 1
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the child processes that ended so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def redis_parser() -> str:
+    """Which RESP parser the Redis client uses: ``hiredis`` (C) or ``python``."""
+    return "hiredis" if importlib.util.find_spec("hiredis") is not None else "python"
 
 
 if __name__ == "__main__":

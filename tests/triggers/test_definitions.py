@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from cadenza.interpreters.protocol import Recognition
@@ -145,3 +148,26 @@ def test_registering_a_builtin_name_or_twice_is_refused() -> None:
     functions.action("mine")(lambda ctx, event: None)
     with pytest.raises(RegistryError, match="already registered"):
         functions.action("mine")(lambda ctx, event: None)
+
+
+@pytest.mark.parametrize(
+    ("source", "where"),
+    [
+        ({"batch": 0}, "sources[0].batch"),
+        ({"max_batch": "big"}, "sources[0].max_batch"),
+        ({"claim_idle": -1}, "sources[0].claim_idle"),
+    ],
+)
+def test_bad_batch_settings_of_a_source_are_refused_naming_where(
+    source: dict[str, Any], where: str
+) -> None:
+    text = json.dumps(
+        {
+            "workspace": "w",
+            "sources": [{"kind": "redis", "stream": "s", **source}],
+            "triggers": [{"id": "x", "activation": [{"subject": "a", "type": "t"}]}],
+        }
+    )
+    with pytest.raises(DefinitionError) as raised:
+        TriggersFrontEnd().compile(text)
+    assert where in str(raised.value)

@@ -7,6 +7,7 @@ from typing import Any
 
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.triggers import TriggersFrontEnd
+from cadenza.model.events import TaskScheduled
 from cadenza.store.protocol import Store
 from cadenza.testing.clock import FakeClock
 from cadenza.testing.replay import check_replay
@@ -61,7 +62,9 @@ def test_a_dag_fans_out_at_run_time_and_joins(store: Store) -> None:
     record = engine.get(execution_id)
     assert record.status == "succeeded", record.errors
     assert record.output == [1 + 4 + 9 + 16]
-    scheduled = [r.event for r in engine.history(execution_id) if r.event.type == "TaskScheduled"]
+    scheduled = [
+        r.event for r in engine.history(execution_id) if isinstance(r.event, TaskScheduled)
+    ]
     assert sorted(e.name for e in scheduled) == [
         "split",
         "square",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -99,3 +102,55 @@ def test_http_requests_that_carry_no_valid_event_are_refused() -> None:
         events_from_http({"content-type": BATCH}, json.dumps(EVENT).encode())
     with pytest.raises(ValueError, match="binary mode"):
         events_from_http({"ce-id": "1", "ce-specversion": "1.0"}, b"")
+
+
+_ATTRIBUTE_CASES: list[dict[str, Any]] = [
+    {},
+    {"subject": ""},
+    {"subject": 3},
+    {"id": ""},
+    {"id": 7},
+    {"source": None},
+    {"type": ["x"]},
+    {"specversion": "0.3"},
+    {"time": "2026-01-02T03:04:05"},  # no zone
+    {"time": "2026-01-02T03:04:05Z"},
+    {"time": 12},
+    {"datacontenttype": ""},
+    {"dataschema": "http://example.com/s"},
+    {"shopregion": "eu"},
+    {"shopregion": 3},
+    {"Shop-Region": "eu"},
+    {"data": None},
+]
+
+
+@pytest.mark.parametrize("change", _ATTRIBUTE_CASES)
+def test_the_fast_check_and_the_cloudevents_package_agree(change: dict[str, Any]) -> None:
+    """Whatever the shortcut for names already accepted decides, the package
+    decides the same, on a first reading (the package asked) and on later ones."""
+    from cloudevents.core.exceptions import BaseCloudEventException
+    from cloudevents.core.v1.event import CloudEvent
+
+    document = {**EVENT, **change}
+    attributes = {k: v for k, v in document.items() if k != "data"}
+    if isinstance(attributes.get("time"), str):
+        with contextlib.suppress(ValueError):
+            attributes["time"] = datetime.fromisoformat(attributes["time"])
+    try:
+        CloudEvent(dict(attributes), None)
+        expected = True
+    except BaseCloudEventException:
+        expected = False
+    body = json.dumps(document).encode()
+    # The same names with good values first, so that the shortcut knows them.
+    good = {**EVENT, **{k: "ok" for k in change if k not in EVENT}}
+    if all(k.isalnum() and k.islower() for k in change if k not in EVENT):
+        from_structured(json.dumps(good).encode())
+    for _ in range(2):
+        try:
+            from_structured(body)
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert accepted == expected

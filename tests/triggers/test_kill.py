@@ -8,6 +8,7 @@ join must fire exactly once, however often the workers were killed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from cadenza.engine.engine import Engine
+from cadenza.model.events import SignalReceived
 from cadenza.triggers.nats_jetstream import publish as publish_nats
 from cadenza.triggers.redis_streams import publish
 
@@ -159,7 +161,7 @@ def run_with_kills(
     assert {t.name: t.status for t in view.tasks}["fork-join"] == "fired"
     history = [r.event for r in engine.history(execution_id)]
     assert sum(1 for e in history if e.type == "ExecutionCompleted") == 1
-    delivered = sum(len(e.data) for e in history if e.type == "SignalReceived")
+    delivered = sum(len(e.data) for e in history if isinstance(e, SignalReceived))
     assert delivered >= TASKS * EVENTS
     return execution_id
 
@@ -205,3 +207,36 @@ def test_sigkilled_trigger_worker_on_nats_loses_nothing(
         "ack_wait": 1,
     }
     run_with_kills(Engine(url, poll_interval=0.02), url, source, workers_count=1)
+
+
+def test_two_trigger_workers_on_nats_and_postgres_share_the_stream_through_kills(
+    postgres_empty_url: str, nats_url: str, nats_stream: str
+) -> None:
+    subject = f"{nats_stream}.events"
+    publish_nats(nats_url, nats_stream, subject, produced())
+    source = {
+        "kind": "nats",
+        "url": nats_url,
+        "stream": nats_stream,
+        "subject": subject,
+        "batch": 25,
+        "ack_wait": 1,
+    }
+    engine = Engine(postgres_empty_url, poll_interval=0.02)
+    execution_id = run_with_kills(engine, postgres_empty_url, source, workers_count=2)
+    engine.close()
+    # The workers shared the workspace's one durable consumer, which delivered
+    # the whole stream (messages a worker held when it was stopped at the end
+    # may stay unacknowledged: at least once, and the workspace had ended).
+    info = asyncio.run(consumer_info(nats_url, nats_stream, f"cadenza-{execution_id}"))
+    assert info.delivered.stream_seq == TASKS * EVENTS
+
+
+async def consumer_info(url: str, stream: str, durable: str) -> Any:
+    import nats
+
+    client = await nats.connect(url)
+    try:
+        return await client.jetstream().consumer_info(stream, durable.replace(".", "_"))
+    finally:
+        await client.close()

@@ -4,6 +4,7 @@ messages are acknowledged only after the batch is committed."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import Any
 
 import nats
 
+from cadenza.model.events import SignalReceived
 from cadenza.store.protocol import Store
 from cadenza.triggers.inbox import WorkspaceInbox
 from cadenza.triggers.nats_jetstream import NatsJetStreamSource, publish
@@ -128,7 +130,7 @@ def test_messages_of_a_killed_worker_come_again_and_count_once(
     view = engine.describe(execution_id)
     assert view.status == "succeeded"
     history = [r.event for r in engine.history(execution_id)]
-    delivered = sum(len(e.data) for e in history if e.type == "SignalReceived")
+    delivered = sum(len(e.data) for e in history if isinstance(e, SignalReceived))
     assert delivered == 28
 
 
@@ -162,6 +164,35 @@ def test_a_binary_mode_message_is_read_from_its_headers(
         wait_for(lambda: source.acknowledged == 1, 20, "the message acknowledged")
     engine.run_until_idle()
     assert engine.get(execution_id).status == "succeeded"
-    (signal,) = [r.event for r in engine.history(execution_id) if r.event.type == "SignalReceived"]
+    (signal,) = [
+        r.event for r in engine.history(execution_id) if isinstance(r.event, SignalReceived)
+    ]
     assert signal.data[0]["data"] == {"n": 1}
     assert signal.data[0]["source"] == "bin"
+
+
+def test_pulls_grow_while_full_batches_keep_coming_and_every_message_is_acknowledged(
+    nats_url: str, nats_stream: str
+) -> None:
+    publish(
+        nats_url,
+        nats_stream,
+        f"{nats_stream}.events",
+        [cloudevent("job", "done") for _ in range(200)],
+    )
+    source = source_for(nats_url, nats_stream, batch=10, max_batch=30)
+    sizes: list[int] = []
+
+    def record(events: Sequence[dict[str, Any]], by: str) -> None:
+        # Nothing of this batch is acknowledged before it returns (asked from
+        # another thread: this one runs the source's event loop).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(unacknowledged, nats_url, nats_stream, source.durable)
+            assert waiting.result() >= len(events)
+        sizes.append(len(events))
+
+    with running(source, record):
+        wait_for(lambda: source.acknowledged == 200, 30, "200 acknowledged messages")
+    assert sizes[:3] == [10, 20, 30]
+    assert max(sizes) == 30 and sum(sizes) == 200
+    assert unacknowledged(nats_url, nats_stream, source.durable) == 0

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cadenza.model.events import SignalReceived
 from cadenza.store.protocol import Store
 from cadenza.triggers.inbox import WorkspaceInbox
 from cadenza.triggers.redis_streams import RedisStreamSource, publish
@@ -142,7 +143,7 @@ def test_a_crash_between_commit_and_ack_counts_each_event_once(
     assert view.status == "succeeded"
     assert engine.get(execution_id).output == "joined"
     history = [r.event for r in engine.history(execution_id)]
-    delivered = sum(len(e.data) for e in history if e.type == "SignalReceived")
+    delivered = sum(len(e.data) for e in history if isinstance(e, SignalReceived))
     assert delivered == 40  # the first batch twice; the workspace dropped the copies
 
 
@@ -194,3 +195,22 @@ def test_an_entry_that_is_not_a_cloudevent_becomes_a_dead_letter(
     assert [d["event"]["source"] for d in dead] == [source.name, source.name]
     assert all(d["event"]["type"] == "cadenza.invalid" for d in dead)
     assert all(d["reason"].startswith("not a CloudEvent: ") for d in dead)
+
+
+def test_batches_grow_while_full_ones_keep_coming_and_every_entry_is_acknowledged(
+    redis_client: Any, redis_stream: str
+) -> None:
+    publish(redis_client, redis_stream, [cloudevent("job", "done") for _ in range(200)])
+    source = source_for(redis_stream, batch=10, max_batch=30)
+    sizes: list[int] = []
+
+    def record(events: Sequence[dict[str, Any]], by: str) -> None:
+        # This batch is not acknowledged before it returns; the one before it is.
+        assert pending(redis_client, redis_stream) == len(events)
+        sizes.append(len(events))
+
+    with running(source, record):
+        wait_for(lambda: source.acknowledged == 200, 20, "200 acknowledged entries")
+    assert sizes[:3] == [10, 20, 30]
+    assert max(sizes) == 30 and sum(sizes) == 200
+    assert pending(redis_client, redis_stream) == 0

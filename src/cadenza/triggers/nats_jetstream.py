@@ -12,6 +12,7 @@ delivered again by the server after ``ack_wait`` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ class NatsJetStreamSource:
         subject: str,
         durable: str,
         batch: int = 1000,
+        max_batch: int | None = None,
         ack_wait: float = 30.0,
         fetch_wait: float = 1.0,
         name: str | None = None,
@@ -44,7 +46,11 @@ class NatsJetStreamSource:
         self.stream = stream
         self.subject = subject
         self.durable = durable
+        #: Messages pulled at a time: from ``batch``, growing up to ``max_batch``
+        #: (default 4 x ``batch``) while full batches keep coming.
         self.batch = batch
+        self.max_batch = max(max_batch or batch * 4, batch)
+        self.current_batch = batch
         self.ack_wait = ack_wait
         self.fetch_wait = fetch_wait
         self.name = name or f"nats:{stream}"
@@ -60,32 +66,47 @@ class NatsJetStreamSource:
         try:
             stream = client.jetstream()
             await ensure_stream(stream, self.stream, self.subject)
-            config = ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=self.ack_wait,
-                max_ack_pending=max(self.batch * 4, 1000),
-            )
-            subscription = await stream.pull_subscribe(
-                self.subject, durable=self.durable, stream=self.stream, config=config
-            )
+            await self._ensure_consumer(stream)
+            puller = _Puller(client, f"{_PULL_API}.{self.stream}.{self.durable}")
+            await puller.start()
             while not stop.is_set():
-                try:
-                    messages = await subscription.fetch(self.batch, timeout=self.fetch_wait)
-                except TimeoutError:
-                    # Nothing arrived in time (nats-py raises its own TimeoutError or
-                    # asyncio's, depending on where the wait ended: both are this).
-                    continue
+                messages = await puller.pull(self.current_batch, self.fetch_wait)
                 if not messages:
                     continue
-                events = [self._event(message) for message in messages]
-                deliver(events, self.name)
+                deliver([self._event(message) for message in messages], self.name)
                 # Only now, with the batch committed, may the server forget it.
+                # Each message is acknowledged on its own: an "ack all" policy
+                # would also acknowledge older messages still pending for a
+                # killed worker (or another worker), which were never committed.
                 for message in messages:
-                    await message.ack()
+                    await client.publish(message.reply, b"")
                 await client.flush()
                 self.acknowledged += len(messages)
+                self._adapt(len(messages))
         finally:
             await client.close()
+
+    async def _ensure_consumer(self, stream: Any) -> None:
+        """Create the durable pull consumer if it does not exist."""
+        try:
+            await stream.consumer_info(self.stream, self.durable)
+        except NotFoundError:
+            config = ConsumerConfig(
+                durable_name=self.durable,
+                filter_subject=self.subject,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait,
+                max_ack_pending=max(self.max_batch * 4, 1000),
+            )
+            await stream.add_consumer(self.stream, config)
+
+    def _adapt(self, count: int) -> None:
+        """Pull more at a time while full batches keep coming, back to ``batch``
+        when the stream runs dry (as the Redis source does)."""
+        if count >= self.current_batch:
+            self.current_batch = min(self.current_batch * 2, self.max_batch)
+        elif count < self.current_batch // 2:
+            self.current_batch = max(self.current_batch // 2, self.batch)
 
     def _event(self, message: Any) -> dict[str, Any]:
         try:
@@ -97,6 +118,63 @@ class NatsJetStreamSource:
             sequence = message.metadata.sequence.stream
             raw = message.data.decode(errors="replace")
             return invalid(self.name, f"{self.stream}:{sequence}", str(exc), raw)
+
+
+#: The JetStream API subject a pull request is published to (``.<stream>.<consumer>``).
+_PULL_API = "$JS.API.CONSUMER.MSG.NEXT"
+#: Status codes that end a pull request: no messages, request timeout, conflict.
+_END_STATUSES = frozenset({"404", "408", "409"})
+
+
+class _Puller:
+    """Pull requests on a durable consumer, answered into one inbox.
+
+    The messages are gathered by a subscription callback: the client's own
+    ``fetch`` waits on each message with a timeout of its own, which costs
+    more than everything else done per message here.
+    """
+
+    def __init__(self, client: Any, request_subject: str) -> None:
+        self.client = client
+        self.request_subject = request_subject
+        self.inbox: str = client.new_inbox()
+        self.arrived: list[Any] = []
+        self.wanted = 0
+        self.ended = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.client.subscribe(self.inbox, cb=self._arrive)
+
+    async def _arrive(self, message: Any) -> None:
+        headers = message.headers
+        status = headers.get("Status") if headers else None
+        if status is None:
+            self.arrived.append(message)
+            if len(self.arrived) >= self.wanted:
+                self.ended.set()
+        elif status in _END_STATUSES:
+            self.ended.set()
+        # Any other status (100: an idle heartbeat) says nothing about this request.
+
+    async def pull(self, batch: int, wait: float) -> list[Any]:
+        """Up to ``batch`` messages: those available now, else the first to
+        arrive within ``wait`` seconds (then the rest come with the next pull)."""
+        if not self.arrived:
+            await self._request({"batch": batch, "no_wait": True}, wait)
+            if not self.arrived:
+                await self._request({"batch": 1, "expires": int(wait * 1e9)}, wait + 1.0)
+        taken, self.arrived = self.arrived, []
+        return taken
+
+    async def _request(self, request: dict[str, Any], wait: float) -> None:
+        self.wanted = int(request["batch"])
+        self.ended.clear()
+        payload = json.dumps(request).encode()
+        await self.client.publish(self.request_subject, payload, reply=self.inbox)
+        # No answer in time (the server is slow or the connection is being
+        # restored): whatever did arrive is taken, and the next pull asks again.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ended.wait(), wait)
 
 
 async def ensure_stream(stream: Any, name: str, subject: str) -> None:

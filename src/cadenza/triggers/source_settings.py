@@ -28,6 +28,7 @@ def open_source(settings: Mapping[str, Any], execution_id: str) -> EventSource:
             group=str(settings.get("group") or f"cadenza-{execution_id}"),
             consumer=str(settings.get("consumer") or consumer_default),
             batch=int(settings.get("batch", 1000)),
+            max_batch=_optional_int(settings.get("max_batch")),
             claim_idle=float(settings.get("claim_idle", 30.0)),
             name=str(settings.get("name") or f"redis:{settings['stream']}"),
         )
@@ -41,6 +42,7 @@ def open_source(settings: Mapping[str, Any], execution_id: str) -> EventSource:
             subject=str(settings["subject"]),
             durable=_nats_name(str(durable)),
             batch=int(settings.get("batch", 1000)),
+            max_batch=_optional_int(settings.get("max_batch")),
             ack_wait=float(settings.get("ack_wait", 30.0)),
             name=str(settings.get("name") or f"nats:{settings['stream']}"),
         )
@@ -50,3 +52,7 @@ def open_source(settings: Mapping[str, Any], execution_id: str) -> EventSource:
 def _nats_name(name: str) -> str:
     """A name NATS accepts for a durable consumer (no ``.``, ``*``, ``>`` or spaces)."""
     return "".join("_" if c in ".*> \t" else c for c in name)
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)

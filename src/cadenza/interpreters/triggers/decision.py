@@ -10,18 +10,27 @@ disabled first, then its action runs.
 
 Per event the work is a dictionary lookup for the route, a set lookup for
 the duplicate check and the conditions of the triggers routed there: O(1) in
-the size of the workspace and of its history.
+the size of the workspace and of its history. The duplicate check remembers
+a bounded window of keys (the workspace's ``dedup``), trimmed before and
+after each decision.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cadenza.interpreters.triggers.builtins import JOIN_TARGETS, Action, Condition
+from cadenza.interpreters.triggers.builtins import (
+    ACTIONS,
+    CONDITIONS,
+    JOIN_TARGETS,
+    Action,
+    Condition,
+)
 from cadenza.interpreters.triggers.context import TriggerContext
+from cadenza.interpreters.triggers.metering import run_metered
 from cadenza.interpreters.triggers.model import (
     FAILURE_TYPE,
     SUCCESS_TYPE,
@@ -39,7 +48,7 @@ from cadenza.model.commands import (
     StartChild,
     StartTimer,
 )
-from cadenza.model.errors import InputError, Problem
+from cadenza.model.errors import CadenzaError, InputError, Problem
 from cadenza.model.events import JSON
 
 #: The type event sources give a message that is not a CloudEvent (kept with
@@ -56,6 +65,8 @@ ITERATION = "cadenzaiteration"
 #: Timer ids of trigger timeouts start with this.
 TIMEOUT_TIMER = "timeout:"
 _REQUIRED = ("id", "source", "type")
+#: The statuses of a workspace that still takes events.
+_LIVE = frozenset({"requested", "running"})
 
 
 class Functions:
@@ -87,51 +98,66 @@ class Decision:
 
     @property
     def final(self) -> bool:
-        return self.state.status not in ("requested", "running")
+        return self.state.status not in _LIVE
 
     # --- offering events -------------------------------------------------------------
 
     def offer_external(self, event: Any) -> None:
         """An event from a source: dropped if seen, dead-lettered if malformed or
         unmatched, else offered; then everything it caused."""
-        if self.final:
-            return
+        self.offer_batch((event,))
+
+    def offer_batch(self, events: Iterable[Any]) -> None:
+        """``offer_external`` for each of ``events``, in order.
+
+        The common case (a well-formed event) is checked inline, with the
+        state's parts bound to local names: this runs once per event of
+        every batch, and its cost bounds a workspace's throughput.
+        """
         state = self.state
-        # The common case checked inline: this runs once per event of every batch.
-        source: Any
-        event_id: Any
-        if type(event) is dict:
-            source, event_id, event_type = event.get("source"), event.get("id"), event.get("type")
-            valid = (
-                type(source) is str
-                and type(event_id) is str
-                and type(event_type) is str
-                and source
-                and event_id
-                and event_type
-                and type(event.get("subject", "")) is str
-            )
-        else:
-            valid = False
-        if not valid:
-            self._dead_letter(event, _malformed(event) or "not a CloudEvent")
-            return
-        seen = state.seen.get(source)
-        if seen is None:
-            seen = state.seen[source] = set()
-        if event_id in seen:
-            state.duplicates += 1
-            return
-        seen.add(event_id)
-        state.consumed += 1
-        if not self._offer(event):
-            if event_type == INVALID_TYPE:
-                # What a source read but could not parse: say why it is kept.
-                self._dead_letter(event, f"not a CloudEvent: {event.get('problem')}")
+        keys = state.seen.keys
+        remember = state.seen.order.append
+        now = self.now
+        for event in events:
+            if state.status not in _LIVE:
+                return
+            source: Any
+            event_id: Any
+            if type(event) is dict:
+                source, event_id, event_type = (
+                    event.get("source"),
+                    event.get("id"),
+                    event.get("type"),
+                )
+                valid = (
+                    type(source) is str
+                    and type(event_id) is str
+                    and type(event_type) is str
+                    and source
+                    and event_id
+                    and event_type
+                    and type(event.get("subject", "")) is str
+                )
             else:
-                self._dead_letter(event, "no trigger is activated by its subject and type")
-        if self._queue:
-            self.drain()
+                valid = False
+            if not valid:
+                self._dead_letter(event, _malformed(event) or "not a CloudEvent")
+                continue
+            key = (source, event_id)
+            if key in keys:
+                state.duplicates += 1
+                continue
+            keys.add(key)
+            remember((key, now))
+            state.consumed += 1
+            if not self._offer(event):
+                if event_type == INVALID_TYPE:
+                    # What a source read but could not parse: say why it is kept.
+                    self._dead_letter(event, f"not a CloudEvent: {event.get('problem')}")
+                else:
+                    self._dead_letter(event, "no trigger is activated by its subject and type")
+            if self._queue:
+                self.drain()
 
     def replay(self, event: dict[str, Any]) -> None:
         """Offer a dead letter again (it was already counted as consumed)."""
@@ -186,9 +212,10 @@ class Decision:
         iteration = event.get(ITERATION)
         self.iteration = iteration if isinstance(iteration, list) else []
         triggers = self.state.triggers
+        state = self.state
         for trigger_id in tuple(ids) if len(ids) > 1 else ids:
             slot = triggers.get(trigger_id)
-            if slot is None or not slot.enabled or self.final:
+            if slot is None or not slot.enabled or state.status not in _LIVE:
                 continue
             self._evaluate(slot, event)
         return True
@@ -196,8 +223,13 @@ class Decision:
     def _evaluate(self, slot: TriggerSlot, event: Mapping[str, Any]) -> None:
         ctx = TriggerContext(self, slot)
         spec = slot.spec
+        condition = self.functions.conditions[spec.condition]
         try:
-            fires = bool(self.functions.conditions[spec.condition](ctx, event))
+            if spec.condition in CONDITIONS:
+                fires = bool(condition(ctx, event))
+            else:
+                what = f"condition {spec.condition} of trigger {spec.id}"
+                fires = bool(run_metered(lambda: condition(ctx, event), what, slot.context))
         except Exception as exc:  # user code: record it on the trigger, as Triggerflow does
             self._error(slot, "condition", exc)
             return
@@ -207,17 +239,23 @@ class Decision:
         if spec.transient:
             slot.enabled = False
             self.state.unroute(slot)
+        action = self.functions.actions[spec.action]
         try:
-            self.functions.actions[spec.action](ctx, event)
+            if spec.action in ACTIONS:
+                action(ctx, event)
+            else:
+                what = f"action {spec.action} of trigger {spec.id}"
+                run_metered(lambda: action(ctx, event), what, slot.context)
         except Exception as exc:
             self._error(slot, "action", exc)
 
     def _error(self, slot: TriggerSlot, stage: str, exc: Exception) -> None:
         text = f"{type(exc).__name__}: {exc}"
         slot.context["exception"] = text
-        self.out.append(
-            RecordMarker("triggers.error", {"trigger": slot.spec.id, "stage": stage, "error": text})
-        )
+        record: dict[str, JSON] = {"trigger": slot.spec.id, "stage": stage, "error": text}
+        if isinstance(exc, CadenzaError):
+            record["code"] = exc.code
+        self.out.append(RecordMarker("triggers.error", record))
 
     def _dead_letter(self, event: Any, reason: str) -> None:
         self.state.dead_letters.append({"event": event, "reason": reason})

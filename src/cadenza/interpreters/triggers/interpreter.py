@@ -79,6 +79,11 @@ class TriggersInterpreter:
 
     def decide(self, state: WorkspaceState, events: Sequence[Event], now: float) -> list[Command]:
         decision = Decision(self.functions, state, now)
+        # Before and after the decision, from its recorded time only, so that a
+        # replay forgets the same keys: before, so that a key past max_age now
+        # counts again; after, so that the window stays its size between decisions.
+        window = self.workspace.dedup
+        state.forgotten += state.seen.trim(window, now)
         for event in events:
             if isinstance(event, SignalReceived):
                 self._signal(decision, event)
@@ -99,6 +104,7 @@ class TriggersInterpreter:
                 request = event.type.removesuffix("Requested").lower()
                 message = f"a trigger workspace cannot {request}; cancel it or change triggers"
                 decision.out.append(_refusal(request, message))
+        state.forgotten += state.seen.trim(window, now)
         return decision.out
 
     def dump_state(self, state: WorkspaceState) -> JSON:
@@ -120,6 +126,8 @@ class TriggersInterpreter:
             else {
                 "consumed": state.consumed,
                 "duplicates": state.duplicates,
+                "dedup_keys": len(state.seen),
+                "dedup_forgotten": state.forgotten,
                 "dead_letters": len(state.dead_letters),
                 "timeouts": list(state.timeouts),
                 "outstanding_tasks": len(state.tasks),
@@ -150,8 +158,7 @@ class TriggersInterpreter:
 
     def _signal(self, decision: Decision, event: SignalReceived) -> None:
         if event.name == BATCH_SIGNAL and isinstance(event.data, list):
-            for item in event.data:
-                decision.offer_external(item)
+            decision.offer_batch(event.data)
         elif event.name == EVENT_SIGNAL:
             decision.offer_external(event.data)
         else:

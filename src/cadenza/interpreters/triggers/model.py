@@ -59,12 +59,18 @@ _SOURCE_KEYS = frozenset(
         "batch",
         "claim_idle",
         "ack_wait",
+        "max_batch",
     }
 )
 _TRIGGER_KEYS = frozenset(
     {"id", "activation", "condition", "action", "context", "transient", "timeout"}
 )
-_TOP_KEYS = frozenset({"workspace", "description", "global_context", "sources", "triggers"})
+_TOP_KEYS = frozenset(
+    {"workspace", "description", "global_context", "sources", "triggers", "dedup"}
+)
+_DEDUP_KEYS = frozenset({"keys", "max_age"})
+#: How many ``(source, id)`` keys a workspace remembers unless its ``dedup`` says.
+DEFAULT_DEDUP_KEYS = 100_000
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,27 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class DedupWindow:
+    """Which CloudEvents ``(source, id)`` keys a workspace remembers to drop
+    redeliveries: the last ``keys`` consumed, and of those only the ones
+    consumed less than ``max_age`` seconds ago (None: no age limit).
+
+    An event redelivered after its key left the window counts again: choose
+    a window wider than what a broker can redeliver (batches in flight, the
+    pending entries of a killed worker, a consumer's ``ack_wait``).
+    """
+
+    keys: int = DEFAULT_DEDUP_KEYS
+    max_age: float | None = None
+
+    def to_document(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {"keys": self.keys}
+        if self.max_age is not None:
+            out["max_age"] = self.max_age
+        return out
+
+
+@dataclass(frozen=True)
 class Workspace:
     """A checked workspace definition (see the module docstring)."""
 
@@ -111,6 +138,7 @@ class Workspace:
     global_context: Mapping[str, JSON] = field(default_factory=dict)
     sources: tuple[Mapping[str, JSON], ...] = ()
     description: str = ""
+    dedup: DedupWindow = field(default_factory=DedupWindow)
 
     def to_document(self) -> dict[str, JSON]:
         """The workspace as a JSON/YAML document (what ``read_document`` reads)."""
@@ -119,6 +147,8 @@ class Workspace:
             out["description"] = self.description
         if self.global_context:
             out["global_context"] = json.loads(json.dumps(dict(self.global_context)))
+        if self.dedup != DedupWindow():
+            out["dedup"] = self.dedup.to_document()
         if self.sources:
             out["sources"] = [dict(s) for s in self.sources]
         out["triggers"] = [t.to_document() for t in self.triggers]
@@ -165,6 +195,7 @@ def read_document(
         )
         global_context = {}
     sources = read_sources(document.get("sources", []), _at(where, "sources"), problems)
+    dedup = read_dedup(document.get("dedup", {}), _at(where, "dedup"), problems)
     raw = document.get("triggers")
     if not isinstance(raw, list):
         problems.append(Problem(_at(where, "triggers"), "a workspace needs a list of triggers"))
@@ -185,8 +216,30 @@ def read_document(
             continue
         seen[trigger.id] = path
         triggers.append(trigger)
-    workspace = Workspace(name, tuple(triggers), dict(global_context), sources, description)
+    workspace = Workspace(name, tuple(triggers), dict(global_context), sources, description, dedup)
     return workspace, problems
+
+
+def read_dedup(raw: Any, path: str, problems: list[Problem]) -> DedupWindow:
+    """The ``dedup`` window of a document (the default, with problems added, if
+    it is unusable)."""
+    if not isinstance(raw, Mapping):
+        problems.append(Problem(path, "dedup is a mapping with keys and/or max_age"))
+        return DedupWindow()
+    before = len(problems)
+    for key in sorted(set(raw) - _DEDUP_KEYS):
+        problems.append(Problem(f"{path}.{key}", "unknown key (known: keys, max_age)"))
+    keys = raw.get("keys", DEFAULT_DEDUP_KEYS)
+    if isinstance(keys, bool) or not isinstance(keys, int) or keys < 1:
+        problems.append(Problem(f"{path}.keys", "keys must be a whole number of at least 1"))
+    max_age = raw.get("max_age")
+    if max_age is not None and (
+        isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age <= 0
+    ):
+        problems.append(Problem(f"{path}.max_age", "max_age must be a positive number of seconds"))
+    if len(problems) > before:
+        return DedupWindow()
+    return DedupWindow(keys, None if max_age is None else float(max_age))
 
 
 def read_trigger(
@@ -302,6 +355,22 @@ def read_sources(raw: Any, path: str, problems: list[Problem]) -> tuple[Mapping[
         for key in SOURCE_KINDS[str(kind)]:
             if not isinstance(entry.get(key), str) or not entry.get(key):
                 problems.append(Problem(f"{where}.{key}", f"a {kind} source needs {key} (text)"))
+        for key in ("batch", "max_batch"):
+            value = entry.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                problems.append(
+                    Problem(f"{where}.{key}", f"{key} must be a whole number of at least 1")
+                )
+        for key in ("claim_idle", "ack_wait"):
+            value = entry.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            ):
+                problems.append(
+                    Problem(f"{where}.{key}", f"{key} must be a positive number of seconds")
+                )
         name = entry.get("name", f"{kind}:{entry.get('stream')}")
         if name in names:
             problems.append(Problem(f"{where}.name", f"two sources are named {name!r}"))
