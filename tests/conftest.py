@@ -126,7 +126,9 @@ def postgres_empty_url(postgres_server: PostgresDatabases, postgres_shared: str)
     )
     url = postgres_url_for(postgres_shared)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE definitions, executions, history, inbox, tasks, timers")
+        conn.execute(
+            "TRUNCATE definitions, executions, history, inbox, tasks, timers, datastore, blobs"
+        )
     return url
 
 

@@ -127,7 +127,16 @@ def test_run_to_success_then_detach_status_history_and_ps(server: Server, here: 
     )
 
     detached = cadenza(
-        here, "--server", server.url, "run", flow, "--input", '{"name": "bo"}', "--detach"
+        here,
+        "--server",
+        server.url,
+        "run",
+        flow,
+        "--input",
+        '{"name": "bo"}',
+        "--detach",
+        "--tag",
+        "team=ops",
     )
     assert detached.returncode == 0, detached.stderr
     eid = detached.stdout.strip()
@@ -175,6 +184,10 @@ def test_run_to_success_then_detach_status_history_and_ps(server: Server, here: 
         (["--status", "failed"], []),
         (["--kind", "states"], []),
         (["--needs-attention"], []),
+        (["--tag", "team=ops"], [eid]),
+        (["--tag", "team=dev"], []),
+        (["--search", eid[:8].upper()], [eid]),
+        (["--search", "GREE"], [eid, document["execution_id"]]),
     ):
         found = cadenza(here, "--server", server.url, "ps", "--json", *options)
         assert found.returncode == 0, found.stderr

@@ -37,3 +37,42 @@ def test_cancel_during_a_delay_never_runs_the_action(store: Store) -> None:
     assert ran == []
     assert engine.get(execution).status == "canceled"
     assert [(t.name, t.status) for t in engine.describe(execution).tasks] == [("t1", "canceled")]
+
+
+RETRIED = """
+version: 1.0
+tasks:
+  t1:
+    action: test.refuse
+    retry:
+      count: 3
+"""
+
+
+def test_a_non_retryable_failure_is_not_retried_by_the_workflow(store: Store) -> None:
+    from cadenza.model.errors import ActivityError
+
+    calls: list[bool] = []
+
+    def refuse(final: bool = False) -> None:
+        calls.append(final)
+        raise ActivityError("no", type="Refused", non_retryable=final)
+
+    registry = default_registry()
+    registry.register("test.refuse", refuse)
+    engine = Engine(
+        store, registry=registry, clock=FakeClock(), front_ends={"orquesta": OrquestaFrontEnd()}
+    )
+    plain = engine.start(engine.register(RETRIED, kind="orquesta"), {})
+    engine.run_until_idle(skip_time=True)
+    assert engine.get(plain).status == "failed"
+    assert len(calls) == 4  # a plain failure: the first run and three retries
+
+    calls.clear()
+    final = engine.start(
+        engine.register(RETRIED.replace("test.refuse", "test.refuse final=true"), kind="orquesta"),
+        {},
+    )
+    engine.run_until_idle(skip_time=True)
+    assert engine.get(final).status == "failed"
+    assert calls == [True]

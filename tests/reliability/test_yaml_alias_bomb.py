@@ -14,6 +14,12 @@ import sys
 
 import pytest
 
+from cadenza.model.yaml_documents import (
+    MAX_EXPANDED_NODES,
+    AliasExpansionError,
+    safe_load_bounded,
+)
+
 LEVELS = 9
 
 
@@ -60,3 +66,20 @@ def test_an_alias_bomb_is_refused_quickly(kind: str) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("refused:"), done.stdout
     assert "aliases" in done.stdout
+
+
+def _aliased(copies: int) -> str:
+    """A list of 1,000 items written once and repeated ``copies`` times by alias."""
+    return "a: &a [" + ", ".join(["x"] * 1000) + "]\nb: [" + ", ".join(["*a"] * copies) + "]\n"
+
+
+def test_a_long_document_written_out_is_not_mistaken_for_a_bomb() -> None:
+    # Far more nodes than the limit, none of them added by an alias.
+    tasks = "".join(
+        f"  t{i}:\n    action: core.noop\n    next: [{{do: t{i + 1}}}]\n" for i in range(20_000)
+    )
+    assert len(safe_load_bounded("tasks:\n" + tasks)["tasks"]) == 20_000
+    # What aliases add is what counts: 99 copies of 1,001 nodes stay under 100,000.
+    assert len(safe_load_bounded(_aliased(99))["b"]) == 99
+    with pytest.raises(AliasExpansionError):
+        safe_load_bounded(_aliased(101), limit=MAX_EXPANDED_NODES)

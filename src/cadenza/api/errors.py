@@ -24,6 +24,7 @@ from cadenza.model.errors import (
     LeaseLost,
     NotFoundError,
     OperationRefused,
+    PayloadTooLarge,
     StoreError,
     Unauthorized,
 )
@@ -33,6 +34,9 @@ log = logging.getLogger("cadenza.api")
 #: HTTP status by error class; the first match in order wins.
 _STATUS: tuple[tuple[type[CadenzaError], int], ...] = (
     (Unauthorized, 401),
+    # A value larger than the store keeps (``payload.too_large``): the request
+    # is refused whole, as one whose body is over the size limit is.
+    (PayloadTooLarge, 413),
     (NotFoundError, 404),
     (DefinitionError, 400),
     (InputError, 400),

@@ -97,6 +97,11 @@ class ExecutionIn(_Request):
         max_length=200,
         description="the same key starts the execution once; a retry gets the same id",
     )
+    tags: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="labels to find it by: key=value or a bare word, matched whole",
+    )
 
 
 class ExecutionOut(BaseModel):
@@ -118,6 +123,7 @@ class ExecutionOut(BaseModel):
     settled: bool | None = Field(
         default=None, description="it does nothing on its own: final, or waiting for an operator"
     )
+    tags: list[str] = Field(default_factory=list, description="the tags it was started with")
 
     @classmethod
     def of(cls, record: ExecutionRecord) -> ExecutionOut:
@@ -140,6 +146,48 @@ class ExecutionList(BaseModel):
 
     executions: list[ExecutionOut]
     next_cursor: str | None = None
+
+
+class ExecutionCounts(BaseModel):
+    """How many executions match the filters (every page), by status."""
+
+    counts: dict[str, int] = Field(description="status -> executions; statuses with none left out")
+    total: int
+
+
+class LostLeaseOut(BaseModel):
+    """A task of a live execution whose attempts lost their lease more than once
+    (its worker died or stopped heartbeating): likely a poison task."""
+
+    execution_id: str
+    task_id: str
+    name: str | None = Field(description="the task's name while it waits or runs")
+    queue: str | None
+    lost: int = Field(description="attempts that ended by losing their lease")
+    last_time: float = Field(description="when the last of them did (epoch s)")
+
+
+class LostLeaseList(BaseModel):
+    """Tasks whose lease expired at least ``at_least`` times, most recent first."""
+
+    tasks: list[LostLeaseOut]
+
+
+class QueueOut(BaseModel):
+    """A worker queue: its tasks by status, and when this server's serving loop
+    last asked it for work."""
+
+    queue: str
+    tasks: dict[str, int] = Field(description="status (scheduled, claimed, suspended) -> tasks")
+    last_poll: float | None = Field(description="epoch s; None: not since this server started")
+    polled_recently: bool = Field(description="last_poll is within the last ``recent`` seconds")
+
+
+class QueueList(BaseModel):
+    """Every queue with tasks or polled by workers of this server."""
+
+    recent: float
+    queues: list[QueueOut]
 
 
 class EventOut(BaseModel):

@@ -9,11 +9,14 @@ shows its effect.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel
 
 from cadenza.api.models import (
     Accepted,
@@ -24,20 +27,26 @@ from cadenza.api.models import (
     DefinitionOut,
     ErrorOut,
     EventOut,
+    ExecutionCounts,
     ExecutionIn,
     ExecutionList,
     ExecutionOut,
     Health,
     HistoryPage,
+    LostLeaseList,
+    LostLeaseOut,
     OfferedRequests,
     OperatorRequestIn,
     ProblemOut,
+    QueueList,
+    QueueOut,
     RerunIn,
     SignalIn,
     TaskList,
     TaskOut,
     ValidationOut,
 )
+from cadenza.api.queue_polls import queue_polls
 from cadenza.api.work_signal import signal_for
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.protocol import RerunRequest, operator_requests_of
@@ -48,7 +57,9 @@ from cadenza.model.errors import (
     InputError,
     OperationRefused,
 )
+from cadenza.model.retry import HEARTBEAT_TIMEOUT, WORKER_LOST
 from cadenza.model.secrets import mask
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.records import ExecutionRecord
 
 #: Execution ids made from idempotency keys live in their own UUID namespace.
@@ -81,15 +92,46 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     return float(created_at), execution_id
 
 
+def etagged(request: Request, body: BaseModel) -> Response:
+    """``body`` as JSON with an ``ETag`` of its bytes, or an empty 304 when the
+    client's ``If-None-Match`` names it: a poller that already holds this
+    answer gets a few bytes back, and the console re-renders nothing."""
+    content = body.model_dump_json().encode()
+    tag = f'W/"{hashlib.sha256(content).hexdigest()[:32]}"'
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    wanted = request.headers.get("if-none-match", "")
+    if tag in (t.strip() for t in wanted.split(",")) or wanted.strip() == "*":
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(content=content, media_type="application/json", headers=headers)
+
+
+#: ``q``: text searched for in execution ids and names.
+_SEARCH = Query(max_length=200, description="text in the execution's id or name (any case)")
+#: ``tag``: repeated, every one must be on the execution.
+_TAGS = Query(alias="tag", description="a tag the execution carries (repeat: all of them)")
+_STALLED = Query(
+    ge=0,
+    description="only executions not final whose last change is older than this (seconds)",
+)
+
+
+#: The errors an attempt ends with when its lease lapsed (not a timeout of its own).
+_LEASE_ERRORS = (WORKER_LOST, HEARTBEAT_TIMEOUT)
+
+
 def routes(engine: Engine) -> APIRouter:
     """Every endpoint of the API, bound to ``engine``."""
     api = APIRouter(responses=_ERRORS)
 
     signal = signal_for(engine)
+    polls = queue_polls(engine)
 
-    def out(record: ExecutionRecord) -> ExecutionOut:
+    def out(record: ExecutionRecord, tags: Sequence[str] | None = None) -> ExecutionOut:
         secrets = engine.secrets_of(record.id)
         body = ExecutionOut.of(record)
+        if tags is None:
+            tags = engine.store.execution_tags([record.id]).get(record.id, ())
+        body.tags = list(tags)
         if secrets:
             body.output = mask(body.output, secrets)
             body.errors = mask(body.errors, secrets)
@@ -174,40 +216,134 @@ def routes(engine: Engine) -> APIRouter:
                     )
                 response.status_code = status.HTTP_200_OK
                 return out(existing)
-        started = engine.start(record, body.input, execution_id=execution_id)
+        started = engine.start(record, body.input, execution_id=execution_id, tags=body.tags)
         return out(engine.get(started))
 
-    @api.get("/v1/executions", tags=["executions"])
+    def filters(
+        statuses: list[str],
+        kinds: list[str],
+        definition_id: str | None,
+        since: float | None,
+        until: float | None,
+        tags: list[str],
+        q: str | None,
+        stalled_for: float | None,
+    ) -> dict[str, Any]:
+        updated_before = None if stalled_for is None else engine.clock.now() - stalled_for
+        return {
+            "statuses": statuses,
+            "excluding": sorted(FINAL_EXECUTION_STATUSES) if stalled_for is not None else (),
+            "kinds": kinds or None,
+            "definition_id": definition_id,
+            "since": since,
+            "until": until,
+            "tags": tags,
+            "text": q or None,
+            "updated_before": updated_before,
+        }
+
+    @api.get("/v1/executions", tags=["executions"], response_model=ExecutionList)
     def executions(
+        request: Request,
         status_: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006
         kind: Annotated[list[str], Query()] = [],  # noqa: B006
         definition_id: str | None = None,
         since: Annotated[float | None, Query(description="created at or after (epoch s)")] = None,
         until: Annotated[float | None, Query(description="created before (epoch s)")] = None,
+        tag: Annotated[list[str], _TAGS] = [],  # noqa: B006
+        q: Annotated[str | None, _SEARCH] = None,
+        stalled_for: Annotated[float | None, _STALLED] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
-    ) -> ExecutionList:
-        """Executions, newest first, filtered by status, kind, definition and
-        creation time; a page at a time."""
+    ) -> Response:
+        """Executions, newest first, filtered by status, kind, definition,
+        creation time, tags, text in the id or name, and no progress for a
+        while; a page at a time. Answers carry an ``ETag``: ask with
+        ``If-None-Match`` and an unchanged page is a 304."""
         records = engine.store.list_executions(
             limit=limit,
-            statuses=status_,
-            kinds=kind or None,
-            definition_id=definition_id,
-            since=since,
-            until=until,
             before=None if cursor is None else decode_cursor(cursor),
+            **filters(status_, kind, definition_id, since, until, tag, q, stalled_for),
         )
+        tags = engine.store.execution_tags([r.id for r in records])
         last = records[-1] if len(records) == limit else None
-        return ExecutionList(
-            executions=[out(r) for r in records],
+        page = ExecutionList(
+            executions=[out(r, tags.get(r.id, ())) for r in records],
             next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
         )
+        return etagged(request, page)
 
-    @api.get("/v1/executions/{execution_id}", tags=["executions"])
-    def execution(execution_id: str) -> ExecutionOut:
-        """One execution."""
-        return out(engine.get(execution_id))
+    @api.get("/v1/executions/counts", tags=["executions"], response_model=ExecutionCounts)
+    def execution_counts(
+        request: Request,
+        status_: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006
+        kind: Annotated[list[str], Query()] = [],  # noqa: B006
+        definition_id: str | None = None,
+        since: Annotated[float | None, Query(description="created at or after (epoch s)")] = None,
+        until: Annotated[float | None, Query(description="created before (epoch s)")] = None,
+        tag: Annotated[list[str], _TAGS] = [],  # noqa: B006
+        q: Annotated[str | None, _SEARCH] = None,
+        stalled_for: Annotated[float | None, _STALLED] = None,
+    ) -> Response:
+        """How many executions the list's filters match (every page), by status;
+        with an ``ETag`` like the list."""
+        counts = engine.store.count_executions(
+            **filters(status_, kind, definition_id, since, until, tag, q, stalled_for)
+        )
+        return etagged(request, ExecutionCounts(counts=counts, total=sum(counts.values())))
+
+    @api.get("/v1/tasks/lost-leases", tags=["tasks"])
+    def lost_leases(
+        at_least: Annotated[int, Query(ge=1, le=1000)] = 2,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> LostLeaseList:
+        """Tasks of executions not final whose lease expired at least ``at_least``
+        times (the worker was lost or missed its heartbeats), most recent first."""
+        found = engine.store.lost_leases(_LEASE_ERRORS, at_least=at_least, limit=limit)
+        return LostLeaseList(
+            tasks=[
+                LostLeaseOut(
+                    execution_id=t.execution_id,
+                    task_id=t.task_id,
+                    name=t.name,
+                    queue=t.queue,
+                    lost=t.count,
+                    last_time=t.last_time,
+                )
+                for t in found
+            ]
+        )
+
+    @api.get("/v1/queues", tags=["tasks"])
+    def queues(
+        recent: Annotated[
+            float, Query(gt=0, le=86_400, description="seconds a poll counts as recent")
+        ] = 60,
+    ) -> QueueList:
+        """Worker queues: tasks by status, and when this server's own serving
+        loop last asked each for work (``QueuePolls`` says what is not seen)."""
+        now = engine.clock.now()
+        counts: dict[str, dict[str, int]] = {}
+        for (queue, task_status), n in engine.store.task_counts().items():
+            counts.setdefault(queue, {})[task_status] = n
+        last = polls.last_polls()
+        return QueueList(
+            recent=recent,
+            queues=[
+                QueueOut(
+                    queue=queue,
+                    tasks=counts.get(queue, {}),
+                    last_poll=last.get(queue),
+                    polled_recently=queue in last and now - last[queue] <= recent,
+                )
+                for queue in sorted(counts.keys() | last.keys())
+            ],
+        )
+
+    @api.get("/v1/executions/{execution_id}", tags=["executions"], response_model=ExecutionOut)
+    def execution(request: Request, execution_id: str) -> Response:
+        """One execution, with an ``ETag`` (``If-None-Match``: 304 when unchanged)."""
+        return etagged(request, out(engine.get(execution_id)))
 
     @api.get("/v1/executions/{execution_id}/history", tags=["executions"])
     def history(
@@ -223,7 +359,8 @@ def routes(engine: Engine) -> APIRouter:
         deadline = engine.clock.now() + wait
         while True:
             seen = signal.generation()
-            events = engine.history(execution_id, after_seq)
+            # One more than asked for says whether there are more.
+            events = engine.store.read_history(execution_id, after_seq, limit + 1)
             left = deadline - engine.clock.now()
             if events or left <= 0:
                 break
@@ -236,13 +373,15 @@ def routes(engine: Engine) -> APIRouter:
             next_after_seq=page[-1].seq if more and page else None,
         )
 
-    @api.get("/v1/executions/{execution_id}/tasks", tags=["executions"])
-    def tasks(execution_id: str) -> TaskList:
-        """The execution's tasks and their statuses, as its language sees them."""
+    @api.get("/v1/executions/{execution_id}/tasks", tags=["executions"], response_model=TaskList)
+    def tasks(request: Request, execution_id: str) -> Response:
+        """The execution's tasks and their statuses, as its language sees them
+        (rebuilt from its saved state and the history after it), with an ``ETag``."""
         view = engine.describe(execution_id)
-        return TaskList(
+        listed = TaskList(
             tasks=[TaskOut(name=t.name, key=t.key, status=t.status) for t in view.tasks]
         )
+        return etagged(request, listed)
 
     @api.get("/v1/executions/{execution_id}/views/{view}", tags=["executions"])
     def history_view(execution_id: str, view: str) -> Any:

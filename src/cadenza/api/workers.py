@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cadenza.api.models import ErrorOut
+from cadenza.api.queue_polls import queue_polls
 from cadenza.api.work_signal import signal_for
 from cadenza.engine.engine import Engine
 from cadenza.model.errors import InputError, LeaseLost
@@ -105,6 +106,7 @@ def worker_routes(engine: Engine) -> APIRouter:
         responses={code: {"model": ErrorOut} for code in (400, 401, 409, 422, 503)},
     )
     signal = signal_for(engine)
+    polls = queue_polls(engine)
 
     @api.post("/claim")
     def claim(body: ClaimIn) -> Claimed:
@@ -118,6 +120,7 @@ def worker_routes(engine: Engine) -> APIRouter:
         while True:
             seen = signal.generation()
             now = engine.clock.now()
+            polls.saw((body.queue,), now)
             claimed = engine.store.claim_tasks(request, now)
             if claimed or now >= deadline:
                 return Claimed(tasks=[_claimed(task, owner) for task in claimed])

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     register_pack_workflows(engine, packs)
     definition = engine.register(source, kind=kind, origin=args.file)
     execution_id = engine.start(
-        definition, workflow_input, context=context, execution_id=execution_id
+        definition, workflow_input, context=context, execution_id=execution_id, tags=args.tag
     )
     if args.detach:
         print(execution_id)
@@ -316,6 +316,8 @@ def _ps_filters(args: argparse.Namespace, engine: Engine) -> dict[str, Any]:
         "kinds": args.kind or None,
         "since": since,
         "parent_id": args.parent,
+        "tags": args.tag,
+        "text": args.search,
     }
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cadenza.encryption import configured_key
 from cadenza.engine.front_ends import FrontEnds
 from cadenza.interpreters.protocol import FrontEndSettings
 from cadenza.model.definitions import CodeReference, DefinitionSource
@@ -22,7 +23,10 @@ from cadenza.model.errors import InputError
 
 
 def installed_front_ends(args: argparse.Namespace) -> FrontEnds:
-    settings = FrontEndSettings(service_limits=getattr(args, "aws_limits", False))
+    settings = FrontEndSettings(
+        service_limits=getattr(args, "aws_limits", False),
+        secret_key=configured_key(getattr(args, "key_file", None)),
+    )
     return FrontEnds.installed(settings)
 
 

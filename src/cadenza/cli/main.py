@@ -32,11 +32,21 @@ from cadenza.model.errors import (
     InputError,
     NotFoundError,
     OperationRefused,
+    PayloadTooLarge,
     SchemaMismatch,
+    SecretError,
     StoreFault,
 )
 
-_BAD_INPUT = (DefinitionError, FrontEndError, InputError, NotFoundError, OperationRefused)
+_BAD_INPUT = (
+    DefinitionError,
+    FrontEndError,
+    InputError,
+    NotFoundError,
+    OperationRefused,
+    PayloadTooLarge,
+    SecretError,
+)
 
 #: The commands that can talk to a server instead of opening a store.
 CLIENT_COMMANDS = frozenset(
@@ -54,6 +64,7 @@ _LOCAL_ONLY = (
     ("lease", "--lease", "the server's workers hold the task leases"),
     ("aws_limits", "--aws-limits", "the server's own front-end settings apply"),
     ("mock_config", "--mock-config", "the file is on this machine"),
+    ("start", "--start", "signal-with-start is offered on this machine only, not through --server"),
     ("test_case", "--test-case", "it goes with --mock-config"),
     ("name", "--name", "a server run does not take a name yet"),
     ("type", "--type", "a server run does not take a type yet"),
@@ -203,6 +214,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only start the execution and print its id; servers and workers run it",
     )
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="tag the execution, key=value or a word, to find it by (repeatable)",
+    )
     _start_options(p)
 
     p = command("validate", "check a workflow file and list every problem", commands.validate)
@@ -225,6 +243,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--since", metavar="DURATION", help="only started in the last 30m, 2h, 7d...")
     p.add_argument("--parent", metavar="ID", help="only the children of this execution")
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only executions carrying this tag (repeatable: all of them)",
+    )
+    p.add_argument("--search", metavar="TEXT", help="only those with TEXT in their id or name")
 
     p = command("status", "show an execution's status, tasks, output and errors", commands.status)
     p.add_argument("execution_id")
@@ -322,6 +348,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_trigger_commands(command)
 
+    from cadenza.cli.kv_commands import add_commands as add_kv_commands
+
+    add_kv_commands(command)
+
     p = command(
         "inquiries",
         "list the tasks waiting for an answer from a person (cadenza respond answers them)",
@@ -362,6 +392,11 @@ def _running_options(p: argparse.ArgumentParser) -> None:
         "--aws-limits",
         action="store_true",
         help="apply the limits of the service the language comes from (256 KiB payloads)",
+    )
+    p.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="key file that decrypts encrypted datastore values (default: $CADENZA_KEY_FILE)",
     )
     p.add_argument(
         "--resources",

@@ -105,8 +105,12 @@ class Remote:
         answer: dict[str, Any] = self._call("POST", "/v1/definitions", json=body)
         return answer
 
-    def start(self, definition_id: str, workflow_input: JSON) -> ExecutionRecord:
-        body = {"definition_id": definition_id, "input": workflow_input}
+    def start(
+        self, definition_id: str, workflow_input: JSON, tags: Sequence[str] = ()
+    ) -> ExecutionRecord:
+        body: dict[str, Any] = {"definition_id": definition_id, "input": workflow_input}
+        if tags:
+            body["tags"] = list(tags)
         return self._record(self._call("POST", "/v1/executions", json=body))
 
     def execution(self, execution_id: str) -> ExecutionRecord:
@@ -119,9 +123,12 @@ class Remote:
         statuses: Sequence[str] = (),
         kinds: Sequence[str] = (),
         since: float | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
     ) -> list[ExecutionRecord]:
         """The newest ``limit`` executions, newest first (only those in ``statuses``,
-        of ``kinds``, started at or after ``since``, when given)."""
+        of ``kinds``, started at or after ``since``, carrying every one of ``tags``,
+        with ``text`` in the id or name, when given)."""
         found: list[ExecutionRecord] = []
         cursor: str | None = None
         while len(found) < limit:
@@ -132,6 +139,10 @@ class Remote:
                 params["kind"] = list(kinds)
             if since is not None:
                 params["since"] = since
+            if tags:
+                params["tag"] = list(tags)
+            if text:
+                params["q"] = text
             if cursor is not None:
                 params["cursor"] = cursor
             page = self._call("GET", "/v1/executions", params=params)

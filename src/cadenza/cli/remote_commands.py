@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     workflow_input = read_input(args)
     with _remote(args) as remote:
         definition = remote.register(source, origin=args.file, kind=args.kind)
-        record = remote.start(definition["id"], workflow_input)
+        record = remote.start(definition["id"], workflow_input, tags=args.tag or ())
         if args.detach:
             print(record.id)
             return EXIT_OK
@@ -142,7 +142,12 @@ def ps(args: argparse.Namespace) -> int:
     since = None if args.since is None else time.time() - parse_duration(args.since)
     with _remote(args) as remote:
         records = remote.executions(
-            args.limit, statuses=statuses, kinds=args.kind or [], since=since
+            args.limit,
+            statuses=statuses,
+            kinds=args.kind or [],
+            since=since,
+            tags=args.tag or (),
+            text=args.search,
         )
     if args.json:
         print(

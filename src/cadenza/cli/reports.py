@@ -75,14 +75,20 @@ def print_status(
 ) -> None:
     print(f"execution {record.id}  ({record.name})  {record.status}")
     if record.parent_id:
-        print(f"  started by {record.parent_id} as its task {record.parent_task_id}")
+        how = (
+            f"as its task {record.parent_task_id}"
+            if record.parent_task_id
+            else "(detached: a continued run or an abandoned child)"
+        )
+        print(f"  started by {record.parent_id} {how}")
     for t in tasks:
         key = f"[{t['key']}]" if t["key"] not in ("", "0") else ""
         print(f"  {t['status']:<10} {t['name']}{key}")
     if children:
         print("children:")
         for child in children:
-            print(f"  {child.status:<10} {child.parent_task_id}: {child.id}  ({child.name})")
+            task = child.parent_task_id or "detached"
+            print(f"  {child.status:<10} {task}: {child.id}  ({child.name})")
     # A succeeded run's errors are failures its workflow handled: not errors to
     # a person reading the status (``--json`` keeps them, as recorded).
     if record.errors and record.status != ExecutionStatus.SUCCEEDED:

@@ -37,6 +37,15 @@ def add_commands(command: AddCommand) -> None:
         "signal_name", metavar="NAME", help="the signal's name (its language says which it takes)"
     )
     p.add_argument("--payload", default="null", metavar="JSON", help="what comes with it")
+    p.add_argument(
+        "--start",
+        metavar="DEFINITION",
+        help="signal-with-start: EXECUTION_ID is a workflow id; signal its open run, "
+        "or start DEFINITION (name or id) under that id with --input",
+    )
+    p.add_argument(
+        "--input", default="null", metavar="JSON", help="with --start: the input of a run it starts"
+    )
     _who(p)
     p = command(
         "request",
@@ -118,9 +127,19 @@ def signal(args: argparse.Namespace) -> int:
         return EXIT_OK
     engine = _engine(args)
     try:
-        engine.signal(args.execution_id, args.signal_name, data, by=by)
-        _refused(engine.last_rejection(args.execution_id), args.execution_id)
-        record = engine.get(args.execution_id)
+        execution_id = args.execution_id
+        if args.start:
+            try:
+                given = json.loads(args.input)
+            except ValueError as exc:
+                raise InputError(f"--input is not valid JSON: {exc}") from exc
+            execution_id = engine.signal_with_start(
+                args.start, execution_id, args.signal_name, data, input=given, by=by
+            )
+        else:
+            engine.signal(execution_id, args.signal_name, data, by=by)
+        _refused(engine.last_rejection(execution_id), execution_id)
+        record = engine.get(execution_id)
         print_request(masked(record, engine.secrets_of(record.id)), args)
     finally:
         engine.close()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock
 from cadenza.engine.owner import owner_is_dead
+from cadenza.engine.payload_ceilings import bounded_outcome
 from cadenza.model.errors import LeaseLost, StoreError
 from cadenza.model.events import Event, TaskAttemptFailed, TaskCompleted, TaskSuspended
 from cadenza.model.retry import HEARTBEAT_TIMEOUT, LOST_WORKER_ONLY, TASK_TIMEOUT, WORKER_LOST
@@ -186,6 +187,8 @@ class AttemptRunner:
         self, task: TaskRecord, outcome: ActivityOutcome, owner: str | None
     ) -> FinishRequest:
         """How ``outcome`` ends ``task``'s attempt under its retry policy."""
+        store = self.store
+        outcome = bounded_outcome(task, outcome, store.payload_limits, store.stored_payload_bytes)
         now = self.clock.now()
         if outcome.status == OutcomeStatus.PENDING:
             event: Event = TaskSuspended(

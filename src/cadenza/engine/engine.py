@@ -29,6 +29,7 @@ from typing import TypeVar
 
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.clock import Clock, SystemClock
+from cadenza.engine.datastore_snapshot import start_meta
 from cadenza.engine.decider import Decider, DecisionOutcome
 from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.external_tasks import ExternalTasks
@@ -38,15 +39,15 @@ from cadenza.engine.owner import new_owner_id
 from cadenza.engine.requests import ExecutionRequests
 from cadenza.engine.serve import ServeLoop, ServeParts, ServeSettings
 from cadenza.engine.settled import SettledWatch
+from cadenza.engine.views import ExecutionViews
 from cadenza.engine.wake import WakeUp
+from cadenza.engine.workflow_ids import WorkflowIds
 from cadenza.expressions import budget as expression_budget
 from cadenza.expressions.budget import ExpressionBudget
 from cadenza.interpreters.protocol import (
-    ExecutionView,
     FrontEnd,
     Interpreter,
 )
-from cadenza.interpreters.replay import replay_state
 from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import (
     ClockCannotJump,
@@ -56,9 +57,8 @@ from cadenza.model.errors import (
 from cadenza.model.events import (
     JSON,
     ExecutionStarted,
-    RecordedEvent,
 )
-from cadenza.model.secrets import secrets_at, unwrap_secrets
+from cadenza.model.secrets import unwrap_secrets
 from cadenza.store import open_store
 from cadenza.store.protocol import (
     ClaimRequest,
@@ -79,7 +79,7 @@ T = TypeVar("T")
 log = logging.getLogger("cadenza.engine")
 
 
-class Engine(ExecutionRequests):
+class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
     """Runs workflows durably on a store. See the module docstring."""
 
     def __init__(
@@ -221,8 +221,10 @@ class Engine(ExecutionRequests):
         *,
         context: Mapping[str, JSON] | None = None,
         execution_id: str | None = None,
+        tags: Sequence[str] = (),
     ) -> str:
-        """Start an execution of ``definition``; return its id. Nothing runs until driven."""
+        """Start an execution of ``definition``, carrying ``tags`` (``key=value``
+        or labels, to find it by); return its id. Nothing runs until driven."""
         input = self.check_input(definition.kind, input)
         input, secret_paths = unwrap_secrets(input)
         execution_id = execution_id or str(uuid.uuid4())
@@ -237,67 +239,12 @@ class Engine(ExecutionRequests):
                 "definition_name": definition.name,
                 "start_time": now,
                 **({"secret_paths": [list(p) for p in secret_paths]} if secret_paths else {}),
+                **start_meta(self.store, self._interpreters.compile(definition), context),
             },
         )
-        self.store.create_execution(execution_id, definition, started, now)
+        self.store.create_execution(execution_id, definition, started, now, tags=tags)
         self._wake.set()
         return execution_id
-
-    def get(self, execution_id: str) -> ExecutionRecord:
-        """The execution's row (``ExecutionNotFound`` if there is none)."""
-        return self.store.load_execution(execution_id)
-
-    def history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
-        """The execution's recorded events after ``after_seq``."""
-        return self.store.read_history(execution_id, after_seq)
-
-    def secrets_of(self, execution_id: str) -> list[str]:
-        """The values marked secret in the execution's input, for masking what is
-        shown (see ``cadenza.model.secrets``)."""
-        found = self._secrets.get(execution_id)
-        if found is None:
-            first = self.store.read_history(execution_id)[:1]
-            started = first[0].event if first else None
-            if not isinstance(started, ExecutionStarted):
-                return []  # not decided yet: nothing recorded to show, nor to cache
-            found = secrets_at(started.input, started.meta.get("secret_paths") or [])
-            if len(self._secrets) > 10_000:
-                self._secrets.clear()
-            self._secrets[execution_id] = found
-        return found
-
-    def history_view(self, execution_id: str, view: str) -> JSON:
-        """The history projected by its front end's view named ``view``."""
-        record = self.get(execution_id)
-        views = self.front_ends.require(record.kind).history_views()
-        if view not in views:
-            offered = ", ".join(sorted(views)) or "none"
-            raise InputError(
-                f"{record.kind} executions offer no history view {view!r} (offered: {offered})",
-                view=view,
-            )
-        return views[view](self.history(execution_id))
-
-    def describe(self, execution_id: str) -> ExecutionView:
-        """The execution as its interpreter sees it, rebuilt from history."""
-        record = self.get(execution_id)
-        interpreter = self._interpreters.get(record.definition_id)
-        if interpreter is None:
-            interpreter = self._interpreters.compile(
-                self.store.load_definition(record.definition_id)
-            )
-        state = replay_state(interpreter, self.history(execution_id))
-        return interpreter.describe(state)
-
-    def is_settled(self, record: ExecutionRecord) -> bool:
-        """Whether nothing more happens to this execution on its own: it is
-        final, or waits for an operator (by its front end's statuses)."""
-        front_end = self.front_ends.require(record.kind)
-        return record.status in front_end.final_statuses | front_end.waiting_statuses
-
-    def is_final(self, record: ExecutionRecord) -> bool:
-        """Whether the execution is over, by its front end's final statuses."""
-        return record.status in self.front_ends.require(record.kind).final_statuses
 
     def forget_held(self) -> None:
         """Drop the interpreter state held in memory for every execution: the next decision of each

@@ -121,7 +121,7 @@ class ServeLoop:
         next_timers = 0.0
         idle_before = True
         outage = Backoff()
-        relay = self._start_relay()
+        self._start_relay()
         heartbeats = self._start_heartbeats(heartbeat_every)
         if settings.only_own:
             # Children started before this loop (by an answer, a rerun) are
@@ -175,9 +175,10 @@ class ServeLoop:
             self._save_leftovers()
             if still_running:
                 self._let_go(still_running)
-            for thread in (relay, heartbeats):
-                if thread is not None:
-                    thread.join(timeout=5)
+            # The relay is not waited for: it may be in the middle of a wait for
+            # notifications (up to half a second) and ends after it on its own;
+            # waiting here would add that to every drive's return.
+            heartbeats.join(timeout=5)
 
     def _round(self, pool: ThreadPoolExecutor) -> tuple[int, int]:
         """One round: save finished attempts, decide, claim for free threads.

@@ -6,7 +6,8 @@ error entries read the same as Orquesta's.
 
 * Orquesta's own: ``ctx``, ``result``, ``item``, ``succeeded``, ``failed``, ``completed``,
   ``task_status``, ``json``, ``zip``.
-* StackStorm's: ``task`` and ``st2kv`` (answered from the scope, not from a database),
+* StackStorm's: ``task`` and ``st2kv`` (answered from the values recorded in the scope,
+  not from a database; :class:`DatastoreView`),
   plus the pure data helpers of :mod:`cadenza.expressions.st2_data`.
 * ``random`` and ``now`` are replaced by versions driven by the execution's seed and the
   decision's recorded time, so that replay gives the same values.
@@ -17,10 +18,11 @@ from __future__ import annotations
 import datetime
 import itertools
 import json as json_module
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from cadenza.expressions.scope import FunctionFailure, Scope
+from cadenza.model.events import JSON
 
 COMPLETED_STATUSES = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
 
@@ -125,22 +127,148 @@ _NO_DEFAULT: Any = object()
 _SYSTEM_SCOPE = "system."
 
 
-def st2kv(scope: Scope, key: Any, decrypt: Any = False, default: Any = _NO_DEFAULT) -> Any:
-    """StackStorm's datastore lookup, answered from the execution's key-value snapshot.
+class DatastoreView(Mapping[str, JSON]):
+    """The datastore values one execution reads: recorded when it started.
 
-    ``system.<key>`` reads ``<key>`` (the snapshot is the system scope); a missing key
-    gives ``default`` when one is given, even ``null``, and fails otherwise.
+    ``system`` and ``user`` hold the values of each scope as stored (an
+    encrypted value as its ``fernet:`` text, named in ``encrypted``);
+    ``decrypt`` turns such a text into the clear one, or is None when no key
+    is configured. ``override`` answers first, as the plain map given to the
+    front end in code always did (``system.`` stripped). As a mapping, the
+    keys are the names ``st2kv`` takes: ``system.<key>`` and user keys.
+    """
+
+    def __init__(
+        self,
+        system: Mapping[str, JSON] | None = None,
+        user: Mapping[str, JSON] | None = None,
+        *,
+        encrypted: Mapping[str, Any] | None = None,
+        partial: Any = (),
+        decrypt: Callable[[str], str] | None = None,
+        override: Mapping[str, JSON] | None = None,
+    ) -> None:
+        self.system = dict(system or {})
+        self.user = dict(user or {})
+        given = encrypted or {}
+        self.encrypted = {
+            scope: frozenset(str(k) for k in given.get(scope) or ()) for scope in ("system", "user")
+        }
+        self.partial = frozenset(str(p) for p in partial or ())
+        self.decrypt = decrypt
+        self.override = dict(override or {})
+
+    def lookup(self, key: str) -> tuple[bool, JSON, bool]:
+        """``(found, value, encrypted)`` of ``st2kv(key)``."""
+        name = key[len(_SYSTEM_SCOPE) :] if key.startswith(_SYSTEM_SCOPE) else key
+        if name in self.override:
+            return True, self.override[name], False
+        if key.startswith(_SYSTEM_SCOPE):
+            found = name in self.system
+            return found, self.system.get(name), name in self.encrypted["system"]
+        found = key in self.user
+        return found, self.user.get(key), key in self.encrypted["user"]
+
+    def missing(self, key: str) -> str:
+        """Why ``key`` has no value, for the error message."""
+        scope = "system" if key.startswith(_SYSTEM_SCOPE) else "user"
+        if scope in self.partial:
+            return (
+                f'The key "{key}" was not among the datastore values recorded when the '
+                f"execution started (its {scope} scope had more entries than are recorded)."
+            )
+        return f'The key "{key}" does not exist in the StackStorm datastore.'
+
+    def __getitem__(self, key: str) -> JSON:
+        found, value, _ = self.lookup(key)
+        if not found:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        names = {*(_SYSTEM_SCOPE + k for k in self.system), *self.user, *self.override}
+        return iter(sorted(names))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def st2kv(scope: Scope, key: Any, decrypt: Any = False, default: Any = _NO_DEFAULT) -> Any:
+    """StackStorm's datastore lookup, answered from the execution's recorded values.
+
+    ``system.<key>`` reads the system scope, any other key the user scope of the
+    user the execution runs as (with a plain map given to the front end, both
+    read the map). A missing key gives ``default`` when one is given, even
+    ``null``, and fails otherwise. An encrypted value is returned encrypted
+    unless ``decrypt`` is true; decrypting needs the key file.
     """
     if not isinstance(key, str):
         raise FunctionFailure("TypeError", "Given key is not typeof string.")
-    name = key[len(_SYSTEM_SCOPE) :] if key.startswith(_SYSTEM_SCOPE) else key
-    if name in scope.kv:
-        return scope.kv[name]
+    kv = scope.kv
+    if isinstance(kv, DatastoreView):
+        found, value, encrypted = kv.lookup(key)
+        if found:
+            return _decrypted(kv, key, value) if encrypted and decrypt else value
+        missing = kv.missing(key)
+    else:
+        name = key[len(_SYSTEM_SCOPE) :] if key.startswith(_SYSTEM_SCOPE) else key
+        if name in kv:
+            return kv[name]
+        missing = f'The key "{key}" does not exist in the StackStorm datastore.'
     if default is not _NO_DEFAULT:
         return default
-    raise FunctionFailure(
-        _EVALUATION, f'The key "{key}" does not exist in the StackStorm datastore.'
-    )
+    raise FunctionFailure(_EVALUATION, missing)
+
+
+def _decrypted(kv: DatastoreView, key: str, value: JSON) -> str:
+    if kv.decrypt is None:
+        raise FunctionFailure(
+            "secret.key_invalid",
+            f'The value of "{key}" is encrypted and no key is configured to decrypt it: '
+            "give the key file with --key-file or CADENZA_KEY_FILE.",
+        )
+    try:
+        return kv.decrypt(str(value))
+    except Exception as exc:  # the key's own error names what is wrong with it
+        raise FunctionFailure(
+            "secret.undecryptable", f'The value of "{key}" cannot be decrypted: {exc}'
+        ) from exc
+
+
+class DatastoreAccess:
+    """``st2kv`` as Jinja sees it in StackStorm: callable as the function, and
+    ``st2kv.system.<key>`` / ``st2kv.user.<key>`` read a scope by attribute
+    (the value as stored: an encrypted one stays encrypted)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    def __call__(self, key: Any, decrypt: Any = False, default: Any = _NO_DEFAULT) -> Any:
+        return st2kv(self._scope, key, decrypt, default)
+
+    @property
+    def system(self) -> DatastoreScope:
+        return DatastoreScope(self._scope, _SYSTEM_SCOPE)
+
+    @property
+    def user(self) -> DatastoreScope:
+        return DatastoreScope(self._scope, "")
+
+
+class DatastoreScope:
+    """One scope of :class:`DatastoreAccess`: ``.key`` and ``["key"]`` read it."""
+
+    def __init__(self, scope: Scope, prefix: str) -> None:
+        self._scope = scope
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return st2kv(self._scope, self._prefix + name)
+
+    def __getitem__(self, name: Any) -> Any:
+        return st2kv(self._scope, self._prefix + str(name))
 
 
 def seeded_random(scope: Scope, low: Any = None, high: Any = None) -> Any:

@@ -68,6 +68,8 @@ def _render_variables(scope: Scope) -> dict[str, Any]:
     names["now"] = functools.partial(functions.recorded_now, scope)
     names.update(functions.PURE_FUNCTIONS)
     names.update(st2_data.DATA_FUNCTIONS)
+    # ``{{ st2kv.system.x }}``: StackStorm's attribute form of the datastore.
+    names["st2kv"] = functions.DatastoreAccess(scope)
     return names
 
 

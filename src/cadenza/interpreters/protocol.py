@@ -164,6 +164,36 @@ class FrontEndSettings:
     #: from (Step Functions' 256 KiB, for example), for definitions that must
     #: behave exactly as they would there.
     service_limits: bool = False
+    #: The key that decrypts encrypted datastore values (``st2kv(key,
+    #: decrypt=true)``); None when no key file is configured.
+    secret_key: Decrypter | None = None
+
+
+class Decrypter(Protocol):
+    """Decrypts what Cadenza encrypted (``cadenza.encryption.SecretKey``)."""
+
+    def decrypt(self, value: str) -> str:
+        """The clear text of ``value``; a ``CadenzaError`` if it cannot be decrypted."""
+
+
+@dataclass(frozen=True)
+class DatastoreKeys:
+    """The datastore entries an execution of a definition may read, as far as
+    the definition tells (see ``datastore_keys_of``).
+
+    ``system`` and ``user`` are key names read literally; ``whole`` names the
+    scopes read with keys only known when the workflow runs (the engine records
+    all of such a scope, up to a bound).
+    """
+
+    system: frozenset[str] = frozenset()
+    user: frozenset[str] = frozenset()
+    whole: frozenset[str] = frozenset()
+    #: Whether the execution reads who it runs as (user scope, StackStorm's context).
+    user_context: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.system or self.user or self.whole or self.user_context)
 
 
 #: A projection of an execution's history for people or other tools.
@@ -253,6 +283,19 @@ def start_settings_of(
         options, definition_name=definition_name, source=source, origin=origin
     )
     return settings
+
+
+def datastore_keys_of(interpreter: Interpreter) -> DatastoreKeys:
+    """The datastore entries an execution of this compiled definition may read.
+
+    Optional for an interpreter: ``datastore_keys() -> DatastoreKeys``. The
+    engine reads those entries when it starts an execution and records them in
+    its ``ExecutionStarted.meta["datastore"]``, so the pure interpreter reads
+    them from history and a replay sees the same values. Without it, nothing.
+    """
+    hook = getattr(interpreter, "datastore_keys", None)
+    found = hook() if hook is not None else None
+    return found if isinstance(found, DatastoreKeys) else DatastoreKeys()
 
 
 def operator_requests_of(front_end: FrontEnd) -> Mapping[str, str]:

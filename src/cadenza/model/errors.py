@@ -11,7 +11,8 @@
     ├── NotFoundError                  (code: "not_found")
     │   ├── ExecutionNotFound          (code: "execution.not_found")
     │   ├── DefinitionNotFound         (code: "definition.not_found")
-    │   └── ActionNotFound             (code: "action.not_found")
+    │   ├── ActionNotFound             (code: "action.not_found")
+    │   └── DatastoreKeyNotFound       (code: "datastore.key_not_found")
     ├── OperationRefused               (code: "operation.refused")
     ├── FrontEndError                  (code: "front_end.failed")
     │   ├── FrontEndNotFound           (code: "front_end.not_found")
@@ -32,9 +33,11 @@
     ├── ActivityError                  (code: "activity.failed")
     ├── RegistryError                  (code: "registry.invalid")
     ├── Unauthorized                   (code: "api.unauthorized")
-    └── SecretError                    (code: "secret.failed")
-        ├── EncryptionKeyError         (code: "secret.key_invalid")
-        └── Undecryptable              (code: "secret.undecryptable")
+    ├── SecretError                    (code: "secret.failed")
+    │   ├── EncryptionKeyError         (code: "secret.key_invalid")
+    │   └── Undecryptable              (code: "secret.undecryptable")
+    ├── PayloadTooLarge                (code: "payload.too_large")
+    └── ReplayMismatch                 (code: "testing.replay_mismatch")
 
 Codes are stable strings: the CLI and the API print them, and users match on
 them. A code is never renamed or reused for another meaning.
@@ -352,3 +355,32 @@ class Undecryptable(SecretError):
     """An encrypted value cannot be decrypted with this key."""
 
     code = "secret.undecryptable"
+
+
+class PayloadTooLarge(CadenzaError):
+    """A value is larger than the store keeps.
+
+    Not retryable: the same value is as large the next time. ``details`` name
+    where the value was (``where``), its size and the limit, in bytes.
+    """
+
+    code = "payload.too_large"
+
+
+class ReplayMismatch(CadenzaError):
+    """Replaying a workflow's history through its code did not give the recorded decisions.
+
+    Raised by ``cadenza.testing`` when a decision re-run cold from history
+    issues other commands than the live run recorded (the workflow code is
+    nondeterministic), or when the live run itself stopped as
+    ``nondeterministic``. The message is the readable diff; ``details`` hold
+    ``execution_id`` and ``decision`` of the first difference.
+    """
+
+    code = "testing.replay_mismatch"
+
+
+class DatastoreKeyNotFound(NotFoundError):
+    """No datastore (``st2kv``) entry has this key in this scope."""
+
+    code = "datastore.key_not_found"

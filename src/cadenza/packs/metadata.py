@@ -137,13 +137,16 @@ def read_pack(
                 path=str(origin),
             )
         seen[action.ref] = origin
+    config = _read_config(root, _config_path(ref, config_file, configs_dir))
+    # Parameter defaults may read the config (``{{ config_context.key }}``).
+    actions = tuple(replace(a, spec=replace(a.spec, config=dict(config.values))) for a in actions)
     return PackMetadata(
         ref=ref,
         path=root,
         version=str(manifest.get("version") or ""),
         description=str(manifest.get("description") or ""),
         actions=actions,
-        config=_read_config(root, _config_path(ref, config_file, configs_dir)),
+        config=config,
     )
 
 

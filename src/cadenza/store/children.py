@@ -143,6 +143,10 @@ def _start(links: ChildLinks, parent_id: str, child: NewChild, now: float) -> tu
         }
         return parent_id, TaskCompleted(task_id=child.task_id, status="failed", error=error)
     links.insert_child(child, definition, parent_id, now)
+    # The datastore values the parent recorded at its start (st2kv) are the
+    # child's too: StackStorm's subworkflows read the same datastore.
+    inherited = {k: v for k, v in child.meta.items() if k != _DATASTORE}
+    recorded = {_DATASTORE: child.meta[_DATASTORE]} if _DATASTORE in child.meta else {}
     started = ExecutionStarted(
         input=child.input,
         context={},
@@ -156,11 +160,16 @@ def _start(links: ChildLinks, parent_id: str, child: NewChild, now: float) -> tu
                 "execution_id": parent_id,
                 "task_id": child.task_id,
                 **({"detached": True} if child.detached else {}),
-                **child.meta,
+                **inherited,
             },
+            **recorded,
         },
     )
     return child.execution_id, started
+
+
+#: The key of ``ExecutionStarted.meta`` holding the recorded datastore values.
+_DATASTORE = "datastore"
 
 
 def _seed(execution_id: str) -> int:

@@ -1,4 +1,14 @@
-"""How records become column values and back; shared by every backend."""
+"""How records become column values and back; shared by every backend.
+
+Values are stored as compact JSON text. Inside a store operation (a payload
+scope, see ``cadenza.store.blobs``) two more things happen at this edge,
+the same for every backend: values above the store's inline threshold are
+kept in its blob table with a reference in their row (``claim_check``), and
+the secrets of an ``ExecutionStarted`` are encrypted when the store has a
+key, and so is every whole copy of them in other stored values
+(``secrets_at_rest``). Reading undoes both, so nothing past this module
+sees a reference or a ciphertext (except a reader without the key).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +17,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from cadenza.model.errors import HistoryCorrupt
-from cadenza.model.events import JSON, Event, RecordedEvent, event_from_payload
+from cadenza.model.events import (
+    JSON,
+    Event,
+    ExecutionStarted,
+    RecordedEvent,
+    SignalReceived,
+    event_from_payload,
+)
 from cadenza.model.retry import RetryPolicy
+from cadenza.store import secrets_at_rest
+from cadenza.store.blobs import PayloadScope, current_scope
+from cadenza.store.claim_check import Path, resolved, stored_text, text_size
+from cadenza.store.payloads import too_large
 from cadenza.store.records import (
     DefinitionRecord,
     ExecutionRecord,
@@ -18,24 +39,87 @@ from cadenza.store.records import (
 )
 
 
-def dumps(value: JSON) -> str:
+def json_text(value: JSON) -> str:
     """Compact JSON; non-JSON values are a bug upstream and fail loudly here."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def dumps(value: JSON) -> str:
+    """The stored text of ``value``: its compact JSON, or a claim when it is above
+    the inline threshold of the store operation running or holds a secret."""
+    scope = current_scope()
+    text = json_text(value)
+    if scope is None:
+        return text
+    value, text, sealed = _sealed(value, text, scope)
+    return stored_text(value, text, sealed)
+
+
+def _sealed(value: JSON, text: str, scope: PayloadScope) -> tuple[JSON, str, list[Path]]:
+    """``value`` and its text with the known secrets in it encrypted, and where."""
+    known = scope.options.secrets.current()
+    if not known:
+        return value, text, []
+    key = scope.options.key()
+    if key is None:
+        return value, text, []
+    value, paths = secrets_at_rest.sealed(value, text, known, key)
+    return value, json_text(value) if paths else text, paths
+
+
 def loads(text: str | None) -> JSON:
-    return None if text is None else json.loads(text)
+    """The value a stored text holds (blob references resolved)."""
+    return None if text is None else resolved(text)
 
 
 def encode_event(event: Event) -> tuple[str, str]:
-    return event.type, dumps(event.payload())
+    """An event's type and stored payload (secrets encrypted when the store has a key)."""
+    payload = event.payload()
+    scope = current_scope()
+    if scope is None:
+        return event.type, json_text(payload)
+    if isinstance(event, ExecutionStarted):
+        payload = secrets_at_rest.encrypted(payload, scope.options.key, scope.options.secrets)
+    text = json_text(payload)
+    # The engine fails a step whose result is too large before it gets here;
+    # what still arrives too large is a request (a start, a signal, an
+    # answer), refused whole: its transaction writes nothing.
+    limit = scope.options.limits.max_value_bytes
+    if len(text) > limit // 4 and text_size(text) > limit:
+        raise too_large(_described(event), text_size(text), limit, "max_value_bytes")
+    sealed_payload, text, sealed = _sealed(payload, text, scope)
+    return event.type, stored_text(sealed_payload, text, sealed)
+
+
+def _described(event: Event) -> str:
+    """What an event carries, for an error message about its size."""
+    if isinstance(event, ExecutionStarted):
+        return "the execution input"
+    if isinstance(event, SignalReceived):
+        return f"the data of signal {event.name!r}"
+    return f"the {event.type} event"
+
+
+def _no_key() -> None:
+    return None
 
 
 def decode_event(type_name: str, payload: str) -> Event:
+    """The event a stored type and payload hold."""
     try:
-        data = json.loads(payload)
+        data = resolved(payload)
     except ValueError as exc:
         raise HistoryCorrupt(f"event payload of type {type_name} is not JSON") from exc
+    if not isinstance(data, dict):
+        raise HistoryCorrupt(f"event payload of type {type_name} is not a JSON object")
+    if type_name == ExecutionStarted.type:
+        scope = current_scope()
+        data = secrets_at_rest.decrypted(
+            data,
+            _no_key if scope is None else scope.options.key,
+            secrets_at_rest.KnownSecrets() if scope is None else scope.options.secrets,
+            required=scope is not None and scope.deciding,
+        )
     return event_from_payload(type_name, data)
 
 

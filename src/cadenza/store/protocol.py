@@ -9,7 +9,9 @@ leaves the store as it was before the call or as it is after it.
     ``save_definition``, ``load_definition``
 ``ExecutionStore`` (executions, history, inboxes)
     ``create_execution``, ``load_execution``, ``list_executions``,
-    ``read_history``, ``deliver``, ``forget_snapshots``
+    ``count_executions``, ``execution_tags``, ``read_history``,
+    ``snapshot_and_tail``, ``deliver``,
+    ``forget_snapshots``
 ``DecisionRounds`` (one decider per execution)
     ``run_round``: finished attempts, decisions and claims, with one commit.
     The work is loaded, the engine's ``decide`` runs with no write lock held
@@ -24,15 +26,20 @@ leaves the store as it was before the call or as it is after it.
     ``fire_due_timers``, ``next_wakeup``
 ``WakeUps``
     ``wait_for_work`` (LISTEN/NOTIFY where the backend has it; else callers poll)
+``KeyValues`` (StackStorm's datastore)
+    ``kv_set``, ``kv_get``, ``kv_list``, ``kv_delete``
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from cadenza.model.events import Event, RecordedEvent
+from cadenza.model.errors import InputError
+from cadenza.model.events import JSON, Event, RecordedEvent
+from cadenza.store.datastore import DatastoreEntry
+from cadenza.store.payloads import PayloadLimits
 from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
@@ -41,6 +48,38 @@ from cadenza.store.records import (
     TaskFinish,
     TaskRecord,
 )
+
+#: The most tags one execution may carry, and the longest tag.
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 200
+
+
+def check_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    """``tags`` as a store keeps them (sorted, without repeats), or ``InputError``
+    naming the first one it cannot keep.
+
+    A tag is ``key=value`` or a bare ``label``: 1 to ``MAX_TAG_LENGTH``
+    printable characters with no surrounding spaces, matched whole by filters.
+    """
+    if isinstance(tags, str):
+        raise InputError("tags must be a list of strings, not one string", tags=tags)
+    kept = sorted(set(tags))
+    if len(kept) > MAX_TAGS:
+        raise InputError(f"at most {MAX_TAGS} tags per execution ({len(kept)} given)")
+    for tag in kept:
+        if not isinstance(tag, str):
+            raise InputError(f"a tag must be a string, not {type(tag).__name__}", tag=repr(tag))
+        if not tag or len(tag) > MAX_TAG_LENGTH or tag != tag.strip():
+            raise InputError(
+                f"tag {tag!r} must be 1 to {MAX_TAG_LENGTH} characters, no spaces around",
+                tag=tag,
+            )
+        if not tag.isprintable() or tag.startswith("="):
+            raise InputError(
+                f"tag {tag!r} must be printable text, key=value or a bare label", tag=tag
+            )
+    return tuple(kept)
+
 
 #: The engine's decision function: one result per work it chooses to decide
 #: (a work it leaves out stays pending, untouched).
@@ -126,6 +165,31 @@ class RoundOutcome:
 
 
 @dataclass(frozen=True)
+class LostLeases:
+    """A task whose attempts lost their lease ``count`` times, the last at ``last_time``."""
+
+    execution_id: str
+    task_id: str
+    #: The task's name while it still has a row (it is waiting or running).
+    name: str | None
+    queue: str | None
+    count: int
+    last_time: float
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> LostLeases:
+        """From a row of either backend's ``lost_leases`` statement."""
+        return cls(
+            execution_id=row["execution_id"],
+            task_id=row["task_id"],
+            name=row["name"],
+            queue=row["queue"],
+            count=int(row["lost"]),
+            last_time=float(row["last_time"]),
+        )
+
+
+@dataclass(frozen=True)
 class StoreCapabilities:
     """What a backend can do; the engine adapts, tests cover both branches."""
 
@@ -156,10 +220,17 @@ class ExecutionStore(Protocol):
     """Executions, their append-only histories and their inboxes."""
 
     def create_execution(
-        self, execution_id: str, definition: DefinitionRecord, first: Event, now: float
+        self,
+        execution_id: str,
+        definition: DefinitionRecord,
+        first: Event,
+        now: float,
+        *,
+        tags: Sequence[str] = (),
     ) -> None:
         """Create the execution with ``first`` (``ExecutionStarted``) in its inbox
-        (saving ``definition`` too if it is new)."""
+        (saving ``definition`` too if it is new), carrying ``tags`` (checked by
+        ``check_tags``)."""
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution's row, or ``ExecutionNotFound``."""
@@ -176,18 +247,56 @@ class ExecutionStore(Protocol):
         until: float | None = None,
         before: tuple[float, str] | None = None,
         parent_id: str | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
+        updated_before: float | None = None,
     ) -> list[ExecutionRecord]:
         """Executions, newest first (by creation time, then id): only those in
         ``statuses`` when given, none in ``excluding``, only of ``kinds``, of
         ``definition_id`` and started by ``parent_id`` when given, created in
-        ``[since, until)``, and only those after ``before`` (the
+        ``[since, until)``, carrying every one of ``tags``, whose id or name
+        contains ``text`` (ignoring case), last changed before
+        ``updated_before``, and only those after ``before`` (the
         ``(created_at, id)`` of the last row of the previous page) in that order."""
+
+    def count_executions(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        excluding: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
+        definition_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
+        updated_before: float | None = None,
+    ) -> dict[str, int]:
+        """How many executions ``list_executions`` would list with these filters
+        (all its pages), by status; statuses with none are left out."""
+
+    def execution_tags(self, execution_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The tags of each of these executions that exists (sorted)."""
+
+    def lost_leases(
+        self, error_types: Sequence[str], *, at_least: int = 2, limit: int = 100
+    ) -> list[LostLeases]:
+        """Tasks of executions not final whose attempts ended ``at_least`` times
+        with an error of ``error_types`` (leases that lapsed), most recent first."""
 
     def execution_counts(self) -> dict[tuple[str, str], int]:
         """How many executions there are of each ``(kind, status)``."""
 
-    def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
-        """Events with ``seq > after_seq``, in order; ``ExecutionNotFound`` if absent."""
+    def read_history(
+        self, execution_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events with ``seq > after_seq``, in order, the first ``limit`` of them
+        when given; ``ExecutionNotFound`` if absent."""
+
+    def snapshot_and_tail(self, execution_id: str) -> tuple[JSON, list[RecordedEvent]]:
+        """The execution's saved interpreter state (None when none is saved) and
+        the events recorded after it: a cheap way to rebuild its state, for
+        views of a long history; ``ExecutionNotFound`` if absent."""
 
     def deliver(self, execution_id: str, events: Sequence[Event], now: float) -> None:
         """Put input events in the execution's inbox (``ExecutionNotFound`` if absent)."""
@@ -294,12 +403,47 @@ class WakeUps(Protocol):
         """
 
 
-class Store(DefinitionStore, ExecutionStore, DecisionRounds, TaskLeases, Timers, WakeUps, Protocol):
+class KeyValues(Protocol):
+    """StackStorm's datastore (``st2kv``): see ``cadenza.store.datastore``."""
+
+    def kv_set(self, entry: DatastoreEntry) -> None:
+        """Insert or replace ``entry`` (``InputError`` for a bad scope or key)."""
+
+    def kv_get(self, scope: str, key: str, user: str = "") -> DatastoreEntry | None:
+        """The entry at ``(scope, key)``, of ``user`` in the user scope; None if absent."""
+
+    def kv_list(
+        self, prefix: str = "", *, scope: str | None = None, user: str | None = None
+    ) -> list[DatastoreEntry]:
+        """Entries whose key starts with ``prefix``, ordered by scope, user and key;
+        only of ``scope`` and ``user`` when given."""
+
+    def kv_delete(self, scope: str, key: str, user: str = "") -> bool:
+        """Delete the entry; whether there was one."""
+
+
+class Store(
+    DefinitionStore,
+    ExecutionStore,
+    DecisionRounds,
+    TaskLeases,
+    Timers,
+    WakeUps,
+    KeyValues,
+    Protocol,
+):
     """Durable state of every execution. See the module docstring."""
 
     capabilities: StoreCapabilities
     #: Write transactions this store object has committed (for measurements).
     commits: int
+    #: The inline threshold and ceilings of the values it keeps (see
+    #: ``cadenza.store.payloads``); larger values go to its blob table.
+    payload_limits: PayloadLimits
+
+    def stored_payload_bytes(self, execution_id: str) -> int:
+        """What the execution's history keeps, in bytes: its rows plus the blobs
+        they refer to (each counted once)."""
 
     def schema_version(self) -> int:
         """The applied migration number (migrations run when the store is opened)."""

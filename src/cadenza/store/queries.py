@@ -40,3 +40,12 @@ def load_queries(package: str) -> dict[str, str]:
     """The statements in ``queries.sql`` of the backend package ``package``."""
     text = resources.files(package).joinpath("queries.sql").read_text(encoding="utf-8")
     return parse_queries(text)
+
+
+def like_pattern(text: str | None) -> str | None:
+    """A ``LIKE``/``ILIKE`` pattern matching values that contain ``text``
+    (``%``, ``_`` and ``\\`` in it match only themselves); None for no filter."""
+    if not text:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -19,11 +19,19 @@ A round has three phases:
 
 The events of attempts that finish in a round are decided in that same
 round, so a sequential workflow still costs one commit per step.
+
+A backend whose statements each cost a network round trip may also write in
+one batch (``BatchingRoundBackend``): every statement of the write phase is
+sent at once, assuming that every finished attempt is still held and every
+decision still current, and the checks are read back before the commit. When
+an assumption fails (another process took an attempt or decided an
+execution meanwhile, which is rare) the batch is rolled back and the same
+write runs again statement by statement, as above, so the outcome is the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -109,6 +117,35 @@ class RoundWriter(ChildLinks, Protocol):
         """Lease due tasks as ``request`` says."""
 
 
+class BatchedRoundWriter(RoundWriter, Protocol):
+    """A write phase whose statements are queued and sent together by ``send``.
+
+    Each ``*_later`` method queues its statement and returns a function that
+    reads its answer once ``send`` has run (calling it earlier sends at once).
+    """
+
+    def finish_later(self, request: FinishRequest, now: float) -> Callable[[], bool]:
+        """``finish``, answered later."""
+
+    def decision_numbers_later(self, ids: Sequence[str]) -> Callable[[], dict[str, int]]:
+        """``decision_numbers``, answered later."""
+
+    def consume_inbox_later(self, entry_ids: Sequence[int]) -> Callable[[], set[int]]:
+        """``consume_inbox``, answered later."""
+
+    def save_later(
+        self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
+    ) -> Callable[[], set[str]]:
+        """``save``, answered later with the ids of the executions it updated (a
+        missing one had moved, and the batch must not be committed)."""
+
+    def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
+        """``claim``, answered later."""
+
+    def send(self) -> None:
+        """Send every queued statement and read the answers (one round trip)."""
+
+
 class RoundBackend(Protocol):
     """What a backend provides for one round: a read phase and a write phase
     on the same session, released when the round ends."""
@@ -116,6 +153,20 @@ class RoundBackend(Protocol):
     def reading(self) -> AbstractContextManager[RoundReader]: ...
 
     def writing(self) -> AbstractContextManager[RoundWriter]: ...
+
+
+class BatchingRoundBackend(RoundBackend, Protocol):
+    """A backend that can also send a round's write phase as one batch."""
+
+    def batched_writing(self, rows: int) -> AbstractContextManager[BatchedRoundWriter] | None:
+        """A transaction whose statements are queued, or None when a write of
+        ``rows`` history and task rows is better done statement by statement."""
+
+
+class NotCurrent(Exception):
+    """An assumption of a batched write failed (raised by the round, or by a
+    backend whose batch a stale decision broke, such as a history row written
+    twice): the batch is rolled back and written again statement by statement."""
 
 
 def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
@@ -139,6 +190,13 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
 
     now = request.now
     by_id = {work.execution_id: work for work in works}
+    # Looked up, not isinstance() of a runtime protocol, which costs more than
+    # a small round's whole decision.
+    batched_writing = getattr(backend, "batched_writing", None)
+    if batched_writing is not None:
+        batched = _write_batched(batched_writing, request, claim, results, by_id, inbox_ids)
+        if batched is not None:
+            return batched
     with backend.writing() as writer:
         lost = [f for f in request.finishes if not writer.finish(f, now)]
         lost_in = {f.execution_id for f in lost}
@@ -160,6 +218,55 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
         )
         claimed = writer.claim(claim, now) if claim is not None else []
     return RoundOutcome(saved=saved, refused=refused, claimed=claimed, lost=lost)
+
+
+def _write_batched(
+    batched_writing: Callable[[int], AbstractContextManager[BatchedRoundWriter] | None],
+    request: RoundRequest,
+    claim: ClaimRequest | None,
+    results: Sequence[DecisionResult],
+    by_id: dict[str, DecisionWork],
+    inbox_ids: dict[str, list[int]],
+) -> RoundOutcome | None:
+    """The write phase as one batch, assuming no finish is lost and no decision
+    stale; None (and nothing written) when that did not hold."""
+    now = request.now
+    ids = [r.execution_id for r in results]
+    loaded = {execution_id: by_id[execution_id].decision_no for execution_id in ids}
+    if any(_is_stale(by_id[r.execution_id], r, loaded) for r in results):
+        return None  # a result that does not follow its work: the careful path refuses it
+    decisions = [(by_id[r.execution_id], r) for r in results]
+    rows = sum(len(r.appended) + len(r.tasks) for r in results)
+    writing = batched_writing(rows)
+    if writing is None:
+        return None
+    consumed = {r.execution_id: inbox_ids[r.execution_id][: r.consumed_inputs] for r in results}
+    wanted = [row_id for row_ids in consumed.values() for row_id in row_ids]
+    try:
+        with writing as writer:
+            # Where nothing is queued, the answer is empty (``dict``, ``set``, ``list``).
+            held = [writer.finish_later(f, now) for f in request.finishes]
+            current = writer.decision_numbers_later(ids) if ids else dict
+            gone = writer.consume_inbox_later(wanted) if wanted else set
+            saved = writer.save_later(decisions, now) if decisions else set
+            writer.deliver(
+                link_children(writer, [(by_id[r.execution_id].status, r) for r in results], now)
+                + _undecided_finish_events(request.finishes, [], results, inbox_ids),
+                now,
+            )
+            claimed = writer.claim_later(claim, now) if claim is not None else list
+            writer.send()
+            if not (
+                all(finished() for finished in held)
+                and current() == loaded
+                and gone().issuperset(wanted)
+                and saved() == set(ids)
+            ):
+                raise NotCurrent
+            outcome = RoundOutcome(saved=list(results), refused=[], claimed=claimed(), lost=[])
+    except NotCurrent:
+        return None
+    return outcome
 
 
 def _is_stale(work: DecisionWork, result: DecisionResult, current: dict[str, int]) -> bool:

@@ -20,6 +20,7 @@ from cadenza.interpreters.code.interpreter import (
     FINAL,
     KIND,
     PAUSED,
+    UNSTUCK_TIMER,
     CodeInterpreter,
     workflow_entry,
 )
@@ -28,6 +29,7 @@ from cadenza.interpreters.code.nondeterminism import (
     REPLAY_REQUEST,
     STUCK_TIMER,
 )
+from cadenza.interpreters.code.runtime import TIMEOUT_TIMER
 from cadenza.interpreters.code.workflow import Workflow
 from cadenza.interpreters.protocol import (
     FrontEndSettings,
@@ -168,7 +170,7 @@ def tasks_view(history: Sequence[RecordedEvent]) -> JSON:
             tasks[event.task_id] = _row(event.task_id, "activity", event.name)
         elif isinstance(event, ChildStarted):
             tasks[event.task_id] = _row(event.task_id, "child", event.definition)
-        elif isinstance(event, TimerStarted) and not event.timer_id.startswith(STUCK_TIMER):
+        elif isinstance(event, TimerStarted) and not event.timer_id.startswith(_OWN_TIMERS):
             tasks[event.timer_id] = _row(event.timer_id, "timer", f"{event.delay:g}s")
         elif isinstance(event, TaskCompleted) and event.task_id in tasks:
             tasks[event.task_id].update(status=event.status, result=event.result)
@@ -177,6 +179,10 @@ def tasks_view(history: Sequence[RecordedEvent]) -> JSON:
         elif isinstance(event, TaskCanceled) and event.task_id in tasks:
             tasks[event.task_id]["status"] = "canceled"
     return list(tasks.values())
+
+
+#: Timers the interpreter starts for itself, not tasks of the workflow.
+_OWN_TIMERS = (STUCK_TIMER, UNSTUCK_TIMER, TIMEOUT_TIMER)
 
 
 def _row(task_id: str, kind: str, name: str) -> dict[str, JSON]:

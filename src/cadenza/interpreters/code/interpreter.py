@@ -50,6 +50,12 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cadenza.interpreters.code.continuation import (
+    CONTINUATION_TASK,
+    CONTINUED_OUTPUT,
+    Continued,
+    continuation_commands,
+)
 from cadenza.interpreters.code.futures import Future, TaskFailed
 from cadenza.interpreters.code.nondeterminism import (
     NONDETERMINISTIC,
@@ -59,7 +65,7 @@ from cadenza.interpreters.code.nondeterminism import (
     skipped_report,
     stuck_commands,
 )
-from cadenza.interpreters.code.runtime import Issued, Runtime
+from cadenza.interpreters.code.runtime import TIMEOUT_TIMER, Issued, Runtime
 from cadenza.interpreters.code.strands import (
     CoroutineStrand,
     Raised,
@@ -91,6 +97,7 @@ from cadenza.model.events import (
     ResumeRequested,
     SignalReceived,
     TaskCompleted,
+    TaskStarted,
     TimerFired,
 )
 
@@ -120,6 +127,8 @@ class CodeRun:
         self.stuck: dict[str, JSON] | None = None
         self.engine_stuck_since: int | None = None
         self.waiting_on: Future | None = None
+        #: The run this one continued as (continue-as-new), once it has.
+        self.continued_as: str | None = None
 
 
 class CodeInterpreter:
@@ -174,6 +183,10 @@ class CodeInterpreter:
                     result=outcome.result if outcome else None,
                 )
             )
+        if state.continued_as is not None:
+            tasks.append(
+                TaskView(name=CONTINUATION_TASK, status="continued", key=state.continued_as)
+            )
         errors = list(state.errors) + ([state.stuck] if state.stuck else [])
         return ExecutionView(status=state.status, output=state.output, errors=errors, tasks=tasks)
 
@@ -221,6 +234,8 @@ class CodeInterpreter:
                 out.extend(self._finish(state, "succeeded", value, []))
             case Raised(error=error):
                 out.extend(self._finish(state, "failed", None, [_error_of(error)]))
+            case Continued(input=new_input):
+                out.extend(self._continue_as_new(state, new_input))
         return out
 
     def _fold(self, state: CodeRun, event: Event) -> list[Command]:
@@ -229,6 +244,7 @@ class CodeInterpreter:
         match event:
             case ExecutionStarted():
                 runtime.input = event.input
+                runtime.context = event.context
                 runtime.seed = event.seed
                 runtime.meta = dict(event.meta)
                 state.status = "running"
@@ -246,11 +262,15 @@ class CodeInterpreter:
                 if event.timer_id.startswith(UNSTUCK_TIMER):
                     state.engine_stuck_since = None
                     return []
+                if event.timer_id.startswith(TIMEOUT_TIMER):
+                    return [] if final else runtime.timeout_fired(event.timer_id)
                 if final or event.timer_id in runtime.outcomes:
                     return []
                 if event.timer_id not in runtime.issued:
                     self._diverged(state, event, f"timer {event.timer_id!r} fired")
                 runtime.record_outcome(TaskCompleted(task_id=event.timer_id))
+            case TaskStarted():
+                runtime.started.add(event.task_id)
             case SignalReceived():
                 if not final:
                     runtime.record_signal(event.name, event.data)
@@ -342,6 +362,15 @@ class CodeInterpreter:
         ]
         out.append(CompleteExecution(status=status, output=output, errors=errors))
         return out
+
+    def _continue_as_new(self, state: CodeRun, new_input: JSON) -> list[Command]:
+        """End this run as succeeded and start the next one (see ``continuation``)."""
+        runtime = state.runtime
+        state.continued_as, commands = continuation_commands(
+            runtime.meta, runtime.ordinal, runtime.workflow_id, new_input
+        )
+        ending = self._finish(state, "succeeded", {CONTINUED_OUTPUT: state.continued_as}, [])
+        return [*commands, *ending]
 
     def _stuck_commands(self, state: CodeRun) -> list[Command]:
         assert state.stuck is not None

@@ -27,15 +27,38 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from cadenza.interpreters.code.activities import ActivityDefinition
+from cadenza.interpreters.code.continuation import ContinueAsNew
 from cadenza.interpreters.code.futures import Future, TaskFailed
-from cadenza.model.commands import Command, RecordMarker, ScheduleTask, StartChild, StartTimer
+from cadenza.model.commands import (
+    CancelTask,
+    Command,
+    RecordMarker,
+    ScheduleTask,
+    StartChild,
+    StartTimer,
+)
 from cadenza.model.errors import CadenzaError
 from cadenza.model.events import JSON, TaskCompleted
+from cadenza.model.ids import abandoned_child_id
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+#: Prefix of the timers that enforce an activity's schedule-to-start and
+#: schedule-to-close timeouts: ``code.timeout:<which>:<task id>``.
+TIMEOUT_TIMER = "code.timeout:"
+SCHEDULE_TO_START = "schedule_to_start"
+SCHEDULE_TO_CLOSE = "schedule_to_close"
+
+#: What happens to a child execution when its parent ends (SWF's child policies).
+REQUEST_CANCEL = "request_cancel"
+TERMINATE = "terminate"
+ABANDON = "abandon"
+CHILD_POLICIES = (REQUEST_CANCEL, TERMINATE, ABANDON)
+
+_VERB = {SCHEDULE_TO_START: "start", SCHEDULE_TO_CLOSE: "finish"}
 
 
 class WorkflowUsageError(CadenzaError):
@@ -65,6 +88,9 @@ class Runtime:
         self.input: JSON = None
         self.seed = 0
         self.meta: dict[str, JSON] = {}
+        self.context: JSON = None
+        #: Tasks an outside worker took (``TaskStarted``): schedule-to-start is met.
+        self.started: set[str] = set()
         self.now = 0.0
         self.ordinal = 0
         #: Task id -> the outcome history recorded for it.
@@ -165,10 +191,16 @@ class Runtime:
         if declared.idempotent:
             task_id = self._current(f"{declared.name}@{_digest(text)}")
         meta: dict[str, JSON] = {"code": "activity", "version": declared.version}
-        for key in ("schedule_to_start_timeout", "schedule_to_close_timeout"):
-            value = getattr(declared, key)
-            if value is not None:
-                meta[key] = value
+        timers: list[Command] = []
+        for which in (SCHEDULE_TO_START, SCHEDULE_TO_CLOSE):
+            value = getattr(declared, f"{which}_timeout")
+            if value is None:
+                continue
+            meta[f"{which}_timeout"] = value
+            # Only an outside worker's take is recorded (TaskStarted), so the
+            # engine's own workers are not held to schedule-to-start here.
+            if which == SCHEDULE_TO_CLOSE or declared.external:
+                timers.append(StartTimer(f"{TIMEOUT_TIMER}{which}:{task_id}", float(value)))
         if declared.priority:
             meta["priority"] = declared.priority
         command = ScheduleTask(
@@ -183,7 +215,32 @@ class Runtime:
             heartbeat_timeout=declared.heartbeat_timeout,
             external=declared.external,
         )
-        return self._issue(task_id, "activity", declared.name, command)
+        fresh = task_id not in self.issued and task_id not in self.outcomes
+        future = self._issue(task_id, "activity", declared.name, command)
+        if fresh:
+            self.pending.extend(timers)
+        return future
+
+    def timeout_fired(self, timer_id: str) -> list[Command]:
+        """A timeout timer fired: time the activity out (and withdraw it) unless it
+        already ended, or, for schedule-to-start, an outside worker took it."""
+        which, _, task_id = timer_id[len(TIMEOUT_TIMER) :].partition(":")
+        if task_id in self.outcomes or task_id not in self.issued:
+            return []
+        if which == SCHEDULE_TO_START and task_id in self.started:
+            return []
+        label = which.replace("_", "-")
+        self.record_outcome(
+            TaskCompleted(
+                task_id=task_id,
+                status="timeout",
+                error={
+                    "type": f"code.{which}_timeout",
+                    "message": f"the activity did not {_VERB[which]} in time ({label} timeout)",
+                },
+            )
+        )
+        return [CancelTask(task_id)]
 
     def start_timer(self, seconds: float) -> Future:
         """A future finished ``seconds`` after this decision (a durable timer)."""
@@ -192,12 +249,58 @@ class Runtime:
         task_id = self._current(self._next_id("timer"))
         return self._issue(task_id, "timer", f"{seconds:g}s", StartTimer(task_id, float(seconds)))
 
-    def start_child(self, definition: str, input: JSON, name: str | None = None) -> Future:
-        """Start an execution of ``definition`` (a registered name or id) as a task."""
+    def start_child(
+        self,
+        definition: str,
+        input: JSON,
+        name: str | None = None,
+        policy: str = REQUEST_CANCEL,
+    ) -> Future:
+        """Start an execution of ``definition`` (a registered name or id) as a task.
+
+        ``policy`` says what happens to the child when this execution ends:
+        ``request_cancel`` and ``terminate`` cancel it (see the reference for
+        how they differ), ``abandon`` lets it run on: it is started detached,
+        and its future finishes at once with ``{"execution_id": ...}``.
+        """
+        if policy not in CHILD_POLICIES:
+            raise WorkflowUsageError(
+                f"child policy {policy!r} is not one of {', '.join(CHILD_POLICIES)}"
+            )
         label = name or definition
         task_id = self._current(self._next_id(f"child:{label}"))
-        command = StartChild(task_id=task_id, name=label, definition=definition, input=input)
-        return self._issue(task_id, "child", definition, command)
+        if policy != ABANDON:
+            command = StartChild(task_id=task_id, name=label, definition=definition, input=input)
+            return self._issue(task_id, "child", definition, command)
+        child_id = abandoned_child_id(str(self.meta.get("execution_id", "")), task_id)
+        command = StartChild(
+            task_id=task_id,
+            name=label,
+            definition=definition,
+            input=input,
+            execution_id=child_id,
+            detached=True,
+        )
+        future = self._issue(task_id, "child", definition, command)
+        if task_id not in self.outcomes:
+            # Its end is never reported back: it is known started once issued.
+            self.record_outcome(TaskCompleted(task_id=task_id, result={"execution_id": child_id}))
+        return future
+
+    def continue_as_new(self, input: JSON) -> NoReturn:
+        """End this run's code now; the interpreter starts the next run."""
+        _json_text(input, "continue_as_new")
+        raise ContinueAsNew(input)
+
+    @property
+    def workflow_id(self) -> str | None:
+        """The workflow id this run was started under (kept along continue-as-new)."""
+        if isinstance(self.context, dict) and isinstance(self.context.get("workflow_id"), str):
+            return str(self.context["workflow_id"])
+        parent = self.meta.get("parent")
+        if isinstance(parent, dict) and isinstance(parent.get("workflow_id"), str):
+            return str(parent["workflow_id"])
+        return None
 
     def wait_signal(self, name: str) -> Future:
         """A future finished by the next signal ``name`` this run has not read yet."""

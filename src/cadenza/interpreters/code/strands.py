@@ -24,6 +24,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from cadenza.interpreters.code.continuation import ContinueAsNew, Continued
 from cadenza.interpreters.code.futures import Future
 from cadenza.interpreters.code.runtime import Runtime, WorkflowUsageError
 
@@ -49,7 +50,7 @@ class Waiting:
     future: Future
 
 
-Progress = Returned | Raised | Waiting
+Progress = Returned | Raised | Waiting | Continued
 
 
 class _Blocked(BaseException):
@@ -84,6 +85,8 @@ class CoroutineStrand:
             awaited = self._coroutine.send(None)
         except StopIteration as stop:
             return Returned(stop.value)
+        except ContinueAsNew as continuing:
+            return Continued(continuing.input)
         except Exception as exc:
             return Raised(exc)
         if not isinstance(awaited, Future):
@@ -122,6 +125,8 @@ class RestartStrand:
         except _Blocked as blocked:
             self._waiting = blocked.future
             return Waiting(blocked.future)
+        except ContinueAsNew as continuing:
+            return Continued(continuing.input)
         except Exception as exc:
             return Raised(exc)
         return Returned(value)

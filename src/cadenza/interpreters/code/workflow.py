@@ -15,11 +15,11 @@ an activity, reads a clock or draws a random number.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from cadenza.interpreters.code.activities import ActivityDefinition
 from cadenza.interpreters.code.futures import Future, all_of
-from cadenza.interpreters.code.runtime import Runtime, WorkflowUsageError
+from cadenza.interpreters.code.runtime import REQUEST_CANCEL, Runtime, WorkflowUsageError
 from cadenza.model.events import JSON
 
 
@@ -47,7 +47,9 @@ class WorkflowContext:
         if isinstance(target, ActivityDefinition):
             return self._runtime.submit_activity(target, args, kwargs)
         if isinstance(target, type) and issubclass(target, Workflow):
-            return self.child(target.definition_name(), _child_input(args, kwargs))
+            return self.child(
+                target.definition_name(), _child_input(args, kwargs), policy=target.child_policy
+            )
         raise WorkflowUsageError(
             f"cannot submit {target!r}: declare it with @activity, or pass a Workflow subclass"
         )
@@ -66,10 +68,30 @@ class WorkflowContext:
         """``submit(target, *items)`` for each tuple of items."""
         return [self.submit(target, *items) for items in iterable]
 
-    def child(self, definition: str, input: JSON = None, *, name: str | None = None) -> Future:
+    def child(
+        self,
+        definition: str,
+        input: JSON = None,
+        *,
+        name: str | None = None,
+        policy: str = REQUEST_CANCEL,
+    ) -> Future:
         """Start an execution of the registered definition ``definition`` (any kind)
-        as a child; its future's result is the child's output."""
-        return self._runtime.start_child(definition, input, name)
+        as a child; its future's result is the child's output.
+
+        ``policy`` is what happens to the child if this execution ends first:
+        ``"request_cancel"`` (default) or ``"terminate"`` cancel it;
+        ``"abandon"`` lets it run on, detached: its future then finishes at once
+        with ``{"execution_id": ...}`` and its end is not reported back.
+        """
+        return self._runtime.start_child(definition, input, name, policy)
+
+    def continue_as_new(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """End this run now and start a new run of the same workflow with these
+        arguments as its input (positional or keyword, as for a child). The run
+        succeeds with output ``{"continued_as_new": <next run's id>}``; tasks still
+        open are cancelled. Use it to keep a long loop's history short."""
+        self._runtime.continue_as_new(_child_input(args, kwargs))
 
     # --- time, signals, markers -------------------------------------------------------------
 
@@ -118,6 +140,12 @@ class WorkflowContext:
         return str(self._runtime.meta.get("execution_id", ""))
 
     @property
+    def workflow_id(self) -> str | None:
+        """The workflow id the run was started under (``Engine.start_workflow``,
+        ``signal_with_start``), the same along continue-as-new; None without one."""
+        return self._runtime.workflow_id
+
+    @property
     def input(self) -> JSON:
         """The execution's input, as started."""
         return self._runtime.input
@@ -140,6 +168,9 @@ class Workflow(WorkflowContext):
     """
 
     name: ClassVar[str | None] = None
+    #: What happens to an execution of this class started by ``submit`` in a
+    #: parent when the parent ends (see ``WorkflowContext.child``).
+    child_policy: ClassVar[str] = REQUEST_CANCEL
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__qualname__} must define run()")

@@ -91,6 +91,8 @@ class ActionSpec:
     closed: bool = True
     #: Where the metadata came from (a file), for messages.
     origin: str | None = None
+    #: The pack's config (``config_context`` in parameter defaults).
+    config: Mapping[str, JSON] | None = None
 
     def parameter(self, name: str) -> ActionParameter | None:
         """The parameter called ``name``, if the action has one."""

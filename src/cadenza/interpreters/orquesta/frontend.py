@@ -16,7 +16,9 @@ Engine contract of the interpreter (see :mod:`.interpreter` for details):
 * responding to a pending task is a ``TaskCompleted`` for its task id.
 
 ``context_names`` are the keys of the parent context executions will get (inspection
-treats them as assigned); ``datastore`` answers ``st2kv()``; ``actions`` is the metadata
+treats them as assigned, and ``st2`` always); ``datastore`` answers ``st2kv()`` before
+the values the engine recorded from its store (:mod:`.datastore_reads`);
+``secret_key`` decrypts encrypted ones; ``actions`` is the metadata
 of actions workflows call (StackStorm packs, see :mod:`.actions`): their parameters are
 checked at inspection and defaulted when scheduled, and workflow actions run as child
 executions (``StartChild``).
@@ -39,6 +41,7 @@ from cadenza.interpreters.orquesta.inquiry import (
 )
 from cadenza.interpreters.protocol import (
     ActionUse,
+    Decrypter,
     FrontEndSettings,
     HistoryView,
     PendingTask,
@@ -78,9 +81,12 @@ class OrquestaFrontEnd:
         context_names: Iterable[str] = (),
         datastore: Mapping[str, Any] | None = None,
         actions: Iterable[ActionSpec] = (),
+        secret_key: Decrypter | None = None,
     ) -> None:
         self.context_names = tuple(context_names)
         self.datastore = dict(datastore or {})
+        #: Decrypts encrypted datastore values for ``st2kv(key, decrypt=true)``.
+        self.secret_key = secret_key
         self.catalog = ActionCatalog()
         self.catalog.add(*actions)
 
@@ -118,7 +124,9 @@ class OrquestaFrontEnd:
         )
 
         definition = parse_definition(source, origin=origin)
-        problems = inspect_definition(definition, context_names=self.context_names)
+        # StackStorm gives every workflow its context as ``ctx().st2``.
+        names = (*self.context_names, *(() if "st2" in self.context_names else ("st2",)))
+        problems = inspect_definition(definition, context_names=names)
         problems += [
             p if p.line is not None else replace(p, line=definition.line_of(p.spec_path))
             for p in action_input_problems(definition, self.catalog)
@@ -135,7 +143,8 @@ class OrquestaFrontEnd:
             # A workflow action runs as a child execution: no worker provides it.
             and not _runs_child(self.catalog.get(task.action))
         ]
-        return OrquestaInterpreter(definition, self.datastore, uses, self.catalog)
+        decrypt = self.secret_key.decrypt if self.secret_key is not None else None
+        return OrquestaInterpreter(definition, self.datastore, uses, self.catalog, decrypt)
 
     def rerun_event(self, request: RerunRequest) -> RerunRequested:
         """Rerun from the failed tasks, or from ``steps`` (task names);
@@ -179,7 +188,7 @@ class OrquestaFrontEnd:
 
 def create(settings: FrontEndSettings) -> OrquestaFrontEnd:
     """The ``cadenza.front_ends`` entry point."""
-    return OrquestaFrontEnd()
+    return OrquestaFrontEnd(secret_key=settings.secret_key)
 
 
 def _runs_child(spec: ActionSpec | None) -> bool:

@@ -32,25 +32,34 @@ then hands out every action that may start now, and reports status changes:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cadenza.expressions import ExpressionFailure
 from cadenza.interpreters.orquesta import state as st
-from cadenza.interpreters.orquesta.actions import ActionCatalog
+from cadenza.interpreters.orquesta.actions import ActionCatalog, ActionSpec
 from cadenza.interpreters.orquesta.conductor import (
     ActionEvent,
     Conductor,
     Crash,
     RequestRefused,
 )
+from cadenza.interpreters.orquesta.datastore_reads import (
+    DATASTORE_META,
+    datastore_keys,
+    definition_texts,
+    reads_st2_context,
+    st2_context,
+    view_of,
+)
 from cadenza.interpreters.orquesta.inquiry import INQUIRY_ACTION, INQUIRY_META
 from cadenza.interpreters.orquesta.machines import COMPLETED
 from cadenza.interpreters.orquesta.output import render_output
+from cadenza.interpreters.orquesta.parameter_defaults import with_rendered_defaults
 from cadenza.interpreters.orquesta.rerun import rerun
 from cadenza.interpreters.orquesta.task_updates import update_task
 from cadenza.interpreters.orquesta.validation import ENGINE_COMMANDS, OrquestaDefinition, TaskGraph
-from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
+from cadenza.interpreters.protocol import ActionUse, DatastoreKeys, ExecutionView, TaskView
 from cadenza.model.commands import (
     CancelTask,
     Command,
@@ -96,12 +105,27 @@ class OrquestaInterpreter:
         datastore: Mapping[str, Any] | None = None,
         action_uses: Sequence[ActionUse] = (),
         catalog: ActionCatalog | None = None,
+        decrypt: Callable[[str], str] | None = None,
     ) -> None:
         self.definition = definition
         self.action_uses = tuple(action_uses)
         self.catalog = catalog if catalog is not None else ActionCatalog()
         self.graph = TaskGraph(definition.tasks)
         self.datastore = dict(datastore or {})
+        #: Decrypts encrypted datastore values (``st2kv(key, decrypt=true)``).
+        self.decrypt = decrypt
+        self._keys: DatastoreKeys | None = None
+
+    def datastore_keys(self) -> DatastoreKeys:
+        """The datastore entries executions of this definition may read (the
+        engine records them at the start; see :mod:`.datastore_reads`)."""
+        if self._keys is None:
+            refs = [t.action for t in self.definition.tasks.values()]
+            self._keys = datastore_keys(
+                definition_texts(self.definition.source, refs, self.catalog),
+                calls_workflows=any(_runs_child(self.catalog.get(r)) for r in refs),
+            )
+        return self._keys
 
     def actions(self) -> list[ActionUse]:
         """The actions the definition names literally (refs built by expressions are
@@ -118,7 +142,7 @@ class OrquestaInterpreter:
         return st.upgrade(json.loads(json.dumps(data)))
 
     def decide(self, state: st.State, events: Sequence[Event], now: float) -> list[Command]:
-        c = Conductor(self.definition, self.graph, state, now, self.datastore)
+        c = Conductor(self.definition, self.graph, state, now, self._kv(state))
         commands: list[Command] = []
         for event in events:
             try:
@@ -137,10 +161,24 @@ class OrquestaInterpreter:
         commands.extend(self._report(c))
         return commands
 
+    def _kv(self, state: st.State) -> Mapping[str, Any]:
+        return view_of(state.get(DATASTORE_META), self.datastore, self.decrypt)
+
     def _fold(self, c: Conductor, event: Event, commands: list[Command]) -> None:
         if isinstance(event, ExecutionStarted):
             c.state["seed"] = event.seed
-            c.start(event.input or {}, event.context or {})
+            context = dict(event.context or {})
+            meta = event.meta or {}
+            if DATASTORE_META in meta:
+                c.state[DATASTORE_META] = meta[DATASTORE_META]
+                c.state["st2"] = st2_context(meta)
+                c.kv = self._kv(c.state)
+                given = context.get("st2")
+                if reads_st2_context(self.definition.source):
+                    # What the start context says of itself wins (a caller's user).
+                    mine = dict(c.state["st2"])
+                    context["st2"] = {**mine, **given} if isinstance(given, Mapping) else mine
+            c.start(event.input or {}, context)
         elif isinstance(event, TaskCompleted):
             self._action_event(
                 c, event.task_id, event.status, event.result, final=True, error=event.error
@@ -311,7 +349,9 @@ class OrquestaInterpreter:
                 spec = self.catalog.get(ref)
                 action_input = action.input
                 if spec is not None and isinstance(action_input, Mapping | None):
-                    action_input = spec.with_defaults(action_input or {})
+                    action_input = with_rendered_defaults(
+                        spec, action_input or {}, c.kv, c.state.get("st2")
+                    )
                 if spec is not None and spec.workflow is not None:
                     commands.extend(
                         self._child(c, task_id, task.name, spec.workflow, action_input, delay)
@@ -329,7 +369,10 @@ class OrquestaInterpreter:
         """Start ``workflow`` as the child execution of ``task_id`` (after ``delay``)."""
         record = c.state["actions"][task_id]
         record["child"] = True
-        meta = {"route": record["route"], "item_id": record.get("item")}
+        meta: dict[str, Any] = {"route": record["route"], "item_id": record.get("item")}
+        if DATASTORE_META in c.state:
+            # The child reads what its parent recorded (store/children.py moves it).
+            meta[DATASTORE_META] = c.state[DATASTORE_META]
         if delay > 0:
             record["start"] = {"definition": workflow, "input": child_input, "meta": meta}
             return [StartTimer(_START_TIMER + task_id, delay)]
@@ -377,3 +420,7 @@ def _child_result(output: Any, error: Any) -> dict[str, Any]:
         errors = error.get("errors")
         result["errors"] = list(errors) if isinstance(errors, list) else [dict(error)]
     return result
+
+
+def _runs_child(spec: ActionSpec | None) -> bool:
+    return spec is not None and spec.runs_child

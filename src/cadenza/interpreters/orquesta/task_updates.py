@@ -148,7 +148,7 @@ def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None
         entry["result"] = result
         variables = st.context_of(state, entry["ctxs"]["in"])
         current_scope = c.scope(variables, CurrentTask(name, route, result))
-        if c.status in ACTIVE and _should_retry(entry, current_scope):
+        if c.status in ACTIVE and _should_retry(entry, current_scope, event):
             update_task(c, name, route, ActionEvent("retrying", command="retry"))
             return
 
@@ -206,9 +206,13 @@ def _log_action_error(
         st.log_error(c.state, EXECUTION_FAILED, name, result=event.result, with_result=True)
 
 
-def _should_retry(entry: dict[str, Any], scope: Any) -> bool:
+def _should_retry(entry: dict[str, Any], scope: Any, event: ActionEvent) -> bool:
     retry = entry.get("retry")
     if not retry or retry["tally"] >= retry["count"]:
+        return False
+    # A failure the engine marks non-retryable (a result over the payload ceiling,
+    # input the action refuses) would fail the same way again: not retried.
+    if isinstance(event.error, Mapping) and event.error.get("non_retryable") is True:
         return False
     if entry.get("status") in ABENDED and retry.get("when") is None:
         return True

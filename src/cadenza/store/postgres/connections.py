@@ -183,6 +183,10 @@ class ConnectionPool:
             conn.close()
 
 
+#: The longest a listener's wait goes without checking whether it was closed.
+_WAIT_SLICE = 0.05
+
+
 class WorkListener:
     """A dedicated connection that LISTENs for the backend's work notifications.
 
@@ -230,9 +234,14 @@ class WorkListener:
     def _wait_on(self, conn: Connection, deadline: float) -> bool:
         # Reading notifications as they arrive costs no statement (a "SELECT 1"
         # to make the driver read would be one more transaction per wake-up).
-        remaining = max(0.0, deadline - time.monotonic())
-        arrived = conn.notifies(timeout=remaining)
-        return any(notify.pid not in self._own_pids for notify in arrived)
+        # The wait is cut in slices so that ``close`` does not wait for all of it.
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            arrived = conn.notifies(timeout=min(remaining, _WAIT_SLICE))
+            if any(notify.pid not in self._own_pids for notify in arrived):
+                return True
+            if remaining <= _WAIT_SLICE or self._closed:
+                return False
 
     def _connection(self) -> Connection:
         if self._closed:
@@ -254,6 +263,8 @@ class WorkListener:
             self._conn = None
 
     def close(self) -> None:
+        # Marked closed before taking the lock: a wait in progress sees it at the
+        # end of its current slice and lets go.
+        self._closed = True
         with self._lock:
-            self._closed = True
             self._drop()

@@ -38,10 +38,54 @@ WHERE (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[
   AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s::text)
   AND (%(since)s::float8 IS NULL OR created_at >= %(since)s::float8)
   AND (%(until)s::float8 IS NULL OR created_at < %(until)s::float8)
+  AND (%(updated_before)s::float8 IS NULL OR updated_at < %(updated_before)s::float8)
+  -- Every tag asked for is among the execution's (the GIN index answers it).
+  AND (cardinality(%(tags)s::text[]) = 0 OR tags @> %(tags)s::text[])
+  -- An ILIKE pattern (see store/queries.py like_pattern).
+  AND (%(text)s::text IS NULL OR id ILIKE %(text)s::text OR name ILIKE %(text)s::text)
   -- The page after the row (before_time, before_id), newest first.
   AND (%(before_time)s::float8 IS NULL OR (created_at, id) < (%(before_time)s::float8, %(before_id)s::text))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
+
+-- name: count_executions
+-- The filters of list_executions (but paging), counted by status.
+SELECT status, COUNT(*) AS n FROM executions
+WHERE (cardinality(%(statuses)s::text[]) = 0 OR status = ANY(%(statuses)s::text[]))
+  AND NOT (status = ANY(%(excluding)s::text[]))
+  AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
+  AND (%(definition_id)s::text IS NULL OR definition_id = %(definition_id)s::text)
+  AND (%(since)s::float8 IS NULL OR created_at >= %(since)s::float8)
+  AND (%(until)s::float8 IS NULL OR created_at < %(until)s::float8)
+  AND (%(updated_before)s::float8 IS NULL OR updated_at < %(updated_before)s::float8)
+  -- Every tag asked for is among the execution's (the GIN index answers it).
+  AND (cardinality(%(tags)s::text[]) = 0 OR tags @> %(tags)s::text[])
+  -- An ILIKE pattern (see store/queries.py like_pattern).
+  AND (%(text)s::text IS NULL OR id ILIKE %(text)s::text OR name ILIKE %(text)s::text)
+GROUP BY status;
+
+-- name: execution_tags
+SELECT id, tags FROM executions WHERE id = ANY(%s);
+
+-- name: lost_leases
+-- Attempts that ended by losing their lease, counted per task of each live
+-- execution (the history of live executions only, through its primary key).
+SELECT h.execution_id, h.payload::jsonb ->> 'task_id' AS task_id,
+       COUNT(*) AS lost, MAX(h.time) AS last_time, MAX(t.name) AS name, MAX(t.queue) AS queue
+FROM executions AS e
+JOIN history AS h ON h.execution_id = e.id
+LEFT JOIN tasks AS t
+  ON t.execution_id = h.execution_id AND t.task_id = h.payload::jsonb ->> 'task_id'
+WHERE NOT (e.status = ANY(%(final)s::text[]))
+  AND h.type IN ('TaskAttemptFailed', 'TaskCompleted')
+  AND h.payload::jsonb -> 'error' ->> 'type' = ANY(%(error_types)s::text[])
+GROUP BY h.execution_id, h.payload::jsonb ->> 'task_id'
+HAVING COUNT(*) >= %(at_least)s
+ORDER BY last_time DESC
+LIMIT %(limit)s;
+
+-- name: set_execution_tags
+UPDATE executions SET tags = %s WHERE id = %s;
 
 -- name: execution_counts
 SELECT kind, status, COUNT(*) AS n FROM executions GROUP BY kind, status;
@@ -53,9 +97,11 @@ SELECT queue, status, COUNT(*) AS n FROM tasks GROUP BY queue, status;
 SELECT 1 FROM executions WHERE id = %s;
 
 -- name: read_history
+-- A NULL limit is none.
 SELECT seq, decision, time, type, payload FROM history
 WHERE execution_id = %s AND seq > %s
-ORDER BY seq;
+ORDER BY seq
+LIMIT %s;
 
 -- name: read_histories
 -- The history after each execution's snapshot (its snapshot_seq).

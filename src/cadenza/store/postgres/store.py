@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager, contextmanager
+from typing import TypeVar
 
 from cadenza.model.errors import (
     DefinitionNotFound,
     ExecutionNotFound,
     StoreError,
 )
-from cadenza.model.events import Event, RecordedEvent, TimerFired
+from cadenza.model.events import JSON, Event, RecordedEvent, TimerFired
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.store.blobs import PayloadScope, PostgresBlobs, payload_scope, store_options
+from cadenza.store.claim_check import stored_bytes
 from cadenza.store.codec import (
     definition_from_row,
     definition_values,
@@ -35,6 +37,8 @@ from cadenza.store.codec import (
     recorded_event,
     task_from_row,
 )
+from cadenza.store.datastore import DatastoreEntry, DatastoreTable
+from cadenza.store.payloads import PayloadLimits
 from cadenza.store.postgres import round_statements as rs
 from cadenza.store.postgres.connections import (
     Connection,
@@ -50,10 +54,13 @@ from cadenza.store.protocol import (
     ClaimRequest,
     DecideFn,
     FinishRequest,
+    LostLeases,
     RoundOutcome,
     RoundRequest,
     StoreCapabilities,
+    check_tags,
 )
+from cadenza.store.queries import like_pattern
 from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
 from cadenza.store.rounds import attempt_lost, run_round
 
@@ -61,6 +68,8 @@ T = TypeVar("T")
 
 #: The URL schemes this backend opens.
 SCHEMES = ("postgresql://", "postgres://")
+
+_DATASTORE = DatastoreTable("postgres")
 
 
 class PostgresStore:
@@ -73,8 +82,23 @@ class PostgresStore:
 
     capabilities = StoreCapabilities(multi_host=True, notifications=True)
 
-    def __init__(self, url: str, *, pool_size: int = 10, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout: float = 10.0,
+        payload_limits: PayloadLimits | None = None,
+        key_file: str | None = None,
+        blob_dir: str | None = None,
+    ) -> None:
         self.url = url
+        #: Values above ``payload_limits.inline_bytes`` go to the blob table;
+        #: secrets are encrypted with the key in ``key_file`` (or
+        #: ``CADENZA_KEY_FILE``) when there is one (see ``cadenza.store.codec``);
+        #: blobs are files in ``blob_dir`` (or ``CADENZA_BLOB_DIR``) when given.
+        self._options = store_options(payload_limits, key_file, blob_dir)
+        self.payload_limits = self._options.limits
         self.where = describe_url(url)
         self._pool = ConnectionPool(
             url, self.where, max_size=pool_size, connect_timeout=connect_timeout
@@ -106,6 +130,7 @@ class PostgresStore:
             translate_errors(self.where),
             self._pool.connection() as conn,
             self._transaction(conn),
+            self._payloads(conn),
         ):
             yield conn
 
@@ -117,8 +142,20 @@ class PostgresStore:
             self.commits += 1
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
-        with translate_errors(self.where), self._pool.connection() as conn:
+        with translate_errors(self.where), self._pool.connection() as conn, self._payloads(conn):
             return fn(conn)
+
+    def _payloads(
+        self, conn: Connection, *, deciding: bool = False
+    ) -> AbstractContextManager[PayloadScope]:
+        """The blob table and options the codec uses on ``conn``."""
+        blobs = self._options.blob_table(PostgresBlobs(conn))
+        return payload_scope(blobs, self._options, deciding=deciding)
+
+    def stored_payload_bytes(self, execution_id: str) -> int:
+        return self._read(
+            lambda c: stored_bytes(self._options.blob_table(PostgresBlobs(c)), execution_id)
+        )
 
     def schema_version(self) -> int:
         """The schema version recorded in the database."""
@@ -140,6 +177,24 @@ class PostgresStore:
     def close(self) -> None:
         self._listener.close()
         self._pool.close()
+
+    # --- the datastore (st2kv) ----------------------------------------------------------
+
+    def kv_set(self, entry: DatastoreEntry) -> None:
+        with self._write() as conn:
+            _DATASTORE.set(conn, entry)
+
+    def kv_get(self, scope: str, key: str, user: str = "") -> DatastoreEntry | None:
+        return self._read(lambda c: _DATASTORE.get(c, scope, key, user))
+
+    def kv_list(
+        self, prefix: str = "", *, scope: str | None = None, user: str | None = None
+    ) -> list[DatastoreEntry]:
+        return self._read(lambda c: _DATASTORE.list(c, prefix, scope=scope, user=user))
+
+    def kv_delete(self, scope: str, key: str, user: str = "") -> bool:
+        with self._write() as conn:
+            return _DATASTORE.delete(conn, scope, key, user)
 
     # --- definitions ------------------------------------------------------------------
 
@@ -163,8 +218,15 @@ class PostgresStore:
     # --- executions and history -------------------------------------------------------
 
     def create_execution(
-        self, execution_id: str, definition: DefinitionRecord, first: Event, now: float
+        self,
+        execution_id: str,
+        definition: DefinitionRecord,
+        first: Event,
+        now: float,
+        *,
+        tags: Sequence[str] = (),
     ) -> None:
+        tags = check_tags(tags)
         with self._write() as conn:
             conn.execute(QUERIES["save_definition"], definition_values(definition))
             conn.execute(
@@ -181,14 +243,23 @@ class PostgresStore:
                     None,
                 ),
             )
+            if tags:
+                conn.execute(QUERIES["set_execution_tags"], (list(tags), execution_id))
             conn.execute(QUERIES["insert_inbox"], (execution_id, now, *encode_event(first)))
             conn.execute(QUERIES["notify_work"])
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
-        row = self._read(lambda c: c.execute(QUERIES["load_execution"], (execution_id,)).fetchone())
-        if row is None:
+        # Rows become records inside the read: a large value is read from the
+        # blob table on the same connection.
+        found = self._read(
+            lambda c: [
+                execution_from_row(r)
+                for r in c.execute(QUERIES["load_execution"], (execution_id,)).fetchall()
+            ]
+        )
+        if not found:
             raise ExecutionNotFound(f"no execution with id {execution_id!r}")
-        return execution_from_row(row)
+        return found[0]
 
     def list_executions(
         self,
@@ -202,25 +273,63 @@ class PostgresStore:
         until: float | None = None,
         before: tuple[float, str] | None = None,
         parent_id: str | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
+        updated_before: float | None = None,
     ) -> list[ExecutionRecord]:
-        rows = self._read(
-            lambda c: c.execute(
-                QUERIES["list_executions"],
-                {
-                    "statuses": list(statuses),
-                    "excluding": list(excluding),
-                    "kinds": None if kinds is None else list(kinds),
-                    "definition_id": definition_id,
-                    "parent_id": parent_id,
-                    "since": since,
-                    "until": until,
-                    "before_time": None if before is None else before[0],
-                    "before_id": None if before is None else before[1],
-                    "limit": limit,
-                },
-            ).fetchall()
+        params = {
+            "statuses": list(statuses),
+            "excluding": list(excluding),
+            "kinds": None if kinds is None else list(kinds),
+            "definition_id": definition_id,
+            "parent_id": parent_id,
+            "since": since,
+            "until": until,
+            "updated_before": updated_before,
+            "tags": sorted(set(tags)),
+            "text": like_pattern(text),
+            "before_time": None if before is None else before[0],
+            "before_id": None if before is None else before[1],
+            "limit": limit,
+        }
+        return self._read(
+            lambda c: [
+                execution_from_row(r)
+                for r in c.execute(QUERIES["list_executions"], params).fetchall()
+            ]
         )
-        return [execution_from_row(r) for r in rows]
+
+    def count_executions(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        excluding: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
+        definition_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
+        updated_before: float | None = None,
+    ) -> dict[str, int]:
+        params = {
+            "statuses": list(statuses),
+            "excluding": list(excluding),
+            "kinds": None if kinds is None else list(kinds),
+            "definition_id": definition_id,
+            "since": since,
+            "until": until,
+            "updated_before": updated_before,
+            "tags": sorted(set(tags)),
+            "text": like_pattern(text),
+        }
+        rows = self._read(lambda c: c.execute(QUERIES["count_executions"], params).fetchall())
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    def execution_tags(self, execution_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        ids = list(execution_ids)
+        rows = self._read(lambda c: c.execute(QUERIES["execution_tags"], (ids,)).fetchall())
+        return {r["id"]: tuple(r["tags"]) for r in rows}
 
     def execution_counts(self) -> dict[tuple[str, str], int]:
         rows = self._read(lambda c: c.execute(QUERIES["execution_counts"]).fetchall())
@@ -230,9 +339,12 @@ class PostgresStore:
         rows = self._read(lambda c: c.execute(QUERIES["task_counts"]).fetchall())
         return {(r["queue"], r["status"]): int(r["n"]) for r in rows}
 
-    def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
-        def read(c: Connection) -> list[dict[str, Any]]:
-            rows = c.execute(QUERIES["read_history"], (execution_id, after_seq)).fetchall()
+    def read_history(
+        self, execution_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        def read(c: Connection) -> list[RecordedEvent]:
+            params = (execution_id, after_seq, limit)
+            rows = c.execute(QUERIES["read_history"], params).fetchall()
             # An empty answer is the only one that needs to know whether the
             # execution exists; most reads skip this round trip.
             if (
@@ -240,9 +352,30 @@ class PostgresStore:
                 and c.execute(QUERIES["execution_exists"], (execution_id,)).fetchone() is None
             ):
                 raise ExecutionNotFound(f"no execution with id {execution_id!r}")
-            return rows
+            return [recorded_event(r) for r in rows]
 
-        return [recorded_event(r) for r in self._read(read)]
+        return self._read(read)
+
+    def lost_leases(
+        self, error_types: Sequence[str], *, at_least: int = 2, limit: int = 100
+    ) -> list[LostLeases]:
+        params = {
+            "final": sorted(FINAL_EXECUTION_STATUSES),
+            "error_types": list(error_types),
+            "at_least": at_least,
+            "limit": limit,
+        }
+        rows = self._read(lambda c: c.execute(QUERIES["lost_leases"], params).fetchall())
+        return [LostLeases.of_row(r) for r in rows]
+
+    def snapshot_and_tail(self, execution_id: str) -> tuple[JSON, list[RecordedEvent]]:
+        def read(c: Connection) -> tuple[JSON, list[RecordedEvent]]:
+            if c.execute(QUERIES["execution_exists"], (execution_id,)).fetchone() is None:
+                raise ExecutionNotFound(f"no execution with id {execution_id!r}")
+            snapshots, tails = PostgresRoundReader(c).snapshots_and_tails([execution_id])
+            return snapshots.get(execution_id), tails[execution_id]
+
+        return self._read(read)
 
     def deliver(self, execution_id: str, events: Sequence[Event], now: float) -> None:
         with self._write() as conn:
@@ -293,7 +426,8 @@ class PostgresStore:
     def claim_tasks(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         if request.limit <= 0 or not request.queues:
             return []
-        with self._write() as conn:
+        # A claimed task's input is used, not shown: a secret in it must decrypt.
+        with self._write() as conn, self._payloads(conn, deciding=True):
             return rs.claim(conn, request, now)
 
     def heartbeat_tasks(
@@ -321,8 +455,12 @@ class PostgresStore:
             rs.deliver(conn, [(request.execution_id, e) for e in request.finish.events], now)
 
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
-        rows = self._read(lambda c: c.execute(QUERIES["expired_tasks"], (now, limit)).fetchall())
-        return [task_from_row(r) for r in rows]
+        return self._read(
+            lambda c: [
+                task_from_row(r)
+                for r in c.execute(QUERIES["expired_tasks"], (now, limit)).fetchall()
+            ]
+        )
 
     def held_task(
         self, execution_id: str, task_id: str, attempt: int, owner: str
@@ -333,16 +471,18 @@ class PostgresStore:
             "attempt": attempt,
             "owner": owner,
         }
-        row = self._read(lambda c: c.execute(QUERIES["held_task"], params).fetchone())
-        return None if row is None else task_from_row(row)
+        found = self._read(
+            lambda c: [task_from_row(r) for r in c.execute(QUERIES["held_task"], params).fetchall()]
+        )
+        return found[0] if found else None
 
     def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
-        rows = self._read(
-            lambda c: c.execute(
-                QUERIES["waiting_tasks"], {"id": execution_id, "name": name}
-            ).fetchall()
+        params = {"id": execution_id, "name": name}
+        return self._read(
+            lambda c: [
+                task_from_row(r) for r in c.execute(QUERIES["waiting_tasks"], params).fetchall()
+            ]
         )
-        return [task_from_row(r) for r in rows]
 
     def break_leases(self, owners: Sequence[str], now: float) -> int:
         if not owners:
@@ -395,11 +535,15 @@ class _PostgresRound:
 
     @contextmanager
     def reading(self) -> Iterator[PostgresRoundReader]:
-        yield self.reader
+        with self.store._payloads(self.conn, deciding=True):
+            yield self.reader
 
     @contextmanager
     def writing(self) -> Iterator[PostgresRoundWriter]:
-        with self.store._transaction(self.conn):
+        with (
+            self.store._transaction(self.conn),
+            self.store._payloads(self.conn, deciding=True),
+        ):
             yield PostgresRoundWriter(self.conn)
             # Unmarked as the last statement before the commit, which saves a
             # transaction per round. A decider that takes one of these
@@ -407,6 +551,24 @@ class _PostgresRound:
             # and its own save is refused: it waits for this commit on the row
             # lock and then sees the new decision number.
             self.release()
+
+    def batched_writing(
+        self, rows: int
+    ) -> AbstractContextManager[rs.PostgresBatchedRoundWriter] | None:
+        """The write phase in one pipeline (``BatchingRoundBackend``); None for a
+        round with more rows than ``rs.BATCH_ROWS``, which COPY writes faster."""
+        if rows > rs.BATCH_ROWS:
+            return None
+        return rs.batched_transaction(
+            self.conn,
+            lambda: self.store._payloads(self.conn),
+            before_commit=self.release,
+            committed=self._count_commit,
+        )
+
+    def _count_commit(self) -> None:
+        with self.store._commits_lock:
+            self.store.commits += 1
 
     def release(self) -> None:
         """Unmark the executions this round took (if it has not already)."""

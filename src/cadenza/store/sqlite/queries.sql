@@ -40,11 +40,59 @@ WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
   AND (:parent_id IS NULL OR parent_id = :parent_id)
   AND (:since IS NULL OR created_at >= :since)
   AND (:until IS NULL OR created_at < :until)
+  AND (:updated_before IS NULL OR updated_at < :updated_before)
+  -- Every tag asked for is among the execution's (tags are kept without repeats).
+  AND (:tags IS NULL OR :tag_count = (
+        SELECT COUNT(*) FROM json_each(executions.tags) AS t
+        WHERE t.value IN (SELECT value FROM json_each(:tags))))
+  -- A LIKE pattern (see store/queries.py like_pattern); LIKE ignores ASCII case.
+  AND (:text IS NULL OR id LIKE :text ESCAPE '\' OR name LIKE :text ESCAPE '\')
   -- The page after the row (before_time, before_id), newest first.
   AND (:before_time IS NULL OR created_at < :before_time
        OR (created_at = :before_time AND id < :before_id))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit;
+
+-- name: count_executions
+-- The filters of list_executions (but paging), counted by status.
+SELECT status, COUNT(*) AS n FROM executions
+WHERE (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND status NOT IN (SELECT value FROM json_each(:excluding))
+  AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+  AND (:definition_id IS NULL OR definition_id = :definition_id)
+  AND (:since IS NULL OR created_at >= :since)
+  AND (:until IS NULL OR created_at < :until)
+  AND (:updated_before IS NULL OR updated_at < :updated_before)
+  -- Every tag asked for is among the execution's (tags are kept without repeats).
+  AND (:tags IS NULL OR :tag_count = (
+        SELECT COUNT(*) FROM json_each(executions.tags) AS t
+        WHERE t.value IN (SELECT value FROM json_each(:tags))))
+  -- A LIKE pattern (see store/queries.py like_pattern); LIKE ignores ASCII case.
+  AND (:text IS NULL OR id LIKE :text ESCAPE '\' OR name LIKE :text ESCAPE '\')
+GROUP BY status;
+
+-- name: execution_tags
+SELECT id, tags FROM executions WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: lost_leases
+-- Attempts that ended by losing their lease, counted per task of each live
+-- execution (the history of live executions only, through its primary key).
+SELECT h.execution_id, json_extract(h.payload, '$.task_id') AS task_id,
+       COUNT(*) AS lost, MAX(h.time) AS last_time, MAX(t.name) AS name, MAX(t.queue) AS queue
+FROM executions AS e
+JOIN history AS h ON h.execution_id = e.id
+LEFT JOIN tasks AS t
+  ON t.execution_id = h.execution_id AND t.task_id = json_extract(h.payload, '$.task_id')
+WHERE e.status NOT IN (SELECT value FROM json_each(:final))
+  AND h.type IN ('TaskAttemptFailed', 'TaskCompleted')
+  AND json_extract(h.payload, '$.error.type') IN (SELECT value FROM json_each(:error_types))
+GROUP BY h.execution_id, json_extract(h.payload, '$.task_id')
+HAVING COUNT(*) >= :at_least
+ORDER BY last_time DESC
+LIMIT :limit;
+
+-- name: set_execution_tags
+UPDATE executions SET tags = :tags WHERE id = :id;
 
 -- name: execution_counts
 SELECT kind, status, COUNT(*) AS n FROM executions GROUP BY kind, status;
@@ -56,9 +104,11 @@ SELECT queue, status, COUNT(*) AS n FROM tasks GROUP BY queue, status;
 SELECT 1 FROM executions WHERE id = :id;
 
 -- name: read_history
+-- A limit of -1 is none.
 SELECT seq, decision, time, type, payload FROM history
 WHERE execution_id = :id AND seq > :after
-ORDER BY seq;
+ORDER BY seq
+LIMIT :limit;
 
 -- name: forget_snapshots
 UPDATE executions SET snapshot = NULL, snapshot_seq = 0

@@ -13,12 +13,13 @@ by polling, since SQLite cannot notify them. SQL lives in ``queries.sql``.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 
 from cadenza.model.errors import (
@@ -27,8 +28,10 @@ from cadenza.model.errors import (
     StoreReadOnly,
     StoreUnavailable,
 )
-from cadenza.model.events import Event, RecordedEvent, TimerFired
+from cadenza.model.events import JSON, Event, RecordedEvent, TimerFired
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.store.blobs import PayloadScope, SQLiteBlobs, payload_scope, store_options
+from cadenza.store.claim_check import stored_bytes
 from cadenza.store.codec import (
     definition_from_row,
     definition_values,
@@ -36,15 +39,20 @@ from cadenza.store.codec import (
     recorded_event,
     task_from_row,
 )
+from cadenza.store.datastore import DatastoreEntry, DatastoreTable
 from cadenza.store.migrations import migrations_for
+from cadenza.store.payloads import PayloadLimits
 from cadenza.store.protocol import (
     ClaimRequest,
     DecideFn,
     FinishRequest,
+    LostLeases,
     RoundOutcome,
     RoundRequest,
     StoreCapabilities,
+    check_tags,
 )
+from cadenza.store.queries import like_pattern
 from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
 from cadenza.store.rounds import attempt_lost, run_round
 from cadenza.store.sqlite import round_statements as rs
@@ -55,6 +63,7 @@ T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 30_000
 _CACHED_STATEMENTS = 512
+_DATASTORE = DatastoreTable("sqlite")
 
 
 def path_from_url(url: str) -> str:
@@ -90,8 +99,22 @@ class SQLiteStore:
 
     capabilities = StoreCapabilities(multi_host=False, notifications=False)
 
-    def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "NORMAL",
+        payload_limits: PayloadLimits | None = None,
+        key_file: str | None = None,
+        blob_dir: str | None = None,
+    ) -> None:
         self.path = path
+        #: Values above ``payload_limits.inline_bytes`` go to the blob table;
+        #: secrets are encrypted with the key in ``key_file`` (or
+        #: ``CADENZA_KEY_FILE``) when there is one (see ``cadenza.store.codec``);
+        #: blobs are files in ``blob_dir`` (or ``CADENZA_BLOB_DIR``) when given.
+        self._options = store_options(payload_limits, key_file, blob_dir)
+        self.payload_limits = self._options.limits
         self._lock = threading.RLock()
         #: Whether the file could only be opened for reading (a read-only file or
         #: mount): listing and showing work, writing raises ``StoreReadOnly``.
@@ -173,7 +196,7 @@ class SQLiteStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translate():
+        with self._lock, self._translate(), self._payloads():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -185,12 +208,17 @@ class SQLiteStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translate():
+        with self._lock, self._translate(), self._payloads():
             yield self._conn
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock, self._translate():
+        with self._lock, self._translate(), self._payloads():
             return fn(self._conn)
+
+    def _payloads(self, *, deciding: bool = False) -> AbstractContextManager[PayloadScope]:
+        """The blob table and options the codec uses on this connection."""
+        blobs = self._options.blob_table(SQLiteBlobs(self._conn))
+        return payload_scope(blobs, self._options, deciding=deciding)
 
     def _migrate(self) -> None:
         migrations = migrations_for("sqlite")
@@ -208,6 +236,11 @@ class SQLiteStore:
             if current < newest:
                 rs.execute(conn, "set_schema_version", {"version": str(newest)})
 
+    def stored_payload_bytes(self, execution_id: str) -> int:
+        return self._read(
+            lambda c: stored_bytes(self._options.blob_table(SQLiteBlobs(c)), execution_id)
+        )
+
     def schema_version(self) -> int:
         row = self._read(lambda c: rs.execute(c, "schema_version").fetchone())
         return int(row[0]) if row else 0
@@ -215,6 +248,24 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    # --- the datastore (st2kv) ----------------------------------------------------------
+
+    def kv_set(self, entry: DatastoreEntry) -> None:
+        with self._write() as conn:
+            _DATASTORE.set(conn, entry)
+
+    def kv_get(self, scope: str, key: str, user: str = "") -> DatastoreEntry | None:
+        return self._read(lambda c: _DATASTORE.get(c, scope, key, user))
+
+    def kv_list(
+        self, prefix: str = "", *, scope: str | None = None, user: str | None = None
+    ) -> list[DatastoreEntry]:
+        return self._read(lambda c: _DATASTORE.list(c, prefix, scope=scope, user=user))
+
+    def kv_delete(self, scope: str, key: str, user: str = "") -> bool:
+        with self._write() as conn:
+            return _DATASTORE.delete(conn, scope, key, user)
 
     # --- definitions ------------------------------------------------------------------
 
@@ -240,8 +291,15 @@ class SQLiteStore:
     # --- executions and history -------------------------------------------------------
 
     def create_execution(
-        self, execution_id: str, definition: DefinitionRecord, first: Event, now: float
+        self,
+        execution_id: str,
+        definition: DefinitionRecord,
+        first: Event,
+        now: float,
+        *,
+        tags: Sequence[str] = (),
     ) -> None:
+        tags = check_tags(tags)
         with self._write() as conn:
             rs.execute(conn, "save_definition", definition_values(definition))
             rs.execute(
@@ -257,13 +315,23 @@ class SQLiteStore:
                     "parent_task_id": None,
                 },
             )
+            if tags:
+                params = {"id": execution_id, "tags": json.dumps(tags)}
+                rs.execute(conn, "set_execution_tags", params)
             rs.deliver(conn, [(execution_id, first)], now)
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
-        row = self._read(lambda c: rs.execute(c, "load_execution", {"id": execution_id}).fetchone())
-        if row is None:
+        # Rows become records inside the read: a large value is read from the
+        # blob table on the same connection.
+        found = self._read(
+            lambda c: [
+                execution_from_row(r)
+                for r in rs.execute(c, "load_execution", {"id": execution_id}).fetchall()
+            ]
+        )
+        if not found:
             raise ExecutionNotFound(f"no execution with id {execution_id!r}")
-        return execution_from_row(row)
+        return found[0]
 
     def list_executions(
         self,
@@ -277,26 +345,46 @@ class SQLiteStore:
         until: float | None = None,
         before: tuple[float, str] | None = None,
         parent_id: str | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
+        updated_before: float | None = None,
     ) -> list[ExecutionRecord]:
-        rows = self._read(
-            lambda c: rs.execute(
-                c,
-                "list_executions",
-                {
-                    "statuses": rs.sql_list(statuses) if statuses else None,
-                    "excluding": rs.sql_list(excluding),
-                    "kinds": None if kinds is None else rs.sql_list(kinds),
-                    "definition_id": definition_id,
-                    "parent_id": parent_id,
-                    "since": since,
-                    "until": until,
-                    "before_time": None if before is None else before[0],
-                    "before_id": None if before is None else before[1],
-                    "limit": limit,
-                },
-            ).fetchall()
+        params = _filters(statuses, excluding, kinds, definition_id, since, until, tags, text)
+        params.update(
+            parent_id=parent_id,
+            updated_before=updated_before,
+            before_time=None if before is None else before[0],
+            before_id=None if before is None else before[1],
+            limit=limit,
         )
-        return [execution_from_row(r) for r in rows]
+        return self._read(
+            lambda c: [
+                execution_from_row(r) for r in rs.execute(c, "list_executions", params).fetchall()
+            ]
+        )
+
+    def count_executions(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        excluding: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
+        definition_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
+        updated_before: float | None = None,
+    ) -> dict[str, int]:
+        params = _filters(statuses, excluding, kinds, definition_id, since, until, tags, text)
+        params["updated_before"] = updated_before
+        rows = self._read(lambda c: rs.execute(c, "count_executions", params).fetchall())
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    def execution_tags(self, execution_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        params = {"ids": rs.sql_list(execution_ids)}
+        rows = self._read(lambda c: rs.execute(c, "execution_tags", params).fetchall())
+        return {r["id"]: tuple(json.loads(r["tags"])) for r in rows}
 
     def execution_counts(self) -> dict[tuple[str, str], int]:
         rows = self._read(lambda c: rs.execute(c, "execution_counts").fetchall())
@@ -306,11 +394,35 @@ class SQLiteStore:
         rows = self._read(lambda c: rs.execute(c, "task_counts").fetchall())
         return {(r["queue"], r["status"]): int(r["n"]) for r in rows}
 
-    def read_history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
+    def read_history(
+        self, execution_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        params = {"id": execution_id, "after": after_seq, "limit": -1 if limit is None else limit}
+
         def read(c: sqlite3.Connection) -> list[RecordedEvent]:
             _require_execution(c, execution_id)
-            rows = rs.execute(c, "read_history", {"id": execution_id, "after": after_seq})
+            rows = rs.execute(c, "read_history", params)
             return [recorded_event(r) for r in rows]
+
+        return self._read(read)
+
+    def lost_leases(
+        self, error_types: Sequence[str], *, at_least: int = 2, limit: int = 100
+    ) -> list[LostLeases]:
+        params = {
+            "final": rs.sql_list(sorted(FINAL_EXECUTION_STATUSES)),
+            "error_types": rs.sql_list(error_types),
+            "at_least": at_least,
+            "limit": limit,
+        }
+        rows = self._read(lambda c: rs.execute(c, "lost_leases", params).fetchall())
+        return [LostLeases.of_row(r) for r in rows]
+
+    def snapshot_and_tail(self, execution_id: str) -> tuple[JSON, list[RecordedEvent]]:
+        def read(c: sqlite3.Connection) -> tuple[JSON, list[RecordedEvent]]:
+            _require_execution(c, execution_id)
+            snapshots, tails = SQLiteRoundReader(c).snapshots_and_tails([execution_id])
+            return snapshots.get(execution_id), tails[execution_id]
 
         return self._read(read)
 
@@ -348,7 +460,8 @@ class SQLiteStore:
         # A read first: an idle poll must not take the write lock (and count a commit).
         if not self._read(lambda c: rs.has_due_tasks(c, request, now)):
             return []
-        with self._write() as conn:
+        # A claimed task's input is used, not shown: a secret in it must decrypt.
+        with self._write() as conn, self._payloads(deciding=True):
             return rs.claim(conn, request, now)
 
     def heartbeat_tasks(
@@ -381,10 +494,10 @@ class SQLiteStore:
             rs.deliver(conn, [(request.execution_id, e) for e in request.finish.events], now)
 
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
-        rows = self._read(
-            lambda c: rs.execute(c, "expired_tasks", {"now": now, "limit": limit}).fetchall()
+        params = {"now": now, "limit": limit}
+        return self._read(
+            lambda c: [task_from_row(r) for r in rs.execute(c, "expired_tasks", params).fetchall()]
         )
-        return [task_from_row(r) for r in rows]
 
     def held_task(
         self, execution_id: str, task_id: str, attempt: int, owner: str
@@ -395,14 +508,16 @@ class SQLiteStore:
             "attempt": attempt,
             "owner": owner,
         }
-        row = self._read(lambda c: rs.execute(c, "held_task", params).fetchone())
-        return None if row is None else task_from_row(row)
+        found = self._read(
+            lambda c: [task_from_row(r) for r in rs.execute(c, "held_task", params).fetchall()]
+        )
+        return found[0] if found else None
 
     def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
-        rows = self._read(
-            lambda c: rs.execute(c, "waiting_tasks", {"id": execution_id, "name": name}).fetchall()
+        params = {"id": execution_id, "name": name}
+        return self._read(
+            lambda c: [task_from_row(r) for r in rs.execute(c, "waiting_tasks", params).fetchall()]
         )
-        return [task_from_row(r) for r in rows]
 
     def break_leases(self, owners: Sequence[str], now: float) -> int:
         if not owners:
@@ -459,13 +574,38 @@ class _SQLiteRound:
     def reading(self) -> Iterator[SQLiteRoundReader]:
         # Plain reads, no read transaction: a row that moves between two of them
         # only makes the decision stale, and the write phase refuses it.
-        with self.store._reading() as conn:
+        with self.store._reading() as conn, self.store._payloads(deciding=True):
             yield SQLiteRoundReader(conn)
 
     @contextmanager
     def writing(self) -> Iterator[SQLiteRoundWriter]:
-        with self.store._write() as conn:
+        with self.store._write() as conn, self.store._payloads(deciding=True):
             yield SQLiteRoundWriter(conn)
+
+
+def _filters(
+    statuses: Sequence[str],
+    excluding: Sequence[str],
+    kinds: Sequence[str] | None,
+    definition_id: str | None,
+    since: float | None,
+    until: float | None,
+    tags: Sequence[str],
+    text: str | None,
+) -> dict[str, object]:
+    """The parameters of the filters ``list_executions`` and ``count_executions`` share."""
+    wanted = sorted(set(tags))
+    return {
+        "statuses": rs.sql_list(statuses) if statuses else None,
+        "excluding": rs.sql_list(excluding),
+        "kinds": None if kinds is None else rs.sql_list(kinds),
+        "definition_id": definition_id,
+        "since": since,
+        "until": until,
+        "tags": rs.sql_list(wanted) if wanted else None,
+        "tag_count": len(wanted),
+        "text": like_pattern(text),
+    }
 
 
 def _require_execution(conn: sqlite3.Connection, execution_id: str) -> None:

@@ -1,0 +1,90 @@
+"""What an execution looks like to people and programs: its row, its history,
+the views its front end projects, what its interpreter makes of it, and which
+values to mask when showing any of these. ``Engine`` offers these as its methods.
+"""
+
+from __future__ import annotations
+
+from cadenza.engine.datastore_snapshot import decrypted_secrets
+from cadenza.engine.front_ends import FrontEnds
+from cadenza.engine.interpreter_cache import InterpreterCache
+from cadenza.interpreters.protocol import ExecutionView
+from cadenza.interpreters.replay import replay_into
+from cadenza.model.errors import InputError
+from cadenza.model.events import JSON, ExecutionStarted, RecordedEvent
+from cadenza.model.secrets import secrets_at
+from cadenza.store.protocol import Store
+from cadenza.store.records import ExecutionRecord
+
+
+class ExecutionViews:
+    """The reading part of ``Engine`` (it provides the store, the front ends, the
+    compiled interpreters and the cache of secrets used here)."""
+
+    store: Store
+    front_ends: FrontEnds
+    _interpreters: InterpreterCache
+    _secrets: dict[str, list[str]]
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        """The execution's row (``ExecutionNotFound`` if there is none)."""
+        return self.store.load_execution(execution_id)
+
+    def history(self, execution_id: str, after_seq: int = 0) -> list[RecordedEvent]:
+        """The execution's recorded events after ``after_seq``."""
+        return self.store.read_history(execution_id, after_seq)
+
+    def secrets_of(self, execution_id: str) -> list[str]:
+        """The values marked secret in the execution's input, and the clear texts of
+        the encrypted datastore values it recorded, for masking what is shown
+        (see ``cadenza.model.secrets``)."""
+        found = self._secrets.get(execution_id)
+        if found is None:
+            first = self.store.read_history(execution_id)[:1]
+            started = first[0].event if first else None
+            if not isinstance(started, ExecutionStarted):
+                return []  # not decided yet: nothing recorded to show, nor to cache
+            found = secrets_at(started.input, started.meta.get("secret_paths") or [])
+            found += decrypted_secrets(started.meta, self.front_ends.settings.secret_key)
+            found.sort(key=len, reverse=True)  # a longer secret is masked first
+            if len(self._secrets) > 10_000:
+                self._secrets.clear()
+            self._secrets[execution_id] = found
+        return found
+
+    def history_view(self, execution_id: str, view: str) -> JSON:
+        """The history projected by its front end's view named ``view``."""
+        record = self.get(execution_id)
+        views = self.front_ends.require(record.kind).history_views()
+        if view not in views:
+            offered = ", ".join(sorted(views)) or "none"
+            raise InputError(
+                f"{record.kind} executions offer no history view {view!r} (offered: {offered})",
+                view=view,
+            )
+        return views[view](self.history(execution_id))
+
+    def describe(self, execution_id: str) -> ExecutionView:
+        """The execution as its interpreter sees it, rebuilt from history."""
+        record = self.get(execution_id)
+        interpreter = self._interpreters.get(record.definition_id)
+        if interpreter is None:
+            interpreter = self._interpreters.compile(
+                self.store.load_definition(record.definition_id)
+            )
+        # The saved snapshot and the events after it: replaying a long history
+        # from the start (a 5,000-item fan-out) takes seconds.
+        snapshot, tail = self.store.snapshot_and_tail(execution_id)
+        state = interpreter.new_state() if snapshot is None else interpreter.load_state(snapshot)
+        replay_into(interpreter, state, tail)
+        return interpreter.describe(state)
+
+    def is_settled(self, record: ExecutionRecord) -> bool:
+        """Whether nothing more happens to this execution on its own: it is
+        final, or waits for an operator (by its front end's statuses)."""
+        front_end = self.front_ends.require(record.kind)
+        return record.status in front_end.final_statuses | front_end.waiting_statuses
+
+    def is_final(self, record: ExecutionRecord) -> bool:
+        """Whether the execution is over, by its front end's final statuses."""
+        return record.status in self.front_ends.require(record.kind).final_statuses

@@ -1,0 +1,172 @@
+"""Workflow ids: a caller's name for a workflow, unique among its open runs.
+
+An execution id names one run. A **workflow id** is the caller's own name
+for the work ("order-1234"): at most one open run has it at a time, and it
+travels along a continue-as-new chain, so the caller can find the current
+run, or signal it, without knowing run ids. ``Engine`` offers these methods:
+
+* :meth:`WorkflowIds.start_workflow` starts a run under a workflow id, and
+  refuses (``OperationRefused``, naming the open run) while a run with that
+  id is open;
+* :meth:`WorkflowIds.signal_with_start` signals the open run with that id,
+  or starts one and delivers the signal before its first decision (SWF's and
+  Temporal's signal-with-start), so no signal is lost to a race with the start;
+* :meth:`WorkflowIds.open_run` finds the open run of a workflow id.
+
+A run of a workflow id has an execution id ``<workflow id>@<unique part>``
+(:func:`cadenza.model.ids.run_of_workflow`; a continued run's unique part is
+derived from the run it continues), so finding the open run needs only the
+rows of the open executions, even of runs not decided yet. The workflow code
+reads the id from ``ExecutionStarted.context["workflow_id"]`` (first run) or
+``meta["parent"]["workflow_id"]`` (continued run). The store has no index on
+workflow ids yet: the lookup scans the open executions of the kind, and the
+check and the start are two steps, so two callers racing on one id within
+that gap can both start.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+
+from cadenza.engine.clock import Clock
+from cadenza.engine.wake import WakeUp
+from cadenza.model.errors import DefinitionNotFound, InputError, OperationRefused
+from cadenza.model.events import JSON, SignalReceived
+from cadenza.model.ids import run_of_workflow, workflow_of_run
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.store.protocol import Store
+from cadenza.store.records import DefinitionRecord, ExecutionRecord
+
+#: Where a run keeps its workflow id (in ``ExecutionStarted.context``).
+WORKFLOW_ID = "workflow_id"
+_PAGE = 500
+
+
+class WorkflowIds:
+    """The workflow-id part of ``Engine`` (it provides the store, the clock, the
+    wake-up, and the methods declared here)."""
+
+    store: Store
+    clock: Clock
+    _wake: WakeUp
+
+    def start(
+        self,
+        definition: DefinitionRecord,
+        input: JSON = None,
+        *,
+        context: Mapping[str, JSON] | None = None,
+        execution_id: str | None = None,
+    ) -> str:
+        raise NotImplementedError
+
+    def signal(self, execution_id: str, name: str, data: JSON = None, *, by: str = "") -> None:
+        raise NotImplementedError
+
+    def start_workflow(
+        self,
+        definition: DefinitionRecord,
+        input: JSON = None,
+        *,
+        workflow_id: str,
+    ) -> str:
+        """Start a run of ``definition`` under ``workflow_id``; return the run's id
+        (``<workflow id>@<uuid>``).
+
+        Refused with ``OperationRefused`` (``details["execution_id"]`` names it)
+        while another run with this workflow id is open.
+        """
+        _check_id(workflow_id)
+        running = self.open_run(workflow_id, kind=definition.kind)
+        if running is not None:
+            raise OperationRefused(
+                f"workflow id {workflow_id!r} is taken by the open run {running.id} "
+                f"({running.name}, {running.status}): one open run per workflow id",
+                workflow_id=workflow_id,
+                execution_id=running.id,
+                status=running.status,
+            )
+        return self.start(
+            definition,
+            input,
+            context={WORKFLOW_ID: workflow_id},
+            execution_id=run_of_workflow(workflow_id, str(uuid.uuid4())),
+        )
+
+    def signal_with_start(
+        self,
+        definition: DefinitionRecord | str,
+        workflow_id: str,
+        name: str,
+        data: JSON = None,
+        *,
+        input: JSON = None,
+        by: str = "",
+    ) -> str:
+        """Send the signal ``name`` to the open run of ``workflow_id``, or start a run
+        of ``definition`` with ``input`` under that id and deliver the signal with
+        its start (the run sees it from its first decision). Return the run's id.
+
+        ``definition`` is a definition, or the id or name (newest version) of a
+        registered one.
+        """
+        _check_id(workflow_id)
+        if isinstance(definition, str):
+            definition = self.definition_by_reference(definition)
+        running = self.open_run(workflow_id, kind=definition.kind)
+        if running is not None:
+            self.signal(running.id, name, data, by=by)
+            return running.id
+        execution_id = self.start_workflow(definition, input, workflow_id=workflow_id)
+        # In the inbox right after ExecutionStarted: both are one decision's inputs.
+        self.store.deliver(
+            execution_id, [SignalReceived(name=name, data=data, by=by)], self.clock.now()
+        )
+        self._wake.set()
+        return execution_id
+
+    def definition_by_reference(self, reference: str) -> DefinitionRecord:
+        """The definition with id ``reference``, else the newest one registered
+        under the name ``reference`` (``DefinitionNotFound`` if neither)."""
+        try:
+            return self.store.load_definition(reference)
+        except DefinitionNotFound:
+            named = self.store.list_definitions(name=reference, limit=1)
+            if named:
+                return named[0]
+        raise DefinitionNotFound(
+            f"no definition with id or name {reference!r} is registered", reference=reference
+        )
+
+    def open_run(self, workflow_id: str, *, kind: str | None = None) -> ExecutionRecord | None:
+        """The open (not final) run with ``workflow_id`` (of ``kind`` when given), if any."""
+        for record in self._open_executions(kind):
+            if workflow_of_run(record.id) == workflow_id:
+                return record
+        return None
+
+    def _open_executions(self, kind: str | None) -> Iterator[ExecutionRecord]:
+        before: tuple[float, str] | None = None
+        excluding = sorted(FINAL_EXECUTION_STATUSES)
+        kinds = [kind] if kind is not None else None
+        while True:
+            page = self.store.list_executions(
+                limit=_PAGE, excluding=excluding, kinds=kinds, before=before
+            )
+            yield from page
+            if len(page) < _PAGE:
+                return
+            before = (page[-1].created_at, page[-1].id)
+
+
+def _check_id(workflow_id: object) -> None:
+    if (
+        not isinstance(workflow_id, str)
+        or not workflow_id.strip()
+        or workflow_id != workflow_id.strip()
+    ):
+        raise InputError(
+            f"a workflow id must be non-empty text without spaces around it, not {workflow_id!r}",
+            workflow_id=workflow_id,
+        )

@@ -1,0 +1,285 @@
+"""The blob table: large values kept once, addressed by the SHA-256 of their text.
+
+A store opens a *payload scope* around each use of its connection
+(``payload_scope``). Inside it, the codec (``cadenza.store.codec``) keeps
+values above the inline threshold here and reads them back, on the same
+connection and in the same transaction as the row that refers to them: a
+reference is never saved without its blob, and a rolled-back round leaves
+neither. A blob is written once; a second write of the same text changes
+nothing.
+
+The scope also carries what else the codec needs from its store: the
+payload limits and the key that encrypts secrets at rest.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from cadenza.encryption import SecretKey, configured_key
+from cadenza.model.errors import HistoryCorrupt
+from cadenza.store.blob_directory import DirectoryBlobs
+from cadenza.store.payloads import PayloadLimits
+from cadenza.store.secrets_at_rest import KnownSecrets
+
+if TYPE_CHECKING:
+    from cadenza.store.postgres.connections import Connection
+
+
+#: The environment variable naming a directory to keep blobs in.
+BLOB_DIR_VARIABLE = "CADENZA_BLOB_DIR"
+
+#: What a stored text that holds blob references starts with (no JSON text
+#: starts with "@"; see ``cadenza.store.claim_check``), and a LIKE pattern for it.
+CLAIM_PREFIX = "@claim:"
+CLAIM_PATTERN = CLAIM_PREFIX + "%"
+
+
+class BlobTable(Protocol):
+    """Where blobs are kept: the store's own table, on its current connection."""
+
+    def put(self, digest: str, data: bytes, now: float) -> None:
+        """Keep ``data`` under ``digest`` (nothing changes if it is kept already)."""
+
+    def get(self, digests: Sequence[str]) -> dict[str, bytes]:
+        """The blobs among ``digests`` that are kept."""
+
+    def present(self, digest: str) -> bool:
+        """Whether the blob ``digest`` is kept (as this transaction sees it)."""
+
+    def history_payloads(self, execution_id: str) -> tuple[int, list[str]]:
+        """The bytes of the execution's history rows, and those of its rows that
+        hold blob references."""
+
+    def sizes(self, digests: Sequence[str]) -> int:
+        """The bytes of the blobs among ``digests`` (each counted once)."""
+
+
+class SQLiteBlobs:
+    """The ``blobs`` table of a SQLite store, on one connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def put(self, digest: str, data: bytes, now: float) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO blobs (digest, size, data, created_at) VALUES (?, ?, ?, ?)",
+            (digest, len(data), data, now),
+        )
+
+    def get(self, digests: Sequence[str]) -> dict[str, bytes]:
+        wanted = sorted(set(digests))
+        marks = ", ".join("?" for _ in wanted)
+        rows = self.conn.execute(
+            f"SELECT digest, data FROM blobs WHERE digest IN ({marks})", wanted
+        ).fetchall()
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    def present(self, digest: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM blobs WHERE digest = ?", (digest,)).fetchone()
+        return row is not None
+
+    def history_payloads(self, execution_id: str) -> tuple[int, list[str]]:
+        [total] = self.conn.execute(
+            "SELECT COALESCE(SUM(LENGTH(CAST(payload AS BLOB))), 0) FROM history "
+            "WHERE execution_id = ?",
+            (execution_id,),
+        ).fetchone()
+        claims = self.conn.execute(
+            "SELECT payload FROM history WHERE execution_id = ? AND payload LIKE ?",
+            (execution_id, CLAIM_PATTERN),
+        ).fetchall()
+        return int(total), [str(row[0]) for row in claims]
+
+    def sizes(self, digests: Sequence[str]) -> int:
+        wanted = sorted(set(digests))
+        if not wanted:
+            return 0
+        marks = ", ".join("?" for _ in wanted)
+        [total] = self.conn.execute(
+            f"SELECT COALESCE(SUM(size), 0) FROM blobs WHERE digest IN ({marks})", wanted
+        ).fetchone()
+        return int(total)
+
+
+class PostgresBlobs:
+    """The ``blobs`` table of a PostgreSQL store, on one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def put(self, digest: str, data: bytes, now: float) -> None:
+        self.conn.execute(
+            "INSERT INTO blobs (digest, size, data, created_at) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (digest) DO NOTHING",
+            (digest, len(data), data, now),
+        )
+
+    def get(self, digests: Sequence[str]) -> dict[str, bytes]:
+        rows = self.conn.execute(
+            "SELECT digest, data FROM blobs WHERE digest = ANY(%s)", (sorted(set(digests)),)
+        ).fetchall()
+        found: dict[str, bytes] = {}
+        for row in rows:
+            found[str(row["digest"])] = bytes(row["data"])
+        return found
+
+    def present(self, digest: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM blobs WHERE digest = %s", (digest,)).fetchone()
+        return row is not None
+
+    def history_payloads(self, execution_id: str) -> tuple[int, list[str]]:
+        total = self.conn.execute(
+            "SELECT COALESCE(SUM(OCTET_LENGTH(payload)), 0) AS n FROM history "
+            "WHERE execution_id = %s",
+            (execution_id,),
+        ).fetchone()
+        claims = self.conn.execute(
+            "SELECT payload FROM history WHERE execution_id = %s AND payload LIKE %s",
+            (execution_id, CLAIM_PATTERN),
+        ).fetchall()
+        return int(total["n"]) if total else 0, [str(row["payload"]) for row in claims]
+
+    def sizes(self, digests: Sequence[str]) -> int:
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE digest = ANY(%s)",
+            (sorted(set(digests)),),
+        ).fetchone()
+        return int(row["n"]) if row else 0
+
+
+class DigestCache:
+    """The SHA-256 of recently kept long texts, least recently used dropped first.
+
+    Only a shortcut: a digest found here is still checked against the blob
+    table before a reference to it is saved (the transaction that kept it may
+    have been rolled back).
+    """
+
+    def __init__(self, max_chars: int = 64 * 1024 * 1024) -> None:
+        self.max_chars = max_chars
+        self._lock = threading.Lock()
+        self._digests: OrderedDict[str, str] = OrderedDict()
+        self._chars = 0
+
+    def get(self, text: str) -> str | None:
+        """The digest kept for ``text``, if any."""
+        with self._lock:
+            digest = self._digests.get(text)
+            if digest is not None:
+                self._digests.move_to_end(text)
+            return digest
+
+    def add(self, text: str, digest: str) -> None:
+        """Remember ``digest`` for ``text``."""
+        if len(text) > self.max_chars:
+            return
+        with self._lock:
+            if text in self._digests:
+                return
+            self._digests[text] = digest
+            self._chars += len(text)
+            while self._chars > self.max_chars:
+                dropped, _ = self._digests.popitem(last=False)
+                self._chars -= len(dropped)
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """What a store's codec needs besides its connection: the payload limits and,
+    when secrets are kept encrypted, where the key comes from."""
+
+    limits: PayloadLimits
+    #: Returns the key (None: no key configured, secrets are kept as given).
+    key: Callable[[], SecretKey | None]
+    #: The time a blob is written at (stores pass their clock's reading; the
+    #: codec reads no clock).
+    now: Callable[[], float]
+    #: Digests of long texts kept lately, so that one kept again (a result that
+    #: stays in a workflow's state, snapshot after snapshot) is not hashed again.
+    digests: DigestCache = field(default_factory=lambda: DigestCache())
+    #: Keep blobs as files here instead of in the blob table (None: the table).
+    blob_dir: Path | None = None
+    #: Secret texts met lately: stored encrypted wherever they appear whole.
+    secrets: KnownSecrets = field(default_factory=lambda: KnownSecrets())
+
+    def blob_table(self, table: BlobTable) -> BlobTable:
+        """Where blobs go for a store whose own table is ``table``."""
+        return table if self.blob_dir is None else DirectoryBlobs(self.blob_dir, table)
+
+
+@dataclass(frozen=True)
+class PayloadScope:
+    """The blob table and options of the store operation running on this thread."""
+
+    blobs: BlobTable
+    options: StoreOptions
+    #: Whether values are read to be used, to decide with or to run a task
+    #: (a secret must then be readable: without the key it is an error, not a
+    #: ciphertext handed to a workflow or an action), rather than to be shown.
+    deciding: bool = False
+
+
+_current: ContextVar[PayloadScope | None] = ContextVar("cadenza_payload_scope", default=None)
+
+
+@contextmanager
+def payload_scope(
+    blobs: BlobTable, options: StoreOptions, *, deciding: bool = False
+) -> Iterator[PayloadScope]:
+    """Make ``blobs`` and ``options`` the codec's inside the ``with`` block."""
+    scope = PayloadScope(blobs, options, deciding)
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
+
+
+def current_scope() -> PayloadScope | None:
+    """The scope of the store operation running here, if any."""
+    return _current.get()
+
+
+def required_scope(what: str) -> PayloadScope:
+    """The current scope; ``HistoryCorrupt`` when ``what`` (a stored reference)
+    is read outside any store operation."""
+    scope = _current.get()
+    if scope is None:
+        raise HistoryCorrupt(f"{what} was read outside a store operation: its blob is out of reach")
+    return scope
+
+
+def store_options(
+    limits: PayloadLimits | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+    blob_dir: str | os.PathLike[str] | None = None,
+) -> StoreOptions:
+    """A store's options: ``limits`` (default: from the environment), the key in
+    ``key_file`` (default: ``CADENZA_KEY_FILE``), read once when first needed,
+    and the directory blobs are kept in (default: ``CADENZA_BLOB_DIR``, else
+    the store's blob table)."""
+    found: list[SecretKey | None] = []
+    directory = blob_dir or os.environ.get(BLOB_DIR_VARIABLE)
+
+    def key() -> SecretKey | None:
+        if not found:
+            found.append(configured_key(key_file))
+        return found[0]
+
+    return StoreOptions(
+        limits=limits if limits is not None else PayloadLimits.from_environment(),
+        key=key,
+        now=time.time,
+        blob_dir=Path(directory) if directory else None,
+    )
