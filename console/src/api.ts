@@ -1,6 +1,6 @@
 /**
- * The console's only way to the server: the public HTTP API (`/v1/...`,
- * `/metrics`). What the console can do, any client can do.
+ * The console's only way to the server: the public HTTP API (`/v1/...`).
+ * What the console can do, any client can do.
  */
 
 const TOKEN_KEY = "cadenza.token";
@@ -35,18 +35,27 @@ export function onUnauthorized(listener: () => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-async function request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+async function request(
+  method: string,
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+  etag?: string,
+): Promise<Response> {
   const headers: Record<string, string> = { accept: "application/json" };
   const bearer = token();
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers["content-type"] = "application/json";
+  if (etag) headers["if-none-match"] = etag;
   const response = await fetch(path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal,
+    // A conditional request is ours to make: the browser's cache must not turn a 304 into a 200.
+    cache: etag ? "no-store" : "default",
   });
-  if (!response.ok) {
+  if (!response.ok && !(etag && response.status === 304)) {
     let code = "http.error";
     let message = `${method} ${path}: HTTP ${response.status}`;
     let details: unknown = null;
@@ -66,6 +75,30 @@ async function request(method: string, path: string, body?: unknown, signal?: Ab
 
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   return (await (await request("GET", path, undefined, signal)).json()) as T;
+}
+
+/** Answers kept for conditional requests, by path: the API's ETag and the parsed body. */
+const polled = new Map<string, { etag: string; value: unknown }>();
+const POLLED_KEPT = 100;
+
+/**
+ * GET for pages that ask again and again (lists, counts, one execution): the
+ * answer's ETag goes back as If-None-Match, and an unchanged answer is a 304
+ * with no body. It resolves to the very object it resolved to last time, so
+ * a component that keeps it re-renders nothing.
+ */
+export async function getPolled<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const kept = polled.get(path);
+  const response = await request("GET", path, undefined, signal, kept?.etag);
+  if (response.status === 304 && kept) return kept.value as T;
+  const value = (await response.json()) as T;
+  const etag = response.headers.get("etag");
+  if (etag) {
+    polled.delete(path);
+    polled.set(path, { etag, value });
+    if (polled.size > POLLED_KEPT) polled.delete(polled.keys().next().value as string);
+  }
+  return value;
 }
 
 export async function postJson<T>(path: string, body: unknown = {}): Promise<T> {
@@ -103,6 +136,33 @@ export interface Execution {
   last_seq: number;
   final: boolean | null;
   settled: boolean | null;
+  tags: string[];
+}
+
+export interface ExecutionCounts {
+  counts: Record<string, number>;
+  total: number;
+}
+
+export interface LostLease {
+  execution_id: string;
+  task_id: string;
+  name: string | null;
+  queue: string | null;
+  lost: number;
+  last_time: number;
+}
+
+export interface Queue {
+  queue: string;
+  tasks: Record<string, number>;
+  last_poll: number | null;
+  polled_recently: boolean;
+}
+
+export interface QueueList {
+  recent: number;
+  queues: Queue[];
 }
 
 export interface ExecutionList {
@@ -156,26 +216,4 @@ export async function fullHistory(executionId: string, signal?: AbortSignal): Pr
     after = page.next_after_seq;
   }
   return events;
-}
-
-/**
- * Executions counted by status, from the Prometheus gauge `cadenza_executions{kind,status}`
- * of `/metrics`: the API has no count endpoint, and this one is read from the store at each
- * scrape, so it covers every execution, not just the page shown.
- */
-export async function countsByStatus(kinds: string[]): Promise<Map<string, number>> {
-  const text = await getText("/metrics");
-  const counts = new Map<string, number>();
-  const line = /^cadenza_executions\{([^}]*)\}\s+([0-9.eE+-]+)$/;
-  for (const row of text.split("\n")) {
-    const found = line.exec(row.trim());
-    if (!found) continue;
-    const labels = Object.fromEntries(
-      [...found[1].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (kinds.length && !kinds.includes(labels.kind)) continue;
-    const status = labels.status ?? "?";
-    counts.set(status, (counts.get(status) ?? 0) + Number(found[2]));
-  }
-  return counts;
 }

@@ -10,6 +10,43 @@ export interface SfnEvent {
   timestamp: number;
   stateEnteredEventDetails?: { name: string };
   stateExitedEventDetails?: { name: string };
+  mapStateStartedEventDetails?: { length: number };
+  [details: string]: unknown;
+}
+
+/** How a Map state's iterations went: how many items, started, and how each ended. */
+export interface MapCounts {
+  items: number | null;
+  started: number;
+  succeeded: number;
+  failed: number;
+  aborted: number;
+}
+
+/** Each Map state's iteration counts, by its name (from its Map* events). */
+export function mapCounts(events: SfnEvent[]): Map<string, MapCounts> {
+  const counts = new Map<string, MapCounts>();
+  const of = (name: string): MapCounts => {
+    let found = counts.get(name);
+    if (!found) {
+      found = { items: null, started: 0, succeeded: 0, failed: 0, aborted: 0 };
+      counts.set(name, found);
+    }
+    return found;
+  };
+  let current: string | null = null;
+  for (const event of events) {
+    if (event.type === "MapStateEntered" && event.stateEnteredEventDetails) current = event.stateEnteredEventDetails.name;
+    if (event.type === "MapStateStarted" && current !== null) of(current).items = event.mapStateStartedEventDetails?.length ?? null;
+    const ended = /^MapIteration(Started|Succeeded|Failed|Aborted)$/.exec(event.type);
+    if (!ended) continue;
+    const details = event[`mapIteration${ended[1]}EventDetails`] as { name?: string } | undefined;
+    const name = details?.name ?? current;
+    if (!name) continue;
+    const key = ended[1].toLowerCase() as "started" | "succeeded" | "failed" | "aborted";
+    of(name)[key] += 1;
+  }
+  return counts;
 }
 
 /** Each state's span; a state still open when the execution failed is the one that failed. */

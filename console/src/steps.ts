@@ -3,7 +3,8 @@
  * source in the browser: Orquesta tasks and their `next` transitions, a state
  * machine's States with Next, Choices, Default and Catch, a saga's stages
  * (each node of a stage follows every node of the stage before). Map and
- * Parallel states and subsagas are one step each (their insides are not drawn).
+ * Parallel states and subsagas are one step each; `innerMachines` reads the
+ * states inside a Map or a Parallel's branches, to draw on demand.
  */
 import { parse as parseYaml } from "yaml";
 
@@ -41,6 +42,29 @@ export function stepsOf(kind: string, source: string): Steps | null {
     return null; // a definition the server took but this reader does not: no graph
   }
   return null;
+}
+
+/** An input an Orquesta workflow declares, with its default (null when it has none). */
+export interface DeclaredInput {
+  name: string;
+  default: unknown;
+}
+
+/** The inputs an Orquesta workflow declares (`input: [name, {name: default}]`); null when unreadable. */
+export function orquestaInputs(source: string): DeclaredInput[] | null {
+  try {
+    const document: unknown = parseYaml(source);
+    if (!isMapping(document) || !Array.isArray(document.input)) return null;
+    return document.input.flatMap((entry: unknown) =>
+      isMapping(entry)
+        ? Object.entries(entry).map(([name, value]) => ({ name, default: value ?? null }))
+        : typeof entry === "string"
+          ? [{ name: entry, default: null }]
+          : [],
+    );
+  } catch {
+    return null;
+  }
 }
 
 function targets(value: unknown): string[] {
@@ -128,4 +152,42 @@ function sagaSteps(document: unknown): Steps | null {
     before = names;
   }
   return { steps, transitions };
+}
+
+/** The states inside a Map (one part) or a Parallel state (a part per branch). */
+export interface InnerMachine {
+  state: string;
+  type: "Map" | "Parallel";
+  parts: { label: string; steps: Steps }[];
+}
+
+/** The Map and Parallel states of a state machine's source, with what is inside them. */
+export function innerMachines(source: string): InnerMachine[] {
+  let document: unknown;
+  try {
+    document = JSON.parse(source);
+  } catch {
+    try {
+      document = parseYaml(source);
+    } catch {
+      return [];
+    }
+  }
+  if (!isMapping(document) || !isMapping(document.States)) return [];
+  const found: InnerMachine[] = [];
+  for (const [name, state] of Object.entries(document.States)) {
+    if (!isMapping(state)) continue;
+    if (state.Type === "Map") {
+      const inside = state.ItemProcessor ?? state.Iterator;
+      const steps = stateSteps(inside);
+      if (steps) found.push({ state: name, type: "Map", parts: [{ label: "each item", steps }] });
+    } else if (state.Type === "Parallel" && Array.isArray(state.Branches)) {
+      const parts = state.Branches.flatMap((branch, index) => {
+        const steps = stateSteps(branch);
+        return steps ? [{ label: `branch ${index + 1}`, steps }] : [];
+      });
+      if (parts.length) found.push({ state: name, type: "Parallel", parts });
+    }
+  }
+  return found;
 }

@@ -127,24 +127,30 @@ export function JsonEditor({
   initial,
   onSubmit,
   submitLabel,
+  check,
 }: {
   id: string;
   label: string;
   initial: string;
   onSubmit: (value: unknown) => void;
   submitLabel: string;
+  /** What is wrong with a parsed value, or null when it may be sent. */
+  check?: (value: unknown) => string | null;
 }) {
   const [text, setText] = useState(initial);
   const [problem, setProblem] = useState<string | null>(null);
   const submit = (event: Event) => {
     event.preventDefault();
+    let value: unknown;
     try {
-      const value: unknown = text.trim() ? JSON.parse(text) : null;
-      setProblem(null);
-      onSubmit(value);
+      value = text.trim() ? JSON.parse(text) : null;
     } catch (error) {
       setProblem(`Not JSON: ${(error as Error).message}`);
+      return;
     }
+    const wrong = check ? check(value) : null;
+    setProblem(wrong);
+    if (!wrong) onSubmit(value);
   };
   return (
     <form class="json-editor" onSubmit={submit}>

@@ -14,6 +14,8 @@ export interface Span {
   failedAttempts: number;
   /** While the task is open: what it waits on, as far as history tells. */
   waitingOn?: string | null;
+  /** The worker queue of a task that waits for a worker to take it. */
+  queue?: string | null;
 }
 
 function errorText(error: unknown): string {
@@ -30,6 +32,7 @@ export function spansOf(events: HistoryEvent[]): Span[] {
       const name = typeof event.payload.name === "string" && event.payload.name ? event.payload.name : taskId;
       const delay = Number(event.payload.delay ?? 0);
       const meta = (event.payload.meta ?? {}) as Record<string, unknown>;
+      const queueName = typeof meta.queue === "string" ? meta.queue : "default";
       const queue = typeof meta.queue === "string" ? ` on queue ${meta.queue}` : "";
       const waitingOn =
         event.type === "ChildStarted"
@@ -37,7 +40,8 @@ export function spansOf(events: HistoryEvent[]): Span[] {
           : delay > 0
             ? `a timer until ${formatTime(event.time + delay)}`
             : `a worker to run it${queue}`;
-      spans.set(taskId, { taskId, name, start: event.time, end: null, status: "scheduled", failedAttempts: 0, waitingOn });
+      const onQueue = event.type === "TaskScheduled" && delay <= 0 ? queueName : null;
+      spans.set(taskId, { taskId, name, start: event.time, end: null, status: "scheduled", failedAttempts: 0, waitingOn, queue: onQueue });
       continue;
     }
     const span = spans.get(taskId);
@@ -45,6 +49,7 @@ export function spansOf(events: HistoryEvent[]): Span[] {
     if (event.type === "TaskStarted") {
       span.status = "running";
       span.waitingOn = `its worker ${String(event.payload.worker ?? "")} to finish`;
+      span.queue = null;
     } else if (event.type === "TaskAttemptFailed") {
       span.failedAttempts += 1;
       const retryIn = Number(event.payload.retry_in ?? 0);
@@ -53,6 +58,7 @@ export function spansOf(events: HistoryEvent[]): Span[] {
     } else if (event.type === "TaskSuspended") {
       span.status = String(event.payload.status ?? "pending");
       span.waitingOn = "an answer from a person";
+      span.queue = null;
     } else if (event.type === "TaskCompleted") {
       span.end = event.time;
       span.status = String(event.payload.status ?? "succeeded");

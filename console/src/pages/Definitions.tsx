@@ -4,6 +4,8 @@ import { type Definition, type Execution, getJson, postJson, query } from "../ap
 import { ErrorMessage, Section } from "../components/common";
 import { StepGraph } from "../components/Graph";
 import { JsonEditor } from "../components/SchemaForm";
+import { SourceView } from "../components/Source";
+import { orquestaInputs } from "../steps";
 import { formatTime } from "../format";
 import { navigate } from "../router";
 import { stepsOf } from "../steps";
@@ -89,6 +91,11 @@ export function DefinitionPage({ id }: { id: string }) {
     [definition],
   );
 
+  const declared = useMemo(
+    () => (definition?.kind === "orquesta" && definition.source ? orquestaInputs(definition.source) : null),
+    [definition],
+  );
+
   if (!definition) return error ? <ErrorMessage error={error} /> : <p>Loading…</p>;
   const start = async (input: unknown) => {
     setStartError(null);
@@ -119,7 +126,21 @@ export function DefinitionPage({ id }: { id: string }) {
         </dd>
       </dl>
       <Section title="Start an execution" id="start">
-        <JsonEditor id="start-input" label="Input (JSON)" initial="{}" submitLabel="Start" onSubmit={start} />
+        {declared && declared.length > 0 && (
+          <p class="hint" id="start-input-names">
+            Inputs it declares: {declared.map((input) => input.name).join(", ")} (without a default, an input left out is null).
+          </p>
+        )}
+        <JsonEditor
+          id="start-input"
+          label="Input (JSON)"
+          initial={declared ? JSON.stringify(Object.fromEntries(declared.map((input) => [input.name, input.default])), null, 2) : "{}"}
+          submitLabel="Start"
+          onSubmit={start}
+          check={(value) =>
+            typeof value === "object" && value !== null && !Array.isArray(value) ? null : "The input must be a JSON object."
+          }
+        />
         <ErrorMessage error={startError} />
       </Section>
       {steps && (
@@ -128,9 +149,7 @@ export function DefinitionPage({ id }: { id: string }) {
         </Section>
       )}
       <Section title="Source" id="source">
-        <pre class="source" tabIndex={0} aria-label="definition source">
-          {definition.source}
-        </pre>
+        <SourceView kind={definition.kind} source={definition.source ?? ""} />
       </Section>
     </div>
   );

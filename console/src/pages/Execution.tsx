@@ -4,26 +4,28 @@
  * status, a timeline and the paged history.
  */
 import { Fragment } from "preact";
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import {
   type Accepted,
   type Definition,
   type Execution,
   getJson,
+  getPolled,
   type HistoryEvent,
   type HistoryPage,
   postJson,
+  type Queue,
+  type QueueList,
   query,
   type Task,
 } from "../api";
 import { ErrorMessage, JsonView, Section, StatusBadge } from "../components/common";
-import { StepGraph } from "../components/Graph";
+import { GraphOf } from "../components/ExecutionGraph";
 import { OperatorRequests, SignalForm } from "../components/Requests";
 import { formFits, JsonEditor, SchemaForm } from "../components/SchemaForm";
 import { type Span, spansOf, Timeline } from "../components/Timeline";
 import { executionDuration, formatDuration, formatTime, preview } from "../format";
-import { type SfnEvent, stateSpans, stateStatuses } from "../stateMachine";
-import { stepsOf } from "../steps";
+import { type MapCounts, mapCounts, type SfnEvent, stateSpans, stateStatuses } from "../stateMachine";
 
 /** Longest a history long poll waits (the API takes at most 30 s). */
 const LONG_POLL_SECONDS = 25;
@@ -41,6 +43,25 @@ interface Loaded {
   spans: Span[];
   /** Each step's status, by the name the definition gives it. */
   statuses: Map<string, string>;
+  /** The worker queues, when a task waits on one: whether anyone polls them. */
+  queues: Map<string, Queue>;
+  /** A state machine's Map states: how their iterations went. */
+  maps: Map<string, MapCounts>;
+}
+
+/** Why a task waits, with whether a worker polled its queue lately when it waits for one. */
+function reasonOf(span: Span | undefined, queues: Map<string, Queue>): string {
+  if (!span) return "";
+  const reason = span.waitingOn ?? "";
+  if (!span.queue) return reason;
+  const queue = queues.get(span.queue);
+  if (!queue) return reason;
+  if (queue.polled_recently && queue.last_poll !== null) {
+    return `${reason} (queue ${span.queue} last polled ${formatTime(queue.last_poll)})`;
+  }
+  return `${reason} (no worker of this server polled queue ${span.queue} lately${
+    queue.last_poll === null ? "" : `; last at ${formatTime(queue.last_poll)}`
+  })`;
 }
 
 export function ExecutionPage({ id }: { id: string }) {
@@ -71,31 +92,61 @@ export function ExecutionPage({ id }: { id: string }) {
     const follow = async () => {
       let events: HistoryEvent[] = [];
       let tasks: Task[] = [];
+      let queues = new Map<string, Queue>();
+      let definitionWanted = true;
       while (!stopped) {
         try {
           // The tasks answer is the slowest for a large fan-out: ask for it first, show
           // the history as soon as it is here, and the tasks when they come.
-          const tasksAnswer = getJson<{ tasks: Task[] }>(`${path}/tasks`, controller.signal);
+          const tasksAnswer = getPolled<{ tasks: Task[] }>(`${path}/tasks`, controller.signal);
           tasksAnswer.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-          const [execution, fresh] = await Promise.all([
-            getJson<Execution>(path, controller.signal),
-            readHistory(events.length ? events[events.length - 1].seq : 0),
-          ]);
-          events = events.concat(fresh);
-          let spans = spansOf(events);
-          let seen = stateStatuses(spans);
-          if (execution.kind === "states") {
-            // Pass, Choice and Wait states are no tasks: the Step Functions view has them all.
-            spans = stateSpans(await getJson<SfnEvent[]>(`${path}/views/sfn`, controller.signal));
-            seen = stateStatuses(spans);
+          const executionAnswer = getPolled<Execution>(path, controller.signal);
+          // A state machine's view is as long as its history: ask for both at once.
+          const sfnAnswer = executionAnswer.then((found) =>
+            found.kind === "states" ? getJson<SfnEvent[]>(`${path}/views/sfn`, controller.signal) : null,
+          );
+          sfnAnswer.catch(() => undefined); // awaited below
+          const historyAnswer = readHistory(events.length ? events[events.length - 1].seq : 0);
+          historyAnswer.catch(() => undefined); // awaited below
+          const execution = await executionAnswer;
+          if (definitionWanted) {
+            // The graph needs the definition: ask for it now, not once the rest is here.
+            definitionWanted = false;
+            getJson<Definition>(`/v1/definitions/${encodeURIComponent(execution.definition_id)}`).then(
+              (found) => !stopped && setDefinition(found),
+              () => !stopped && setDefinition(null),
+            );
           }
+          let spans: Span[] = [];
+          let seen = new Map<string, string>();
+          let maps = new Map<string, MapCounts>();
           const show = (known: Task[]) => {
             const byTask = new Map(known.map((task) => [task.name, task.status]));
             // A state machine's view knows every state; otherwise the language's own
             // task statuses are the word, and history fills in until they come.
             const statuses = execution.kind === "states" ? new Map([...byTask, ...seen]) : new Map([...seen, ...byTask]);
-            setLoaded({ execution, tasks: known, events, spans, statuses });
+            setLoaded({ execution, tasks: known, events, spans, statuses, queues, maps });
           };
+          if (execution.kind === "states") {
+            // Pass, Choice and Wait states are no tasks: the Step Functions view has them all,
+            // and it draws the graph and the timeline while the history still comes.
+            const sfn = (await sfnAnswer) ?? [];
+            spans = stateSpans(sfn);
+            seen = stateStatuses(spans);
+            maps = mapCounts(sfn);
+            if (stopped) return;
+            show(tasks);
+          }
+          events = events.concat(await historyAnswer);
+          if (execution.kind !== "states") {
+            spans = spansOf(events);
+            seen = stateStatuses(spans);
+          }
+          if (!execution.final && spans.some((span) => span.end === null && span.queue)) {
+            // Whether anyone polls the queues its tasks wait on; a convenience, not a must.
+            const listed = await getPolled<QueueList>("/v1/queues", controller.signal).catch(() => null);
+            queues = new Map((listed?.queues ?? []).map((queue) => [queue.queue, queue]));
+          }
           if (stopped) return;
           show(tasks);
           tasks = (await tasksAnswer).tasks;
@@ -123,17 +174,11 @@ export function ExecutionPage({ id }: { id: string }) {
     };
   }, [id, generation]);
 
-  const definitionId = loaded?.execution.definition_id;
-  useEffect(() => {
-    if (!definitionId) return;
-    getJson<Definition>(`/v1/definitions/${encodeURIComponent(definitionId)}`).then(setDefinition, () => setDefinition(null));
-  }, [definitionId]);
-
   if (!loaded) return error ? <ErrorMessage error={error} /> : <p>Loading…</p>;
-  const { execution, tasks, events, spans, statuses } = loaded;
+  const { execution, tasks, events, spans, statuses, queues, maps } = loaded;
   const end = execution.final && events.length ? events[events.length - 1].time : null;
   // What each open task waits on, by name (its latest span).
-  const waitingOn = new Map(spans.filter((span) => span.end === null).map((span) => [span.name, span.waitingOn ?? ""]));
+  const openSpans = new Map(spans.filter((span) => span.end === null).map((span) => [span.name, span]));
   return (
     <div>
       <h1>
@@ -178,7 +223,7 @@ export function ExecutionPage({ id }: { id: string }) {
         </Section>
       )}
       <Section title="Graph" id="graph">
-        <GraphOf kind={execution.kind} definition={definition} statuses={statuses} />
+        <GraphOf kind={execution.kind} definition={definition} statuses={statuses} maps={maps} />
       </Section>
       <Section title="Timeline" id="timeline">
         <Timeline spans={spans} end={end} />
@@ -204,7 +249,7 @@ export function ExecutionPage({ id }: { id: string }) {
                   <td>
                     <StatusBadge status={task.status} />
                   </td>
-                  <td>{execution.final ? "" : (waitingOn.get(task.name) ?? "")}</td>
+                  <td>{execution.final ? "" : reasonOf(openSpans.get(task.name), queues)}</td>
                 </tr>
               ))}
             </tbody>
@@ -221,21 +266,6 @@ export function ExecutionPage({ id }: { id: string }) {
       </Section>
     </div>
   );
-}
-
-function GraphOf({
-  kind,
-  definition,
-  statuses,
-}: {
-  kind: string;
-  definition: Definition | null;
-  statuses: Map<string, string>;
-}) {
-  const steps = useMemo(() => (definition?.source ? stepsOf(kind, definition.source) : null), [kind, definition]);
-  if (!definition) return <p class="empty">Loading the definition…</p>;
-  if (!steps) return <p class="empty">The console draws Orquesta, state machine and saga definitions; this is {kind}.</p>;
-  return <StepGraph steps={steps} statuses={statuses} />;
 }
 
 function Actions({ execution, onDone }: { execution: Execution; onDone: () => void }) {

@@ -1,13 +1,16 @@
 /**
- * The executions list: filters, cursor paging, counts by status, live updates,
- * and the "needs attention" view (the same list, filtered to statuses that ask
- * a person to look).
+ * The executions list: filters (status, kind, definition, time, text in the id
+ * or name, tags), cursor paging, counts by status from the API, live updates
+ * by polling with ETags, and the "needs attention" view (the same list,
+ * filtered to statuses that ask a person to look, with what else is stuck).
  */
 import { useEffect, useState } from "preact/hooks";
-import { countsByStatus, type Execution, type ExecutionList, getJson, query } from "../api";
+import { type ExecutionCounts, type ExecutionList, getPolled, query } from "../api";
 import { ErrorMessage, StatusBadge } from "../components/common";
-import { ATTENTION_STATUSES, executionDuration, formatDuration, formatTime } from "../format";
+import { ExecutionTable } from "../components/ExecutionTable";
+import { ATTENTION_STATUSES } from "../format";
 import { navigate } from "../router";
+import { AttentionExtras } from "./Attention";
 
 /** How often the list asks the API again while the tab is visible (see docs/how-to/console.md). */
 const REFRESH_MS = 5000;
@@ -20,6 +23,16 @@ interface Filters {
   definition_id: string;
   since: string; // datetime-local values, in the browser's time zone
   until: string;
+  q: string;
+  tag: string[];
+}
+
+/** Tags as typed: separated by commas (a tag may hold spaces inside). */
+function tagsFrom(text: string): string[] {
+  return text
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter(Boolean);
 }
 
 function filtersFrom(search: string, attention: boolean): Filters {
@@ -31,6 +44,8 @@ function filtersFrom(search: string, attention: boolean): Filters {
     definition_id: params.get("definition_id") ?? "",
     since: params.get("since") ?? "",
     until: params.get("until") ?? "",
+    q: params.get("q") ?? "",
+    tag: params.getAll("tag"),
   };
 }
 
@@ -46,7 +61,8 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
   // The cursors of the pages before this one, to go back; null is the first page.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [page, setPage] = useState<ExecutionList | null>(null);
-  const [counts, setCounts] = useState<Map<string, number> | null>(null);
+  const [counts, setCounts] = useState<ExecutionCounts | null>(null);
+  const [tagText, setTagText] = useState(filters.tag.join(", "));
   const [error, setError] = useState<unknown>(null);
   const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
   const cursor = cursors[cursors.length - 1];
@@ -54,6 +70,7 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
 
   useEffect(() => {
     setDraft(filtersFrom(search, attention));
+    setTagText(filtersFrom(search, attention).tag.join(", "));
     setCursors([null]);
   }, [search, attention]);
 
@@ -61,29 +78,31 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
     let stopped = false;
     let timer: number | undefined;
     const controller = new AbortController();
+    // Counts leave the status filter out: they show how many there are of every status.
+    const common = {
+      kind: filters.kind,
+      definition_id: filters.definition_id,
+      since: epoch(filters.since),
+      until: epoch(filters.until),
+      q: filters.q,
+      tag: filters.tag,
+    };
     const load = async () => {
       try {
-        const listed = await getJson<ExecutionList>(
-          `/v1/executions${query({
-            status: filters.status,
-            kind: filters.kind,
-            definition_id: filters.definition_id,
-            since: epoch(filters.since),
-            until: epoch(filters.until),
-            limit: PAGE_SIZE,
-            cursor,
-          })}`,
-          controller.signal,
-        );
+        // Polled with ETags: an unchanged answer is a 304 and the very object
+        // held already, so nothing re-renders.
+        const [listed, counted] = await Promise.all([
+          getPolled<ExecutionList>(
+            `/v1/executions${query({ status: filters.status, ...common, limit: PAGE_SIZE, cursor })}`,
+            controller.signal,
+          ),
+          getPolled<ExecutionCounts>(`/v1/executions/counts${query(common)}`, controller.signal),
+        ]);
         if (stopped) return;
         setPage(listed);
+        setCounts(counted);
         setError(null);
         setUpdatedAt(new Date());
-        // Counts are a convenience: a server without /metrics still lists.
-        countsByStatus(filters.kind).then(
-          (found) => !stopped && setCounts(found),
-          () => !stopped && setCounts(null),
-        );
       } catch (failure) {
         if (!stopped && !(failure instanceof DOMException && failure.name === "AbortError")) setError(failure);
       }
@@ -112,6 +131,8 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
         definition_id: draft.definition_id,
         since: draft.since,
         until: draft.until,
+        q: draft.q.trim(),
+        tag: tagsFrom(tagText),
       })}`,
     );
   };
@@ -119,7 +140,9 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
   const toggle = (list: string[], value: string) =>
     list.includes(value) ? list.filter((item) => item !== value) : [...list, value];
 
-  const statuses = [...new Set([...ATTENTION_STATUSES, "running", "succeeded", "canceled", ...(counts?.keys() ?? [])])];
+  const counted = Object.entries(counts?.counts ?? {});
+  const statuses = [...new Set([...ATTENTION_STATUSES, "running", "succeeded", "canceled", ...counted.map(([status]) => status)])];
+  const keep = { kind: filters.kind, definition_id: filters.definition_id, q: filters.q, tag: filters.tag };
 
   return (
     <div>
@@ -131,16 +154,16 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
       )}
       {counts && (
         <ul class="counts" aria-label="executions by status">
-          {[...counts.entries()]
-            .filter(([, n]) => n > 0)
-            .sort()
-            .map(([status, n]) => (
-              <li key={status}>
-                <a href={`${attention ? "/attention" : "/"}${query({ status, kind: filters.kind })}`}>
-                  <StatusBadge status={status} /> <span class="count">{n.toLocaleString()}</span>
-                </a>
-              </li>
-            ))}
+          {counted.sort().map(([status, n]) => (
+            <li key={status}>
+              <a href={`${attention ? "/attention" : "/"}${query({ status, ...keep })}`}>
+                <StatusBadge status={status} /> <span class="count">{n.toLocaleString()}</span>
+              </a>
+            </li>
+          ))}
+          <li class="total">
+            {counts.total.toLocaleString()} matching{filters.status.length ? " (any status)" : ""}
+          </li>
         </ul>
       )}
       <form class="filters" onSubmit={apply} aria-label="filters">
@@ -174,6 +197,31 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
             </label>
           ))}
         </fieldset>
+        <label>
+          Search
+          <input
+            type="search"
+            name="q"
+            placeholder="id or name"
+            maxLength={200}
+            value={draft.q}
+            onInput={(e) => setDraft({ ...draft, q: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <label>
+          Tags
+          <input
+            type="text"
+            name="tag"
+            placeholder="team=billing, nightly"
+            aria-describedby="tags-hint"
+            value={tagText}
+            onInput={(e) => setTagText((e.target as HTMLInputElement).value)}
+          />
+          <span id="tags-hint" class="hint">
+            comma-separated; every one must match whole
+          </span>
+        </label>
         <label>
           Definition id
           <input
@@ -213,7 +261,7 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
       <p class="hint" aria-live="polite">
         {updatedAt ? `Updated ${updatedAt.toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000} s.` : "Loading…"}
       </p>
-      {page && <ExecutionTable executions={page.executions} />}
+      {page && <ExecutionTable executions={page.executions} tagHref={(tag) => `${attention ? "/attention" : "/"}${query({ tag })}`} />}
       <nav class="pager" aria-label="pages">
         <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
           Newer
@@ -227,11 +275,12 @@ export function ExecutionsPage({ attention, search }: { attention: boolean; sear
           Older
         </button>
       </nav>
+      {attention && <AttentionExtras />}
     </div>
   );
 }
 
-/** Jump to an execution by its id (the API has no text search over executions). */
+/** Jump straight to an execution whose whole id is known (the search finds parts of one). */
 function OpenById() {
   const [id, setId] = useState("");
   return (
@@ -248,44 +297,5 @@ function OpenById() {
       </label>
       <button type="submit">Open</button>
     </form>
-  );
-}
-
-function ExecutionTable({ executions }: { executions: Execution[] }) {
-  if (executions.length === 0) return <p class="empty">No execution matches.</p>;
-  return (
-    <table class="executions">
-      <caption class="visually-hidden">Executions, newest first</caption>
-      <thead>
-        <tr>
-          <th scope="col">Execution</th>
-          <th scope="col">Status</th>
-          <th scope="col">Definition</th>
-          <th scope="col">Kind</th>
-          <th scope="col">Started</th>
-          <th scope="col">Duration</th>
-        </tr>
-      </thead>
-      <tbody>
-        {executions.map((execution) => (
-          <tr key={execution.id} data-execution={execution.id}>
-            <td>
-              <a href={`/executions/${encodeURIComponent(execution.id)}`} class="mono">
-                {execution.id.slice(0, 8)}
-              </a>
-            </td>
-            <td>
-              <StatusBadge status={execution.status} />
-            </td>
-            <td>
-              <a href={`/definitions/${encodeURIComponent(execution.definition_id)}`}>{execution.name || "(unnamed)"}</a>
-            </td>
-            <td>{execution.kind}</td>
-            <td>{formatTime(execution.created_at)}</td>
-            <td>{formatDuration(executionDuration(execution))}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
