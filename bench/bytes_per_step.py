@@ -16,6 +16,16 @@ snapshot and output columns, of the blob table, their sum divided by the
 steps, and the database file's size after a checkpoint.
 
     python bench/bytes_per_step.py --steps 100 --result-bytes 100 1048576
+
+``--lifecycle`` measures instead what deleting unreferenced blobs saves: a
+``--steps`` long run whose snapshot grows past the inline threshold (a
+with-items task gathering ``--result-bytes`` results, and a chain whose
+context keeps a list that grows each step) rewrites its snapshot blob again
+and again. Reported: the blob bytes the run wrote in all (what the blob table
+kept at the end before replaced snapshots' blobs were deleted) and the blob
+bytes kept at the end now.
+
+    python bench/bytes_per_step.py --lifecycle --steps 1000 --result-bytes 300
 """
 
 from __future__ import annotations
@@ -43,6 +53,19 @@ def chain(steps: int) -> str:
         if i + 1 < steps:
             lines += [f"        do: t{i + 1}"]
     lines += ["output:", "  - size: <% len(ctx(last)) %>"]
+    return "\n".join(lines) + "\n"
+
+
+def growing_chain(steps: int) -> str:
+    """A chain whose context keeps every result so far: its snapshot grows each step."""
+    lines = ["version: 1.0", "input:", "  - size", "vars:", "  - kept: []", "tasks:"]
+    for i in range(steps):
+        lines += [f"  t{i}:", "    action: bench.payload size=<% ctx(size) %>"]
+        lines += ["    next:", "      - when: <% succeeded() %>", "        publish:"]
+        lines += ["          - kept: <% ctx(kept) + [result()] %>"]
+        if i + 1 < steps:
+            lines += [f"        do: t{i + 1}"]
+    lines += ["output:", "  - count: <% len(ctx(kept)) %>"]
     return "\n".join(lines) + "\n"
 
 
@@ -117,11 +140,70 @@ def measure(shape: str, source: str, steps: int, size: int, claim_check: bool) -
         )
 
 
+#: Notes every blob written, in a table of its own, so the bytes a run wrote in
+#: all can be told apart from those still kept at its end.
+_BLOB_LOG = """
+CREATE TABLE IF NOT EXISTS bench_blob_log (digest TEXT, size INTEGER);
+CREATE TRIGGER IF NOT EXISTS bench_blob_written AFTER INSERT ON blobs
+BEGIN
+    INSERT INTO bench_blob_log (digest, size) VALUES (NEW.digest, NEW.size);
+END;
+"""
+
+
+def lifecycle(shape: str, source: str, size: int) -> tuple[int, int, int, int, float]:
+    """Blobs written in all and kept at the end of one run (count, bytes each),
+    and its seconds."""
+    registry = default_registry()
+    registry.register("bench.payload", lambda size: os.urandom(size // 2 + 1).hex()[:size])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.db"
+        SQLiteStore(str(path)).close()
+        with sqlite3.connect(path) as conn:
+            conn.executescript(_BLOB_LOG)
+        engine = Engine(SQLiteStore(str(path)), registry=registry)
+        definition = engine.register(source, kind="orquesta")
+        began = time.perf_counter()
+        done = engine.run(definition, {"size": size}, timeout=3600)
+        seconds = time.perf_counter() - began
+        engine.close()
+        if done.status != "succeeded":
+            raise SystemExit(f"{shape} ended {done.status}: {done.errors}")
+        with sqlite3.connect(path) as conn:
+            [written] = conn.execute(
+                "SELECT COUNT(DISTINCT digest), COALESCE(SUM(size), 0) FROM "
+                "(SELECT digest, MAX(size) AS size FROM bench_blob_log GROUP BY digest)"
+            )
+            [kept] = conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs")
+        return int(written[0]), int(written[1]), int(kept[0]), int(kept[1]), seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--result-bytes", type=int, nargs="+", default=[100, 1024 * 1024])
+    parser.add_argument(
+        "--lifecycle",
+        action="store_true",
+        help="blob bytes written in all against kept at the end of a run whose snapshot grows",
+    )
     args = parser.parse_args()
+    if args.lifecycle:
+        print(
+            "| shape | steps | result bytes | blobs written | blob bytes written (kept before) "
+            "| blobs kept | blob bytes kept | seconds |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        growing = {"with-items": with_items(args.steps), "chain": growing_chain(args.steps)}
+        for size in args.result_bytes:
+            for shape, source in growing.items():
+                n_written, written, n_kept, kept, seconds = lifecycle(shape, source, size)
+                print(
+                    f"| {shape} | {args.steps:,} | {size:,} | {n_written:,} | {written:,} "
+                    f"| {n_kept:,} | {kept:,} | {seconds:.2f} |",
+                    flush=True,
+                )
+        return
     shapes = {"chain": chain(args.steps), "with-items": with_items(args.steps)}
     print(
         "| shape | result bytes | claim-check | history | snapshot+output | blobs "

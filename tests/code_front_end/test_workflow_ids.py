@@ -7,6 +7,7 @@ import testing_flows as flows
 
 from cadenza.model.errors import DefinitionNotFound, InputError, OperationRefused
 from cadenza.store.protocol import Store
+from cadenza.testing.clock import FakeClock
 
 from .conftest import make_engine, ref
 
@@ -20,7 +21,7 @@ def test_a_second_start_under_an_open_workflow_id_is_refused_naming_the_run(
     engine.run_until_idle()
     with pytest.raises(OperationRefused) as refused:
         engine.start_workflow(definition, [1], workflow_id="order-7")
-    assert refused.value.code == "operation.refused"
+    assert refused.value.code == "operation.workflow_id_taken"
     assert refused.value.details["execution_id"] == first
     assert first in refused.value.message
     assert len(engine.store.list_executions(limit=10)) == 1
@@ -108,3 +109,54 @@ def test_signal_with_start_from_the_command_line(
     assert engine.get(record.id).output == {"items": ["parrot"], "workflow_id": "crew-9"}
     assert main([*argv, "--start", "Inbox", "--input", "not json"]) == 2
     assert "--input is not valid JSON" in capsys.readouterr().err
+
+
+def test_a_continued_run_takes_the_workflow_id_over_in_one_write(store: Store) -> None:
+    engine = make_engine(store, flows.add)
+    definition = engine.register(ref("testing_flows:counting"))
+    first = engine.start_workflow(definition, [0, 150, 0], workflow_id="tally-2")
+    for _ in range(1000):
+        if engine.get(first).status == "succeeded":
+            break
+        engine.tick()
+    assert engine.get(first).status == "succeeded"
+    continued = engine.get(first).output["continued_as_new"]
+    # The ending run gave the id up and the next run took it in the same round:
+    # the next run holds it (even before its first decision), the old one not.
+    holder = engine.open_run("tally-2")
+    assert holder is not None and holder.id == continued
+    with pytest.raises(OperationRefused) as refused:
+        engine.start_workflow(definition, [0, 1, 0], workflow_id="tally-2")
+    assert refused.value.details["execution_id"] == continued
+    engine.run_until_idle()
+    assert engine.open_run("tally-2") is None
+
+
+def test_a_rerun_of_a_run_whose_workflow_id_was_taken_since_gives_the_id_up(
+    store: Store,
+) -> None:
+    clock = FakeClock()
+    engine = make_engine(store, flows.nobody_serves, clock=clock)
+    deadlines = engine.register(ref("testing_flows:Deadlines"))
+    first = engine.start_workflow(deadlines, ["nobody"], workflow_id="dock-3")
+    engine.run_until_idle()
+    clock.advance(11)
+    engine.run_until_idle()
+    assert engine.get(first).status == "succeeded"  # it reported its timeout
+    second = engine.start_workflow(
+        engine.register(ref("testing_flows:Inbox")), [1], workflow_id="dock-3"
+    )
+    engine.run_until_idle()
+
+    engine.rerun(first)  # reopens it: the id is the open second run's
+
+    assert engine.get(first).status == "running"
+    holder = engine.open_run("dock-3")
+    assert holder is not None and holder.id == second
+    engine.signal(second, "item", "rope")
+    engine.run_until_idle()
+    assert engine.get(second).status == "succeeded"
+    # The reopened run does not hold the id: it is free while that run goes on.
+    assert engine.open_run("dock-3") is None
+    third = engine.start_workflow(deadlines, ["nobody"], workflow_id="dock-3")
+    assert engine.get(first).status == "running" and third not in (first, second)

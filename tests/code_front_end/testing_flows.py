@@ -3,6 +3,7 @@ activity timeouts and child policies."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -127,12 +128,33 @@ def keeps_failing() -> None:
     raise ActivityError("the winch is stuck", type="Stuck")
 
 
+@activity(task_list="nowhere", schedule_to_start_timeout=10.0)
+def nobody_serves(x: int) -> int:
+    """On a task list no engine of the tests serves: nobody takes it."""
+    raise NotImplementedError
+
+
+#: Set by a test to let ``held_until_released`` finish.
+RELEASE = threading.Event()
+
+
+@activity(schedule_to_start_timeout=0.2)
+def held_until_released(x: int) -> int:
+    """Taken at once by the engine's own workers, then held past its
+    schedule-to-start limit until a test releases it."""
+    if not RELEASE.wait(60):
+        raise ActivityError("never released", type="NotReleased")
+    return x + 1
+
+
 class Deadlines(Workflow):
     """Runs one activity and reports how it ended."""
 
     def run(self, which: str) -> dict[str, Any]:
         if which == "retry":
             future = self.submit(keeps_failing)
+        elif which in ("nobody", "held"):
+            future = self.submit(nobody_serves if which == "nobody" else held_until_released, 1)
         else:
             future = self.submit(slow_to_start if which == "start" else slow_to_finish, 1)
         try:
@@ -182,3 +204,18 @@ class UsesADistantActivity(Workflow):
 
     def run(self, x: int) -> int:
         return int(self.submit(distant.triple, x).result)
+
+
+class WaitingCaptain(Workflow):
+    """Starts a ``Lookout`` under ``policy`` and waits for it."""
+
+    def run(self, policy: str) -> Any:
+        return self.child("Lookout", None, policy=policy).result
+
+
+class Sleeper(Workflow):
+    """Sleeps an hour on a durable timer."""
+
+    def run(self) -> str:
+        self.sleep(3600)
+        return "awake"

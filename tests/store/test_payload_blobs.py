@@ -17,7 +17,7 @@ import pytest
 from cadenza.engine.engine import Engine
 from cadenza.model.events import TaskCompleted
 from cadenza.store import open_store
-from cadenza.store.claim_check import CLAIM_PREFIX
+from cadenza.store.blobs import CLAIM_PREFIX
 from cadenza.store.payloads import MIB, PayloadLimits
 from cadenza.store.postgres import PostgresStore
 from cadenza.store.protocol import Store

@@ -117,3 +117,8 @@ def test_default_registry_holds_every_builtin_and_is_fresh() -> None:
     for name in first.names():
         if name != "extra":
             assert first.get(name).description, f"{name} has no docstring"
+
+
+def test_an_unquoted_inline_parameter_gets_a_hint() -> None:
+    with pytest.raises(ActionNotFound, match=r"'core\.echo' is registered: quote the inline"):
+        default_registry().get("core.echo message=hi")

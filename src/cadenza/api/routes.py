@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from cadenza.api.models import (
     Accepted,
@@ -90,6 +90,14 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
             "cursor is not one this API handed out (use next_cursor as given)", cursor=cursor
         ) from exc
     return float(created_at), execution_id
+
+
+class TerminateIn(BaseModel):
+    """Why an execution is terminated, and who asks (kept in its error)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = ""
+    by: str = ""
 
 
 def etagged(request: Request, body: BaseModel) -> Response:
@@ -399,6 +407,13 @@ def routes(engine: Engine) -> APIRouter:
     def cancel(execution_id: str) -> Accepted:
         """Ask the execution to stop (running tasks finish)."""
         engine.cancel(execution_id)
+        return accepted(execution_id)
+
+    @api.post("/v1/executions/{execution_id}/terminate", tags=["requests"])
+    def terminate(execution_id: str, body: TerminateIn) -> Accepted:
+        """End the execution now without asking its language: it ends canceled with
+        a ``Terminated`` error giving the reason; its tasks and timers are withdrawn."""
+        engine.terminate(execution_id, body.reason, by=body.by)
         return accepted(execution_id)
 
     @api.post("/v1/executions/{execution_id}/pause", tags=["requests"])

@@ -30,6 +30,7 @@ from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.protocol import RerunRequest, start_settings_of, warnings_of
 from cadenza.model.errors import DefinitionError, InputError, OperationRefused
+from cadenza.model.secrets import mask
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.packs.command_line import load_packs, register_pack_workflows
 from cadenza.store import open_store
@@ -171,8 +172,14 @@ def validate(args: argparse.Namespace) -> int:
     source = read_workflow(args.file)
     front_ends, registry = installed_front_ends(args), _registry(args)
     try:
-        load_packs(args, front_ends, registry)
-        kind, _ = compile_checked(front_ends, registry, source, kind=args.kind, origin=args.file)
+        packs = load_packs(args, front_ends, registry)
+        # The pack workflows the definition calls are checked too, each in its file.
+        # Packs bring Jinja and the shell runners: imported when a definition is checked.
+        from cadenza.packs.workflow_calls import compile_with_called_workflows
+
+        kind, _ = compile_with_called_workflows(
+            packs, front_ends, registry, source, kind=args.kind, origin=args.file
+        )
     except DefinitionError as exc:
         if args.json:
             print(to_json({"valid": False, **exc.to_dict()}))
@@ -257,6 +264,8 @@ def inquiries(args: argparse.Namespace) -> int:
                     "task_id": task.task_id,
                     "question": question,
                     "waiting_since": task.available_at,
+                    # A front end's deadline for the answer (an inquiry's ttl), if any.
+                    "expires_at": task.meta.get("expires_at"),
                 }
             )
     if args.json:
@@ -267,9 +276,11 @@ def inquiries(args: argparse.Namespace) -> int:
         return EXIT_OK
     now = engine.clock.now()
     for row in waiting:
+        expires = row["expires_at"]
+        until = f", expires in {age(max(0.0, expires - now))}" if expires else ""
         print(
             f"{row['execution_id']}  {row['execution_name']}  {row['task']}  "
-            f"waiting {age(now - row['waiting_since'])}"
+            f"waiting {age(now - row['waiting_since'])}{until}"
         )
     print("answer with: cadenza respond EXECUTION_ID TASK --result JSON", file=sys.stderr)
     return EXIT_OK
@@ -327,10 +338,12 @@ def history(args: argparse.Namespace) -> int:
 
         return remote_commands.history(args)
     engine = _engine(args)
+    # The engine's secrets: the input's, and those its tasks' metadata marks.
+    secrets = engine.secrets_of(args.execution_id)
     if args.view:
-        print(to_json(engine.history_view(args.execution_id, args.view)))
+        print(to_json(mask(engine.history_view(args.execution_id, args.view), secrets)))
         return EXIT_OK
-    print_history(engine.history(args.execution_id), args)
+    print_history(engine.history(args.execution_id), args, secrets)
     return EXIT_OK
 
 
@@ -339,6 +352,10 @@ def _refused(engine: Engine, execution_id: str) -> None:
     if rejection:
         message = rejection.get("message") if isinstance(rejection, dict) else str(rejection)
         raise OperationRefused(str(message), execution_id=execution_id)
+
+
+#: Rounds ``rerun`` decides at most for a rerun to reach nested failed children.
+_RELAY_ROUNDS = 8
 
 
 def rerun(args: argparse.Namespace) -> int:
@@ -353,6 +370,11 @@ def rerun(args: argparse.Namespace) -> int:
     if not args.no_wait:
         _watch(engine, args.execution_id, args)
     engine.rerun(args.execution_id, request)
+    # A rerun relayed to a failed child (a subworkflow) reaches it a round later:
+    # decide until it has, so the reopened child is driven below with its parent.
+    for _ in range(_RELAY_ROUNDS):
+        if not engine.decide():
+            break
     _refused(engine, args.execution_id)
     if args.no_wait:
         return EXIT_OK
@@ -391,6 +413,18 @@ def request(args: argparse.Namespace) -> int:
     if args.command == "resume" and not args.no_wait:
         return _drive_and_report(engine, args.execution_id, args)
     print_request(engine.get(args.execution_id), args)
+    return EXIT_OK
+
+
+def terminate(args: argparse.Namespace) -> int:
+    # Nothing runs here but the decision that ends it: no activities.
+    engine = Engine(args.store, registry=default_registry(), front_ends=installed_front_ends(args))
+    try:
+        engine.terminate(args.execution_id, args.reason, by=args.by)
+        record = engine.get(args.execution_id)
+        print_request(masked(record, engine.secrets_of(record.id)), args)
+    finally:
+        engine.close()
     return EXIT_OK
 
 

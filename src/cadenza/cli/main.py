@@ -20,11 +20,10 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cadenza import __version__
-from cadenza.cli import commands, reports, request_commands
 from cadenza.model.errors import (
     CadenzaError,
     DefinitionError,
@@ -75,6 +74,10 @@ _LOCAL_ONLY = (
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Imported only now: ``--version`` and ``--help`` have exited by this point,
+    # and what each command needs is imported by its handler (see ``_command``).
+    from cadenza.cli import reports
+
     level = args.log_level or os.environ.get("CADENZA_LOG_LEVEL") or "warning"
     if level.upper() not in _LOG_LEVELS:
         print(
@@ -108,6 +111,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The handler ``cadenza.cli.commands.<name>``, imported when the command runs.
+
+    Building the parser must not import the engine, the expression languages or the
+    stores: ``cadenza --version`` would pay for all of them, and every command for
+    the ones it does not use.
+    """
+
+    def handler(args: argparse.Namespace) -> int:
+        from cadenza.cli import commands
+
+        code: int = getattr(commands, name)(args)
+        return code
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
 
 
 def _bad_input(exc: CadenzaError) -> bool:
@@ -190,7 +211,7 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    p = command("run", "run a workflow file to completion, showing progress", commands.run)
+    p = command("run", "run a workflow file to completion, showing progress", _command("run"))
     p.add_argument("file")
     _kind_option(p)
     group = p.add_mutually_exclusive_group()
@@ -223,13 +244,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _start_options(p)
 
-    p = command("validate", "check a workflow file and list every problem", commands.validate)
+    p = command("validate", "check a workflow file and list every problem", _command("validate"))
     p.add_argument("file")
     _kind_option(p)
     _running_options(p)
     p.add_argument("--json", action="store_true")
 
-    p = command("ps", "list executions, newest first", commands.ps)
+    p = command("ps", "list executions, newest first", _command("ps"))
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.add_argument(
@@ -252,11 +273,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--search", metavar="TEXT", help="only those with TEXT in their id or name")
 
-    p = command("status", "show an execution's status, tasks, output and errors", commands.status)
+    p = command(
+        "status", "show an execution's status, tasks, output and errors", _command("status")
+    )
     p.add_argument("execution_id")
     p.add_argument("--json", action="store_true")
 
-    p = command("history", "show an execution's event history", commands.history)
+    p = command("history", "show an execution's event history", _command("history"))
     p.add_argument("execution_id")
     p.add_argument("--json", action="store_true")
     p.add_argument(
@@ -267,7 +290,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p = command(
-        "rerun", "run a finished execution again from failed (or named) tasks", commands.rerun
+        "rerun", "run a finished execution again from failed (or named) tasks", _command("rerun")
     )
     p.add_argument("execution_id")
     p.add_argument("--task", action="append", default=[], metavar="NAME")
@@ -282,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "redrive",
         "restart a failed, timed-out or aborted execution from the steps that failed",
-        commands.rerun,
+        _command("rerun"),
     )
     p.add_argument("execution_id")
     p.add_argument("--json", action="store_true")
@@ -290,7 +313,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     _running_options(p)
 
-    p = command("respond", "answer a task that waits for an answer from a person", commands.respond)
+    p = command(
+        "respond", "answer a task that waits for an answer from a person", _command("respond")
+    )
     p.add_argument("execution_id")
     p.add_argument("task")
     p.add_argument("--result", default="null", help="the answer as JSON")
@@ -305,20 +330,33 @@ def _parser() -> argparse.ArgumentParser:
         ("resume", "resume a paused execution and run it"),
         ("cancel", "cancel an execution (running tasks finish)"),
     ):
-        p = command(name, text, commands.request)
+        p = command(name, text, _command("request"))
         p.add_argument("execution_id")
         p.add_argument("--json", action="store_true")
         p.add_argument("--no-wait", action="store_true", help="only record the request")
         p.add_argument("--quiet", action="store_true", help="no progress lines")
         _running_options(p)
 
-    request_commands.add_commands(command)
+    p = command(
+        "terminate",
+        "end an execution now without asking its workflow (its tasks are withdrawn; "
+        "it ends canceled, with the reason in its error)",
+        _command("terminate"),
+    )
+    p.add_argument("execution_id")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why, kept in its error")
+    p.add_argument("--by", default="", metavar="WHO", help="who asks, for the audit trail")
+    p.add_argument("--json", action="store_true")
+
+    from cadenza.cli.request_commands import add_commands as add_request_commands
+
+    add_request_commands(command)
 
     p = command(
         "server",
         "serve the HTTP API and run the engine (decisions, timers, lease reaper) and "
         "workers until stopped",
-        commands.server,
+        _command("server"),
     )
     _worker_options(p)
     p.add_argument(
@@ -341,7 +379,7 @@ def _parser() -> argparse.ArgumentParser:
         "CADENZA_AWS_SECRET_ACCESS_KEY); required for the Step Functions API off loopback",
     )
 
-    p = command("worker", "run decisions and activities until stopped", commands.worker)
+    p = command("worker", "run decisions and activities until stopped", _command("worker"))
     _worker_options(p)
 
     from cadenza.cli.trigger_commands import add_commands as add_trigger_commands
@@ -355,7 +393,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "inquiries",
         "list the tasks waiting for an answer from a person (cadenza respond answers them)",
-        commands.inquiries,
+        _command("inquiries"),
     )
     p.add_argument("--limit", type=int, default=1000, help="executions to look through")
     p.add_argument("--json", action="store_true")
@@ -363,7 +401,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "purge",
         "delete finished executions older than a given age, with their histories",
-        commands.purge,
+        _command("purge"),
     )
     p.add_argument("--older-than", required=True, metavar="DURATION", help="30m, 2h, 7d, 1w...")
     p.add_argument(
@@ -372,7 +410,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", action="append", metavar="KIND", help="only this kind (repeatable)")
     p.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
 
-    p = command("db", "manage the store's schema", commands.db)
+    p = command("db", "manage the store's schema", _command("db"))
     p.add_argument("action", choices=["upgrade", "version"])
     return parser
 

@@ -8,8 +8,8 @@ import time
 from typing import Any, TextIO
 
 from cadenza.engine.decider import DecisionOutcome
-from cadenza.model.events import JSON, ExecutionStarted, MarkerRecorded, RecordedEvent
-from cadenza.model.secrets import mask, secrets_at
+from cadenza.model.events import JSON, MarkerRecorded, RecordedEvent
+from cadenza.model.secrets import mask, recorded_secrets
 from cadenza.store.records import ExecutionRecord
 
 
@@ -58,8 +58,9 @@ class ProgressPrinter:
         if outcome.execution_id != self.execution_id:
             return
         for _decision, _time, event in outcome.appended:
-            if isinstance(event, ExecutionStarted):
-                self._secrets = _started_secrets(event)
+            found = recorded_secrets(event)
+            if found:  # the input's secrets, and a scheduled task's secret parameters
+                self._secrets = sorted({*self._secrets, *found}, key=len, reverse=True)
             if isinstance(event, MarkerRecorded) and event.kind == "sfn":
                 line = self._states_progress().line(event.details, _time)
             elif self._states is not None:
@@ -272,15 +273,9 @@ def _failure_detail(data: dict[str, Any]) -> str:
 
 
 def secrets_in(events: list[RecordedEvent]) -> list[str]:
-    """The secret values of the execution whose history starts with ``events``."""
-    for recorded in events[:1]:
-        if isinstance(recorded.event, ExecutionStarted):
-            return _started_secrets(recorded.event)
-    return []
-
-
-def _started_secrets(event: ExecutionStarted) -> list[str]:
-    return secrets_at(event.input, event.meta.get("secret_paths") or [])
+    """The secret values ``events`` mark (input secrets, secret task parameters),
+    longest first so that a longer secret is masked before a shorter one."""
+    return sorted({s for r in events for s in recorded_secrets(r.event)}, key=len, reverse=True)
 
 
 def history_lines(events: list[RecordedEvent], secrets: list[str] | None = None) -> list[str]:

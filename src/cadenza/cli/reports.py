@@ -98,8 +98,10 @@ def print_status(
     print("output:", to_json(record.output))
 
 
-def print_history(events: list[RecordedEvent], args: argparse.Namespace) -> None:
-    hidden = secrets_in(events)
+def print_history(
+    events: list[RecordedEvent], args: argparse.Namespace, secrets: list[str] | None = None
+) -> None:
+    hidden = secrets_in(events) if secrets is None else secrets
     if args.json:
         print(
             to_json(

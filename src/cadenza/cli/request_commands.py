@@ -15,13 +15,13 @@ import argparse
 import getpass
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cadenza.cli.inputs import installed_front_ends
 from cadenza.cli.reports import EXIT_OK, masked, print_request
-from cadenza.engine.engine import Engine
 from cadenza.model.errors import InputError, OperationRefused
-from cadenza.workers.registry import default_registry
+
+if TYPE_CHECKING:
+    from cadenza.engine.engine import Engine
 
 #: ``command(name, help, handler)`` of ``main._parser``: adds a subcommand
 #: with the options every command has.
@@ -105,6 +105,11 @@ def _payload(args: argparse.Namespace) -> Any:
 
 
 def _engine(args: argparse.Namespace) -> Engine:
+    # Imported here: ``main`` builds the parser from this module for every command.
+    from cadenza.cli.inputs import installed_front_ends
+    from cadenza.engine.engine import Engine
+    from cadenza.workers.registry import default_registry
+
     # Nothing runs here but the decision the request makes: no activities.
     return Engine(args.store, registry=default_registry(), front_ends=installed_front_ends(args))
 

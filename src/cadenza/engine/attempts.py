@@ -10,6 +10,11 @@ A lease that expires (worker crashed or hung, or the attempt ran past its
 deadline) counts as a failed attempt under the same policy; the reaper finds
 such tasks. Leases of processes on this host that are provably gone are
 broken at once rather than waited out.
+
+An attempt of a task whose meta has ``schedule_to_start_timeout`` is
+recorded as started (``TaskStarted``, with this owner as the worker) before
+its activity runs, as an outside worker's take is: the front end that set
+the limit then knows the task was taken in time, whoever took it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from cadenza.engine.clock import Clock
 from cadenza.engine.owner import owner_is_dead
 from cadenza.engine.payload_ceilings import bounded_outcome
 from cadenza.model.errors import LeaseLost, StoreError
-from cadenza.model.events import Event, TaskAttemptFailed, TaskCompleted, TaskSuspended
+from cadenza.model.events import (
+    Event,
+    TaskAttemptFailed,
+    TaskCompleted,
+    TaskStarted,
+    TaskSuspended,
+)
 from cadenza.model.retry import HEARTBEAT_TIMEOUT, LOST_WORKER_ONLY, TASK_TIMEOUT, WORKER_LOST
 from cadenza.store.protocol import ClaimRequest, FinishRequest, Store
 from cadenza.store.records import FinishOutcome, TaskFinish, TaskRecord
@@ -85,6 +96,10 @@ class RunningTasks:
 
 log = logging.getLogger("cadenza.engine")
 
+#: The task meta key of a schedule-to-start limit (seconds): attempts of such a
+#: task are recorded as started (``TaskStarted``) before they run.
+SCHEDULE_TO_START_TIMEOUT = "schedule_to_start_timeout"
+
 
 class AttemptRunner:
     """Runs tasks for one owner and reports their attempts to the store."""
@@ -126,11 +141,23 @@ class AttemptRunner:
             on_heartbeat=lambda _details: self._heartbeat_one(task),
         )
         self.running.add(task, context)
+        if task.meta.get(SCHEDULE_TO_START_TIMEOUT) is not None:
+            self._record_start(task)
         try:
             return run_activity(self.registry, task.action or "core.noop", task.input, context)
         finally:
             if release:
                 self.running.remove(task)
+
+    def _record_start(self, task: TaskRecord) -> None:
+        """Tell the execution its task was taken (see the module docstring)."""
+        started = TaskStarted(task_id=task.task_id, worker=self.owner)
+        try:
+            self.store.deliver(task.execution_id, [started], self.clock.now())
+        except StoreError as exc:
+            # The attempt runs anyway; at worst its schedule-to-start limit
+            # passes unmet and the front end withdraws the task.
+            log.warning("could not record the start of %s: %s", task.task_id, exc)
 
     def release_attempt(self, task: TaskRecord) -> None:
         """Stop extending the lease of an attempt run with ``release=False``."""

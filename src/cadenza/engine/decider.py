@@ -12,6 +12,13 @@ decision number they belong to, so a busy execution is not re-loaded from its
 snapshot at every step. The cache is only a shortcut: a miss (another process
 decided, or this process restarted) loads the snapshot instead, and a
 decision the store refused drops its state.
+
+**Termination.** ``TerminateRequested`` is applied here, without asking the
+interpreter (whose code may be the very thing that is stuck): the decision
+records its inputs and ends the execution ``canceled``, with an error of type
+``Terminated`` giving the reason (the store withdraws its tasks and timers).
+From then on the execution's interpreter is never asked again: later inputs
+(a child's end, a late request) are recorded, and requests are refused.
 """
 
 from __future__ import annotations
@@ -37,14 +44,66 @@ from cadenza.model.commands import (
     StartChild,
     StartTimer,
 )
-from cadenza.model.errors import InterpreterDefect
-from cadenza.model.events import JSON, Event, ExecutionCompleted, TaskCompleted
-from cadenza.model.statuses import ExecutionStatus
-from cadenza.store.records import DecisionResult, DecisionWork, NewChild, NewTask
+from cadenza.model.errors import InterpreterDefect, OperationRefused
+from cadenza.model.events import (
+    JSON,
+    CancelRequested,
+    Event,
+    ExecutionCompleted,
+    OperatorRequested,
+    PauseRequested,
+    RecordedEvent,
+    RequestRejected,
+    RerunRequested,
+    ResumeRequested,
+    TaskCompleted,
+    TerminateRequested,
+)
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
+from cadenza.store.records import (
+    DecisionResult,
+    DecisionWork,
+    ExecutionRecord,
+    NewChild,
+    NewTask,
+)
 
 log = logging.getLogger("cadenza.engine")
 
 _DEFAULT_POLICY = SnapshotPolicy()
+
+#: The error type a terminated execution ends with.
+TERMINATED = "Terminated"
+#: The status a terminated execution ends with: final for every front end, and
+#: shown as such by the API and the console (SWF's TERMINATED has no status here).
+TERMINATED_STATUS = ExecutionStatus.CANCELED
+#: The request names ``RequestRejected`` gives the requests a terminated execution refuses.
+_REQUESTS: dict[type[Event], str] = {
+    PauseRequested: "pause",
+    ResumeRequested: "resume",
+    CancelRequested: "cancel",
+    RerunRequested: "rerun",
+    TerminateRequested: "terminate",
+}
+
+
+class _Terminated:
+    """The state held for a terminated execution: its interpreter is done with."""
+
+
+_TERMINATED = _Terminated()
+
+
+def terminate_request(record: ExecutionRecord, reason: str, by: str = "") -> TerminateRequested:
+    """The request that terminates the execution ``record``; ``OperationRefused``
+    when it has ended already."""
+    if record.status in FINAL_EXECUTION_STATUSES:
+        raise OperationRefused(
+            f"execution {record.id} is {record.status}: there is nothing to terminate",
+            execution_id=record.id,
+            status=record.status,
+        )
+    return TerminateRequested(reason=reason, by=by)
 
 
 class DecisionOutcome:
@@ -124,9 +183,17 @@ class Decider:
         return _DEFAULT_POLICY if front_end is None else front_end.snapshots
 
     def _decide(self, work: DecisionWork) -> tuple[DecisionResult, Any]:
-        interpreter = self._interpreter(work)
         cached = self._held.get(work.execution_id)
-        if cached is not None and cached[0] == work.decision_no and work.history is None:
+        held = cached is not None and cached[0] == work.decision_no and work.history is None
+        if (held and cached is not None and cached[1] is _TERMINATED) or (
+            not held and _was_terminated(work.history or [])
+        ):
+            return _after_termination(work, self.now), _TERMINATED
+        forced = next((e for e in work.inputs if isinstance(e, TerminateRequested)), None)
+        if forced is not None and work.status not in FINAL_EXECUTION_STATUSES:
+            return _terminated(work, forced, self.now), _TERMINATED
+        interpreter = self._interpreter(work)
+        if held and cached is not None:
             state = cached[1]
         else:
             # Not held here (another process decided, or this one restarted):
@@ -148,10 +215,16 @@ class Decider:
         recorded_now = max(times) if times else self.now
         while True:
             # Engine notes that arrive through the inbox (a retried attempt) are
-            # recorded but are not the interpreter's business.
-            folded = [e for e in inputs if e.is_input]
+            # recorded but are not the interpreter's business; nor is a request to
+            # terminate an execution that has ended (it is refused here).
+            folded = [e for e in inputs if e.is_input and not isinstance(e, TerminateRequested)]
             commands = interpreter.decide(state, folded, recorded_now) if folded else []
             fold.appended.extend((decision_no, t, e) for e, t in zip(inputs, times, strict=True))
+            fold.appended.extend(
+                (decision_no, self.now, _refused(e, f"the execution is {work.status}"))
+                for e in inputs
+                if isinstance(e, TerminateRequested)
+            )
             instant = fold.apply(decision_no, commands, self.now)
             if not instant:
                 break
@@ -189,7 +262,6 @@ class Decider:
         # Record the inputs so they are not decided again forever, fail the
         # execution, and keep the last good snapshot so that a fixed version can
         # rerun it.
-        decision_no = work.decision_no + 1
         error: dict[str, JSON] = {
             "type": "error",
             "kind": "InterpreterDefect",
@@ -197,22 +269,71 @@ class Decider:
             "message": f"{type(exc).__name__}: {exc}",
             "traceback": "".join(traceback.format_exception(exc)),
         }
-        appended: list[tuple[int, float, Event]] = [
-            (decision_no, t, e) for e, t in zip(work.inputs, work.input_times, strict=True)
-        ]
-        appended.append(
-            (decision_no, self.now, ExecutionCompleted(status="failed", errors=[error]))
-        )
-        return DecisionResult(
-            execution_id=work.execution_id,
-            decision_no=decision_no,
-            consumed_inputs=len(work.inputs),
-            appended=appended,
-            snapshot=None,
-            status=ExecutionStatus.FAILED,
-            completed=True,
-            errors=[error],
-        )
+        return _ended(work, ExecutionStatus.FAILED, error, self.now)
+
+
+def _terminated(work: DecisionWork, request: TerminateRequested, now: float) -> DecisionResult:
+    """The decision that ends the execution by force: its inputs, and its end."""
+    reason = request.reason or "no reason given"
+    error: dict[str, JSON] = {
+        "type": TERMINATED,
+        "message": f"terminated: {reason}",
+        "reason": request.reason,
+        "by": request.by,
+    }
+    return _ended(work, TERMINATED_STATUS, error, now)
+
+
+def _ended(work: DecisionWork, status: str, error: dict[str, JSON], now: float) -> DecisionResult:
+    """A decision the engine makes without the interpreter: it records the inputs
+    (so they are not decided again) and ends the execution with ``error``, keeping
+    the last good snapshot."""
+    decision_no = work.decision_no + 1
+    appended: list[tuple[int, float, Event]] = [
+        (decision_no, t, e) for e, t in zip(work.inputs, work.input_times, strict=True)
+    ]
+    appended.append((decision_no, now, ExecutionCompleted(status=status, errors=[error])))
+    return DecisionResult(
+        execution_id=work.execution_id,
+        decision_no=decision_no,
+        consumed_inputs=len(work.inputs),
+        appended=appended,
+        snapshot=None,
+        status=status,
+        completed=True,
+        errors=[error],
+    )
+
+
+def _after_termination(work: DecisionWork, now: float) -> DecisionResult:
+    """A decision of a terminated execution: its inputs are recorded, its requests refused."""
+    decision_no = work.decision_no + 1
+    appended: list[tuple[int, float, Event]] = []
+    for event, time in zip(work.inputs, work.input_times, strict=True):
+        appended.append((decision_no, time, event))
+        if isinstance(event, OperatorRequested) or type(event) in _REQUESTS:
+            appended.append((decision_no, now, _refused(event, "the execution was terminated")))
+    return DecisionResult(
+        execution_id=work.execution_id,
+        decision_no=decision_no,
+        consumed_inputs=len(work.inputs),
+        appended=appended,
+        snapshot=None,
+        status=work.status,
+        completed=False,
+    )
+
+
+def _refused(request: Event, why: str) -> RequestRejected:
+    name = request.request if isinstance(request, OperatorRequested) else _REQUESTS[type(request)]
+    return RequestRejected(request=name, error={"kind": "engine.request", "message": why})
+
+
+def _was_terminated(history: Sequence[RecordedEvent]) -> bool:
+    """Whether ``history`` holds a decision that terminated the execution (a
+    ``TerminateRequested`` and the end it caused, in one decision)."""
+    asked = {r.decision for r in history if isinstance(r.event, TerminateRequested)}
+    return any(isinstance(r.event, ExecutionCompleted) and r.decision in asked for r in history)
 
 
 class _Fold:

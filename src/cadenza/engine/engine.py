@@ -30,7 +30,7 @@ from typing import TypeVar
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.datastore_snapshot import start_meta
-from cadenza.engine.decider import Decider, DecisionOutcome
+from cadenza.engine.decider import Decider, DecisionOutcome, terminate_request
 from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.external_tasks import ExternalTasks
 from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
@@ -245,6 +245,10 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         self.store.create_execution(execution_id, definition, started, now, tags=tags)
         self._wake.set()
         return execution_id
+
+    def terminate(self, execution_id: str, reason: str = "", *, by: str = "") -> None:
+        """End the execution now without asking its front end (see ``TerminateRequested``)."""
+        self._request(execution_id, terminate_request(self.get(execution_id), reason, by))
 
     def forget_held(self) -> None:
         """Drop the interpreter state held in memory for every execution: the next decision of each

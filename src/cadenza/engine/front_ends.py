@@ -10,13 +10,25 @@ Which front end reads a source is the front ends' own call: a file suffix
 that one of them declares decides first, then each says how sure it is that
 the content is its language. Nobody sure, or several, is an error asking for
 the kind by name.
+
+Entry points are read straight from the ``entry_points.txt`` of each installed
+distribution on ``sys.path`` (:func:`registered`): ``importlib.metadata`` takes
+tens of milliseconds to import, which every ``cadenza`` process would pay at
+start. Where distributions may come from elsewhere (a zip file on the path, an
+import hook that provides distributions), ``importlib.metadata`` is used.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
+import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from importlib.metadata import EntryPoint, entry_points
+from dataclasses import dataclass
+from importlib.machinery import PathFinder
+from typing import Any
 
 from cadenza.interpreters.protocol import FrontEnd, FrontEndSettings, Recognition
 from cadenza.model.definitions import CodeReference, DefinitionSource
@@ -64,7 +76,7 @@ class FrontEnds(Mapping[str, FrontEnd]):
     def installed(cls, settings: FrontEndSettings | None = None) -> FrontEnds:
         """Every front end registered under ``cadenza.front_ends``."""
         factories: dict[str, FrontEndFactory] = {}
-        for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        for entry in sorted(registered(ENTRY_POINT_GROUP), key=lambda e: e.name):
             if entry.name in factories:
                 log.warning("front end %r is registered twice; using the first", entry.name)
                 continue
@@ -193,7 +205,83 @@ class FrontEnds(Mapping[str, FrontEnd]):
         return frozenset(statuses)
 
 
-def _entry_factory(entry: EntryPoint) -> FrontEndFactory:
+@dataclass(frozen=True)
+class Registration:
+    """One entry point: ``name = value`` under a group, ``value`` being
+    ``module:attribute`` (the attribute part optional, extras ignored)."""
+
+    name: str
+    value: str
+
+    def load(self) -> Any:
+        """The object the entry point names, importing its module."""
+        module, _, attribute = self.value.partition("[")[0].partition(":")
+        found: Any = importlib.import_module(module.strip())
+        for part in filter(None, attribute.strip().split(".")):
+            found = getattr(found, part)
+        return found
+
+
+def registered(group: str) -> list[Registration]:
+    """Every entry point of ``group`` that the installed distributions declare,
+    in the order ``importlib.metadata.entry_points`` gives them."""
+    if not _paths_only():
+        from importlib.metadata import entry_points
+
+        return [Registration(e.name, e.value) for e in entry_points(group=group)]
+    found: list[Registration] = []
+    seen: set[str] = set()
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            stem, dot, suffix = name.rpartition(".")
+            if not dot or suffix not in ("dist-info", "egg-info"):
+                continue
+            # The first distribution of a name on the path hides later ones.
+            distribution = re.sub(r"[-_.]+", "_", stem.partition("-")[0]).lower()
+            if distribution in seen:
+                continue
+            seen.add(distribution)
+            try:
+                with open(os.path.join(folder, name, "entry_points.txt"), encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            found.extend(_section(text, group))
+    return found
+
+
+def _paths_only() -> bool:
+    """Whether every distribution is a folder on ``sys.path``: no zip or egg file
+    on it, and no import hook besides the standard one that provides distributions."""
+    for finder in sys.meta_path:
+        if finder is not PathFinder and hasattr(finder, "find_distributions"):
+            return False
+    return not any(entry and os.path.isfile(entry) for entry in sys.path)
+
+
+def _section(text: str, group: str) -> list[Registration]:
+    """The ``name = value`` lines of the ``[group]`` section of an entry_points.txt."""
+    found: list[Registration] = []
+    current: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1].strip()
+        elif current == group:
+            name, equals, value = line.partition("=")
+            if equals:
+                found.append(Registration(name.strip(), value.strip()))
+    return found
+
+
+def _entry_factory(entry: Registration) -> FrontEndFactory:
     def load(settings: FrontEndSettings) -> FrontEnd:
         try:
             factory = entry.load()

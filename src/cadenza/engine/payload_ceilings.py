@@ -2,7 +2,8 @@
 
 An activity that returns more than ``PayloadLimits.max_value_bytes`` would
 return as much on every retry, and one whose large result would take its
-execution's stored payload past ``max_execution_bytes`` likewise; so such an
+execution's stored payload past ``max_execution_bytes`` (any result, small or
+large) likewise; so such an
 attempt becomes a non-retryable failure of type ``payload.too_large`` whose
 message names the task and the size. The
 oversized result itself is dropped: nothing of it reaches history, and the
@@ -31,24 +32,23 @@ def bounded_outcome(
 ) -> ActivityOutcome:
     """``outcome``, or a non-retryable failure when its result is over a ceiling.
 
-    ``stored_bytes(execution_id)`` is what the execution keeps already; it is
-    asked only for a result above the inline threshold, so the common small
-    result costs no extra read.
+    ``stored_bytes(execution_id)`` is what the execution keeps already; every
+    result is checked (a store answers from the total its claim of the task
+    brought, without another read).
     """
     if outcome.result is None:
         return outcome
     try:
         where = f"the result of task {task.name!r} ({task.task_id})"
         size = limits.check(outcome.result, where)
-        if size > limits.inline_bytes:
-            total = stored_bytes(task.execution_id) + size
-            if total > limits.max_execution_bytes:
-                raise too_large(
-                    f"the stored payload of execution {task.execution_id} with {where}",
-                    total,
-                    limits.max_execution_bytes,
-                    "max_execution_bytes",
-                )
+        total = stored_bytes(task.execution_id) + size
+        if total > limits.max_execution_bytes:
+            raise too_large(
+                f"the stored payload of execution {task.execution_id} with {where}",
+                total,
+                limits.max_execution_bytes,
+                "max_execution_bytes",
+            )
     except PayloadTooLarge as exc:
         return ActivityOutcome(
             OutcomeStatus.FAILED,

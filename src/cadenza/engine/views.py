@@ -5,6 +5,8 @@ values to mask when showing any of these. ``Engine`` offers these as its methods
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cadenza.engine.datastore_snapshot import decrypted_secrets
 from cadenza.engine.front_ends import FrontEnds
 from cadenza.engine.interpreter_cache import InterpreterCache
@@ -12,7 +14,7 @@ from cadenza.interpreters.protocol import ExecutionView
 from cadenza.interpreters.replay import replay_into
 from cadenza.model.errors import InputError
 from cadenza.model.events import JSON, ExecutionStarted, RecordedEvent
-from cadenza.model.secrets import secrets_at
+from cadenza.model.secrets import recorded_secrets
 from cadenza.store.protocol import Store
 from cadenza.store.records import ExecutionRecord
 
@@ -25,6 +27,7 @@ class ExecutionViews:
     front_ends: FrontEnds
     _interpreters: InterpreterCache
     _secrets: dict[str, list[str]]
+    _secrets_read_to: dict[str, int]
 
     def get(self, execution_id: str) -> ExecutionRecord:
         """The execution's row (``ExecutionNotFound`` if there is none)."""
@@ -35,22 +38,38 @@ class ExecutionViews:
         return self.store.read_history(execution_id, after_seq)
 
     def secrets_of(self, execution_id: str) -> list[str]:
-        """The values marked secret in the execution's input, and the clear texts of
-        the encrypted datastore values it recorded, for masking what is shown
-        (see ``cadenza.model.secrets``)."""
+        """The values marked secret in the execution's input and in the input of its
+        tasks and children (``cadenza.model.secrets.recorded_secrets``), and the clear
+        texts of the encrypted datastore values it recorded, for masking what is
+        shown."""
         found = self._secrets.get(execution_id)
+        seen = self._secret_seqs().get(execution_id, 0)
+        # Tasks scheduled since the last look may mark new secrets: read only those.
+        new = self.store.read_history(execution_id, seen)
         if found is None:
-            first = self.store.read_history(execution_id)[:1]
-            started = first[0].event if first else None
+            started = new[0].event if new else None
             if not isinstance(started, ExecutionStarted):
                 return []  # not decided yet: nothing recorded to show, nor to cache
-            found = secrets_at(started.input, started.meta.get("secret_paths") or [])
-            found += decrypted_secrets(started.meta, self.front_ends.settings.secret_key)
-            found.sort(key=len, reverse=True)  # a longer secret is masked first
-            if len(self._secrets) > 10_000:
-                self._secrets.clear()
-            self._secrets[execution_id] = found
+            found = decrypted_secrets(started.meta, self.front_ends.settings.secret_key)
+        elif not new:
+            return found
+        known = set(found)
+        for recorded in new:
+            known.update(recorded_secrets(recorded.event))
+        found = sorted(known, key=len, reverse=True)  # a longer secret is masked first
+        if len(self._secrets) > 10_000:
+            self._secrets.clear()
+            self._secret_seqs().clear()
+        self._secrets[execution_id] = found
+        self._secret_seqs()[execution_id] = new[-1].seq
         return found
+
+    def _secret_seqs(self) -> dict[str, int]:
+        """The last history seq read into ``_secrets``, per execution."""
+        seqs = getattr(self, "_secrets_read_to", None)
+        if seqs is None:
+            seqs = self._secrets_read_to = {}
+        return seqs
 
     def history_view(self, execution_id: str, view: str) -> JSON:
         """The history projected by its front end's view named ``view``."""
@@ -77,7 +96,12 @@ class ExecutionViews:
         snapshot, tail = self.store.snapshot_and_tail(execution_id)
         state = interpreter.new_state() if snapshot is None else interpreter.load_state(snapshot)
         replay_into(interpreter, state, tail)
-        return interpreter.describe(state)
+        view = interpreter.describe(state)
+        if self.is_final(record) and view.status != record.status:
+            # Ended by the engine, not by the interpreter (a forced terminate):
+            # the row is the truth about how it ended.
+            return replace(view, status=record.status, errors=list(record.errors) or view.errors)
+        return view
 
     def is_settled(self, record: ExecutionRecord) -> bool:
         """Whether nothing more happens to this execution on its own: it is

@@ -15,32 +15,31 @@ run, or signal it, without knowing run ids. ``Engine`` offers these methods:
 
 A run of a workflow id has an execution id ``<workflow id>@<unique part>``
 (:func:`cadenza.model.ids.run_of_workflow`; a continued run's unique part is
-derived from the run it continues), so finding the open run needs only the
-rows of the open executions, even of runs not decided yet. The workflow code
-reads the id from ``ExecutionStarted.context["workflow_id"]`` (first run) or
-``meta["parent"]["workflow_id"]`` (continued run). The store has no index on
-workflow ids yet: the lookup scans the open executions of the kind, and the
-check and the start are two steps, so two callers racing on one id within
-that gap can both start.
+derived from the run it continues). The workflow code reads the id from
+``ExecutionStarted.context["workflow_id"]`` (first run) or
+``meta["parent"]["workflow_id"]`` (continued run); the store keeps it in the
+execution's ``workflow_id`` column under a unique index over the runs that
+are not final. So the check and the start are one write: of several callers
+starting one id at once, exactly one succeeds and the others are refused
+(``WorkflowIdTaken``, an ``OperationRefused``), and a run that continues as
+new hands the id to the next run in the transaction that ends it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from cadenza.engine.clock import Clock
 from cadenza.engine.wake import WakeUp
-from cadenza.model.errors import DefinitionNotFound, InputError, OperationRefused
+from cadenza.model.errors import DefinitionNotFound, InputError, WorkflowIdTaken
 from cadenza.model.events import JSON, SignalReceived
-from cadenza.model.ids import run_of_workflow, workflow_of_run
-from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.model.ids import run_of_workflow
 from cadenza.store.protocol import Store
 from cadenza.store.records import DefinitionRecord, ExecutionRecord
 
 #: Where a run keeps its workflow id (in ``ExecutionStarted.context``).
 WORKFLOW_ID = "workflow_id"
-_PAGE = 500
 
 
 class WorkflowIds:
@@ -74,19 +73,13 @@ class WorkflowIds:
         """Start a run of ``definition`` under ``workflow_id``; return the run's id
         (``<workflow id>@<uuid>``).
 
-        Refused with ``OperationRefused`` (``details["execution_id"]`` names it)
-        while another run with this workflow id is open.
+        Refused with ``WorkflowIdTaken`` (an ``OperationRefused``;
+        ``details["execution_id"]`` names the open run) while another run with
+        this workflow id is open.
         """
         _check_id(workflow_id)
-        running = self.open_run(workflow_id, kind=definition.kind)
-        if running is not None:
-            raise OperationRefused(
-                f"workflow id {workflow_id!r} is taken by the open run {running.id} "
-                f"({running.name}, {running.status}): one open run per workflow id",
-                workflow_id=workflow_id,
-                execution_id=running.id,
-                status=running.status,
-            )
+        # The store refuses the start when an open run holds the id (its unique
+        # index decides between callers racing on one id).
         return self.start(
             definition,
             input,
@@ -118,7 +111,15 @@ class WorkflowIds:
         if running is not None:
             self.signal(running.id, name, data, by=by)
             return running.id
-        execution_id = self.start_workflow(definition, input, workflow_id=workflow_id)
+        try:
+            execution_id = self.start_workflow(definition, input, workflow_id=workflow_id)
+        except WorkflowIdTaken as taken:
+            # Another caller started it a moment ago: signal that run instead.
+            holder = taken.details.get("execution_id")
+            if not isinstance(holder, str):
+                raise
+            self.signal(holder, name, data, by=by)
+            return holder
         # In the inbox right after ExecutionStarted: both are one decision's inputs.
         self.store.deliver(
             execution_id, [SignalReceived(name=name, data=data, by=by)], self.clock.now()
@@ -141,23 +142,10 @@ class WorkflowIds:
 
     def open_run(self, workflow_id: str, *, kind: str | None = None) -> ExecutionRecord | None:
         """The open (not final) run with ``workflow_id`` (of ``kind`` when given), if any."""
-        for record in self._open_executions(kind):
-            if workflow_of_run(record.id) == workflow_id:
-                return record
-        return None
-
-    def _open_executions(self, kind: str | None) -> Iterator[ExecutionRecord]:
-        before: tuple[float, str] | None = None
-        excluding = sorted(FINAL_EXECUTION_STATUSES)
-        kinds = [kind] if kind is not None else None
-        while True:
-            page = self.store.list_executions(
-                limit=_PAGE, excluding=excluding, kinds=kinds, before=before
-            )
-            yield from page
-            if len(page) < _PAGE:
-                return
-            before = (page[-1].created_at, page[-1].id)
+        found = self.store.open_run(workflow_id)
+        if found is None or (kind is not None and found.kind != kind):
+            return None
+        return found
 
 
 def _check_id(workflow_id: object) -> None:

@@ -14,13 +14,10 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from cadenza.expressions import functions, st2_data
 from cadenza.expressions.budget import metered, shorten
-from cadenza.expressions.jinja_sandbox import BoundedSandbox
 from cadenza.expressions.scope import (
     ExpressionBudgetFailure,
     ExpressionFailure,
@@ -28,15 +25,33 @@ from cadenza.expressions.scope import (
     Scope,
 )
 
+if TYPE_CHECKING:
+    import jinja2
+
+    from cadenza.expressions.jinja_sandbox import BoundedSandbox
+
 KIND = "JinjaEvaluationException"
 _EXPRESSION = re.compile(r"{{.*?}}")
 _BLOCK = re.compile(r"{%.*?%}")
 _RAW_BLOCK = re.compile(r"{% raw %}.*?{% endraw %}")
 
-_environment = BoundedSandbox(
-    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-)
-_environment.bound_filters({**functions.PURE_FUNCTIONS, **st2_data.DATA_FUNCTIONS})
+
+@functools.cache
+def _environment() -> BoundedSandbox:
+    """The sandbox every evaluation renders in, built on first use.
+
+    Jinja is imported here rather than with this module: importing it costs tens of
+    milliseconds, and most definitions hold no Jinja at all.
+    """
+    import jinja2
+
+    from cadenza.expressions.jinja_sandbox import BoundedSandbox
+
+    environment = BoundedSandbox(
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    environment.bound_filters({**functions.PURE_FUNCTIONS, **st2_data.DATA_FUNCTIONS})
+    return environment
 
 
 _COMPILED_CACHE_SIZE = 4096
@@ -47,12 +62,12 @@ _COMPILED_CACHE_SIZE = 4096
 # object serves every evaluation of the same text. Failures are not cached.
 @functools.lru_cache(maxsize=_COMPILED_CACHE_SIZE)
 def _template(text: str) -> jinja2.Template:
-    return _environment.from_string(text)
+    return _environment().from_string(text)
 
 
 @functools.lru_cache(maxsize=_COMPILED_CACHE_SIZE)
 def _expression(body: str) -> Any:
-    return _environment.compile_expression(body, undefined_to_none=False)
+    return _environment().compile_expression(body, undefined_to_none=False)
 
 
 def _strip(expression: str) -> str:
@@ -114,6 +129,8 @@ def _render(template: str, expression: str, variables: dict[str, Any]) -> str:
 
 
 def _expand(text: str, variables: dict[str, Any]) -> Any:
+    import jinja2
+
     expressions = _EXPRESSION.findall(text)
     blocks = _BLOCK.findall(text)
     if blocks:

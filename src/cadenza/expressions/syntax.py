@@ -16,15 +16,12 @@ import collections.abc  # noqa: F401 - yaql 3.x uses collections.abc without imp
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import jinja2
-import jinja2.parser
-import yaql.language.exceptions as yaql_exceptions
-import yaql.language.factory as yaql_factory
-import yaql.language.utils as yaql_utils
+from typing import TYPE_CHECKING, Any, Literal
 
 from cadenza.expressions.budget import current_meter
+
+if TYPE_CHECKING:
+    import jinja2
 
 Language = Literal["yaql", "jinja"]
 """The expression languages of Orquesta."""
@@ -50,32 +47,43 @@ _PARSED_CACHE_SIZE = 4096
 """Parsed expressions kept: a definition's expressions are evaluated again at every step."""
 
 
-class _BudgetOptions(yaql_utils.FrozenDict):  # type: ignore[misc]
-    """YAQL engine options whose limits follow the running evaluation's budget.
+# YAQL and Jinja are imported where they are first used, not here: importing them
+# costs tens of milliseconds each, and a definition may use neither language.
+
+
+def _budget_options(options: Any) -> Any:
+    """``options`` (YAQL engine options) with limits that follow the running
+    evaluation's budget.
 
     YAQL reads ``yaql.memoryQuota`` at every function call and argument, which
     makes it the hook where the CPU budget is checked too. Outside an
     evaluation (static checks) there are no limits.
     """
+    import yaql.language.utils as yaql_utils
 
-    def get(self, key: str, default: Any = None) -> Any:
-        meter = current_meter()
-        if meter is not None:
-            if key == "yaql.memoryQuota":
-                meter.tick()
-                return meter.budget.max_bytes
-            if key == "yaql.limitIterators":
-                return meter.budget.max_items
-        return super().get(key, default)
+    class BudgetOptions(yaql_utils.FrozenDict):  # type: ignore[misc]
+        def get(self, key: str, default: Any = None) -> Any:
+            meter = current_meter()
+            if meter is not None:
+                if key == "yaql.memoryQuota":
+                    meter.tick()
+                    return meter.budget.max_bytes
+                if key == "yaql.limitIterators":
+                    return meter.budget.max_items
+            return super().get(key, default)
+
+    return BudgetOptions(options)
 
 
 @functools.cache
 def yaql_engine() -> Any:
     """The process's one YAQL parser, built on first use (building its tables is slow)."""
+    import yaql.language.factory as yaql_factory
+
     engine = yaql_factory.YaqlFactory().create()
     # The engine keeps its options in this attribute; there is no public way to
     # make them follow each evaluation.
-    engine._options = _BudgetOptions(engine.options)
+    engine._options = _budget_options(engine.options)
     return engine
 
 
@@ -89,9 +97,14 @@ def parse_yaql(body: str) -> Any:
     return yaql_engine()(body)
 
 
-_jinja_env = jinja2.Environment(
-    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
-)
+@functools.cache
+def _jinja_environment() -> jinja2.Environment:
+    """The environment Jinja syntax is checked in, built on first use."""
+    import jinja2
+
+    return jinja2.Environment(
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,8 @@ def syntax_errors(text: str) -> list[ExpressionSyntaxError]:
 
 
 def _yaql_syntax_errors(text: str) -> list[ExpressionSyntaxError]:
+    import yaql.language.exceptions as yaql_exceptions
+
     errors = []
     for match in _YAQL.finditer(text):
         expr = match.group(0)
@@ -189,10 +204,14 @@ def _yaql_syntax_errors(text: str) -> list[ExpressionSyntaxError]:
 
 
 def _jinja_syntax_errors(text: str) -> list[ExpressionSyntaxError]:
+    import jinja2
+    import jinja2.parser
+
+    environment = _jinja_environment()
     errors = []
     # The whole template first: that catches unbalanced blocks and bad delimiters.
     try:
-        _jinja_env.parse(text)
+        environment.parse(text)
     except jinja2.TemplateError as exc:
         errors.append(ExpressionSyntaxError("jinja", text, str(exc)))
     for match in _JINJA_VARIABLE.finditer(text):
@@ -201,7 +220,7 @@ def _jinja_syntax_errors(text: str) -> list[ExpressionSyntaxError]:
             continue
         try:
             body = expr[2:-2].strip()
-            jinja2.parser.Parser(_jinja_env.overlay(), body, state="variable").parse_expression()
+            jinja2.parser.Parser(environment.overlay(), body, state="variable").parse_expression()
         except jinja2.TemplateError as exc:
             errors.append(ExpressionSyntaxError("jinja", expr, str(exc)))
     return errors

@@ -134,12 +134,16 @@ class StartChild(CommandBase):
 
 @dataclass(frozen=True)
 class RelayToChild(CommandBase):
-    """Ask the child execution started as ``task_id`` to ``pause`` or ``resume``.
+    """Ask the child execution started as ``task_id`` to ``pause``, ``resume`` or
+    ``rerun``.
 
     The child's pausing comes back as ``TaskSuspended(task_id, status="paused")``
     and its going on as ``TaskResumed(task_id)`` (so does a child that pauses on
     its own, waiting for an answer). To cancel a child, use ``CancelTask``. A
-    request for a task that is no child, or whose child has ended, does nothing.
+    pause or resume for a task that is no child, or whose child has ended, does
+    nothing. ``rerun`` is for a child that has ended: it gets ``RerunRequested()``
+    (rerun from what failed), and its next end comes back as ``TaskCompleted(task_id)``
+    again; a child that refuses it stays as it was.
     """
 
     task_id: str

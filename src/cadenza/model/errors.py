@@ -14,6 +14,7 @@
     │   ├── ActionNotFound             (code: "action.not_found")
     │   └── DatastoreKeyNotFound       (code: "datastore.key_not_found")
     ├── OperationRefused               (code: "operation.refused")
+    │   └── WorkflowIdTaken            (code: "operation.workflow_id_taken")
     ├── FrontEndError                  (code: "front_end.failed")
     │   ├── FrontEndNotFound           (code: "front_end.not_found")
     │   └── KindUnclear                (code: "front_end.kind_unclear")
@@ -90,6 +91,9 @@ class Problem:
     schema_path: str = ""
     line: int | None = None
     expression: str | None = None
+    #: The file the problem is in, when it is not the definition checked itself
+    #: (a pack workflow the definition calls).
+    file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -103,12 +107,16 @@ class Problem:
             out["line"] = self.line
         if self.expression is not None:
             out["expression"] = self.expression
+        if self.file is not None:
+            out["file"] = self.file
         return out
 
     def __str__(self) -> str:
         where = self.spec_path or "(document)"
         if self.line is not None:
             where += f" (line {self.line})"
+        if self.file is not None:
+            where = f"{self.file}: {where}"
         return f"{where}: {self.message}"
 
 
@@ -384,3 +392,24 @@ class DatastoreKeyNotFound(NotFoundError):
     """No datastore (``st2kv``) entry has this key in this scope."""
 
     code = "datastore.key_not_found"
+
+
+class WorkflowIdTaken(OperationRefused):
+    """Another open run has this workflow id: one open run per workflow id.
+
+    ``details`` hold ``workflow_id`` and, when it could be read, the open
+    run's ``execution_id`` and ``status``.
+    """
+
+    code = "operation.workflow_id_taken"
+
+    @classmethod
+    def of(cls, workflow_id: str, execution_id: str | None, status: str | None) -> WorkflowIdTaken:
+        """The refusal naming the open run ``execution_id`` (None if it just ended)."""
+        holder = f"the open run {execution_id} ({status})" if execution_id else "an open run"
+        return cls(
+            f"workflow id {workflow_id!r} is taken by {holder}: one open run per workflow id",
+            workflow_id=workflow_id,
+            execution_id=execution_id,
+            status=status,
+        )

@@ -66,6 +66,16 @@ class ExecutionStarted(Event):
     #: (e.g. ``$$.Execution`` in the States language).
     meta: dict[str, JSON] = field(default_factory=dict)
 
+    @property
+    def workflow_id(self) -> str | None:
+        """The workflow id this run holds, if any: ``context["workflow_id"]`` for a
+        run started under one, ``meta["parent"]["workflow_id"]`` for a run that
+        continues one (continue-as-new). At most one open run holds an id."""
+        for holder in (self.context, self.meta.get("parent")):
+            if isinstance(holder, dict) and isinstance(holder.get("workflow_id"), str):
+                return str(holder["workflow_id"])
+        return None
+
 
 @dataclass(frozen=True)
 class TaskCompleted(Event):
@@ -126,6 +136,19 @@ class ResumeRequested(Event):
 @dataclass(frozen=True)
 class CancelRequested(Event):
     type: ClassVar[str] = "CancelRequested"
+
+
+@dataclass(frozen=True)
+class TerminateRequested(Event):
+    """End the execution now, whatever its state, without asking its front end
+    (SWF's ``TerminateWorkflowExecution``): it ends ``canceled`` with an error of
+    type ``Terminated`` giving ``reason``, its tasks and timers are withdrawn,
+    and nothing it receives later is decided by its front end again. ``by``
+    names who asked, as they said (for audit)."""
+
+    type: ClassVar[str] = "TerminateRequested"
+    reason: str = ""
+    by: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,6 +330,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         PauseRequested,
         ResumeRequested,
         CancelRequested,
+        TerminateRequested,
         RerunRequested,
         SignalReceived,
         OperatorRequested,

@@ -7,16 +7,24 @@ is where the secrets sit (``ExecutionStarted.meta["secret_paths"]``). Every
 view for people and other programs (the HTTP API, ``cadenza history`` and
 ``status``, progress lines) masks each secret value wherever it appears,
 whole or inside a longer text, as ``"***"``.
+
+A front end marks secrets the same way in what it decides: a ``TaskScheduled`` or
+``ChildStarted`` whose ``meta["secret_paths"]`` names paths of its ``input`` (the
+Orquesta front end does so for action parameters whose metadata says ``secret:
+true``). A child execution started so finds them in ``meta["parent"]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from cadenza.model.events import JSON
+from cadenza.model.events import JSON, ChildStarted, Event, ExecutionStarted, TaskScheduled
 
 #: The key that marks a value secret.
 SECRET_MARK = "$secret"
+
+#: The ``meta`` key listing where an event's input holds secrets.
+SECRET_PATHS = "secret_paths"
 
 #: What a secret value shows as.
 MASK = "***"
@@ -64,6 +72,28 @@ def secrets_at(value: JSON, paths: Iterable[Sequence[str | int]]) -> list[str]:
             found.append(str(current))
     # Longest first: a secret inside another is masked as part of the longer one.
     return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def recorded_secrets(event: Event) -> list[str]:
+    """The secret texts an event of history marks: those of an execution's input
+    (its own ``$secret`` marks and, for a child, those its parent's task marked)
+    and those of a task's or child's input."""
+    if isinstance(event, ExecutionStarted):
+        parent = event.meta.get("parent")
+        paths = list(_paths(event.meta))
+        if isinstance(parent, dict):
+            paths += _paths(parent)
+        return secrets_at(event.input, paths)
+    if isinstance(event, TaskScheduled | ChildStarted):
+        return secrets_at(event.input, _paths(event.meta))
+    return []
+
+
+def _paths(meta: dict[str, JSON]) -> list[Sequence[str | int]]:
+    found = meta.get(SECRET_PATHS)
+    if not isinstance(found, list):
+        return []
+    return [p for p in found if isinstance(p, list)]
 
 
 def mask(value: JSON, secrets: Sequence[str]) -> JSON:

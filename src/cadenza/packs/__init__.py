@@ -14,7 +14,8 @@ Modules: ``metadata`` reads ``pack.yaml``, ``actions/*.yaml`` and the config;
 ``runners`` turns actions into activities by runner type; ``python_process`` runs one
 Python action in a process of its own; ``stackstorm_action`` is the ``Action`` base
 class Python actions subclass; ``pack`` ties them together;
-``command_line`` is what the ``--pack`` options do.
+``command_line`` is what the ``--pack`` options do; ``workflow_calls`` checks the pack
+workflows a definition calls (``cadenza validate``).
 
 This package does I/O (reads files, imports a pack's code); the Orquesta interpreter
 only ever sees the metadata, as plain data.

@@ -7,11 +7,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from cadenza.packs.pack import Pack, load_pack
 from cadenza.workers.registry import ActivityRegistry
 
 if TYPE_CHECKING:
     from cadenza.engine.engine import Engine
+    from cadenza.packs.pack import Pack
 
 
 def load_packs(
@@ -22,6 +22,9 @@ def load_packs(
     Cadenza does not provide."""
     packs: list[Pack] = []
     for directory in getattr(args, "pack", None) or []:
+        # Packs bring Jinja and the shell runners: imported only when a pack is given.
+        from cadenza.packs.pack import load_pack
+
         pack = load_pack(directory, configs_dir=getattr(args, "pack_configs", None))
         pack.add_to(front_ends, registry)
         for action in pack.unsupported:

@@ -8,6 +8,15 @@ reference is never saved without its blob, and a rolled-back round leaves
 neither. A blob is written once; a second write of the same text changes
 nothing.
 
+Blobs are deleted when nothing refers to them any more: every blob counts the
+stored rows that refer to it (triggers of migration 0008 keep the count as
+rows are written, rewritten and deleted), and one whose count is zero at
+commit is deleted in that transaction. A writer about to refer to a blob
+takes its row lock first (``put``, ``present``), so on PostgreSQL a
+transaction dropping the last reference at the same time either commits
+first, and the writer writes the blob again, or waits for the writer and
+finds the count above zero.
+
 The scope also carries what else the codec needs from its store: the
 payload limits and the key that encrypts secrets at rest.
 """
@@ -29,7 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 from cadenza.encryption import SecretKey, configured_key
 from cadenza.model.errors import HistoryCorrupt
 from cadenza.store.blob_directory import DirectoryBlobs
-from cadenza.store.payloads import PayloadLimits
+from cadenza.store.payloads import ClaimedTotals, PayloadLimits
 from cadenza.store.secrets_at_rest import KnownSecrets
 
 if TYPE_CHECKING:
@@ -49,13 +58,15 @@ class BlobTable(Protocol):
     """Where blobs are kept: the store's own table, on its current connection."""
 
     def put(self, digest: str, data: bytes, now: float) -> None:
-        """Keep ``data`` under ``digest`` (nothing changes if it is kept already)."""
+        """Keep ``data`` under ``digest`` (nothing changes if it is kept already),
+        locked until commit so that it cannot be deleted before a row refers to it."""
 
     def get(self, digests: Sequence[str]) -> dict[str, bytes]:
         """The blobs among ``digests`` that are kept."""
 
     def present(self, digest: str) -> bool:
-        """Whether the blob ``digest`` is kept (as this transaction sees it)."""
+        """Whether the blob ``digest`` is kept (as this transaction sees it),
+        locked until commit when it is."""
 
     def history_payloads(self, execution_id: str) -> tuple[int, list[str]]:
         """The bytes of the execution's history rows, and those of its rows that
@@ -63,6 +74,10 @@ class BlobTable(Protocol):
 
     def sizes(self, digests: Sequence[str]) -> int:
         """The bytes of the blobs among ``digests`` (each counted once)."""
+
+    def execution_bytes(self, execution_id: str) -> int | None:
+        """The bytes the execution's history keeps, as its row counts them; None
+        when the table cannot count them (blobs kept outside the database)."""
 
 
 class SQLiteBlobs:
@@ -111,6 +126,12 @@ class SQLiteBlobs:
         ).fetchone()
         return int(total)
 
+    def execution_bytes(self, execution_id: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT payload_bytes FROM executions WHERE id = ?", (execution_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
 
 class PostgresBlobs:
     """The ``blobs`` table of a PostgreSQL store, on one connection."""
@@ -120,8 +141,11 @@ class PostgresBlobs:
 
     def put(self, digest: str, data: bytes, now: float) -> None:
         self.conn.execute(
+            # DO UPDATE, not DO NOTHING: it locks the row (and writes it again
+            # when a concurrent transaction deleted it meanwhile), so its last
+            # reference cannot be dropped before this transaction's commits.
             "INSERT INTO blobs (digest, size, data, created_at) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (digest) DO NOTHING",
+            "ON CONFLICT (digest) DO UPDATE SET refs = blobs.refs",
             (digest, len(data), data, now),
         )
 
@@ -135,7 +159,9 @@ class PostgresBlobs:
         return found
 
     def present(self, digest: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM blobs WHERE digest = %s", (digest,)).fetchone()
+        row = self.conn.execute(
+            "SELECT 1 FROM blobs WHERE digest = %s FOR NO KEY UPDATE", (digest,)
+        ).fetchone()
         return row is not None
 
     def history_payloads(self, execution_id: str) -> tuple[int, list[str]]:
@@ -156,6 +182,12 @@ class PostgresBlobs:
             (sorted(set(digests)),),
         ).fetchone()
         return int(row["n"]) if row else 0
+
+    def execution_bytes(self, execution_id: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT payload_bytes FROM executions WHERE id = %s", (execution_id,)
+        ).fetchone()
+        return int(row["payload_bytes"]) if row else 0
 
 
 class DigestCache:
@@ -212,6 +244,8 @@ class StoreOptions:
     blob_dir: Path | None = None
     #: Secret texts met lately: stored encrypted wherever they appear whole.
     secrets: KnownSecrets = field(default_factory=lambda: KnownSecrets())
+    #: Stored payload bytes of the executions whose tasks were claimed lately.
+    claimed_totals: ClaimedTotals = field(default_factory=lambda: ClaimedTotals())
 
     def blob_table(self, table: BlobTable) -> BlobTable:
         """Where blobs go for a store whose own table is ``table``."""

@@ -8,28 +8,43 @@ same transaction. So a parent never waits for a child that was not created,
 nor misses the end of one, whatever process dies when (DESIGN invariant 3).
 
 Cancelling the parent's task, or ending the parent, asks its children that
-are still open to cancel (SWF's "request cancel" child policy).
+are still open to cancel (SWF's "request cancel" child policy); a child
+started with the ``terminate`` policy (``StartChild.meta["child_policy"]``)
+is terminated instead when the parent ends (``TerminateRequested``).
+
+A run that continues a workflow id (continue-as-new) takes the id over in
+the same transaction: the round saves the ending run's final status before
+it creates the next run, so the unique index on open runs' workflow ids sees
+one holder at a time. A decision that ended its execution by force
+(``TerminateRequested``) withdraws every task and timer it still had.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from cadenza.model.errors import WorkflowIdTaken
 from cadenza.model.events import (
     JSON,
     CancelRequested,
     Event,
     ExecutionStarted,
     PauseRequested,
+    RequestRejected,
+    RerunRequested,
     ResumeRequested,
     TaskCompleted,
     TaskResumed,
     TaskSuspended,
+    TerminateRequested,
 )
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.records import DecisionResult, DefinitionRecord, NewChild
+
+log = logging.getLogger("cadenza.store")
 
 
 class ChildLinks(Protocol):
@@ -47,8 +62,19 @@ class ChildLinks(Protocol):
         """For each of ``ids`` started by another execution: (parent id, task id;
         None for a detached child)."""
 
-    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
-        """The children of ``ids``: (id, parent id, parent task id, status)."""
+    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str, str | None]]:
+        """The children of ``ids``: (id, parent id, parent task id, status, child
+        policy or None)."""
+
+    def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
+        """Give the execution ``workflow_id`` (``WorkflowIdTaken`` if another open
+        run holds it)."""
+
+    def set_child_policy(self, execution_id: str, policy: str) -> None:
+        """Keep the child policy the parent started the execution with."""
+
+    def withdraw_work(self, ids: Sequence[str]) -> None:
+        """Delete every task and timer of the executions ``ids``."""
 
 
 def link_children(
@@ -63,6 +89,9 @@ def link_children(
     for _before, result in saved:
         for child in result.children:
             deliveries.append(_start(links, result.execution_id, child, now))
+    terminated = [r.execution_id for _b, r in saved if ended_by_force(r)]
+    if terminated:
+        links.withdraw_work(terminated)
     deliveries += _reports_to_parents(links, saved)
     deliveries += _requests_to_children(links, [r for _b, r in saved])
     return deliveries
@@ -84,6 +113,9 @@ def _reports_to_parents(
             reports.append((result, "pause"))
         elif before == PAUSED and result.status not in (PAUSED, *FINAL_EXECUTION_STATUSES):
             reports.append((result, "resume"))
+        elif before in FINAL_EXECUTION_STATUSES and _refused_rerun(result) is not None:
+            # An ended child refused a rerun: its task, waiting again, ends again.
+            reports.append((result, "refused"))
     if not reports:
         return []
     parents = links.parents_of(sorted({r.execution_id for r, _ in reports}))
@@ -96,6 +128,8 @@ def _reports_to_parents(
             out.append((parent_id, _end_as_task(task_id, result)))
         elif what == "pause":
             out.append((parent_id, TaskSuspended(task_id=task_id, status="paused")))
+        elif what == "refused":
+            out.append((parent_id, _refused_as_task(task_id, result)))
         else:
             out.append((parent_id, TaskResumed(task_id=task_id)))
     return out
@@ -104,7 +138,8 @@ def _reports_to_parents(
 def _requests_to_children(
     links: ChildLinks, saved: Sequence[DecisionResult]
 ) -> list[tuple[str, Event]]:
-    """Cancel, pause and resume requests for the open children they concern."""
+    """Cancel, pause and resume requests for the open children they concern, and
+    rerun requests for the ended ones."""
     wanted: dict[tuple[str, str], Event] = {}
     ended: set[str] = set()
     for result in saved:
@@ -120,18 +155,44 @@ def _requests_to_children(
         return []
     out: list[tuple[str, Event]] = []
     asking = sorted({p for p, _ in wanted} | ended)
-    for child_id, parent_id, child_task, status in links.children_of(asking):
+    for child_id, parent_id, child_task, status, policy in links.children_of(asking):
+        asked = wanted.get((parent_id, child_task)) if child_task is not None else None
+        if isinstance(asked, RerunRequested):
+            # A rerun is for a child that has ended (its front end refuses it otherwise).
+            out.append((child_id, asked))
+            continue
         if status in FINAL_EXECUTION_STATUSES or child_task is None:
             continue  # over already, or detached
-        if parent_id in ended:
+        if parent_id in ended and policy == TERMINATE:
+            reason = f"its parent {parent_id} ended (child policy terminate)"
+            out.append((child_id, TerminateRequested(reason=reason, by=parent_id)))
+        elif parent_id in ended:
             out.append((child_id, CancelRequested()))
         elif (parent_id, child_task) in wanted:
             out.append((child_id, wanted[(parent_id, child_task)]))
     return out
 
 
-_RELAYED: dict[str, Event] = {"pause": PauseRequested(), "resume": ResumeRequested()}
+#: The requests a parent relays to a child (``RelayToChild``); ``rerun`` reruns an
+#: ended child from what failed.
+_RELAYED: dict[str, Event] = {
+    "pause": PauseRequested(),
+    "resume": ResumeRequested(),
+    "rerun": RerunRequested(),
+}
 PAUSED = "paused"
+#: The child policy (``StartChild.meta["child_policy"]``) that terminates a
+#: child when its parent ends.
+TERMINATE = "terminate"
+#: The key of ``StartChild.meta`` holding the child policy.
+CHILD_POLICY = "child_policy"
+
+
+def ended_by_force(result: DecisionResult) -> bool:
+    """Whether the decision ended its execution by ``TerminateRequested``."""
+    return result.completed and any(
+        isinstance(event, TerminateRequested) for _d, _t, event in result.appended
+    )
 
 
 def _start(links: ChildLinks, parent_id: str, child: NewChild, now: float) -> tuple[str, Event]:
@@ -143,6 +204,8 @@ def _start(links: ChildLinks, parent_id: str, child: NewChild, now: float) -> tu
         }
         return parent_id, TaskCompleted(task_id=child.task_id, status="failed", error=error)
     links.insert_child(child, definition, parent_id, now)
+    if child.meta.get(CHILD_POLICY) == TERMINATE:
+        links.set_child_policy(child.execution_id, TERMINATE)
     # The datastore values the parent recorded at its start (st2kv) are the
     # child's too: StackStorm's subworkflows read the same datastore.
     inherited = {k: v for k, v in child.meta.items() if k != _DATASTORE}
@@ -165,6 +228,14 @@ def _start(links: ChildLinks, parent_id: str, child: NewChild, now: float) -> tu
             **recorded,
         },
     )
+    if started.workflow_id is not None:
+        try:
+            links.hold_workflow_id(child.execution_id, started.workflow_id)
+        except WorkflowIdTaken as taken:
+            # Only a run opened where the id was not kept (before the store kept
+            # workflow ids) can hold it now. Refusing would fail the whole round
+            # again and again: the next run goes on without the id.
+            log.warning("run %s continues without its workflow id: %s", child.execution_id, taken)
     return child.execution_id, started
 
 
@@ -201,3 +272,29 @@ def _end_as_task(task_id: str, result: DecisionResult) -> TaskCompleted:
             "errors": list(result.errors),
         }
     return TaskCompleted(task_id=task_id, status=status, result=result.output, error=error)
+
+
+def _refused_rerun(result: DecisionResult) -> RequestRejected | None:
+    """The refusal of a rerun request in the decision, if there is one."""
+    for _decision, _time, event in result.appended:
+        if isinstance(event, RequestRejected) and event.request == "rerun":
+            return event
+    return None
+
+
+def _refused_as_task(task_id: str, result: DecisionResult) -> TaskCompleted:
+    refusal = _refused_rerun(result)
+    error = refusal.error if refusal is not None and isinstance(refusal.error, dict) else {}
+    message = error.get("message") or "the child execution refused the rerun"
+    status = _TASK_STATUS.get(result.status, "failed")
+    return TaskCompleted(
+        task_id=task_id,
+        status="failed" if status == "succeeded" else status,
+        error={
+            "type": _ERROR_TYPE.get(result.status, "ChildExecutionFailed"),
+            "message": f"the child execution {result.execution_id} was not rerun: {message}",
+            "execution_id": result.execution_id,
+            "status": result.status,
+            "errors": [],
+        },
+    )

@@ -157,7 +157,11 @@ def referenced(texts: Sequence[str]) -> list[str]:
 
 def stored_bytes(blobs: BlobTable, execution_id: str) -> int:
     """What an execution's history keeps, in bytes: its rows and the blobs they
-    refer to, each blob counted once."""
+    refer to. Read from the count its row keeps (migration 0008), or, for blobs
+    kept as files, added up from the history (each blob counted once)."""
+    counted = blobs.execution_bytes(execution_id)
+    if counted is not None:
+        return counted
     inline, claims = blobs.history_payloads(execution_id)
     return inline + blobs.sizes(referenced(claims))
 

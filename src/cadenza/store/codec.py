@@ -131,8 +131,22 @@ def decode_retry(text: str | None) -> RetryPolicy | None:
     return None if text is None else RetryPolicy.from_dict(json.loads(text))
 
 
+#: The column a claim adds to its task rows: the execution's stored payload bytes.
+CLAIMED_TOTAL_COLUMN = "execution_payload_bytes"
+
+
 def task_from_row(row: Mapping[str, Any]) -> TaskRecord:
-    """Build a ``TaskRecord`` from a row mapping with the ``tasks`` columns."""
+    """Build a ``TaskRecord`` from a row mapping with the ``tasks`` columns (a
+    claimed row also brings its execution's stored bytes: noted for the
+    ceiling check of its result)."""
+    # The names, not ``in row``: a SQLite row's ``in`` looks among its values.
+    columns = row.keys()
+    if CLAIMED_TOTAL_COLUMN in columns:
+        scope = current_scope()
+        total = row[CLAIMED_TOTAL_COLUMN]
+        # The database counts only blobs of its own table, not files.
+        if scope is not None and total is not None and scope.options.blob_dir is None:
+            scope.options.claimed_totals.note(row["execution_id"], int(total))
     return TaskRecord(
         execution_id=row["execution_id"],
         task_id=row["task_id"],

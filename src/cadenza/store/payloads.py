@@ -6,7 +6,10 @@ a larger one is kept once in the store's blob table and its row holds a
 reference (see ``cadenza.store.claim_check``). Above ``max_value_bytes`` a
 value is not kept at all: the engine fails the step that made it, or refuses
 the request that brought it, with ``PayloadTooLarge``. ``max_execution_bytes``
-bounds what the task results of one execution add up to.
+bounds what one execution's history keeps, added up: every task result is
+checked against it, with the running total each execution row keeps
+(``payload_bytes``), as a store last read it when it claimed one of the
+execution's tasks (``ClaimedTotals``).
 
 Every size is the length in bytes of the value's compact JSON text (UTF-8).
 The defaults can be changed per store (``payload_limits=`` when opening one)
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -41,7 +46,7 @@ class PayloadLimits:
     inline_bytes: int = 256 * KIB
     #: Larger values are refused (``PayloadTooLarge``).
     max_value_bytes: int = 64 * MIB
-    #: The task results of one execution may add up to this much.
+    #: What one execution's history keeps may add up to this much.
     max_execution_bytes: int = 1 * GIB
 
     def __post_init__(self) -> None:
@@ -108,3 +113,31 @@ def describe_size(size: int) -> str:
         if size >= factor:
             return f"{size / factor:.1f} {unit}"
     return f"{size} bytes"
+
+
+class ClaimedTotals:
+    """The stored payload bytes of executions as their claimed tasks brought them,
+    so that a task's result is checked against the per-execution ceiling
+    without another read; the least recently claimed are forgotten first.
+
+    A total is as of the latest claim of one of the execution's tasks: results
+    of its other tasks saved since are not in it.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._totals: OrderedDict[str, int] = OrderedDict()
+
+    def note(self, execution_id: str, total: int) -> None:
+        """Remember ``total`` for ``execution_id``."""
+        with self._lock:
+            self._totals[execution_id] = total
+            self._totals.move_to_end(execution_id)
+            while len(self._totals) > self.max_entries:
+                self._totals.popitem(last=False)
+
+    def get(self, execution_id: str) -> int | None:
+        """The total last noted for ``execution_id``, if any."""
+        with self._lock:
+            return self._totals.get(execution_id)

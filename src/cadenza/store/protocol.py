@@ -230,7 +230,12 @@ class ExecutionStore(Protocol):
     ) -> None:
         """Create the execution with ``first`` (``ExecutionStarted``) in its inbox
         (saving ``definition`` too if it is new), carrying ``tags`` (checked by
-        ``check_tags``)."""
+        ``check_tags``). A run started under a workflow id
+        (``ExecutionStarted.workflow_id``) holds it while open: another open run
+        holding it refuses the start with ``WorkflowIdTaken``."""
+
+    def open_run(self, workflow_id: str) -> ExecutionRecord | None:
+        """The open (not final) run holding ``workflow_id``, if any."""
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution's row, or ``ExecutionNotFound``."""
@@ -443,7 +448,8 @@ class Store(
 
     def stored_payload_bytes(self, execution_id: str) -> int:
         """What the execution's history keeps, in bytes: its rows plus the blobs
-        they refer to (each counted once)."""
+        they refer to. As of the latest claim of one of its tasks by this store
+        object when there was one (no read), else as stored now."""
 
     def schema_version(self) -> int:
         """The applied migration number (migrations run when the store is opened)."""

@@ -14,8 +14,6 @@ activity to a thread so it never blocks the caller's loop.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import functools
 import json
 import traceback
@@ -70,6 +68,8 @@ async def run_activity_async(
     if isinstance(prepared, ActivityOutcome):
         return prepared
     activity, call = prepared
+    import asyncio  # loaded already: this coroutine runs on an event loop
+
     try:
         value = call() if activity.is_async else await asyncio.to_thread(call)
         if isinstance(value, Awaitable):
@@ -126,7 +126,13 @@ def _bad_input(action: str, why: str) -> ActivityOutcome:
 
 
 def _wait(awaitable: Awaitable[Any]) -> Any:
-    """Run ``awaitable`` to completion from synchronous code."""
+    """Run ``awaitable`` to completion from synchronous code.
+
+    ``asyncio`` is imported here, not with the module: it takes tens of
+    milliseconds to import, and only async activities need it.
+    """
+    import asyncio
+    import concurrent.futures
 
     async def drive() -> Any:
         return await awaitable

@@ -146,6 +146,14 @@ def _not_found(name: str, known: list[str]) -> ActionNotFound:
         message += f" (registered: {shown})"
     else:
         message += " (the registry is empty)"
+    ref, _, rest = name.partition(" ")
+    if "=" in rest and ref in known:
+        # Orquesta reads ``core.echo message=hi`` as one action name: a bare word
+        # is not an inline parameter value (StackStorm drops it too).
+        message += (
+            f"; {ref!r} is registered: quote the inline parameter values "
+            '(message="hi"), or give them in an input block'
+        )
     return ActionNotFound(message, name=name, suggestions=close)
 
 

@@ -89,7 +89,7 @@ class Runtime:
         self.seed = 0
         self.meta: dict[str, JSON] = {}
         self.context: JSON = None
-        #: Tasks an outside worker took (``TaskStarted``): schedule-to-start is met.
+        #: Tasks a worker took (``TaskStarted``): schedule-to-start is met.
         self.started: set[str] = set()
         self.now = 0.0
         self.ordinal = 0
@@ -196,11 +196,10 @@ class Runtime:
             value = getattr(declared, f"{which}_timeout")
             if value is None:
                 continue
+            # The engine's workers record their take (TaskStarted) for a task
+            # whose meta has this key, as outside workers' takes are recorded.
             meta[f"{which}_timeout"] = value
-            # Only an outside worker's take is recorded (TaskStarted), so the
-            # engine's own workers are not held to schedule-to-start here.
-            if which == SCHEDULE_TO_CLOSE or declared.external:
-                timers.append(StartTimer(f"{TIMEOUT_TIMER}{which}:{task_id}", float(value)))
+            timers.append(StartTimer(f"{TIMEOUT_TIMER}{which}:{task_id}", float(value)))
         if declared.priority:
             meta["priority"] = declared.priority
         command = ScheduleTask(
@@ -223,7 +222,7 @@ class Runtime:
 
     def timeout_fired(self, timer_id: str) -> list[Command]:
         """A timeout timer fired: time the activity out (and withdraw it) unless it
-        already ended, or, for schedule-to-start, an outside worker took it."""
+        already ended, or, for schedule-to-start, a worker took it."""
         which, _, task_id = timer_id[len(TIMEOUT_TIMER) :].partition(":")
         if task_id in self.outcomes or task_id not in self.issued:
             return []
@@ -259,9 +258,10 @@ class Runtime:
         """Start an execution of ``definition`` (a registered name or id) as a task.
 
         ``policy`` says what happens to the child when this execution ends:
-        ``request_cancel`` and ``terminate`` cancel it (see the reference for
-        how they differ), ``abandon`` lets it run on: it is started detached,
-        and its future finishes at once with ``{"execution_id": ...}``.
+        ``request_cancel`` asks it to cancel (its code may clean up),
+        ``terminate`` ends it by force (``TerminateRequested``, its code is not
+        asked), ``abandon`` lets it run on: it is started detached, and its
+        future finishes at once with ``{"execution_id": ...}``.
         """
         if policy not in CHILD_POLICIES:
             raise WorkflowUsageError(
@@ -270,7 +270,13 @@ class Runtime:
         label = name or definition
         task_id = self._current(self._next_id(f"child:{label}"))
         if policy != ABANDON:
-            command = StartChild(task_id=task_id, name=label, definition=definition, input=input)
+            # The engine reads the policy when this execution ends (terminate or
+            # request cancel); recorded only for terminate, so the histories
+            # of request-cancel children stay as they were.
+            meta: dict[str, JSON] = {"child_policy": TERMINATE} if policy == TERMINATE else {}
+            command = StartChild(
+                task_id=task_id, name=label, definition=definition, input=input, meta=meta
+            )
             return self._issue(task_id, "child", definition, command)
         child_id = abandoned_child_id(str(self.meta.get("execution_id", "")), task_id)
         command = StartChild(

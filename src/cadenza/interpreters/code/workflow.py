@@ -80,9 +80,10 @@ class WorkflowContext:
         as a child; its future's result is the child's output.
 
         ``policy`` is what happens to the child if this execution ends first:
-        ``"request_cancel"`` (default) or ``"terminate"`` cancel it;
-        ``"abandon"`` lets it run on, detached: its future then finishes at once
-        with ``{"execution_id": ...}`` and its end is not reported back.
+        ``"request_cancel"`` (default) asks it to cancel, ``"terminate"`` ends
+        it by force (its code is not asked); ``"abandon"`` lets it run on,
+        detached: its future then finishes at once with ``{"execution_id": ...}``
+        and its end is not reported back.
         """
         return self._runtime.start_child(definition, input, name, policy)
 

@@ -103,6 +103,11 @@ class ActionSpec:
         """Whether the action runs as a child execution rather than on a worker."""
         return self.workflow is not None
 
+    def secret_paths(self, given: Mapping[str, JSON]) -> list[list[str | int]]:
+        """Where the parameters marked ``secret`` sit in the input ``given``, so every
+        view masks their values (``cadenza.model.secrets``)."""
+        return [[p.name] for p in self.parameters if p.secret and given.get(p.name) is not None]
+
     def with_defaults(self, given: Mapping[str, JSON]) -> dict[str, JSON]:
         """``given`` with each missing parameter's default, and immutable ones forced to
         theirs, in the metadata's order and then the given order."""
@@ -117,6 +122,16 @@ class ActionSpec:
         for name, value in given.items():
             out.setdefault(name, value)
         return out
+
+
+def child_result(output: JSON, error: JSON) -> dict[str, JSON]:
+    """A workflow action's result as StackStorm gives it: the child's output, and its
+    errors when it did not succeed."""
+    result: dict[str, JSON] = {"output": output}
+    if isinstance(error, Mapping):
+        errors = error.get("errors")
+        result["errors"] = list(errors) if isinstance(errors, list) else [dict(error)]
+    return result
 
 
 def workflow_action(ref: str, definition: str) -> ActionSpec:

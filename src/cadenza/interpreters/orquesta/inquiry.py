@@ -5,6 +5,11 @@ A ``core.ask`` task asks with a JSON ``schema`` (default: "continue?" as a boole
 five fields as the pending result, and a response is added to them under
 ``response``: workflows read ``task(ask).result.response.<field>``.
 
+An inquiry not answered within ``ttl`` minutes (default 1440; 0 or less: never)
+expires: the task ends ``timeout`` with the question as its result, as StackStorm's
+garbage collector times it out, and a later answer is refused. ``roles`` and
+``users`` are recorded and shown, not enforced (there are no identities yet).
+
 Answers are checked as StackStorm checks them: draft-4 keywords, except that
 ``required: true`` may sit on a property (draft 3 style; the draft-4 list form is
 honoured too), an optional property without a default (or with a ``null`` default)
@@ -26,6 +31,13 @@ INQUIRY_ACTION = "core.ask"
 #: ``ScheduleTask.meta`` key marking an inquiry task (so its answer is checked).
 INQUIRY_META = "inquiry"
 
+#: ``ScheduleTask.meta`` key of an inquiry's deadline (seconds since the epoch), for
+#: listings; absent when its ``ttl`` is 0 or less (it never expires).
+EXPIRES_META = "expires_at"
+
+#: Error type of an inquiry that expired unanswered (the task ends ``timeout``).
+INQUIRY_EXPIRED = "InquiryExpired"
+
 #: Error type of a task failed by an answer (``cadenza respond --failed``): the
 #: answer is the result, so the workflow error keeps orquesta's own message.
 ANSWERED_FAILURE = "responded"
@@ -44,6 +56,19 @@ def question(parameters: JSON) -> dict[str, JSON]:
         "route": given.get("route") or "",
         "ttl": given.get("ttl", DEFAULT_TTL),
     }
+
+
+def ttl_seconds(parameters: JSON) -> float | None:
+    """How long an inquiry waits for its answer: its ``ttl`` (minutes, default a day)
+    in seconds; ``None`` for a ``ttl`` of 0 or less, which StackStorm never expires."""
+    ttl = question(parameters)["ttl"]
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float | str):
+        return None
+    try:
+        minutes = float(ttl)
+    except ValueError:
+        return None
+    return minutes * 60 if minutes > 0 else None
 
 
 def answered(parameters: JSON, response: JSON) -> dict[str, JSON]:

@@ -24,9 +24,17 @@ then hands out every action that may start now, and reports status changes:
   did not succeed). With a ``delay``, a ``StartTimer("start:<task id>")`` comes first and
   the child starts when it fires. A cancel that is accepted sends ``CancelTask`` to every
   running child, so cancelling cascades down the tree; the parent is ``canceled`` once
-  the children report their end.
+  the children report their end. A rerun of a task whose child did not succeed sends
+  ``RelayToChild(<that task id>, "rerun")`` instead of starting a new child: the child
+  reruns from its failed tasks, and its end is again that task's completion.
+* ``StartTimer("ttl:<task id>")`` with each ``core.ask`` task whose ``ttl`` (minutes) is
+  above 0, and ``meta["expires_at"]`` its deadline: when it fires unanswered, the task
+  is withdrawn (``CancelTask``), a paused workflow resumed, and the task ends
+  ``timeout`` with the question as its result, as StackStorm expires an inquiry.
 * Parameters of actions with metadata are completed with their defaults before they
-  are scheduled or given to a child.
+  are scheduled or given to a child; those the metadata marks ``secret`` are listed in
+  ``meta["secret_paths"]`` of the ``ScheduleTask`` or ``StartChild``, so every view
+  masks their values while the action receives them in clear.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from typing import Any
 
 from cadenza.expressions import ExpressionFailure
 from cadenza.interpreters.orquesta import state as st
-from cadenza.interpreters.orquesta.actions import ActionCatalog, ActionSpec
+from cadenza.interpreters.orquesta.actions import ActionCatalog, ActionSpec, child_result
 from cadenza.interpreters.orquesta.conductor import (
     ActionEvent,
     Conductor,
@@ -52,11 +60,18 @@ from cadenza.interpreters.orquesta.datastore_reads import (
     st2_context,
     view_of,
 )
-from cadenza.interpreters.orquesta.inquiry import INQUIRY_ACTION, INQUIRY_META
+from cadenza.interpreters.orquesta.inquiry import (
+    EXPIRES_META,
+    INQUIRY_ACTION,
+    INQUIRY_EXPIRED,
+    INQUIRY_META,
+    question,
+    ttl_seconds,
+)
 from cadenza.interpreters.orquesta.machines import COMPLETED
 from cadenza.interpreters.orquesta.output import render_output
 from cadenza.interpreters.orquesta.parameter_defaults import with_rendered_defaults
-from cadenza.interpreters.orquesta.rerun import rerun
+from cadenza.interpreters.orquesta.rerun import RERUN_CHILD, remember_child_end, rerun
 from cadenza.interpreters.orquesta.task_updates import update_task
 from cadenza.interpreters.orquesta.validation import ENGINE_COMMANDS, OrquestaDefinition, TaskGraph
 from cadenza.interpreters.protocol import ActionUse, DatastoreKeys, ExecutionView, TaskView
@@ -83,9 +98,12 @@ from cadenza.model.events import (
     TaskSuspended,
     TimerFired,
 )
+from cadenza.model.secrets import SECRET_PATHS
 
 #: Prefix of the timer that starts a delayed child execution.
 _START_TIMER = "start:"
+#: Prefix of the timer that expires an unanswered inquiry (``core.ask`` ``ttl``).
+_TTL_TIMER = "ttl:"
 
 _REQUESTS = {
     PauseRequested: ("pause", "pausing"),
@@ -189,6 +207,8 @@ class OrquestaInterpreter:
             self._action_event(c, event.task_id, "running", None, final=False)
         elif isinstance(event, TimerFired) and event.timer_id.startswith(_START_TIMER):
             commands.extend(self._start_delayed_child(c, event.timer_id[len(_START_TIMER) :]))
+        elif isinstance(event, TimerFired) and event.timer_id.startswith(_TTL_TIMER):
+            commands.extend(self._expire(c, event.timer_id[len(_TTL_TIMER) :]))
         elif type(event) in _REQUESTS:
             request, status = _REQUESTS[type(event)]
             try:
@@ -272,13 +292,20 @@ class OrquestaInterpreter:
             if action.get("empty"):
                 result = []
             elif action.get("child"):
-                result = _child_result(result, error)
+                result = child_result(result, error)
+                remember_child_end(c.state, task_id, action, status)
         self._update_task(
             c,
             action["name"],
             action["route"],
             ActionEvent(status, result, action.get("item"), error=error),
         )
+
+    def _rerun_child(self, c: Conductor, name: str, route: int, task_id: str) -> Command:
+        """Wait again for the child started as ``task_id``, and ask it to rerun."""
+        c.state["actions"][task_id] = {"name": name, "route": route, "item": None, "child": True}
+        self._mark_running(c, name, route, None)
+        return RelayToChild(task_id, "rerun")
 
     def _update_task(self, c: Conductor, name: str, route: int, event: ActionEvent) -> None:
         """Fold one action event; a crash of the conductor fails the workflow."""
@@ -308,6 +335,10 @@ class OrquestaInterpreter:
         for task in c.next_tasks():
             key = st.entry_key(task.name, task.route)
             staged = st.get_staged(c.state, task.name, task.route)
+            if staged is not None and RERUN_CHILD in staged:
+                child = str(staged.pop(RERUN_CHILD))
+                commands.append(self._rerun_child(c, task.name, task.route, child))
+                continue
             if task.has_items and staged is not None and "run" in staged:
                 run = int(staged["run"])
             else:
@@ -344,17 +375,23 @@ class OrquestaInterpreter:
                 if delay > 0 and action.action is not None:
                     c.state["actions"][task_id]["due"] = c.now + delay
                 ref = None if action.action is None else str(action.action)
-                if ref == INQUIRY_ACTION:
-                    item_meta[INQUIRY_META] = True
                 spec = self.catalog.get(ref)
                 action_input = action.input
                 if spec is not None and isinstance(action_input, Mapping | None):
                     action_input = with_rendered_defaults(
                         spec, action_input or {}, c.kv, c.state.get("st2")
                     )
+                    secret = spec.secret_paths(action_input)
+                    if secret:
+                        item_meta[SECRET_PATHS] = secret
+                if ref == INQUIRY_ACTION:
+                    item_meta[INQUIRY_META] = True
+                    commands.extend(self._expiry(c, task_id, action_input, delay, item_meta))
                 if spec is not None and spec.workflow is not None:
                     commands.extend(
-                        self._child(c, task_id, task.name, spec.workflow, action_input, delay)
+                        self._child(
+                            c, task_id, task.name, spec.workflow, action_input, delay, item_meta
+                        )
                     )
                 else:
                     commands.append(
@@ -364,12 +401,21 @@ class OrquestaInterpreter:
         return commands
 
     def _child(
-        self, c: Conductor, task_id: str, name: str, workflow: str, child_input: Any, delay: float
+        self,
+        c: Conductor,
+        task_id: str,
+        name: str,
+        workflow: str,
+        child_input: Any,
+        delay: float,
+        task_meta: Mapping[str, Any],
     ) -> list[Command]:
         """Start ``workflow`` as the child execution of ``task_id`` (after ``delay``)."""
         record = c.state["actions"][task_id]
         record["child"] = True
         meta: dict[str, Any] = {"route": record["route"], "item_id": record.get("item")}
+        if SECRET_PATHS in task_meta:
+            meta[SECRET_PATHS] = task_meta[SECRET_PATHS]
         if DATASTORE_META in c.state:
             # The child reads what its parent recorded (store/children.py moves it).
             meta[DATASTORE_META] = c.state[DATASTORE_META]
@@ -377,6 +423,44 @@ class OrquestaInterpreter:
             record["start"] = {"definition": workflow, "input": child_input, "meta": meta}
             return [StartTimer(_START_TIMER + task_id, delay)]
         return [StartChild(task_id, name, workflow, child_input, meta)]
+
+    def _expiry(
+        self, c: Conductor, task_id: str, parameters: Any, delay: float, meta: dict[str, Any]
+    ) -> list[Command]:
+        """The timer that expires an inquiry after its ``ttl`` minutes (none for a
+        ``ttl`` of 0 or less, as in StackStorm); the deadline goes in ``meta``."""
+        ttl = ttl_seconds(parameters)
+        if ttl is None:
+            return []
+        c.state["actions"][task_id]["question"] = question(parameters)
+        meta[EXPIRES_META] = c.now + delay + ttl
+        return [StartTimer(_TTL_TIMER + task_id, delay + ttl)]
+
+    def _expire(self, c: Conductor, task_id: str) -> list[Command]:
+        """An inquiry nobody answered in time: withdrawn (an answer now is refused)
+        and ended ``timeout`` with the question as its result; then the paused
+        workflow is resumed, to go on or fail from there, as StackStorm's garbage
+        collector does with an expired inquiry."""
+        action = c.state["actions"].get(task_id)
+        if action is None or "question" not in action:
+            return []  # answered (or withdrawn) before it expired
+        ttl = action["question"].get("ttl")
+        error = {
+            "type": INQUIRY_EXPIRED,
+            "message": f"the inquiry was not answered within its ttl of {ttl} minute(s)",
+        }
+        commands: list[Command] = [CancelTask(task_id)]
+        if c.status == "paused":
+            # Resumed first, so the task's end moves a running workflow (a paused
+            # one ignores a task's failure, and would then resume as succeeded).
+            try:
+                c.request_status("resuming")
+            except RequestRefused as exc:
+                commands.append(RejectRequest("resume", {"kind": exc.kind, "message": str(exc)}))
+            else:
+                commands.extend(self._relay_to_children(c, "resume"))
+        self._action_event(c, task_id, "timeout", action["question"], final=True, error=error)
+        return commands
 
     def _mark_running(self, c: Conductor, name: str, route: int, item: int | None) -> None:
         self._update_task(c, name, route, ActionEvent("running", None, item))
@@ -410,16 +494,6 @@ class OrquestaInterpreter:
             errors=list(state["errors"]),
             tasks=tasks,
         )
-
-
-def _child_result(output: Any, error: Any) -> dict[str, Any]:
-    """A workflow action's result as StackStorm gives it: the child's output, and its
-    errors when it did not succeed."""
-    result: dict[str, Any] = {"output": output}
-    if isinstance(error, Mapping):
-        errors = error.get("errors")
-        result["errors"] = list(errors) if isinstance(errors, list) else [dict(error)]
-    return result
 
 
 def _runs_child(spec: ActionSpec | None) -> bool:

@@ -19,22 +19,32 @@ expressions, so the history shows the parameters the action really received.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from cadenza.expressions import ExpressionFailure, Scope
 from cadenza.expressions.budget import metered, shorten
 from cadenza.expressions.functions import DatastoreAccess, DatastoreView
-from cadenza.expressions.jinja_sandbox import BoundedSandbox
 from cadenza.expressions.scope import ExpressionBudgetFailure, FunctionFailure
 from cadenza.interpreters.orquesta.actions import ActionSpec
 from cadenza.interpreters.orquesta.datastore_reads import action_context
 
+if TYPE_CHECKING:
+    from cadenza.expressions.jinja_sandbox import BoundedSandbox
+
 KIND = "JinjaEvaluationException"
 
-_environment = BoundedSandbox(undefined=jinja2.StrictUndefined)
+
+@functools.cache
+def _environment() -> BoundedSandbox:
+    """The sandbox defaults render in, built on first use: Jinja is imported only
+    by an action whose defaults are templates."""
+    import jinja2
+
+    from cadenza.expressions.jinja_sandbox import BoundedSandbox
+
+    return BoundedSandbox(undefined=jinja2.StrictUndefined)
 
 
 def _decrypt_kv(kv: Mapping[str, Any]) -> Any:
@@ -95,7 +105,9 @@ def _render(
         return ExpressionBudgetFailure(KIND, f"Unable to render {where}. {detail}", text, limit)
 
     def render() -> Any:
-        environment = _environment.overlay()
+        import jinja2
+
+        environment = _environment().overlay()
         environment.filters["decrypt_kv"] = _decrypt_kv(kv)
         try:
             stripped = text.strip()

@@ -1,8 +1,13 @@
-"""Rerunning a completed execution from some of its tasks (spec §16)."""
+"""Rerunning a completed execution from some of its tasks (spec §16).
+
+A task that ran a workflow action (a child execution) that did not succeed is rerun
+by rerunning that child from its own failed tasks, not by starting a new child.
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from cadenza.interpreters.orquesta import state as st
@@ -12,6 +17,14 @@ from cadenza.interpreters.orquesta.task_updates import add_entry
 
 RerunTask = tuple[str, int, bool]
 """(task name, route, reset_items)."""
+
+#: State key: for each task (``entry_key``) whose last child execution did not
+#: succeed, that child's task id, so a rerun can rerun the child itself.
+FAILED_CHILDREN = "failed_children"
+
+#: Staged-task key: the task id of the failed child a rerun of this task reruns
+#: (``RelayToChild(task_id, "rerun")``), instead of starting a new child.
+RERUN_CHILD = "rerun_child"
 
 
 def _terminal(c: Conductor) -> list[tuple[int, dict[str, Any]]]:
@@ -28,6 +41,23 @@ def _following(c: Conductor, name: str, route: int) -> list[int]:
             if sequence[prev]["id"] == name and sequence[prev]["route"] == route:
                 found.append(i)
     return found
+
+
+def remember_child_end(
+    state: dict[str, Any], task_id: str, action: Mapping[str, Any], status: str
+) -> None:
+    """Remember the child of a task (not a with-items item) that did not succeed, for
+    a rerun of the task to rerun that child; forget it once a child succeeded."""
+    if action.get("item") is not None:
+        return
+    key = st.entry_key(action["name"], action["route"])
+    failed = state.setdefault(FAILED_CHILDREN, {})
+    if status == "succeeded":
+        failed.pop(key, None)
+    else:
+        failed[key] = task_id
+    if not failed:
+        del state[FAILED_CHILDREN]
 
 
 def rerun(c: Conductor, requests: list[RerunTask]) -> None:
@@ -104,6 +134,11 @@ def _rerun_task(c: Conductor, name: str, route: int, reset_items: bool) -> None:
         staged.pop("run", None)
     else:
         add_entry(c, name, route, ctxs, prev)
-        st.add_staged(state, name, route, ctxs, prev, ready=True)
+        staged = st.add_staged(state, name, route, ctxs, prev, ready=True)
+        child = state.get(FAILED_CHILDREN, {}).pop(st.entry_key(name, route), None)
+        if child is not None:
+            # As StackStorm reruns a failed subworkflow from its failed task: the
+            # same child execution is rerun, and the task waits for it again.
+            staged[RERUN_CHILD] = child
     for index in _following(c, name, route):
         state["sequence"][index].pop("term", None)

@@ -9,7 +9,12 @@ is newer than the newest migration this version knows is refused with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
+
+# The SQL files are read from this package's folder on disk: ``importlib.resources``
+# would also find them inside a zip, but importing it costs tens of milliseconds at
+# every start, and Cadenza is not run from a zip.
+_FOLDER = Path(__file__).parent
 
 
 @dataclass(frozen=True)
@@ -21,10 +26,8 @@ class Migration:
 
 def migrations_for(backend: str) -> list[Migration]:
     """The migrations of ``backend`` (``sqlite`` or ``postgres``), oldest first."""
-    folder = resources.files(__name__).joinpath(backend)
     found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number, _, rest = entry.name.partition("_")
-            found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text()))
+    for entry in (_FOLDER / backend).glob("*.sql"):
+        number, _, rest = entry.name.partition("_")
+        found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text("utf-8")))
     return sorted(found, key=lambda m: m.version)

@@ -82,6 +82,14 @@ def translate_errors(where: str) -> Iterator[None]:
             raise StoreUnavailable(
                 f"PostgreSQL at {where} is unavailable: {exc}", where=where
             ) from exc
+        if (exc.sqlstate or "").startswith("40"):
+            # A deadlock or serialization failure rolled the transaction back:
+            # nothing was written, and the same work succeeds when tried again.
+            raise StoreUnavailable(
+                f"PostgreSQL at {where} rolled the transaction back "
+                f"(a concurrent one won); trying again is safe: {exc}",
+                where=where,
+            ) from exc
         raise StoreError(f"PostgreSQL error at {where}: {exc}", where=where) from exc
 
 

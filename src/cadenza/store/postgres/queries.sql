@@ -197,7 +197,15 @@ UPDATE executions AS e SET
     output = CASE WHEN v.completed THEN v.output ELSE e.output END,
     errors = CASE WHEN v.completed THEN v.errors ELSE e.errors END,
     updated_at = %(now)s,
-    pending_since = (SELECT MIN(i.time) FROM inbox AS i WHERE i.execution_id = e.id)
+    pending_since = (SELECT MIN(i.time) FROM inbox AS i WHERE i.execution_id = e.id),
+    -- A run reopened (rerun) after another run took its workflow id gives it up.
+    workflow_id = CASE
+        WHEN e.workflow_id IS NULL THEN NULL
+        WHEN EXISTS (SELECT 1 FROM executions AS o
+                     WHERE o.workflow_id = e.workflow_id AND o.id <> e.id
+                       AND o.status NOT IN ('succeeded', 'failed', 'canceled', 'timeout',
+                                            'abandoned')) THEN NULL
+        ELSE e.workflow_id END
 FROM unnest(
     %(ids)s::text[], %(expected)s::integer[], %(decision_nos)s::integer[],
     %(statuses)s::text[], %(next_seqs)s::integer[], %(snapshots)s::text[],
@@ -243,7 +251,10 @@ WHERE (execution_id, task_id) IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING *;
+-- The execution's stored payload bytes come along: the result is checked
+-- against the per-execution ceiling without another read.
+RETURNING *, (SELECT payload_bytes FROM executions AS e WHERE e.id = tasks.execution_id)
+    AS execution_payload_bytes;
 
 -- name: heartbeat_tasks
 UPDATE tasks AS t SET
@@ -359,8 +370,24 @@ SELECT id, parent_id, parent_task_id FROM executions
 WHERE id = ANY(%(ids)s::text[]) AND parent_id IS NOT NULL;
 
 -- name: children_of
-SELECT id, parent_id, parent_task_id, status FROM executions
+SELECT id, parent_id, parent_task_id, status, child_policy FROM executions
 WHERE parent_id = ANY(%(ids)s::text[]);
+
+-- name: set_workflow_id
+-- The unique partial index refuses an id another open run holds.
+UPDATE executions SET workflow_id = %(workflow_id)s WHERE id = %(id)s;
+
+-- name: set_child_policy
+UPDATE executions SET child_policy = %(policy)s WHERE id = %(id)s;
+
+-- name: open_workflow_run
+-- The final statuses are written out so that the partial index serves it.
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq,
+       parent_id, parent_task_id
+FROM executions
+WHERE workflow_id = %(workflow_id)s
+  AND status NOT IN ('succeeded', 'failed', 'canceled', 'timeout', 'abandoned')
+LIMIT 1;
 
 -- name: deletable_executions
 -- The final ones among the ids, locked (retention never deletes a live execution).

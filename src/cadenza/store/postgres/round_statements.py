@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from cadenza.model.errors import LeaseLost
+from cadenza.model.errors import LeaseLost, WorkflowIdTaken
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.store.codec import (
     FINISH_STATEMENTS,
@@ -32,6 +32,7 @@ from cadenza.store.codec import (
     definition_from_row,
     dumps,
     encode_event,
+    execution_from_row,
     finish_values,
     loads,
     recorded_event,
@@ -45,6 +46,7 @@ from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
     DefinitionRecord,
+    ExecutionRecord,
     FinishOutcome,
     NewChild,
     TaskRecord,
@@ -169,6 +171,27 @@ def _withdraw_and_time(
         cur.executemany(QUERIES["upsert_timer"], timers)
     if tasks or timers:
         cur.execute(QUERIES["notify_work"])
+
+
+def hold_workflow_id(conn: Connection, execution_id: str, workflow_id: str) -> None:
+    """Give the execution ``workflow_id``; ``WorkflowIdTaken`` (naming the holder)
+    when another open run holds it. Inside the caller's transaction: a savepoint
+    keeps it usable after the refusal, to read the holder."""
+    params = {"id": execution_id, "workflow_id": workflow_id}
+    try:
+        with conn.transaction():
+            conn.execute(QUERIES["set_workflow_id"], params)
+    except psycopg.errors.UniqueViolation as exc:
+        holder = open_workflow_run(conn, workflow_id)
+        if holder is None:
+            raise WorkflowIdTaken.of(workflow_id, None, None) from exc
+        raise WorkflowIdTaken.of(workflow_id, holder.id, holder.status) from exc
+
+
+def open_workflow_run(conn: Connection, workflow_id: str) -> ExecutionRecord | None:
+    """The open run holding ``workflow_id``, if any."""
+    rows = conn.execute(QUERIES["open_workflow_run"], {"workflow_id": workflow_id}).fetchall()
+    return execution_from_row(rows[0]) if rows else None
 
 
 def has_due_tasks(conn: Connection, request: ClaimRequest, now: float) -> bool:
@@ -341,9 +364,22 @@ class PostgresRoundWriter:
         rows = self.conn.execute(QUERIES["parents_of"], {"ids": list(ids)}).fetchall()
         return {row["id"]: (row["parent_id"], row["parent_task_id"]) for row in rows}
 
-    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
+    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str, str | None]]:
         rows = self.conn.execute(QUERIES["children_of"], {"ids": list(ids)}).fetchall()
-        return [(r["id"], r["parent_id"], r["parent_task_id"], r["status"]) for r in rows]
+        return [
+            (r["id"], r["parent_id"], r["parent_task_id"], r["status"], r["child_policy"])
+            for r in rows
+        ]
+
+    def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
+        hold_workflow_id(self.conn, execution_id, workflow_id)
+
+    def set_child_policy(self, execution_id: str, policy: str) -> None:
+        self.conn.execute(QUERIES["set_child_policy"], {"id": execution_id, "policy": policy})
+
+    def withdraw_work(self, ids: Sequence[str]) -> None:
+        for statement in ("delete_tasks", "delete_timers"):
+            self.conn.execute(QUERIES[statement], {"ids": list(ids)})
 
     def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         return claim(self.conn, request, now)
@@ -462,6 +498,11 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         return lambda: sorted(
             (task_from_row(r) for r in cur.fetchall()), key=lambda t: (t.available_at, t.task_id)
         )
+
+    def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
+        # Its refusal needs a savepoint, which a pipeline cannot take: rare (a
+        # run continuing a workflow id), so the careful path writes it.
+        raise NotCurrent("a workflow id is given statement by statement")
 
     def send(self) -> None:
         self.pipeline.sync()

@@ -25,7 +25,7 @@ from cadenza.model.errors import (
     ExecutionNotFound,
     StoreError,
 )
-from cadenza.model.events import JSON, Event, RecordedEvent, TimerFired
+from cadenza.model.events import JSON, Event, ExecutionStarted, RecordedEvent, TimerFired
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.blobs import PayloadScope, PostgresBlobs, payload_scope, store_options
 from cadenza.store.claim_check import stored_bytes
@@ -153,6 +153,9 @@ class PostgresStore:
         return payload_scope(blobs, self._options, deciding=deciding)
 
     def stored_payload_bytes(self, execution_id: str) -> int:
+        claimed = self._options.claimed_totals.get(execution_id)
+        if claimed is not None:
+            return claimed
         return self._read(
             lambda c: stored_bytes(self._options.blob_table(PostgresBlobs(c)), execution_id)
         )
@@ -245,8 +248,14 @@ class PostgresStore:
             )
             if tags:
                 conn.execute(QUERIES["set_execution_tags"], (list(tags), execution_id))
+            workflow_id = first.workflow_id if isinstance(first, ExecutionStarted) else None
+            if workflow_id is not None:
+                rs.hold_workflow_id(conn, execution_id, workflow_id)
             conn.execute(QUERIES["insert_inbox"], (execution_id, now, *encode_event(first)))
             conn.execute(QUERIES["notify_work"])
+
+    def open_run(self, workflow_id: str) -> ExecutionRecord | None:
+        return self._read(lambda c: rs.open_workflow_run(c, workflow_id))
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
         # Rows become records inside the read: a large value is read from the

@@ -195,7 +195,15 @@ UPDATE executions SET
     output = CASE WHEN :completed THEN :output ELSE output END,
     errors = CASE WHEN :completed THEN :errors ELSE errors END,
     updated_at = :now,
-    pending_since = (SELECT MIN(time) FROM inbox WHERE execution_id = :id)
+    pending_since = (SELECT MIN(time) FROM inbox WHERE execution_id = :id),
+    -- A run reopened (rerun) after another run took its workflow id gives it up.
+    workflow_id = CASE
+        WHEN workflow_id IS NULL THEN NULL
+        WHEN EXISTS (SELECT 1 FROM executions AS o
+                     WHERE o.workflow_id = executions.workflow_id AND o.id <> :id
+                       AND o.status NOT IN ('succeeded', 'failed', 'canceled', 'timeout',
+                                            'abandoned')) THEN NULL
+        ELSE workflow_id END
 WHERE id = :id AND decision_no = :expected;
 
 -- name: any_due_task
@@ -224,7 +232,10 @@ WHERE rowid IN (
     ORDER BY available_at
     LIMIT :limit
 )
-RETURNING *;
+-- The execution's stored payload bytes come along: the result is checked
+-- against the per-execution ceiling without another read.
+RETURNING *, (SELECT payload_bytes FROM executions AS e WHERE e.id = tasks.execution_id)
+    AS execution_payload_bytes;
 
 -- name: heartbeat_task
 UPDATE tasks SET
@@ -313,8 +324,24 @@ SELECT id, parent_id, parent_task_id FROM executions
 WHERE id IN (SELECT value FROM json_each(:ids)) AND parent_id IS NOT NULL;
 
 -- name: children_of
-SELECT id, parent_id, parent_task_id, status FROM executions
+SELECT id, parent_id, parent_task_id, status, child_policy FROM executions
 WHERE parent_id IN (SELECT value FROM json_each(:ids));
+
+-- name: set_workflow_id
+-- The unique partial index refuses an id another open run holds.
+UPDATE executions SET workflow_id = :workflow_id WHERE id = :id;
+
+-- name: set_child_policy
+UPDATE executions SET child_policy = :policy WHERE id = :id;
+
+-- name: open_workflow_run
+-- The final statuses are written out so that the partial index serves it.
+SELECT id, definition_id, kind, name, status, created_at, updated_at, output, errors, next_seq,
+       parent_id, parent_task_id
+FROM executions
+WHERE workflow_id = :workflow_id
+  AND status NOT IN ('succeeded', 'failed', 'canceled', 'timeout', 'abandoned')
+LIMIT 1;
 
 -- name: deletable_executions
 -- The final ones among the ids (retention never deletes a live execution).

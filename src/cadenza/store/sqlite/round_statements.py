@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cadenza.model.errors import LeaseLost
+from cadenza.model.errors import LeaseLost, WorkflowIdTaken
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.store.codec import (
     FINISH_STATEMENTS,
@@ -22,6 +22,7 @@ from cadenza.store.codec import (
     definition_from_row,
     dumps,
     encode_event,
+    execution_from_row,
     finish_values,
     loads,
     recorded_event,
@@ -34,6 +35,7 @@ from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
     DefinitionRecord,
+    ExecutionRecord,
     FinishOutcome,
     NewChild,
     TaskRecord,
@@ -103,6 +105,24 @@ def deliver(conn: sqlite3.Connection, deliveries: Sequence[tuple[str, Event]], n
         )
     for execution_id in sorted({execution_id for execution_id, _ in deliveries}):
         execute(conn, "mark_pending", {"id": execution_id, "now": now})
+
+
+def hold_workflow_id(conn: sqlite3.Connection, execution_id: str, workflow_id: str) -> None:
+    """Give the execution ``workflow_id``; ``WorkflowIdTaken`` (naming the holder)
+    when another open run holds it. Inside the caller's write transaction."""
+    try:
+        execute(conn, "set_workflow_id", {"id": execution_id, "workflow_id": workflow_id})
+    except sqlite3.IntegrityError as exc:
+        holder = open_workflow_run(conn, workflow_id)
+        if holder is None:
+            raise WorkflowIdTaken.of(workflow_id, None, None) from exc
+        raise WorkflowIdTaken.of(workflow_id, holder.id, holder.status) from exc
+
+
+def open_workflow_run(conn: sqlite3.Connection, workflow_id: str) -> ExecutionRecord | None:
+    """The open run holding ``workflow_id``, if any."""
+    rows = execute(conn, "open_workflow_run", {"workflow_id": workflow_id}).fetchall()
+    return execution_from_row(rows[0]) if rows else None
 
 
 def finish(conn: sqlite3.Connection, request: FinishRequest, now: float) -> bool:
@@ -323,9 +343,22 @@ class SQLiteRoundWriter:
         rows = execute(self.conn, "parents_of", {"ids": sql_list(ids)})
         return {row["id"]: (row["parent_id"], row["parent_task_id"]) for row in rows}
 
-    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
+    def children_of(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str, str | None]]:
         rows = execute(self.conn, "children_of", {"ids": sql_list(ids)})
-        return [(r["id"], r["parent_id"], r["parent_task_id"], r["status"]) for r in rows]
+        return [
+            (r["id"], r["parent_id"], r["parent_task_id"], r["status"], r["child_policy"])
+            for r in rows
+        ]
+
+    def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
+        hold_workflow_id(self.conn, execution_id, workflow_id)
+
+    def set_child_policy(self, execution_id: str, policy: str) -> None:
+        execute(self.conn, "set_child_policy", {"id": execution_id, "policy": policy})
+
+    def withdraw_work(self, ids: Sequence[str]) -> None:
+        for statement in ("delete_tasks", "delete_timers"):
+            execute(self.conn, statement, {"ids": sql_list(ids)})
 
     def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         return claim(self.conn, request, now)

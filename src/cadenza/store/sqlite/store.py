@@ -28,7 +28,7 @@ from cadenza.model.errors import (
     StoreReadOnly,
     StoreUnavailable,
 )
-from cadenza.model.events import JSON, Event, RecordedEvent, TimerFired
+from cadenza.model.events import JSON, Event, ExecutionStarted, RecordedEvent, TimerFired
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.blobs import PayloadScope, SQLiteBlobs, payload_scope, store_options
 from cadenza.store.claim_check import stored_bytes
@@ -89,9 +89,18 @@ _DELETES = (
 
 
 def split_sql(script: str) -> list[str]:
-    """Statements of a migration file (no semicolons inside statements there)."""
+    """Statements of a migration file (no semicolons inside statements there,
+    except between a ``CREATE TRIGGER``'s ``BEGIN`` and its closing ``END``)."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    for piece in (s.strip() for s in "\n".join(lines).split(";")):
+        last = statements[-1].upper() if statements else ""
+        if last.startswith("CREATE TRIGGER") and not last.endswith("END"):
+            statements[-1] += ";\n" + piece
+            continue
+        if piece:
+            statements.append(piece)
+    return statements
 
 
 class SQLiteStore:
@@ -203,6 +212,10 @@ class SQLiteStore:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            # Blobs whose last reference this transaction dropped (the triggers
+            # of migration 0008 count them); at the end, since a reference can
+            # be dropped before another row in the same transaction adds one.
+            self._conn.execute("DELETE FROM blobs WHERE refs <= 0")
             self._conn.execute("COMMIT")
             self.commits += 1
 
@@ -237,6 +250,9 @@ class SQLiteStore:
                 rs.execute(conn, "set_schema_version", {"version": str(newest)})
 
     def stored_payload_bytes(self, execution_id: str) -> int:
+        claimed = self._options.claimed_totals.get(execution_id)
+        if claimed is not None:
+            return claimed
         return self._read(
             lambda c: stored_bytes(self._options.blob_table(SQLiteBlobs(c)), execution_id)
         )
@@ -318,7 +334,13 @@ class SQLiteStore:
             if tags:
                 params = {"id": execution_id, "tags": json.dumps(tags)}
                 rs.execute(conn, "set_execution_tags", params)
+            workflow_id = first.workflow_id if isinstance(first, ExecutionStarted) else None
+            if workflow_id is not None:
+                rs.hold_workflow_id(conn, execution_id, workflow_id)
             rs.deliver(conn, [(execution_id, first)], now)
+
+    def open_run(self, workflow_id: str) -> ExecutionRecord | None:
+        return self._read(lambda c: rs.open_workflow_run(c, workflow_id))
 
     def load_execution(self, execution_id: str) -> ExecutionRecord:
         # Rows become records inside the read: a large value is read from the

@@ -41,7 +41,6 @@ an OpenSSH ``known_hosts`` file) to check them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import getpass
 import inspect
@@ -344,6 +343,8 @@ async def _run_all(
     parallel: bool,
     context: ActivityContext,
 ) -> dict[str, _HostRun]:
+    import asyncio  # loaded already (this is a coroutine); not at module import
+
     async def all_hosts() -> dict[str, _HostRun]:
         if parallel:
             runs = await asyncio.gather(
@@ -371,6 +372,8 @@ async def _run_all(
 async def _run_on(
     target: _Target, login: _Login, command: str, stdin: str | None, timeout: float
 ) -> _HostRun:
+    import asyncio  # loaded already (this is a coroutine); not at module import
+
     asyncssh = load_asyncssh()
     deadline = time.monotonic() + timeout
     where = f"{target.address}:{target.port}"

@@ -14,14 +14,16 @@ definition and then crashes or misbehaves at run time:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from cadenza.interpreters.orquesta.validation.paths import format_path
 from cadenza.model.errors import Problem
+
+if TYPE_CHECKING:
+    import jsonschema
 
 TASK_NAME = re.compile(r"^\w+$")
 
@@ -130,13 +132,23 @@ WORKFLOW_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-jsonschema.Draft4Validator.check_schema(WORKFLOW_SCHEMA)
-_VALIDATOR = jsonschema.Draft4Validator(WORKFLOW_SCHEMA)
+
+@functools.cache
+def _validator() -> jsonschema.Draft4Validator:
+    """The schema's validator, built on first use.
+
+    ``jsonschema`` takes about a tenth of a second to import, so a process that
+    validates no Orquesta definition does not import it. The schema itself is
+    checked against Draft 4 by the tests, not at every start-up.
+    """
+    import jsonschema
+
+    return jsonschema.Draft4Validator(WORKFLOW_SCHEMA)
 
 
 def syntax_problems(document: Mapping[str, Any]) -> list[Problem]:
     """Every place where ``document`` breaks the schema, plus badly named tasks."""
-    problems = [_problem(error) for error in _VALIDATOR.iter_errors(document)]
+    problems = [_problem(error) for error in _validator().iter_errors(document)]
     problems.extend(task_name_problems(document))
     return problems
 

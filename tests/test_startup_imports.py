@@ -1,0 +1,209 @@
+"""What a fresh ``cadenza`` process imports for the commands that must start fast.
+
+Start-up time is mostly imports, so these tests pin down, by name, the heavy
+modules a command must *not* load: each check runs the command in a new
+interpreter through ``cadenza.cli.main.main`` and reads ``sys.modules``
+afterwards. The time itself is measured by ``bench/run.py`` (W4, W5), not
+asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Runs ``main`` with the given arguments, then writes the names of every loaded
+# module to the file named by the environment. ``--version`` ends in SystemExit
+# from argparse, which is caught so that the modules are still written.
+_PROBE = """
+import json, os, sys
+from cadenza.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+with open(os.environ["STARTUP_PROBE_OUT"], "w") as out:
+    json.dump(sorted(sys.modules), out)
+sys.exit(code)
+"""
+
+#: Clients of services and optional features: a local run on SQLite uses none.
+_SERVICE_CLIENTS = (
+    "asyncssh",
+    "boto3",
+    "botocore",
+    "cloudevents",
+    "fastapi",
+    "httpx",
+    "jsonata",
+    "nats",
+    "psycopg",
+    "pydantic",
+    "redis",
+    "starlette",
+    "uvicorn",
+)
+
+_TINY = "version: 1.0\ntasks:\n  only:\n    action: core.noop\n"
+
+
+def _probe(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``cadenza ARGS`` in a fresh interpreter; its result and loaded modules."""
+    out = cwd / "modules.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
+    env["STARTUP_PROBE_OUT"] = str(out)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.exists(), f"the probe wrote no module list: {done.stderr}"
+    return done, set(json.loads(out.read_text()))
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` that are loaded, as packages or through any submodule."""
+    return sorted(
+        name for name in names if any(m == name or m.startswith(name + ".") for m in modules)
+    )
+
+
+def test_version_imports_no_command(tmp_path: Path) -> None:
+    done, modules = _probe(["--version"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("cadenza "), done.stdout
+    # What the commands need (the engine's activity runner, stores, languages'
+    # validators and templates) is imported by the command that runs, not by the parser.
+    assert (
+        _loaded(
+            modules,
+            (
+                "asyncio",
+                "cadenza.cli.commands",
+                "cadenza.engine.engine",
+                "cadenza.store.sqlite",
+                "cadenza.store.postgres",
+                "jinja2",
+                "jsonschema",
+                "sqlite3",
+                "yaql",
+                *_SERVICE_CLIENTS,
+            ),
+        )
+        == []
+    )
+
+
+def test_run_of_a_tiny_workflow_on_sqlite_imports_no_service_client(tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(_TINY)
+    store = f"sqlite:///{tmp_path / 'run.db'}"
+    done, modules = _probe(["run", "tiny.yaml", "--json", "--store", store], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "succeeded"
+    assert "cadenza.store.sqlite" in modules  # the probe saw the run's imports
+    assert (
+        _loaded(
+            modules,
+            (
+                "asyncio",
+                "cadenza.api",
+                "cadenza.packs.pack",
+                "cadenza.store.postgres",
+                "cadenza.triggers",
+                "cadenza.ui",
+                "jinja2",
+                *_SERVICE_CLIENTS,
+            ),
+        )
+        == []
+    )
+
+
+def test_jinja_is_imported_only_by_a_definition_that_uses_it(tmp_path: Path) -> None:
+    # Checked in-process through the expression modules, not the CLI: the CLI's
+    # pack support imports Jinja for pack actions of its own.
+    script = (
+        "import sys\n"
+        "from cadenza.expressions import jinja_language, syntax\n"
+        "assert not syntax.syntax_errors('<% ctx(x) %> and plain text')\n"
+        "assert not jinja_language.has_expressions('<% ctx(x) %>')\n"
+        "before = 'jinja2' in sys.modules\n"
+        "assert not syntax.syntax_errors('{{ ctx(x) }}')\n"
+        "print(before, 'jinja2' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_the_orquesta_schema_is_a_valid_draft_4_schema() -> None:
+    # Checked here rather than when the schema module is imported, which would
+    # cost every process that validates a definition.
+    import jsonschema
+
+    from cadenza.interpreters.orquesta.validation.schema import WORKFLOW_SCHEMA
+
+    jsonschema.Draft4Validator.check_schema(WORKFLOW_SCHEMA)
+
+
+def _dist_info(site: Path, folder: str, entry_points: str) -> None:
+    dist_info = site / folder
+    dist_info.mkdir(parents=True)
+    name, version = folder.removesuffix(".dist-info").split("-")
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    )
+    (dist_info / "entry_points.txt").write_text(entry_points)
+
+
+def test_entry_points_are_read_as_importlib_metadata_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The front ends' own reader of entry points (which spares importing
+    # importlib.metadata) finds what importlib.metadata finds, in its order: the
+    # first distribution of a name on the path hides a later one of the same name.
+    from importlib.metadata import entry_points
+
+    from cadenza.engine.front_ends import ENTRY_POINT_GROUP, registered
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    _dist_info(
+        first,
+        "Startup_Probe-1.0.dist-info",
+        "# a comment\n[other]\nx = nowhere:x\n\n"
+        f"[{ENTRY_POINT_GROUP}]\nprobe-b = probe_b.front:create [extra]\n"
+        "probe-a=probe_a:create\n",
+    )
+    _dist_info(second, "startup.probe-2.0.dist-info", f"[{ENTRY_POINT_GROUP}]\nhidden = h:create\n")
+    _dist_info(second, "another_probe-1.0.dist-info", f"[{ENTRY_POINT_GROUP}]\nprobe-c = c:make\n")
+    monkeypatch.syspath_prepend(str(second))
+    monkeypatch.syspath_prepend(str(first))
+    for group in (ENTRY_POINT_GROUP, "console_scripts", "other"):
+        expected = [(e.name, e.value) for e in entry_points(group=group)]
+        assert [(r.name, r.value) for r in registered(group)] == expected
+    kinds = {r.name: r.value for r in registered(ENTRY_POINT_GROUP)}
+    assert kinds["probe-b"] == "probe_b.front:create [extra]"
+    assert "probe-c" in kinds and "hidden" not in kinds
+    assert {"orquesta", "states"} <= kinds.keys()
+
+
+def test_an_entry_point_loads_the_object_it_names() -> None:
+    from cadenza.engine.front_ends import Registration
+    from cadenza.interpreters.orquesta import frontend
+
+    assert Registration("x", "cadenza.interpreters.orquesta.frontend:create").load() is (
+        frontend.create
+    )
+    assert Registration("x", "cadenza.interpreters.orquesta.frontend").load() is frontend
+    with pytest.raises(AttributeError):
+        Registration("x", "cadenza.interpreters.orquesta.frontend:nothing_here").load()
