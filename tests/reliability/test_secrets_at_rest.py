@@ -3,6 +3,7 @@ and the workflow still receives the plain value."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +167,27 @@ def test_without_a_key_secrets_are_stored_as_given(
         assert SECRET in stored
     finally:
         engine.close()
+
+
+def test_the_command_line_key_file_encrypts_at_rest(
+    store_url: str, key_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cadenza.cli.main import main
+
+    monkeypatch.delenv("CADENZA_KEY_FILE", raising=False)
+    flow = tmp_path / "echo.yaml"
+    flow.write_text(
+        "version: 1.0\ninput: [password]\ntasks:\n  say:\n"
+        "    action: core.echo message=<% ctx(password) %>\n"
+    )
+    given = '{"password": {"$secret": "' + SECRET + '"}}'
+    argv = ["run", str(flow), "--input", given, "--store", store_url, "--quiet"]
+    assert main([*argv, "--key-file", str(key_file)]) == 0
+    assert os.environ.get("CADENZA_KEY_FILE") is None  # put back after the command
+    store = open_keyed(store_url, key_file)
+    try:
+        (record,) = store.list_executions()
+    finally:
+        store.close()
+    [stored] = started_rows(store_url, record.id)
+    assert SECRET not in stored and "fernet:" in stored

@@ -17,10 +17,11 @@ opening a store; they print the same lines and exit with the same codes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from cadenza import __version__
@@ -92,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return reports.EXIT_BAD_INPUT
     try:
         _choose_server(args)
-        code: int = args.handler(args)
+        with _key_file(getattr(args, "key_file", None)):
+            code: int = args.handler(args)
         return code
     except (StoreFault, SchemaMismatch) as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
@@ -111,6 +113,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@contextlib.contextmanager
+def _key_file(path: str | None) -> Iterator[None]:
+    """``--key-file`` for the command: the stores it opens encrypt secrets at rest
+    with that key, as its front ends decrypt datastore values with it (both read
+    ``CADENZA_KEY_FILE``); the variable is put back afterwards, for callers of
+    ``main`` in a longer-lived process."""
+    if not path:
+        yield
+        return
+    before = os.environ.get("CADENZA_KEY_FILE")
+    os.environ["CADENZA_KEY_FILE"] = path
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CADENZA_KEY_FILE", None)
+        else:
+            os.environ["CADENZA_KEY_FILE"] = before
 
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
