@@ -11,6 +11,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,12 @@ def exit_without_stray_threads(code: int) -> int:
     """``code``, leaving at once if task threads that were let go still run (the
     interpreter would otherwise wait for them at exit)."""
     stray = [t for t in threading.enumerate() if t.name.startswith("cadenza-task") and t.is_alive()]
+    # A task thread may be just finishing (its result already saved): give those
+    # a moment, so that only threads truly let go make the process leave at once.
+    deadline = time.monotonic() + 2.0
+    for thread in stray:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stray = [t for t in stray if t.is_alive()]
     if stray:
         sys.stdout.flush()
         sys.stderr.flush()
