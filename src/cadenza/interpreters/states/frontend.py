@@ -45,6 +45,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import yaml
+
 from cadenza.interpreters.protocol import (
     ActionUse,
     FrontEndSettings,
@@ -57,9 +59,10 @@ from cadenza.interpreters.protocol import (
     TaskAnswer,
 )
 from cadenza.model.definitions import CodeReference, DefinitionSource
-from cadenza.model.errors import InputError, Problem
+from cadenza.model.errors import DefinitionError, DefinitionLoadError, InputError, Problem
 from cadenza.model.events import JSON, RecordedEvent, RerunRequested, TaskCompleted
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.model.yaml_documents import safe_load_bounded
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -84,7 +87,7 @@ class StatesFrontEnd:
     """Compiles Amazon States Language JSON into interpreters (``FrontEnd`` protocol)."""
 
     kind = "states"
-    suffixes: tuple[str, ...] = (".asl.json", ".asl")
+    suffixes: tuple[str, ...] = (".asl.json", ".asl", ".asl.yaml", ".asl.yml")
     #: A state machine's input may be any JSON value, not only an object.
     input_must_be_object = False
     final_statuses: frozenset[str] = FINAL_EXECUTION_STATUSES
@@ -109,12 +112,14 @@ class StatesFrontEnd:
         self.payload_limit = payload_limit
 
     def recognize(self, source: DefinitionSource) -> Recognition:
-        """Sure for a JSON object with ``StartAt`` or ``States``, even a broken one."""
+        """Sure for a JSON object with ``StartAt`` or ``States``, even a broken one,
+        and for YAML whose top level has both (the AWS Toolkit's ``.asl.yaml``)."""
         if isinstance(source, CodeReference):
             return Recognition.NO
         text = source.lstrip()
         if not text.startswith("{"):
-            return Recognition.NO
+            yaml_machine = _TOP_LEVEL_START_AT.search(text) and _TOP_LEVEL_STATES.search(text)
+            return Recognition.YES if yaml_machine else Recognition.NO
         try:
             document = json.loads(text)
         except ValueError:
@@ -138,7 +143,9 @@ class StatesFrontEnd:
         from cadenza.interpreters.states.tasks import classify
         from cadenza.interpreters.states.validation import validate_definition
 
-        checked = validate_definition(source, machine_type=self.machine_type, origin=origin)
+        checked = validate_definition(
+            _document_of(source, origin), machine_type=self.machine_type, origin=origin
+        )
         definition = Definition(dict(checked.document), self.payload_limit)
         uses = [
             ActionUse(resource, path, must_exist=False)
@@ -154,7 +161,11 @@ class StatesFrontEnd:
             return []
         from cadenza.interpreters.states.validation import definition_warnings
 
-        return definition_warnings(source, self.machine_type)
+        try:
+            document = _document_of(source, None)
+        except DefinitionError:
+            return []  # compile reports it
+        return definition_warnings(document, self.machine_type)
 
     def start_settings(
         self,
@@ -246,3 +257,30 @@ def create(settings: FrontEndSettings) -> StatesFrontEnd:
     """The ``cadenza.front_ends`` entry point; ``settings.service_limits`` applies
     Step Functions' 256 KiB payload limit."""
     return StatesFrontEnd(payload_limit=AWS_PAYLOAD_LIMIT if settings.service_limits else None)
+
+
+#: A YAML state machine's top-level keys (at the start of a line, not indented).
+_TOP_LEVEL_START_AT = re.compile(r"^StartAt\s*:", re.MULTILINE)
+_TOP_LEVEL_STATES = re.compile(r"^States\s*:", re.MULTILINE)
+
+
+def _document_of(source: str, origin: str | None) -> str | Mapping[str, JSON]:
+    """JSON text as it is (validation keeps its lines), or the mapping a YAML
+    state machine reads as (its problems are named by path, without lines)."""
+    if source.lstrip().startswith("{"):
+        return source
+    try:
+        document = safe_load_bounded(source)
+    except yaml.YAMLError as exc:
+        problem = Problem("", f"The state machine is neither JSON nor valid YAML: {exc}")
+        raise DefinitionLoadError(problems=[problem], source=origin) from exc
+    if not isinstance(document, dict):
+        problem = Problem("", "A state machine is a JSON object (or a YAML mapping).")
+        raise DefinitionLoadError(problems=[problem], source=origin)
+    # Through JSON, so YAML's own types (dates, sets) are refused as AWS would.
+    try:
+        as_json: dict[str, JSON] = json.loads(json.dumps(document))
+    except (TypeError, ValueError) as exc:
+        problem = Problem("", f"The state machine holds a value JSON cannot: {exc}")
+        raise DefinitionLoadError(problems=[problem], source=origin) from exc
+    return as_json
