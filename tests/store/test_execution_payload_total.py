@@ -19,7 +19,7 @@ from cadenza.store.postgres import PostgresStore
 from cadenza.store.protocol import ClaimRequest, RoundRequest, Store
 from cadenza.store.records import DecisionResult, DecisionWork, NewTask
 from cadenza.store.sqlite import SQLiteStore
-from cadenza.store.sqlite.store import split_sql
+from cadenza.store.sqlite.schema import split_sql
 from cadenza.workers.registry import default_registry
 from kernel.steps import StepsFrontEnd, steps
 from store.test_blob_lifecycle import DEFINITION, NOW, decide_with, raw_rows

@@ -19,11 +19,14 @@ statement written twice (a key prefix is tested differently).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from cadenza.model.errors import InputError
+
+T = TypeVar("T")
 
 #: The scope every execution reads.
 SYSTEM_SCOPE = "system"
@@ -209,3 +212,36 @@ def entry_from_row(row: Any) -> DatastoreEntry:
         user=str(row["owner"]),
         updated_at=float(row["updated_at"]),
     )
+
+
+class KeyValueMethods:
+    """The ``KeyValues`` methods of a store, over its own ``_read`` and ``_write``
+    and the ``_datastore`` table of its backend."""
+
+    _datastore: DatastoreTable
+
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def kv_set(self, entry: DatastoreEntry) -> None:
+        """Create or replace the entry."""
+        with self._write() as conn:
+            self._datastore.set(conn, entry)
+
+    def kv_get(self, scope: str, key: str, user: str = "") -> DatastoreEntry | None:
+        """The entry, or None."""
+        return self._read(lambda c: self._datastore.get(c, scope, key, user))
+
+    def kv_list(
+        self, prefix: str = "", *, scope: str | None = None, user: str | None = None
+    ) -> list[DatastoreEntry]:
+        """The entries whose key starts with ``prefix``, by scope, key and user."""
+        return self._read(lambda c: self._datastore.list(c, prefix, scope=scope, user=user))
+
+    def kv_delete(self, scope: str, key: str, user: str = "") -> bool:
+        """Delete the entry; whether there was one."""
+        with self._write() as conn:
+            return self._datastore.delete(conn, scope, key, user)

@@ -37,7 +37,7 @@ from cadenza.store.codec import (
     recorded_event,
     task_from_row,
 )
-from cadenza.store.datastore import DatastoreEntry, DatastoreTable
+from cadenza.store.datastore import DatastoreTable, KeyValueMethods
 from cadenza.store.payloads import PayloadLimits
 from cadenza.store.postgres import round_statements as rs
 from cadenza.store.postgres.connections import (
@@ -47,6 +47,7 @@ from cadenza.store.postgres.connections import (
     describe_url,
     translate_errors,
 )
+from cadenza.store.postgres.listings import PostgresListings
 from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.postgres.round_statements import PostgresRoundReader, PostgresRoundWriter
 from cadenza.store.postgres.schema import migrate, read_schema_version
@@ -54,13 +55,11 @@ from cadenza.store.protocol import (
     ClaimRequest,
     DecideFn,
     FinishRequest,
-    LostLeases,
     RoundOutcome,
     RoundRequest,
     StoreCapabilities,
     check_tags,
 )
-from cadenza.store.queries import like_pattern
 from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
 from cadenza.store.rounds import attempt_lost, run_round
 
@@ -69,10 +68,8 @@ T = TypeVar("T")
 #: The URL schemes this backend opens.
 SCHEMES = ("postgresql://", "postgres://")
 
-_DATASTORE = DatastoreTable("postgres")
 
-
-class PostgresStore:
+class PostgresStore(PostgresListings, KeyValueMethods):
     """A ``Store`` on one PostgreSQL database. Safe to share between threads.
 
     ``pool_size`` bounds the connections this store opens for its operations
@@ -80,6 +77,7 @@ class PostgresStore:
     the write transactions it committed.
     """
 
+    _datastore = DatastoreTable("postgres")
     capabilities = StoreCapabilities(multi_host=True, notifications=True)
 
     def __init__(
@@ -181,24 +179,6 @@ class PostgresStore:
         self._listener.close()
         self._pool.close()
 
-    # --- the datastore (st2kv) ----------------------------------------------------------
-
-    def kv_set(self, entry: DatastoreEntry) -> None:
-        with self._write() as conn:
-            _DATASTORE.set(conn, entry)
-
-    def kv_get(self, scope: str, key: str, user: str = "") -> DatastoreEntry | None:
-        return self._read(lambda c: _DATASTORE.get(c, scope, key, user))
-
-    def kv_list(
-        self, prefix: str = "", *, scope: str | None = None, user: str | None = None
-    ) -> list[DatastoreEntry]:
-        return self._read(lambda c: _DATASTORE.list(c, prefix, scope=scope, user=user))
-
-    def kv_delete(self, scope: str, key: str, user: str = "") -> bool:
-        with self._write() as conn:
-            return _DATASTORE.delete(conn, scope, key, user)
-
     # --- definitions ------------------------------------------------------------------
 
     def save_definition(self, definition: DefinitionRecord) -> None:
@@ -270,84 +250,6 @@ class PostgresStore:
             raise ExecutionNotFound(f"no execution with id {execution_id!r}")
         return found[0]
 
-    def list_executions(
-        self,
-        *,
-        limit: int = 100,
-        statuses: Sequence[str] = (),
-        excluding: Sequence[str] = (),
-        kinds: Sequence[str] | None = None,
-        definition_id: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        before: tuple[float, str] | None = None,
-        parent_id: str | None = None,
-        tags: Sequence[str] = (),
-        text: str | None = None,
-        updated_before: float | None = None,
-    ) -> list[ExecutionRecord]:
-        params = {
-            "statuses": list(statuses),
-            "excluding": list(excluding),
-            "kinds": None if kinds is None else list(kinds),
-            "definition_id": definition_id,
-            "parent_id": parent_id,
-            "since": since,
-            "until": until,
-            "updated_before": updated_before,
-            "tags": sorted(set(tags)),
-            "text": like_pattern(text),
-            "before_time": None if before is None else before[0],
-            "before_id": None if before is None else before[1],
-            "limit": limit,
-        }
-        return self._read(
-            lambda c: [
-                execution_from_row(r)
-                for r in c.execute(QUERIES["list_executions"], params).fetchall()
-            ]
-        )
-
-    def count_executions(
-        self,
-        *,
-        statuses: Sequence[str] = (),
-        excluding: Sequence[str] = (),
-        kinds: Sequence[str] | None = None,
-        definition_id: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        tags: Sequence[str] = (),
-        text: str | None = None,
-        updated_before: float | None = None,
-    ) -> dict[str, int]:
-        params = {
-            "statuses": list(statuses),
-            "excluding": list(excluding),
-            "kinds": None if kinds is None else list(kinds),
-            "definition_id": definition_id,
-            "since": since,
-            "until": until,
-            "updated_before": updated_before,
-            "tags": sorted(set(tags)),
-            "text": like_pattern(text),
-        }
-        rows = self._read(lambda c: c.execute(QUERIES["count_executions"], params).fetchall())
-        return {r["status"]: int(r["n"]) for r in rows}
-
-    def execution_tags(self, execution_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        ids = list(execution_ids)
-        rows = self._read(lambda c: c.execute(QUERIES["execution_tags"], (ids,)).fetchall())
-        return {r["id"]: tuple(r["tags"]) for r in rows}
-
-    def execution_counts(self) -> dict[tuple[str, str], int]:
-        rows = self._read(lambda c: c.execute(QUERIES["execution_counts"]).fetchall())
-        return {(r["kind"], r["status"]): int(r["n"]) for r in rows}
-
-    def task_counts(self) -> dict[tuple[str, str], int]:
-        rows = self._read(lambda c: c.execute(QUERIES["task_counts"]).fetchall())
-        return {(r["queue"], r["status"]): int(r["n"]) for r in rows}
-
     def read_history(
         self, execution_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[RecordedEvent]:
@@ -364,18 +266,6 @@ class PostgresStore:
             return [recorded_event(r) for r in rows]
 
         return self._read(read)
-
-    def lost_leases(
-        self, error_types: Sequence[str], *, at_least: int = 2, limit: int = 100
-    ) -> list[LostLeases]:
-        params = {
-            "final": sorted(FINAL_EXECUTION_STATUSES),
-            "error_types": list(error_types),
-            "at_least": at_least,
-            "limit": limit,
-        }
-        rows = self._read(lambda c: c.execute(QUERIES["lost_leases"], params).fetchall())
-        return [LostLeases.of_row(r) for r in rows]
 
     def snapshot_and_tail(self, execution_id: str) -> tuple[JSON, list[RecordedEvent]]:
         def read(c: Connection) -> tuple[JSON, list[RecordedEvent]]:

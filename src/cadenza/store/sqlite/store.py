@@ -39,31 +39,30 @@ from cadenza.store.codec import (
     recorded_event,
     task_from_row,
 )
-from cadenza.store.datastore import DatastoreEntry, DatastoreTable
+from cadenza.store.datastore import DatastoreTable, KeyValueMethods
 from cadenza.store.migrations import migrations_for
 from cadenza.store.payloads import PayloadLimits
 from cadenza.store.protocol import (
     ClaimRequest,
     DecideFn,
     FinishRequest,
-    LostLeases,
     RoundOutcome,
     RoundRequest,
     StoreCapabilities,
     check_tags,
 )
-from cadenza.store.queries import like_pattern
 from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
 from cadenza.store.rounds import attempt_lost, run_round
 from cadenza.store.sqlite import round_statements as rs
 from cadenza.store.sqlite.faults import newer_schema, translated
+from cadenza.store.sqlite.listings import SQLiteListings
 from cadenza.store.sqlite.round_statements import SQLiteRoundReader, SQLiteRoundWriter
+from cadenza.store.sqlite.schema import migrate
 
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 30_000
 _CACHED_STATEMENTS = 512
-_DATASTORE = DatastoreTable("sqlite")
 
 
 def path_from_url(url: str) -> str:
@@ -88,24 +87,10 @@ _DELETES = (
 )
 
 
-def split_sql(script: str) -> list[str]:
-    """Statements of a migration file (no semicolons inside statements there,
-    except between a ``CREATE TRIGGER``'s ``BEGIN`` and its closing ``END``)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    statements: list[str] = []
-    for piece in (s.strip() for s in "\n".join(lines).split(";")):
-        last = statements[-1].upper() if statements else ""
-        if last.startswith("CREATE TRIGGER") and not last.endswith("END"):
-            statements[-1] += ";\n" + piece
-            continue
-        if piece:
-            statements.append(piece)
-    return statements
-
-
-class SQLiteStore:
+class SQLiteStore(SQLiteListings, KeyValueMethods):
     """A ``Store`` on one SQLite file. Safe to share between threads."""
 
+    _datastore = DatastoreTable("sqlite")
     capabilities = StoreCapabilities(multi_host=False, notifications=False)
 
     def __init__(
@@ -234,20 +219,8 @@ class SQLiteStore:
         return payload_scope(blobs, self._options, deciding=deciding)
 
     def _migrate(self) -> None:
-        migrations = migrations_for("sqlite")
-        newest = migrations[-1].version
         with self._write() as conn:
-            rs.execute(conn, "create_meta")
-            row = rs.execute(conn, "schema_version").fetchone()
-            current = int(row[0]) if row else 0
-            if current > newest:
-                raise newer_schema(self.path, current, newest)
-            for migration in migrations:
-                if migration.version > current:
-                    for statement in split_sql(migration.sql):
-                        conn.execute(statement)
-            if current < newest:
-                rs.execute(conn, "set_schema_version", {"version": str(newest)})
+            migrate(conn, self.path)
 
     def stored_payload_bytes(self, execution_id: str) -> int:
         claimed = self._options.claimed_totals.get(execution_id)
@@ -264,24 +237,6 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    # --- the datastore (st2kv) ----------------------------------------------------------
-
-    def kv_set(self, entry: DatastoreEntry) -> None:
-        with self._write() as conn:
-            _DATASTORE.set(conn, entry)
-
-    def kv_get(self, scope: str, key: str, user: str = "") -> DatastoreEntry | None:
-        return self._read(lambda c: _DATASTORE.get(c, scope, key, user))
-
-    def kv_list(
-        self, prefix: str = "", *, scope: str | None = None, user: str | None = None
-    ) -> list[DatastoreEntry]:
-        return self._read(lambda c: _DATASTORE.list(c, prefix, scope=scope, user=user))
-
-    def kv_delete(self, scope: str, key: str, user: str = "") -> bool:
-        with self._write() as conn:
-            return _DATASTORE.delete(conn, scope, key, user)
 
     # --- definitions ------------------------------------------------------------------
 
@@ -355,67 +310,6 @@ class SQLiteStore:
             raise ExecutionNotFound(f"no execution with id {execution_id!r}")
         return found[0]
 
-    def list_executions(
-        self,
-        *,
-        limit: int = 100,
-        statuses: Sequence[str] = (),
-        excluding: Sequence[str] = (),
-        kinds: Sequence[str] | None = None,
-        definition_id: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        before: tuple[float, str] | None = None,
-        parent_id: str | None = None,
-        tags: Sequence[str] = (),
-        text: str | None = None,
-        updated_before: float | None = None,
-    ) -> list[ExecutionRecord]:
-        params = _filters(statuses, excluding, kinds, definition_id, since, until, tags, text)
-        params.update(
-            parent_id=parent_id,
-            updated_before=updated_before,
-            before_time=None if before is None else before[0],
-            before_id=None if before is None else before[1],
-            limit=limit,
-        )
-        return self._read(
-            lambda c: [
-                execution_from_row(r) for r in rs.execute(c, "list_executions", params).fetchall()
-            ]
-        )
-
-    def count_executions(
-        self,
-        *,
-        statuses: Sequence[str] = (),
-        excluding: Sequence[str] = (),
-        kinds: Sequence[str] | None = None,
-        definition_id: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        tags: Sequence[str] = (),
-        text: str | None = None,
-        updated_before: float | None = None,
-    ) -> dict[str, int]:
-        params = _filters(statuses, excluding, kinds, definition_id, since, until, tags, text)
-        params["updated_before"] = updated_before
-        rows = self._read(lambda c: rs.execute(c, "count_executions", params).fetchall())
-        return {r["status"]: int(r["n"]) for r in rows}
-
-    def execution_tags(self, execution_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        params = {"ids": rs.sql_list(execution_ids)}
-        rows = self._read(lambda c: rs.execute(c, "execution_tags", params).fetchall())
-        return {r["id"]: tuple(json.loads(r["tags"])) for r in rows}
-
-    def execution_counts(self) -> dict[tuple[str, str], int]:
-        rows = self._read(lambda c: rs.execute(c, "execution_counts").fetchall())
-        return {(r["kind"], r["status"]): int(r["n"]) for r in rows}
-
-    def task_counts(self) -> dict[tuple[str, str], int]:
-        rows = self._read(lambda c: rs.execute(c, "task_counts").fetchall())
-        return {(r["queue"], r["status"]): int(r["n"]) for r in rows}
-
     def read_history(
         self, execution_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[RecordedEvent]:
@@ -427,18 +321,6 @@ class SQLiteStore:
             return [recorded_event(r) for r in rows]
 
         return self._read(read)
-
-    def lost_leases(
-        self, error_types: Sequence[str], *, at_least: int = 2, limit: int = 100
-    ) -> list[LostLeases]:
-        params = {
-            "final": rs.sql_list(sorted(FINAL_EXECUTION_STATUSES)),
-            "error_types": rs.sql_list(error_types),
-            "at_least": at_least,
-            "limit": limit,
-        }
-        rows = self._read(lambda c: rs.execute(c, "lost_leases", params).fetchall())
-        return [LostLeases.of_row(r) for r in rows]
 
     def snapshot_and_tail(self, execution_id: str) -> tuple[JSON, list[RecordedEvent]]:
         def read(c: sqlite3.Connection) -> tuple[JSON, list[RecordedEvent]]:
@@ -603,31 +485,6 @@ class _SQLiteRound:
     def writing(self) -> Iterator[SQLiteRoundWriter]:
         with self.store._write() as conn, self.store._payloads(deciding=True):
             yield SQLiteRoundWriter(conn)
-
-
-def _filters(
-    statuses: Sequence[str],
-    excluding: Sequence[str],
-    kinds: Sequence[str] | None,
-    definition_id: str | None,
-    since: float | None,
-    until: float | None,
-    tags: Sequence[str],
-    text: str | None,
-) -> dict[str, object]:
-    """The parameters of the filters ``list_executions`` and ``count_executions`` share."""
-    wanted = sorted(set(tags))
-    return {
-        "statuses": rs.sql_list(statuses) if statuses else None,
-        "excluding": rs.sql_list(excluding),
-        "kinds": None if kinds is None else rs.sql_list(kinds),
-        "definition_id": definition_id,
-        "since": since,
-        "until": until,
-        "tags": rs.sql_list(wanted) if wanted else None,
-        "tag_count": len(wanted),
-        "text": like_pattern(text),
-    }
 
 
 def _require_execution(conn: sqlite3.Connection, execution_id: str) -> None:

@@ -1,0 +1,123 @@
+"""The SQLite store's listings for people and tools: executions filtered, counted
+and tagged, the counts the metrics show, and tasks whose leases keep being lost."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.store.codec import execution_from_row
+from cadenza.store.protocol import LostLeases
+from cadenza.store.queries import like_pattern
+from cadenza.store.records import ExecutionRecord
+from cadenza.store.sqlite import round_statements as rs
+
+T = TypeVar("T")
+
+
+class SQLiteListings:
+    """The listing part of ``SQLiteStore`` (which provides ``_read``)."""
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError
+
+    def list_executions(
+        self,
+        *,
+        limit: int = 100,
+        statuses: Sequence[str] = (),
+        excluding: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
+        definition_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
+        parent_id: str | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
+        updated_before: float | None = None,
+    ) -> list[ExecutionRecord]:
+        params = _filters(statuses, excluding, kinds, definition_id, since, until, tags, text)
+        params.update(
+            parent_id=parent_id,
+            updated_before=updated_before,
+            before_time=None if before is None else before[0],
+            before_id=None if before is None else before[1],
+            limit=limit,
+        )
+        return self._read(
+            lambda c: [
+                execution_from_row(r) for r in rs.execute(c, "list_executions", params).fetchall()
+            ]
+        )
+
+    def count_executions(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        excluding: Sequence[str] = (),
+        kinds: Sequence[str] | None = None,
+        definition_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        tags: Sequence[str] = (),
+        text: str | None = None,
+        updated_before: float | None = None,
+    ) -> dict[str, int]:
+        params = _filters(statuses, excluding, kinds, definition_id, since, until, tags, text)
+        params["updated_before"] = updated_before
+        rows = self._read(lambda c: rs.execute(c, "count_executions", params).fetchall())
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    def execution_tags(self, execution_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        params = {"ids": rs.sql_list(execution_ids)}
+        rows = self._read(lambda c: rs.execute(c, "execution_tags", params).fetchall())
+        return {r["id"]: tuple(json.loads(r["tags"])) for r in rows}
+
+    def execution_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(lambda c: rs.execute(c, "execution_counts").fetchall())
+        return {(r["kind"], r["status"]): int(r["n"]) for r in rows}
+
+    def task_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(lambda c: rs.execute(c, "task_counts").fetchall())
+        return {(r["queue"], r["status"]): int(r["n"]) for r in rows}
+
+    def lost_leases(
+        self, error_types: Sequence[str], *, at_least: int = 2, limit: int = 100
+    ) -> list[LostLeases]:
+        params = {
+            "final": rs.sql_list(sorted(FINAL_EXECUTION_STATUSES)),
+            "error_types": rs.sql_list(error_types),
+            "at_least": at_least,
+            "limit": limit,
+        }
+        rows = self._read(lambda c: rs.execute(c, "lost_leases", params).fetchall())
+        return [LostLeases.of_row(r) for r in rows]
+
+
+def _filters(
+    statuses: Sequence[str],
+    excluding: Sequence[str],
+    kinds: Sequence[str] | None,
+    definition_id: str | None,
+    since: float | None,
+    until: float | None,
+    tags: Sequence[str],
+    text: str | None,
+) -> dict[str, object]:
+    """The parameters of the filters ``list_executions`` and ``count_executions`` share."""
+    wanted = sorted(set(tags))
+    return {
+        "statuses": rs.sql_list(statuses) if statuses else None,
+        "excluding": rs.sql_list(excluding),
+        "kinds": None if kinds is None else rs.sql_list(kinds),
+        "definition_id": definition_id,
+        "since": since,
+        "until": until,
+        "tags": rs.sql_list(wanted) if wanted else None,
+        "tag_count": len(wanted),
+        "text": like_pattern(text),
+    }
