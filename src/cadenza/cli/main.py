@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from cadenza import __version__
+from cadenza.cli.server_choice import choose_server
 from cadenza.model.errors import (
     CadenzaError,
     DefinitionError,
@@ -48,29 +49,6 @@ _BAD_INPUT = (
     SecretError,
 )
 
-#: The commands that can talk to a server instead of opening a store.
-CLIENT_COMMANDS = frozenset(
-    {"run", "ps", "status", "history", "cancel", "pause", "resume", "respond", "rerun", "redrive"}
-    | {"signal", "request"}
-)
-
-#: Options that act on this machine, refused with --server, and why.
-_LOCAL_ONLY = (
-    ("store", "--store", "it opens a store on this machine"),
-    ("activities", "--activities", "the server runs the activities it was started with"),
-    ("resources", "--resources", "the server runs the activities it was started with"),
-    ("pack", "--pack", "the server runs the packs it was started with"),
-    ("pack_configs", "--pack-configs", "the server runs the packs it was started with"),
-    ("lease", "--lease", "the server's workers hold the task leases"),
-    ("aws_limits", "--aws-limits", "the server's own front-end settings apply"),
-    ("mock_config", "--mock-config", "the file is on this machine"),
-    ("start", "--start", "signal-with-start is offered on this machine only, not through --server"),
-    ("test_case", "--test-case", "it goes with --mock-config"),
-    ("name", "--name", "a server run does not take a name yet"),
-    ("type", "--type", "a server run does not take a type yet"),
-    ("role_arn", "--role-arn", "a server run does not take a role yet"),
-)
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -92,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return reports.EXIT_BAD_INPUT
     try:
-        _choose_server(args)
+        choose_server(args)
         with _key_file(getattr(args, "key_file", None)):
             code: int = args.handler(args)
         return code
@@ -159,44 +137,6 @@ def _bad_input(exc: CadenzaError) -> bool:
     if remote is not None and isinstance(exc, remote.RemoteError):
         return bool(exc.bad_input)
     return isinstance(exc, _BAD_INPUT)
-
-
-def _choose_server(args: argparse.Namespace) -> None:
-    """Set ``args.server`` to the server this command talks to, or None to open a
-    store; refuse options that would be ignored."""
-    given, where = args.server, "--server"
-    if given is None:
-        given, where = os.environ.get("CADENZA_SERVER"), "CADENZA_SERVER"
-    if args.command not in CLIENT_COMMANDS:
-        if args.server or args.client_token_file:
-            option = "--server" if args.server else "--token-file before the command"
-            raise InputError(
-                f"cadenza {args.command} works on this machine and talks to no server: "
-                f"drop {option}"
-            )
-        args.server = None
-        return
-    args.server = given or None
-    if args.server is None:
-        if args.client_token_file:
-            raise InputError("--token-file before the command is the token for --server")
-        return
-    if not args.server.startswith(("http://", "https://")):
-        raise InputError(
-            f"{where} must be an http:// or https:// URL, not {args.server!r}", server=args.server
-        )
-    refused = [
-        f"{option} cannot be used with {where} {args.server}: {why}"
-        for dest, option, why in _LOCAL_ONLY
-        if _given(getattr(args, dest, None))
-    ]
-    if refused:
-        raise InputError("; ".join(refused), server=args.server)
-
-
-def _given(value: Any) -> bool:
-    """Whether an option was given (its default is None, False or [])."""
-    return value is not None and value is not False and value != []
 
 
 def _parser() -> argparse.ArgumentParser:
