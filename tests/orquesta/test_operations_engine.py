@@ -76,3 +76,34 @@ def test_a_non_retryable_failure_is_not_retried_by_the_workflow(store: Store) ->
     engine.run_until_idle(skip_time=True)
     assert engine.get(final).status == "failed"
     assert calls == [True]
+
+
+LOOPING = """
+version: 1.0
+vars:
+  - none: []
+tasks:
+  start:
+    with: <% ctx(none) %>
+    action: core.noop
+    next:
+      - when: <% succeeded() %>
+        do: spin
+  spin:
+    with: <% ctx(none) %>
+    action: core.noop
+    next:
+      - when: <% succeeded() %>
+        do: spin
+"""
+
+
+def test_a_loop_of_tasks_that_complete_at_once_fails_as_a_runaway(store: Store) -> None:
+    engine = Engine(store, clock=FakeClock(), front_ends={"orquesta": OrquestaFrontEnd()})
+    execution = engine.start(engine.register(LOOPING, kind="orquesta"), {})
+    engine.run_until_idle(skip_time=True, max_rounds=5)
+    record = engine.get(execution)
+    assert record.status == "failed"
+    [error] = record.errors
+    assert error["code"] == "engine.runaway_decision"
+    assert "loops through tasks that do nothing" in error["message"]

@@ -44,7 +44,7 @@ from cadenza.model.commands import (
     StartChild,
     StartTimer,
 )
-from cadenza.model.errors import InterpreterDefect, OperationRefused
+from cadenza.model.errors import InterpreterDefect, OperationRefused, RunawayDecision
 from cadenza.model.events import (
     JSON,
     CancelRequested,
@@ -71,6 +71,12 @@ from cadenza.store.records import (
 log = logging.getLogger("cadenza.engine")
 
 _DEFAULT_POLICY = SnapshotPolicy()
+
+#: How many times one round may hand an interpreter the results of tasks that
+#: complete at once (no action to run: an empty with-items, a pass-through)
+#: before the execution is failed as a runaway: a loop of such tasks would
+#: otherwise spin inside one decision forever, beyond the reach of cancel.
+MAX_INSTANT_DECISIONS = 1_000
 
 #: The error type a terminated execution ends with.
 TERMINATED = "Terminated"
@@ -228,6 +234,8 @@ class Decider:
             instant = fold.apply(decision_no, commands, self.now)
             if not instant:
                 break
+            if decision_no - work.decision_no >= MAX_INSTANT_DECISIONS:
+                return self._fail_as_runaway(work), state
             decision_no += 1
             inputs = instant
             times = [self.now] * len(instant)
@@ -257,6 +265,22 @@ class Decider:
             relayed=fold.relayed,
         )
         return result, state
+
+    def _fail_as_runaway(self, work: DecisionWork) -> DecisionResult:
+        # Nothing of the runaway chain is kept: its inputs are recorded, the
+        # execution fails, and the last good snapshot stays.
+        error: dict[str, JSON] = {
+            "type": "error",
+            "kind": "RunawayDecision",
+            "code": RunawayDecision.code,
+            "message": (
+                f"more than {MAX_INSTANT_DECISIONS} tasks completed at once, one after "
+                "another, without an action to run: the workflow loops through tasks "
+                "that do nothing (an empty with-items or a task without an action "
+                "leading back to itself)"
+            ),
+        }
+        return _ended(work, ExecutionStatus.FAILED, error, self.now)
 
     def _fail_for_defect(self, work: DecisionWork, exc: BaseException) -> DecisionResult:
         # Record the inputs so they are not decided again forever, fail the

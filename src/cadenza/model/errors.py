@@ -20,6 +20,7 @@
     │   └── KindUnclear                (code: "front_end.kind_unclear")
     ├── EngineError                    (code: "engine.failed")
     │   ├── InterpreterDefect          (code: "engine.interpreter_defect")
+    │   ├── RunawayDecision            (code: "engine.runaway_decision")
     │   ├── ClockCannotJump            (code: "engine.clock_cannot_jump")
     │   └── StillBusy                  (code: "engine.still_busy")
     ├── StoreError                     (code: "store.failed")
@@ -236,6 +237,12 @@ class InterpreterDefect(EngineError):
     """An interpreter raised instead of returning commands (a bug in the front end)."""
 
     code = "engine.interpreter_defect"
+
+
+class RunawayDecision(EngineError):
+    """Tasks that complete at once kept leading to each other inside one decision."""
+
+    code = "engine.runaway_decision"
 
 
 class ClockCannotJump(EngineError):
