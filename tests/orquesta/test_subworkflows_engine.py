@@ -44,6 +44,9 @@ def test_the_example_release_runs_its_subworkflow_after_approval(store: Store) -
         "archive": "demo-v1.2.0-linux.tar.gz",
         "announced": "to #releases: demo-v1.2.0-linux.tar.gz is at "
         "https://packages.example.org/demo/1.2.0",
+        # No datastore entry and no hosts given: the defaults.
+        "mirror": "none",
+        "deployed": [],
     }
     [child] = _children(engine, execution)
     assert child.definition == "release.publish"
