@@ -92,7 +92,7 @@ W5_KILL_AFTER_S = 0.025
 class System:
     """One system on one store, and how to run each kind of measurement on it."""
 
-    name: str  # cadenza, dbos, prefect
+    name: str  # cadenza, cadenza-code, dbos, prefect
     store: str  # sqlite, postgres
     python: str
     #: In-process workloads (W1, W2, W3, W6): the script taking
@@ -104,9 +104,17 @@ class System:
     durable_first: Callable[[str, Path, Sizes], list[str]]
     durable_recover: Callable[[str, Path, Sizes], list[str]]
 
+    #: The workload kinds it runs (None: all).
+    kinds: tuple[str, ...] | None = None
+
     @property
     def label(self) -> str:
         return f"{self.name}/{self.store}"
+
+
+#: Cadenza's code front end (a Python workflow replayed from history) runs the
+#: sequential workloads, the shape DBOS's ``@DBOS.workflow`` with ``@DBOS.step``s has.
+CODE_KINDS = ("W1", "W6")
 
 
 def _cadenza_tiny(url: str, tmp: Path) -> list[str]:
@@ -165,16 +173,29 @@ def systems(names: Sequence[str], stores: Sequence[str]) -> list[System]:
         for store in stores:
             if name == "prefect" and store != "sqlite":
                 continue  # Prefect runs on its ephemeral local server only (its SQLite)
-            if name == "cadenza":
+            if name in ("cadenza", "cadenza-code"):
+                if name == "cadenza":
+                    found.append(
+                        System(
+                            name,
+                            store,
+                            sys.executable,
+                            BENCH / "workloads" / "cadenza_bench.py",
+                            _cadenza_tiny,
+                            _cadenza_first,
+                            _cadenza_recover,
+                        )
+                    )
                 found.append(
                     System(
-                        name,
+                        "cadenza-code",
                         store,
                         sys.executable,
-                        BENCH / "workloads" / "cadenza_bench.py",
+                        BENCH / "workloads" / "code_bench.py",
                         _cadenza_tiny,
                         _cadenza_first,
                         _cadenza_recover,
+                        kinds=CODE_KINDS,
                     )
                 )
             else:
@@ -289,6 +310,10 @@ def _env(tmp: Path) -> dict[str, str]:
     # inside the measurement's temp dir, so every run starts from nothing.
     env["PREFECT_HOME"] = str(tmp / "prefect-home")
     env["HOME"] = str(tmp)
+    # Cadenza's per-user cache (the YAQL parser's tables) outlives a process, as a
+    # user's does: only the first measurement on a machine builds it. It lives in
+    # bench/.peers/, which git ignores, not in the throw-away HOME above.
+    env.setdefault("XDG_CACHE_HOME", str(PEERS_CACHE / "user-cache"))
     env.pop("CADENZA_STORE", None)
     return env
 
@@ -532,9 +557,9 @@ def _fmt(x: float) -> str:
 
 
 def rows(cells: list[Cell]) -> list[tuple[str, ...]]:
-    """(workload, metric, system/store, median [min-max], n, Cadenza/peer, size)
-    per metric; the ratio compares with Cadenza on the same store (SQLite for
-    Prefect)."""
+    """(workload, metric, system/store, median [min-max], n, Cadenza/peer,
+    code/peer, size) per metric; the ratios compare Cadenza (Orquesta, and the
+    code front end) with the peer on the same store (SQLite for Prefect)."""
     by_key = {(c.workload, c.system): c for c in cells}
     found: list[tuple[str, ...]] = []
     workloads: list[str] = []
@@ -552,25 +577,38 @@ def rows(cells: list[Cell]) -> list[tuple[str, ...]]:
                         found.append((w, metric, c.system, f"failed: {c.errors[-1][:70]}"))
                     continue
                 med, lo, hi = s
-                ratio = ""
-                if not c.system.startswith("cadenza/"):
-                    store = c.system.split("/")[1]
-                    ours = by_key.get((w, f"cadenza/{store}"))
-                    mine = _summary(ours.values(metric)) if ours else None
-                    if mine and med:
-                        ratio = f"{mine[0] / med:.2f}"
+                ratios = []
+                for ours_name in ("cadenza", "cadenza-code"):
+                    ratio = ""
+                    if not c.system.startswith("cadenza"):
+                        store = c.system.split("/")[1]
+                        ours = by_key.get((w, f"{ours_name}/{store}"))
+                        mine = _summary(ours.values(metric)) if ours else None
+                        if mine and med:
+                            ratio = f"{mine[0] / med:.2f}"
+                    ratios.append(ratio)
                 spread = f"{_fmt(med)} [{_fmt(lo)}-{_fmt(hi)}] {unit}"
                 used = ",".join(sorted({str(r["size"]) for r in c.runs if "size" in r}))
-                found.append((w, metric, c.system, spread, str(len(c.values(metric))), ratio, used))
+                n = str(len(c.values(metric)))
+                found.append((w, metric, c.system, spread, n, *ratios, used))
     return found
 
 
-HEADER = ("workload", "metric", "system/store", "median [min-max]", "n", "cadenza/peer", "size")
+HEADER = (
+    "workload",
+    "metric",
+    "system/store",
+    "median [min-max]",
+    "n",
+    "cadenza/peer",
+    "code/peer",
+    "size",
+)
 
 
 def table(cells: list[Cell]) -> str:
     """The results as aligned text."""
-    widths = (10, 26, 17, 28, 2, 12, 5)
+    widths = (10, 26, 22, 28, 2, 12, 9, 5)
     lines = ["  ".join(h.ljust(wd) for h, wd in zip(HEADER, widths, strict=True))]
     lines.append("-" * len(lines[0]))
     for row in rows(cells):
@@ -677,7 +715,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     for peer in names:
-        if peer != "cadenza":
+        if not peer.startswith("cadenza"):
             ensure_peer_env(peer, say)
     chosen = systems(names, stores)
     cells: dict[tuple[str, str], Cell] = {}
@@ -687,6 +725,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeat = 1 if kind == "W6" and size >= W6_SINGLE_FROM else sizes.repeat
         for rep in range(repeat):
             for system in chosen:
+                if system.kinds is not None and kind not in system.kinds:
+                    continue
                 cell = cells.setdefault((key, system.label), Cell(key, system.label))
                 if kind == "W6" and system.label in gave_up:
                     if rep == 0:
@@ -714,7 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         gave_up.add(system.label)
                 say(
                     f"[{time.time() - started:6.0f}s] {key:<8} rep {rep + 1}/{repeat} "
-                    f"{system.label:<17} {time.perf_counter() - t:6.1f}s {status}"
+                    f"{system.label:<21} {time.perf_counter() - t:6.1f}s {status}"
                 )
     results = list(cells.values())
     if "W7" in wanted:
@@ -766,7 +806,7 @@ def environment(names: Sequence[str], pg_url: str | None) -> dict[str, Any]:
         "cadenza": f"{version('cadenza')} ({_git_state()})",
     }
     for peer in names:
-        if peer != "cadenza":
+        if not peer.startswith("cadenza"):
             meta[peer] = peer_versions(peer)
     if pg_url:
         meta["postgresql"] = pg_version(pg_url)

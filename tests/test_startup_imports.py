@@ -207,3 +207,113 @@ def test_an_entry_point_loads_the_object_it_names() -> None:
     assert Registration("x", "cadenza.interpreters.orquesta.frontend").load() is frontend
     with pytest.raises(AttributeError):
         Registration("x", "cadenza.interpreters.orquesta.frontend:nothing_here").load()
+
+
+def test_yaql_is_imported_by_the_first_yaql_evaluation_not_before(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from cadenza.expressions import yaql_language\n"
+        "from cadenza.expressions.scope import Scope\n"
+        "before = 'yaql' in sys.modules\n"
+        "value = yaql_language.evaluate('<% ctx(n) + 1 %>', Scope({'n': 2}))\n"
+        "print(before, 'yaql' in sys.modules, value)\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "3"]
+
+
+# The YAQL parser's tables: built once, then read from the user's cache.
+
+_EXPRESSIONS = (
+    "1 + 2 * 3 - 4 / 2",
+    "$.items.where($ > 1).select($ * 2)",
+    "not true or false and $.a[0].b",
+    "let(x => 1) -> [$x, {k => v}, -$x]",
+    "ctx(name) in list(1, 2) = true",
+)
+
+
+@pytest.fixture
+def yaql_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache directory, used for the YAQL tables."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "cadenza"
+
+
+def _refuse_to_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make building YAQL's LALR tables fail, so only cached tables can serve."""
+    import yaql._ply.yacc as yacc
+
+    class NoBuilding:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("the tables were built, not read from the cache")
+
+    monkeypatch.setattr(yacc, "LRTable", NoBuilding)
+
+
+def _parsed(engine: object) -> list[str]:
+    return [str(engine(text)) for text in _EXPRESSIONS]  # type: ignore[operator]
+
+
+def test_yaql_tables_are_built_once_then_read_from_the_cache(
+    yaql_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaql._ply.yacc as yacc
+    import yaql.language.factory as yaql_factory
+
+    from cadenza.expressions import yaql_tables
+
+    plys_own = yacc.LRTable
+    first = yaql_tables.create_engine()
+    assert yacc.LRTable is plys_own  # put back after the build
+    files = list(yaql_cache.glob("yaql-lalr-*.json"))
+    assert len(files) == 1
+    _refuse_to_build(monkeypatch)
+    cached = yaql_tables.create_engine()
+    monkeypatch.undo()
+    reference = yaql_factory.YaqlFactory().create()
+    assert cached.parser.action == reference.parser.action
+    assert cached.parser.goto == reference.parser.goto
+    assert _parsed(cached) == _parsed(first) == _parsed(reference)
+    assert cached("$.items.where($ > 1).select($ * 2)").evaluate(data={"items": [1, 2, 3]}) == [
+        4,
+        6,
+    ]
+
+
+def test_a_corrupt_or_foreign_table_file_is_rebuilt(
+    yaql_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cadenza.expressions import yaql_tables
+
+    yaql_tables.create_engine()
+    (path,) = yaql_cache.glob("yaql-lalr-*.json")
+    good = path.read_text()
+    for bad in ("{not json", '{"digest": "someone else", "action": {}, "goto": {}}', "[]"):
+        path.write_text(bad)
+        assert _parsed(yaql_tables.create_engine()) == _parsed(yaql_tables.create_engine())
+        assert path.read_text() == good  # replaced by the right tables
+    _refuse_to_build(monkeypatch)
+    yaql_tables.create_engine()  # and read from there again
+
+
+def test_an_unwritable_cache_only_costs_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cadenza.expressions import yaql_tables
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    engine = yaql_tables.create_engine()
+    assert engine("1 + 2").evaluate() == 3
+    assert blocker.read_text() == ""

@@ -1,11 +1,13 @@
-"""W1 on the code front end, in-process; prints one JSON object on stdout.
+"""W1 and W6 on the code front end, in-process; prints one JSON object on stdout.
 
     python bench/workloads/code_bench.py --size 100 --store-url sqlite:///TMP/bench.db \
         [--face async|sync]
 
 Same protocol as ``cadenza_bench.py``: a fresh store per run, setup outside
 the timed window, the window from the start of the execution until its result
-is known. ``per_step_ms`` is the wall time per activity.
+is known. ``per_step_ms`` is the wall time per activity. W1 and W6 are the same
+shape (one run of ``--size`` sequential no-op activities); ``bench/run.py`` runs
+W1 at 100 steps and W6 at 10 to 10,000.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def sequential(url: str, steps: int, face: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workload", default="W1", choices=["W1"])
+    parser.add_argument("--workload", default="W1", choices=["W1", "W6"])
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--store-url", required=True)
     parser.add_argument("--face", default="async", choices=sorted(TARGETS))

@@ -196,6 +196,30 @@ export interface Definition {
   version: number | string;
   created_at: number;
   source?: string;
+  /**
+   * The source read as data by the server (`GET .../document`), fetched for the
+   * languages whose graph needs it: a state machine (JSON or YAML) and a trigger
+   * set (as the triggers it compiles to). Null when not asked or not given.
+   */
+  document?: unknown;
+}
+
+/** Languages whose graph is drawn from the server's reading of the source. */
+const READ_BY_SERVER = ["states", "triggers"];
+
+/**
+ * A definition with its source, and its document when its graph needs one.
+ * Given the `kind` (an execution's page knows it), both are asked for at once.
+ */
+export async function loadDefinition(id: string, kind?: string, signal?: AbortSignal): Promise<Definition> {
+  const path = `/v1/definitions/${encodeURIComponent(id)}`;
+  // The graph is a convenience: a server without this view still shows the source.
+  const readDocument = () => getJson<{ document: unknown }>(`${path}/document`, signal).catch(() => null);
+  const early = kind !== undefined && READ_BY_SERVER.includes(kind) ? readDocument() : null;
+  const definition = await getJson<Definition>(path, signal);
+  if (!READ_BY_SERVER.includes(definition.kind)) return definition;
+  const read = await (early ?? readDocument());
+  return { ...definition, document: read?.document ?? null };
 }
 
 export interface Accepted {

@@ -32,10 +32,10 @@ export const ATTENTION_STATUSES = ["failed", "timeout", "stuck", "paused", "nond
 /** The colour family of a status, shared by badges, graph nodes and the timeline. */
 export function tone(status: string): string {
   const s = status.toLowerCase();
-  if (["succeeded", "done", "completed", "undone"].includes(s)) return "ok";
+  if (["succeeded", "done", "completed", "undone", "fired"].includes(s)) return "ok";
   if (["failed", "timeout", "timed_out", "aborted", "nondeterministic", "stuck"].includes(s)) return "bad";
-  if (["running", "scheduled", "started", "requested", "resuming", "doing", "undoing", "delayed"].includes(s)) return "busy";
-  if (["paused", "pausing", "pending", "waiting", "canceling"].includes(s)) return "wait";
+  if (["running", "scheduled", "started", "requested", "resuming", "doing", "undoing", "delayed", "active"].includes(s)) return "busy";
+  if (["paused", "pausing", "pending", "waiting", "canceling", "retrying"].includes(s)) return "wait";
   return "idle";
 }
 

@@ -1,17 +1,21 @@
 /**
  * The steps of a definition and the transitions between them, read from its
  * source in the browser: Orquesta tasks and their `next` transitions, a state
- * machine's States with Next, Choices, Default and Catch, a saga's stages
+ * machine's States with Next, Choices, Default and Catch (read by the server,
+ * so YAML and JSON alike), a trigger set's triggers, a saga's stages
  * (each node of a stage follows every node of the stage before). Map and
  * Parallel states and subsagas are one step each; `innerMachines` reads the
  * states inside a Map or a Parallel's branches, to draw on demand.
  */
 import { parse as parseYaml } from "yaml";
+import { type TriggerDoc, triggerSteps } from "./triggerGraph";
 
 export interface Step {
   id: string;
   /** What the step does, shown under its name (an action, a state type). */
   detail: string;
+  /** The name shown, when it is not the id (a code task's short name, an event). */
+  label?: string;
 }
 
 export interface Transition {
@@ -32,12 +36,19 @@ function isMapping(value: unknown): value is Mapping {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The steps of `source`, of language `kind`; null when the console cannot read it. */
-export function stepsOf(kind: string, source: string): Steps | null {
+/**
+ * The steps of `source`, of language `kind`; null when the console cannot read it.
+ * `document` is the server's reading of the source, when it gave one: a state
+ * machine written in YAML or JSON alike, a trigger set as its compiled triggers.
+ */
+export function stepsOf(kind: string, source: string, document: unknown = null): Steps | null {
   try {
     if (kind === "orquesta") return orquestaSteps(parseYaml(source));
-    if (kind === "states") return stateSteps(JSON.parse(source) as unknown);
+    if (kind === "states") return stateSteps(isMapping(document) ? document : parseYaml(source));
     if (kind === "saga") return sagaSteps(parseYaml(source));
+    if (kind === "triggers" && isMapping(document) && Array.isArray(document.triggers)) {
+      return triggerSteps(document.triggers as TriggerDoc[]);
+    }
   } catch {
     return null; // a definition the server took but this reader does not: no graph
   }
@@ -162,12 +173,11 @@ export interface InnerMachine {
 }
 
 /** The Map and Parallel states of a state machine's source, with what is inside them. */
-export function innerMachines(source: string): InnerMachine[] {
-  let document: unknown;
-  try {
-    document = JSON.parse(source);
-  } catch {
+export function innerMachines(source: string, read: unknown = null): InnerMachine[] {
+  let document: unknown = read;
+  if (!isMapping(document)) {
     try {
+      // YAML reads JSON too: the server's reading is preferred, this is the fallback.
       document = parseYaml(source);
     } catch {
       return [];

@@ -1,7 +1,8 @@
 """Encrypting values kept at rest: one symmetric key, read from a key file.
 
 Cadenza encrypts the values people mark secret (datastore entries set with
-``--encrypt``, ``$secret`` values in an execution's input) with Fernet
+``--encrypt``; ``$secret`` values of an execution's input, task parameters and
+task results, and every stored text that holds one) with Fernet
 (AES-128-CBC with an HMAC-SHA256 tag, from the ``cryptography`` package). The
 key lives in a file outside the store — never in it, so a copied database
 file does not carry the means to read its secrets. Where the key file is:

@@ -474,9 +474,9 @@ def test_secret_input_is_used_by_the_workflow_and_masked_in_every_answer(
         },
     ).json()["id"]
     done = server.wait_for(execution_id, lambda e: e["status"] == "succeeded")
-    assert done["output"] == {"said": "ada uses ***"}  # it ran with the real value
+    assert done["output"] == {"said": "ada uses ********"}  # it ran with the real value
     history = server.http.get(f"/v1/executions/{execution_id}/history").text
-    assert "hunter2" not in history and "ada uses ***" in history
+    assert "hunter2" not in history and "ada uses ********" in history
     listed = server.http.get("/v1/executions").text
     assert "hunter2" not in listed
 

@@ -126,7 +126,7 @@ def test_secret_input_is_masked_in_the_output_history_and_status(tmp_path: Path)
     run = cadenza("run", str(flow), "--input", '{"password": {"$secret": "s3cr3t!"}}', "--json")
     assert run.returncode == 0, run.stderr
     document = json.loads(run.stdout)
-    assert document["output"] == {"said": "key=***"}
+    assert document["output"] == {"said": "key=********"}
     assert "s3cr3t!" not in run.stdout + run.stderr
     for args in (
         ("history", document["execution_id"]),

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,14 @@ class ConsoleServer:
             self.process.wait(timeout=30)
 
 
-def start_console_server(workdir: Path, token: str | None = None) -> ConsoleServer:
-    """A server on a fresh SQLite store in ``workdir``, once it listens."""
+def start_console_server(
+    workdir: Path,
+    token: str | None = None,
+    args: Sequence[str] = (),
+    env_extra: Mapping[str, str] | None = None,
+) -> ConsoleServer:
+    """A server on the SQLite store in ``workdir`` (fresh unless a test filled it
+    first), once it listens; ``args`` are more options of ``cadenza server``."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -77,9 +83,20 @@ def start_console_server(workdir: Path, token: str | None = None) -> ConsoleServ
     }
     if token:
         env["CADENZA_API_TOKEN"] = token
+    env.update(env_extra or {})
     store = f"sqlite:///{workdir / 'cadenza.db'}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "cadenza", "server", "--bind", "127.0.0.1:0", "--store", store],
+        [
+            sys.executable,
+            "-m",
+            "cadenza",
+            "server",
+            "--bind",
+            "127.0.0.1:0",
+            "--store",
+            store,
+            *args,
+        ],
         cwd=workdir,
         env=env,
         stdin=subprocess.DEVNULL,

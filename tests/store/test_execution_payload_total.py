@@ -66,6 +66,34 @@ def test_the_total_follows_every_history_row_written(store_url: str) -> None:
         store.close()
 
 
+def test_the_total_follows_a_round_of_many_rows_and_executions(store_url: str) -> None:
+    """A round of more history rows than one pipeline takes (written with COPY on
+    PostgreSQL), for two executions at once, one row referring to the same blob
+    twice: each execution's total is what its rows hold."""
+    store = open_with(store_url, PayloadLimits(inline_bytes=1 * KIB))
+    try:
+        for execution_id in ("e1", "e2"):
+            store.create_execution(
+                execution_id, DEFINITION, ExecutionStarted(input={"n": execution_id}), NOW
+            )
+        twice = "t" * LARGE
+        store.deliver(
+            "e1",
+            [SignalReceived(name="s", data={"i": i}) for i in range(300)]
+            + [SignalReceived(name="s", data={"a": twice, "b": twice})],
+            NOW,
+        )
+        store.deliver("e2", [SignalReceived(name="s", data={"big": "u" * LARGE})], NOW)
+        outcome = store.run_round(RoundRequest(owner="test", now=NOW), decide_with(None))
+        assert sorted(r.execution_id for r in outcome.saved) == ["e1", "e2"]
+        for execution_id in ("e1", "e2"):
+            total = store.stored_payload_bytes(execution_id)
+            assert total == counted_from_history(store_url, execution_id)
+        assert store.stored_payload_bytes("e1") > 2 * LARGE
+    finally:
+        store.close()
+
+
 def test_a_claimed_task_brings_its_executions_total(tmp_path: Path) -> None:
     """After a claim, the total of the claimed task's execution is known without
     another statement."""

@@ -5,8 +5,12 @@ workspace goes on."""
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 from typing import Any
+
+import pytest
 
 from cadenza.engine.engine import Engine
 from cadenza.expressions.budget import ExpressionBudget, applied
@@ -139,3 +143,152 @@ def test_without_a_cpu_clock_the_lines_run_are_counted_the_same_in_every_run() -
     assert first["code"] == "expression.budget_exceeded"
     assert "ran more than 50000 lines" in first["error"]
     assert tripped() == first
+
+
+#: Interrupts a user condition kept past its call (see the test below).
+_kept: list[BaseException] = []
+
+
+def stubborn_functions() -> TriggerFunctions:
+    """User code that catches the budget's interrupt and carries on (and
+    ``even``, which runs normally)."""
+    functions = runaway_functions()
+
+    @functions.condition("swallows")
+    def swallows(ctx: TriggerContext, event: Any) -> bool:
+        while True:
+            try:
+                n = 0
+                while True:
+                    n += 1
+            except:  # noqa: E722 - catching everything is the point
+                pass
+
+    @functions.condition("nested")
+    def nested(ctx: TriggerContext, event: Any) -> bool:
+        def spin() -> None:
+            n = 0
+            while True:
+                n += 1
+
+        while True:
+            try:
+                try:
+                    spin()
+                except BaseException as exc:  # noqa: F841 - released at the handler's end
+                    continue
+            except:  # noqa: E722
+                pass
+
+    @functions.condition("says-yes")
+    def says_yes(ctx: TriggerContext, event: Any) -> bool:
+        try:
+            n = 0
+            while True:
+                n += 1
+        except BaseException:
+            return True
+
+    @functions.action("covers-up")
+    def covers_up(ctx: TriggerContext, event: Any) -> None:
+        try:
+            n = 0
+            while True:
+                n += 1
+        except BaseException:
+            raise ValueError("nothing to see") from None
+
+    @functions.condition("keeps")
+    def keeps(ctx: TriggerContext, event: Any) -> bool:
+        try:
+            n = 0
+            while True:
+                n += 1
+        except BaseException as exc:
+            _kept.append(exc)
+        return True
+
+    return functions
+
+
+STUBBORN = Workspace(
+    "w",
+    (
+        Trigger("swallows", (("swallows", "t"),), "swallows", "TERMINATE"),
+        Trigger("nested", (("nested", "t"),), "nested", "TERMINATE"),
+        Trigger("says-yes", (("says-yes", "t"),), "says-yes", "TERMINATE"),
+        Trigger("covers-up", (("covers-up", "t"),), "TRUE", "covers-up"),
+        Trigger("keeps", (("keeps", "t"),), "keeps", "PASS"),
+        Trigger("done", (("n", "t"),), "even", "TERMINATE", {"result": "done"}),
+    ),
+)
+
+
+def decide_in_a_thread(driver: Driver, event: dict[str, Any], clock: Any) -> list[Any]:
+    """Send ``event``; a condition that is never stopped fails the test instead
+    of hanging it (the thread is left spinning, as a daemon)."""
+    out: list[Any] = []
+
+    def run() -> None:
+        with applied(ExpressionBudget(cpu_seconds=0.01), cpu_clock=clock):
+            out.extend(driver.send(event))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), f"{event['subject']} was never stopped"
+    return out
+
+
+@pytest.mark.parametrize("clock", [None, time.thread_time], ids=["lines", "cpu-clock"])
+@pytest.mark.parametrize(
+    ("subject", "stage"),
+    [("swallows", "condition"), ("nested", "condition"), ("says-yes", "condition")],
+)
+def test_user_code_that_catches_the_interrupt_is_stopped_and_does_not_fire(
+    subject: str, stage: str, clock: Any
+) -> None:
+    functions = stubborn_functions()
+    driver = Driver(compile_workspace(STUBBORN, functions))
+    before = sys.gettrace()
+    (error,) = errors(decide_in_a_thread(driver, cloudevent(subject, "t"), clock))
+    assert (error["trigger"], error["stage"]) == (subject, stage)
+    assert error["code"] == "expression.budget_exceeded"
+    assert "cpu_seconds" in error["error"]
+    assert driver.state.triggers[subject].fired == 0
+    assert sys.gettrace() is before
+    # The workspace goes on, and its next user condition runs normally.
+    out = decide_in_a_thread(driver, cloudevent("n", "t", 2), clock)
+    assert [c for c in out if isinstance(c, CompleteExecution)] == [
+        CompleteExecution("succeeded", "done", [])
+    ]
+
+
+def test_an_action_that_turns_the_interrupt_into_its_own_error_fails_as_over_budget() -> None:
+    functions = stubborn_functions()
+    driver = Driver(compile_workspace(STUBBORN, functions))
+    (error,) = errors(decide_in_a_thread(driver, cloudevent("covers-up", "t"), None))
+    assert (error["trigger"], error["stage"]) == ("covers-up", "action")
+    assert error["code"] == "expression.budget_exceeded"
+    assert "nothing to see" not in error["error"]
+
+
+def test_an_interrupt_kept_past_the_call_does_not_trace_the_engine_when_released() -> None:
+    functions = stubborn_functions()
+    driver = Driver(compile_workspace(STUBBORN, functions))
+    seen: list[Any] = []
+
+    def run() -> None:
+        with applied(ExpressionBudget(cpu_seconds=0.01), cpu_clock=None):
+            seen.extend(errors(driver.send(cloudevent("keeps", "t"))))
+            _kept.clear()  # the interrupt is released here, outside the user's call
+            seen.append(sys.gettrace())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    error, trace_after = seen
+    assert error["code"] == "expression.budget_exceeded"
+    assert trace_after is None
+    assert driver.state.triggers["keeps"].fired == 0

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from cadenza.engine.engine import Engine
+from cadenza.model.events import SignalReceived
+from cadenza.triggers.redis_streams import publish
 
 from .conftest import REDIS_URL
 from .support import cloudevent
@@ -89,3 +91,80 @@ def test_listen_refuses_a_workspace_without_sources(tmp_path: Path) -> None:
     done = cadenza(tmp_path, "triggers", "listen", execution_id, "--store", url)
     assert done.returncode == 2
     assert "declares no event sources" in done.stderr
+
+
+def test_max_batch_must_be_a_whole_number_of_at_least_one(tmp_path: Path) -> None:
+    for bad in ("0", "-3", "ten", "2.5"):
+        done = cadenza(tmp_path, "triggers", "listen", "some-id", "--max-batch", bad)
+        assert done.returncode == 2, done.stderr
+        assert f"--max-batch: must be a whole number of at least 1, not {bad!r}" in done.stderr
+
+
+def test_listen_max_batch_caps_every_batch_committed(
+    tmp_path: Path, redis_client: Any, redis_stream: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cadenza.db'}"
+    engine = Engine(url)
+    # The definition lets batches grow to 80; --max-batch 7 must win.
+    source = {"kind": "redis", "url": REDIS_URL, "stream": redis_stream, "batch": 20}
+    workspace = {
+        "workspace": "capped",
+        "sources": [source],
+        "triggers": [
+            {
+                "id": "all",
+                "activation": [["job", "done"]],
+                "condition": "JOIN",
+                "context": {"join": 50, "result": "joined"},
+                "action": "TERMINATE",
+            }
+        ],
+    }
+    execution_id = engine.start(engine.register(json.dumps(workspace)))
+    engine.close()
+    publish(redis_client, redis_stream, [cloudevent("job", "done") for _ in range(50)])
+
+    done = cadenza(
+        tmp_path, "triggers", "listen", execution_id, "--store", url, "--serve", "--max-batch", "7"
+    )
+    assert done.returncode == 0, done.stderr
+    engine = Engine(url)
+    assert engine.get(execution_id).output == "joined"
+    batches = [
+        len(recorded.event.data)
+        for recorded in engine.store.read_history(execution_id)
+        if isinstance(recorded.event, SignalReceived)
+    ]
+    engine.close()
+    assert sum(batches) == 50
+    assert max(batches) <= 7, batches
+    assert len(batches) >= 8  # 50 events in batches of at most 7
+
+
+def sizes(sources: list[Any]) -> list[tuple[int, int]]:
+    """Each source's ``(batch, max_batch)``."""
+    return [(source.batch, source.max_batch) for source in sources]
+
+
+def test_max_batch_replaces_each_source_setting_and_lowers_only_a_larger_batch(
+    tmp_path: Path,
+) -> None:
+    from cadenza.triggers.worker import workspace_sources
+
+    engine = Engine(f"sqlite:///{tmp_path / 'cadenza.db'}")
+    sources = [
+        {"kind": "redis", "stream": "a", "batch": 50, "max_batch": 400},
+        {"kind": "nats", "stream": "B", "subject": "b"},
+    ]
+    trigger = {"id": "x", "activation": [["s", "t"]]}
+    text = json.dumps({"workspace": "w", "sources": sources, "triggers": [trigger]})
+    execution_id = engine.start(engine.register(text))
+    try:
+        declared = workspace_sources(engine, execution_id)
+        assert sizes(declared) == [(50, 400), (1000, 4000)]
+        capped = workspace_sources(engine, execution_id, max_batch=100)
+        assert sizes(capped) == [(50, 100), (100, 100)]
+        raised = workspace_sources(engine, execution_id, max_batch=5000)
+        assert sizes(raised) == [(50, 5000), (1000, 5000)]
+    finally:
+        engine.close()

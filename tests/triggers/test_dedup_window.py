@@ -11,6 +11,7 @@ import pytest
 from cadenza.interpreters.replay import replay_state
 from cadenza.interpreters.triggers import Trigger, Workspace
 from cadenza.interpreters.triggers.model import DedupWindow
+from cadenza.model.commands import ScheduleTask
 from cadenza.model.errors import DefinitionError
 from cadenza.model.events import ExecutionStarted, RecordedEvent, SignalReceived
 
@@ -118,3 +119,70 @@ def test_a_snapshot_of_the_earlier_format_loads() -> None:
     dumped.pop("forgotten")
     state = driver.interpreter.load_state(dumped)
     assert ("s", "2") in state.seen and len(state.seen) == 2
+
+
+DAG_TEXT = """\
+dag:
+  name: squares
+  start_on: {subject: numbers, type: ready}
+  tasks:
+    square: {action: demo.square}
+dedup: {keys: 2, max_age: 600}
+"""
+
+MACHINE_TEXT = """\
+start_on: {subject: order, type: placed}
+dedup: {keys: 2, max_age: 600}
+statemachine:
+  StartAt: Price
+  States:
+    Price: {Type: Task, Resource: demo.price, End: true}
+"""
+
+
+@pytest.mark.parametrize("text", [DAG_TEXT, MACHINE_TEXT], ids=["dag", "statemachine"])
+def test_dags_and_state_machines_take_the_window(text: str) -> None:
+    interpreter = compile_text(text)
+    assert interpreter.workspace.dedup == DedupWindow(keys=2, max_age=600.0)
+    assert compile_text(interpreter.workspace.to_source()).workspace.dedup == DedupWindow(2, 600.0)
+    subject, type_ = ("numbers", "ready") if "dag" in text else ("order", "placed")
+    driver = Driver(interpreter)
+    start = cloudevent(subject, type_, {"n": 1}, id="start", source="s")
+    driver.send(start)
+    driver.send(start)  # a redelivery within the window: dropped
+    assert (driver.state.consumed, driver.state.duplicates) == (1, 1)
+    tasks = [c for c in driver.commands if isinstance(c, ScheduleTask)]
+    assert len(tasks) == 1
+    # Two newer keys push "start" out of the window (trimmed after each decision):
+    # a third delivery is consumed again.
+    driver.send(event(1), event(2))
+    driver.send(start)
+    assert (driver.state.consumed, driver.state.duplicates) == (4, 1)
+    assert driver.state.forgotten >= 1
+
+
+@pytest.mark.parametrize("text", [DAG_TEXT, MACHINE_TEXT], ids=["dag", "statemachine"])
+def test_without_dedup_dags_and_state_machines_keep_the_default_window(text: str) -> None:
+    without = "\n".join(line for line in text.splitlines() if not line.startswith("dedup"))
+    assert compile_text(without).workspace.dedup == DedupWindow()
+
+
+@pytest.mark.parametrize("text", [DAG_TEXT, MACHINE_TEXT], ids=["dag", "statemachine"])
+@pytest.mark.parametrize(
+    ("dedup", "where", "message"),
+    [
+        ("{keys: 0}", "dedup.keys", "at least 1"),
+        ("{keys: many}", "dedup.keys", "whole number"),
+        ("{max_age: -5}", "dedup.max_age", "positive number"),
+        ("{window: 3}", "dedup.window", "unknown key"),
+        ("[1]", "dedup", "a mapping"),
+    ],
+)
+def test_a_bad_window_of_a_dag_or_state_machine_is_refused_naming_where(
+    text: str, dedup: str, where: str, message: str
+) -> None:
+    bad = text.replace("dedup: {keys: 2, max_age: 600}", f"dedup: {dedup}")
+    with pytest.raises(DefinitionError) as raised:
+        compile_text(bad)
+    problems = [(p.spec_path, p.message) for p in raised.value.problems]
+    assert any(path == where and message in text_ for path, text_ in problems), problems

@@ -1,12 +1,15 @@
 /**
  * An execution's graph: its definition's steps coloured by status, and for a
  * state machine each Map and Parallel state's insides, one click away, with
- * how its iterations went.
+ * how its iterations went. A code workflow's graph is its task tree, from its
+ * history; a trigger workspace's is its triggers, with how often each fired.
  */
 import { useMemo } from "preact/hooks";
-import type { Definition } from "../api";
+import type { Definition, HistoryEvent } from "../api";
+import { codeTree } from "../codeTree";
 import type { MapCounts } from "../stateMachine";
 import { innerMachines, stepsOf } from "../steps";
+import { type TriggerDoc, triggerStatuses, triggerSteps } from "../triggerGraph";
 import { StepGraph } from "./Graph";
 
 export function GraphOf({
@@ -14,19 +17,40 @@ export function GraphOf({
   definition,
   statuses,
   maps,
+  events,
+  triggers,
+  executionStatus,
 }: {
   kind: string;
   definition: Definition | null;
   statuses: Map<string, string>;
   maps: Map<string, MapCounts>;
+  /** The history read so far: a code workflow's graph is its task tree, drawn from it. */
+  events: HistoryEvent[];
+  /** A trigger workspace's triggers with their fire counts (`GET .../triggers`). */
+  triggers: TriggerDoc[] | null;
+  executionStatus: string;
 }) {
-  const steps = useMemo(() => (definition?.source ? stepsOf(kind, definition.source) : null), [kind, definition]);
-  const inner = useMemo(
-    () => (kind === "states" && definition?.source ? innerMachines(definition.source) : []),
+  const steps = useMemo(
+    () => (definition?.source ? stepsOf(kind, definition.source, definition.document) : null),
     [kind, definition],
   );
+  const inner = useMemo(
+    () => (kind === "states" && definition?.source ? innerMachines(definition.source, definition.document) : []),
+    [kind, definition],
+  );
+  const tree = useMemo(() => (kind === "code" ? codeTree(events) : null), [kind, events]);
+  const fired = useMemo(
+    () => (kind === "triggers" && triggers ? { steps: triggerSteps(triggers), statuses: triggerStatuses(triggers, executionStatus) } : null),
+    [kind, triggers, executionStatus],
+  );
+  if (tree) {
+    if (tree.steps.steps.length <= 1) return <p class="empty">Nothing issued yet.</p>;
+    return <StepGraph steps={tree.steps} statuses={tree.statuses} />;
+  }
+  if (fired) return <StepGraph steps={fired.steps} statuses={fired.statuses} />;
   if (!definition) return <p class="empty">Loading the definition…</p>;
-  if (!steps) return <p class="empty">The console draws Orquesta, state machine and saga definitions; this is {kind}.</p>;
+  if (!steps) return <p class="empty">The console cannot draw this {kind} definition.</p>;
   return (
     <>
       <StepGraph steps={steps} statuses={statuses} />

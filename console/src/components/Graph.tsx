@@ -8,7 +8,7 @@ const NODE_WIDTH = 170;
 const NODE_HEIGHT = 46;
 
 interface Placed {
-  nodes: { id: string; detail: string; x: number; y: number }[];
+  nodes: { id: string; label: string; detail: string; x: number; y: number }[];
   edges: { from: string; to: string; label: string; points: { x: number; y: number }[] }[];
   width: number;
   height: number;
@@ -27,7 +27,7 @@ function place(steps: Steps): Placed {
   return {
     nodes: steps.steps.map((step) => {
       const node = graph.node(step.id);
-      return { id: step.id, detail: step.detail, x: node.x, y: node.y };
+      return { id: step.id, label: step.label ?? step.id, detail: step.detail, x: node.x, y: node.y };
     }),
     edges: steps.transitions.map((transition, index) => ({
       ...transition,
@@ -44,7 +44,7 @@ function shorten(text: string, length: number): string {
 
 export function StepGraph({ steps, statuses }: { steps: Steps; statuses: Map<string, string> }) {
   const placed = useMemo(() => place(steps), [steps]);
-  const summary = steps.steps.map((step) => `${step.id}: ${statuses.get(step.id) ?? "not started"}`).join("; ");
+  const summary = steps.steps.map((step) => `${step.label ?? step.id}: ${statuses.get(step.id) ?? "not started"}`).join("; ");
   return (
     <div class="graph">
       <svg
@@ -79,10 +79,10 @@ export function StepGraph({ steps, statuses }: { steps: Steps; statuses: Map<str
               data-status={status ?? ""}
               transform={`translate(${node.x - NODE_WIDTH / 2},${node.y - NODE_HEIGHT / 2})`}
             >
-              <title>{`${node.id}: ${status ?? "not started"}${node.detail ? ` (${node.detail})` : ""}`}</title>
+              <title>{`${node.label}: ${status ?? "not started"}${node.detail ? ` (${node.detail})` : ""}`}</title>
               <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx="6" />
               <text x={NODE_WIDTH / 2} y="19" class="name">
-                {shorten(node.id, 22)}
+                {shorten(node.label, 22)}
               </text>
               <text x={NODE_WIDTH / 2} y="36" class="detail">
                 {shorten(status ? `${status} · ${node.detail}` : node.detail, 28)}

@@ -1,6 +1,6 @@
 /** Definitions: the list, one definition's source and graph, and starting an execution. */
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { type Definition, type Execution, getJson, postJson, query } from "../api";
+import { type Definition, type Execution, getJson, loadDefinition, postJson, query } from "../api";
 import { ErrorMessage, Section } from "../components/common";
 import { StepGraph } from "../components/Graph";
 import { JsonEditor } from "../components/SchemaForm";
@@ -84,10 +84,10 @@ export function DefinitionPage({ id }: { id: string }) {
   const [startError, setStartError] = useState<unknown>(null);
 
   useEffect(() => {
-    getJson<Definition>(`/v1/definitions/${encodeURIComponent(id)}`).then(setDefinition, setError);
+    loadDefinition(id).then(setDefinition, setError);
   }, [id]);
   const steps = useMemo(
-    () => (definition?.source ? stepsOf(definition.kind, definition.source) : null),
+    () => (definition?.source ? stepsOf(definition.kind, definition.source, definition.document) : null),
     [definition],
   );
 

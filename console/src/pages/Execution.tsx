@@ -3,7 +3,6 @@
  * the tasks waiting for an answer, the definition's graph coloured by task
  * status, a timeline and the paged history.
  */
-import { Fragment } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import {
   type Accepted,
@@ -12,6 +11,7 @@ import {
   getJson,
   getPolled,
   type HistoryEvent,
+  loadDefinition,
   type HistoryPage,
   postJson,
   type Queue,
@@ -21,15 +21,16 @@ import {
 } from "../api";
 import { ErrorMessage, JsonView, Section, StatusBadge } from "../components/common";
 import { GraphOf } from "../components/ExecutionGraph";
+import { HistoryTable } from "../components/HistoryTable";
 import { OperatorRequests, SignalForm } from "../components/Requests";
 import { formFits, JsonEditor, SchemaForm } from "../components/SchemaForm";
-import { type Span, spansOf, Timeline } from "../components/Timeline";
+import { type Span, spansOf, Timeline, TimelineLegend } from "../components/Timeline";
 import { executionDuration, formatDuration, formatTime, preview } from "../format";
 import { type MapCounts, mapCounts, type SfnEvent, stateSpans, stateStatuses } from "../stateMachine";
+import type { TriggerDoc } from "../triggerGraph";
 
 /** Longest a history long poll waits (the API takes at most 30 s). */
 const LONG_POLL_SECONDS = 25;
-const HISTORY_PAGE = 50;
 /** Tasks listed at once; the rest are a click away (a fan-out may have thousands). */
 const TASKS_SHOWN = 200;
 /** Task statuses that mean the task waits for an answer from a person. */
@@ -47,6 +48,8 @@ interface Loaded {
   queues: Map<string, Queue>;
   /** A state machine's Map states: how their iterations went. */
   maps: Map<string, MapCounts>;
+  /** A trigger workspace's triggers, with how many times each fired. */
+  triggers: TriggerDoc[] | null;
 }
 
 /** Why a task waits, with whether a worker polled its queue lately when it waits for one. */
@@ -106,13 +109,17 @@ export function ExecutionPage({ id }: { id: string }) {
             found.kind === "states" ? getJson<SfnEvent[]>(`${path}/views/sfn`, controller.signal) : null,
           );
           sfnAnswer.catch(() => undefined); // awaited below
+          // A workspace's triggers and their fire counts: its graph. A convenience, not a must.
+          const triggersAnswer = executionAnswer.then((found) =>
+            found.kind === "triggers" ? getJson<TriggerDoc[]>(`${path}/triggers`, controller.signal).catch(() => null) : null,
+          );
           const historyAnswer = readHistory(events.length ? events[events.length - 1].seq : 0);
           historyAnswer.catch(() => undefined); // awaited below
           const execution = await executionAnswer;
           if (definitionWanted) {
             // The graph needs the definition: ask for it now, not once the rest is here.
             definitionWanted = false;
-            getJson<Definition>(`/v1/definitions/${encodeURIComponent(execution.definition_id)}`).then(
+            loadDefinition(execution.definition_id, execution.kind).then(
               (found) => !stopped && setDefinition(found),
               () => !stopped && setDefinition(null),
             );
@@ -120,12 +127,13 @@ export function ExecutionPage({ id }: { id: string }) {
           let spans: Span[] = [];
           let seen = new Map<string, string>();
           let maps = new Map<string, MapCounts>();
+          const triggers = await triggersAnswer;
           const show = (known: Task[]) => {
             const byTask = new Map(known.map((task) => [task.name, task.status]));
             // A state machine's view knows every state; otherwise the language's own
             // task statuses are the word, and history fills in until they come.
             const statuses = execution.kind === "states" ? new Map([...byTask, ...seen]) : new Map([...seen, ...byTask]);
-            setLoaded({ execution, tasks: known, events, spans, statuses, queues, maps });
+            setLoaded({ execution, tasks: known, events, spans, statuses, queues, maps, triggers });
           };
           if (execution.kind === "states") {
             // Pass, Choice and Wait states are no tasks: the Step Functions view has them all,
@@ -175,7 +183,7 @@ export function ExecutionPage({ id }: { id: string }) {
   }, [id, generation]);
 
   if (!loaded) return error ? <ErrorMessage error={error} /> : <p>Loading…</p>;
-  const { execution, tasks, events, spans, statuses, queues, maps } = loaded;
+  const { execution, tasks, events, spans, statuses, queues, maps, triggers } = loaded;
   const end = execution.final && events.length ? events[events.length - 1].time : null;
   // What each open task waits on, by name (its latest span).
   const openSpans = new Map(spans.filter((span) => span.end === null).map((span) => [span.name, span]));
@@ -223,10 +231,19 @@ export function ExecutionPage({ id }: { id: string }) {
         </Section>
       )}
       <Section title="Graph" id="graph">
-        <GraphOf kind={execution.kind} definition={definition} statuses={statuses} maps={maps} />
+        <GraphOf
+          kind={execution.kind}
+          definition={definition}
+          statuses={statuses}
+          maps={maps}
+          events={events}
+          triggers={triggers}
+          executionStatus={execution.status}
+        />
       </Section>
       <Section title="Timeline" id="timeline">
         <Timeline spans={spans} end={end} />
+        {execution.kind !== "states" && spans.length > 0 && <TimelineLegend />}
       </Section>
       <Section title="Tasks" id="tasks">
         {tasks.length === 0 ? (
@@ -423,67 +440,5 @@ function PendingAnswers({
       })}
       <ErrorMessage error={error} />
     </Section>
-  );
-}
-
-function HistoryTable({ events }: { events: HistoryEvent[] }) {
-  const [page, setPage] = useState(0);
-  const [open, setOpen] = useState<number | null>(null);
-  const pages = Math.max(1, Math.ceil(events.length / HISTORY_PAGE));
-  const shown = events.slice(page * HISTORY_PAGE, (page + 1) * HISTORY_PAGE);
-  const failing = (event: HistoryEvent) =>
-    Boolean(event.payload.error) || event.payload.status === "failed" || event.type === "RequestRejected";
-  return (
-    <div>
-      <table class="history">
-        <thead>
-          <tr>
-            <th scope="col">Seq</th>
-            <th scope="col">Time</th>
-            <th scope="col">Event</th>
-            <th scope="col">Payload</th>
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map((event) => (
-            <Fragment key={event.seq}>
-              <tr class={failing(event) ? "failing" : undefined}>
-                <td>{event.seq}</td>
-                <td>{formatTime(event.time)}</td>
-                <td>{event.type}</td>
-                <td>
-                  <button
-                    type="button"
-                    class="link"
-                    aria-expanded={open === event.seq}
-                    onClick={() => setOpen(open === event.seq ? null : event.seq)}
-                  >
-                    {preview(event.payload, 70) || "(empty)"}
-                  </button>
-                </td>
-              </tr>
-              {open === event.seq && (
-                <tr class="payload">
-                  <td colSpan={4}>
-                    <JsonView value={event.payload} label={`payload of event ${event.seq}`} />
-                  </td>
-                </tr>
-              )}
-            </Fragment>
-          ))}
-        </tbody>
-      </table>
-      <nav class="pager" aria-label="history pages">
-        <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
-          Earlier
-        </button>
-        <span>
-          Page {page + 1} of {pages} ({events.length} events)
-        </span>
-        <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>
-          Later
-        </button>
-      </nav>
-    </div>
   );
 }

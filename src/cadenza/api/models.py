@@ -91,6 +91,18 @@ class ExecutionIn(_Request):
 
     definition_id: str = Field(min_length=1)
     input: Any = Field(None, description="the input; an object unless the language allows more")
+    secret_paths: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="paths of secret input values ('$.password', '$.users[*].token'): "
+        'marked as {"$secret": value} is, stored encrypted and masked in every view',
+    )
+    secret_results: dict[str, list[str]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="state machines: secret paths of the results of named states "
+        '({"Login": ["$.token"]}), stored encrypted and masked like secret_paths',
+    )
     idempotency_key: str | None = Field(
         None,
         min_length=1,
@@ -252,6 +264,19 @@ class SignalIn(_Request):
 
     name: str = Field(min_length=1, max_length=200, description="the signal's name")
     data: Any = Field(None, description="what comes with it (any JSON)")
+    by: str = Field("", max_length=200, description="who sends it, for the audit trail")
+
+
+class SignalWithStartIn(_Request):
+    """A signal for the open run of a workflow id, or a run started to take it."""
+
+    definition: str = Field(
+        min_length=1, description="the definition a run is started of: its id, or its name"
+    )
+    workflow_id: str = Field(min_length=1, max_length=200, description="the caller's name for it")
+    name: str = Field(min_length=1, max_length=200, description="the signal's name")
+    data: Any = Field(None, description="what comes with it (any JSON)")
+    input: Any = Field(None, description="the input of a run it starts")
     by: str = Field("", max_length=200, description="who sends it, for the audit trail")
 
 

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from cadenza.api import graph_views
 from cadenza.api.models import (
-    Accepted,
-    AnswerIn,
     DefinitionDetail,
     DefinitionIn,
     DefinitionList,
@@ -35,13 +34,9 @@ from cadenza.api.models import (
     HistoryPage,
     LostLeaseList,
     LostLeaseOut,
-    OfferedRequests,
-    OperatorRequestIn,
     ProblemOut,
     QueueList,
     QueueOut,
-    RerunIn,
-    SignalIn,
     TaskList,
     TaskOut,
     ValidationOut,
@@ -49,7 +44,9 @@ from cadenza.api.models import (
 from cadenza.api.queue_polls import queue_polls
 from cadenza.api.work_signal import signal_for
 from cadenza.engine.engine import Engine
-from cadenza.interpreters.protocol import RerunRequest, operator_requests_of
+from cadenza.interpreters.protocol import (
+    start_settings_of,
+)
 from cadenza.model.errors import (
     DefinitionError,
     ExecutionNotFound,
@@ -58,14 +55,14 @@ from cadenza.model.errors import (
     OperationRefused,
 )
 from cadenza.model.retry import HEARTBEAT_TIMEOUT, WORKER_LOST
-from cadenza.model.secrets import mask
+from cadenza.model.secrets import mark_secrets, mask
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.store.records import ExecutionRecord
 
 #: Execution ids made from idempotency keys live in their own UUID namespace.
 _IDEMPOTENCY = uuid.UUID("6b1f8f0c-1d3a-5a8e-9c57-3f0e2d6b9a41")
 
-_ERRORS: dict[int | str, dict[str, object]] = {
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 422, 503)
 }
 
@@ -92,14 +89,6 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     return float(created_at), execution_id
 
 
-class TerminateIn(BaseModel):
-    """Why an execution is terminated, and who asks (kept in its error)."""
-
-    model_config = ConfigDict(extra="forbid")
-    reason: str = ""
-    by: str = ""
-
-
 def etagged(request: Request, body: BaseModel) -> Response:
     """``body`` as JSON with an ``ETag`` of its bytes, or an empty 304 when the
     client's ``If-None-Match`` names it: a poller that already holds this
@@ -124,31 +113,39 @@ _STALLED = Query(
 
 
 #: The errors an attempt ends with when its lease lapsed (not a timeout of its own).
-_LEASE_ERRORS = (WORKER_LOST, HEARTBEAT_TIMEOUT)
+_LEASEERROR_RESPONSES = (WORKER_LOST, HEARTBEAT_TIMEOUT)
+
+
+def execution_out(
+    engine: Engine, record: ExecutionRecord, tags: Sequence[str] | None = None
+) -> ExecutionOut:
+    """An execution as the API shows it: tags, masked output and errors, and
+    whether it is final and settled (unknown when this server lacks its language)."""
+    secrets = engine.secrets_of(record.id)
+    body = ExecutionOut.of(record)
+    if tags is None:
+        tags = engine.store.execution_tags([record.id]).get(record.id, ())
+    body.tags = list(tags)
+    if secrets:
+        body.output = mask(body.output, secrets)
+        body.errors = mask(body.errors, secrets)
+    try:
+        body.final = engine.is_final(record)
+        body.settled = engine.is_settled(record)
+    except FrontEndError:
+        pass  # this server lacks the language: it cannot say
+    return body
 
 
 def routes(engine: Engine) -> APIRouter:
     """Every endpoint of the API, bound to ``engine``."""
-    api = APIRouter(responses=_ERRORS)
+    api = APIRouter(responses=ERROR_RESPONSES)
 
     signal = signal_for(engine)
     polls = queue_polls(engine)
 
     def out(record: ExecutionRecord, tags: Sequence[str] | None = None) -> ExecutionOut:
-        secrets = engine.secrets_of(record.id)
-        body = ExecutionOut.of(record)
-        if tags is None:
-            tags = engine.store.execution_tags([record.id]).get(record.id, ())
-        body.tags = list(tags)
-        if secrets:
-            body.output = mask(body.output, secrets)
-            body.errors = mask(body.errors, secrets)
-        try:
-            body.final = engine.is_final(record)
-            body.settled = engine.is_settled(record)
-        except FrontEndError:
-            pass  # this server lacks the language: it cannot say
-        return body
+        return execution_out(engine, record, tags)
 
     @api.get("/health", tags=["health"])
     def health() -> Health:
@@ -201,6 +198,12 @@ def routes(engine: Engine) -> APIRouter:
         """A registered definition, with its source."""
         return DefinitionDetail.of(engine.store.load_definition(definition_id))
 
+    @api.get("/v1/definitions/{definition_id}/document", tags=["definitions"])
+    def definition_document(definition_id: str) -> Any:
+        """The definition read as data: ``{"kind", "document"}``; a trigger set
+        is the workspace it compiles to. A code workflow has none (400)."""
+        return graph_views.definition_document(engine, definition_id)
+
     # --- executions -------------------------------------------------------------------
 
     @api.post("/v1/executions", status_code=status.HTTP_201_CREATED, tags=["executions"])
@@ -224,7 +227,17 @@ def routes(engine: Engine) -> APIRouter:
                     )
                 response.status_code = status.HTTP_200_OK
                 return out(existing)
-        started = engine.start(record, body.input, execution_id=execution_id, tags=body.tags)
+        given = mark_secrets(body.input, body.secret_paths, required=True)
+        context = None
+        if body.secret_results:  # checked and recorded by the front end (400 if it has none)
+            options = {"secret_result": json.dumps(body.secret_results)}
+            front_end = engine.front_end_for(record.kind)
+            context = start_settings_of(
+                front_end, options, definition_name=record.name, source=record.source
+            ).context
+        started = engine.start(
+            record, given, context=context, execution_id=execution_id, tags=body.tags
+        )
         return out(engine.get(started))
 
     def filters(
@@ -307,7 +320,7 @@ def routes(engine: Engine) -> APIRouter:
     ) -> LostLeaseList:
         """Tasks of executions not final whose lease expired at least ``at_least``
         times (the worker was lost or missed its heartbeats), most recent first."""
-        found = engine.store.lost_leases(_LEASE_ERRORS, at_least=at_least, limit=limit)
+        found = engine.store.lost_leases(_LEASEERROR_RESPONSES, at_least=at_least, limit=limit)
         return LostLeaseList(
             tasks=[
                 LostLeaseOut(
@@ -397,74 +410,11 @@ def routes(engine: Engine) -> APIRouter:
         machine); an unknown name is a 400 listing the ones offered."""
         return mask(engine.history_view(execution_id, view), engine.secrets_of(execution_id))
 
-    def accepted(execution_id: str) -> Accepted:
-        return Accepted(
-            execution=out(engine.get(execution_id)),
-            refused=engine.last_rejection(execution_id),
-        )
-
-    @api.post("/v1/executions/{execution_id}/cancel", tags=["requests"])
-    def cancel(execution_id: str) -> Accepted:
-        """Ask the execution to stop (running tasks finish)."""
-        engine.cancel(execution_id)
-        return accepted(execution_id)
-
-    @api.post("/v1/executions/{execution_id}/terminate", tags=["requests"])
-    def terminate(execution_id: str, body: TerminateIn) -> Accepted:
-        """End the execution now without asking its language: it ends canceled with
-        a ``Terminated`` error giving the reason; its tasks and timers are withdrawn."""
-        engine.terminate(execution_id, body.reason, by=body.by)
-        return accepted(execution_id)
-
-    @api.post("/v1/executions/{execution_id}/pause", tags=["requests"])
-    def pause(execution_id: str) -> Accepted:
-        """Ask the execution to pause (running tasks finish, nothing new starts)."""
-        engine.pause(execution_id)
-        return accepted(execution_id)
-
-    @api.post("/v1/executions/{execution_id}/resume", tags=["requests"])
-    def resume(execution_id: str) -> Accepted:
-        """Ask a paused execution to go on."""
-        engine.resume(execution_id)
-        return accepted(execution_id)
-
-    @api.post("/v1/executions/{execution_id}/rerun", tags=["requests"])
-    def rerun(execution_id: str, body: RerunIn) -> Accepted:
-        """Run a finished execution again, in its language's own terms (a state
-        machine is redriven; an Orquesta workflow reruns from named tasks)."""
-        engine.rerun(execution_id, RerunRequest(tuple(body.steps), dict(body.options)))
-        return accepted(execution_id)
-
-    @api.post("/v1/executions/{execution_id}/signals", tags=["requests"])
-    def send_signal(execution_id: str, body: SignalIn) -> Accepted:
-        """Send a running execution a named signal (``SignalReceived`` in its
-        history); a finished one is a 409. Its language may refuse it (``refused``)."""
-        engine.signal(execution_id, body.name, body.data, by=body.by)
-        return accepted(execution_id)
-
-    @api.get("/v1/executions/{execution_id}/requests", tags=["requests"])
-    def offered_requests(execution_id: str) -> OfferedRequests:
-        """The operator requests the execution's language takes."""
-        record = engine.get(execution_id)
-        offered = operator_requests_of(engine.front_end_for(record.kind))
-        return OfferedRequests(kind=record.kind, requests=dict(offered))
-
-    @api.post("/v1/executions/{execution_id}/requests", tags=["requests"])
-    def operator_request(execution_id: str, body: OperatorRequestIn) -> Accepted:
-        """Ask the execution's language for one of its operator requests
-        (``OperatorRequested`` in history, with who asked and why). A name it
-        does not take is a 400 listing those it does; one that does not fit
-        the execution's state now comes back ``refused``."""
-        engine.operator_request(
-            execution_id, body.request, body.args, by=body.by, reason=body.reason
-        )
-        return accepted(execution_id)
-
-    @api.post("/v1/executions/{execution_id}/tasks/{task}/answer", tags=["requests"])
-    def answer(execution_id: str, task: str, body: AnswerIn) -> Accepted:
-        """Answer a task that waits for one (by task name or task id); an answer
-        that does not fit what the task asked for is a 400, and it keeps waiting."""
-        engine.respond(execution_id, task, body.result, failed=body.failed)
-        return accepted(execution_id)
+    @api.get("/v1/executions/{execution_id}/triggers", tags=["executions"])
+    def workspace_triggers(execution_id: str) -> Any:
+        """A trigger workspace's triggers, with how many times each fired; other
+        kinds of execution have none (400)."""
+        found = graph_views.workspace_triggers(engine, execution_id)
+        return mask(found, engine.secrets_of(execution_id))
 
     return api

@@ -21,6 +21,7 @@ from cadenza.api.aws_signature import credentials_from_environment, require_sign
 from cadenza.api.cloudevents import cloudevent_routes
 from cadenza.api.limits import DEFAULT_BODY_LIMIT, RequestLimits
 from cadenza.api.metrics import metrics_routes
+from cadenza.api.request_routes import request_routes
 from cadenza.api.routes import routes
 from cadenza.api.stepfunctions_endpoint import step_functions_request, step_functions_routes
 from cadenza.api.workers import worker_routes
@@ -98,6 +99,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     )
     errors.install(app)
     app.include_router(routes(engine))
+    app.include_router(request_routes(engine))
     app.include_router(worker_routes(engine))
     app.include_router(
         step_functions_routes(

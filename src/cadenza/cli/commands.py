@@ -17,7 +17,9 @@ from cadenza.cli.inputs import (
     installed_front_ends,
     parse_duration,
     read_input,
+    read_secret_declaration,
     read_workflow,
+    rerun_options,
     stop_on_signals,
 )
 from cadenza.cli.render import (
@@ -28,6 +30,7 @@ from cadenza.cli.render import (
 )
 from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.engine import Engine
+from cadenza.engine.payload_ceilings import DefinitionLimits, read_definition_limits
 from cadenza.interpreters.protocol import RerunRequest, start_settings_of, warnings_of
 from cadenza.model.errors import DefinitionError, InputError, OperationRefused
 from cadenza.model.secrets import mask
@@ -74,9 +77,16 @@ def _engine(
     registry = registry or _registry(args)
     front_ends = installed_front_ends(args)
     packs = load_packs(args, front_ends, registry)
+    kwargs.setdefault("definition_limits", _definition_limits(args))
     engine = Engine(args.store, registry=registry, front_ends=front_ends, **kwargs)
     register_pack_workflows(engine, packs)
     return engine
+
+
+def _definition_limits(args: argparse.Namespace) -> dict[str, DefinitionLimits]:
+    """The limits of ``--limits FILE``, by definition name (none without it)."""
+    path = getattr(args, "limits", None)
+    return read_definition_limits(path) if path else {}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
     lease = 30.0 if args.lease is None else args.lease
     queues = ("default", *(q for q in args.queue if q != "default"))
     engine = Engine(
-        args.store, registry=registry, front_ends=front_ends, lease=lease, queues=queues
+        args.store,
+        registry=registry,
+        front_ends=front_ends,
+        lease=lease,
+        queues=queues,
+        definition_limits=_definition_limits(args),
     )
     register_pack_workflows(engine, packs)
     definition = engine.register(source, kind=kind, origin=args.file)
@@ -124,6 +139,9 @@ def _start_settings(
     """The start context and execution id the front end makes of ``run``'s options;
     a front end without ``start_settings`` refuses them all."""
     given = {k: v for k in _START_OPTIONS if (v := getattr(args, k, None)) is not None}
+    declared = read_secret_declaration(args).results
+    if declared:  # the front end checks the states and records them with the execution
+        given["secret_result"] = json.dumps(declared)
     name = Path(args.file).stem  # the name ``register`` gives a definition from a file
     settings = start_settings_of(
         front_end, given, definition_name=name, source=source, origin=args.file
@@ -365,8 +383,7 @@ def rerun(args: argparse.Namespace) -> int:
         return remote_commands.rerun(args)
     engine = _engine(args)
     engine.get(args.execution_id)
-    options = {"reset_items": True} if getattr(args, "reset_items", False) else {}
-    request = RerunRequest(steps=tuple(getattr(args, "task", [])), options=options)
+    request = RerunRequest(steps=tuple(getattr(args, "task", [])), options=rerun_options(args))
     if not args.no_wait:
         _watch(engine, args.execution_id, args)
     engine.rerun(args.execution_id, request)
@@ -417,6 +434,13 @@ def request(args: argparse.Namespace) -> int:
 
 
 def terminate(args: argparse.Namespace) -> int:
+    if args.server:
+        from cadenza.cli import remote_commands  # httpx only when asked
+
+        with remote_commands.remote_for(args) as remote:
+            record, _ = remote.terminate(args.execution_id, args.reason, by=args.by)
+        print_request(record, args)
+        return EXIT_OK
     # Nothing runs here but the decision that ends it: no activities.
     engine = Engine(args.store, registry=default_registry(), front_ends=installed_front_ends(args))
     try:

@@ -16,11 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cadenza.encryption import configured_key
 from cadenza.engine.front_ends import FrontEnds
 from cadenza.interpreters.protocol import FrontEndSettings
 from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import InputError
+from cadenza.model.secrets import SecretDeclaration, mark_secrets
+from cadenza.model.yaml_documents import safe_load_bounded
 
 
 def installed_front_ends(args: argparse.Namespace) -> FrontEnds:
@@ -45,7 +49,27 @@ def read_input(args: argparse.Namespace) -> Any:
         value = json.loads(text)
     except ValueError as exc:
         raise InputError(f"{where} is not valid JSON: {exc}") from exc
-    return value
+    # ``--secret-path``: the values there become secret, as if wrapped ``{"$secret": v}``.
+    value = mark_secrets(value, getattr(args, "secret_path", None) or [], required=True)
+    # Declared in ``--secrets FILE`` for every run: a value an input lacks is not an error.
+    return mark_secrets(value, read_secret_declaration(args).input)
+
+
+def read_secret_declaration(args: argparse.Namespace) -> SecretDeclaration:
+    """The secret paths of ``--secrets FILE`` and ``--secret-result STATE:PATH``."""
+    path = getattr(args, "secrets", None)
+    declared = SecretDeclaration()
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read the secrets file {path}: {exc}", path=path) from exc
+        try:
+            document = safe_load_bounded(text)
+        except yaml.YAMLError as exc:
+            raise InputError(f"the secrets file {path} is not YAML: {exc}", path=path) from exc
+        declared = SecretDeclaration.from_mapping(document, f"the secrets file {path}")
+    return declared.with_results(getattr(args, "secret_result", None) or [])
 
 
 def read_workflow(argument: str) -> DefinitionSource:
@@ -152,3 +176,16 @@ def exit_without_stray_threads(code: int) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def rerun_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The front end's rerun options the command line gives (``--reset-items``,
+    ``--input``)."""
+    options: dict[str, Any] = {"reset_items": True} if getattr(args, "reset_items", False) else {}
+    given = getattr(args, "input", None)
+    if given is not None:
+        try:
+            options["input"] = json.loads(given)
+        except ValueError as exc:
+            raise InputError(f"--input is not valid JSON: {exc}") from exc
+    return options

@@ -6,7 +6,7 @@
 
 Workflows read the entries with ``st2kv`` (values recorded when an execution
 starts). An encrypted value is kept encrypted with the key from ``--key-file``
-or ``$CADENZA_KEY_FILE``; ``get`` and ``list`` show it as ``***`` unless
+or ``$CADENZA_KEY_FILE``; ``get`` and ``list`` show it as ``********`` unless
 ``--decrypt`` (which needs the key) is given.
 """
 

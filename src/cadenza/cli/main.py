@@ -180,6 +180,27 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--input", help="workflow input as a JSON object")
     group.add_argument("--input-file", help="file holding the workflow input as JSON")
     p.add_argument(
+        "--secret-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="the input value at this path ('$.password', '$.users[*].token') is secret: "
+        "stored encrypted (with a key) and shown as ******** (repeatable)",
+    )
+    p.add_argument(
+        "--secret-result",
+        action="append",
+        metavar="STATE:PATH",
+        help="the value at PATH of the result of the state machine's state STATE "
+        "('Login:$.token') is secret, like --secret-path's (repeatable)",
+    )
+    p.add_argument(
+        "--secrets",
+        metavar="FILE",
+        help="secret paths declared beside the definition (YAML/JSON): "
+        "input: [paths], results: {STATE: [paths]}",
+    )
+    p.add_argument(
         "--json", action="store_true", help="print {execution_id, status, output, errors}"
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -258,6 +279,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--task", action="append", default=[], metavar="NAME")
     p.add_argument(
         "--reset-items", action="store_true", help="rerun every item of with-items tasks"
+    )
+    p.add_argument(
+        "--input",
+        metavar="JSON",
+        help="code workflows: the new input of the one --task (an activity) that reruns",
     )
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-wait", action="store_true", help="only record the request")
@@ -402,6 +428,12 @@ def _running_options(p: argparse.ArgumentParser) -> None:
         "--resources",
         metavar="FILE",
         help="resource map (YAML/JSON): resource ARN -> python/http/shell handler",
+    )
+    p.add_argument(
+        "--limits",
+        metavar="FILE",
+        help="per-definition limits (YAML/JSON): definition name -> cpu_seconds, max_bytes, "
+        "max_items, max_value_bytes, max_execution_bytes (only below the engine's)",
     )
     p.add_argument(
         "--activities",

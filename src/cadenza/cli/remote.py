@@ -10,7 +10,7 @@ local command's error would be.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -106,11 +106,17 @@ class Remote:
         return answer
 
     def start(
-        self, definition_id: str, workflow_input: JSON, tags: Sequence[str] = ()
+        self,
+        definition_id: str,
+        workflow_input: JSON,
+        tags: Sequence[str] = (),
+        secret_results: Mapping[str, Sequence[str]] | None = None,
     ) -> ExecutionRecord:
         body: dict[str, Any] = {"definition_id": definition_id, "input": workflow_input}
         if tags:
             body["tags"] = list(tags)
+        if secret_results:
+            body["secret_results"] = {step: list(paths) for step, paths in secret_results.items()}
         return self._record(self._call("POST", "/v1/executions", json=body))
 
     def execution(self, execution_id: str) -> ExecutionRecord:
@@ -187,6 +193,34 @@ class Remote:
         why its language refused it (None when it did not)."""
         path = f"/v1/executions/{_part(execution_id)}/signals"
         return self._accepted(path, {"name": name, "data": data, "by": by})
+
+    def signal_with_start(
+        self,
+        definition: str,
+        workflow_id: str,
+        name: str,
+        data: JSON,
+        *,
+        input: JSON,
+        by: str,
+    ) -> tuple[ExecutionRecord, Any]:
+        """Signal the open run of ``workflow_id``, or start a run of ``definition``
+        (id or name) with ``input`` that takes the signal with its start: that
+        run, and why its language refused the signal (None when it did not)."""
+        body = {
+            "definition": definition,
+            "workflow_id": workflow_id,
+            "name": name,
+            "data": data,
+            "input": input,
+            "by": by,
+        }
+        return self._accepted("/v1/executions/signal-with-start", body)
+
+    def terminate(self, execution_id: str, reason: str, *, by: str) -> tuple[ExecutionRecord, Any]:
+        """End the execution now without asking its workflow: the execution after it."""
+        path = f"/v1/executions/{_part(execution_id)}/terminate"
+        return self._accepted(path, {"reason": reason, "by": by})
 
     def operator_request(
         self, execution_id: str, request: str, args: dict[str, JSON], *, by: str, reason: str

@@ -18,6 +18,8 @@ from cadenza.cli.inputs import (
     parse_duration,
     read_definition,
     read_input,
+    read_secret_declaration,
+    rerun_options,
     stop_on_signals,
 )
 from cadenza.cli.remote import Remote
@@ -120,7 +122,12 @@ def run(args: argparse.Namespace) -> int:
     workflow_input = read_input(args)
     with _remote(args) as remote:
         definition = remote.register(source, origin=args.file, kind=args.kind)
-        record = remote.start(definition["id"], workflow_input, tags=args.tag or ())
+        record = remote.start(
+            definition["id"],
+            workflow_input,
+            tags=args.tag or (),
+            secret_results=read_secret_declaration(args).results,
+        )
         if args.detach:
             print(record.id)
             return EXIT_OK
@@ -186,7 +193,7 @@ def history(args: argparse.Namespace) -> int:
 
 
 def rerun(args: argparse.Namespace) -> int:
-    options = {"reset_items": True} if getattr(args, "reset_items", False) else {}
+    options = rerun_options(args)
     steps = list(getattr(args, "task", []))
     with _remote(args) as remote:
         remote.execution(args.execution_id)

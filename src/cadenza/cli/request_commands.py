@@ -120,24 +120,38 @@ def _refused(refusal: Any, execution_id: str) -> None:
         raise OperationRefused(str(message), execution_id=execution_id)
 
 
+def _start_input(args: argparse.Namespace) -> Any:
+    try:
+        return json.loads(args.input)
+    except ValueError as exc:
+        raise InputError(f"--input is not valid JSON: {exc}") from exc
+
+
 def signal(args: argparse.Namespace) -> int:
     data, by = _payload(args), _by(args)
     if args.server:
         from cadenza.cli.remote_commands import remote_for  # httpx only when asked
 
         with remote_for(args) as remote:
-            record, refusal = remote.signal(args.execution_id, args.signal_name, data, by=by)
-        _refused(refusal, args.execution_id)
+            if args.start:
+                record, refusal = remote.signal_with_start(
+                    args.start,
+                    args.execution_id,
+                    args.signal_name,
+                    data,
+                    input=_start_input(args),
+                    by=by,
+                )
+            else:
+                record, refusal = remote.signal(args.execution_id, args.signal_name, data, by=by)
+        _refused(refusal, record.id)
         print_request(record, args)
         return EXIT_OK
     engine = _engine(args)
     try:
         execution_id = args.execution_id
         if args.start:
-            try:
-                given = json.loads(args.input)
-            except ValueError as exc:
-                raise InputError(f"--input is not valid JSON: {exc}") from exc
+            given = _start_input(args)
             execution_id = engine.signal_with_start(
                 args.start, execution_id, args.signal_name, data, input=given, by=by
             )

@@ -13,7 +13,7 @@ from cadenza.model.errors import InputError
 #: The commands that can talk to a server instead of opening a store.
 CLIENT_COMMANDS = frozenset(
     {"run", "ps", "status", "history", "cancel", "pause", "resume", "respond", "rerun", "redrive"}
-    | {"signal", "request"}
+    | {"signal", "request", "terminate"}
 )
 
 #: Options that act on this machine, refused with --server, and why.
@@ -26,7 +26,6 @@ _LOCAL_ONLY = (
     ("lease", "--lease", "the server's workers hold the task leases"),
     ("aws_limits", "--aws-limits", "the server's own front-end settings apply"),
     ("mock_config", "--mock-config", "the file is on this machine"),
-    ("start", "--start", "signal-with-start is offered on this machine only, not through --server"),
     ("test_case", "--test-case", "it goes with --mock-config"),
     ("name", "--name", "a server run does not take a name yet"),
     ("type", "--type", "a server run does not take a type yet"),

@@ -40,6 +40,7 @@ def add_commands(command: CommandMaker) -> None:
     p.add_argument("file")
     p.add_argument("--input", help="the input as JSON (the data of the __init__ event)")
     _activities_option(p)
+    _max_batch_option(p)
     p = nested("listen", "feed a running workspace from its event sources")
     p.add_argument("execution_id")
     p.add_argument("--serve", action="store_true", help="also decide and run activities here")
@@ -49,6 +50,7 @@ def add_commands(command: CommandMaker) -> None:
         "give each worker of a workspace its own, and keep it across restarts",
     )
     _activities_option(p)
+    _max_batch_option(p)
     p = nested("publish", "publish CloudEvents to a Redis stream or a NATS JetStream subject")
     p.add_argument("url", help="redis://HOST:PORT or nats://HOST:PORT")
     p.add_argument("--stream", required=True, help="the Redis stream or JetStream stream")
@@ -75,6 +77,27 @@ def _activities_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _max_batch_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        metavar="N",
+        help="the most events a source reads at a time, for every source of the workspace "
+        "(overrides max_batch in sources; a larger batch is lowered to it)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    """An argument that must be a whole number of at least 1 (argparse reports the error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     handlers = {"run": _run, "listen": _listen, "publish": _publish, "replay": _replay}
     return handlers[args.triggers_command](args)
@@ -93,14 +116,15 @@ def _engine(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from cadenza.cli.inputs import stop_on_signals
-    from cadenza.triggers.worker import TriggerWorker
+    from cadenza.triggers.worker import TriggerWorker, workspace_sources
 
     workflow_input = None if args.input is None else _json(args.input, "--input")
     engine = _engine(args)
     definition = engine.register_file(args.file, kind="triggers")
     execution_id = engine.start(definition, workflow_input)
     print(f"workspace {execution_id} started", file=sys.stderr, flush=True)
-    worker = TriggerWorker(engine, execution_id)
+    sources = workspace_sources(engine, execution_id, max_batch=args.max_batch)
+    worker = TriggerWorker(engine, execution_id, sources)
     stop = threading.Event()
     stop_on_signals(stop)
     worker.run(stop, serve=True, until=lambda: engine.is_final(engine.get(execution_id)))
@@ -123,7 +147,7 @@ def _listen(args: argparse.Namespace) -> int:
     from cadenza.triggers.worker import TriggerWorker, workspace_sources
 
     engine = _engine(args)
-    sources = workspace_sources(engine, args.execution_id, args.consumer)
+    sources = workspace_sources(engine, args.execution_id, args.consumer, args.max_batch)
     worker = TriggerWorker(engine, args.execution_id, sources)
     if not worker.sources:
         raise InputError(f"workspace {args.execution_id} declares no event sources")

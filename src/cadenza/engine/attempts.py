@@ -31,6 +31,7 @@ from cadenza.engine.owner import owner_is_dead
 from cadenza.engine.payload_ceilings import bounded_outcome
 from cadenza.model.errors import LeaseLost, StoreError
 from cadenza.model.events import (
+    JSON,
     Event,
     TaskAttemptFailed,
     TaskCompleted,
@@ -38,6 +39,8 @@ from cadenza.model.events import (
     TaskSuspended,
 )
 from cadenza.model.retry import HEARTBEAT_TIMEOUT, LOST_WORKER_ONLY, TASK_TIMEOUT, WORKER_LOST
+from cadenza.model.secrets import mark_declared_result, secret_meta
+from cadenza.store.payloads import PayloadLimits
 from cadenza.store.protocol import ClaimRequest, FinishRequest, Store
 from cadenza.store.records import FinishOutcome, TaskFinish, TaskRecord
 from cadenza.workers.attempt import run_activity
@@ -112,8 +115,11 @@ class AttemptRunner:
         owner: str,
         lease: float,
         on_finished: Callable[[], None] = lambda: None,
+        payload_limits_for: Callable[[TaskRecord], PayloadLimits] | None = None,
     ) -> None:
         self.store = store
+        #: The ceilings a task's result is held to (None: the store's for every task).
+        self.payload_limits_for = payload_limits_for
         self.registry = registry
         self.clock = clock
         self.owner = owner
@@ -215,8 +221,13 @@ class AttemptRunner:
     ) -> FinishRequest:
         """How ``outcome`` ends ``task``'s attempt under its retry policy."""
         store = self.store
-        outcome = bounded_outcome(task, outcome, store.payload_limits, store.stored_payload_bytes)
+        ceilings = self.payload_limits_for
+        limits = store.payload_limits if ceilings is None else ceilings(task)
+        outcome = bounded_outcome(task, outcome, limits, store.stored_payload_bytes)
         now = self.clock.now()
+        # Values the action marked secret, or its step declared secret: recorded
+        # plain, their places in meta.
+        result, meta = secret_meta(mark_declared_result(outcome.result, task.meta))
         if outcome.status == OutcomeStatus.PENDING:
             event: Event = TaskSuspended(
                 task_id=task.task_id, status="pending", result=outcome.result
@@ -229,8 +240,9 @@ class AttemptRunner:
                     TaskCompleted(
                         task_id=task.task_id,
                         status="succeeded",
-                        result=outcome.result,
+                        result=result,
                         attempt=task.attempt,
+                        meta=meta,
                     )
                 ],
             )
@@ -240,11 +252,12 @@ class AttemptRunner:
             finish = self._failure(
                 task,
                 outcome.status.value,
-                outcome.result,
+                result,
                 error.to_dict(),
                 now,
                 error.type,
                 error.non_retryable,
+                meta,
             )
         return FinishRequest(task.execution_id, task.task_id, task.attempt, owner, finish)
 
@@ -257,6 +270,7 @@ class AttemptRunner:
         now: float,
         error_type: str,
         non_retryable: bool,
+        meta: dict[str, JSON] | None = None,
     ) -> TaskFinish:
         policy = task.retry or LOST_WORKER_ONLY
         if policy.should_retry(task.attempt, error_type, non_retryable):
@@ -279,6 +293,7 @@ class AttemptRunner:
                     result=result,
                     error=error,
                     attempt=task.attempt,
+                    meta=meta or {},
                 )
             ],
         )

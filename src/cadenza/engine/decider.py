@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, assert_never
 
 from cadenza.engine.interpreter_cache import InterpreterCache
+from cadenza.engine.payload_ceilings import TASK_DEFINITION_ID
 from cadenza.interpreters.protocol import Interpreter, SnapshotPolicy
 from cadenza.interpreters.replay import replay_into
 from cadenza.model.commands import (
@@ -212,7 +213,7 @@ class Decider:
             if work.history:
                 replay_into(interpreter, state, work.history)
 
-        fold = _Fold(work.execution_id, work.status)
+        fold = _Fold(work.execution_id, work.status, work.definition_id)
         inputs: Sequence[Event] = work.inputs
         times: Sequence[float] = work.input_times
         decision_no = work.decision_no + 1
@@ -363,8 +364,9 @@ def _was_terminated(history: Sequence[RecordedEvent]) -> bool:
 class _Fold:
     """Accumulates the effects of one execution's commands."""
 
-    def __init__(self, execution_id: str, status: str) -> None:
+    def __init__(self, execution_id: str, status: str, definition_id: str = "") -> None:
         self.execution_id = execution_id
+        self.definition_id = definition_id
         self.status = status
         self.completed = False
         self.output: JSON = None
@@ -388,7 +390,7 @@ class _Fold:
                     if command.action is None:
                         instant.append(TaskCompleted(task_id=command.task_id, status="succeeded"))
                     else:
-                        self.tasks.append(_new_task(command, now))
+                        self.tasks.append(_new_task(command, now, self.definition_id))
                 case SetStatus():
                     self.status = command.status
                 case CompleteExecution():
@@ -423,8 +425,10 @@ class _Fold:
         return instant
 
 
-def _new_task(command: ScheduleTask, now: float) -> NewTask:
+def _new_task(command: ScheduleTask, now: float, definition_id: str) -> NewTask:
     assert command.action is not None
+    # The worker saving the result holds it to its definition's ceilings.
+    meta = {**command.meta, TASK_DEFINITION_ID: definition_id}
     return NewTask(
         task_id=command.task_id,
         name=command.name,
@@ -435,8 +439,9 @@ def _new_task(command: ScheduleTask, now: float) -> NewTask:
         retry=command.retry,
         timeout=command.timeout,
         heartbeat_timeout=command.heartbeat_timeout,
-        meta=dict(command.meta),
+        meta=meta,
         external=command.external,
+        priority=command.priority,
     )
 
 

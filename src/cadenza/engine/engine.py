@@ -36,14 +36,16 @@ from cadenza.engine.external_tasks import ExternalTasks
 from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
 from cadenza.engine.interpreter_cache import InterpreterCache
 from cadenza.engine.owner import new_owner_id
+from cadenza.engine.payload_ceilings import DefinitionLimits, LimitsByDefinition
 from cadenza.engine.requests import ExecutionRequests
 from cadenza.engine.serve import ServeLoop, ServeParts, ServeSettings
 from cadenza.engine.settled import SettledWatch
 from cadenza.engine.views import ExecutionViews
 from cadenza.engine.wake import WakeUp
+from cadenza.engine.wake_sockets import WakeSockets
 from cadenza.engine.workflow_ids import WorkflowIds
 from cadenza.expressions import budget as expression_budget
-from cadenza.expressions.budget import ExpressionBudget
+from cadenza.expressions.budget import ExpressionBudget, current_settings
 from cadenza.interpreters.protocol import (
     FrontEnd,
     Interpreter,
@@ -95,6 +97,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         poll_interval: float = 0.5,
         decision_batch: int = 64,
         expression_budget: ExpressionBudget | None = None,
+        definition_limits: Mapping[str, DefinitionLimits] | None = None,
     ) -> None:
         self.store: Store = (
             store if store is not None and not isinstance(store, str) else open_store(store)
@@ -117,6 +120,12 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         #: The CPU, size and item limits of each expression evaluation (None: the
         #: process's, by default 1 s, 10 MiB, a million items; see docs/reference/limits.md).
         self.expression_budget = expression_budget
+        #: Narrower limits for the executions of some definitions, by name or id.
+        self.definition_limits = LimitsByDefinition(
+            definition_limits or {},
+            expression_budget or current_settings().budget,
+            self.store.payload_limits,
+        )
         self._interpreters = InterpreterCache(self.front_ends)
         self._decider = Decider(self._interpreters)
         self._decide_lock = threading.Lock()
@@ -125,10 +134,18 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         #: Secret values of executions seen, by id (they never change).
         self._secrets: dict[str, list[str]] = {}
         self._wake = WakeUp()
+        #: How other processes of an SQLite store are told of work (None elsewhere).
+        self._wake_sockets = WakeSockets.of_store(self.store)
         #: Tasks answered from outside: activity workers and callback tokens.
         self.external = ExternalTasks(self.store, self.clock)
         self.runner = AttemptRunner(
-            self.store, self.registry, self.clock, self.owner, lease, on_finished=self._wake.set
+            self.store,
+            self.registry,
+            self.clock,
+            self.owner,
+            lease,
+            on_finished=self._wake.set,
+            payload_limits_for=self.definition_limits.result_ceilings(self.store),
         )
 
     # --- definitions ------------------------------------------------------------------
@@ -191,6 +208,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         )
         self.store.save_definition(record)
         self._interpreters.add(record, interpreter)
+        self.definition_limits.learn(record)
         return record
 
     def register_file(
@@ -226,6 +244,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         """Start an execution of ``definition``, carrying ``tags`` (``key=value``
         or labels, to find it by); return its id. Nothing runs until driven."""
         input = self.check_input(definition.kind, input)
+        self.definition_limits.check_input(definition, input)
         input, secret_paths = unwrap_secrets(input)
         execution_id = execution_id or str(uuid.uuid4())
         now = self.clock.now()
@@ -243,7 +262,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
             },
         )
         self.store.create_execution(execution_id, definition, started, now, tags=tags)
-        self._wake.set()
+        self.wake()
         return execution_id
 
     def terminate(self, execution_id: str, reason: str = "", *, by: str = "") -> None:
@@ -257,8 +276,11 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
             self._decider.forget()
 
     def wake(self) -> None:
-        """Tell a serving loop that work may be waiting (it looks at once)."""
+        """Tell a serving loop that work may be waiting (it looks at once): this
+        process's, and on an SQLite store the other processes serving it."""
         self._wake.set()
+        if self._wake_sockets is not None:
+            self._wake_sockets.ring()
 
     def on_wake(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever work may have arrived: this engine's own (a new
@@ -316,18 +338,17 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
                 decide_limit=self.decision_batch,
                 claim=claim,
                 kinds=frozenset(self.front_ends.usable()),
-                known_definitions=self._interpreters,
+                known_definitions=self.definition_limits.known(self._interpreters),
                 held=self._decider.held(),
                 only=only,
             )
             try:
                 # Every expression a decision evaluates runs under the budget,
                 # timed by this thread's CPU clock (see cadenza.expressions.budget).
-                with expression_budget.applied(
-                    self.expression_budget or expression_budget.current_settings().budget,
-                    cpu_clock=time.thread_time,
-                ):
-                    done = self.store.run_round(request, self._decider)
+                budget = self.expression_budget or expression_budget.current_settings().budget
+                with expression_budget.applied(budget, cpu_clock=time.thread_time):
+                    decide = self.definition_limits.deciding(self._decider, budget)
+                    done = self.store.run_round(request, decide)
             except BaseException:
                 self._decider.forget()
                 raise
@@ -392,7 +413,13 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         and the children they start, and no one else's work.
         """
         parts = ServeParts(
-            self.store, self.runner, self.clock, self.run_round, self._wake, self.front_ends.usable
+            self.store,
+            self.runner,
+            self.clock,
+            self.run_round,
+            self._wake,
+            self.front_ends.usable,
+            self._wake_sockets,
         )
         settings = ServeSettings(
             owner=self.owner,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from cadenza.engine.clock import Clock
 from cadenza.model.errors import LeaseLost
 from cadenza.model.events import JSON, TaskCompleted, TaskStarted
+from cadenza.model.secrets import secret_meta
 from cadenza.model.tokens import TaskToken, decode_token
 from cadenza.store.protocol import ClaimRequest, FinishRequest, Store
 from cadenza.store.records import FinishOutcome, TaskFinish
@@ -68,13 +69,15 @@ class ExternalTasks:
     def succeed(self, token: str, output: JSON) -> None:
         """Answer the task of ``token`` with ``output``."""
         parsed = decode_token(token)
+        result, meta = secret_meta(output)
         self._answer(
             parsed,
             TaskCompleted(
                 task_id=parsed.task_id,
                 status="succeeded",
-                result=output,
+                result=result,
                 attempt=max(1, parsed.attempt),
+                meta=meta,
             ),
         )
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from cadenza.engine.answers import answer_waiting_task
 from cadenza.engine.clock import Clock
 from cadenza.engine.front_ends import FrontEnds
-from cadenza.engine.wake import WakeUp
 from cadenza.interpreters.protocol import RerunRequest, TaskAnswer, operator_requests_of
 from cadenza.model.errors import InputError, OperationRefused
 from cadenza.model.events import (
@@ -38,7 +37,9 @@ class ExecutionRequests:
     store: Store
     clock: Clock
     front_ends: FrontEnds
-    _wake: WakeUp
+
+    def wake(self) -> None:
+        raise NotImplementedError
 
     def get(self, execution_id: str) -> ExecutionRecord:
         raise NotImplementedError
@@ -133,7 +134,7 @@ class ExecutionRequests:
 
     def _request(self, execution_id: str, event: Event) -> None:
         self.store.deliver(execution_id, [event], self.clock.now())
-        self._wake.set()
+        self.wake()
         self.decide()
 
     def last_rejection(self, execution_id: str) -> JSON:

@@ -8,7 +8,8 @@ executions; a lone sequential run costs one commit per step.
 
 Timers, the lease reaper and heartbeats run on the same loop, less often.
 Other processes' work arrives through the store's notifications where it has
-them (a relay thread turns them into a wake-up), else by polling.
+them (a relay thread turns them into a wake-up), on SQLite through wake-up
+sockets beside the file (``cadenza.engine.wake_sockets``), else by polling.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
+from cadenza.engine.wake_sockets import WakeSockets, start_socket_relay
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
@@ -71,6 +73,8 @@ class ServeParts:
     wake: threading.Event
     #: The kinds this process can decide (others' inbox events do not wake it).
     kinds: Callable[[], Sequence[str]]
+    #: Where other processes ring on a store that cannot notify (SQLite).
+    wake_sockets: WakeSockets | None = None
 
 
 #: How often a busy loop looks for due timers (seconds).
@@ -280,10 +284,13 @@ class ServeLoop:
         return thread
 
     def _start_relay(self) -> threading.Thread | None:
-        """Turn store notifications (other processes' work) into wake-ups."""
+        """Turn store notifications (other processes' work), or on SQLite the
+        rings of other processes, into wake-ups."""
         parts = self.parts
-        if not (parts.store.capabilities.notifications and isinstance(parts.clock, SystemClock)):
+        if not isinstance(parts.clock, SystemClock):
             return None
+        if not parts.store.capabilities.notifications:
+            return start_socket_relay(parts.wake_sockets, parts.wake, self.stop)
 
         def relay() -> None:
             while not self.stop.is_set():

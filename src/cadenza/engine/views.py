@@ -6,11 +6,12 @@ values to mask when showing any of these. ``Engine`` offers these as its methods
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from cadenza.engine.datastore_snapshot import decrypted_secrets
 from cadenza.engine.front_ends import FrontEnds
 from cadenza.engine.interpreter_cache import InterpreterCache
-from cadenza.interpreters.protocol import ExecutionView
+from cadenza.interpreters.protocol import ExecutionView, Interpreter
 from cadenza.interpreters.replay import replay_into
 from cadenza.model.errors import InputError
 from cadenza.model.events import JSON, ExecutionStarted, RecordedEvent
@@ -83,19 +84,28 @@ class ExecutionViews:
             )
         return views[view](self.history(execution_id))
 
-    def describe(self, execution_id: str) -> ExecutionView:
-        """The execution as its interpreter sees it, rebuilt from history."""
-        record = self.get(execution_id)
-        interpreter = self._interpreters.get(record.definition_id)
+    def interpreter_of(self, definition_id: str) -> Interpreter:
+        """The definition compiled (once per process)."""
+        interpreter = self._interpreters.get(definition_id)
         if interpreter is None:
-            interpreter = self._interpreters.compile(
-                self.store.load_definition(record.definition_id)
-            )
+            interpreter = self._interpreters.compile(self.store.load_definition(definition_id))
+        return interpreter
+
+    def replayed(self, execution_id: str) -> tuple[Interpreter, Any]:
+        """The execution's interpreter and its state rebuilt from history."""
+        record = self.get(execution_id)
+        interpreter = self.interpreter_of(record.definition_id)
         # The saved snapshot and the events after it: replaying a long history
         # from the start (a 5,000-item fan-out) takes seconds.
         snapshot, tail = self.store.snapshot_and_tail(execution_id)
         state = interpreter.new_state() if snapshot is None else interpreter.load_state(snapshot)
         replay_into(interpreter, state, tail)
+        return interpreter, state
+
+    def describe(self, execution_id: str) -> ExecutionView:
+        """The execution as its interpreter sees it, rebuilt from history."""
+        record = self.get(execution_id)
+        interpreter, state = self.replayed(execution_id)
         view = interpreter.describe(state)
         if self.is_final(record) and view.status != record.status:
             # Ended by the engine, not by the interpreter (a forced terminate):

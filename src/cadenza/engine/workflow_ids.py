@@ -31,7 +31,6 @@ import uuid
 from collections.abc import Mapping
 
 from cadenza.engine.clock import Clock
-from cadenza.engine.wake import WakeUp
 from cadenza.model.errors import DefinitionNotFound, InputError, WorkflowIdTaken
 from cadenza.model.events import JSON, SignalReceived
 from cadenza.model.ids import run_of_workflow
@@ -48,7 +47,9 @@ class WorkflowIds:
 
     store: Store
     clock: Clock
-    _wake: WakeUp
+
+    def wake(self) -> None:
+        raise NotImplementedError
 
     def start(
         self,
@@ -124,7 +125,7 @@ class WorkflowIds:
         self.store.deliver(
             execution_id, [SignalReceived(name=name, data=data, by=by)], self.clock.now()
         )
-        self._wake.set()
+        self.wake()
         return execution_id
 
     def definition_by_reference(self, reference: str) -> DefinitionRecord:

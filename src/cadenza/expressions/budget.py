@@ -29,27 +29,41 @@ exception can land inside a library's cleanup code); ``sys.settrace`` or
 ``sys.setprofile`` (several times slower on every evaluation); ``SIGALRM``
 (main thread only); a subprocess per evaluation (milliseconds each, and the
 scope's functions cannot cross). What hooks cannot stop is a single C-level
-call that runs long, such as a catastrophic regular expression: the next hook
-after it trips the budget, but not before it returns.
+call that runs long: the next hook after it trips the budget, but not before
+it returns.
+
+Regular expressions are such calls, so the ones the languages run for us
+(StackStorm's ``regex_*`` functions in YAQL and Jinja, YAQL's own ``regex()``,
+``=~``, ``!~`` and friends through ``yaql_regex``, JSONata's regex
+literals in ``$match``, ``$replace``, ``$contains``, ``$split``) run on the
+``regex`` package through :class:`BoundedPattern`, whose every call is given
+what is left of the CPU budget as its ``timeout=``: a catastrophic pattern
+stops there with ``expression.budget_exceeded`` (limit ``cpu_seconds``).
+That timeout is measured by the ``regex`` package in wall time, a bound the
+pure core does not read itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cadenza.model.errors import CadenzaError
+from cadenza.model.errors import CadenzaError, ExpressionBudgetExceeded
 
 __all__ = [
+    "BoundedPattern",
     "BudgetInterrupt",
     "BudgetSettings",
     "CpuClock",
     "ExpressionBudget",
     "Meter",
     "applied",
+    "bounded_pattern",
     "budget_detail",
     "configure",
     "current_meter",
@@ -178,6 +192,12 @@ class Meter:
         if self._clock is not None and self._clock() > self._deadline:
             self.trip("cpu_seconds", f"used more than {self.budget.cpu_seconds:g} s of CPU time")
 
+    def seconds_left(self) -> float:
+        """CPU seconds the evaluation may still use (all of them without a clock)."""
+        if self._clock is None:
+            return float(self.budget.cpu_seconds)
+        return self._deadline - self._clock()
+
     def check_clock(self) -> None:
         """Compare the CPU clock with the deadline now (after work no hook saw)."""
         self._countdown = 1
@@ -293,3 +313,104 @@ def size_over(value: Any, limit: int) -> bool:
         if total > limit:
             return True
     return False
+
+
+# --- regular expressions ------------------------------------------------------------
+
+#: The shortest timeout a regular expression is given (``regex`` refuses 0).
+_MIN_REGEX_SECONDS = 0.001
+
+
+class BoundedPattern:
+    """A regular expression compiled by the ``regex`` package (its ``re``-compatible
+    VERSION0), each of whose runs may take only what is left of the budget.
+
+    The methods are those of ``re.Pattern`` that the languages use; each one
+    passes ``timeout=`` and turns the package's ``TimeoutError`` into a budget
+    overrun. ``finditer`` and ``findall`` finish the search at once, under one
+    timeout, so that no search runs after its evaluation ended.
+    """
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        import regex  # here: only evaluations that use regular expressions pay for it
+
+        self.pattern = pattern
+        self.flags = flags
+        try:
+            self._compiled: Any = regex.compile(pattern, flags | regex.VERSION0)
+        except regex.error as exc:
+            raise _as_re_error(exc) from None
+
+    @property
+    def groups(self) -> int:
+        """How many capturing groups the pattern has."""
+        return int(self._compiled.groups)
+
+    def _run(self, method: str, *args: Any, whole: bool = False) -> Any:
+        """``method`` of the compiled pattern under the budget (``whole``: its
+        iterator read to the end inside it)."""
+        meter = _current_meter.get()
+        left = current_settings().budget.cpu_seconds if meter is None else meter.seconds_left()
+        if left <= 0 and meter is not None:
+            meter.check_clock()
+        import regex
+
+        try:
+            found = getattr(self._compiled, method)(*args, timeout=max(left, _MIN_REGEX_SECONDS))
+            return list(found) if whole else found
+        except regex.error as exc:
+            if method == "sub" and isinstance(args[0], str):
+                # What ``re`` says of a bad template (its group and position),
+                # which callers such as JSONata's $replace read to recover.
+                re.compile(self.pattern, self.flags).sub(args[0], "")
+            raise _as_re_error(exc) from None
+        except TimeoutError:
+            what = f"ran the regular expression {shorten(self.pattern, 80)!r} too long"
+            if meter is not None:
+                meter.trip("cpu_seconds", what)
+            raise ExpressionBudgetExceeded(
+                budget_detail("cpu_seconds", what, current_settings().budget),
+                expression=self.pattern,
+                limit="cpu_seconds",
+            ) from None
+
+    def search(self, string: str, pos: int = 0) -> Any:
+        """The first match anywhere in ``string``, or None."""
+        return self._run("search", string, pos)
+
+    def match(self, string: str, pos: int = 0) -> Any:
+        """The match at the start of ``string``, or None."""
+        return self._run("match", string, pos)
+
+    def fullmatch(self, string: str, pos: int = 0) -> Any:
+        """The match of the whole of ``string``, or None."""
+        return self._run("fullmatch", string, pos)
+
+    def finditer(self, string: str) -> Iterator[Any]:
+        """Every match, all found before the first is returned."""
+        return iter(self._run("finditer", string, whole=True))
+
+    def findall(self, string: str) -> list[Any]:
+        """What ``re.findall`` returns: the matches' texts or groups."""
+        return list(self._run("findall", string))
+
+    def sub(self, repl: Any, string: str, count: int = 0) -> str:
+        """``string`` with matches replaced by ``repl`` (a template or a function)."""
+        return str(self._run("sub", repl, string, count))
+
+    def split(self, string: str, maxsplit: int = 0) -> list[Any]:
+        """``string`` split where the pattern matches."""
+        return list(self._run("split", string, maxsplit))
+
+
+def _as_re_error(exc: Any) -> re.error:
+    """An error of the ``regex`` package as the ``re.error`` callers expect."""
+    return re.error(str(exc.msg), exc.pattern, exc.pos)
+
+
+@functools.lru_cache(maxsize=512)
+def bounded_pattern(pattern: str, flags: int = 0) -> BoundedPattern:
+    """``pattern`` compiled once (``re``'s flag values) as a :class:`BoundedPattern`."""
+    return BoundedPattern(pattern, flags)

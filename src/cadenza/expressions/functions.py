@@ -21,6 +21,7 @@ import json as json_module
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from cadenza.expressions.budget import bounded_pattern
 from cadenza.expressions.scope import FunctionFailure, Scope
 from cadenza.model.events import JSON
 
@@ -304,3 +305,39 @@ PURE_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "zip": zip_lists,
 }
 """Functions of their arguments only."""
+
+
+# StackStorm's regular-expression functions, on patterns bounded by the budget
+# (a catastrophic pattern stops with expression.budget_exceeded).
+
+
+def regex_match(value: Any, pattern: Any) -> bool:
+    """Whether ``pattern`` matches at the start of ``value``."""
+    return bounded_pattern(pattern).match(value) is not None
+
+
+def regex_search(value: Any, pattern: Any) -> bool:
+    """Whether ``pattern`` matches anywhere in ``value``."""
+    return bounded_pattern(pattern).search(value) is not None
+
+
+def regex_replace(value: Any, pattern: Any, replacement: Any) -> str:
+    """``value`` with every match of ``pattern`` replaced."""
+    return bounded_pattern(pattern).sub(replacement, value)
+
+
+def regex_substring(value: Any, pattern: Any, result_index: int = 0) -> Any:
+    """The ``result_index``-th match of ``pattern`` in ``value``."""
+    found = bounded_pattern(pattern).findall(value)
+    if not found:
+        raise FunctionFailure("Exception", f"Could not find pattern {pattern} in {value}")
+    return found[result_index]
+
+
+REGEX_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
+    "regex_match": regex_match,
+    "regex_search": regex_search,
+    "regex_replace": regex_replace,
+    "regex_substring": regex_substring,
+}
+"""Regular-expression functions (they replace ``st2_data``'s, which run on ``re``)."""

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,13 @@ from jsonata.functions import Functions
 from jsonata.jexception import JException
 from jsonata.utils import Utils
 
-from cadenza.expressions.budget import Meter, current_meter, metered
+from cadenza.expressions.budget import (
+    BoundedPattern,
+    Meter,
+    bounded_pattern,
+    current_meter,
+    metered,
+)
 from cadenza.expressions.intrinsics import uuid_from
 from cadenza.model.errors import ExpressionBudgetExceeded
 
@@ -82,10 +89,18 @@ def expression_text(value: str) -> str:
     return value[2:-2].strip()
 
 
+def _bounded_regex(pattern: str, flags: Any) -> BoundedPattern:
+    """A regex literal (``/.../im``), run under the budget (JSONata's pluggable engine)."""
+    return bounded_pattern(
+        pattern,
+        (re.IGNORECASE if flags.case_insensitive else 0) | (re.MULTILINE if flags.multiline else 0),
+    )
+
+
 @functools.lru_cache(maxsize=2048)
 def _compiled(text: str) -> Jsonata:
     try:
-        expr = Jsonata(text)
+        expr = Jsonata(text, _bounded_regex)
     except JException as exc:
         raise JsonataError(str(exc)) from exc
     expr.set_output_convert_nulls(False)

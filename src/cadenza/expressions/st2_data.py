@@ -2,6 +2,9 @@
 
 JSON and YAML conversion, regular expressions, paths, durations and semantic versions.
 They depend on their arguments only, so both languages register them as they are.
+The regular-expression ones are those of :data:`functions.REGEX_FUNCTIONS`, which
+run their patterns under the expression budget; the only patterns run on ``re``
+here are this module's own fixed ones.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from cadenza.expressions.functions import REGEX_FUNCTIONS
 from cadenza.expressions.scope import FunctionFailure
 
 
@@ -65,25 +69,6 @@ def jsonpath_query(value: Any, query: Any) -> Any:
         raise FunctionFailure(type(exc).__name__, str(exc)) from exc
     matches = [match.value for match in expression.find(_plain(value))]
     return matches or None
-
-
-def regex_match(value: Any, pattern: Any) -> bool:
-    return re.match(pattern, value) is not None
-
-
-def regex_search(value: Any, pattern: Any) -> bool:
-    return re.search(pattern, value) is not None
-
-
-def regex_replace(value: Any, pattern: Any, replacement: Any) -> str:
-    return str(re.sub(pattern, replacement, value))
-
-
-def regex_substring(value: Any, pattern: Any, result_index: int = 0) -> Any:
-    found = re.findall(pattern, value)
-    if not found:
-        raise FunctionFailure("Exception", f"Could not find pattern {pattern} in {value}")
-    return found[result_index]
 
 
 def basename(path: Any) -> str:
@@ -186,10 +171,10 @@ DATA_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "from_yaml_string": yaml_parse,
     "use_none": use_none,
     "jsonpath_query": jsonpath_query,
-    "regex_match": regex_match,
-    "regex_search": regex_search,
-    "regex_replace": regex_replace,
-    "regex_substring": regex_substring,
+    # StackStorm's regex_match, regex_search, regex_replace, regex_substring: the
+    # bounded ones, so that no name here runs a pattern on ``re`` (which no budget
+    # can interrupt).
+    **REGEX_FUNCTIONS,
     "basename": basename,
     "dirname": dirname,
     "to_human_time_from_seconds": to_human_time_from_seconds,

@@ -77,10 +77,11 @@ def _budget_options(options: Any) -> Any:
 
 @functools.cache
 def yaql_engine() -> Any:
-    """The process's one YAQL parser, built on first use (building its tables is slow)."""
-    import yaql.language.factory as yaql_factory
+    """The process's one YAQL parser, made on first use; its parser tables come from
+    the user's cache when an earlier process built them (see ``yaql_tables``)."""
+    from cadenza.expressions.yaql_tables import create_engine
 
-    engine = yaql_factory.YaqlFactory().create()
+    engine = create_engine()
     # The engine keeps its options in this attribute; there is no public way to
     # make them follow each evaluation.
     engine._options = _budget_options(engine.options)

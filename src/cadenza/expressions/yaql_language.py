@@ -13,11 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import yaql
-import yaql.language.exceptions as yaql_exceptions
-import yaql.language.utils as yaql_utils
-
-from cadenza.expressions import functions, st2_data
+from cadenza.expressions import functions, st2_data, yaql_regex
 from cadenza.expressions.budget import current_meter, metered, shorten
 from cadenza.expressions.scope import (
     ExpressionBudgetFailure,
@@ -30,13 +26,21 @@ from cadenza.expressions.syntax import parse_yaql
 KIND = "YaqlEvaluationException"
 _EXPRESSION = re.compile(r"<%.*?%>")
 
+# yaql itself is imported at the first evaluation, not with this module: it
+# costs tens of milliseconds, and a run whose definitions hold no YAQL never
+# needs it.
+
 
 def _scoped(function: Callable[..., Any]) -> Callable[..., Any]:
+    import yaql.language.utils as yaql_utils
+
+    convert = yaql_utils.convert_input_data
+
     @functools.wraps(function)
     def call(context: Any, *args: Any, **kwargs: Any) -> Any:
         value = function(context["__scope"], *args, **kwargs)
         # Hand YAQL its own immutable types so that distinct(), sets and keys work.
-        return yaql_utils.convert_input_data(value)
+        return convert(value)
 
     # yaql injects its context into a parameter named "context".
     rest = list(inspect.signature(function).parameters.values())[1:]
@@ -45,18 +49,23 @@ def _scoped(function: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _build_root_context() -> Any:
-    root = yaql.create_context()
+@functools.cache
+def _root_context() -> Any:
+    """The context every evaluation's context is a child of, built on first use."""
+    import yaql
+
+    root = yaql.create_context(regex=False)  # yaql's regex runs on re: unbounded
+    yaql_regex.register(root)
     for name, function in functions.SCOPED_FUNCTIONS.items():
         root.register_function(_scoped(function), name=name)
     root.register_function(_scoped(functions.seeded_random), name="random")
     root.register_function(_scoped(functions.recorded_now), name="now")
-    for name, function in {**functions.PURE_FUNCTIONS, **st2_data.DATA_FUNCTIONS}.items():
+    for name, function in {
+        **functions.PURE_FUNCTIONS,
+        **st2_data.DATA_FUNCTIONS,
+    }.items():
         root.register_function(function, name=name)
     return root
-
-
-_root = _build_root_context()
 
 
 def _strip(expression: str) -> str:
@@ -80,7 +89,7 @@ def evaluate(text: str, scope: Scope) -> Any:
 
 def _evaluate(text: str, scope: Scope) -> Any:
     expressions = _EXPRESSION.findall(text)
-    context = _root.create_child_context()
+    context = _root_context().create_child_context()
     context["__scope"] = scope
     output: Any = text
     expression = text
@@ -100,19 +109,27 @@ def _evaluate(text: str, scope: Scope) -> Any:
         raise ExpressionFailure(
             KIND, f"Unable to resolve key '{key}' in expression '{expression}' from context."
         ) from exc
-    except yaql_exceptions.MemoryQuotaExceededException as exc:
-        raise _over(expression, "max_bytes", "made a value over the size budget") from exc
-    except yaql_exceptions.CollectionTooLargeException as exc:
-        raise _over(expression, "max_items", "read a collection over the item budget") from exc
     except FunctionFailure as exc:
         raise _failure(expression, exc.kind, str(exc)) from exc
     except ExpressionFailure as exc:
         raise _failure(expression, exc.kind, exc.text) from exc
-    except (yaql_exceptions.YaqlException, ValueError, TypeError) as exc:
-        raise _failure(expression, type(exc).__name__, str(exc).strip("'")) from exc
     except Exception as exc:
-        raise _failure(expression, type(exc).__name__, str(exc)) from exc
+        raise _translated(expression, exc) from exc
     return output
+
+
+def _translated(expression: str, exc: Exception) -> ExpressionFailure:
+    """Any other error of an evaluation, as the ExpressionFailure Orquesta reports."""
+    # Imported here, once an evaluation failed: yaql is loaded by then.
+    import yaql.language.exceptions as yaql_exceptions
+
+    if isinstance(exc, yaql_exceptions.MemoryQuotaExceededException):
+        return _over(expression, "max_bytes", "made a value over the size budget")
+    if isinstance(exc, yaql_exceptions.CollectionTooLargeException):
+        return _over(expression, "max_items", "read a collection over the item budget")
+    if isinstance(exc, (yaql_exceptions.YaqlException, ValueError, TypeError)):
+        return _failure(expression, type(exc).__name__, str(exc).strip("'"))
+    return _failure(expression, type(exc).__name__, str(exc))
 
 
 def _over(expression: str, limit: str, what: str) -> ExpressionFailure:

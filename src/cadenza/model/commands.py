@@ -54,6 +54,9 @@ class ScheduleTask(CommandBase):
     polls ``queue`` for it (an activity) and answers with the task's token.
     The engine's own workers never claim it, and nothing waits on a clock for
     it.
+
+    ``priority`` orders the claims of a queue: among due tasks, a higher one
+    is claimed first (then the longest due first).
     """
 
     task_id: str
@@ -67,6 +70,7 @@ class ScheduleTask(CommandBase):
     timeout: float | None = None
     heartbeat_timeout: float | None = None
     external: bool = False
+    priority: int = 0
 
     def record(self) -> Event:
         return TaskScheduled(

@@ -93,6 +93,16 @@ class TaskCompleted(Event):
     result: JSON = None
     error: JSON = None
     attempt: int = 1
+    #: ``secret_paths``: where ``result`` holds values the action marked secret
+    #: (``cadenza.model.secrets``); empty for most results, and then not stored.
+    meta: dict[str, JSON] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, JSON]:
+        """The event's fields as a JSON object (``meta`` only when it says something)."""
+        found = super().payload()
+        if not self.meta:
+            del found["meta"]
+        return found
 
 
 @dataclass(frozen=True)

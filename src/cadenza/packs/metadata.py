@@ -21,6 +21,7 @@ Nothing here runs anything; :mod:`cadenza.packs.runners` turns the specs into ac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,6 +67,9 @@ class PackAction:
     supported: bool = True
     #: The parameters the action's own metadata declares (the others are its runner's).
     declared: frozenset[str] = frozenset()
+    #: Where its result holds the values its ``output_schema`` marks ``secret: true``
+    #: (paths such as ``$.result.token``, see ``cadenza.model.secrets.mark_secrets``).
+    secret_output: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -196,6 +200,32 @@ def _read_action(pack: str, actions_dir: Path, file: Path) -> PackAction:
         entry_point,
         supported=runner in RUNNER_PARAMETERS,
         declared=frozenset(p.name for p in declared),
+        secret_output=_secret_output(runner, output_schema),
+    )
+
+
+#: Where each runner's result keeps what the action produced, as StackStorm
+#: applies ``output_schema`` to it (other runners: the whole result).
+_OUTPUT_KEYS = {
+    "python-script": "result",
+    "local-shell-cmd": "stdout",
+    "local-shell-script": "stdout",
+}
+
+
+def _secret_output(runner: str, schema: Any) -> tuple[str, ...]:
+    """The result paths of the properties ``schema`` marks ``secret: true``: in a
+    JSON schema's ``properties``, or in the older flat form (name -> attributes)."""
+    if not isinstance(schema, Mapping):
+        return ()
+    properties = schema.get("properties") if "properties" in schema else schema
+    if not isinstance(properties, Mapping):
+        return ()
+    base = f"$.{_OUTPUT_KEYS[runner]}" if runner in _OUTPUT_KEYS else "$"
+    return tuple(
+        f"{base}[{json.dumps(str(name))}]"
+        for name, attrs in properties.items()
+        if isinstance(attrs, Mapping) and attrs.get("secret") is True
     )
 
 

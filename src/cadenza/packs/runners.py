@@ -23,6 +23,8 @@ Python action is a process of its own (:mod:`.python_process`), so its prints ar
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import shlex
 import sys
@@ -37,6 +39,7 @@ import jinja2.sandbox
 from cadenza.interpreters.orquesta.actions import ActionSpec
 from cadenza.model.errors import ActivityError, InputError
 from cadenza.model.events import JSON
+from cadenza.model.secrets import mark_secrets
 from cadenza.packs.metadata import RUNNER_PARAMETERS, PackAction, PackConfig
 from cadenza.packs.python_process import IMPORT_FAILED
 from cadenza.workers.builtins.local_shell import local_shell
@@ -69,12 +72,28 @@ def activity_for(pack: str, action: PackAction, config: PackConfig) -> Callable[
 
         return unsupported
     if runner == "python-script":
-        return _python_activity(pack, action, config)
+        return _marking(_python_activity(pack, action, config), action.secret_output)
     if runner == "local-shell-cmd":
-        return _shell_command_activity(spec, config)
+        return _marking(_shell_command_activity(spec, config), action.secret_output)
     if runner == "local-shell-script":
-        return _shell_script_activity(action, config)
+        return _marking(_shell_script_activity(action, config), action.secret_output)
     raise InputError(f"{spec.ref}: runner {runner!r} runs as a workflow, not an activity")
+
+
+def _marking(run: Callable[..., Any], paths: tuple[str, ...]) -> Callable[..., Any]:
+    """``run`` with the result values its ``output_schema`` marks secret wrapped as
+    ``{"$secret": v}``, so the worker records them as secret."""
+    if not paths:
+        return run
+
+    @functools.wraps(run)
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        outcome = run(*args, **kwargs)
+        if isinstance(outcome, ActivityOutcome):
+            return dataclasses.replace(outcome, result=mark_secrets(outcome.result, paths))
+        return mark_secrets(outcome, paths)
+
+    return marked
 
 
 def prepared_parameters(

@@ -17,6 +17,13 @@ transaction dropping the last reference at the same time either commits
 first, and the writer writes the blob again, or waits for the writer and
 finds the count above zero.
 
+Blobs can be kept outside the database instead: as files in a directory
+(``cadenza.store.blob_directory``) or as objects in an S3-compatible bucket
+(``cadenza.store.blob_s3``), chosen by ``store_options``. Those are not
+counted, so nothing deletes them: the count lives in this table's rows, and
+deleting a file or an object cannot be part of the transaction that drops the
+last reference.
+
 The scope also carries what else the codec needs from its store: the
 payload limits and the key that encrypts secrets at rest.
 """
@@ -38,6 +45,7 @@ from typing import TYPE_CHECKING, Protocol
 from cadenza.encryption import SecretKey, configured_key
 from cadenza.model.errors import HistoryCorrupt
 from cadenza.store.blob_directory import DirectoryBlobs
+from cadenza.store.blob_s3 import S3Blobs, S3Bucket, is_bucket_url
 from cadenza.store.payloads import ClaimedTotals, PayloadLimits
 from cadenza.store.secrets_at_rest import KnownSecrets
 
@@ -47,6 +55,8 @@ if TYPE_CHECKING:
 
 #: The environment variable naming a directory to keep blobs in.
 BLOB_DIR_VARIABLE = "CADENZA_BLOB_DIR"
+#: The environment variable naming a bucket to keep blobs in (``s3://bucket/prefix``).
+BLOB_URL_VARIABLE = "CADENZA_BLOB_URL"
 
 #: What a stored text that holds blob references starts with (no JSON text
 #: starts with "@"; see ``cadenza.store.claim_check``), and a LIKE pattern for it.
@@ -190,6 +200,14 @@ class PostgresBlobs:
         return int(row["payload_bytes"]) if row else 0
 
 
+class UncountedTotals(ClaimedTotals):
+    """No totals: with blobs kept outside the database, the total a claim brings
+    leaves them out, so each result's check adds them up from the history."""
+
+    def note(self, execution_id: str, total: int) -> None:
+        return None
+
+
 class DigestCache:
     """The SHA-256 of recently kept long texts, least recently used dropped first.
 
@@ -242,6 +260,8 @@ class StoreOptions:
     digests: DigestCache = field(default_factory=lambda: DigestCache())
     #: Keep blobs as files here instead of in the blob table (None: the table).
     blob_dir: Path | None = None
+    #: Keep blobs as objects in this bucket instead of in the blob table.
+    blob_bucket: S3Bucket | None = None
     #: Secret texts met lately: stored encrypted wherever they appear whole.
     secrets: KnownSecrets = field(default_factory=lambda: KnownSecrets())
     #: Stored payload bytes of the executions whose tasks were claimed lately.
@@ -249,6 +269,8 @@ class StoreOptions:
 
     def blob_table(self, table: BlobTable) -> BlobTable:
         """Where blobs go for a store whose own table is ``table``."""
+        if self.blob_bucket is not None:
+            return S3Blobs(self.blob_bucket, table)
         return table if self.blob_dir is None else DirectoryBlobs(self.blob_dir, table)
 
 
@@ -301,19 +323,34 @@ def store_options(
 ) -> StoreOptions:
     """A store's options: ``limits`` (default: from the environment), the key in
     ``key_file`` (default: ``CADENZA_KEY_FILE``), read once when first needed,
-    and the directory blobs are kept in (default: ``CADENZA_BLOB_DIR``, else
-    the store's blob table)."""
+    and where blobs are kept: ``blob_dir``, a directory or an ``s3://bucket/prefix``
+    URL (default: ``CADENZA_BLOB_URL``, else ``CADENZA_BLOB_DIR``, else the
+    store's blob table).
+
+    A bucket is checked now: ``StoreFault`` when it does not exist or the
+    credentials are refused, before anything is stored.
+    """
     found: list[SecretKey | None] = []
-    directory = blob_dir or os.environ.get(BLOB_DIR_VARIABLE)
+    location = (
+        os.fspath(blob_dir)
+        if blob_dir
+        else os.environ.get(BLOB_URL_VARIABLE) or os.environ.get(BLOB_DIR_VARIABLE)
+    )
+    bucket = S3Bucket.from_url(location) if location and is_bucket_url(location) else None
+    if bucket is not None:
+        bucket.check()
 
     def key() -> SecretKey | None:
         if not found:
             found.append(configured_key(key_file))
         return found[0]
 
+    outside = bool(location)
     return StoreOptions(
         limits=limits if limits is not None else PayloadLimits.from_environment(),
         key=key,
         now=time.time,
-        blob_dir=Path(directory) if directory else None,
+        blob_dir=Path(location) if location and bucket is None else None,
+        blob_bucket=bucket,
+        claimed_totals=UncountedTotals() if outside else ClaimedTotals(),
     )

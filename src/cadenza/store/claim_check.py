@@ -92,6 +92,16 @@ def _estimate(value: JSON, depth: int = 0) -> int:
         return 2 + sum(len(k) + 4 + _estimate(v, depth + 1) for k, v in value.items())
     if depth < _MAX_DEPTH and isinstance(value, list):
         return 2 + sum(_estimate(v, depth + 1) + 1 for v in value)
+    # Scalars are measured without encoding them: a batch of thousands of events
+    # holds hundreds of thousands of numbers and nulls.
+    if value is None or value is True:
+        return 4
+    if value is False:
+        return 5
+    if isinstance(value, int):
+        return len(str(value))
+    if isinstance(value, float):
+        return len(repr(value))
     return len(_text(value))
 
 
@@ -111,10 +121,19 @@ def _split(
         items: list[tuple[str | int, JSON]] = (
             list(value.items()) if isinstance(value, dict) else list(enumerate(value))
         )
-        sizes = [_estimate(item) for _key, item in items]
         # Kept whole when its small items alone are over the limit: cutting
         # thousands of small items out one by one would not make the row small.
-        small = sum(s for s in sizes if s <= limit) + sum(len(str(k)) + 4 for k, _ in items)
+        # The walk stops as soon as that is known (a large batch of small events).
+        sizes: list[int] = []
+        small = 0
+        for key, item in items:
+            item_size = _estimate(item)
+            sizes.append(item_size)
+            if item_size <= limit:
+                small += item_size
+            small += len(str(key)) + 4
+            if small > limit:
+                break
         if small <= limit:
             kept = [
                 _split(item, item_size, (*path, key), limit, parts, scope)

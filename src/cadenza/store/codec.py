@@ -80,6 +80,8 @@ def encode_event(event: Event) -> tuple[str, str]:
         return event.type, json_text(payload)
     if isinstance(event, ExecutionStarted):
         payload = secrets_at_rest.encrypted(payload, scope.options.key, scope.options.secrets)
+    else:
+        secrets_at_rest.learn(payload, scope.options.key, scope.options.secrets)
     text = json_text(payload)
     # The engine fails a step whose result is too large before it gets here;
     # what still arrives too large is a request (a start, a signal, an
@@ -165,6 +167,8 @@ def task_from_row(row: Mapping[str, Any]) -> TaskRecord:
         heartbeat_timeout=row["heartbeat_timeout"],
         meta=loads(row["meta"]) or {},
         external=bool(row["external"]),
+        # Rows of a store not yet migrated to priorities have no such column.
+        priority=int(row["priority"]) if "priority" in columns else 0,
     )
 
 
@@ -172,7 +176,7 @@ def task_values(execution_id: str, task: NewTask, now: float) -> tuple[Any, ...]
     """A new task's ``tasks`` row, in the column order both backends insert:
     execution_id, task_id, name, action, input, queue, status, attempt,
     available_at, retry, timeout, heartbeat_timeout, meta, created_at,
-    updated_at, external."""
+    updated_at, external, priority."""
     return (
         execution_id,
         task.task_id,
@@ -190,6 +194,7 @@ def task_values(execution_id: str, task: NewTask, now: float) -> tuple[Any, ...]
         now,
         now,
         task.external,
+        task.priority,
     )
 
 

@@ -67,6 +67,8 @@ class NewTask:
     meta: dict[str, JSON]
     #: Work done outside the engine (see ``ScheduleTask.external``).
     external: bool = False
+    #: Claimed before lower ones of its queue (see ``ScheduleTask.priority``).
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,13 @@ class TaskRecord:
     heartbeat_timeout: float | None
     meta: dict[str, JSON]
     external: bool = False
+    priority: int = 0
+
+
+def claim_order(task: TaskRecord) -> tuple[int, float, str]:
+    """The order a claim hands out its tasks: higher priority first, then the
+    longest due, then by task id."""
+    return (-task.priority, task.available_at, task.task_id)
 
 
 class FinishOutcome(StrEnum):

@@ -22,11 +22,12 @@ round, so a sequential workflow still costs one commit per step.
 
 A backend whose statements each cost a network round trip may also write in
 one batch (``BatchingRoundBackend``): every statement of the write phase is
-sent at once, assuming that every finished attempt is still held and every
-decision still current, and the checks are read back before the commit. When
-an assumption fails (another process took an attempt or decided an
-execution meanwhile, which is rare) the batch is rolled back and the same
-write runs again statement by statement, as above, so the outcome is the same.
+sent at once with the commit, assuming that every finished attempt is still
+held and every decision still current, and the database checks each
+assumption as it runs (nothing is read back before the commit). When an
+assumption fails (another process took an attempt or decided an execution
+meanwhile, which is rare) the batch is rolled back and the same write runs
+again statement by statement, as above, so the outcome is the same.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from typing import Protocol
 from cadenza.model.errors import DefinitionNotFound, LeaseLost
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.store.children import ChildLinks, link_children
+from cadenza.store.claim_check import is_claim, referenced, text_size
+from cadenza.store.codec import encode_event
 from cadenza.store.protocol import (
     ClaimRequest,
     DecideFn,
@@ -118,32 +121,33 @@ class RoundWriter(ChildLinks, Protocol):
 
 
 class BatchedRoundWriter(RoundWriter, Protocol):
-    """A write phase whose statements are queued and sent together by ``send``.
+    """A write phase whose statements are queued and sent together with the
+    commit, when the transaction ends.
 
-    Each ``*_later`` method queues its statement and returns a function that
-    reads its answer once ``send`` has run (calling it earlier sends at once).
+    Each ``*_later`` method queues its statement, expecting what the method
+    says; the database checks it, and a failed expectation rolls the whole
+    transaction back and raises ``NotCurrent`` when the transaction ends (or
+    earlier, when a statement's answer is read at once).
     """
 
-    def finish_later(self, request: FinishRequest, now: float) -> Callable[[], bool]:
-        """``finish``, answered later."""
+    def finish_later(self, request: FinishRequest, now: float) -> None:
+        """``finish``, expecting the attempt to be still the holder's."""
 
-    def decision_numbers_later(self, ids: Sequence[str]) -> Callable[[], dict[str, int]]:
-        """``decision_numbers``, answered later."""
+    def lock_executions_later(self, ids: Sequence[str]) -> None:
+        """Lock the executions' rows until the commit, as ``decision_numbers`` does
+        (whether their decision numbers moved, ``save_later`` checks)."""
 
-    def consume_inbox_later(self, entry_ids: Sequence[int]) -> Callable[[], set[int]]:
-        """``consume_inbox``, answered later."""
+    def consume_inbox_later(self, entry_ids: Sequence[int]) -> None:
+        """``consume_inbox``, expecting every row to be there."""
 
     def save_later(
         self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
-    ) -> Callable[[], set[str]]:
-        """``save``, answered later with the ids of the executions it updated (a
-        missing one had moved, and the batch must not be committed)."""
+    ) -> None:
+        """``save``, expecting every execution to be still at the decision number
+        its work was loaded at."""
 
     def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
-        """``claim``, answered later."""
-
-    def send(self) -> None:
-        """Send every queued statement and read the answers (one round trip)."""
+        """``claim``, answered once the transaction has committed."""
 
 
 class RoundBackend(Protocol):
@@ -244,29 +248,24 @@ def _write_batched(
     wanted = [row_id for row_ids in consumed.values() for row_id in row_ids]
     try:
         with writing as writer:
-            # Where nothing is queued, the answer is empty (``dict``, ``set``, ``list``).
-            held = [writer.finish_later(f, now) for f in request.finishes]
-            current = writer.decision_numbers_later(ids) if ids else dict
-            gone = writer.consume_inbox_later(wanted) if wanted else set
-            saved = writer.save_later(decisions, now) if decisions else set
+            for finish in request.finishes:
+                writer.finish_later(finish, now)
+            if ids:
+                writer.lock_executions_later(ids)
+            if wanted:
+                writer.consume_inbox_later(wanted)
+            if decisions:
+                writer.save_later(decisions, now)
             writer.deliver(
                 link_children(writer, [(by_id[r.execution_id].status, r) for r in results], now)
                 + _undecided_finish_events(request.finishes, [], results, inbox_ids),
                 now,
             )
+            # Where no claim is queued, the answer is empty.
             claimed = writer.claim_later(claim, now) if claim is not None else list
-            writer.send()
-            if not (
-                all(finished() for finished in held)
-                and current() == loaded
-                and gone().issuperset(wanted)
-                and saved() == set(ids)
-            ):
-                raise NotCurrent
-            outcome = RoundOutcome(saved=list(results), refused=[], claimed=claimed(), lost=[])
     except NotCurrent:
         return None
-    return outcome
+    return RoundOutcome(saved=list(results), refused=[], claimed=claimed(), lost=[])
 
 
 def _is_stale(work: DecisionWork, result: DecisionResult, current: dict[str, int]) -> bool:
@@ -403,3 +402,37 @@ def history_rows(
         for decision, time, event in result.appended:
             yield result.execution_id, seq, decision, time, event
             seq += 1
+
+
+#: A ``history`` row as both backends insert it: execution_id, seq, decision,
+#: time, type, payload.
+HistoryRow = tuple[str, int, int, float, str, str]
+
+
+@dataclass(frozen=True)
+class HistoryBytes:
+    """What a round's history rows add to each execution's stored bytes (its
+    ``payload_bytes``, held against the per-execution ceiling): the bytes of
+    the rows' payload text, and the blobs those rows refer to, one digest per
+    reference (the backend adds up their sizes from its blob table)."""
+
+    inline: dict[str, int]
+    blobs: dict[str, list[str]]
+
+
+def encoded_history(
+    decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+) -> tuple[list[HistoryRow], HistoryBytes]:
+    """The history rows of these decisions, encoded (large values are written to
+    the blob table now, so call it before the statement that adds up their
+    sizes), and the bytes they add to each execution."""
+    rows: list[HistoryRow] = []
+    inline: dict[str, int] = {}
+    blobs: dict[str, list[str]] = {}
+    for execution_id, seq, decision, time, event in history_rows(decisions):
+        type_name, payload = encode_event(event)
+        rows.append((execution_id, seq, decision, time, type_name, payload))
+        inline[execution_id] = inline.get(execution_id, 0) + text_size(payload)
+        if is_claim(payload):
+            blobs.setdefault(execution_id, []).extend(referenced([payload]))
+    return rows, HistoryBytes(inline, blobs)

@@ -1,4 +1,4 @@
-"""Secrets of an execution's input, encrypted in the rows that keep them.
+"""Secret values, encrypted in the rows that keep them.
 
 An ``ExecutionStarted`` records where its input's secret values sit
 (``meta["secret_paths"]``, see ``cadenza.model.secrets``). When the store has
@@ -8,11 +8,19 @@ the stored event with ``meta["secrets_at_rest"] = "fernet"``; reading the
 event decrypts them again, so the engine decides with the plain values and
 views mask them as before. Without a key, secrets are stored as given.
 
-Workflows copy secrets into other values (an action's input, their state):
-the store remembers the secret texts it met (``KnownSecrets``) and stores
-every whole copy of one encrypted as well (``sealed``; the claim text lists
-where, see ``cadenza.store.claim_check``), decrypted again when read
-(``unsealed``).
+Other events mark secrets too: a task's secret parameters and a task's secret
+result (their ``meta["secret_paths"]``). The codec has the store remember
+those (``learn``) before it stores the event, so they are sealed like every
+copy of a known secret (below).
+
+Workflows copy secrets into other values (an action's input, their state,
+a text an expression builds, a command's stdout): the store remembers the
+secret texts it met (``KnownSecrets``) and stores every string that holds
+one, whole or inside a longer text, encrypted as well (``sealed``; the claim
+text lists where, see ``cadenza.store.claim_check``), decrypted again when
+read (``unsealed``). A longer text is encrypted with the secrets it holds
+(``{"text": ..., "secrets": [...]}``), so a process that reads it back knows
+them too and seals them where they turn up next (a task's stdout).
 
 A reader without the key gets the encrypted texts in place of the values
 (views mask them anyway); using them (deciding an execution, running its
@@ -85,6 +93,18 @@ def encrypted(payload: dict[str, JSON], key_of: KeySource, known: KnownSecrets) 
     return stored
 
 
+def learn(payload: dict[str, JSON], key_of: KeySource, known: KnownSecrets) -> None:
+    """Remember the secrets another event's payload marks (a task's secret
+    parameters, a child's, a task's secret result: ``meta["secret_paths"]`` of
+    its ``input`` or ``result``), so that they are sealed where it is stored and
+    wherever they are copied after; nothing to do without a key."""
+    paths = _paths(payload)
+    if not paths or key_of() is None:
+        return
+    held = payload.get("result") if "result" in payload else payload.get("input")
+    known.add(secrets_at(held, paths))
+
+
 def decrypted(
     payload: dict[str, JSON], key_of: KeySource, known: KnownSecrets, *, required: bool
 ) -> dict[str, JSON]:
@@ -122,10 +142,10 @@ class KnownSecrets:
     """The secret texts a store has encrypted or decrypted lately.
 
     Workflows copy their secrets: into an action's input, into the state their
-    interpreter snapshots. Wherever a stored value holds one of these texts
-    whole, the codec stores it encrypted too (``sealed``), so the secret is
-    not kept in clear beside its encrypted original. A secret inside a longer
-    text (``"Bearer " + token``) is not found this way.
+    interpreter snapshots, into longer texts (``"Bearer " + token``, a
+    command's output). Wherever a stored string holds one of these texts, the
+    codec stores that string encrypted too (``sealed``), so the secret is not
+    kept in clear beside its encrypted original.
     """
 
     def __init__(self, limit: int = 10_000) -> None:
@@ -148,26 +168,47 @@ class KnownSecrets:
         return self._texts
 
 
+#: The keys of what a longer text holding secrets is encrypted as: the text and
+#: the secrets found in it. Only strings and numbers are sealed, so a value
+#: that decrypts to an object is always this envelope.
+_TEXT = "text"
+_HELD = "secrets"
+
+
 def sealed(
     value: JSON, text: str, known: frozenset[str], key: SecretKey
 ) -> tuple[JSON, list[Path]]:
-    """``value`` (whose JSON text is ``text``) with every string equal to a known
-    secret encrypted, and the paths of those strings; ``value`` itself when
-    there is none."""
-    if not any(secret in text for secret in known):
+    """``value`` (whose JSON text is ``text``) with every string that holds a known
+    secret, and every number that is one, encrypted, and the paths of those
+    values; ``value`` itself when there is none."""
+    present = [secret for secret in known if secret in text]
+    if not present:
         return value, []
+    # Longest first: the envelope names the longer secret when one holds another.
+    present.sort(key=len, reverse=True)
     paths: list[Path] = []
+
+    def seal(item: JSON) -> str:
+        if isinstance(item, str) and item not in known:
+            held = [secret for secret in present if secret in item]
+            plain: JSON = {_TEXT: item, _HELD: held}
+        else:
+            plain = item
+        return key.encrypt(json.dumps(plain, ensure_ascii=False))
 
     def walk(item: JSON, at: Path) -> JSON:
         if isinstance(item, str):
-            if item in known:
-                paths.append(at)
-                return key.encrypt(json.dumps(item, ensure_ascii=False))
-            return item
+            if is_encrypted(item) or not any(secret in item for secret in present):
+                return item
+            paths.append(at)
+            return seal(item)
         if isinstance(item, dict):
             return {k: walk(v, (*at, k)) for k, v in item.items()}
         if isinstance(item, list):
             return [walk(v, (*at, i)) for i, v in enumerate(item)]
+        if not isinstance(item, bool) and isinstance(item, int | float) and str(item) in known:
+            paths.append(at)
+            return seal(item)
         return item
 
     result = walk(value, ())
@@ -182,7 +223,7 @@ def unsealed(
     required: bool,
     known: KnownSecrets,
 ) -> JSON:
-    """``value`` with the strings at ``paths`` decrypted (left encrypted without a
+    """``value`` with the values at ``paths`` decrypted (left encrypted without a
     key, unless ``required``: then ``EncryptionKeyError``)."""
     if not paths:
         return value
@@ -200,9 +241,14 @@ def unsealed(
     def decrypt(item: JSON) -> JSON:
         if not is_encrypted(item):
             return item
-        text = json.loads(key.decrypt(str(item)))
-        plain.append(str(text))
-        return cast(JSON, text)
+        opened = json.loads(key.decrypt(str(item)))
+        if isinstance(opened, dict):  # a longer text and the secrets it holds
+            held = opened.get(_HELD)
+            if isinstance(held, list):
+                plain.extend(s for s in held if isinstance(s, str))
+            return cast(JSON, opened.get(_TEXT))
+        plain.append(str(opened))
+        return cast(JSON, opened)
 
     for path in paths:
         if not path:

@@ -9,6 +9,9 @@ from typing import Any
 from cadenza.model.errors import InputError
 from cadenza.triggers.source import EventSource
 
+#: Events a source reads at a time unless its ``batch`` says otherwise.
+DEFAULT_BATCH = 1000
+
 
 def open_source(settings: Mapping[str, Any], execution_id: str) -> EventSource:
     """The source a workspace's ``sources`` entry describes.
@@ -27,7 +30,7 @@ def open_source(settings: Mapping[str, Any], execution_id: str) -> EventSource:
             stream=str(settings["stream"]),
             group=str(settings.get("group") or f"cadenza-{execution_id}"),
             consumer=str(settings.get("consumer") or consumer_default),
-            batch=int(settings.get("batch", 1000)),
+            batch=int(settings.get("batch", DEFAULT_BATCH)),
             max_batch=_optional_int(settings.get("max_batch")),
             claim_idle=float(settings.get("claim_idle", 30.0)),
             name=str(settings.get("name") or f"redis:{settings['stream']}"),
@@ -41,7 +44,7 @@ def open_source(settings: Mapping[str, Any], execution_id: str) -> EventSource:
             stream=str(settings["stream"]),
             subject=str(settings["subject"]),
             durable=_nats_name(str(durable)),
-            batch=int(settings.get("batch", 1000)),
+            batch=int(settings.get("batch", DEFAULT_BATCH)),
             max_batch=_optional_int(settings.get("max_batch")),
             ack_wait=float(settings.get("ack_wait", 30.0)),
             name=str(settings.get("name") or f"nats:{settings['stream']}"),

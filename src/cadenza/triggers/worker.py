@@ -18,7 +18,7 @@ from cadenza.interpreters.triggers.interpreter import TriggersInterpreter
 from cadenza.model.errors import InputError
 from cadenza.triggers.inbox import WorkspaceInbox
 from cadenza.triggers.source import EventSource
-from cadenza.triggers.source_settings import open_source
+from cadenza.triggers.source_settings import DEFAULT_BATCH, open_source
 
 log = logging.getLogger("cadenza.triggers")
 
@@ -85,11 +85,13 @@ class TriggerWorker:
 
 
 def workspace_sources(
-    engine: Engine, execution_id: str, consumer: str | None = None
+    engine: Engine, execution_id: str, consumer: str | None = None, max_batch: int | None = None
 ) -> list[EventSource]:
     """The event sources the workspace's definition declares; ``consumer`` names
     this worker in Redis consumer groups (workers sharing a stream need
-    different names, and a restarted worker should keep its own)."""
+    different names, and a restarted worker should keep its own);
+    ``max_batch`` replaces every source's ``max_batch`` (and lowers a larger
+    ``batch`` to it)."""
     record = engine.get(execution_id)
     if record.kind != "triggers":
         raise InputError(
@@ -99,7 +101,15 @@ def workspace_sources(
     definition = engine.store.load_definition(record.definition_id)
     interpreter = engine.compile(definition.source, kind="triggers")
     assert isinstance(interpreter, TriggersInterpreter)
-    return [
-        open_source({**settings, "consumer": consumer} if consumer else settings, execution_id)
-        for settings in interpreter.workspace.sources
-    ]
+    if max_batch is not None and max_batch < 1:
+        raise InputError(f"max_batch must be a whole number of at least 1, not {max_batch}")
+    sources = []
+    for declared in interpreter.workspace.sources:
+        settings = dict(declared)
+        if consumer:
+            settings["consumer"] = consumer
+        if max_batch is not None:
+            settings["max_batch"] = max_batch
+            settings["batch"] = min(int(settings.get("batch", DEFAULT_BATCH)), max_batch)
+        sources.append(open_source(settings, execution_id))
+    return sources

@@ -112,13 +112,13 @@ def test_kv_commands_round_trip_and_keep_no_clear_text(
     )
     assert code == 0
     assert _cli(capsys, "kv", "get", "region", *s)[1] == "eu\n"
-    assert _cli(capsys, "kv", "get", "token", *s)[1] == "***\n"
+    assert _cli(capsys, "kv", "get", "token", *s)[1] == "********\n"
     code, out, _ = _cli(capsys, "kv", "get", "token", "--decrypt", "--key-file", key_file, *s)
     assert (code, out) == (0, "hunter2\n")
 
     code, out, _ = _cli(capsys, "kv", "list", "--json", *s)
     listed = {d["key"]: d for d in json.loads(out)}
-    assert listed["token"]["value"] == "***" and listed["token"]["encrypted"] is True
+    assert listed["token"]["value"] == "********" and listed["token"]["encrypted"] is True
     assert listed["region"]["value"] == "eu"
 
     row = kv_store.kv_get("system", "token")
@@ -484,7 +484,7 @@ def test_the_kv_command_in_its_own_process(tmp_path: Path) -> None:
     assert cadenza("keys", "create", env["CADENZA_KEY_FILE"]).returncode == 0
     assert cadenza("kv", "set", "pw", "hunter2", "--encrypt", "--scope", "user").returncode == 0
     listed = cadenza("kv", "list")
-    assert listed.returncode == 0 and "***" in listed.stdout and "hunter2" not in listed.stdout
+    assert listed.returncode == 0 and "********" in listed.stdout and "hunter2" not in listed.stdout
     shown = cadenza("kv", "get", "pw", "--scope", "user", "--decrypt", "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["value"] == "hunter2"

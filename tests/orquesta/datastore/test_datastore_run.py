@@ -39,7 +39,7 @@ def test_run_decrypts_with_the_key_file_and_masks_what_it_decrypted(
     shown = json.loads(capsys.readouterr().out)
     assert shown["status"] == "succeeded"
     # What the run shows masks the decrypted value; the workflow had it in clear.
-    assert shown["output"] == {"region": "eu", "token": "***", "missing": "fallback"}
+    assert shown["output"] == {"region": "eu", "token": "********", "missing": "fallback"}
     (record,) = store.list_executions()
     assert record.output == {"region": "eu", "token": "hunter2", "missing": "fallback"}
 

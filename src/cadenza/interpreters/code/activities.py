@@ -14,7 +14,7 @@ through history.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol, overload
@@ -22,6 +22,7 @@ from typing import Any, Protocol, overload
 from cadenza.model.errors import InputError
 from cadenza.model.events import JSON
 from cadenza.model.retry import RetryPolicy
+from cadenza.model.secrets import mark_secrets, parse_path
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ class ActivityDefinition:
     ``retry`` is the engine's retry policy for its attempts (with backoff);
     the timeouts are seconds (None: no limit). ``idempotent`` activities get
     task ids from the hash of their arguments, so submitting the same call
-    twice schedules it once.
+    twice schedules it once. ``secret_result`` marks the result secret: all of
+    it (True) or the values at the paths it lists (``"$.token"``, see
+    ``cadenza.model.secrets.parse_path``); they are stored encrypted and
+    masked in every view.
     """
 
     fn: Callable[..., Any]
@@ -50,6 +54,7 @@ class ActivityDefinition:
     #: Worked by outside workers (any language) that poll ``task_list`` through
     #: the engine's external task API, not by the engine's own workers.
     external: bool = False
+    secret_result: bool | tuple[str, ...] = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly (in a worker or a unit test, never in a workflow)."""
@@ -58,7 +63,10 @@ class ActivityDefinition:
     def run_task(self, input: JSON) -> Any:
         """Run one task: ``input`` is ``{"args": [...], "kwargs": {...}}``."""
         args, kwargs = split_input(input, self.name)
-        return self.fn(*args, **kwargs)
+        result = self.fn(*args, **kwargs)
+        if self.secret_result is False:
+            return result
+        return mark_secrets(result, ["$"] if self.secret_result is True else self.secret_result)
 
 
 @overload
@@ -79,6 +87,7 @@ def activity(
     idempotent: bool = False,
     priority: int = 0,
     external: bool = False,
+    secret_result: bool | Sequence[str] = False,
 ) -> Callable[[Callable[..., Any]], ActivityDefinition]: ...
 
 
@@ -97,6 +106,7 @@ def activity(
     idempotent: bool = False,
     priority: int = 0,
     external: bool = False,
+    secret_result: bool | Sequence[str] = False,
 ) -> ActivityDefinition | Callable[[Callable[..., Any]], ActivityDefinition]:
     """Declare a function as an activity (``@activity`` or ``@activity(task_list=...)``).
 
@@ -104,7 +114,18 @@ def activity(
     after the first attempt with the policy's default backoff (simpleflow's
     ``retry=N``, but not at once). With ``external=True`` the function body is
     only documentation: outside workers poll ``task_list`` for the tasks.
+    ``secret_result=True`` (or a list of paths such as ``["$.token"]``) marks the
+    result, or those parts of it, secret.
     """
+    secret: bool | tuple[str, ...] = (
+        secret_result
+        if isinstance(secret_result, bool)
+        else (secret_result,)
+        if isinstance(secret_result, str)
+        else tuple(secret_result)
+    )
+    for path in () if isinstance(secret, bool) else secret:
+        parse_path(path)  # a mistyped path fails here, not at the first result
     policy = RetryPolicy(max_attempts=retry + 1) if isinstance(retry, int) else retry
 
     def declare(function: Callable[..., Any]) -> ActivityDefinition:
@@ -121,6 +142,7 @@ def activity(
             idempotent=idempotent,
             priority=priority,
             external=external,
+            secret_result=secret,
         )
         return declared
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cadenza.interpreters.code.interpreter import (
+    BATCH_TIMER,
     FINAL,
     KIND,
     PAUSED,
@@ -29,6 +30,7 @@ from cadenza.interpreters.code.nondeterminism import (
     REPLAY_REQUEST,
     STUCK_TIMER,
 )
+from cadenza.interpreters.code.reruns import NEW_INPUT
 from cadenza.interpreters.code.runtime import TIMEOUT_TIMER
 from cadenza.interpreters.code.workflow import Workflow
 from cadenza.interpreters.protocol import (
@@ -144,12 +146,26 @@ class CodeFrontEnd:
     def rerun_event(self, request: RerunRequest) -> RerunRequested:
         """Rerun a finished execution: ``steps`` are task ids (``pkg.mod.act#2``);
         each runs again with every task issued after it. Without steps, the
-        tasks that did not succeed run again. Other results are reused."""
-        if request.options:
+        tasks that did not succeed run again. Other results are reused.
+
+        ``options["input"]`` (with exactly one step, an activity) is that
+        activity's new input, read as an execution input is: a JSON object
+        gives keyword arguments, a list positional ones, another value one."""
+        unknown = sorted(set(request.options) - {NEW_INPUT})
+        if unknown:
             raise InputError(
-                f"a code rerun takes no options (got {', '.join(sorted(request.options))})"
+                f"unknown rerun option(s) for a code workflow: {', '.join(unknown)} "
+                f"(known: {NEW_INPUT})"
             )
-        return RerunRequested(tasks=[{"task_id": step} for step in request.steps])
+        tasks: list[dict[str, JSON]] = [{"task_id": step} for step in request.steps]
+        if NEW_INPUT in request.options:
+            if len(tasks) != 1:
+                raise InputError(
+                    "a code rerun with a new input names exactly one task, the activity "
+                    f"that takes it (got {len(tasks)})"
+                )
+            tasks[0][NEW_INPUT] = request.options[NEW_INPUT]
+        return RerunRequested(tasks=tasks)
 
     def answer(self, task: PendingTask, answer: TaskAnswer) -> TaskCompleted:
         """Code workflow tasks never wait for a person's answer."""
@@ -182,7 +198,7 @@ def tasks_view(history: Sequence[RecordedEvent]) -> JSON:
 
 
 #: Timers the interpreter starts for itself, not tasks of the workflow.
-_OWN_TIMERS = (STUCK_TIMER, UNSTUCK_TIMER, TIMEOUT_TIMER)
+_OWN_TIMERS = (STUCK_TIMER, UNSTUCK_TIMER, TIMEOUT_TIMER, BATCH_TIMER)
 
 
 def _row(task_id: str, kind: str, name: str) -> dict[str, JSON]:

@@ -133,12 +133,21 @@ class AllOf(Future):
 
     def __init__(self, futures: Iterable[Future], suspend: Suspend) -> None:
         self.parts = list(futures)
+        #: The parts before this index are known done (a part never runs again):
+        #: asking at every decision then costs O(new outcomes), not O(parts).
+        self._known_done = 0
         super().__init__("all(" + ", ".join(f.task_id for f in self.parts) + ")", suspend)
         self.refresh()
 
+    def _all_done(self) -> bool:
+        parts = self.parts
+        while self._known_done < len(parts) and parts[self._known_done].done:
+            self._known_done += 1
+        return self._known_done == len(parts)
+
     def refresh(self) -> None:
         """Finish once the parts are all done (the first failure, in order, wins)."""
-        if self.state is not FutureState.RUNNING or not all(part.done for part in self.parts):
+        if self.state is not FutureState.RUNNING or not self._all_done():
             return
         for part in self.parts:
             if part._exception is not None:
@@ -148,7 +157,7 @@ class AllOf(Future):
 
     @property
     def done(self) -> bool:
-        if self.state is FutureState.RUNNING and all(part.done for part in self.parts):
+        if self.state is FutureState.RUNNING and self._all_done():
             self.refresh()
         return self.state is not FutureState.RUNNING
 

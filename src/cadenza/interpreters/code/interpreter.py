@@ -35,7 +35,14 @@ refused with the new diff.
 
 **Reruns.** ``RerunRequested`` on a failed (or succeeded) execution gives
 the tasks to run again new ids (``<id>~<n>``) and starts the code afresh;
-every other task's recorded outcome is reused as on any replay.
+every other task's recorded outcome is reused as on any replay (see
+``reruns``).
+
+**Batching.** One decision schedules at most ``MAX_TASKS_PER_DECISION``
+tasks; what the code issued beyond that stays in the runtime's pending list,
+in issue order, and goes out in the next decisions (those results start, or
+a zero-delay ``code.batch@`` timer started for it). Like every command, the
+batches follow from the events alone, so a replay issues the same ones.
 
 **Patches.** ``patched(id)`` is True by default. When a divergence shows up
 after a patch said True, the log is replayed with that patch (then the
@@ -65,6 +72,7 @@ from cadenza.interpreters.code.nondeterminism import (
     skipped_report,
     stuck_commands,
 )
+from cadenza.interpreters.code.reruns import rerun_plan
 from cadenza.interpreters.code.runtime import TIMEOUT_TIMER, Issued, Runtime
 from cadenza.interpreters.code.strands import (
     CoroutineStrand,
@@ -83,6 +91,7 @@ from cadenza.model.commands import (
     RecordMarker,
     RejectRequest,
     SetStatus,
+    StartChild,
     StartTimer,
 )
 from cadenza.model.errors import FrontEndError
@@ -105,6 +114,14 @@ KIND = "code"
 PAUSED = "paused"
 FINAL = frozenset({"succeeded", "failed", "canceled"})
 UNSTUCK_TIMER = "code.unstuck@"
+#: A zero-delay timer ``code.batch@<decision>`` that wakes the execution to
+#: schedule the next batch of what its code issued beyond the cap.
+BATCH_TIMER = "code.batch@"
+#: At most this many tasks (activities, children, timers) are scheduled by one
+#: decision. One decision is one store transaction: a fan-out of 10,000 tasks
+#: in one would hold the store's write lock for seconds. The rest wait in the
+#: interpreter state and go out, in issue order, in the next decisions.
+MAX_TASKS_PER_DECISION = 1_000
 
 #: Makes the code's entry point for one run: a callable returning the result
 #: (plain code) or a coroutine (async code).
@@ -129,6 +146,8 @@ class CodeRun:
         self.waiting_on: Future | None = None
         #: The run this one continued as (continue-as-new), once it has.
         self.continued_as: str | None = None
+        #: Whether a ``BATCH_TIMER`` is started and has not fired yet.
+        self.batch_wake = False
 
 
 class CodeInterpreter:
@@ -136,10 +155,17 @@ class CodeInterpreter:
 
     kind = KIND
 
-    def __init__(self, target: str, entry: EntryFactory, is_async: bool) -> None:
+    def __init__(
+        self,
+        target: str,
+        entry: EntryFactory,
+        is_async: bool,
+        max_tasks_per_decision: int = MAX_TASKS_PER_DECISION,
+    ) -> None:
         self.target = target
         self._entry = entry
         self._is_async = is_async
+        self.max_tasks_per_decision = max_tasks_per_decision
 
     # --- the protocol -------------------------------------------------------------------
 
@@ -216,7 +242,7 @@ class CodeInterpreter:
             return out
         before = set(runtime.issued) if isinstance(state.strand, RestartStrand) else None
         progress = state.strand.advance()
-        issued_now = runtime.take_commands()
+        issued_now = runtime.take_commands(self.max_tasks_per_decision)
         if progress is not None and before is not None and runtime.unvisited():
             # A restarted run skipped tasks that earlier runs issued: the code
             # changed under the execution. What it issued instead never leaves here.
@@ -236,6 +262,11 @@ class CodeInterpreter:
                 out.extend(self._finish(state, "failed", None, [_error_of(error)]))
             case Continued(input=new_input):
                 out.extend(self._continue_as_new(state, new_input))
+        if runtime.pending and state.status not in FINAL and not state.batch_wake:
+            # More than the cap was issued: results arriving schedule the rest
+            # too, but the code may wait for none of them, so wake up for it.
+            state.batch_wake = True
+            out.append(StartTimer(f"{BATCH_TIMER}{runtime.ordinal}", 0.0))
         return out
 
     def _fold(self, state: CodeRun, event: Event) -> list[Command]:
@@ -261,6 +292,9 @@ class CodeInterpreter:
                     return []
                 if event.timer_id.startswith(UNSTUCK_TIMER):
                     state.engine_stuck_since = None
+                    return []
+                if event.timer_id.startswith(BATCH_TIMER):
+                    state.batch_wake = False
                     return []
                 if event.timer_id.startswith(TIMEOUT_TIMER):
                     return [] if final else runtime.timeout_fired(event.timer_id)
@@ -299,36 +333,17 @@ class CodeInterpreter:
     def _rerun(self, state: CodeRun, event: RerunRequested) -> list[Command]:
         """Run a finished execution's code again: the chosen tasks, and every task
         issued after the first of them (default: the tasks that did not succeed)
-        run again; every other task's recorded result is reused."""
+        run again; every other task's recorded result is reused. A chosen
+        activity given a new input runs with it instead of the code's arguments."""
         if state.status not in ("failed", "succeeded"):
             return [
                 _reject("rerun", f"only a finished execution reruns; this one is {state.status}")
             ]
         runtime = state.runtime
-        live = [
-            i.task_id
-            for i in runtime.issued.values()
-            if i.kind in ("activity", "child", "timer") and i.task_id not in runtime.superseded
-        ]
-        chosen = [str(t.get("task_id")) for t in event.tasks if isinstance(t, dict)]
-        unknown = [c for c in chosen if c not in live]
-        if unknown:
-            return [
-                _reject(
-                    "rerun",
-                    f"this execution has no task {unknown[0]!r} to rerun "
-                    f"(its tasks: {', '.join(live) or 'none'})",
-                )
-            ]
-        if chosen:
-            targets = live[min(live.index(c) for c in chosen) :]
-        else:
-            targets = [
-                t
-                for t in live
-                if t in runtime.outcomes and runtime.outcomes[t].status != "succeeded"
-            ]
-        runtime.rerun(targets)
+        plan = rerun_plan(runtime, event)
+        if isinstance(plan, str):
+            return [_reject("rerun", plan)]
+        runtime.rerun(plan.targets, plan.new_inputs)
         runtime.begin_run()
         state.status, state.output, state.errors = "running", None, []
         state.strand = self._strand(runtime)
@@ -355,10 +370,19 @@ class CodeInterpreter:
         if state.strand is not None:
             state.strand.close()
         runtime = state.runtime
+        # What the cap held back is dropped (it never reached the engine), but for
+        # detached children: they outlive this execution once issued.
+        held = runtime.held_back()
         out: list[Command] = [
+            c for c in runtime.pending if isinstance(c, StartChild) and c.detached
+        ]
+        runtime.pending = []
+        out += [
             CancelTask(issued.task_id)
             for issued in runtime.issued.values()
-            if issued.kind in ("activity", "child") and issued.task_id not in runtime.outcomes
+            if issued.kind in ("activity", "child")
+            and issued.task_id not in runtime.outcomes
+            and issued.task_id not in held
         ]
         out.append(CompleteExecution(status=status, output=output, errors=errors))
         return out

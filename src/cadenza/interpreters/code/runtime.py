@@ -110,6 +110,9 @@ class Runtime:
         #: Rerun tasks: first id -> the id it runs under now; ids no longer used.
         self.aliases: dict[str, str] = {}
         self.superseded: set[str] = set()
+        #: Rerun task id -> the activity input (``{"args", "kwargs"}``) a rerun
+        #: gave it, used instead of the arguments the code passes.
+        self.new_inputs: dict[str, JSON] = {}
         self._base_of: dict[str, str] = {}
         self._reruns: dict[str, int] = {}
         self.suspend: Callable[[Future], None] = _cannot_suspend
@@ -141,9 +144,10 @@ class Runtime:
             if i.task_id not in self.visited and i.task_id not in self.superseded
         ]
 
-    def rerun(self, task_ids: list[str]) -> None:
+    def rerun(self, task_ids: list[str], new_inputs: dict[str, JSON] | None = None) -> None:
         """Give these tasks new ids (``<id>~<n>``), so that the next run of the
-        code issues them again instead of reading their recorded outcomes."""
+        code issues them again instead of reading their recorded outcomes;
+        ``new_inputs`` (by old id) replace the input of those activities."""
         for task_id in task_ids:
             base = self._base_of.get(task_id, task_id)
             count = self._reruns.get(base, 0) + 1
@@ -152,11 +156,30 @@ class Runtime:
             self.aliases[base] = renamed
             self._base_of[renamed] = base
             self.superseded.add(task_id)
+            if new_inputs and task_id in new_inputs:
+                self.new_inputs[renamed] = new_inputs[task_id]
 
-    def take_commands(self) -> list[Command]:
-        """The commands issued since the last call."""
-        taken, self.pending = self.pending, []
+    def take_commands(self, limit: int | None = None) -> list[Command]:
+        """The commands issued since the last call, in order; with ``limit``, only
+        as many as start at most ``limit`` tasks (activities, children, timers):
+        the rest stay pending for the next call (see ``BATCH_TIMER``)."""
+        cut = len(self.pending)
+        if limit is not None:
+            # Only up to the cut is looked at: a decision costs O(limit), not
+            # O(what is held back).
+            count = 0
+            for index, command in enumerate(self.pending):
+                if _starts_work(command):
+                    if count == limit:
+                        cut = index
+                        break
+                    count += 1
+        taken, self.pending = self.pending[:cut], self.pending[cut:]
         return taken
+
+    def held_back(self) -> set[str]:
+        """Ids of the tasks issued but still pending (never sent to the engine)."""
+        return {_work_id(c) for c in self.pending if _starts_work(c)}
 
     def record_outcome(self, event: TaskCompleted) -> None:
         """Keep a task's outcome and finish its future."""
@@ -190,6 +213,8 @@ class Runtime:
         text = _json_text(data, declared.name)
         if declared.idempotent:
             task_id = self._current(f"{declared.name}@{_digest(text)}")
+        if task_id in self.new_inputs:
+            data = self.new_inputs[task_id]
         meta: dict[str, JSON] = {"code": "activity", "version": declared.version}
         timers: list[Command] = []
         for which in (SCHEDULE_TO_START, SCHEDULE_TO_CLOSE):
@@ -213,6 +238,7 @@ class Runtime:
             timeout=declared.start_to_close_timeout,
             heartbeat_timeout=declared.heartbeat_timeout,
             external=declared.external,
+            priority=declared.priority,
         )
         fresh = task_id not in self.issued and task_id not in self.outcomes
         future = self._issue(task_id, "activity", declared.name, command)
@@ -396,6 +422,18 @@ class Runtime:
             if task_id not in self.outcomes:
                 self.pending.append(command)
         return future
+
+
+def _starts_work(command: Command) -> bool:
+    """Whether ``command`` makes the engine start a task, a child or a timer of the
+    workflow's own (a timeout timer travels with its task and is not counted)."""
+    if isinstance(command, StartTimer):
+        return not command.timer_id.startswith(TIMEOUT_TIMER)
+    return isinstance(command, ScheduleTask | StartChild)
+
+
+def _work_id(command: Command) -> str:
+    return command.timer_id if isinstance(command, StartTimer) else getattr(command, "task_id", "")
 
 
 def _settle(future: Future, event: TaskCompleted) -> None:

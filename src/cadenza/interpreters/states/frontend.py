@@ -25,8 +25,10 @@ Engine contract of the interpreter:
   exist: a Task naming one fails with ``States.Runtime`` before scheduling),
   ``machine_type`` (``EXPRESS`` gives the execution ARN Express's shape),
   ``mocked_responses`` (a mock configuration's test case, see
-  :mod:`cadenza.interpreters.states.mocks`). :meth:`StatesFrontEnd.start_settings`
-  builds it from ``cadenza run`` options.
+  :mod:`cadenza.interpreters.states.mocks`), ``secret_results`` (state name ->
+  secret path texts of its task's result: each ``ScheduleTask`` of the state
+  carries them as ``meta["secret_result"]``, see :mod:`cadenza.model.secrets`).
+  :meth:`StatesFrontEnd.start_settings` builds it from ``cadenza run`` options.
   Defaults: the definition name from ``meta["definition_name"]``, the execution
   id as its name, ARNs in us-east-1 / account 111111111111. ``meta["start_time"]``
   (epoch seconds) is ``$$.Execution.StartTime``.
@@ -61,6 +63,7 @@ from cadenza.interpreters.protocol import (
 from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import DefinitionError, DefinitionLoadError, InputError, Problem
 from cadenza.model.events import JSON, RecordedEvent, RerunRequested, TaskCompleted
+from cadenza.model.secrets import SECRET_RESULTS, declared_results
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.model.yaml_documents import safe_load_bounded
 
@@ -103,6 +106,7 @@ class StatesFrontEnd:
         "role_arn": f"$$.Execution.RoleArn (default {DEFAULT_ROLE_ARN})",
         "mock_config": "a Step Functions Local mock configuration (MockConfigFile.json)",
         "test_case": "the test case of --mock-config whose mocked responses to use",
+        "secret_result": "secret paths of named states' results (JSON: state -> paths)",
     }
 
     def __init__(self, machine_type: str = "STANDARD", payload_limit: int | None = None) -> None:
@@ -212,6 +216,14 @@ class StatesFrontEnd:
             machine = next((n for n in names if n in config.state_machines), None)
             case = config.test_case(test_case, machine)
             context.update(case.context())
+        declared = options.get("secret_result")
+        if declared is not None:
+            try:
+                given = json.loads(declared)
+            except ValueError as exc:
+                raise InputError(f"secret results are not JSON: {exc}") from None
+            states = _state_names(_document_of(source, origin))
+            context[SECRET_RESULTS] = declared_results(given, states)
         return StartSettings(context, execution_id)
 
     def rerun_event(self, request: RerunRequest) -> RerunRequested:
@@ -262,6 +274,24 @@ def create(settings: FrontEndSettings) -> StatesFrontEnd:
 #: A YAML state machine's top-level keys (at the start of a line, not indented).
 _TOP_LEVEL_START_AT = re.compile(r"^StartAt\s*:", re.MULTILINE)
 _TOP_LEVEL_STATES = re.compile(r"^States\s*:", re.MULTILINE)
+
+
+def _state_names(document: str | Mapping[str, JSON]) -> set[str]:
+    """Every state's name, in Parallel branches and Map processors too."""
+    names: set[str] = set()
+    bodies = [json.loads(document) if isinstance(document, str) else document]
+    while bodies:
+        body = bodies.pop()
+        states = body.get("States") if isinstance(body, Mapping) else None
+        if not isinstance(states, Mapping):
+            continue
+        for name, state in states.items():
+            names.add(name)
+            if isinstance(state, Mapping):
+                branches = state.get("Branches")
+                bodies += branches if isinstance(branches, list) else []
+                bodies += [state.get("ItemProcessor"), state.get("Iterator")]
+    return names
 
 
 def _document_of(source: str, origin: str | None) -> str | Mapping[str, JSON]:

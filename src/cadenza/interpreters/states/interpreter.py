@@ -46,6 +46,7 @@ from cadenza.model.events import (
     TimerFired,
 )
 from cadenza.model.ids import uuid_shaped
+from cadenza.model.secrets import SECRET_RESULTS
 
 if TYPE_CHECKING:
     from cadenza.interpreters.states.state import ExecutionState, Thread
@@ -270,6 +271,10 @@ class StatesInterpreter:
         state["seed"] = event.seed
         state["execution_id"] = str(meta.get("execution_id") or name)
         state["unavailable"] = sorted(str(r) for r in given.get("unavailable_resources") or [])
+        declared = given.get(SECRET_RESULTS)
+        if isinstance(declared, dict) and declared:
+            # Results of these states are secret at these paths (see tasks.start_task).
+            state["secret_results"] = cast(dict[str, list[str]], declared)
         mocked = given.get(MOCKS_KEY)
         if isinstance(mocked, dict) and mocked:
             state["mocks"] = mocked

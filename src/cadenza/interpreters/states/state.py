@@ -210,3 +210,6 @@ class ExecutionState(TypedDict):
     mocks: NotRequired[dict[str, list[list[Any]]]]
     #: How many times each mocked state was invoked so far.
     mock_calls: NotRequired[dict[str, int]]
+    #: Secret paths of the results of named states (the start context's
+    #: ``secret_results``; see :mod:`cadenza.model.secrets`).
+    secret_results: NotRequired[dict[str, list[str]]]

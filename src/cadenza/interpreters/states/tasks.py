@@ -49,6 +49,7 @@ from cadenza.interpreters.states.nested import (
 )
 from cadenza.model.commands import CancelTask, ScheduleTask, StartChild
 from cadenza.model.events import TaskCompleted
+from cadenza.model.secrets import SECRET_RESULT
 from cadenza.model.tokens import callback_token
 
 if TYPE_CHECKING:
@@ -157,7 +158,10 @@ def start_task(run: Run, th: Thread) -> None:
         limits["timeoutInSeconds"] = int(timeout)
     if heartbeat is not None:
         limits["heartbeatInSeconds"] = int(heartbeat)
-    meta = {"state": th["state"], "thread": th["id"], "token": token}
+    meta: dict[str, Any] = {"state": th["state"], "thread": th["id"], "token": token}
+    secret_paths = run.state.get("secret_results", {}).get(str(th["state"]))
+    if secret_paths:
+        meta[SECRET_RESULT] = secret_paths  # the worker marks them in the result
     kind = resource["kind"]
     try:
         mocked = _mocked_response(run, th, kind)

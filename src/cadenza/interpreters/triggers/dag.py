@@ -10,6 +10,7 @@ A DAG definition::
         split:  {action: demo.split}
         work:   {action: demo.work, after: [split], map: true}
         report: {workflow: report-flow, after: [work]}
+    dedup: {keys: 100000, max_age: 86400}   # optional, as for a workspace
 
 Each task becomes one transient trigger whose id and termination-event subject
 are the task's name:
@@ -43,6 +44,7 @@ from cadenza.interpreters.triggers.model import (
     TIMEOUT_TYPE,
     Trigger,
     Workspace,
+    read_dedup,
     read_sources,
 )
 from cadenza.model.errors import Problem
@@ -55,8 +57,10 @@ _DAG_KEYS = frozenset({"name", "description", "tasks", "timeout", "start_on"})
 def read_dag(document: Mapping[str, Any]) -> tuple[Workspace, list[Problem]]:
     """The workspace a DAG document compiles to, and every problem found in it."""
     problems: list[Problem] = []
-    for key in sorted(set(document) - {"dag", "sources", "global_context"}):
-        problems.append(Problem(key, "unknown key of a DAG (known: dag, sources, global_context)"))
+    for key in sorted(set(document) - {"dag", "sources", "global_context", "dedup"}):
+        problems.append(
+            Problem(key, "unknown key of a DAG (known: dag, dedup, global_context, sources)")
+        )
     dag = document.get("dag")
     if not isinstance(dag, Mapping):
         problems.append(Problem("dag", "dag must be a mapping with name and tasks"))
@@ -94,6 +98,7 @@ def read_dag(document: Mapping[str, Any]) -> tuple[Workspace, list[Problem]]:
     if not problems:
         _check_acyclic(upstream, problems)
     sources = read_sources(document.get("sources", []), "sources", problems)
+    dedup = read_dedup(document.get("dedup", {}), "dedup", problems)
     if problems:
         return Workspace(name, ()), problems
     triggers = [_task_trigger(task, tasks[task], upstream[task], start) for task in tasks]
@@ -122,7 +127,8 @@ def read_dag(document: Mapping[str, Any]) -> tuple[Workspace, list[Problem]]:
         triggers.append(Trigger(id="__timeout__", activation=((END, TIMEOUT_TYPE),), action="FAIL"))
     description = str(dag.get("description", ""))
     global_context = document.get("global_context") or {}
-    return Workspace(name, tuple(triggers), global_context, sources, description), problems
+    workspace = Workspace(name, tuple(triggers), global_context, sources, description, dedup)
+    return workspace, problems
 
 
 def _read_tasks(tasks: Mapping[str, Any], problems: list[Problem]) -> dict[str, list[str]]:

@@ -15,7 +15,9 @@ A definition::
         Refuse: {Type: Fail, Error: Refused, Cause: the check failed}
 
 With ``start_on: {subject, type}`` beside ``statemachine:``, the machine
-starts on that event (from the workspace's ``sources``) instead of at once.
+starts on that event (from the workspace's ``sources``) instead of at once;
+``dedup: {keys, max_age}`` there bounds the deduplication window, as for a
+workspace.
 
 As in Triggerflow's state machines, a state's data flows in termination
 events (``event.triggerflow.termination.success``) whose subject is the
@@ -62,8 +64,10 @@ from cadenza.interpreters.triggers.model import (
     INIT_SUBJECT,
     INIT_TYPE,
     SUCCESS_TYPE,
+    DedupWindow,
     Trigger,
     Workspace,
+    read_dedup,
     read_sources,
 )
 from cadenza.model.errors import Problem
@@ -85,7 +89,7 @@ _FLOWING = ("Task", "Pass", "Parallel", "Map")
 def read_statemachine(document: Mapping[str, Any]) -> tuple[Workspace, list[Problem]]:
     """The workspace a ``statemachine:`` document compiles to, and every problem."""
     problems: list[Problem] = []
-    known = {"statemachine", "sources", "global_context", "start_on"}
+    known = {"statemachine", "sources", "global_context", "start_on", "dedup"}
     for key in sorted(set(document) - known):
         problems.append(Problem(key, f"unknown key (known: {', '.join(sorted(known))})"))
     begin = (INIT_SUBJECT, INIT_TYPE)
@@ -105,10 +109,11 @@ def read_statemachine(document: Mapping[str, Any]) -> tuple[Workspace, list[Prob
         return Workspace("", ()), problems
     _check_machine(machine, "statemachine", problems)
     sources = read_sources(document.get("sources", []), "sources", problems)
+    dedup = read_dedup(document.get("dedup", {}), "dedup", problems)
     if problems:
         return Workspace("", ()), problems
     global_context = document.get("global_context") or {}
-    return _compile(machine, begin, sources, global_context), []
+    return _compile(machine, begin, sources, global_context, dedup), []
 
 
 def _check_machine(machine: Any, where: str, problems: list[Problem]) -> None:
@@ -192,6 +197,7 @@ def _compile(
     begin: tuple[str, str],
     sources: tuple[Mapping[str, Any], ...],
     global_context: Mapping[str, Any],
+    dedup: DedupWindow,
 ) -> Workspace:
     compiled = _Machine()
     ends = compiled.add("", machine, [begin])
@@ -202,7 +208,7 @@ def _compile(
     if compiled.tasks:
         failures = tuple((name, FAILURE_TYPE) for name in compiled.tasks)
         triggers.append(Trigger("__failure__", failures, "TRUE", "FAIL", {}, False))
-    return Workspace("statemachine", tuple(triggers), dict(global_context), sources)
+    return Workspace("statemachine", tuple(triggers), dict(global_context), sources, "", dedup)
 
 
 class _Machine:

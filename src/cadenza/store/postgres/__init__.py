@@ -6,7 +6,9 @@ Modules, each one concern:
     ``PostgresStore``: the protocol's methods, one transaction each.
 ``round_statements``
     the decision round's reads (marking executions with advisory locks)
-    and guarded writes.
+    and guarded writes, statement by statement.
+``batched_round``
+    the round's write phase sent as one pipeline.
 ``connections``
     error translation, the connection pool, the LISTEN connection.
 ``schema``

@@ -188,6 +188,9 @@ DELETE FROM inbox WHERE id = ANY(%s) RETURNING id;
 -- name: save_executions
 -- Guarded by the decision number each decision started from (checked under
 -- lock just before): a row that moved is not saved, and the round refuses it.
+-- The stored bytes grow by what the decision's history rows hold: their text
+-- (added_bytes) and the blobs they refer to (one (id, digest) pair per
+-- reference, written to the blob table before this statement runs).
 UPDATE executions AS e SET
     status = v.status,
     decision_no = v.decision_no,
@@ -198,6 +201,12 @@ UPDATE executions AS e SET
     errors = CASE WHEN v.completed THEN v.errors ELSE e.errors END,
     updated_at = %(now)s,
     pending_since = (SELECT MIN(i.time) FROM inbox AS i WHERE i.execution_id = e.id),
+    payload_bytes = e.payload_bytes + v.added_bytes + CASE
+        WHEN cardinality(%(ref_ids)s::text[]) = 0 THEN 0
+        ELSE COALESCE((SELECT SUM(b.size)
+                       FROM unnest(%(ref_ids)s::text[], %(ref_digests)s::text[]) AS r(id, digest)
+                       JOIN blobs AS b ON b.digest = r.digest
+                       WHERE r.id = e.id), 0) END,
     -- A run reopened (rerun) after another run took its workflow id gives it up.
     workflow_id = CASE
         WHEN e.workflow_id IS NULL THEN NULL
@@ -210,9 +219,9 @@ FROM unnest(
     %(ids)s::text[], %(expected)s::integer[], %(decision_nos)s::integer[],
     %(statuses)s::text[], %(next_seqs)s::integer[], %(snapshots)s::text[],
     %(completed)s::boolean[], %(outputs)s::text[], %(errors)s::text[],
-    %(save_snapshots)s::boolean[]
+    %(save_snapshots)s::boolean[], %(added_bytes)s::bigint[]
 ) AS v(id, expected, decision_no, status, next_seq, snapshot, completed, output, errors,
-       save_snapshot)
+       save_snapshot, added_bytes)
 WHERE e.id = v.id AND e.decision_no = v.expected
 RETURNING e.id;
 
@@ -223,7 +232,7 @@ COPY history (execution_id, seq, decision, time, type, payload) FROM STDIN;
 
 -- name: copy_tasks
 COPY tasks (execution_id, task_id, name, action, input, queue, status, attempt, available_at,
-            retry, timeout, heartbeat_timeout, meta, created_at, updated_at, external)
+            retry, timeout, heartbeat_timeout, meta, created_at, updated_at, external, priority)
 FROM STDIN;
 
 -- name: upsert_timer
@@ -232,7 +241,8 @@ ON CONFLICT (execution_id, timer_id) DO UPDATE SET fire_at = EXCLUDED.fire_at;
 
 -- name: claim_tasks
 -- One statement: concurrent claimers skip each other's locked rows, so each
--- task goes to exactly one of them and none waits for another.
+-- task goes to exactly one of them and none waits for another. Higher
+-- priority first, then the longest due (the order of the tasks_due index).
 UPDATE tasks SET
     status = 'claimed',
     attempt = attempt + 1,
@@ -247,7 +257,7 @@ WHERE (execution_id, task_id) IN (
       AND queue = ANY(%(queues)s::text[]) AND available_at <= %(now)s
       AND (%(actions)s::text[] IS NULL OR action = ANY(%(actions)s::text[])
            OR execution_id = ANY(%(own)s::text[]))
-    ORDER BY available_at
+    ORDER BY priority DESC, available_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )

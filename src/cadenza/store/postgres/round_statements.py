@@ -8,18 +8,14 @@ while the engine decides. Everything one round saves goes in a handful of
 statements whatever its size (one per table, rows sent together), because
 round trips, not rows, are the cost.
 
-``PostgresBatchedRoundWriter`` sends the whole write phase in one pipeline
-(one round trip, then the commit): a sequential step then costs three round
-trips (read, write, commit) instead of about eleven. COPY cannot run in a
-pipeline, so a batched write inserts its rows with pipelined INSERTs; a
-round with many rows (``BATCH_ROWS``) uses COPY, statement by statement.
+The write phase sent as one pipeline is ``batched_round``'s; the writer here
+sends it statement by statement (with COPY for the rows), the path a round
+takes when it has many rows or when an assumption of the batch failed.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -50,17 +46,14 @@ from cadenza.store.records import (
     FinishOutcome,
     NewChild,
     TaskRecord,
+    claim_order,
 )
-from cadenza.store.rounds import InboxEntry, NotCurrent, PendingExecution, history_rows
+from cadenza.store.rounds import HistoryBytes, InboxEntry, PendingExecution, encoded_history
 
 #: The first key of the advisory locks that mark executions being decided
 #: (the second is the hash of the execution id). Two-key advisory locks never
 #: collide with the one-key lock migrations take.
 DECIDING_LOCK_SPACE = 0x43414445
-
-#: The most history and task rows a round writes in one pipeline; above it,
-#: COPY (which cannot be pipelined) is faster than that many INSERTs.
-BATCH_ROWS = 256
 
 #: How many waiting executions a decider looks at to find ``limit`` that no
 #: other decider has taken.
@@ -123,11 +116,12 @@ def claim(conn: Connection, request: ClaimRequest, now: float) -> list[TaskRecor
     """Lease up to ``request.limit`` due tasks of its queues, oldest first."""
     if request.limit <= 0 or not request.queues:
         return []
-    rows = conn.execute(QUERIES["claim_tasks"], _claim_parameters(request, now)).fetchall()
-    return sorted((task_from_row(r) for r in rows), key=lambda t: (t.available_at, t.task_id))
+    rows = conn.execute(QUERIES["claim_tasks"], claim_parameters(request, now)).fetchall()
+    return sorted((task_from_row(r) for r in rows), key=claim_order)
 
 
-def _claim_parameters(request: ClaimRequest, now: float) -> dict[str, object]:
+def claim_parameters(request: ClaimRequest, now: float) -> dict[str, object]:
+    """The parameters of ``claim_tasks`` for ``request``."""
     return {
         "owner": request.owner,
         "now": now,
@@ -139,11 +133,17 @@ def _claim_parameters(request: ClaimRequest, now: float) -> dict[str, object]:
     }
 
 
-def _save_parameters(
-    decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
+def save_parameters(
+    decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float, added: HistoryBytes
 ) -> dict[str, object]:
-    """The parameters of ``save_executions`` for these decisions."""
+    """The parameters of ``save_executions`` for these decisions, whose history
+    rows add ``added`` to the executions' stored bytes."""
     results = [result for _work, result in decisions]
+    references = [
+        (execution_id, digest)
+        for execution_id, digests in added.blobs.items()
+        for digest in digests
+    ]
     return {
         "now": now,
         "ids": [r.execution_id for r in results],
@@ -156,10 +156,13 @@ def _save_parameters(
         "completed": [r.completed for r in results],
         "outputs": [dumps(r.output) for r in results],
         "errors": [dumps(r.errors) for r in results],
+        "added_bytes": [added.inline.get(r.execution_id, 0) for r in results],
+        "ref_ids": [execution_id for execution_id, _digest in references],
+        "ref_digests": [digest for _execution_id, digest in references],
     }
 
 
-def _withdraw_and_time(
+def withdraw_and_time(
     cur: psycopg.Cursor[Any], results: Sequence[DecisionResult], tasks: Sequence[object]
 ) -> None:
     """Withdraw canceled tasks, set timers, and notify when work was added."""
@@ -305,10 +308,13 @@ class PostgresRoundWriter:
         if not decisions:
             return
         results = [result for _work, result in decisions]
+        # Encoded first: the rows' blobs must be in the blob table when the
+        # execution rows add up their sizes.
+        history, added = encoded_history(decisions)
         saved = {
             row["id"]
             for row in self.conn.execute(
-                QUERIES["save_executions"], _save_parameters(decisions, now)
+                QUERIES["save_executions"], save_parameters(decisions, now, added)
             ).fetchall()
         }
         moved = [r.execution_id for r in results if r.execution_id not in saved]
@@ -321,14 +327,14 @@ class PostgresRoundWriter:
             )
         with self.conn.cursor() as cur:
             with cur.copy(QUERIES["copy_history"]) as copy:
-                for execution_id, seq, decision, time, event in history_rows(decisions):
-                    copy.write_row((execution_id, seq, decision, time, *encode_event(event)))
+                for row in history:
+                    copy.write_row(row)
             tasks = [task_values(r.execution_id, task, now) for r in results for task in r.tasks]
             if tasks:
                 with cur.copy(QUERIES["copy_tasks"]) as copy:
                     for task_row in tasks:
                         copy.write_row(task_row)
-            _withdraw_and_time(cur, results, tasks)
+            withdraw_and_time(cur, results, tasks)
 
     def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
         deliver(self.conn, deliveries, now)
@@ -383,126 +389,3 @@ class PostgresRoundWriter:
 
     def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         return claim(self.conn, request, now)
-
-
-def _insert_for_copy(copy_statement: str) -> str:
-    """The INSERT of one row of ``COPY table (columns) FROM STDIN``, so the two
-    name the same columns in the same order by construction."""
-    found = re.match(r"\s*COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN", copy_statement, re.I)
-    if found is None:
-        raise ValueError(f"not a COPY ... FROM STDIN statement: {copy_statement!r}")
-    columns = [column.strip() for column in found.group(2).split(",")]
-    placeholders = ", ".join(["%s"] * len(columns))
-    return f"INSERT INTO {found.group(1)} ({', '.join(columns)}) VALUES ({placeholders})"
-
-
-_INSERT_HISTORY = _insert_for_copy(QUERIES["copy_history"])
-_INSERT_TASK = _insert_for_copy(QUERIES["copy_tasks"])
-
-
-@contextmanager
-def batched_transaction(
-    conn: Connection,
-    scope: Callable[[], AbstractContextManager[object]],
-    *,
-    before_commit: Callable[[], None],
-    committed: Callable[[], None],
-) -> Iterator[PostgresBatchedRoundWriter]:
-    """One transaction in pipeline mode: BEGIN travels with the first batch, and
-    the statements of ``before_commit`` with the COMMIT. ``scope`` is entered
-    around the caller's statements; ``committed`` is called after the commit.
-
-    The transaction is written out here, not with ``conn.transaction()``, which
-    in pipeline mode waits for the answer to BEGIN and to COMMIT separately.
-    """
-    done = False
-    try:
-        with conn.pipeline() as pipeline:
-            conn.execute("BEGIN")
-            with scope():
-                yield PostgresBatchedRoundWriter(conn, pipeline)
-            before_commit()
-            conn.execute("COMMIT")
-        done = True
-    except psycopg.errors.IntegrityError as exc:
-        # A decision that another one overtook writes rows that exist already:
-        # the careful path finds out which and refuses it.
-        raise NotCurrent(str(exc)) from exc
-    finally:
-        idle = psycopg.pq.TransactionStatus.IDLE
-        if not (done or conn.closed or conn.broken) and conn.info.transaction_status != idle:
-            conn.execute("ROLLBACK")
-    committed()
-
-
-class PostgresBatchedRoundWriter(PostgresRoundWriter):
-    """The round's write phase (``BatchedRoundWriter``) in pipeline mode: statements
-    are queued, and ``send`` (or the first answer read) sends them together."""
-
-    def __init__(self, conn: Connection, pipeline: psycopg.Pipeline) -> None:
-        super().__init__(conn)
-        self.pipeline = pipeline
-
-    def finish_later(self, request: FinishRequest, now: float) -> Callable[[], bool]:
-        outcome = FinishOutcome(request.finish.outcome)
-        cur = self.conn.execute(
-            QUERIES[FINISH_STATEMENTS[outcome]],
-            finish_values(
-                request.execution_id,
-                request.task_id,
-                request.attempt,
-                request.owner,
-                request.finish.available_at,
-                now,
-            ),
-        )
-        if outcome is FinishOutcome.RETRY:
-            # Sent whether or not the attempt is still held: if it is not, the
-            # batch is rolled back and the notification never leaves.
-            self.conn.execute(QUERIES["notify_work"])
-        return lambda: cur.rowcount == 1
-
-    def decision_numbers_later(self, ids: Sequence[str]) -> Callable[[], dict[str, int]]:
-        # Also takes the row locks in id order, as the careful path does, so
-        # two deciders saving overlapping executions cannot deadlock.
-        cur = self.conn.execute(QUERIES["decision_numbers"], (sorted(ids),))
-        return lambda: {row["id"]: row["decision_no"] for row in cur.fetchall()}
-
-    def consume_inbox_later(self, entry_ids: Sequence[int]) -> Callable[[], set[int]]:
-        cur = self.conn.execute(QUERIES["consume_inbox"], (list(entry_ids),))
-        return lambda: {row["id"] for row in cur.fetchall()}
-
-    def save_later(
-        self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
-    ) -> Callable[[], set[str]]:
-        results = [result for _work, result in decisions]
-        cur = self.conn.execute(QUERIES["save_executions"], _save_parameters(decisions, now))
-        with self.conn.cursor() as rows:
-            rows.executemany(
-                _INSERT_HISTORY,
-                [
-                    (execution_id, seq, decision, time, *encode_event(event))
-                    for execution_id, seq, decision, time, event in history_rows(decisions)
-                ],
-            )
-            tasks = [task_values(r.execution_id, task, now) for r in results for task in r.tasks]
-            if tasks:
-                rows.executemany(_INSERT_TASK, tasks)
-            _withdraw_and_time(rows, results, tasks)
-        return lambda: {row["id"] for row in cur.fetchall()}
-
-    def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
-        if request.limit <= 0 or not request.queues:
-            return list
-        cur = self.conn.execute(QUERIES["claim_tasks"], _claim_parameters(request, now))
-        return lambda: sorted(
-            (task_from_row(r) for r in cur.fetchall()), key=lambda t: (t.available_at, t.task_id)
-        )
-
-    def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
-        # Its refusal needs a savepoint, which a pipeline cannot take: rare (a
-        # run continuing a workflow id), so the careful path writes it.
-        raise NotCurrent("a workflow id is given statement by statement")
-
-    def send(self) -> None:
-        self.pipeline.sync()

@@ -40,6 +40,11 @@ from cadenza.store.codec import (
 from cadenza.store.datastore import DatastoreTable, KeyValueMethods
 from cadenza.store.payloads import PayloadLimits
 from cadenza.store.postgres import round_statements as rs
+from cadenza.store.postgres.batched_round import (
+    BATCH_ROWS,
+    PostgresBatchedRoundWriter,
+    batched_transaction,
+)
 from cadenza.store.postgres.connections import (
     Connection,
     ConnectionPool,
@@ -453,12 +458,12 @@ class _PostgresRound:
 
     def batched_writing(
         self, rows: int
-    ) -> AbstractContextManager[rs.PostgresBatchedRoundWriter] | None:
+    ) -> AbstractContextManager[PostgresBatchedRoundWriter] | None:
         """The write phase in one pipeline (``BatchingRoundBackend``); None for a
-        round with more rows than ``rs.BATCH_ROWS``, which COPY writes faster."""
-        if rows > rs.BATCH_ROWS:
+        round with more rows than ``BATCH_ROWS``, which COPY writes faster."""
+        if rows > BATCH_ROWS:
             return None
-        return rs.batched_transaction(
+        return batched_transaction(
             self.conn,
             lambda: self.store._payloads(self.conn),
             before_commit=self.release,

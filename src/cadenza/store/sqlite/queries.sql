@@ -175,8 +175,8 @@ VALUES (?, ?, ?, ?, ?, ?);
 -- name: insert_task
 INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
                    available_at, retry, timeout, heartbeat_timeout, meta, created_at,
-                   updated_at, external)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                   updated_at, external, priority)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: cancel_task
 DELETE FROM tasks WHERE execution_id = ? AND task_id = ?;
@@ -196,6 +196,11 @@ UPDATE executions SET
     errors = CASE WHEN :completed THEN :errors ELSE errors END,
     updated_at = :now,
     pending_since = (SELECT MIN(time) FROM inbox WHERE execution_id = :id),
+    -- What the decision's history rows hold: their text, and the blobs they
+    -- refer to (a JSON list of digests, one per reference; inserted before).
+    payload_bytes = payload_bytes + :added_bytes + CASE WHEN :blob_refs IS NULL THEN 0
+        ELSE COALESCE((SELECT SUM(b.size) FROM json_each(:blob_refs) AS r
+                       JOIN blobs AS b ON b.digest = r.value), 0) END,
     -- A run reopened (rerun) after another run took its workflow id gives it up.
     workflow_id = CASE
         WHEN workflow_id IS NULL THEN NULL
@@ -229,7 +234,8 @@ WHERE rowid IN (
       AND queue IN (SELECT value FROM json_each(:queues)) AND available_at <= :now
       AND (:actions IS NULL OR action IN (SELECT value FROM json_each(:actions))
            OR execution_id IN (SELECT value FROM json_each(:own)))
-    ORDER BY available_at
+    -- Higher priority first, then the longest due (the tasks_due index's order).
+    ORDER BY priority DESC, available_at
     LIMIT :limit
 )
 -- The execution's stored payload bytes come along: the result is checked

@@ -9,6 +9,7 @@ caller's ``BEGIN IMMEDIATE`` transaction.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -39,8 +40,9 @@ from cadenza.store.records import (
     FinishOutcome,
     NewChild,
     TaskRecord,
+    claim_order,
 )
-from cadenza.store.rounds import InboxEntry, PendingExecution, history_rows
+from cadenza.store.rounds import InboxEntry, PendingExecution, encoded_history
 
 #: Every statement of the backend, by name.
 QUERIES: dict[str, str] = load_queries("cadenza.store.sqlite")
@@ -160,7 +162,7 @@ def claim(conn: sqlite3.Connection, request: ClaimRequest, now: float) -> list[T
             **_serves(request),
         },
     ).fetchall()
-    return sorted((task_from_row(r) for r in rows), key=lambda t: (t.available_at, t.task_id))
+    return sorted((task_from_row(r) for r in rows), key=claim_order)
 
 
 def has_due_tasks(conn: sqlite3.Connection, request: ClaimRequest, now: float) -> bool:
@@ -265,11 +267,11 @@ class SQLiteRoundWriter:
         if not decisions:
             return
         conn = self.conn
-        rows: dict[str, list[tuple[Any, ...]]] = {
-            "insert_history": [
-                (execution_id, seq, decision, time, *encode_event(event))
-                for execution_id, seq, decision, time, event in history_rows(decisions)
-            ],
+        # Inserted before the execution rows, which add up the sizes of the
+        # blobs the history rows refer to.
+        history, added = encoded_history(decisions)
+        rows: dict[str, Sequence[tuple[Any, ...]]] = {
+            "insert_history": history,
             "insert_task": [
                 task_values(r.execution_id, task, now) for _w, r in decisions for task in r.tasks
             ],
@@ -299,6 +301,8 @@ class SQLiteRoundWriter:
                     "output": dumps(result.output),
                     "errors": dumps(result.errors),
                     "now": now,
+                    "added_bytes": added.inline.get(result.execution_id, 0),
+                    "blob_refs": _json_list(added.blobs.get(result.execution_id)),
                 },
             )
             if cur.rowcount != 1:
@@ -362,3 +366,8 @@ class SQLiteRoundWriter:
 
     def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         return claim(self.conn, request, now)
+
+
+def _json_list(values: Sequence[str] | None) -> str | None:
+    """``values`` as a JSON list for ``json_each``, or None for none."""
+    return json.dumps(list(values)) if values else None

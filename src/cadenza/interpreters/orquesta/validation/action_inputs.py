@@ -20,6 +20,7 @@ from cadenza.expressions.syntax import has_expressions
 from cadenza.interpreters.orquesta.actions import ActionCatalog, ActionSpec
 from cadenza.interpreters.orquesta.validation.model import OrquestaDefinition, Task
 from cadenza.model.errors import Problem
+from cadenza.model.secrets import MASK
 
 #: The category of the problems found here (as for unknown actions).
 CATEGORY = "actions"
@@ -56,7 +57,7 @@ def _task_problems(name: str, task: Task, spec: ActionSpec) -> list[Problem]:
                 _problem(
                     where,
                     f'The parameter "{key}" of action "{spec.ref}" is immutable: it always '
-                    f"has its default ({'***' if param.secret else _shown(param.default)}) "
+                    f"has its default ({MASK if param.secret else _shown(param.default)}) "
                     "and cannot be set.",
                 )
             )

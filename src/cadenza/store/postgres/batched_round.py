@@ -1,0 +1,236 @@
+"""The decision round's write phase sent as one PostgreSQL pipeline.
+
+``PostgresBatchedRoundWriter`` sends the whole write phase and its COMMIT in
+one pipeline: a sequential step costs two round trips (the read, then the
+write with its commit) instead of about eleven. The batch assumes that every
+finished attempt is still held and every decision still current, and the
+database checks each assumption as it runs the statement (a row count
+compared in the statement itself, ``cadenza_round_expect``); a failed check
+aborts the transaction, nothing is committed, and the round writes again
+statement by statement. COPY cannot run in a pipeline, so a batched write
+inserts its rows with pipelined INSERTs; a round with many rows
+(``BATCH_ROWS``) uses COPY, statement by statement
+(``round_statements.PostgresRoundWriter``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import psycopg
+
+from cadenza.store.codec import (
+    FINISH_STATEMENTS,
+    finish_values,
+    task_from_row,
+    task_values,
+)
+from cadenza.store.postgres.connections import Connection
+from cadenza.store.postgres.queries import QUERIES
+from cadenza.store.postgres.round_statements import (
+    PostgresRoundWriter,
+    claim_parameters,
+    save_parameters,
+    withdraw_and_time,
+)
+from cadenza.store.protocol import ClaimRequest, FinishRequest
+from cadenza.store.records import (
+    DecisionResult,
+    DecisionWork,
+    FinishOutcome,
+    TaskRecord,
+    claim_order,
+)
+from cadenza.store.rounds import NotCurrent, encoded_history
+
+#: The most history and task rows a round writes in one pipeline; above it,
+#: COPY (which cannot be pipelined) is faster than that many INSERTs.
+BATCH_ROWS = 256
+
+#: The SQLSTATE of a failed check of a batch (``cadenza_round_expect``).
+ASSUMPTION_FAILED = "ZC001"
+
+
+def _insert_for_copy(copy_statement: str) -> str:
+    """The INSERT of one row of ``COPY table (columns) FROM STDIN``, so the two
+    name the same columns in the same order by construction."""
+    found = re.match(r"\s*COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN", copy_statement, re.I)
+    if found is None:
+        raise ValueError(f"not a COPY ... FROM STDIN statement: {copy_statement!r}")
+    columns = [column.strip() for column in found.group(2).split(",")]
+    placeholders = ", ".join(["%s"] * len(columns))
+    return f"INSERT INTO {found.group(1)} ({', '.join(columns)}) VALUES ({placeholders})"
+
+
+_INSERT_HISTORY = _insert_for_copy(QUERIES["copy_history"])
+_INSERT_TASK = _insert_for_copy(QUERIES["copy_tasks"])
+
+
+def _expecting(statement: str, rows: str) -> str:
+    """``statement`` (which returns a row for each row it touches) wrapped so that
+    the database checks that it touched ``rows`` rows, and fails the
+    transaction with ``ASSUMPTION_FAILED`` when it did not (migration 0010's
+    ``cadenza_round_expect``). Nothing needs to be read back before the commit."""
+    body = statement.strip().rstrip(";")
+    # The body on lines of its own: a comment on its last line ends there.
+    return (
+        f"WITH touched AS (\n{body}\n)\nSELECT cadenza_round_expect(COUNT(*) = {rows}) FROM touched"
+    )
+
+
+_FINISH_EXPECTED = {
+    outcome: _expecting(QUERIES[name].strip().rstrip(";") + "\nRETURNING 1", "1")
+    for outcome, name in FINISH_STATEMENTS.items()
+}
+_CONSUME_EXPECTED = _expecting(QUERIES["consume_inbox"], "%s")
+_SAVE_EXPECTED = _expecting(QUERIES["save_executions"], "%(expected_rows)s")
+
+
+def _assumption_failed(error: psycopg.Error) -> bool:
+    """Whether ``error`` says that the batch was built on an assumption that no
+    longer holds: a check of ``_expecting`` failed, or a decision another one
+    overtook wrote rows that exist already."""
+    return error.sqlstate == ASSUMPTION_FAILED or isinstance(error, psycopg.errors.IntegrityError)
+
+
+@contextmanager
+def batched_transaction(
+    conn: Connection,
+    scope: Callable[[], AbstractContextManager[object]],
+    *,
+    before_commit: Callable[[], None],
+    committed: Callable[[], None],
+) -> Iterator[PostgresBatchedRoundWriter]:
+    """One transaction in pipeline mode: BEGIN, the caller's statements, those of
+    ``before_commit`` and COMMIT all travel together, in one round trip, and
+    the database checks the batch's assumptions itself (``_expecting``): a
+    failed one rolls the whole batch back and raises ``NotCurrent``. ``scope``
+    is entered around the caller's statements and the reading of the answers
+    after the commit; ``committed`` is called after the commit.
+
+    The transaction is written out here, not with ``conn.transaction()``, which
+    in pipeline mode waits for the answer to BEGIN and to COMMIT separately.
+    """
+    done = False
+    try:
+        with scope():
+            with conn.pipeline() as pipeline:
+                conn.execute("BEGIN")
+                writer = PostgresBatchedRoundWriter(conn, pipeline)
+                yield writer
+                before_commit()
+                conn.execute("COMMIT")
+            done = True
+            writer.settle()
+    except psycopg.Error as exc:
+        if not _assumption_failed(exc):
+            raise
+        # The careful path finds out what moved and refuses it.
+        raise NotCurrent(str(exc)) from exc
+    finally:
+        if not (done or conn.closed or conn.broken):
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            _forget_prepared_statements(conn)
+    committed()
+
+
+def _forget_prepared_statements(conn: Connection) -> None:
+    """Make ``conn`` prepare its statements afresh, after a batch that failed.
+
+    psycopg prepares a statement on its sixth execution; in a pipeline it
+    counts the statement as prepared when it sends the PREPARE, and a batch
+    that fails before the server reaches it skips it, so that the statement
+    would fail on every later use ("prepared statement does not exist").
+    psycopg has no public call for this: its cache is cleared (which sends
+    DEALLOCATE ALL before the next statement), or, should that attribute ever
+    go, the connection stops preparing statements.
+    """
+    prepared = getattr(conn, "_prepared", None)
+    clear = getattr(prepared, "clear", None)
+    if callable(clear):
+        clear()
+    else:
+        conn.prepare_threshold = None
+
+
+class PostgresBatchedRoundWriter(PostgresRoundWriter):
+    """The round's write phase (``BatchedRoundWriter``) in pipeline mode: statements
+    are queued and sent with the COMMIT, each assumption checked by the
+    database; the answers are read once the transaction is over (``settle``).
+
+    A statement whose answer the caller reads at once (the children a
+    decision starts, deliveries) sends what is queued so far, a round trip
+    more; a sequential step has none.
+    """
+
+    def __init__(self, conn: Connection, pipeline: psycopg.Pipeline) -> None:
+        super().__init__(conn)
+        self.pipeline = pipeline
+        self._claim: psycopg.Cursor[Any] | None = None
+        self._claimed: list[TaskRecord] = []
+
+    def finish_later(self, request: FinishRequest, now: float) -> None:
+        outcome = FinishOutcome(request.finish.outcome)
+        self.conn.execute(
+            _FINISH_EXPECTED[outcome],
+            finish_values(
+                request.execution_id,
+                request.task_id,
+                request.attempt,
+                request.owner,
+                request.finish.available_at,
+                now,
+            ),
+        )
+        if outcome is FinishOutcome.RETRY:
+            # Sent whether or not the attempt is still held: if it is not, the
+            # batch is rolled back and the notification never leaves.
+            self.conn.execute(QUERIES["notify_work"])
+
+    def lock_executions_later(self, ids: Sequence[str]) -> None:
+        # The row locks in id order, as the careful path takes them, so two
+        # deciders saving overlapping executions cannot deadlock. Whether the
+        # decision numbers moved is checked by the save (guarded by them).
+        self.conn.execute(QUERIES["decision_numbers"], (sorted(ids),))
+
+    def consume_inbox_later(self, entry_ids: Sequence[int]) -> None:
+        self.conn.execute(_CONSUME_EXPECTED, (list(entry_ids), len(set(entry_ids))))
+
+    def save_later(
+        self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
+    ) -> None:
+        results = [result for _work, result in decisions]
+        # Encoded first: the rows' blobs are queued before the execution rows
+        # add up their sizes.
+        history, added = encoded_history(decisions)
+        parameters = save_parameters(decisions, now, added)
+        parameters["expected_rows"] = len(results)
+        self.conn.execute(_SAVE_EXPECTED, parameters)
+        with self.conn.cursor() as rows:
+            rows.executemany(_INSERT_HISTORY, history)
+            tasks = [task_values(r.execution_id, task, now) for r in results for task in r.tasks]
+            if tasks:
+                rows.executemany(_INSERT_TASK, tasks)
+            withdraw_and_time(rows, results, tasks)
+
+    def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
+        if request.limit <= 0 or not request.queues:
+            return list
+        self._claim = self.conn.execute(QUERIES["claim_tasks"], claim_parameters(request, now))
+        return lambda: self._claimed
+
+    def settle(self) -> None:
+        """Read the answers, once the transaction is committed."""
+        if self._claim is not None:
+            self._claimed = sorted(
+                (task_from_row(r) for r in self._claim.fetchall()), key=claim_order
+            )
+
+    def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
+        # Its refusal needs a savepoint, which a pipeline cannot take: rare (a
+        # run continuing a workflow id), so the careful path writes it.
+        raise NotCurrent("a workflow id is given statement by statement")

@@ -1,0 +1,128 @@
+"""PostgreSQL's batched round write: the database checks the batch's assumptions
+and a broken one rolls the whole batch back before the careful path writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import nullcontext
+from typing import Any
+
+import pytest
+
+from cadenza.model.events import TaskCompleted
+from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
+from cadenza.store.records import FinishOutcome, TaskFinish
+
+from .conftest import NOW, decide_one_task_each, start
+
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed: pip install -e '.[test]'"
+)
+
+from cadenza.store.postgres import PostgresStore, batched_round  # noqa: E402
+from cadenza.store.rounds import NotCurrent  # noqa: E402
+
+CLAIM = ClaimRequest("me", ("default",), 10, 30.0)
+
+
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[PostgresStore]:
+    opened = PostgresStore(postgres_url)
+    yield opened
+    opened.close()
+
+
+def test_a_broken_assumption_rolls_the_batch_back_and_leaves_the_connection_usable(
+    store: PostgresStore,
+) -> None:
+    [execution_id] = start(store, 1)
+    committed: list[bool] = []
+    with store._pool.connection() as conn:
+        with (
+            pytest.raises(NotCurrent),
+            batched_round.batched_transaction(
+                conn,
+                nullcontext,
+                before_commit=lambda: None,
+                committed=lambda: committed.append(True),
+            ) as writer,
+        ):
+            conn.execute("UPDATE executions SET name = 'changed' WHERE id = %s", (execution_id,))
+            writer.lock_executions_later([execution_id])
+            writer.consume_inbox_later([987654321])  # no such inbox row
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        row = conn.execute("SELECT name FROM executions WHERE id = %s", (execution_id,)).fetchone()
+    assert row is not None and row["name"] != "changed"
+    assert committed == []
+
+
+def test_a_finish_no_longer_held_is_refused_by_the_database_then_reported_lost(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [execution_id] = start(store, 1)
+    outcome = store.run_round(RoundRequest(owner="me", now=NOW, claim=CLAIM), decide_one_task_each)
+    [task] = outcome.claimed
+    failed: list[Any] = []
+    check = batched_round._assumption_failed
+
+    def recording(error: Any) -> bool:
+        failed.append(error.sqlstate)
+        return check(error)
+
+    monkeypatch.setattr(batched_round, "_assumption_failed", recording)
+    # Finished by an owner that does not hold the attempt.
+    finish = FinishRequest(
+        execution_id,
+        task.task_id,
+        task.attempt,
+        "someone-else",
+        TaskFinish(FinishOutcome.DONE, [TaskCompleted(task_id=task.task_id, attempt=1)]),
+    )
+    commits = store.commits
+    outcome = store.run_round(
+        RoundRequest(owner="me", now=NOW, finishes=[finish]), decide_one_task_each
+    )
+    assert failed == [batched_round.ASSUMPTION_FAILED]
+    assert outcome.lost == [finish]
+    assert outcome.saved == []
+    # The careful path wrote once; the batch committed nothing.
+    assert store.commits == commits + 1
+    assert store.held_task(execution_id, task.task_id, task.attempt, "me") is not None
+
+
+def test_a_batch_whose_assumptions_hold_commits_and_answers_its_claim(
+    store: PostgresStore,
+) -> None:
+    [execution_id] = start(store, 1)
+    outcome = store.run_round(RoundRequest(owner="me", now=NOW, claim=CLAIM), decide_one_task_each)
+    assert [r.execution_id for r in outcome.saved] == [execution_id]
+    [task] = outcome.claimed
+    assert (task.execution_id, task.task_id, task.attempt) == (execution_id, "t1", 1)
+    assert store.held_task(execution_id, "t1", 1, "me") is not None
+
+
+def test_a_statement_first_prepared_in_a_failed_batch_still_runs_afterwards(
+    store: PostgresStore,
+) -> None:
+    """psycopg prepares a statement on its sixth run; in a batch that fails
+    before the server reaches it, it is never prepared, though the client
+    counted it as prepared."""
+    probe = "SELECT %s::int AS probe"
+    with store._pool.connection() as conn:
+        threshold = conn.prepare_threshold
+        assert threshold is not None
+        # A connection's first ROLLBACK clears psycopg's cache by chance; later
+        # ones, like the one after a failed batch, do not.
+        conn.execute("ROLLBACK")
+        for i in range(threshold):
+            assert conn.execute(probe, (i,)).fetchone() == {"probe": i}
+        with (
+            pytest.raises(NotCurrent),
+            batched_round.batched_transaction(
+                conn, nullcontext, before_commit=lambda: None, committed=lambda: None
+            ) as writer,
+        ):
+            writer.consume_inbox_later([987654321])  # fails: no such row
+            conn.execute(probe, (-1,))  # the run that prepares it, skipped
+        assert conn.execute(probe, (7,)).fetchone() == {"probe": 7}
+        assert conn.execute(probe, (8,)).fetchone() == {"probe": 8}
