@@ -14,7 +14,10 @@ For each worker-process count N (``--processes``), and ``--repeat`` times each:
 Reported per run: steps per second (executions x steps / wall time) and the
 database's own count of committed transactions (``xact_commit`` of
 ``pg_stat_database``) across the timed window, per executed step and per
-execution. Run ``python bench/cluster.py --help`` for the options.
+execution. ``--tree LABEL=SRC`` (repeatable) runs the workers of each
+configuration once per source tree (``SRC`` first on their ``PYTHONPATH``),
+interleaved, to compare two versions in one run. Run ``python
+bench/cluster.py --help`` for the options.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class Run:
     machine_busy: float | None
     #: One-minute load average when the run started: other work on the machine.
     load_before: float
+    #: The ``--tree`` label whose sources the workers ran ("" without ``--tree``).
+    tree: str = ""
 
     @property
     def total_steps(self) -> int:
@@ -210,9 +215,20 @@ def cadenza(*args: str) -> list[str]:
     return [sys.executable, "-m", "cadenza", *args]
 
 
-def prepare(store_url: str, executions: int, steps: int) -> None:
+def tree_environment(source: str | None) -> dict[str, str] | None:
+    """The environment of worker processes that run the sources in ``source``."""
+    if source is None:
+        return None
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+    return env
+
+
+def prepare(store_url: str, executions: int, steps: int, env: dict[str, str] | None = None) -> None:
     """Schema, definition and executions: everything before the timed window."""
-    subprocess.run(cadenza("db", "upgrade", "--store", store_url), check=True, capture_output=True)
+    subprocess.run(
+        cadenza("db", "upgrade", "--store", store_url), check=True, capture_output=True, env=env
+    )
     engine = Engine(store_url)
     try:
         definition = engine.register(workflow_source(steps), origin=f"bench-seq-{steps}.yaml")
@@ -224,7 +240,13 @@ def prepare(store_url: str, executions: int, steps: int) -> None:
         engine.close()
 
 
-def run_workers(store_url: str, processes: int, concurrency: int, timeout: float) -> float:
+def run_workers(
+    store_url: str,
+    processes: int,
+    concurrency: int,
+    timeout: float,
+    env: dict[str, str] | None = None,
+) -> float:
     """Start the workers, wait for all of them to exit; return wall seconds."""
     command = cadenza(
         "worker", "--store", store_url, "--concurrency", str(concurrency), "--exit-when-idle"
@@ -232,7 +254,7 @@ def run_workers(store_url: str, processes: int, concurrency: int, timeout: float
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         workers = [
-            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
             for _ in range(processes)
         ]
         try:
@@ -255,7 +277,7 @@ def run_workers(store_url: str, processes: int, concurrency: int, timeout: float
 def verify(store_url: str, executions: int, steps: int) -> float:
     """Check every execution succeeded with every step; return the newest ``updated_at``."""
     with psycopg.connect(store_url) as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute("SELECT status, count(*) FROM executions GROUP BY status").fetchall()
         )
         completed = conn.execute(
@@ -270,14 +292,20 @@ def verify(store_url: str, executions: int, steps: int) -> float:
 
 
 def one_run(
-    admin: psycopg.Connection[Any], base_url: str, args: argparse.Namespace, processes: int
+    admin: psycopg.Connection[Any],
+    base_url: str,
+    args: argparse.Namespace,
+    processes: int,
+    tree: tuple[str, str | None] = ("", None),
 ) -> Run:
+    label, source = tree
+    env = tree_environment(source)
     with scratch_database(admin, base_url) as (dbname, store_url):
-        prepare(store_url, args.executions, args.steps)
+        prepare(store_url, args.executions, args.steps, env)
         before = settled_xacts(admin, dbname)
         load = os.getloadavg()[0]
         cpu_before, ticks_before, epoch_start = children_cpu(), cpu_ticks(), time.time()
-        wall = run_workers(store_url, processes, args.concurrency, args.timeout)
+        wall = run_workers(store_url, processes, args.concurrency, args.timeout, env)
         cpu_after, ticks_after = children_cpu(), cpu_ticks()
         after = settled_xacts(admin, dbname)
         # Verification reads come after the last statistics read: they are
@@ -295,6 +323,7 @@ def one_run(
         worker_cpu_s=cpu_after - cpu_before,
         machine_busy=busy_fraction(ticks_before, ticks_after),
         load_before=load,
+        tree=label,
     )
 
 
@@ -307,31 +336,39 @@ def spread(values: Sequence[float], digits: int) -> str:
     return f"{med:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
-def table(runs: Sequence[Run], processes: Sequence[int]) -> str:
+def table(runs: Sequence[Run], processes: Sequence[int], trees: Sequence[str] = ("",)) -> str:
     header = (
         "| worker processes | steps/s | wall s | commits/step | commits/execution "
         "| worker CPU s | machine busy |"
     )
-    rows = [header, "|" + "---|" * 7]
+    labelled = trees != ("",)
+    rows = [("| tree " if labelled else "") + header, "|" + "---|" * (8 if labelled else 7)]
     for n in processes:
-        mine = [r for r in runs if r.processes == n]
-        busy = [r.machine_busy for r in mine if r.machine_busy is not None]
-        rows.append(
-            f"| {n} | {spread([r.steps_per_s for r in mine], 0)} "
-            f"| {spread([r.wall_s for r in mine], 2)} "
-            f"| {spread([r.commits_per_step for r in mine], 2)} "
-            f"| {spread([r.commits_per_execution for r in mine], 1)} "
-            f"| {spread([r.worker_cpu_s for r in mine], 1)} "
-            f"| {spread([100 * b for b in busy], 0) + ' %' if busy else 'n/a'} |"
-        )
+        for tree in trees:
+            mine = [r for r in runs if r.processes == n and r.tree == tree]
+            rows.append(("| " + tree + " " if labelled else "") + table_row(n, mine))
     return "\n".join(rows)
 
 
-def summary(runs: Sequence[Run], processes: Sequence[int]) -> list[dict[str, Any]]:
+def table_row(n: int, mine: Sequence[Run]) -> str:
+    busy = [r.machine_busy for r in mine if r.machine_busy is not None]
+    return (
+        f"| {n} | {spread([r.steps_per_s for r in mine], 0)} "
+        f"| {spread([r.wall_s for r in mine], 2)} "
+        f"| {spread([r.commits_per_step for r in mine], 2)} "
+        f"| {spread([r.commits_per_execution for r in mine], 1)} "
+        f"| {spread([r.worker_cpu_s for r in mine], 1)} "
+        f"| {spread([100 * b for b in busy], 0) + ' %' if busy else 'n/a'} |"
+    )
+
+
+def summary(
+    runs: Sequence[Run], processes: Sequence[int], trees: Sequence[str] = ("",)
+) -> list[dict[str, Any]]:
     out = []
-    for n in processes:
-        mine = [r for r in runs if r.processes == n]
-        entry: dict[str, Any] = {"processes": n}
+    for n, tree in [(n, tree) for n in processes for tree in trees]:
+        mine = [r for r in runs if r.processes == n and r.tree == tree]
+        entry: dict[str, Any] = {"processes": n, "tree": tree}
         for key in ("steps_per_s", "wall_s", "commits_per_step", "commits_per_execution"):
             values = [getattr(r, key) for r in mine]
             entry[key] = {
@@ -386,7 +423,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per run")
     p.add_argument("--quick", action="store_true", help="a small smoke run")
     p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="LABEL=SRC",
+        help="run the workers from these sources (a src directory); repeat to compare",
+    )
     args = p.parse_args(argv)
+    args.trees = [tuple(t.split("=", 1)) for t in args.tree] or [("", None)]
+    if any(len(t) != 2 for t in args.trees):
+        p.error("--tree takes LABEL=SRC")
     defaults = QUICK if args.quick else {"executions": 500, "steps": 10, "repeat": 3}
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -397,17 +444,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    labels = tuple(label for label, _source in args.trees)
     runs: list[Run] = []
     with admin_connection(args.store_url) as admin:
         about = machine(admin)
         for repeat in range(args.repeat):
             # Interleave the configurations so a slow spell on the machine
             # spreads over all of them instead of skewing one.
-            for n in args.process_counts:
-                run = one_run(admin, args.store_url, args, n)
+            for n, tree in [(n, tree) for n in args.process_counts for tree in args.trees]:
+                run = one_run(admin, args.store_url, args, n, tree)
                 runs.append(run)
                 print(
-                    f"run {repeat + 1}/{args.repeat} N={n}: {run.steps_per_s:.0f} steps/s, "
+                    f"run {repeat + 1}/{args.repeat} N={n}{' ' + run.tree if run.tree else ''}: "
+                    f"{run.steps_per_s:.0f} steps/s, "
                     f"{run.wall_s:.2f} s, {run.commits_per_step:.2f} commits/step",
                     file=sys.stderr,
                     flush=True,
@@ -421,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "repeat": args.repeat,
                 "concurrency": args.concurrency,
             },
-            "summary": summary(runs, args.process_counts),
+            "summary": summary(runs, args.process_counts, labels),
             "runs": [r.to_dict() for r in runs],
         }
         print(json.dumps(document, indent=2))
@@ -430,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{args.executions} executions x {args.steps} steps, "
             f"--concurrency {args.concurrency}, {args.repeat} runs each: median (min-max)"
         )
-        print(table(runs, args.process_counts))
+        print(table(runs, args.process_counts, labels))
     return 0
 
 

@@ -127,7 +127,8 @@ def postgres_empty_url(postgres_server: PostgresDatabases, postgres_shared: str)
     url = postgres_url_for(postgres_shared)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE definitions, executions, history, inbox, tasks, timers, datastore, blobs"
+            "TRUNCATE definitions, executions, history, inbox, tasks, timers, datastore, blobs, "
+            "queue_polls"
         )
     return url
 

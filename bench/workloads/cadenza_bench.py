@@ -31,6 +31,9 @@ from workloads import actions, orquesta, pgstats
 def _engine(url: str) -> Engine:
     engine = Engine(url)
     actions.register(engine.registry)
+    # Set-up, as DBOS.launch() is (and as code_bench does): the first round loads
+    # every installed front end to learn the kinds it can decide, once per process.
+    engine.front_ends.usable()
     return engine
 
 

@@ -153,11 +153,19 @@ export interface LostLease {
   last_time: number;
 }
 
+export interface Poller {
+  poller: string;
+  description: string;
+  last_poll: number;
+}
+
 export interface Queue {
   queue: string;
   tasks: Record<string, number>;
   last_poll: number | null;
   polled_recently: boolean;
+  /** Who asked the queue for work in the last day, latest first. */
+  pollers: Poller[];
 }
 
 export interface QueueList {

@@ -2,7 +2,7 @@
  * What else needs a person beyond statuses, on the "needs attention" page:
  * executions with no progress for longer than a threshold, tasks whose lease
  * expired more than once (a worker keeps dying on them), and queues with
- * waiting tasks that no worker of this server has polled lately.
+ * waiting tasks that no worker of the store has polled lately.
  */
 import { useEffect, useState } from "preact/hooks";
 import { type ExecutionCounts, type ExecutionList, getPolled, type LostLease, type QueueList, query } from "../api";
@@ -145,6 +145,7 @@ export function AttentionExtras() {
                 <th scope="col">Queue</th>
                 <th scope="col">Waiting tasks</th>
                 <th scope="col">Last polled</th>
+                <th scope="col">By</th>
               </tr>
             </thead>
             <tbody>
@@ -152,14 +153,16 @@ export function AttentionExtras() {
                 <tr key={queue.queue} data-queue={queue.queue}>
                   <td class="mono">{queue.queue}</td>
                   <td>{queue.tasks.scheduled}</td>
-                  <td>{queue.last_poll === null ? "not since this server started" : formatTime(queue.last_poll)}</td>
+                  <td>{queue.last_poll === null ? "not in the last day" : formatTime(queue.last_poll)}</td>
+                  <td>{queue.pollers[0]?.description ?? ""}</td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
         <p class="hint">
-          Polls are those this server sees: its own serving loop, not workers of other processes.
+          Polls of every worker of the store: <code>cadenza worker</code> processes and servers' loops record
+          theirs every few seconds; HTTP workers are seen through the server they claim from.
         </p>
       </Section>
     </div>

@@ -59,11 +59,13 @@ function reasonOf(span: Span | undefined, queues: Map<string, Queue>): string {
   if (!span.queue) return reason;
   const queue = queues.get(span.queue);
   if (!queue) return reason;
+  const latest = queue.pollers[0];
+  const by = latest ? ` by ${latest.description}` : "";
   if (queue.polled_recently && queue.last_poll !== null) {
-    return `${reason} (queue ${span.queue} last polled ${formatTime(queue.last_poll)})`;
+    return `${reason} (queue ${span.queue} last polled ${formatTime(queue.last_poll)}${by})`;
   }
-  return `${reason} (no worker of this server polled queue ${span.queue} lately${
-    queue.last_poll === null ? "" : `; last at ${formatTime(queue.last_poll)}`
+  return `${reason} (no worker polled queue ${span.queue} lately${
+    queue.last_poll === null ? "" : `; last at ${formatTime(queue.last_poll)}${by}`
   })`;
 }
 

@@ -185,18 +185,29 @@ class LostLeaseList(BaseModel):
     tasks: list[LostLeaseOut]
 
 
+class PollerOut(BaseModel):
+    """One poller of a queue: a worker loop, or the HTTP workers of one server."""
+
+    poller: str = Field(description="its owner id (HTTP workers: the server's, plus /http)")
+    description: str = Field(description="who it is to a person: host and pid")
+    last_poll: float = Field(description="epoch s, by the poller's clock")
+
+
 class QueueOut(BaseModel):
-    """A worker queue: its tasks by status, and when this server's serving loop
-    last asked it for work."""
+    """A worker queue: its tasks by status, and who last asked it for work."""
 
     queue: str
     tasks: dict[str, int] = Field(description="status (scheduled, claimed, suspended) -> tasks")
-    last_poll: float | None = Field(description="epoch s; None: not since this server started")
+    last_poll: float | None = Field(description="epoch s; None: no poll in the last day")
     polled_recently: bool = Field(description="last_poll is within the last ``recent`` seconds")
+    pollers: list[PollerOut] = Field(
+        description="pollers seen in the last day, latest first (the store's records "
+        "and this server's own)"
+    )
 
 
 class QueueList(BaseModel):
-    """Every queue with tasks or polled by workers of this server."""
+    """Every queue with tasks, or polled in the last day by any worker of the store."""
 
     recent: float
     queues: list[QueueOut]

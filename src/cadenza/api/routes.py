@@ -36,12 +36,11 @@ from cadenza.api.models import (
     LostLeaseOut,
     ProblemOut,
     QueueList,
-    QueueOut,
     TaskList,
     TaskOut,
     ValidationOut,
 )
-from cadenza.api.queue_polls import queue_polls
+from cadenza.api.queue_polls import polled_queues, queue_polls
 from cadenza.api.work_signal import signal_for
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.protocol import (
@@ -341,25 +340,9 @@ def routes(engine: Engine) -> APIRouter:
             float, Query(gt=0, le=86_400, description="seconds a poll counts as recent")
         ] = 60,
     ) -> QueueList:
-        """Worker queues: tasks by status, and when this server's own serving
-        loop last asked each for work (``QueuePolls`` says what is not seen)."""
-        now = engine.clock.now()
-        counts: dict[str, dict[str, int]] = {}
-        for (queue, task_status), n in engine.store.task_counts().items():
-            counts.setdefault(queue, {})[task_status] = n
-        last = polls.last_polls()
-        return QueueList(
-            recent=recent,
-            queues=[
-                QueueOut(
-                    queue=queue,
-                    tasks=counts.get(queue, {}),
-                    last_poll=last.get(queue),
-                    polled_recently=queue in last and now - last[queue] <= recent,
-                )
-                for queue in sorted(counts.keys() | last.keys())
-            ],
-        )
+        """Worker queues: tasks by status, and which workers of the store (``cadenza
+        worker`` processes, servers' loops, HTTP workers) last asked each for work."""
+        return polled_queues(engine, polls, recent)
 
     @api.get("/v1/executions/{execution_id}", tags=["executions"], response_model=ExecutionOut)
     def execution(request: Request, execution_id: str) -> Response:

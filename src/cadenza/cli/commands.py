@@ -36,7 +36,6 @@ from cadenza.model.errors import DefinitionError, InputError, OperationRefused
 from cadenza.model.secrets import mask
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
 from cadenza.packs.command_line import load_packs, register_pack_workflows
-from cadenza.store import open_store
 from cadenza.store.records import ExecutionRecord
 from cadenza.workers.loading import load_activities
 from cadenza.workers.registry import ActivityRegistry, default_registry
@@ -304,36 +303,6 @@ def inquiries(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def purge(args: argparse.Namespace) -> int:
-    """Delete finished executions older than ``--older-than`` (retention)."""
-    engine = _engine(args)
-    cutoff = engine.clock.now() - parse_duration(args.older_than, "--older-than")
-    statuses = sorted(set(args.status) if args.status else FINAL_EXECUTION_STATUSES)
-    live = sorted(set(statuses) - FINAL_EXECUTION_STATUSES)
-    if live:
-        raise InputError(
-            f"purge deletes only finished executions; {', '.join(live)} is not a final status"
-        )
-    kinds = args.kind or None
-    deleted = 0
-    before: tuple[float, str] | None = None
-    while True:
-        page = engine.store.list_executions(
-            limit=500, statuses=statuses, kinds=kinds, until=cutoff, before=before
-        )
-        if not page:
-            break
-        if args.dry_run:
-            deleted += len(page)
-            before = (page[-1].created_at, page[-1].id)
-        else:
-            deleted += engine.store.delete_executions([r.id for r in page])
-            before = (page[-1].created_at, page[-1].id)
-    verb = "would delete" if args.dry_run else "deleted"
-    print(f"{verb} {deleted} finished execution(s) started before {args.older_than} ago")
-    return EXIT_OK
-
-
 def _ps_filters(args: argparse.Namespace, engine: Engine) -> dict[str, Any]:
     """The store filters ``cadenza ps``'s options ask for."""
     statuses = list(args.status or [])
@@ -507,14 +476,4 @@ def server(args: argparse.Namespace) -> int:
         )
 
     serve_api(engine, settings, stop, on_listening=listening)
-    return EXIT_OK
-
-
-def db(args: argparse.Namespace) -> int:
-    store = open_store(args.store)
-    try:
-        # Opening a store applies the migrations it lacks (one process at a time).
-        print(f"schema version {store.schema_version()}")
-    finally:
-        store.close()
     return EXIT_OK

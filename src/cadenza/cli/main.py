@@ -386,20 +386,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000, help="executions to look through")
     p.add_argument("--json", action="store_true")
 
-    p = command(
-        "purge",
-        "delete finished executions older than a given age, with their histories",
-        _command("purge"),
-    )
-    p.add_argument("--older-than", required=True, metavar="DURATION", help="30m, 2h, 7d, 1w...")
-    p.add_argument(
-        "--status", action="append", metavar="STATUS", help="only this final status (repeatable)"
-    )
-    p.add_argument("--kind", action="append", metavar="KIND", help="only this kind (repeatable)")
-    p.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+    from cadenza.cli.store_commands import add_commands as add_store_commands
 
-    p = command("db", "manage the store's schema", _command("db"))
-    p.add_argument("action", choices=["upgrade", "version"])
+    add_store_commands(command)
     return parser
 
 

@@ -104,7 +104,9 @@ def _payload(args: argparse.Namespace) -> Any:
         raise InputError(f"--payload is not valid JSON: {exc}") from exc
 
 
-def _engine(args: argparse.Namespace) -> Engine:
+def engine_for_requests(args: argparse.Namespace) -> Engine:
+    """An engine over ``--store`` that runs no activities: enough to record and
+    decide a request, or to list and delete executions."""
     # Imported here: ``main`` builds the parser from this module for every command.
     from cadenza.cli.inputs import installed_front_ends
     from cadenza.engine.engine import Engine
@@ -147,7 +149,7 @@ def signal(args: argparse.Namespace) -> int:
         _refused(refusal, record.id)
         print_request(record, args)
         return EXIT_OK
-    engine = _engine(args)
+    engine = engine_for_requests(args)
     try:
         execution_id = args.execution_id
         if args.start:
@@ -177,7 +179,7 @@ def request(args: argparse.Namespace) -> int:
         _refused(refusal, args.execution_id)
         print_request(record, args)
         return EXIT_OK
-    engine = _engine(args)
+    engine = engine_for_requests(args)
     try:
         engine.operator_request(
             args.execution_id, args.request_name, arguments, by=by, reason=args.reason

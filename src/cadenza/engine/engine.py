@@ -137,7 +137,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         #: How other processes of an SQLite store are told of work (None elsewhere).
         self._wake_sockets = WakeSockets.of_store(self.store)
         #: Tasks answered from outside: activity workers and callback tokens.
-        self.external = ExternalTasks(self.store, self.clock)
+        self.external = ExternalTasks(self.store, self.clock, self.definition_limits)
         self.runner = AttemptRunner(
             self.store,
             self.registry,

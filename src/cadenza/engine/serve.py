@@ -4,11 +4,13 @@ Each round of the loop is one store round (``Store.run_round``, one commit):
 the attempts the task threads finished since the last round are saved, the
 executions they (and anyone else) woke are decided, and due tasks are claimed
 for the free threads. Under load one commit carries many steps of many
-executions; a lone sequential run costs one commit per step.
+executions; a lone sequential run costs one commit per step, and a lone
+quick attempt runs on the loop's thread without a hand-off (``_runs_inline``).
 
 Timers, the lease reaper and heartbeats run on the same loop, less often.
 Other processes' work arrives through the store's notifications where it has
-them (a relay thread turns them into a wake-up), on SQLite through wake-up
+them (a relay thread turns them into a wake-up; while every thread stays busy
+the store stops listening, see ``_start_relay``), on SQLite through wake-up
 sockets beside the file (``cadenza.engine.wake_sockets``), else by polling.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.wake_sockets import WakeSockets, start_socket_relay
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
-from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
+from cadenza.store.protocol import ClaimRequest, FinishRequest, QueuePoll, RoundOutcome, Store
 from cadenza.store.records import TaskRecord
 from cadenza.workers.outcome import ActivityOutcome
 
@@ -79,6 +82,42 @@ class ServeParts:
 
 #: How often a busy loop looks for due timers (seconds).
 _TIMER_LOOK_EVERY = 0.05
+#: ...and one whose every thread is busy (another process may look sooner).
+_TIMER_LOOK_EVERY_WHEN_FULL = 0.25
+
+#: An attempt whose action took less than this here last time (seconds) runs on
+#: the loop's thread when it is the loop's only work: handing it to a pool
+#: thread and back costs more than a quick activity itself.
+_INLINE_UNDER = 0.001
+
+#: How often a loop records in the store that it polls its queues (seconds): a
+#: console asking "polled in the last minute?" gets a true answer, and the
+#: write is one small transaction every few seconds, not one per claim.
+QUEUE_POLLS_EVERY = 5.0
+#: Polls not recorded again for this long are deleted (a day: the longest
+#: "recently" the HTTP API asks about).
+QUEUE_POLLS_KEPT = 86_400.0
+
+
+def poller_description(owner: str) -> str:
+    """Who an owner id (``host:pid:start:token``) is to a person: ``host pid N``."""
+    parts = owner.split(":")
+    return f"{parts[0]} pid {parts[1]}" if len(parts) == 4 else owner
+
+
+#: How long every thread must stay busy before the loop stops listening for
+#: other processes' notifications (seconds): a short full spell is not worth
+#: the unsubscribe and the subscribe after it.
+_FULL_BEFORE_PAUSE = 0.25
+
+#: How often ``until()`` is asked while tasks of this loop run or wait to be
+#: saved (seconds); otherwise before every round. It is often a store read (a
+#: worker's "anything left?"), one more transaction per round under load.
+_UNTIL_LOOK_EVERY = 0.25
+
+#: How long an idle loop waits when the store says work is due already but its
+#: round found none (seconds), instead of asking again at once.
+_DUE_ELSEWHERE_WAIT = 0.05
 
 
 def open_descendants(store: Store, ids: Collection[str]) -> set[str]:
@@ -111,8 +150,17 @@ class ServeLoop:
         self._done: queue.SimpleQueue[tuple[TaskRecord, ActivityOutcome]] = queue.SimpleQueue()
         self._unsaved: list[tuple[TaskRecord, FinishRequest]] = []
         self._in_flight: set[Future[None]] = set()
+        #: Per action: whether its last attempt here was quick (see ``_INLINE_UNDER``).
+        self._quick: dict[str, bool] = {}
+        #: Attempts handed to the pool whose outcome the loop has not taken yet.
+        self._outstanding = 0
         #: The executions this loop drives: ``own``, and their children as they start.
         self._own: set[str] = set(settings.own)
+        #: Set while the loop could take more tasks than its last claim found:
+        #: only then do other processes' notifications matter to it.
+        self._hungry = threading.Event()
+        self._hungry.set()
+        self._next_until = 0.0
 
     def run(self) -> None:
         parts, settings = self.parts, self.settings
@@ -123,6 +171,7 @@ class ServeLoop:
         next_heartbeat = parts.clock.now() + heartbeat_every
         next_reap = 0.0
         next_timers = 0.0
+        next_poll_record = 0.0
         idle_before = True
         outage = Backoff()
         self._start_relay()
@@ -132,7 +181,7 @@ class ServeLoop:
             # part of the work it drives.
             self._own |= open_descendants(parts.store, self._own)
         try:
-            while not self.stop.is_set() and not (self.until is not None and self.until()):
+            while not self.stop.is_set() and not self._until_holds():
                 parts.wake.clear()
                 try:
                     busy = 0
@@ -140,12 +189,23 @@ class ServeLoop:
                     # milliseconds, not in every round: that look is a store
                     # round trip, and a busy round comes every step. After an
                     # idle wait (which ends when the next timer is due) always.
+                    # With every thread busy, less often: any process of the
+                    # cluster fires any due timer, and one with free threads
+                    # looks at the usual pace.
                     if idle_before or parts.clock.now() >= next_timers:
                         busy += parts.store.fire_due_timers(parts.clock.now(), 100)
-                        next_timers = parts.clock.now() + _TIMER_LOOK_EVERY
+                        full = not self._hungry.is_set()
+                        next_timers = parts.clock.now() + (
+                            _TIMER_LOOK_EVERY_WHEN_FULL if full else _TIMER_LOOK_EVERY
+                        )
                     again, claimed = self._round(pool)
                     busy += again
                     now = parts.clock.now()
+                    if now >= next_poll_record and not settings.only_own:
+                        # A loop that drives only its own executions takes no
+                        # one else's tasks: it is no poller of its queues.
+                        self._record_polls(now)
+                        next_poll_record = now + QUEUE_POLLS_EVERY
                     if now >= next_reap:
                         busy += parts.runner.reap()
                         next_reap = now + min(1.0, settings.lease / 3)
@@ -184,6 +244,17 @@ class ServeLoop:
             # waiting here would add that to every drive's return.
             heartbeats.join(timeout=5)
 
+    def _until_holds(self) -> bool:
+        """``until()``, asked at most every ``_UNTIL_LOOK_EVERY`` while tasks run."""
+        if self.until is None:
+            return False
+        now = self.parts.clock.now()
+        running = not self._done.empty() or any(not f.done() for f in self._in_flight)
+        if running and now < self._next_until:
+            return False
+        self._next_until = now + _UNTIL_LOOK_EVERY
+        return self.until()
+
     def _round(self, pool: ThreadPoolExecutor) -> tuple[int, int]:
         """One round: save finished attempts, decide, claim for free threads.
 
@@ -197,6 +268,7 @@ class ServeLoop:
                 break
             request = parts.runner.finish_request(task, outcome, settings.owner)
             self._unsaved.append((task, request))
+            self._outstanding -= 1
         self._in_flight = {f for f in self._in_flight if not f.done()}
         free = settings.concurrency - len(self._in_flight)
         only = frozenset(self._own) if settings.only_own else None
@@ -221,8 +293,17 @@ class ServeLoop:
         self._unsaved = []  # saved (or refused as lost, which is final)
         for task, _request in finishes:
             parts.runner.release_attempt(task)
-        for claimed in done.claimed:
-            self._in_flight.add(pool.submit(self._execute, claimed))
+        if self._runs_inline(done.claimed):
+            self._outstanding += 1
+            self._execute_inline(done.claimed[0])
+        else:
+            self._outstanding += len(done.claimed)
+            for claimed in done.claimed:
+                self._in_flight.add(pool.submit(self._execute, claimed))
+        if claim is not None and len(done.claimed) < claim.limit:
+            self._hungry.set()
+        else:
+            self._hungry.clear()
         return int(self._more_to_do(done, finishes)), len(done.claimed)
 
     def _more_to_do(
@@ -249,11 +330,48 @@ class ServeLoop:
             for result in done.saved
         )
 
+    def _record_polls(self, now: float) -> None:
+        """Say in the store that this loop polls its queues (all of them, each
+        round, busy or not: a running loop takes their tasks as threads free up)."""
+        owner = self.settings.owner
+        polls = [QueuePoll(q, owner, poller_description(owner), now) for q in self.settings.queues]
+        try:
+            self.parts.store.record_queue_polls(polls, now - QUEUE_POLLS_KEPT)
+        except StoreError as exc:
+            # Only the console's "polled lately" suffers; the next record tells it.
+            log.warning("could not record queue polls (%s)", exc)
+
     def _execute(self, task: TaskRecord) -> None:
         # The lease stays extended until the loop has saved the outcome.
+        started = time.perf_counter()
         outcome = self.parts.runner.execute(task, release=False)
+        self._quick[task.action or ""] = time.perf_counter() - started < _INLINE_UNDER
         self._done.put((task, outcome))
         self.parts.wake.set()
+
+    def _runs_inline(self, claimed: Sequence[TaskRecord]) -> bool:
+        """Whether the one task just claimed runs on this thread: nothing else is
+        running, its action was quick here last time, and it has no time limit
+        (the reaper, which enforces those, runs on this thread too). Heartbeats
+        go on meanwhile on their own thread, and with them cancellation."""
+        if len(claimed) != 1 or self._outstanding:
+            return False
+        task = claimed[0]
+        return (
+            self._quick.get(task.action or "", False)
+            and task.timeout is None
+            and task.heartbeat_timeout is None
+        )
+
+    def _execute_inline(self, task: TaskRecord) -> None:
+        try:
+            self._execute(task)
+        except BaseException:
+            # Interrupted on this thread (KeyboardInterrupt): its outcome is
+            # lost, so let the attempt go for another process to run at once.
+            self.parts.runner.release_attempt(task)
+            self._let_go(1)
+            raise
 
     def _idle(self, next_heartbeat: float) -> None:
         parts, settings = self.parts, self.settings
@@ -264,6 +382,12 @@ class ServeLoop:
         now = parts.clock.now()
         if due is not None:
             wait = min(wait, max(0.0, due - now))
+            if due <= now and isinstance(parts.clock, SystemClock):
+                # Due already, yet this round found nothing: another process is
+                # deciding it, or it waits for a thread or the reaper. Asking
+                # again at once would spin (four reads a turn); new work still
+                # wakes the loop at once.
+                wait = min(settings.poll_interval, _DUE_ELSEWHERE_WAIT)
         wait = min(wait, max(0.0, next_heartbeat - now))
         parts.clock.wait(parts.wake, wait)
 
@@ -292,9 +416,20 @@ class ServeLoop:
         if not parts.store.capabilities.notifications:
             return start_socket_relay(parts.wake_sockets, parts.wake, self.stop)
 
+        # Where the store can stop listening (PostgreSQL), it does while every
+        # thread stays busy: the server reads each notification in a
+        # transaction per listening session, for nothing when the loop could
+        # not take the work. The first wait after a pause wakes the loop.
+        pause = getattr(parts.store, "pause_notifications", None)
+
         def relay() -> None:
             while not self.stop.is_set():
                 try:
+                    if pause is not None and not self._hungry.is_set():
+                        if not self._hungry.wait(_FULL_BEFORE_PAUSE):
+                            pause()
+                            self._hungry.wait(0.5)
+                        continue
                     if parts.store.wait_for_work(0.5):
                         parts.wake.set()
                 except StoreError:

@@ -19,6 +19,11 @@ What S3 answers is translated at this boundary: a missing bucket and refused
 credentials are ``StoreFault`` (trying again changes nothing until someone
 fixes them), a service that cannot be reached or answers with a server error
 is ``StoreUnavailable`` (the loops try again after their backoff).
+
+``cadenza db sweep-blobs`` deletes objects nothing refers to in two steps
+(``cadenza.store.blob_sweep``): first *set aside*, copied to
+``<prefix>swept/<sha256>`` and deleted from their place, then deleted by a later
+sweep. Readers look there when an object is not in its place.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cadenza.model.errors import InputError, StoreError, StoreFault, StoreUnavailable
-from cadenza.store.blob_directory import HistoryRows
+from cadenza.store.blob_directory import SET_ASIDE, HistoryRows, KeptBlob, is_digest
 
 #: The scheme of a blob location that is a bucket.
 S3_SCHEME = "s3://"
@@ -116,9 +121,19 @@ class S3Bucket:
 
     def key(self, digest: str) -> str:
         """The object key of the blob ``digest``."""
-        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        if not is_digest(digest):
             raise StoreUnavailable(f"not a blob digest: {digest!r}")
         return self.prefix + digest
+
+    def set_aside_key(self, digest: str) -> str:
+        """The object key of the blob ``digest`` once a sweep set it aside."""
+        return f"{self.prefix}{SET_ASIDE}/{self.key(digest)[len(self.prefix) :]}"
+
+    def keys(self, digest: str) -> tuple[str, str, str]:
+        """Where a reader looks for a blob, in order: its place, where a sweep sets
+        it aside, and its place again (a sweep may have put it back meanwhile)."""
+        key = self.key(digest)
+        return key, self.set_aside_key(digest), key
 
     def check(self) -> None:
         """``StoreFault`` unless the bucket is there and these credentials may use it."""
@@ -204,12 +219,13 @@ class S3Blobs:
         self.rows = rows
 
     def _size(self, digest: str) -> int | None:
-        """The object's size, or None when it is not there."""
+        """The object's size, or None when it is not in its place."""
+        return self._size_at(self.bucket.key(digest))
+
+    def _size_at(self, key: str) -> int | None:
         try:
             with translated(self.bucket, "look for"):
-                head = self.bucket.client().head_object(
-                    Bucket=self.bucket.bucket, Key=self.bucket.key(digest)
-                )
+                head = self.bucket.client().head_object(Bucket=self.bucket.bucket, Key=key)
         except StoreError as exc:
             if error_code(exc.__cause__ or exc) in _MISSING_OBJECT:
                 return None
@@ -230,19 +246,27 @@ class S3Blobs:
     def get(self, digests: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for digest in sorted(set(digests)):
-            try:
-                with translated(self.bucket, "read"):
-                    answer = self.bucket.client().get_object(
-                        Bucket=self.bucket.bucket, Key=self.bucket.key(digest)
-                    )
-                    found[digest] = answer["Body"].read()
-            except StoreError as exc:
-                if error_code(exc.__cause__ or exc) in _MISSING_OBJECT:
-                    continue  # the reader reports the missing blob, naming it
-                raise
+            for key in self.bucket.keys(digest):
+                data = self._read(key)
+                if data is not None:
+                    found[digest] = data
+                    break
+            # Not found anywhere: the reader reports the missing blob, naming it.
         return found
 
+    def _read(self, key: str) -> bytes | None:
+        try:
+            with translated(self.bucket, "read"):
+                answer = self.bucket.client().get_object(Bucket=self.bucket.bucket, Key=key)
+                data: bytes = answer["Body"].read()
+                return data
+        except StoreError as exc:
+            if error_code(exc.__cause__ or exc) in _MISSING_OBJECT:
+                return None
+            raise
+
     def present(self, digest: str) -> bool:
+        # Only in its place: a blob set aside is put again by ``put``.
         return self._size(digest) is not None
 
     def history_payloads(self, execution_id: str) -> tuple[int, list[str]]:
@@ -254,4 +278,70 @@ class S3Blobs:
         return None
 
     def sizes(self, digests: Sequence[str]) -> int:
-        return sum(self._size(digest) or 0 for digest in set(digests))
+        total = 0
+        for digest in set(digests):
+            for key in self.bucket.keys(digest):
+                size = self._size_at(key)
+                if size is not None:
+                    total += size
+                    break
+        return total
+
+
+class BucketSweep:
+    """What ``cadenza.store.blob_sweep`` does to a bucket of blobs."""
+
+    def __init__(self, bucket: S3Bucket) -> None:
+        self.bucket = bucket
+
+    def describe(self) -> str:
+        """The bucket, for people."""
+        return self.bucket.describe()
+
+    def listing(self) -> Iterator[KeptBlob]:
+        """Every blob under the prefix, set aside or not (other keys are left alone)."""
+        bucket = self.bucket
+        aside = f"{SET_ASIDE}/"
+        with translated(bucket, "list"):
+            pages = bucket.client().get_paginator("list_objects_v2")
+            for page in pages.paginate(Bucket=bucket.bucket, Prefix=bucket.prefix):
+                for item in page.get("Contents", []):
+                    name = str(item["Key"])[len(bucket.prefix) :]
+                    size, modified = int(item["Size"]), item["LastModified"].timestamp()
+                    if is_digest(name):
+                        yield KeptBlob(name, size, modified, "kept")
+                    elif name.startswith(aside) and is_digest(name[len(aside) :]):
+                        yield KeptBlob(name[len(aside) :], size, modified, "set_aside")
+
+    def set_aside(self, digest: str, now: float) -> None:
+        """Copy the blob ``digest`` aside, then delete it from its place (the copy's
+        time, S3's, is when a later sweep may delete it)."""
+        self._move(self.bucket.key(digest), self.bucket.set_aside_key(digest), "set aside")
+
+    def restore(self, digest: str) -> None:
+        """Put the blob ``digest`` back in its place (a row refers to it again)."""
+        self._move(self.bucket.set_aside_key(digest), self.bucket.key(digest), "put back")
+
+    def delete(self, blob: KeptBlob) -> None:
+        """Delete a blob set aside."""
+        if blob.state != "set_aside":
+            raise StoreUnavailable(f"a sweep deletes only blobs set aside, not {blob.name}")
+        bucket = self.bucket
+        with translated(bucket, "delete"):
+            bucket.client().delete_object(Bucket=bucket.bucket, Key=bucket.set_aside_key(blob.name))
+
+    def _move(self, source: str, target: str, doing: str) -> None:
+        bucket = self.bucket
+        try:
+            with translated(bucket, doing):
+                bucket.client().copy_object(
+                    Bucket=bucket.bucket,
+                    Key=target,
+                    CopySource={"Bucket": bucket.bucket, "Key": source},
+                )
+        except StoreError as exc:
+            if error_code(exc.__cause__ or exc) in _MISSING_OBJECT:
+                return  # moved or deleted since it was listed
+            raise
+        with translated(bucket, doing):
+            bucket.client().delete_object(Bucket=bucket.bucket, Key=source)

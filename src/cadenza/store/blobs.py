@@ -20,9 +20,10 @@ finds the count above zero.
 Blobs can be kept outside the database instead: as files in a directory
 (``cadenza.store.blob_directory``) or as objects in an S3-compatible bucket
 (``cadenza.store.blob_s3``), chosen by ``store_options``. Those are not
-counted, so nothing deletes them: the count lives in this table's rows, and
-deleting a file or an object cannot be part of the transaction that drops the
-last reference.
+counted, so nothing deletes them as their last reference goes: the count lives
+in this table's rows, and deleting a file or an object cannot be part of the
+transaction that drops the last reference. A sweep deletes them instead
+(``cadenza.store.blob_sweep``, ``cadenza db sweep-blobs``).
 
 The scope also carries what else the codec needs from its store: the
 payload limits and the key that encrypts secrets at rest.

@@ -28,6 +28,8 @@ leaves the store as it was before the call or as it is after it.
     ``wait_for_work`` (LISTEN/NOTIFY where the backend has it; else callers poll)
 ``KeyValues`` (StackStorm's datastore)
     ``kv_set``, ``kv_get``, ``kv_list``, ``kv_delete``
+``QueuePollRecords`` (who asked which queue for work lately, for people)
+    ``record_queue_polls``, ``queue_polls``
 """
 
 from __future__ import annotations
@@ -187,6 +189,17 @@ class LostLeases:
             count=int(row["lost"]),
             last_time=float(row["last_time"]),
         )
+
+
+@dataclass(frozen=True)
+class QueuePoll:
+    """``poller`` (a worker loop's owner id) asked ``queue`` for work at
+    ``polled_at``; ``description`` says who it is to a person (host and pid)."""
+
+    queue: str
+    poller: str
+    description: str
+    polled_at: float
 
 
 @dataclass(frozen=True)
@@ -427,6 +440,20 @@ class KeyValues(Protocol):
         """Delete the entry; whether there was one."""
 
 
+class QueuePollRecords(Protocol):
+    """When worker loops last asked each queue for work: what the console shows
+    of a task waiting on a queue. Loops record at most every few seconds, never
+    per claim, so a recorded time may be that much older than the latest poll."""
+
+    def record_queue_polls(self, polls: Sequence[QueuePoll], forget_before: float) -> None:
+        """Keep each poll as its ``(queue, poller)`` row (an earlier time never
+        replaces a later one), and delete every row last polled before
+        ``forget_before`` (pollers gone quiet); one write transaction."""
+
+    def queue_polls(self) -> list[QueuePoll]:
+        """Every kept poll, by queue, latest first."""
+
+
 class Store(
     DefinitionStore,
     ExecutionStore,
@@ -435,6 +462,7 @@ class Store(
     Timers,
     WakeUps,
     KeyValues,
+    QueuePollRecords,
     Protocol,
 ):
     """Durable state of every execution. See the module docstring."""

@@ -20,14 +20,15 @@ A round has three phases:
 The events of attempts that finish in a round are decided in that same
 round, so a sequential workflow still costs one commit per step.
 
-A backend whose statements each cost a network round trip may also write in
-one batch (``BatchingRoundBackend``): every statement of the write phase is
-sent at once with the commit, assuming that every finished attempt is still
-held and every decision still current, and the database checks each
-assumption as it runs (nothing is read back before the commit). When an
-assumption fails (another process took an attempt or decided an execution
-meanwhile, which is rare) the batch is rolled back and the same write runs
-again statement by statement, as above, so the outcome is the same.
+A backend may also write in one batch (``BatchingRoundBackend``), assuming
+that every finished attempt is still held and every decision still current,
+and the database checks each assumption as it runs (nothing is read back
+before the commit, and the decision numbers are not read under lock first).
+PostgreSQL sends every statement of such a write at once with the commit, to
+save network round trips; SQLite runs them one by one, to save statements.
+When an assumption fails (another process took an attempt or decided an
+execution meanwhile, which is rare) the batch is rolled back and the same
+write runs again statement by statement, as above, so the outcome is the same.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from cadenza.interpreters.code.interpreter import (
     PAUSED,
     UNSTUCK_TIMER,
     CodeInterpreter,
-    workflow_entry,
 )
 from cadenza.interpreters.code.nondeterminism import (
     NONDETERMINISTIC,
@@ -32,7 +31,7 @@ from cadenza.interpreters.code.nondeterminism import (
 )
 from cadenza.interpreters.code.reruns import NEW_INPUT
 from cadenza.interpreters.code.runtime import TIMEOUT_TIMER
-from cadenza.interpreters.code.workflow import Workflow
+from cadenza.interpreters.code.workflow import Workflow, workflow_entry
 from cadenza.interpreters.protocol import (
     FrontEndSettings,
     HistoryView,

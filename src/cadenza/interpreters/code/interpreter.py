@@ -54,8 +54,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from cadenza.interpreters.code.continuation import (
     CONTINUATION_TASK,
@@ -82,7 +81,7 @@ from cadenza.interpreters.code.strands import (
     Strand,
     Waiting,
 )
-from cadenza.interpreters.code.workflow import WorkflowContext, input_arguments
+from cadenza.interpreters.code.workflow import EntryFactory, input_arguments
 from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
 from cadenza.model.commands import (
     CancelTask,
@@ -122,10 +121,6 @@ BATCH_TIMER = "code.batch@"
 #: in one would hold the store's write lock for seconds. The rest wait in the
 #: interpreter state and go out, in issue order, in the next decisions.
 MAX_TASKS_PER_DECISION = 1_000
-
-#: Makes the code's entry point for one run: a callable returning the result
-#: (plain code) or a coroutine (async code).
-EntryFactory = Callable[[Runtime, list[Any], dict[str, Any]], Callable[[], Any]]
 
 
 class CodeRun:
@@ -494,19 +489,3 @@ def _error_of(error: BaseException) -> JSON:
     frames = traceback.extract_tb(error.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     return {"type": type(error).__name__, "message": str(error), "where": where}
-
-
-def workflow_entry(target: Any, *, is_class: bool) -> EntryFactory:
-    """The entry factory for a ``Workflow`` subclass or a function taking a context."""
-
-    def entry(runtime: Runtime, args: list[Any], kwargs: dict[str, Any]) -> Callable[[], Any]:
-        def start() -> Any:
-            if is_class:
-                instance = target()
-                instance._bind(runtime)
-                return instance.run(*args, **kwargs)
-            return target(WorkflowContext(runtime), *args, **kwargs)
-
-        return start
-
-    return entry

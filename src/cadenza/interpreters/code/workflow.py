@@ -14,7 +14,7 @@ an activity, reads a clock or draws a random number.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, NoReturn
 
 from cadenza.interpreters.code.activities import ActivityDefinition
@@ -202,3 +202,24 @@ def _child_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> JSON:
     if resolved:
         return resolved
     return {k: v.result if isinstance(v, Future) else v for k, v in kwargs.items()} or None
+
+
+#: Makes the code's entry point for one run: a callable returning the result
+#: (plain code) or a coroutine (async code).
+EntryFactory = Callable[[Runtime, list[Any], dict[str, Any]], Callable[[], Any]]
+
+
+def workflow_entry(target: Any, *, is_class: bool) -> EntryFactory:
+    """The entry factory for a ``Workflow`` subclass or a function taking a context."""
+
+    def entry(runtime: Runtime, args: list[Any], kwargs: dict[str, Any]) -> Callable[[], Any]:
+        def start() -> Any:
+            if is_class:
+                instance = target()
+                instance._bind(runtime)
+                return instance.run(*args, **kwargs)
+            return target(WorkflowContext(runtime), *args, **kwargs)
+
+        return start
+
+    return entry

@@ -134,11 +134,30 @@ def batched_transaction(
         if not (done or conn.closed or conn.broken):
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
-            _forget_prepared_statements(conn)
+            forget_prepared_statements(conn)
     committed()
 
 
-def _forget_prepared_statements(conn: Connection) -> None:
+@contextmanager
+def pipelined_transaction(conn: Connection) -> Iterator[None]:
+    """BEGIN, the block's statements and COMMIT sent together, one round trip,
+    for statements whose answers are not read: an error surfaces when the
+    block ends, and nothing of it is committed."""
+    committed = False
+    try:
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            yield
+            conn.execute("COMMIT")
+        committed = True
+    finally:
+        if not (committed or conn.closed or conn.broken):
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            forget_prepared_statements(conn)
+
+
+def forget_prepared_statements(conn: Connection) -> None:
     """Make ``conn`` prepare its statements afresh, after a batch that failed.
 
     psycopg prepares a statement on its sixth execution; in a pipeline it

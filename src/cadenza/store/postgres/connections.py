@@ -201,6 +201,13 @@ class WorkListener:
     It stays subscribed between waits, so a notification that arrives while
     nobody waits is not lost: the next ``wait`` returns at once. Waits from
     several threads take turns on the one connection.
+
+    ``pause`` unsubscribes until the next ``wait``. PostgreSQL spends a
+    transaction on every listening session for each batch of notifications
+    it delivers, so a process that could not take more work anyway (every
+    thread busy) pauses rather than have the server read every other
+    process's notifications for it. The ``wait`` after a pause subscribes
+    again and returns True at once: work added while paused was not heard of.
     """
 
     def __init__(
@@ -220,6 +227,8 @@ class WorkListener:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._closed = False
+        #: Unsubscribed by ``pause`` (the connection is kept).
+        self._paused = False
 
     def wait(self, timeout: float) -> bool:
         """True when work was notified since the last True, False after ``timeout``."""
@@ -229,6 +238,10 @@ class WorkListener:
         try:
             conn = self._connection()
             try:
+                if self._paused:
+                    conn.execute(QUERIES["listen_work"])
+                    self._paused = False
+                    return True
                 return self._wait_on(conn, deadline)
             except psycopg.Error:
                 # Notifications sent while the connection was failing are lost;
@@ -250,6 +263,24 @@ class WorkListener:
                 return True
             if remaining <= _WAIT_SLICE or self._closed:
                 return False
+
+    def pause(self) -> None:
+        """Stop listening until the next ``wait`` (nothing to do if not listening,
+        or while another thread waits: that one wants to hear of work)."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._conn is None or self._paused or self._closed:
+                return
+            try:
+                self._conn.execute(QUERIES["unlisten_work"])
+            except psycopg.Error:
+                # The next wait connects again; still paused, it says that work
+                # may have been missed.
+                self._drop()
+            self._paused = True
+        finally:
+            self._lock.release()
 
     def _connection(self) -> Connection:
         if self._closed:

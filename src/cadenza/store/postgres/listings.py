@@ -1,27 +1,54 @@
 """The PostgreSQL store's listings for people and tools: executions filtered,
-counted and tagged, the counts the metrics show, and tasks whose leases keep
-being lost."""
+counted and tagged, the counts the metrics show, tasks whose leases keep being
+lost, and when worker loops last polled each queue."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict
+from pathlib import Path
 from typing import TypeVar
 
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
+from cadenza.store.blob_s3 import S3Bucket
+from cadenza.store.blob_sweep import POSTGRES_BLOB_REFERENCES
+from cadenza.store.blobs import CLAIM_PATTERN, StoreOptions
 from cadenza.store.codec import execution_from_row
 from cadenza.store.postgres.connections import Connection
 from cadenza.store.postgres.queries import QUERIES
-from cadenza.store.protocol import LostLeases
+from cadenza.store.protocol import LostLeases, QueuePoll
 from cadenza.store.queries import like_pattern
 from cadenza.store.records import ExecutionRecord
 
 T = TypeVar("T")
 
+# The queue poll statements stay here, beside their only callers: a few lines
+# that no round or claim shares.
+_RECORD_QUEUE_POLL = """
+INSERT INTO queue_polls (queue, poller, description, polled_at)
+VALUES (%(queue)s, %(poller)s, %(description)s, %(polled_at)s)
+ON CONFLICT (queue, poller) DO UPDATE SET
+    description = CASE WHEN EXCLUDED.polled_at >= queue_polls.polled_at
+                       THEN EXCLUDED.description ELSE queue_polls.description END,
+    polled_at = GREATEST(queue_polls.polled_at, EXCLUDED.polled_at)
+"""
+_FORGET_QUEUE_POLLS = "DELETE FROM queue_polls WHERE polled_at < %(before)s"
+_QUEUE_POLLS = """
+SELECT queue, poller, description, polled_at FROM queue_polls
+ORDER BY queue, polled_at DESC, poller
+"""
+
 
 class PostgresListings:
-    """The listing part of ``PostgresStore`` (which provides ``_read``)."""
+    """The listing part of ``PostgresStore`` (which provides ``_read`` and ``_write``)."""
+
+    _options: StoreOptions
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
     def list_executions(
@@ -113,3 +140,31 @@ class PostgresListings:
         }
         rows = self._read(lambda c: c.execute(QUERIES["lost_leases"], params).fetchall())
         return [LostLeases.of_row(r) for r in rows]
+
+    def record_queue_polls(self, polls: Sequence[QueuePoll], forget_before: float) -> None:
+        # In key order: two processes writing overlapping rows lock them in the
+        # same order, so they wait for each other instead of deadlocking.
+        rows = [asdict(p) for p in sorted(polls, key=lambda p: (p.queue, p.poller))]
+        with self._write() as conn:
+            if rows:
+                conn.cursor().executemany(_RECORD_QUEUE_POLL, rows)
+            conn.execute(_FORGET_QUEUE_POLLS, {"before": forget_before})
+
+    def queue_polls(self) -> list[QueuePoll]:
+        rows = self._read(lambda c: c.execute(_QUEUE_POLLS).fetchall())
+        return [
+            QueuePoll(r["queue"], r["poller"], r["description"], float(r["polled_at"]))
+            for r in rows
+        ]
+
+    def blob_location(self) -> Path | S3Bucket | None:
+        """Where this store keeps blobs outside the database: a directory, a
+        bucket, or None (its blob table)."""
+        return self._options.blob_bucket or self._options.blob_dir
+
+    def blob_references(self) -> set[str]:
+        """The digests of every blob a stored row refers to, read at once
+        (for ``cadenza db sweep-blobs``, see ``cadenza.store.blob_sweep``)."""
+        params = {"claim": CLAIM_PATTERN}
+        rows = self._read(lambda c: c.execute(POSTGRES_BLOB_REFERENCES, params).fetchall())
+        return {str(r["digest"]) for r in rows}

@@ -225,15 +225,20 @@ class PostgresRoundReader:
         self.conn = conn
         #: Whether this session took deciding locks that must be released.
         self.marked = False
+        #: Snapshots and history tails ``pending_work`` read along, by execution.
+        self._snapshots: dict[str, JSON] = {}
+        self._tails: dict[str, list[RecordedEvent]] = {}
 
     def pending_work(
         self, request: RoundRequest, finished: Sequence[str]
     ) -> list[tuple[PendingExecution, list[InboxEntry]]]:
-        # One round trip: the executions taken, each joined with its inbox.
+        # One round trip: the executions taken, each joined with its inbox, and
+        # what rebuilding the states of finished ones the caller lacks needs.
         rows = self.conn.execute(
             QUERIES["take_pending_work"],
             {
                 "finished": list(finished),
+                "held": [request.held.get(execution_id) for execution_id in finished],
                 "kinds": None if request.kinds is None else sorted(request.kinds),
                 "only": None if request.only is None else sorted(request.only),
                 "now": request.now,
@@ -245,6 +250,13 @@ class PostgresRoundReader:
         self.marked = self.marked or bool(rows)
         found: dict[str, tuple[PendingExecution, list[InboxEntry]]] = {}
         for row in rows:
+            if row["part"] == 1:
+                self._snapshots[row["id"]] = loads(row["snapshot"])
+                self._tails[row["id"]] = []
+                continue
+            if row["part"] == 2:
+                self._tails[row["id"]].append(recorded_event(row))
+                continue
             if row["id"] not in found:
                 found[row["id"]] = (
                     PendingExecution(
@@ -272,13 +284,22 @@ class PostgresRoundReader:
     def snapshots_and_tails(
         self, ids: Sequence[str]
     ) -> tuple[dict[str, JSON], dict[str, list[RecordedEvent]]]:
-        snapshots = {
-            row["id"]: loads(row["snapshot"])
-            for row in self.conn.execute(QUERIES["load_snapshots"], (list(ids),)).fetchall()
-        }
-        histories: dict[str, list[RecordedEvent]] = {execution_id: [] for execution_id in ids}
-        for row in self.conn.execute(QUERIES["read_histories"], (list(ids),)).fetchall():
-            histories[row["execution_id"]].append(recorded_event(row))
+        snapshots: dict[str, JSON] = {}
+        histories: dict[str, list[RecordedEvent]] = {}
+        for execution_id in ids:
+            if execution_id in self._tails:
+                snapshots[execution_id] = self._snapshots.pop(execution_id)
+                histories[execution_id] = self._tails.pop(execution_id)
+        missing = [execution_id for execution_id in ids if execution_id not in histories]
+        if not missing:
+            return snapshots, histories
+        histories.update({execution_id: [] for execution_id in missing})
+        rows = self.conn.execute(QUERIES["load_snapshots_and_tails"], {"ids": missing})
+        for row in rows.fetchall():
+            if row["seq"] is None:
+                snapshots[row["execution_id"]] = loads(row["snapshot"])
+            else:
+                histories[row["execution_id"]].append(recorded_event(row))
         return snapshots, histories
 
     def has_due_tasks(self, claim: ClaimRequest, now: float) -> bool:

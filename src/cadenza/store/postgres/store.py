@@ -44,6 +44,7 @@ from cadenza.store.postgres.batched_round import (
     BATCH_ROWS,
     PostgresBatchedRoundWriter,
     batched_transaction,
+    pipelined_transaction,
 )
 from cadenza.store.postgres.connections import (
     Connection,
@@ -138,6 +139,21 @@ class PostgresStore(PostgresListings, KeyValueMethods):
             yield conn
 
     @contextmanager
+    def _pipelined_write(self) -> Iterator[Connection]:
+        """A write transaction whose statements travel with its BEGIN and COMMIT,
+        in one round trip, for statements whose answers are not read: an
+        error surfaces when the block ends, and rolls everything back."""
+        with (
+            translate_errors(self.where),
+            self._pool.connection() as conn,
+            self._payloads(conn),
+            pipelined_transaction(conn),
+        ):
+            yield conn
+        with self._commits_lock:
+            self.commits += 1
+
+    @contextmanager
     def _transaction(self, conn: Connection) -> Iterator[Connection]:
         with conn.transaction():
             yield conn
@@ -180,6 +196,13 @@ class PostgresStore(PostgresListings, KeyValueMethods):
         with translate_errors(self.where):
             return self._listener.wait(timeout)
 
+    def pause_notifications(self) -> None:
+        """Stop listening until the next ``wait_for_work``, which then returns True
+        at once (work added meanwhile was not heard of). For a caller that cannot
+        take more work for a while: PostgreSQL reads each notification in a
+        transaction on every listening session (see ``WorkListener``)."""
+        self._listener.pause()
+
     def close(self) -> None:
         self._listener.close()
         self._pool.close()
@@ -215,7 +238,11 @@ class PostgresStore(PostgresListings, KeyValueMethods):
         tags: Sequence[str] = (),
     ) -> None:
         tags = check_tags(tags)
-        with self._write() as conn:
+        workflow_id = first.workflow_id if isinstance(first, ExecutionStarted) else None
+        # Without a workflow id (whose refusal needs a savepoint) nothing is read
+        # back: the statements go together, one round trip for the whole start.
+        writing = self._write() if workflow_id is not None else self._pipelined_write()
+        with writing as conn:
             conn.execute(QUERIES["save_definition"], definition_values(definition))
             conn.execute(
                 QUERIES["insert_execution"],
@@ -233,7 +260,6 @@ class PostgresStore(PostgresListings, KeyValueMethods):
             )
             if tags:
                 conn.execute(QUERIES["set_execution_tags"], (list(tags), execution_id))
-            workflow_id = first.workflow_id if isinstance(first, ExecutionStarted) else None
             if workflow_id is not None:
                 rs.hold_workflow_id(conn, execution_id, workflow_id)
             conn.execute(QUERIES["insert_inbox"], (execution_id, now, *encode_event(first)))

@@ -125,11 +125,12 @@ SELECT 1 FROM executions WHERE pending_since IS NOT NULL LIMIT 1;
 
 -- name: pending_executions
 -- Executions with inbox events (in the order of the pending index), and those
--- whose attempts finish in this round (by primary key), oldest waiting first.
-SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq FROM (
+-- whose attempts finish in this round (by primary key), oldest waiting first;
+-- has_inbox says whether the execution has inbox rows to read.
+SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, has_inbox FROM (
     SELECT * FROM (
         SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-               pending_since AS waiting
+               pending_since AS waiting, 1 AS has_inbox
         FROM executions
         WHERE pending_since IS NOT NULL
           AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
@@ -139,13 +140,30 @@ SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq FROM
     )
     UNION
     SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-           COALESCE(pending_since, :now) AS waiting
+           COALESCE(pending_since, :now) AS waiting, pending_since IS NOT NULL AS has_inbox
     FROM executions
     WHERE id IN (SELECT value FROM json_each(:finished))
       AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
 )
 ORDER BY waiting, id
 LIMIT :limit;
+
+-- name: finished_executions
+-- The executions whose attempts finish in this round, by primary key, and
+-- whether any other execution waits with inbox events (under the same
+-- filters as pending_executions): when none does, these are all there is to
+-- decide, and the round needs no other read to choose its executions.
+SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, pending_since,
+       EXISTS (
+           SELECT 1 FROM executions AS o
+           WHERE o.pending_since IS NOT NULL
+             AND o.id NOT IN (SELECT value FROM json_each(:finished))
+             AND (:kinds IS NULL OR o.kind IN (SELECT value FROM json_each(:kinds)))
+             AND (:only IS NULL OR o.id IN (SELECT value FROM json_each(:only)))
+       ) AS others_waiting
+FROM executions
+WHERE id IN (SELECT value FROM json_each(:finished))
+  AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)));
 
 -- name: load_inboxes
 SELECT id, execution_id, time, type, payload FROM inbox
@@ -202,6 +220,28 @@ UPDATE executions SET
         ELSE COALESCE((SELECT SUM(b.size) FROM json_each(:blob_refs) AS r
                        JOIN blobs AS b ON b.digest = r.value), 0) END,
     -- A run reopened (rerun) after another run took its workflow id gives it up.
+    workflow_id = CASE
+        WHEN workflow_id IS NULL THEN NULL
+        WHEN EXISTS (SELECT 1 FROM executions AS o
+                     WHERE o.workflow_id = executions.workflow_id AND o.id <> :id
+                       AND o.status NOT IN ('succeeded', 'failed', 'canceled', 'timeout',
+                                            'abandoned')) THEN NULL
+        ELSE workflow_id END
+WHERE id = :id AND decision_no = :expected;
+
+-- name: save_execution_step
+-- save_execution for a decision that saves no snapshot and does not complete
+-- (most steps of a run): it leaves snapshot, output and errors out of its SET,
+-- so the triggers that count their blob references do not run.
+UPDATE executions SET
+    status = :status,
+    decision_no = :decision_no,
+    next_seq = :next_seq,
+    updated_at = :now,
+    pending_since = (SELECT MIN(time) FROM inbox WHERE execution_id = :id),
+    payload_bytes = payload_bytes + :added_bytes + CASE WHEN :blob_refs IS NULL THEN 0
+        ELSE COALESCE((SELECT SUM(b.size) FROM json_each(:blob_refs) AS r
+                       JOIN blobs AS b ON b.digest = r.value), 0) END,
     workflow_id = CASE
         WHEN workflow_id IS NULL THEN NULL
         WHEN EXISTS (SELECT 1 FROM executions AS o

@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cadenza.model.errors import LeaseLost, WorkflowIdTaken
@@ -42,7 +42,7 @@ from cadenza.store.records import (
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import InboxEntry, PendingExecution, encoded_history
+from cadenza.store.rounds import InboxEntry, NotCurrent, PendingExecution, encoded_history
 
 #: Every statement of the backend, by name.
 QUERIES: dict[str, str] = load_queries("cadenza.store.sqlite")
@@ -192,6 +192,18 @@ def serves(actions: Sequence[str] | None, own: Sequence[str]) -> dict[str, objec
     return {"actions": None if actions is None else sql_list(actions), "own": sql_list(own)}
 
 
+#: The columns of an execution a round decides from (``PendingExecution``).
+_PENDING_COLUMNS = (
+    "id",
+    "definition_id",
+    "kind",
+    "status",
+    "decision_no",
+    "next_seq",
+    "snapshot_seq",
+)
+
+
 class SQLiteRoundReader:
     """The round's read phase (``RoundReader``)."""
 
@@ -203,27 +215,68 @@ class SQLiteRoundReader:
     ) -> list[tuple[PendingExecution, list[InboxEntry]]]:
         if not finished and execute(self.conn, "any_pending").fetchone() is None:
             return []
-        rows = execute(
-            self.conn,
-            "pending_executions",
-            {
-                "finished": sql_list(finished),
-                "kinds": None if request.kinds is None else sql_list(sorted(request.kinds)),
-                "only": None if request.only is None else sql_list(sorted(request.only)),
-                "now": request.now,
-                "limit": request.decide_limit,
-            },
-        ).fetchall()
+        params = {
+            "finished": sql_list(finished),
+            "kinds": None if request.kinds is None else sql_list(sorted(request.kinds)),
+            "only": None if request.only is None else sql_list(sorted(request.only)),
+            "now": request.now,
+            "limit": request.decide_limit,
+        }
+        rows: Sequence[Mapping[str, Any]] | None = (
+            self._only_finished(params, request.now, request.decide_limit) if finished else None
+        )
+        if rows is None:
+            rows = execute(self.conn, "pending_executions", params).fetchall()
         if not rows:
             return []
         inboxes: dict[str, list[InboxEntry]] = {row["id"]: [] for row in rows}
-        for entry in execute(self.conn, "load_inboxes", {"ids": sql_list(list(inboxes))}):
-            inboxes[entry["execution_id"]].append(
-                InboxEntry(
-                    entry["id"], entry["time"], decode_event(entry["type"], entry["payload"])
+        # Every write of an inbox row marks its execution pending in the same
+        # transaction, so an execution that is not pending has none to read:
+        # in a sequential run (the finished attempt's event comes with the
+        # round, not through the inbox) that is every step.
+        waiting = [row["id"] for row in rows if row["has_inbox"]]
+        if waiting:
+            for entry in execute(self.conn, "load_inboxes", {"ids": sql_list(waiting)}):
+                inboxes[entry["execution_id"]].append(
+                    InboxEntry(
+                        entry["id"], entry["time"], decode_event(entry["type"], entry["payload"])
+                    )
                 )
+        return [
+            (
+                PendingExecution(
+                    row["id"],
+                    row["definition_id"],
+                    row["kind"],
+                    row["status"],
+                    row["decision_no"],
+                    row["next_seq"],
+                    row["snapshot_seq"],
+                ),
+                inboxes[row["id"]],
             )
-        return [(PendingExecution(**dict(row)), inboxes[row["id"]]) for row in rows]
+            for row in rows
+        ]
+
+    def _only_finished(
+        self, params: dict[str, Any], now: float, limit: int
+    ) -> list[dict[str, Any]] | None:
+        """The rows ``pending_executions`` would choose, read by primary key, when
+        the executions that finish in this round are the only ones to decide
+        (a sequential run's every step); None when others wait too."""
+        rows = execute(self.conn, "finished_executions", params).fetchall()
+        if not rows or rows[0]["others_waiting"]:
+            return None
+        chosen = [
+            {
+                **{key: row[key] for key in _PENDING_COLUMNS},
+                "has_inbox": row["pending_since"] is not None,
+                "waiting": now if row["pending_since"] is None else row["pending_since"],
+            }
+            for row in rows
+        ]
+        chosen.sort(key=lambda row: (row["waiting"], row["id"]))
+        return chosen[:limit]
 
     def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
         return load_definitions(self.conn, ids)
@@ -264,12 +317,50 @@ class SQLiteRoundWriter:
         return {row["id"] for row in rows}
 
     def save(self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float) -> None:
+        self._save(decisions, now, _moved_while_saving)
+
+    def _save(
+        self,
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        now: float,
+        moved: Callable[[DecisionWork, DecisionResult], Exception],
+    ) -> None:
+        """``save``; ``moved`` is raised for an execution no longer at the decision
+        number its work was loaded at (nothing of the transaction is kept)."""
         if not decisions:
             return
         conn = self.conn
-        # Inserted before the execution rows, which add up the sizes of the
-        # blobs the history rows refer to.
+        # Encoded first: encoding writes large values to the blob table, and the
+        # execution rows add up the sizes of the blobs the history rows refer to.
         history, added = encoded_history(decisions)
+        # The execution rows next: each is guarded by its decision number, so a
+        # stale decision stops here, before its history rows could collide
+        # with those of the decision that moved it.
+        for work, result in decisions:
+            params: dict[str, Any] = {
+                "id": result.execution_id,
+                "expected": work.decision_no,
+                "status": result.status,
+                "decision_no": result.decision_no,
+                "next_seq": work.next_seq + len(result.appended),
+                "now": now,
+                "added_bytes": added.inline.get(result.execution_id, 0),
+                "blob_refs": _json_list(added.blobs.get(result.execution_id)),
+            }
+            if result.snapshot is None and not result.completed:
+                # Most steps: no snapshot, no output yet (nothing of them encoded).
+                cur = conn.execute(QUERIES["save_execution_step"], params)
+            else:
+                params.update(
+                    save_snapshot=result.snapshot is not None,
+                    snapshot=None if result.snapshot is None else dumps(result.snapshot),
+                    completed=result.completed,
+                    output=dumps(result.output),
+                    errors=dumps(result.errors),
+                )
+                cur = conn.execute(QUERIES["save_execution"], params)
+            if cur.rowcount != 1:
+                raise moved(work, result)
         rows: dict[str, Sequence[tuple[Any, ...]]] = {
             "insert_history": history,
             "insert_task": [
@@ -285,34 +376,6 @@ class SQLiteRoundWriter:
         for name, values in rows.items():
             if values:
                 conn.executemany(QUERIES[name], values)
-        for work, result in decisions:
-            cur = execute(
-                conn,
-                "save_execution",
-                {
-                    "id": result.execution_id,
-                    "expected": work.decision_no,
-                    "status": result.status,
-                    "decision_no": result.decision_no,
-                    "next_seq": work.next_seq + len(result.appended),
-                    "save_snapshot": result.snapshot is not None,
-                    "snapshot": None if result.snapshot is None else dumps(result.snapshot),
-                    "completed": result.completed,
-                    "output": dumps(result.output),
-                    "errors": dumps(result.errors),
-                    "now": now,
-                    "added_bytes": added.inline.get(result.execution_id, 0),
-                    "blob_refs": _json_list(added.blobs.get(result.execution_id)),
-                },
-            )
-            if cur.rowcount != 1:
-                # Checked under this same write lock a moment ago: only a writer
-                # that broke the protocol can get here. Save nothing.
-                raise LeaseLost(
-                    f"execution {result.execution_id!r} moved past decision "
-                    f"{work.decision_no} while its decision was being saved",
-                    execution_id=result.execution_id,
-                )
 
     def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
         deliver(self.conn, deliveries, now)
@@ -366,6 +429,50 @@ class SQLiteRoundWriter:
 
     def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         return claim(self.conn, request, now)
+
+
+class SQLiteBatchedRoundWriter(SQLiteRoundWriter):
+    """The round's write phase when every assumption is expected to hold
+    (``BatchedRoundWriter``): no statement reads a row only to check it.
+
+    SQLite has no round trips to save, but statements cost: each ``*_later``
+    runs at once and checks its own row count (the finished attempt still
+    held, every inbox row still there, each execution row still at its
+    decision number, guarded in the statement that saves it, so the locked
+    read of the decision numbers is not needed). A failed check raises
+    ``NotCurrent``, the transaction is rolled back, and the round writes again
+    the careful way, which refuses what is stale.
+    """
+
+    def finish_later(self, request: FinishRequest, now: float) -> None:
+        if not finish(self.conn, request, now):
+            raise NotCurrent(request.task_id)
+
+    def lock_executions_later(self, ids: Sequence[str]) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` holds the whole file's write lock."""
+
+    def consume_inbox_later(self, entry_ids: Sequence[int]) -> None:
+        if len(self.consume_inbox(entry_ids)) != len(set(entry_ids)):
+            raise NotCurrent("inbox")
+
+    def save_later(
+        self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
+    ) -> None:
+        self._save(decisions, now, lambda work, _result: NotCurrent(work.execution_id))
+
+    def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
+        claimed = claim(self.conn, request, now)
+        return lambda: claimed
+
+
+def _moved_while_saving(work: DecisionWork, result: DecisionResult) -> Exception:
+    # Checked under this same write lock a moment ago: only a writer that
+    # broke the protocol can get here. Save nothing.
+    return LeaseLost(
+        f"execution {result.execution_id!r} moved past decision "
+        f"{work.decision_no} while its decision was being saved",
+        execution_id=result.execution_id,
+    )
 
 
 def _json_list(values: Sequence[str] | None) -> str | None:

@@ -56,7 +56,8 @@ from cadenza.store.rounds import attempt_lost, run_round
 from cadenza.store.sqlite import round_statements as rs
 from cadenza.store.sqlite.faults import newer_schema, translated
 from cadenza.store.sqlite.listings import SQLiteListings
-from cadenza.store.sqlite.round_statements import SQLiteRoundReader, SQLiteRoundWriter
+from cadenza.store.sqlite.round_phases import SWEEP_UNREFERENCED_BLOBS, SQLiteRound
+from cadenza.store.sqlite.round_statements import SQLiteRoundReader
 from cadenza.store.sqlite.schema import migrate
 
 T = TypeVar("T")
@@ -200,14 +201,9 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
             # Blobs whose last reference this transaction dropped (the triggers
             # of migration 0008 count them); at the end, since a reference can
             # be dropped before another row in the same transaction adds one.
-            self._conn.execute("DELETE FROM blobs WHERE refs <= 0")
+            self._conn.execute(SWEEP_UNREFERENCED_BLOBS)
             self._conn.execute("COMMIT")
             self.commits += 1
-
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translate(), self._payloads():
-            yield self._conn
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock, self._translate(), self._payloads():
@@ -356,7 +352,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
     # --- decision rounds -----------------------------------------------------------------
 
     def run_round(self, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
-        return run_round(_SQLiteRound(self), request, decide)
+        return run_round(SQLiteRound(self), request, decide)
 
     # --- tasks -----------------------------------------------------------------------------
 
@@ -466,25 +462,6 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
         }
         row = self._read(lambda c: rs.execute(c, "next_wakeup", params).fetchone())
         return None if row is None or row[0] is None else float(row[0])
-
-
-class _SQLiteRound:
-    """One round's phases on the store's connection (``RoundBackend``)."""
-
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
-
-    @contextmanager
-    def reading(self) -> Iterator[SQLiteRoundReader]:
-        # Plain reads, no read transaction: a row that moves between two of them
-        # only makes the decision stale, and the write phase refuses it.
-        with self.store._reading() as conn, self.store._payloads(deciding=True):
-            yield SQLiteRoundReader(conn)
-
-    @contextmanager
-    def writing(self) -> Iterator[SQLiteRoundWriter]:
-        with self.store._write() as conn, self.store._payloads(deciding=True):
-            yield SQLiteRoundWriter(conn)
 
 
 def _require_execution(conn: sqlite3.Connection, execution_id: str) -> None:
