@@ -41,9 +41,6 @@ from cadenza.store.datastore import DatastoreTable, KeyValueMethods
 from cadenza.store.payloads import PayloadLimits
 from cadenza.store.postgres import round_statements as rs
 from cadenza.store.postgres.batched_round import (
-    BATCH_ROWS,
-    PostgresBatchedRoundWriter,
-    batched_transaction,
     pipelined_transaction,
 )
 from cadenza.store.postgres.connections import (
@@ -55,7 +52,8 @@ from cadenza.store.postgres.connections import (
 )
 from cadenza.store.postgres.listings import PostgresListings
 from cadenza.store.postgres.queries import QUERIES
-from cadenza.store.postgres.round_statements import PostgresRoundReader, PostgresRoundWriter
+from cadenza.store.postgres.round_phases import PostgresRound
+from cadenza.store.postgres.round_statements import PostgresRoundReader
 from cadenza.store.postgres.schema import migrate, read_schema_version
 from cadenza.store.protocol import (
     ClaimRequest,
@@ -345,7 +343,7 @@ class PostgresStore(PostgresListings, KeyValueMethods):
 
     def run_round(self, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
         with translate_errors(self.where), self._pool.connection() as conn:
-            backend = _PostgresRound(self, conn)
+            backend = PostgresRound(self, conn)
             try:
                 return run_round(backend, request, decide)
             finally:
@@ -453,55 +451,3 @@ class PostgresStore(PostgresListings, KeyValueMethods):
         }
         row = self._read(lambda c: c.execute(QUERIES["next_wakeup"], params).fetchone())
         return None if row is None or row["due"] is None else float(row["due"])
-
-
-class _PostgresRound:
-    """One round's phases on one pooled connection (``RoundBackend``)."""
-
-    def __init__(self, store: PostgresStore, conn: Connection) -> None:
-        self.store = store
-        self.conn = conn
-        self.reader = PostgresRoundReader(conn)
-
-    @contextmanager
-    def reading(self) -> Iterator[PostgresRoundReader]:
-        with self.store._payloads(self.conn, deciding=True):
-            yield self.reader
-
-    @contextmanager
-    def writing(self) -> Iterator[PostgresRoundWriter]:
-        with (
-            self.store._transaction(self.conn),
-            self.store._payloads(self.conn, deciding=True),
-        ):
-            yield PostgresRoundWriter(self.conn)
-            # Unmarked as the last statement before the commit, which saves a
-            # transaction per round. A decider that takes one of these
-            # executions in the instant before the commit reads the old row,
-            # and its own save is refused: it waits for this commit on the row
-            # lock and then sees the new decision number.
-            self.release()
-
-    def batched_writing(
-        self, rows: int
-    ) -> AbstractContextManager[PostgresBatchedRoundWriter] | None:
-        """The write phase in one pipeline (``BatchingRoundBackend``); None for a
-        round with more rows than ``BATCH_ROWS``, which COPY writes faster."""
-        if rows > BATCH_ROWS:
-            return None
-        return batched_transaction(
-            self.conn,
-            lambda: self.store._payloads(self.conn),
-            before_commit=self.release,
-            committed=self._count_commit,
-        )
-
-    def _count_commit(self) -> None:
-        with self.store._commits_lock:
-            self.store.commits += 1
-
-    def release(self) -> None:
-        """Unmark the executions this round took (if it has not already)."""
-        if self.reader.marked and not (self.conn.closed or self.conn.broken):
-            self.conn.execute(QUERIES["release_executions"])
-            self.reader.marked = False
