@@ -201,6 +201,11 @@ class QueuePoll:
     description: str
     polled_at: float
 
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> QueuePoll:
+        """From a row of either backend's ``queue_polls`` table."""
+        return cls(row["queue"], row["poller"], row["description"], float(row["polled_at"]))
+
 
 @dataclass(frozen=True)
 class StoreCapabilities:

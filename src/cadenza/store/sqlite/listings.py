@@ -133,10 +133,7 @@ class SQLiteListings:
 
     def queue_polls(self) -> list[QueuePoll]:
         rows = self._read(lambda c: c.execute(_QUEUE_POLLS).fetchall())
-        return [
-            QueuePoll(r["queue"], r["poller"], r["description"], float(r["polled_at"]))
-            for r in rows
-        ]
+        return [QueuePoll.of_row(r) for r in rows]
 
     def blob_location(self) -> Path | S3Bucket | None:
         """Where this store keeps blobs outside the database: a directory, a
