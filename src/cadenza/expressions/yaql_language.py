@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from cadenza.expressions import functions, st2_data, yaql_regex
+from cadenza.expressions import functions, st2_data, yaql_direct, yaql_regex
 from cadenza.expressions.budget import current_meter, metered, shorten
 from cadenza.expressions.scope import (
     ExpressionBudgetFailure,
@@ -21,7 +21,7 @@ from cadenza.expressions.scope import (
     FunctionFailure,
     Scope,
 )
-from cadenza.expressions.syntax import parse_yaql
+from cadenza.expressions.syntax import parse_yaql, yaql_engine
 
 KIND = "YaqlEvaluationException"
 _EXPRESSION = re.compile(r"<%.*?%>")
@@ -89,13 +89,19 @@ def evaluate(text: str, scope: Scope) -> Any:
 
 def _evaluate(text: str, scope: Scope) -> Any:
     expressions = _EXPRESSION.findall(text)
-    context = _root_context().create_child_context()
-    context["__scope"] = scope
+    context: Any = None
     output: Any = text
     expression = text
     try:
         for expression in expressions:
-            value = parse_yaql(_strip(expression)).evaluate(context=context)
+            body = _strip(expression)
+            value = _direct_value(body, scope)
+            if value is _NO_VALUE:
+                if context is None:
+                    # Built only when an expression needs YAQL itself: most need not.
+                    context = _root_context().create_child_context()
+                    context["__scope"] = scope
+                value = parse_yaql(body).evaluate(context=context)
             if inspect.isgenerator(value):
                 value = list(value)
             if isinstance(value, str):
@@ -116,6 +122,34 @@ def _evaluate(text: str, scope: Scope) -> Any:
     except Exception as exc:
         raise _translated(expression, exc) from exc
     return output
+
+
+_NO_VALUE: Any = object()
+
+
+def _direct_value(body: str, scope: Scope) -> Any:
+    """The value of ``body`` computed without YAQL's machinery (``yaql_direct``),
+    converted as YAQL converts its results; ``_NO_VALUE`` when YAQL must evaluate it."""
+    run = yaql_direct.compiled(body)
+    if run is None:
+        return _NO_VALUE
+    try:
+        value = run(scope)
+    except yaql_direct.Unsupported:
+        return _NO_VALUE
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    # What YAQL does to a function's result on the way in and on the way out:
+    # mappings and lists rebuilt (tuples become lists), collections over the
+    # item budget refused.
+    import yaql.language.utils as yaql_utils
+
+    engine = yaql_engine()
+    return yaql_utils.convert_output_data(
+        yaql_utils.convert_input_data(value),
+        lambda items: yaql_utils.limit_iterable(items, engine),
+        engine,
+    )
 
 
 def _translated(expression: str, exc: Exception) -> ExpressionFailure:

@@ -6,10 +6,10 @@ pipeline; the mark released as the last statement before the commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING
 
+from cadenza.store.blobs import PayloadScope
 from cadenza.store.postgres.batched_round import (
     BATCH_ROWS,
     PostgresBatchedRoundWriter,
@@ -19,28 +19,36 @@ from cadenza.store.postgres.connections import Connection
 from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.postgres.round_statements import PostgresRoundReader, PostgresRoundWriter
 
-if TYPE_CHECKING:
-    from cadenza.store.postgres.store import PostgresStore
+#: ``payloads(conn, deciding=...)``: the codec's payload scope on a connection.
+PayloadsOn = Callable[..., AbstractContextManager[PayloadScope]]
 
 
 class PostgresRound:
     """One round's phases on one pooled connection (``RoundBackend``)."""
 
-    def __init__(self, store: PostgresStore, conn: Connection) -> None:
-        self.store = store
+    def __init__(
+        self,
+        conn: Connection,
+        payloads: PayloadsOn,
+        transaction: Callable[[Connection], AbstractContextManager[Connection]],
+        committed: Callable[[], None],
+    ) -> None:
         self.conn = conn
         self.reader = PostgresRoundReader(conn)
+        self._payloads = payloads
+        self._transaction = transaction
+        self._committed = committed
 
     @contextmanager
     def reading(self) -> Iterator[PostgresRoundReader]:
-        with self.store._payloads(self.conn, deciding=True):
+        with self._payloads(self.conn, deciding=True):
             yield self.reader
 
     @contextmanager
     def writing(self) -> Iterator[PostgresRoundWriter]:
         with (
-            self.store._transaction(self.conn),
-            self.store._payloads(self.conn, deciding=True),
+            self._transaction(self.conn),
+            self._payloads(self.conn, deciding=True),
         ):
             yield PostgresRoundWriter(self.conn)
             # Unmarked as the last statement before the commit, which saves a
@@ -59,14 +67,10 @@ class PostgresRound:
             return None
         return batched_transaction(
             self.conn,
-            lambda: self.store._payloads(self.conn),
+            lambda: self._payloads(self.conn),
             before_commit=self.release,
-            committed=self._count_commit,
+            committed=self._committed,
         )
-
-    def _count_commit(self) -> None:
-        with self.store._commits_lock:
-            self.store.commits += 1
 
     def release(self) -> None:
         """Unmark the executions this round took (if it has not already)."""

@@ -148,13 +148,15 @@ class PostgresStore(PostgresListings, KeyValueMethods):
             pipelined_transaction(conn),
         ):
             yield conn
-        with self._commits_lock:
-            self.commits += 1
+        self._count_commit()
 
     @contextmanager
     def _transaction(self, conn: Connection) -> Iterator[Connection]:
         with conn.transaction():
             yield conn
+        self._count_commit()
+
+    def _count_commit(self) -> None:
         with self._commits_lock:
             self.commits += 1
 
@@ -343,7 +345,7 @@ class PostgresStore(PostgresListings, KeyValueMethods):
 
     def run_round(self, request: RoundRequest, decide: DecideFn) -> RoundOutcome:
         with translate_errors(self.where), self._pool.connection() as conn:
-            backend = PostgresRound(self, conn)
+            backend = PostgresRound(conn, self._payloads, self._transaction, self._count_commit)
             try:
                 return run_round(backend, request, decide)
             finally:
