@@ -64,3 +64,18 @@ class Crew(Workflow):
 
     def run(self, items: list[str]) -> list[str]:
         return [f.result for f in self.map(reserve, items)]
+
+
+@activity(retry=RetryPolicy(max_attempts=1))
+def price_of(item: str) -> int:
+    """Ten per letter; a kraken has no price (the activity fails, not retried)."""
+    if item == "kraken":
+        raise ActivityError("no price for a kraken", type="NoPrice")
+    return 10 * len(item)
+
+
+class Quote(Workflow):
+    """Price one item: rerun from ``price_of`` with new input after it failed."""
+
+    def run(self, item: str) -> dict[str, Any]:
+        return {"price": self.submit(price_of, item).result}

@@ -298,6 +298,49 @@ def test_a_failed_state_machine_is_redriven_from_the_browser(
     assert server.http.get(f"/v1/executions/{execution_id}").json()["status"] == "succeeded"
 
 
+def test_a_failed_code_workflow_is_rerun_from_an_activity_with_new_input(
+    views_server: tuple[ConsoleServer, str, str, str], page: Any
+) -> None:
+    server, _, _, _ = views_server
+    console_flows = importlib.import_module("console_flows")  # on the path: run_code_workflows
+    registry = default_registry()
+    register_activities(registry, console_flows)
+    # This process runs the activity (the server has none of console_flows'):
+    # the server decides, records the rerun, and this engine serves the task.
+    engine = Engine(
+        open_store(f"sqlite:///{server.workdir / 'cadenza.db'}"),
+        registry=registry,
+        front_ends={"code": create},
+    )
+    try:
+        failed = engine.start(engine.register(CodeReference("console_flows:Quote", "1")), "kraken")
+        engine.run_until_idle()
+        assert engine.get(failed).status == "failed"
+
+        page.goto(f"{server.url}/executions/{failed}")
+        page.locator(
+            '#graph g.node[data-step="console_flows.price_of#1"][data-status="failed"]'
+        ).wait_for()
+        page.get_by_label("Rerun from activities").fill("console_flows.price_of#1")
+        page.get_by_label("New input for that one activity").fill('["parrot"]')
+        page.get_by_role("button", name="Rerun").click()
+        page.locator(".actions [role=status]", has_text="rerun: accepted").wait_for()
+
+        deadline = time.monotonic() + 60
+        while engine.get(failed).status != "succeeded":
+            assert time.monotonic() < deadline, engine.get(failed).status
+            engine.run_until_idle()
+        assert engine.get(failed).output == {"price": 60}
+        page.locator("h1 .badge", has_text="succeeded").wait_for(timeout=60_000)
+
+        # Input that is not JSON is refused in the browser, before any request.
+        page.get_by_label("New input for that one activity").fill("[parrot")
+        page.get_by_role("button", name="Rerun").click()
+        assert "not JSON" in page.locator(".actions [role=alert]").first.inner_text()
+    finally:
+        engine.close()
+
+
 # npm ci and a build come first, the first time (session fixture).
 @pytest.mark.timeout(600)
 def test_the_new_views_have_no_serious_violation(

@@ -292,6 +292,7 @@ function Actions({ execution, onDone }: { execution: Execution; onDone: () => vo
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [steps, setSteps] = useState("");
+  const [newInput, setNewInput] = useState("");
   const path = `/v1/executions/${encodeURIComponent(execution.id)}`;
 
   const act = async (verb: string, body: unknown, confirmation: string | null) => {
@@ -340,17 +341,39 @@ function Actions({ execution, onDone }: { execution: Execution; onDone: () => vo
           class="rerun"
           onSubmit={(event) => {
             event.preventDefault();
+            const options: Record<string, unknown> = {};
+            if (execution.kind === "code" && newInput.trim()) {
+              try {
+                options.input = JSON.parse(newInput);
+              } catch (failure) {
+                setError(new Error(`The new input is not JSON: ${(failure as Error).message}`));
+                return;
+              }
+            }
             void act(
               "rerun",
-              { steps: rerunSteps, options: {} },
+              { steps: rerunSteps, options },
               `Run execution ${execution.id} again${rerunSteps.length ? ` from ${rerunSteps.join(", ")}` : " from what failed"}?`,
             );
           }}
         >
-          {execution.kind === "orquesta" && (
+          {(execution.kind === "orquesta" || execution.kind === "code") && (
             <label>
-              Rerun from tasks (comma-separated; empty: the failed ones)
+              {execution.kind === "code"
+                ? "Rerun from activities (task ids, comma-separated; empty: the failed ones)"
+                : "Rerun from tasks (comma-separated; empty: the failed ones)"}
               <input type="text" value={steps} onInput={(e) => setSteps((e.target as HTMLInputElement).value)} />
+            </label>
+          )}
+          {execution.kind === "code" && (
+            <label>
+              New input for that one activity (JSON: an object gives keyword arguments, a list positional ones; empty: as before)
+              <input
+                type="text"
+                class="rerun-input"
+                value={newInput}
+                onInput={(e) => setNewInput((e.target as HTMLInputElement).value)}
+              />
             </label>
           )}
           <button type="submit" disabled={busy}>
