@@ -136,3 +136,22 @@ def test_another_process_commit_wakes_a_serving_engine_that_would_poll_for_an_ho
         stop.set()
         serving.join(timeout=30)
         engine.close()
+
+
+def test_a_command_that_exits_right_after_its_run_leaves_no_socket_behind(tmp_path: Path) -> None:
+    # ``cadenza run`` leaves through os._exit once its execution ends: the socket
+    # relay must have closed its socket (and the directory) before that.
+    flow = tmp_path / "hello.yaml"
+    flow.write_text(
+        "version: 1.0\ntasks:\n  hello:\n    action: core.echo\n    input:\n      message: hi\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "cadenza", "run", str(flow), "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cadenza.db").exists()
+    assert not (tmp_path / ".cadenza.db.wake").exists()

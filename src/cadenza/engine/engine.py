@@ -129,6 +129,8 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         self._interpreters = InterpreterCache(self.front_ends)
         self._decider = Decider(self._interpreters)
         self._decide_lock = threading.Lock()
+        #: Which actions' last attempts were quick, shared by this engine's serve loops.
+        self._quick_actions: dict[str, bool] = {}
         self._listeners: list[Listener] = []
         self._round_listeners: list[Callable[[RoundOutcome, float], None]] = []
         #: Secret values of executions seen, by id (they never change).
@@ -337,7 +339,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
                 finishes=finishes,
                 decide_limit=self.decision_batch,
                 claim=claim,
-                kinds=frozenset(self.front_ends.usable()),
+                kinds=self.front_ends.usable_kinds(),
                 known_definitions=self.definition_limits.known(self._interpreters),
                 held=self._decider.held(),
                 only=only,
@@ -420,6 +422,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
             self._wake,
             self.front_ends.usable,
             self._wake_sockets,
+            self._quick_actions,
         )
         settings = ServeSettings(
             owner=self.owner,

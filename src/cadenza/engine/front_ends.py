@@ -61,6 +61,11 @@ class FrontEnds(Mapping[str, FrontEnd]):
         #: Front ends that failed to load, with why (reported once, then skipped
         #: where every front end is consulted).
         self._broken: dict[str, FrontEndError] = {}
+        #: ``usable()``, worked out once: the set of front ends is fixed at
+        #: construction and a broken one stays broken, so every round of an
+        #: engine can ask without loading anything again.
+        self._usable: tuple[str, ...] | None = None
+        self._usable_kinds: frozenset[str] | None = None
         items = (
             front_ends.items()
             if isinstance(front_ends, Mapping)
@@ -111,15 +116,23 @@ class FrontEnds(Mapping[str, FrontEnd]):
 
     def usable(self) -> list[str]:
         """The kinds whose front end loads (a broken plug-in is left out, and named
-        in the log once), in order."""
-        kinds = []
-        for kind in self:
-            try:
-                self[kind]
-            except FrontEndError:
-                continue
-            kinds.append(kind)
-        return kinds
+        in the log once), in order. Every front end is loaded on the first call only."""
+        if self._usable is None:
+            kinds = []
+            for kind in self:
+                try:
+                    self[kind]
+                except FrontEndError:
+                    continue
+                kinds.append(kind)
+            self._usable = tuple(kinds)
+        return list(self._usable)
+
+    def usable_kinds(self) -> frozenset[str]:
+        """``usable()`` as a set, built once (an engine's every round asks)."""
+        if self._usable_kinds is None:
+            self._usable_kinds = frozenset(self.usable())
+        return self._usable_kinds
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted({*self._factories, *self._loaded}))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
-from cadenza.engine.wake_sockets import WakeSockets, start_socket_relay
+from cadenza.engine.wake_sockets import SocketRelay, WakeSockets, start_socket_relay
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.protocol import ClaimRequest, FinishRequest, QueuePoll, RoundOutcome, Store
@@ -78,6 +78,10 @@ class ServeParts:
     kinds: Callable[[], Sequence[str]]
     #: Where other processes ring on a store that cannot notify (SQLite).
     wake_sockets: WakeSockets | None = None
+    #: Per action: whether its last attempt was quick (see ``_INLINE_UNDER``).
+    #: An engine passes the same one to every loop it serves, so the first
+    #: attempt of each of its runs need not go to the pool to be timed again.
+    quick: dict[str, bool] | None = None
 
 
 #: How often a busy loop looks for due timers (seconds).
@@ -151,7 +155,7 @@ class ServeLoop:
         self._unsaved: list[tuple[TaskRecord, FinishRequest]] = []
         self._in_flight: set[Future[None]] = set()
         #: Per action: whether its last attempt here was quick (see ``_INLINE_UNDER``).
-        self._quick: dict[str, bool] = {}
+        self._quick: dict[str, bool] = parts.quick if parts.quick is not None else {}
         #: Attempts handed to the pool whose outcome the loop has not taken yet.
         self._outstanding = 0
         #: The executions this loop drives: ``own``, and their children as they start.
@@ -174,7 +178,7 @@ class ServeLoop:
         next_poll_record = 0.0
         idle_before = True
         outage = Backoff()
-        self._start_relay()
+        relay = self._start_relay()
         heartbeats = self._start_heartbeats(heartbeat_every)
         if settings.only_own:
             # Children started before this loop (by an answer, a rerun) are
@@ -239,9 +243,13 @@ class ServeLoop:
             self._save_leftovers()
             if still_running:
                 self._let_go(still_running)
-            # The relay is not waited for: it may be in the middle of a wait for
-            # notifications (up to half a second) and ends after it on its own;
-            # waiting here would add that to every drive's return.
+            # The notification relay is not waited for: it may be in the middle of
+            # a wait for notifications (up to half a second) and ends after it on
+            # its own; waiting here would add that to every drive's return. A
+            # socket relay's file is removed now, so that it goes even when the
+            # process exits right after.
+            if isinstance(relay, SocketRelay):
+                relay.end()
             heartbeats.join(timeout=5)
 
     def _until_holds(self) -> bool:
@@ -375,6 +383,15 @@ class ServeLoop:
 
     def _idle(self, next_heartbeat: float) -> None:
         parts, settings = self.parts, self.settings
+        # Housekeeping a store defers to a quiet moment (SQLite's WAL
+        # checkpoint), done here rather than inside a step's commit.
+        checkpoint = getattr(parts.store, "checkpoint_when_idle", None)
+        if checkpoint is not None:
+            try:
+                checkpoint()
+            except StoreError as exc:
+                # The next idle turn, or a commit past the WAL's limit, does it.
+                log.debug("idle checkpoint failed (%s)", exc)
         only = frozenset(self._own) if settings.only_own else None
         actions = () if settings.only_own else settings.actions
         due = parts.store.next_wakeup(parts.kinds(), actions, tuple(sorted(self._own)), only)
@@ -407,7 +424,7 @@ class ServeLoop:
         thread.start()
         return thread
 
-    def _start_relay(self) -> threading.Thread | None:
+    def _start_relay(self) -> threading.Thread | SocketRelay | None:
         """Turn store notifications (other processes' work), or on SQLite the
         rings of other processes, into wake-ups."""
         parts = self.parts

@@ -163,9 +163,27 @@ class WakeListener:
         self._forget()
 
 
+class SocketRelay:
+    """The thread that turns rings into wake-ups, and its socket's file."""
+
+    def __init__(self, thread: threading.Thread, path: str) -> None:
+        self.thread = thread
+        self._path = path
+
+    def end(self) -> None:
+        """After ``stop`` is set: remove the socket's file now (and the directory,
+        if it was the last), so a process that exits right after leaves nothing
+        behind. The thread is not waited for: it closes the socket when its
+        current wait ends, or the process's exit does."""
+        with contextlib.suppress(OSError):
+            os.unlink(self._path)
+        with contextlib.suppress(OSError):  # not empty: other processes listen
+            os.rmdir(os.path.dirname(self._path))
+
+
 def start_socket_relay(
     sockets: WakeSockets | None, wake: threading.Event, stop: threading.Event
-) -> threading.Thread | None:
+) -> SocketRelay | None:
     """A thread that sets ``wake`` whenever another process rings, until
     ``stop`` is set (None when there is nothing to listen on)."""
     listener = sockets.listen() if sockets is not None else None
@@ -182,4 +200,4 @@ def start_socket_relay(
 
     thread = threading.Thread(target=relay, name="cadenza-wake-socket", daemon=True)
     thread.start()
-    return thread
+    return SocketRelay(thread, listener.path)
