@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from cadenza.engine.engine import Engine
-from cadenza.interpreters.triggers.interpreter import TriggersInterpreter
-from cadenza.model.errors import InputError
+from cadenza.interpreters.protocol import DrawnInterpreter
+from cadenza.model.errors import CadenzaError, InputError
 from cadenza.model.events import JSON
 from cadenza.model.yaml_documents import safe_load_bounded
 
@@ -27,10 +27,12 @@ def definition_document(engine: Engine, definition_id: str) -> dict[str, JSON]:
     compiles to, so its triggers are listed whatever form it was written in.
     A code workflow is Python, not a document: ``InputError``."""
     record = engine.store.load_definition(definition_id)
-    if record.kind == "triggers":
+    try:
         interpreter = engine.interpreter_of(definition_id)
-        if isinstance(interpreter, TriggersInterpreter):
-            return {"kind": record.kind, "document": interpreter.workspace.to_document()}
+    except CadenzaError:
+        interpreter = None  # this server lacks its language, or it no longer compiles
+    if isinstance(interpreter, DrawnInterpreter):
+        return {"kind": record.kind, "document": interpreter.document()}
     try:
         if record.source.lstrip().startswith("{"):
             as_json: JSON = json.loads(record.source)  # JSON's own reader is the fast one
@@ -53,7 +55,7 @@ def definition_document(engine: Engine, definition_id: str) -> dict[str, JSON]:
     return {"kind": record.kind, "document": as_json}
 
 
-def workspace_triggers(engine: Engine, execution_id: str) -> list[dict[str, JSON]]:
+def workspace_triggers(engine: Engine, execution_id: str) -> JSON:
     """Each trigger of a ``triggers`` execution, as its state rebuilt from
     history holds it: ``id``, ``activation`` (``[{subject, type}]``),
     ``condition``, ``action``, ``context`` (as defined), ``transient``,
@@ -61,23 +63,9 @@ def workspace_triggers(engine: Engine, execution_id: str) -> list[dict[str, JSON
     Triggers added while it ran (interception) are listed too."""
     record = engine.get(execution_id)
     interpreter, state = engine.replayed(execution_id)
-    if not isinstance(interpreter, TriggersInterpreter):
+    if not isinstance(interpreter, DrawnInterpreter):
         raise InputError(
             f"{record.kind} executions have no triggers; only trigger workspaces do",
             execution_id=execution_id,
         )
-    if not state.triggers:
-        # Not started yet: the triggers it will install, none fired.
-        return [
-            {**trigger.to_document(), "enabled": True, "fired": 0, "timed_out": False}
-            for trigger in interpreter.workspace.triggers
-        ]
-    return [
-        {
-            **slot.spec.to_document(),
-            "enabled": slot.enabled,
-            "fired": slot.fired,
-            "timed_out": slot.timed_out,
-        }
-        for slot in state.triggers.values()
-    ]
+    return interpreter.drawn_state(state)

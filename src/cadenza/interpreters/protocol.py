@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cadenza.model.commands import Command
 from cadenza.model.definitions import DefinitionSource
@@ -105,6 +105,20 @@ class Recognition(IntEnum):
     POSSIBLY = 1
     #: Certainly this language (its characteristic keys, or its file suffix).
     YES = 2
+
+
+@runtime_checkable
+class DrawnInterpreter(Protocol):
+    """An interpreter whose definition and state are drawn from what it compiled,
+    not from its source text (trigger sets: a DAG or a state machine run on
+    triggers is shown as the triggers it compiles to). Optional: the API's
+    graph views use it when an interpreter offers it."""
+
+    def document(self) -> JSON:
+        """The compiled definition as data (what a console draws)."""
+
+    def drawn_state(self, state: Any) -> JSON:
+        """The parts of ``state`` (rebuilt from history) that a drawing shows."""
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,29 @@ class TriggersInterpreter:
     def load_state(self, data: JSON) -> WorkspaceState:
         return WorkspaceState.load(data)
 
+    def document(self) -> JSON:
+        """The workspace this definition compiles to, as a document (``DrawnInterpreter``)."""
+        return self.workspace.to_document()
+
+    def drawn_state(self, state: WorkspaceState) -> JSON:
+        """Each trigger as ``state`` holds it: its document plus ``enabled``,
+        ``fired`` (how many times) and ``timed_out``; triggers added while it ran
+        (interception) too. Before the start: the triggers it will install."""
+        if not state.triggers:
+            return [
+                {**trigger.to_document(), "enabled": True, "fired": 0, "timed_out": False}
+                for trigger in self.workspace.triggers
+            ]
+        return [
+            {
+                **slot.spec.to_document(),
+                "enabled": slot.enabled,
+                "fired": slot.fired,
+                "timed_out": slot.timed_out,
+            }
+            for slot in state.triggers.values()
+        ]
+
     def describe(self, state: WorkspaceState) -> ExecutionView:
         tasks = [
             TaskView(name=slot.spec.id, status=_trigger_status(slot), result=slot.context)
