@@ -67,6 +67,7 @@ from cadenza.store.records import (
     ExecutionRecord,
     NewChild,
     NewTask,
+    PendingExecution,
 )
 
 log = logging.getLogger("cadenza.engine")
@@ -129,6 +130,9 @@ class Decider:
         self.interpreters = interpreters
         self._held: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._state_cache_size = state_cache_size
+        #: The rows of executions as the rounds that saved their last decisions
+        #: left them (``RoundRequest.known``), as many as states are held.
+        self._rows: OrderedDict[str, PendingExecution] = OrderedDict()
         self.now = 0.0
 
     def held(self) -> Mapping[str, int]:
@@ -136,14 +140,32 @@ class Decider:
         (the store skips loading them)."""
         return _DecisionNumbers(self._held)
 
+    def known_rows(self) -> Mapping[str, PendingExecution]:
+        """The rows saved by this process's rounds (see ``saved``)."""
+        return self._rows
+
+    def saved(self, rows: Mapping[str, PendingExecution]) -> None:
+        """Remember the rows a round saved; an execution that ended is dropped
+        (what reopens it, such as a rerun, comes through the store)."""
+        for execution_id, row in rows.items():
+            if row.status in FINAL_EXECUTION_STATUSES:
+                self._rows.pop(execution_id, None)
+                continue
+            self._rows[execution_id] = row
+            self._rows.move_to_end(execution_id)
+        while len(self._rows) > self._state_cache_size:
+            self._rows.popitem(last=False)
+
     def forget(self, execution_ids: Iterable[str] | None = None) -> None:
-        """Drop cached interpreter state (of every execution when None): after a
-        refused decision or a failed round it may be ahead of the store."""
+        """Drop cached interpreter state and rows (of every execution when None):
+        after a refused decision or a failed round they may be ahead of the store."""
         if execution_ids is None:
             self._held.clear()
+            self._rows.clear()
             return
         for execution_id in execution_ids:
             self._held.pop(execution_id, None)
+            self._rows.pop(execution_id, None)
 
     def __call__(self, works: list[DecisionWork]) -> list[DecisionResult]:
         results = []

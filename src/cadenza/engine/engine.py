@@ -322,9 +322,14 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         finishes: Sequence[FinishRequest],
         claim: ClaimRequest | None,
         only: Collection[str] | None = None,
+        discover: bool = True,
     ) -> RoundOutcome:
         """One store round: save ``finishes``, decide (only the executions in
         ``only``, when given), and claim, with one commit.
+
+        Without ``discover`` (a caller that knows of no other work waiting), a
+        round whose finishes are all of executions this engine decided last
+        reads nothing from the store before it writes (``RoundRequest.known``).
 
         One round at a time per engine; listeners hear of each saved decision
         after the commit; the interpreter state of a refused decision (or of a failed round)
@@ -343,6 +348,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
                 known_definitions=self.definition_limits.known(self._interpreters),
                 held=self._decider.held(),
                 only=only,
+                known=None if discover else self._decider.known_rows(),
             )
             try:
                 # Every expression a decision evaluates runs under the budget,
@@ -354,9 +360,12 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
             except BaseException:
                 self._decider.forget()
                 raise
+            self._decider.saved(done.rows)
             if done.refused:
                 log.info("%d stale decisions refused; deciding them again", len(done.refused))
                 self._decider.forget(done.refused)
+            if done.lost:
+                self._decider.forget(f.execution_id for f in done.lost)
             for result in done.saved:
                 outcome = DecisionOutcome(result)
                 for listener in self._listeners:

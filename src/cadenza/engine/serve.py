@@ -6,11 +6,14 @@ executions they (and anyone else) woke are decided, and due tasks are claimed
 for the free threads. Under load one commit carries many steps of many
 executions; a lone sequential run costs one commit per step, and a lone
 quick attempt runs on the loop's thread without a hand-off (``_runs_inline``).
+A round whose only work is the loop's own finished attempts, with no news of
+other work since a round last looked, reads nothing first and claims only
+the tasks it schedules (``_looks_for_work``, ``RoundRequest.known``).
 
 Timers, the lease reaper and heartbeats run on the same loop, less often.
 Other processes' work arrives through the store's notifications where it has
 them (a relay thread turns them into a wake-up; while every thread stays busy
-the store stops listening, see ``_start_relay``), on SQLite through wake-up
+the store stops listening, see ``loop_threads.start_relay``), on SQLite through wake-up
 sockets beside the file (``cadenza.engine.wake_sockets``), else by polling.
 """
 
@@ -27,7 +30,9 @@ from dataclasses import dataclass
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
-from cadenza.engine.wake_sockets import SocketRelay, WakeSockets, start_socket_relay
+from cadenza.engine.loop_threads import start_heartbeats, start_relay
+from cadenza.engine.wake import WakeUp
+from cadenza.engine.wake_sockets import SocketRelay, WakeSockets
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.protocol import ClaimRequest, FinishRequest, QueuePoll, RoundOutcome, Store
@@ -37,9 +42,10 @@ from cadenza.workers.outcome import ActivityOutcome
 log = logging.getLogger("cadenza.engine")
 
 #: One store round: save these finishes, decide (only these executions, when
-#: given), claim (see ``Engine.run_round``).
+#: given), claim; the last argument says whether the round must look for work
+#: beyond the finishes (see ``Engine.run_round``).
 RunRound = Callable[
-    [Sequence[FinishRequest], ClaimRequest | None, Collection[str] | None], RoundOutcome
+    [Sequence[FinishRequest], ClaimRequest | None, Collection[str] | None, bool], RoundOutcome
 ]
 
 
@@ -73,7 +79,7 @@ class ServeParts:
     runner: AttemptRunner
     clock: Clock
     run_round: RunRound
-    wake: threading.Event
+    wake: WakeUp
     #: The kinds this process can decide (others' inbox events do not wake it).
     kinds: Callable[[], Sequence[str]]
     #: Where other processes ring on a store that cannot notify (SQLite).
@@ -109,11 +115,6 @@ def poller_description(owner: str) -> str:
     return f"{parts[0]} pid {parts[1]}" if len(parts) == 4 else owner
 
 
-#: How long every thread must stay busy before the loop stops listening for
-#: other processes' notifications (seconds): a short full spell is not worth
-#: the unsubscribe and the subscribe after it.
-_FULL_BEFORE_PAUSE = 0.25
-
 #: How often ``until()`` is asked while tasks of this loop run or wait to be
 #: saved (seconds); otherwise before every round. It is often a store read (a
 #: worker's "anything left?"), one more transaction per round under load.
@@ -122,6 +123,13 @@ _UNTIL_LOOK_EVERY = 0.25
 #: How long an idle loop waits when the store says work is due already but its
 #: round found none (seconds), instead of asking again at once.
 _DUE_ELSEWHERE_WAIT = 0.05
+
+#: A round whose only work is this loop's finished attempts, with no news of
+#: other work since the last round that looked, skips the look (a store read
+#: per step, see ``RoundRequest.known``); at least this often (seconds) a round
+#: looks anyway, for work that arrived without news (another process's
+#: decision that was refused, say).
+_LOOK_FOR_WORK_EVERY = 0.05
 
 
 def open_descendants(store: Store, ids: Collection[str]) -> set[str]:
@@ -165,6 +173,11 @@ class ServeLoop:
         self._hungry = threading.Event()
         self._hungry.set()
         self._next_until = 0.0
+        #: Whether the next round must look for work beyond its finishes, and
+        #: the wake-up's news count and the time when a round last looked.
+        self._look = True
+        self._news_seen = -1
+        self._next_look = 0.0
 
     def run(self) -> None:
         parts, settings = self.parts, self.settings
@@ -178,8 +191,10 @@ class ServeLoop:
         next_poll_record = 0.0
         idle_before = True
         outage = Backoff()
-        relay = self._start_relay()
-        heartbeats = self._start_heartbeats(heartbeat_every)
+        relay = start_relay(
+            parts.store, parts.clock, parts.wake, parts.wake_sockets, self.stop, self._hungry
+        )
+        heartbeats = start_heartbeats(parts.runner, heartbeat_every, self.stop)
         if settings.only_own:
             # Children started before this loop (by an answer, a rerun) are
             # part of the work it drives.
@@ -197,7 +212,9 @@ class ServeLoop:
                     # cluster fires any due timer, and one with free threads
                     # looks at the usual pace.
                     if idle_before or parts.clock.now() >= next_timers:
-                        busy += parts.store.fire_due_timers(parts.clock.now(), 100)
+                        fired = parts.store.fire_due_timers(parts.clock.now(), 100)
+                        busy += fired
+                        self._look = self._look or fired > 0
                         full = not self._hungry.is_set()
                         next_timers = parts.clock.now() + (
                             _TIMER_LOOK_EVERY_WHEN_FULL if full else _TIMER_LOOK_EVERY
@@ -211,7 +228,9 @@ class ServeLoop:
                         self._record_polls(now)
                         next_poll_record = now + QUEUE_POLLS_EVERY
                     if now >= next_reap:
-                        busy += parts.runner.reap()
+                        reaped = parts.runner.reap()
+                        busy += reaped
+                        self._look = self._look or reaped > 0
                         next_reap = now + min(1.0, settings.lease / 3)
                     if now >= next_heartbeat:
                         next_heartbeat = now + heartbeat_every
@@ -294,7 +313,9 @@ class ServeLoop:
             else None
         )
         finishes = self._unsaved
-        done = parts.run_round([request for _task, request in finishes], claim, only)
+        done = parts.run_round(
+            [request for _task, request in finishes], claim, only, self._looks_for_work()
+        )
         for result in done.saved:
             if result.execution_id in self._own:
                 self._own.update(child.execution_id for child in result.children)
@@ -312,7 +333,25 @@ class ServeLoop:
             self._hungry.set()
         else:
             self._hungry.clear()
-        return int(self._more_to_do(done, finishes)), len(done.claimed)
+        more = self._more_to_do(done, finishes)
+        self._look = self._look or more
+        return int(more), len(done.claimed)
+
+    def _looks_for_work(self) -> bool:
+        """Whether this round looks for work beyond its finishes: when asked to
+        (the last round left work, timers fired, leases were reaped), when work
+        was announced since the last look, when the last claim took all it
+        could (due tasks may be waiting), and at least every
+        ``_LOOK_FOR_WORK_EVERY``. Clears what it consumed."""
+        news = self.parts.wake.news
+        now = self.parts.clock.now()
+        hungry = self._hungry.is_set()
+        if not (self._look or news != self._news_seen or now >= self._next_look or not hungry):
+            return False
+        self._look = False
+        self._news_seen = news
+        self._next_look = now + _LOOK_FOR_WORK_EVERY
+        return True
 
     def _more_to_do(
         self, done: RoundOutcome, finishes: list[tuple[TaskRecord, FinishRequest]]
@@ -355,7 +394,8 @@ class ServeLoop:
         outcome = self.parts.runner.execute(task, release=False)
         self._quick[task.action or ""] = time.perf_counter() - started < _INLINE_UNDER
         self._done.put((task, outcome))
-        self.parts.wake.set()
+        # Its outcome comes with the next round: no news of other work.
+        self.parts.wake.nudge()
 
     def _runs_inline(self, claimed: Sequence[TaskRecord]) -> bool:
         """Whether the one task just claimed runs on this thread: nothing else is
@@ -408,54 +448,6 @@ class ServeLoop:
         wait = min(wait, max(0.0, next_heartbeat - now))
         parts.clock.wait(parts.wake, wait)
 
-    def _start_heartbeats(self, every: float) -> threading.Thread:
-        """Extend running attempts' leases on a thread of their own: a long round
-        (a big batch, a slow database) must not let a live worker's leases lapse."""
-        parts = self.parts
-
-        def beat() -> None:
-            while not self.stop.wait(every):
-                try:
-                    parts.runner.heartbeat()
-                except StoreError as exc:
-                    log.warning("heartbeat failed (%s); trying again", exc)
-
-        thread = threading.Thread(target=beat, name="cadenza-heartbeat", daemon=True)
-        thread.start()
-        return thread
-
-    def _start_relay(self) -> threading.Thread | SocketRelay | None:
-        """Turn store notifications (other processes' work), or on SQLite the
-        rings of other processes, into wake-ups."""
-        parts = self.parts
-        if not isinstance(parts.clock, SystemClock):
-            return None
-        if not parts.store.capabilities.notifications:
-            return start_socket_relay(parts.wake_sockets, parts.wake, self.stop)
-
-        # Where the store can stop listening (PostgreSQL), it does while every
-        # thread stays busy: the server reads each notification in a
-        # transaction per listening session, for nothing when the loop could
-        # not take the work. The first wait after a pause wakes the loop.
-        pause = getattr(parts.store, "pause_notifications", None)
-
-        def relay() -> None:
-            while not self.stop.is_set():
-                try:
-                    if pause is not None and not self._hungry.is_set():
-                        if not self._hungry.wait(_FULL_BEFORE_PAUSE):
-                            pause()
-                            self._hungry.wait(0.5)
-                        continue
-                    if parts.store.wait_for_work(0.5):
-                        parts.wake.set()
-                except StoreError:
-                    self.stop.wait(0.5)
-
-        thread = threading.Thread(target=relay, name="cadenza-notify", daemon=True)
-        thread.start()
-        return thread
-
     def _wait_for_attempts(self, grace: float) -> int:
         """Wait up to ``grace`` seconds for running attempts; how many still run."""
         running = {f for f in self._in_flight if not f.done()}
@@ -493,7 +485,9 @@ class ServeLoop:
             self._unsaved.append((task, request))
         if self._unsaved:
             try:
-                self.parts.run_round([request for _task, request in self._unsaved], None, None)
+                self.parts.run_round(
+                    [request for _task, request in self._unsaved], None, None, True
+                )
             except StoreError as exc:
                 # Their leases expire and the tasks run again: at least once.
                 log.warning("could not save %d finished attempts: %s", len(self._unsaved), exc)

@@ -47,6 +47,7 @@ from cadenza.store.records import (
     DecisionWork,
     DefinitionRecord,
     ExecutionRecord,
+    PendingExecution,
     TaskFinish,
     TaskRecord,
 )
@@ -146,6 +147,14 @@ class RoundRequest:
     #: Execution id -> decision number of the interpreter state the caller holds:
     #: those are not rebuilt from snapshot and history.
     held: Mapping[str, int] = field(default_factory=dict)
+    #: The rows of executions as the caller's earlier rounds saved them
+    #: (``RoundOutcome.rows``), given when the caller knows of no other work
+    #: waiting. When they cover every execution of ``finishes`` (with state held
+    #: and definition known), the round reads nothing: it decides just those,
+    #: from these rows and the finish events, leaving inbox events to a later
+    #: round that reads. A row that moved meanwhile only makes its decision
+    #: stale, and the write refuses it as it refuses any stale decision.
+    known: Mapping[str, PendingExecution] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,9 @@ class RoundOutcome:
     claimed: list[TaskRecord]
     #: Finishes refused because the attempt was no longer the owner's.
     lost: list[FinishRequest]
+    #: The rows of the executions saved, as this round left them (for
+    #: ``RoundRequest.known``).
+    rows: Mapping[str, PendingExecution] = field(default_factory=dict)
 
     @property
     def decided(self) -> int:

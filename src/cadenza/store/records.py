@@ -72,6 +72,24 @@ class NewTask:
 
 
 @dataclass(frozen=True)
+class NewTaskLease:
+    """New tasks leased to ``owner`` as they are inserted (their first attempt
+    claimed in the transaction that schedules them), by (execution id, task id)."""
+
+    owner: str
+    lease: float
+    keys: frozenset[tuple[str, str]]
+
+    def columns(self, task: NewTask, now: float) -> tuple[float | None, float]:
+        """``(deadline, lease_expires_at)`` of ``task`` leased at ``now``, as a claim
+        sets them: the deadline after its timeout, the lease until its first
+        heartbeat is due (or the lease's length), never past the deadline."""
+        deadline = None if task.timeout is None else now + task.timeout
+        beat = self.lease if task.heartbeat_timeout is None else task.heartbeat_timeout
+        return deadline, min(now + beat, now + (1e18 if task.timeout is None else task.timeout))
+
+
+@dataclass(frozen=True)
 class NewChild:
     """An execution to start as a task of the deciding one (``StartChild``)."""
 
@@ -139,6 +157,69 @@ class TaskFinish:
     outcome: FinishOutcome
     events: Sequence[Event]
     available_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class PendingExecution:
+    """The columns of an execution the round needs to decide it."""
+
+    id: str
+    definition_id: str
+    kind: str
+    status: str
+    decision_no: int
+    next_seq: int
+    snapshot_seq: int
+
+    @classmethod
+    def of_work(cls, work: DecisionWork) -> PendingExecution:
+        """The row ``work`` was loaded from."""
+        return cls(
+            work.execution_id,
+            work.definition_id,
+            work.kind,
+            work.status,
+            work.decision_no,
+            work.next_seq,
+            work.snapshot_seq,
+        )
+
+    def work(
+        self,
+        inputs: list[Event],
+        input_times: list[float],
+        snapshot: JSON = None,
+        history: list[RecordedEvent] | None = None,
+        definition: DefinitionRecord | None = None,
+    ) -> DecisionWork:
+        """What deciding this execution takes, from this row and these inputs."""
+        return DecisionWork(
+            execution_id=self.id,
+            definition_id=self.definition_id,
+            kind=self.kind,
+            status=self.status,
+            decision_no=self.decision_no,
+            next_seq=self.next_seq,
+            snapshot_seq=self.snapshot_seq,
+            inputs=inputs,
+            input_times=input_times,
+            snapshot=snapshot,
+            history=history,
+            definition=definition,
+        )
+
+    def after(self, result: DecisionResult) -> PendingExecution:
+        """The row as saving ``result`` (decided from this row) leaves it."""
+        next_seq = self.next_seq + len(result.appended)
+        return PendingExecution(
+            self.id,
+            self.definition_id,
+            self.kind,
+            result.status,
+            result.decision_no,
+            next_seq,
+            next_seq - 1 if result.snapshot is not None else self.snapshot_seq,
+        )
 
 
 @dataclass(frozen=True)

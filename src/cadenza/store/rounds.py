@@ -20,6 +20,15 @@ A round has three phases:
 The events of attempts that finish in a round are decided in that same
 round, so a sequential workflow still costs one commit per step.
 
+A caller that knows the rows of the executions its finished attempts belong
+to (saved by its own earlier rounds, ``RoundOutcome.rows``) and has heard of
+no other work gives them as ``RoundRequest.known``: the round then skips the
+read phase, decides only those executions from the rows and the finish
+events, and claims only the tasks its own decisions schedule, inserted
+already leased (``cadenza.store.task_leases``). A row that moved meanwhile
+makes its decision stale, refused by the write as any stale decision is;
+inbox events wait for the next round that reads.
+
 A backend may also write in one batch (``BatchingRoundBackend``), assuming
 that every finished attempt is still held and every decision still current,
 and the database checks each assumption as it runs (nothing is read back
@@ -50,20 +59,16 @@ from cadenza.store.protocol import (
     RoundOutcome,
     RoundRequest,
 )
-from cadenza.store.records import DecisionResult, DecisionWork, DefinitionRecord, TaskRecord
-
-
-@dataclass(frozen=True)
-class PendingExecution:
-    """The columns of an execution the round needs to decide it."""
-
-    id: str
-    definition_id: str
-    kind: str
-    status: str
-    decision_no: int
-    next_seq: int
-    snapshot_seq: int
+from cadenza.store.quiet_rounds import known_work, new_task_lease, rows_after
+from cadenza.store.records import (
+    DecisionResult,
+    DecisionWork,
+    DefinitionRecord,
+    NewTaskLease,
+    PendingExecution,
+    TaskRecord,
+    claim_order,
+)
 
 
 @dataclass(frozen=True)
@@ -110,9 +115,16 @@ class RoundWriter(ChildLinks, Protocol):
     def consume_inbox(self, entry_ids: Sequence[int]) -> set[int]:
         """Delete these inbox rows; return the ids that were still there."""
 
-    def save(self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float) -> None:
+    def save(
+        self,
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        now: float,
+        lease: NewTaskLease | None = None,
+    ) -> list[TaskRecord]:
         """Append history, enqueue tasks and timers, withdraw canceled tasks, and
-        update each execution row (status, decision number, snapshot, output)."""
+        update each execution row (status, decision number, snapshot, output).
+        The new tasks ``lease`` names are inserted claimed by its owner and
+        returned as ``claim`` returns its tasks (none without a lease)."""
 
     def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
         """Put each ``(execution_id, event)`` in its inbox, in order."""
@@ -142,10 +154,14 @@ class BatchedRoundWriter(RoundWriter, Protocol):
         """``consume_inbox``, expecting every row to be there."""
 
     def save_later(
-        self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
-    ) -> None:
+        self,
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        now: float,
+        lease: NewTaskLease | None = None,
+    ) -> Callable[[], list[TaskRecord]]:
         """``save``, expecting every execution to be still at the decision number
-        its work was loaded at."""
+        its work was loaded at; the leased tasks are answered once the
+        transaction has committed."""
 
     def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
         """``claim``, answered once the transaction has committed."""
@@ -178,17 +194,22 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
     """One round (see the module docstring) on ``backend``."""
     finished = sorted({f.execution_id for f in request.finishes})
     claim = request.claim if request.claim is not None and request.claim.limit > 0 else None
-    with backend.reading() as reader:
-        works, inbox_ids = (
-            _load_work(reader, request, finished) if request.decide_limit > 0 else ([], {})
-        )
-        # Only an otherwise idle round asks whether a claim would find anything:
-        # it must not open a write transaction (and count a commit) for nothing.
-        due = (
-            claim is not None
-            and (bool(works) or reader.has_due_tasks(claim, request.now))
-            and not request.finishes
-        )
+    known = known_work(request, finished)
+    inbox_ids: dict[str, list[int]]
+    if known is not None:
+        works, inbox_ids, due = known, {work.execution_id: [] for work in known}, False
+    else:
+        with backend.reading() as reader:
+            works, inbox_ids = (
+                _load_work(reader, request, finished) if request.decide_limit > 0 else ([], {})
+            )
+            # Only an otherwise idle round asks whether a claim would find anything:
+            # it must not open a write transaction (and count a commit) for nothing.
+            due = (
+                claim is not None
+                and (bool(works) or reader.has_due_tasks(claim, request.now))
+                and not request.finishes
+            )
     results = decide(works) if works else []
     if not (request.finishes or results or due):
         return RoundOutcome(saved=[], refused=[], claimed=[], lost=[])
@@ -199,7 +220,9 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
     # a small round's whole decision.
     batched_writing = getattr(backend, "batched_writing", None)
     if batched_writing is not None:
-        batched = _write_batched(batched_writing, request, claim, results, by_id, inbox_ids)
+        batched = _write_batched(
+            batched_writing, request, claim, results, by_id, inbox_ids, known is not None
+        )
         if batched is not None:
             return batched
     with backend.writing() as writer:
@@ -215,14 +238,18 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
             else:
                 saved.append(result)
         _consume(writer, saved, inbox_ids, by_id)
-        writer.save([(by_id[r.execution_id], r) for r in saved], now)
+        lease = new_task_lease(claim, saved, now) if known is not None and claim else None
+        leased = writer.save([(by_id[r.execution_id], r) for r in saved], now, lease)
         writer.deliver(
             link_children(writer, [(by_id[r.execution_id].status, r) for r in saved], now)
             + _undecided_finish_events(request.finishes, lost, saved, inbox_ids),
             now,
         )
-        claimed = writer.claim(claim, now) if claim is not None else []
-    return RoundOutcome(saved=saved, refused=refused, claimed=claimed, lost=lost)
+        if lease is not None:
+            claimed = sorted(leased, key=claim_order)
+        else:
+            claimed = writer.claim(claim, now) if claim is not None else []
+    return RoundOutcome(saved, refused, claimed, lost, rows_after(saved, by_id))
 
 
 def _write_batched(
@@ -232,9 +259,11 @@ def _write_batched(
     results: Sequence[DecisionResult],
     by_id: dict[str, DecisionWork],
     inbox_ids: dict[str, list[int]],
+    quiet: bool,
 ) -> RoundOutcome | None:
     """The write phase as one batch, assuming no finish is lost and no decision
-    stale; None (and nothing written) when that did not hold."""
+    stale; None (and nothing written) when that did not hold. A ``quiet`` round
+    (one that read nothing) claims only its own new tasks, leased as inserted."""
     now = request.now
     ids = [r.execution_id for r in results]
     loaded = {execution_id: by_id[execution_id].decision_no for execution_id in ids}
@@ -251,22 +280,33 @@ def _write_batched(
         with writing as writer:
             for finish in request.finishes:
                 writer.finish_later(finish, now)
-            if ids:
+            # Several rows are locked first, in one order, so that two deciders
+            # cannot deadlock; one row is locked by its own save.
+            if len(ids) > 1:
                 writer.lock_executions_later(ids)
             if wanted:
                 writer.consume_inbox_later(wanted)
-            if decisions:
-                writer.save_later(decisions, now)
+            lease = new_task_lease(claim, results, now) if quiet and claim else None
+            # Where nothing is saved or claimed, the answer is empty.
+            leased = writer.save_later(decisions, now, lease) if decisions else list
             writer.deliver(
                 link_children(writer, [(by_id[r.execution_id].status, r) for r in results], now)
                 + _undecided_finish_events(request.finishes, [], results, inbox_ids),
                 now,
             )
-            # Where no claim is queued, the answer is empty.
-            claimed = writer.claim_later(claim, now) if claim is not None else list
+            if lease is not None:
+                claimed = leased
+            else:
+                claimed = writer.claim_later(claim, now) if claim is not None else list
     except NotCurrent:
         return None
-    return RoundOutcome(saved=list(results), refused=[], claimed=claimed(), lost=[])
+    return RoundOutcome(
+        list(results),
+        [],
+        sorted(claimed(), key=claim_order),
+        [],
+        rows_after(results, by_id),
+    )
 
 
 def _is_stale(work: DecisionWork, result: DecisionResult, current: dict[str, int]) -> bool:
@@ -337,16 +377,9 @@ def _load_work(
         inbox = inboxes.get(row.id, [])
         extra = finishing.get(row.id, [])
         works.append(
-            DecisionWork(
-                execution_id=row.id,
-                definition_id=row.definition_id,
-                kind=row.kind,
-                status=row.status,
-                decision_no=row.decision_no,
-                next_seq=row.next_seq,
-                snapshot_seq=row.snapshot_seq,
-                inputs=[entry.event for entry in inbox] + list(extra),
-                input_times=[entry.time for entry in inbox] + [request.now] * len(extra),
+            row.work(
+                [entry.event for entry in inbox] + list(extra),
+                [entry.time for entry in inbox] + [request.now] * len(extra),
                 snapshot=snapshots.get(row.id),
                 history=histories.get(row.id, []) if row.id in rebuild else None,
                 definition=definition,

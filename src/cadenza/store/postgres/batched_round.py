@@ -26,7 +26,6 @@ from cadenza.store.codec import (
     FINISH_STATEMENTS,
     finish_values,
     task_from_row,
-    task_values,
 )
 from cadenza.store.postgres.connections import Connection
 from cadenza.store.postgres.queries import QUERIES
@@ -34,6 +33,7 @@ from cadenza.store.postgres.round_statements import (
     PostgresRoundWriter,
     claim_parameters,
     save_parameters,
+    split_leased,
     withdraw_and_time,
 )
 from cadenza.store.protocol import ClaimRequest, FinishRequest
@@ -41,6 +41,7 @@ from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
     FinishOutcome,
+    NewTaskLease,
     TaskRecord,
     claim_order,
 )
@@ -191,6 +192,8 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         self.pipeline = pipeline
         self._claim: psycopg.Cursor[Any] | None = None
         self._claimed: list[TaskRecord] = []
+        self._leased: list[psycopg.Cursor[Any]] = []
+        self._leased_tasks: list[TaskRecord] = []
 
     def finish_later(self, request: FinishRequest, now: float) -> None:
         outcome = FinishOutcome(request.finish.outcome)
@@ -220,8 +223,11 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         self.conn.execute(_CONSUME_EXPECTED, (list(entry_ids), len(set(entry_ids))))
 
     def save_later(
-        self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
-    ) -> None:
+        self,
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        now: float,
+        lease: NewTaskLease | None = None,
+    ) -> Callable[[], list[TaskRecord]]:
         results = [result for _work, result in decisions]
         # Encoded first: the rows' blobs are queued before the execution rows
         # add up their sizes.
@@ -231,10 +237,14 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         self.conn.execute(_SAVE_EXPECTED, parameters)
         with self.conn.cursor() as rows:
             rows.executemany(_INSERT_HISTORY, history)
-            tasks = [task_values(r.execution_id, task, now) for r in results for task in r.tasks]
+            tasks, leased_rows = split_leased(results, now, lease)
             if tasks:
                 rows.executemany(_INSERT_TASK, tasks)
             withdraw_and_time(rows, results, tasks)
+        self._leased = [
+            self.conn.execute(QUERIES["insert_leased_task"], values) for values in leased_rows
+        ]
+        return lambda: self._leased_tasks
 
     def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
         if request.limit <= 0 or not request.queues:
@@ -248,6 +258,7 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
             self._claimed = sorted(
                 (task_from_row(r) for r in self._claim.fetchall()), key=claim_order
             )
+        self._leased_tasks = [task_from_row(r) for cur in self._leased for r in cur.fetchall()]
 
     def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
         # Its refusal needs a savepoint, which a pipeline cannot take: rare (a

@@ -30,6 +30,7 @@ from cadenza.store.codec import (
     encode_event,
     execution_from_row,
     finish_values,
+    json_text,
     loads,
     recorded_event,
     task_from_row,
@@ -38,6 +39,7 @@ from cadenza.store.codec import (
 from cadenza.store.postgres.connections import Connection
 from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
+from cadenza.store.quiet_rounds import leased_task_values
 from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
@@ -45,10 +47,12 @@ from cadenza.store.records import (
     ExecutionRecord,
     FinishOutcome,
     NewChild,
+    NewTaskLease,
+    PendingExecution,
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import HistoryBytes, InboxEntry, PendingExecution, encoded_history
+from cadenza.store.rounds import HistoryBytes, InboxEntry, encoded_history
 
 #: The first key of the advisory locks that mark executions being decided
 #: (the second is the hash of the execution id). Two-key advisory locks never
@@ -138,28 +142,49 @@ def save_parameters(
 ) -> dict[str, object]:
     """The parameters of ``save_executions`` for these decisions, whose history
     rows add ``added`` to the executions' stored bytes."""
-    results = [result for _work, result in decisions]
+    rows = [
+        {
+            "id": result.execution_id,
+            "expected": work.decision_no,
+            "decision_no": result.decision_no,
+            "status": result.status,
+            "next_seq": work.next_seq + len(result.appended),
+            "snapshot": None if result.snapshot is None else dumps(result.snapshot),
+            "save_snapshot": result.snapshot is not None,
+            "completed": result.completed,
+            "output": dumps(result.output),
+            "errors": dumps(result.errors),
+            "added_bytes": added.inline.get(result.execution_id, 0),
+        }
+        for work, result in decisions
+    ]
     references = [
-        (execution_id, digest)
+        {"id": execution_id, "digest": digest}
         for execution_id, digests in added.blobs.items()
         for digest in digests
     ]
     return {
         "now": now,
-        "ids": [r.execution_id for r in results],
-        "expected": [w.decision_no for w, _r in decisions],
-        "decision_nos": [r.decision_no for r in results],
-        "statuses": [r.status for r in results],
-        "next_seqs": [w.next_seq + len(r.appended) for w, r in decisions],
-        "snapshots": [None if r.snapshot is None else dumps(r.snapshot) for r in results],
-        "save_snapshots": [r.snapshot is not None for r in results],
-        "completed": [r.completed for r in results],
-        "outputs": [dumps(r.output) for r in results],
-        "errors": [dumps(r.errors) for r in results],
-        "added_bytes": [added.inline.get(r.execution_id, 0) for r in results],
-        "ref_ids": [execution_id for execution_id, _digest in references],
-        "ref_digests": [digest for _execution_id, digest in references],
+        # The envelopes are plain JSON: what is stored inside was encoded above.
+        "decisions": json_text(rows),
+        "refs": json_text(references) if references else None,
     }
+
+
+def split_leased(
+    results: Sequence[DecisionResult], now: float, lease: NewTaskLease | None
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rows of the new tasks of ``results``: those inserted as scheduled, and
+    those ``lease`` names, inserted claimed (``insert_leased_task``)."""
+    plain: list[tuple[Any, ...]] = []
+    leased: list[tuple[Any, ...]] = []
+    for result in results:
+        for task in result.tasks:
+            if lease is not None and (result.execution_id, task.task_id) in lease.keys:
+                leased.append(leased_task_values(result.execution_id, task, now, lease))
+            else:
+                plain.append(task_values(result.execution_id, task, now))
+    return plain, leased
 
 
 def withdraw_and_time(
@@ -325,9 +350,14 @@ class PostgresRoundWriter:
         rows = self.conn.execute(QUERIES["consume_inbox"], (list(entry_ids),)).fetchall()
         return {row["id"] for row in rows}
 
-    def save(self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float) -> None:
+    def save(
+        self,
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        now: float,
+        lease: NewTaskLease | None = None,
+    ) -> list[TaskRecord]:
         if not decisions:
-            return
+            return []
         results = [result for _work, result in decisions]
         # Encoded first: the rows' blobs must be in the blob table when the
         # execution rows add up their sizes.
@@ -350,12 +380,18 @@ class PostgresRoundWriter:
             with cur.copy(QUERIES["copy_history"]) as copy:
                 for row in history:
                     copy.write_row(row)
-            tasks = [task_values(r.execution_id, task, now) for r in results for task in r.tasks]
+            tasks, leased_rows = split_leased(results, now, lease)
             if tasks:
                 with cur.copy(QUERIES["copy_tasks"]) as copy:
                     for task_row in tasks:
                         copy.write_row(task_row)
+            leased = [
+                task_from_row(row)
+                for values in leased_rows
+                for row in cur.execute(QUERIES["insert_leased_task"], values).fetchall()
+            ]
             withdraw_and_time(cur, results, tasks)
+        return leased
 
     def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
         deliver(self.conn, deliveries, now)

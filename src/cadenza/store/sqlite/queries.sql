@@ -196,6 +196,17 @@ INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, at
                    updated_at, external, priority)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
+-- name: insert_leased_task
+-- A new task whose first attempt the round that schedules it also claims (a
+-- loop that runs its own executions' next steps): inserted claimed, which
+-- saves the claim's UPDATE, and returned as a claim returns its tasks.
+INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
+                   available_at, retry, timeout, heartbeat_timeout, meta, created_at,
+                   updated_at, external, priority, lease_owner, lease_expires_at, deadline)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING *, (SELECT payload_bytes FROM executions AS e WHERE e.id = tasks.execution_id)
+    AS execution_payload_bytes;
+
 -- name: cancel_task
 DELETE FROM tasks WHERE execution_id = ? AND task_id = ?;
 

@@ -32,6 +32,7 @@ from cadenza.store.codec import (
 )
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
 from cadenza.store.queries import load_queries
+from cadenza.store.quiet_rounds import leased_task_values
 from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
@@ -39,10 +40,12 @@ from cadenza.store.records import (
     ExecutionRecord,
     FinishOutcome,
     NewChild,
+    NewTaskLease,
+    PendingExecution,
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import InboxEntry, NotCurrent, PendingExecution, encoded_history
+from cadenza.store.rounds import InboxEntry, NotCurrent, encoded_history
 
 #: Every statement of the backend, by name.
 QUERIES: dict[str, str] = load_queries("cadenza.store.sqlite")
@@ -316,19 +319,25 @@ class SQLiteRoundWriter:
         rows = execute(self.conn, "consume_inbox", {"ids": sql_list(entry_ids)})
         return {row["id"] for row in rows}
 
-    def save(self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float) -> None:
-        self._save(decisions, now, _moved_while_saving)
+    def save(
+        self,
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        now: float,
+        lease: NewTaskLease | None = None,
+    ) -> list[TaskRecord]:
+        return self._save(decisions, now, _moved_while_saving, lease)
 
     def _save(
         self,
         decisions: Sequence[tuple[DecisionWork, DecisionResult]],
         now: float,
         moved: Callable[[DecisionWork, DecisionResult], Exception],
-    ) -> None:
+        lease: NewTaskLease | None,
+    ) -> list[TaskRecord]:
         """``save``; ``moved`` is raised for an execution no longer at the decision
         number its work was loaded at (nothing of the transaction is kept)."""
         if not decisions:
-            return
+            return []
         conn = self.conn
         # Encoded first: encoding writes large values to the blob table, and the
         # execution rows add up the sizes of the blobs the history rows refer to.
@@ -361,11 +370,20 @@ class SQLiteRoundWriter:
                 cur = conn.execute(QUERIES["save_execution"], params)
             if cur.rowcount != 1:
                 raise moved(work, result)
+        leased_keys = lease.keys if lease is not None else frozenset()
+        leased: list[TaskRecord] = []
+        new_tasks = []
+        for _work, result in decisions:
+            for task in result.tasks:
+                if lease is not None and (result.execution_id, task.task_id) in leased_keys:
+                    values = leased_task_values(result.execution_id, task, now, lease)
+                    row = conn.execute(QUERIES["insert_leased_task"], values).fetchone()
+                    leased.append(task_from_row(row))
+                else:
+                    new_tasks.append(task_values(result.execution_id, task, now))
         rows: dict[str, Sequence[tuple[Any, ...]]] = {
             "insert_history": history,
-            "insert_task": [
-                task_values(r.execution_id, task, now) for _w, r in decisions for task in r.tasks
-            ],
+            "insert_task": new_tasks,
             "cancel_task": [
                 (r.execution_id, task_id) for _w, r in decisions for task_id in r.canceled_tasks
             ],
@@ -373,9 +391,10 @@ class SQLiteRoundWriter:
                 (r.execution_id, tid, at) for _w, r in decisions for tid, at in r.timers
             ],
         }
-        for name, values in rows.items():
-            if values:
-                conn.executemany(QUERIES[name], values)
+        for name, many in rows.items():
+            if many:
+                conn.executemany(QUERIES[name], many)
+        return leased
 
     def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
         deliver(self.conn, deliveries, now)
@@ -456,9 +475,15 @@ class SQLiteBatchedRoundWriter(SQLiteRoundWriter):
             raise NotCurrent("inbox")
 
     def save_later(
-        self, decisions: Sequence[tuple[DecisionWork, DecisionResult]], now: float
-    ) -> None:
-        self._save(decisions, now, lambda work, _result: NotCurrent(work.execution_id))
+        self,
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        now: float,
+        lease: NewTaskLease | None = None,
+    ) -> Callable[[], list[TaskRecord]]:
+        leased = self._save(
+            decisions, now, lambda work, _result: NotCurrent(work.execution_id), lease
+        )
+        return lambda: leased
 
     def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
         claimed = claim(self.conn, request, now)

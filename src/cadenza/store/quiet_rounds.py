@@ -1,0 +1,112 @@
+"""Rounds that read nothing: the work they decide, the rows they leave, and
+the new tasks they lease as they insert them.
+
+A loop that drives executions one step after another knows, after each
+round, the rows it saved (``rows_after``). When its next round's only work
+is its own finished attempts and it has heard of no other work
+(``RoundRequest.known``), the round decides from those rows without reading
+(``known_work``). Its claim can then only find the round's own new tasks:
+they are inserted already claimed instead (``new_task_lease``,
+``leased_task_values``), which saves the claim's statement (the most
+expensive of a sequential step on SQLite) and its index updates. The tasks
+come back as a claim returns them, so nothing after the round can tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cadenza.model.events import Event
+from cadenza.store.codec import task_values
+from cadenza.store.protocol import ClaimRequest, RoundRequest
+from cadenza.store.records import (
+    DecisionResult,
+    DecisionWork,
+    NewTask,
+    NewTaskLease,
+    PendingExecution,
+)
+
+
+def known_work(request: RoundRequest, finished: Sequence[str]) -> list[DecisionWork] | None:
+    """The work of this round's finished executions from ``request.known``,
+    without reading; None when the round must read (no finishes, a row not
+    known, a state not held at the row's decision, a definition not compiled,
+    an execution this round may not decide)."""
+    known = request.known
+    if known is None or not finished or request.decide_limit < len(finished):
+        return None
+    rows = []
+    for execution_id in finished:
+        row = known.get(execution_id)
+        if (
+            row is None
+            or request.held.get(execution_id) != row.decision_no
+            or row.definition_id not in request.known_definitions
+            or (request.kinds is not None and row.kind not in request.kinds)
+            or (request.only is not None and execution_id not in request.only)
+        ):
+            return None
+        rows.append(row)
+    events: dict[str, list[Event]] = {}
+    for finish in request.finishes:
+        events.setdefault(finish.execution_id, []).extend(finish.finish.events)
+    return [row.work(events[row.id], [request.now] * len(events[row.id])) for row in rows]
+
+
+def rows_after(
+    saved: Sequence[DecisionResult], by_id: dict[str, DecisionWork]
+) -> dict[str, PendingExecution]:
+    """The rows of the saved executions as their decisions left them."""
+    return {
+        result.execution_id: PendingExecution.of_work(by_id[result.execution_id]).after(result)
+        for result in saved
+    }
+
+
+def new_task_lease(
+    claim: ClaimRequest, results: Sequence[DecisionResult], now: float
+) -> NewTaskLease:
+    """The new tasks of ``results`` that ``claim`` would take if they were the only
+    due tasks: due now, of its queues and kind (engine or outside work), of
+    actions it may run, at most ``claim.limit``, higher priority first, then
+    in the order scheduled."""
+    takeable = [
+        (task.priority, order, result.execution_id, task.task_id)
+        for order, (result, task) in enumerate(
+            (result, task) for result in results for task in result.tasks
+        )
+        if _takes(claim, result.execution_id, task, now)
+    ]
+    takeable.sort(key=lambda entry: (-entry[0], entry[1]))
+    keys = frozenset((execution_id, task_id) for _p, _o, execution_id, task_id in takeable)
+    if len(keys) > claim.limit:
+        keys = frozenset(
+            (execution_id, task_id) for _p, _o, execution_id, task_id in takeable[: claim.limit]
+        )
+    return NewTaskLease(claim.owner, claim.lease, keys)
+
+
+def _takes(claim: ClaimRequest, execution_id: str, task: NewTask, now: float) -> bool:
+    """Whether ``claim`` can take ``task`` now (the claim statements' conditions)."""
+    return (
+        task.available_at <= now
+        and task.external == claim.external
+        and task.queue in claim.queues
+        and (
+            claim.actions is None
+            or (task.action is not None and task.action in claim.actions)
+            or execution_id in claim.own
+        )
+    )
+
+
+def leased_task_values(
+    execution_id: str, task: NewTask, now: float, lease: NewTaskLease
+) -> tuple[Any, ...]:
+    """The row of ``insert_leased_task``: the new task's row (``task_values``) with
+    its first attempt claimed by ``lease.owner``, then the lease's columns."""
+    row = task_values(execution_id, task, now)
+    deadline, expires = lease.columns(task, now)
+    return (*row[:6], "claimed", 1, *row[8:], lease.owner, expires, deadline)
