@@ -3,13 +3,16 @@ and a broken one rolls the whole batch back before the careful path writes."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import Any
 
 import pytest
 
-from cadenza.model.events import TaskCompleted
+from cadenza.model.events import SignalReceived, TaskCompleted
+from cadenza.store.codec import encode_event
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
 from cadenza.store.records import FinishOutcome, TaskFinish
 
@@ -126,3 +129,64 @@ def test_a_statement_first_prepared_in_a_failed_batch_still_runs_afterwards(
             conn.execute(probe, (-1,))  # the run that prepares it, skipped
         assert conn.execute(probe, (7,)).fetchone() == {"probe": 7}
         assert conn.execute(probe, (8,)).fetchone() == {"probe": 8}
+
+
+def test_an_inbox_row_committed_while_the_round_saves_keeps_its_execution_pending(
+    store: PostgresStore, postgres_url: str
+) -> None:
+    """Another transaction delivers an event and holds the execution's row while
+    a round's batch is on its way; the round saves after that transaction
+    commits and must still leave the execution pending (the round's statements
+    see the new inbox row because the row lock is taken before the save)."""
+    [execution_id] = start(store, 1)
+    kind, payload = encode_event(SignalReceived(name="poke"))
+    with psycopg.connect(postgres_url) as other:
+        other.execute(
+            "INSERT INTO inbox (execution_id, time, type, payload) VALUES (%s, %s, %s, %s)",
+            (execution_id, NOW + 5, kind, payload),
+        )
+        other.execute(
+            "UPDATE executions SET pending_since = COALESCE(pending_since, %s) WHERE id = %s",
+            (NOW + 5, execution_id),
+        )
+        # The round decides ExecutionStarted; its write waits for this row.
+        request = RoundRequest(owner="me", now=NOW + 10, decide_limit=1)
+        done: list[object] = []
+        errors: list[BaseException] = []
+
+        def round_() -> None:
+            try:
+                done.append(store.run_round(request, decide_one_task_each))
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=round_)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not _waits_for_a_lock(other, postgres_url):
+            assert thread.is_alive() and time.monotonic() < deadline, (done, errors)
+            time.sleep(0.01)  # the round's connection is not ours to wait on
+        other.commit()
+        thread.join(10)
+    assert not errors and done
+    with psycopg.connect(postgres_url) as conn:
+        row = conn.execute(
+            "SELECT pending_since, decision_no FROM executions WHERE id = %s", (execution_id,)
+        ).fetchone()
+        waiting = conn.execute(
+            "SELECT count(*) FROM inbox WHERE execution_id = %s", (execution_id,)
+        ).fetchone()
+    assert row is not None and row[1] == 1
+    assert waiting is not None and waiting[0] == 1
+    assert row[0] == NOW + 5  # still pending: the next round decides the signal
+
+
+def _waits_for_a_lock(other: Any, postgres_url: str) -> bool:
+    """Whether some session of this database waits for a lock that ``other`` holds."""
+    with psycopg.connect(postgres_url, autocommit=True) as look:
+        row = look.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND %s = ANY(pg_blocking_pids(pid))",
+            (other.info.backend_pid,),
+        ).fetchone()
+    return bool(row and row[0])

@@ -280,9 +280,13 @@ def _write_batched(
         with writing as writer:
             for finish in request.finishes:
                 writer.finish_later(finish, now)
-            # Several rows are locked first, in one order, so that two deciders
-            # cannot deadlock; one row is locked by its own save.
-            if len(ids) > 1:
+            # The rows are locked first, in one order (two deciders cannot
+            # deadlock), and before the save: the save sets each row's
+            # pending_since from the inbox as its statement sees it, so an inbox
+            # row written by a transaction that committed while the save waited
+            # for the row would be missed, its execution never marked pending.
+            # Locked first, such a writer waits for this commit instead.
+            if ids:
                 writer.lock_executions_later(ids)
             if wanted:
                 writer.consume_inbox_later(wanted)
