@@ -274,34 +274,18 @@ def _write_batched(
     writing = batched_writing(rows)
     if writing is None:
         return None
-    consumed = {r.execution_id: inbox_ids[r.execution_id][: r.consumed_inputs] for r in results}
-    wanted = [row_id for row_ids in consumed.values() for row_id in row_ids]
+    lease = new_task_lease(claim, results, now) if quiet and claim else None
+    plain = quiet and _plain_write(request, results, by_id, inbox_ids)
     try:
         with writing as writer:
-            for finish in request.finishes:
-                writer.finish_later(finish, now)
-            # The rows are locked first, in one order (two deciders cannot
-            # deadlock), and before the save: the save sets each row's
-            # pending_since from the inbox as its statement sees it, so an inbox
-            # row written by a transaction that committed while the save waited
-            # for the row would be missed, its execution never marked pending.
-            # Locked first, such a writer waits for this commit instead.
-            if ids:
-                writer.lock_executions_later(ids)
-            if wanted:
-                writer.consume_inbox_later(wanted)
-            lease = new_task_lease(claim, results, now) if quiet and claim else None
-            # Where nothing is saved or claimed, the answer is empty.
-            leased = writer.save_later(decisions, now, lease) if decisions else list
-            writer.deliver(
-                link_children(writer, [(by_id[r.execution_id].status, r) for r in results], now)
-                + _undecided_finish_events(request.finishes, [], results, inbox_ids),
-                now,
-            )
-            if lease is not None:
-                claimed = leased
+            # A backend may write a round that read nothing, and whose write
+            # only ends attempts, saves decisions and inserts tasks, in one go.
+            one_go = getattr(writer, "quiet_round_later", None) if plain else None
+            answer = one_go(request.finishes, decisions, lease, now) if one_go else None
+            if answer is not None:
+                claimed = answer
             else:
-                claimed = writer.claim_later(claim, now) if claim is not None else list
+                claimed = _write_each(writer, request, claim, decisions, inbox_ids, lease)
     except NotCurrent:
         return None
     return RoundOutcome(
@@ -311,6 +295,69 @@ def _write_batched(
         [],
         rows_after(results, by_id),
     )
+
+
+def _write_each(
+    writer: BatchedRoundWriter,
+    request: RoundRequest,
+    claim: ClaimRequest | None,
+    decisions: list[tuple[DecisionWork, DecisionResult]],
+    inbox_ids: dict[str, list[int]],
+    lease: NewTaskLease | None,
+) -> Callable[[], list[TaskRecord]]:
+    """The batched write statement by statement (each queued); the claimed tasks
+    (the leased ones when ``lease`` is given), answered after the commit."""
+    now = request.now
+    results = [result for _work, result in decisions]
+    ids = [result.execution_id for result in results]
+    for finish in request.finishes:
+        writer.finish_later(finish, now)
+    # The rows are locked first, in one order (two deciders cannot deadlock),
+    # and before the save: the save sets each row's pending_since from the
+    # inbox as its statement sees it, so an inbox row written by a transaction
+    # that committed while the save waited for the row would be missed, its
+    # execution never marked pending. Locked first, such a writer waits for
+    # this commit instead.
+    if ids:
+        writer.lock_executions_later(ids)
+    wanted = [row_id for r in results for row_id in inbox_ids[r.execution_id][: r.consumed_inputs]]
+    if wanted:
+        writer.consume_inbox_later(wanted)
+    # Where nothing is saved or claimed, the answer is empty.
+    leased = writer.save_later(decisions, now, lease) if decisions else list
+    statuses = [(work.status, result) for work, result in decisions]
+    writer.deliver(
+        link_children(writer, statuses, now)
+        + _undecided_finish_events(request.finishes, [], results, inbox_ids),
+        now,
+    )
+    if lease is not None:
+        return leased
+    return writer.claim_later(claim, now) if claim is not None else list
+
+
+def _plain_write(
+    request: RoundRequest,
+    results: Sequence[DecisionResult],
+    by_id: dict[str, DecisionWork],
+    inbox_ids: dict[str, list[int]],
+) -> bool:
+    """Whether the write of these decisions only ends the round's attempts, saves
+    the decisions and inserts their tasks: nothing started, withdrawn, relayed
+    or timed, no execution ending or changing status (which a parent or child
+    may have to hear of), no inbox row consumed and every finish event decided."""
+    for result in results:
+        if (
+            result.children
+            or result.relayed
+            or result.canceled_tasks
+            or result.timers
+            or result.completed
+            or result.status != by_id[result.execution_id].status
+            or inbox_ids.get(result.execution_id)
+        ):
+            return False
+    return not _undecided_finish_events(request.finishes, [], results, inbox_ids)
 
 
 def _is_stale(work: DecisionWork, result: DecisionResult, current: dict[str, int]) -> bool:

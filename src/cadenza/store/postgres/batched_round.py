@@ -25,6 +25,7 @@ import psycopg
 from cadenza.store.codec import (
     FINISH_STATEMENTS,
     finish_values,
+    json_text,
     task_from_row,
 )
 from cadenza.store.postgres.connections import Connection
@@ -68,6 +69,28 @@ def _insert_for_copy(copy_statement: str) -> str:
 
 _INSERT_HISTORY = _insert_for_copy(QUERIES["copy_history"])
 _INSERT_TASK = _insert_for_copy(QUERIES["copy_tasks"])
+
+
+def _columns(insert: str) -> tuple[str, ...]:
+    """The column names of an ``INSERT INTO table (columns) ...`` statement."""
+    found = re.match(r"\s*INSERT\s+INTO\s+\w+\s*\(([^)]*)\)", insert, re.I)
+    if found is None:
+        raise ValueError(f"not an INSERT INTO table (columns) statement: {insert!r}")
+    return tuple(column.strip() for column in found.group(1).split(","))
+
+
+#: The names of the values of a history row, a new task's row and a leased
+#: one, in the order ``encoded_history``, ``task_values`` and
+#: ``leased_task_values`` give them (the statements' column order).
+_HISTORY_COLUMNS = _columns(_INSERT_HISTORY)
+_TASK_COLUMNS = _columns(_INSERT_TASK)
+_LEASED_TASK_COLUMNS = _columns(QUERIES["insert_leased_task"])
+
+
+def _objects(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """``rows`` as a JSON array of objects keyed by ``columns`` (for
+    ``json_to_recordset``)."""
+    return json_text([dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def _expecting(statement: str, rows: str) -> str:
@@ -194,6 +217,7 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         self._claimed: list[TaskRecord] = []
         self._leased: list[psycopg.Cursor[Any]] = []
         self._leased_tasks: list[TaskRecord] = []
+        self._quiet: psycopg.Cursor[Any] | None = None
 
     def finish_later(self, request: FinishRequest, now: float) -> None:
         outcome = FinishOutcome(request.finish.outcome)
@@ -246,6 +270,46 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         ]
         return lambda: self._leased_tasks
 
+    def quiet_round_later(
+        self,
+        finishes: Sequence[FinishRequest],
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        lease: NewTaskLease | None,
+        now: float,
+    ) -> Callable[[], list[TaskRecord]] | None:
+        """The whole write of a round that read nothing as one call (migration
+        0012's ``cadenza_quiet_round``), for a round whose write only ends its
+        attempts (done, all of one owner), saves decisions and inserts tasks;
+        None (nothing queued) for any other. The leased tasks are answered once
+        the transaction has committed."""
+        owners = {finish.owner for finish in finishes}
+        if len(owners) != 1 or any(
+            FinishOutcome(f.finish.outcome) is not FinishOutcome.DONE for f in finishes
+        ):
+            return None
+        results = [result for _work, result in decisions]
+        history, added = encoded_history(decisions)
+        saved = save_parameters(decisions, now, added)
+        plain, leased = split_leased(results, now, lease)
+        ends = [
+            {"execution_id": f.execution_id, "task_id": f.task_id, "attempt": f.attempt}
+            for f in finishes
+        ]
+        self._quiet = self.conn.execute(
+            QUERIES["quiet_round"],
+            {
+                "now": now,
+                "owner": owners.pop(),
+                "finishes": json_text(ends),
+                "decisions": saved["decisions"],
+                "refs": saved["refs"],
+                "history": _objects(_HISTORY_COLUMNS, history),
+                "tasks": _objects(_TASK_COLUMNS, plain),
+                "leased": _objects(_LEASED_TASK_COLUMNS, leased),
+            },
+        )
+        return lambda: self._leased_tasks
+
     def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
         if request.limit <= 0 or not request.queues:
             return list
@@ -259,6 +323,8 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
                 (task_from_row(r) for r in self._claim.fetchall()), key=claim_order
             )
         self._leased_tasks = [task_from_row(r) for cur in self._leased for r in cur.fetchall()]
+        if self._quiet is not None:
+            self._leased_tasks += [task_from_row(r["task"]) for r in self._quiet.fetchall()]
 
     def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
         # Its refusal needs a savepoint, which a pipeline cannot take: rare (a

@@ -217,43 +217,11 @@ SELECT id, decision_no FROM executions WHERE id = ANY(%s) ORDER BY id FOR NO KEY
 DELETE FROM inbox WHERE id = ANY(%s) RETURNING id;
 
 -- name: save_executions
--- Guarded by the decision number each decision started from (checked under
--- lock just before): a row that moved is not saved, and the round refuses it.
--- The stored bytes grow by what the decision's history rows hold: their text
--- (added_bytes) and the blobs they refer to (one (id, digest) pair per
--- reference, written to the blob table before this statement runs).
--- The decisions and the references come as two JSON arrays of objects: one
--- text parameter each costs the client far less to send than a dozen arrays.
-UPDATE executions AS e SET
-    status = v.status,
-    decision_no = v.decision_no,
-    next_seq = v.next_seq,
-    snapshot = CASE WHEN v.save_snapshot THEN v.snapshot ELSE e.snapshot END,
-    snapshot_seq = CASE WHEN v.save_snapshot THEN v.next_seq - 1 ELSE e.snapshot_seq END,
-    output = CASE WHEN v.completed THEN v.output ELSE e.output END,
-    errors = CASE WHEN v.completed THEN v.errors ELSE e.errors END,
-    updated_at = %(now)s,
-    pending_since = (SELECT MIN(i.time) FROM inbox AS i WHERE i.execution_id = e.id),
-    payload_bytes = e.payload_bytes + v.added_bytes + CASE
-        WHEN %(refs)s::json IS NULL THEN 0
-        ELSE COALESCE((SELECT SUM(b.size)
-                       FROM json_to_recordset(%(refs)s::json) AS r(id text, digest text)
-                       JOIN blobs AS b ON b.digest = r.digest
-                       WHERE r.id = e.id), 0) END,
-    -- A run reopened (rerun) after another run took its workflow id gives it up.
-    workflow_id = CASE
-        WHEN e.workflow_id IS NULL THEN NULL
-        WHEN EXISTS (SELECT 1 FROM executions AS o
-                     WHERE o.workflow_id = e.workflow_id AND o.id <> e.id
-                       AND o.status NOT IN ('succeeded', 'failed', 'canceled', 'timeout',
-                                            'abandoned')) THEN NULL
-        ELSE e.workflow_id END
-FROM json_to_recordset(%(decisions)s::json) AS v(
-    id text, expected integer, decision_no integer, status text, next_seq integer,
-    snapshot text, completed boolean, output text, errors text, save_snapshot boolean,
-    added_bytes bigint)
-WHERE e.id = v.id AND e.decision_no = v.expected
-RETURNING e.id;
+-- Migration 0012's cadenza_save_executions: each execution row saved, guarded
+-- by the decision number its decision started from (a row that moved is not
+-- saved, and the round refuses it; checked under lock just before). The ids
+-- saved come back.
+SELECT id FROM cadenza_save_executions(%(now)s, %(decisions)s::json, %(refs)s::json) AS id;
 
 -- name: copy_history
 -- COPY, not INSERT: a batch's rows travel as one stream, several times
@@ -275,6 +243,13 @@ INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, at
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING *, (SELECT payload_bytes FROM executions AS e WHERE e.id = tasks.execution_id)
     AS execution_payload_bytes;
+
+-- name: quiet_round
+-- The write of a round that read nothing, in one call (migration 0012); each
+-- row is a leased task, as claim_tasks returns it.
+SELECT task FROM cadenza_quiet_round(
+    %(now)s, %(owner)s, %(finishes)s::json, %(decisions)s::json, %(refs)s::json,
+    %(history)s::json, %(tasks)s::json, %(leased)s::json) AS task;
 
 -- name: upsert_timer
 INSERT INTO timers (execution_id, timer_id, fire_at) VALUES (%s, %s, %s)
