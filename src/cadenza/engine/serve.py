@@ -423,6 +423,14 @@ class ServeLoop:
 
     def _idle(self, next_heartbeat: float) -> None:
         parts, settings = self.parts, self.settings
+        if self._outstanding >= settings.concurrency:
+            # Every thread is busy: the loop waits for an attempt to end (which
+            # wakes it), and looks again soon for work it can do meanwhile
+            # (decisions). Asking the store when work is due, or checkpointing,
+            # would cost a statement or two each time an attempt ends.
+            wait = min(_DUE_ELSEWHERE_WAIT, max(0.0, next_heartbeat - parts.clock.now()))
+            parts.clock.wait(parts.wake, wait)
+            return
         # Housekeeping a store defers to a quiet moment (SQLite's WAL
         # checkpoint), done here rather than inside a step's commit.
         checkpoint = getattr(parts.store, "checkpoint_when_idle", None)
