@@ -79,8 +79,11 @@ def test_a_loop_whose_threads_are_all_busy_asks_the_store_nothing_while_it_waits
     loop.start()
     try:
         assert running.wait(10), "the attempt never started"
-        # The loop turns several times while its only thread is busy.
-        time.sleep(0.3)  # the attempt's own length, not a wait for the loop
+        # Wake the loop a few times while its only thread is busy: each time it
+        # looks for work, finds none it can take, and waits again.
+        for _ in range(5):
+            engine.wake()
+            time.sleep(0.05)  # the attempt's own length, not a wait for the loop
         release.set()
         deadline = time.monotonic() + 10
         while engine.get(execution_id).status != "succeeded":
