@@ -41,7 +41,7 @@ class Event:
 
     def payload(self) -> dict[str, JSON]:
         """The event's fields as a JSON object (without the type)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in field_names(type(self))}
 
 
 # --- inputs ---------------------------------------------------------------
@@ -370,8 +370,25 @@ def event_from_payload(type_name: str, payload: Mapping[str, JSON]) -> Event:
         from cadenza.model.errors import HistoryCorrupt
 
         raise HistoryCorrupt(f"unknown event type {type_name!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _FIELD_SETS.get(cls)
+    if names is None:
+        names = _FIELD_SETS[cls] = frozenset(field_names(cls))
     return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+#: Event class -> its field names in order (and as a set, to filter a payload).
+#: ``dataclasses.fields`` builds its answer anew at each call, and every event
+#: stored or read asks it.
+_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+_FIELD_SETS: dict[type[Event], frozenset[str]] = {}
+
+
+def field_names(cls: type[Event]) -> tuple[str, ...]:
+    """The names of an event class's fields, in declaration order."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 @dataclass(frozen=True)

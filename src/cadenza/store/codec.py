@@ -38,10 +38,14 @@ from cadenza.store.records import (
     TaskRecord,
 )
 
+#: The encoder ``json.dumps`` would build for these options at every call: one
+#: is kept, since every stored value goes through it (several per step).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
 
 def json_text(value: JSON) -> str:
     """Compact JSON; non-JSON values are a bug upstream and fail loudly here."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _COMPACT.encode(value)
 
 
 def dumps(value: JSON) -> str:

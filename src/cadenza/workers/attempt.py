@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -28,6 +29,13 @@ from cadenza.workers.registry import Activity, ActivityRegistry
 
 #: Error type of a result (or returned outcome) that cannot be recorded as JSON.
 RESULT_NOT_JSON = "result.not_json"
+
+#: Ints below this (in size) are written and read back unchanged by ``json``.
+_EXACT_INT = 10**18
+
+#: What most activities return: never awaitable, so the ``Awaitable`` check (an
+#: ABC's, in Python, at every attempt) is skipped for these exact types.
+_PLAIN_TYPES = frozenset({type(None), bool, int, float, str, list, dict})
 
 
 def run_activity(
@@ -48,7 +56,7 @@ def run_activity(
     _activity, call = prepared
     try:
         value = call()
-        if isinstance(value, Awaitable):
+        if type(value) not in _PLAIN_TYPES and isinstance(value, Awaitable):
             value = _wait(value)
     except ActivityCancelledInterrupt:
         return _canceled(action)
@@ -111,10 +119,9 @@ def _prepare(
                 "and cannot be given as input",
             )
         kwargs[activity.context_param] = context
-    try:
-        activity.signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        return _bad_input(action, str(exc))
+    why = activity.binding_error(len(args), tuple(kwargs))
+    if why is not None:
+        return _bad_input(action, why)
     return activity, functools.partial(activity.fn, *args, **kwargs)
 
 
@@ -191,6 +198,13 @@ def _to_json(value: JSON) -> tuple[JSON, str | None]:
     are not JSON.
     """
     if value is None or isinstance(value, str | bool):
+        return value, None
+    kind = type(value)
+    if (kind is int and -_EXACT_INT < value < _EXACT_INT) or (
+        kind is float and math.isfinite(value)
+    ):
+        # Plain numbers read back as themselves: no text to make. (Huge ints
+        # still take the trip, which refuses those too long to write.)
         return value, None
     try:
         text = json.dumps(value, allow_nan=False)

@@ -19,7 +19,7 @@ import inspect
 import re
 import typing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cadenza.model.errors import ActionNotFound, RegistryError
@@ -32,6 +32,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: slashes and ``$`` are allowed so that resource ARNs (``arn:aws:lambda:…:function:f``,
 #: ``…:$LATEST``) can name actions.
 _NAME = re.compile(r"[A-Za-z0-9_\-:/$]+(?:\.[A-Za-z0-9_\-:/$]+)*")
+
+#: How many call shapes an activity remembers whether they bind (see ``Activity``).
+_MAX_SHAPES = 64
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,35 @@ class Activity:
     #: Called with the whole input as one argument (a Lambda-style handler taking
     #: an event), instead of the input's keys as keyword arguments.
     whole_input: bool = False
+    #: Call shape (positional count, keyword names) -> why it does not bind, or
+    #: None. Whether a call binds depends on its shape only, never on the values,
+    #: and every attempt asks: binding once per shape spares it per attempt.
+    _shape_errors: dict[tuple[int, tuple[str, ...]], str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def description(self) -> str:
         """The first line of the callable's docstring, or ``""``."""
         doc = inspect.getdoc(self.fn) or ""
         return doc.splitlines()[0] if doc else ""
+
+    def binding_error(self, positional: int, keywords: tuple[str, ...]) -> str | None:
+        """Why a call with ``positional`` arguments and these keyword arguments (by
+        name, in order) does not match the signature; None when it does."""
+        shape = (positional, keywords)
+        known = self._shape_errors
+        if shape in known:
+            return known[shape]
+        try:
+            self.signature.bind(*([None] * positional), **dict.fromkeys(keywords))
+            error = None
+        except TypeError as exc:
+            error = str(exc)
+        if len(known) < _MAX_SHAPES:
+            # Inputs with ever new keys (each a new shape) must not grow it without end.
+            known[shape] = error
+        return error
 
 
 class ActivityRegistry:

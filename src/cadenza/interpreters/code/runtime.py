@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from cadenza.interpreters.code.activities import ActivityDefinition
+from cadenza.interpreters.code.call_sites import workflow_call_site
 from cadenza.interpreters.code.continuation import ContinueAsNew
 from cadenza.interpreters.code.futures import Future, TaskFailed
 from cadenza.model.commands import (
@@ -43,8 +42,6 @@ from cadenza.model.commands import (
 from cadenza.model.errors import CadenzaError
 from cadenza.model.events import JSON, TaskCompleted
 from cadenza.model.ids import abandoned_child_id
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 #: Prefix of the timers that enforce an activity's schedule-to-start and
 #: schedule-to-close timeouts: ``code.timeout:<which>:<task id>``.
@@ -210,15 +207,19 @@ class Runtime:
             self.visited.add(task_id)
             return known
         data = {"args": plain_args, "kwargs": plain_kwargs}
-        text = _json_text(data, declared.name)
         if declared.idempotent:
+            text = _json_text(data, declared.name)
             task_id = self._current(f"{declared.name}@{_digest(text)}")
+        elif not _plain(plain_args, plain_kwargs):
+            _json_text(data, declared.name)
         if task_id in self.new_inputs:
             data = self.new_inputs[task_id]
         meta: dict[str, JSON] = {"code": "activity", "version": declared.version}
         timers: list[Command] = []
-        for which in (SCHEDULE_TO_START, SCHEDULE_TO_CLOSE):
-            value = getattr(declared, f"{which}_timeout")
+        for which, value in (
+            (SCHEDULE_TO_START, declared.schedule_to_start_timeout),
+            (SCHEDULE_TO_CLOSE, declared.schedule_to_close_timeout),
+        ):
             if value is None:
                 continue
             # The engine's workers record their take (TaskStarted) for a task
@@ -355,7 +356,9 @@ class Runtime:
         marker_id = self._next_id(f"marker:{name}")
         self.visited.add(marker_id)
         if marker_id not in self.issued:
-            self.issued[marker_id] = Issued(marker_id, "marker", name, _caller(), self.ordinal)
+            self.issued[marker_id] = Issued(
+                marker_id, "marker", name, workflow_call_site(), self.ordinal
+            )
             self.pending.append(RecordMarker(kind="code.marker", details={name: details}))
 
     def patched(self, patch_id: str) -> bool:
@@ -418,7 +421,7 @@ class Runtime:
             if outcome is not None:
                 _settle(future, outcome)
         if task_id not in self.issued:
-            self.issued[task_id] = Issued(task_id, kind, label, _caller(), self.ordinal)
+            self.issued[task_id] = Issued(task_id, kind, label, workflow_call_site(), self.ordinal)
             if task_id not in self.outcomes:
                 self.pending.append(command)
         return future
@@ -455,11 +458,32 @@ def _resolved(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any],
     )
 
 
+#: ``json.dumps``'s encoder for these options, made once rather than per task.
+_SORTED_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+#: Ints within this size are written by ``json`` whatever their value (longer
+#: ones may pass Python's limit on int-to-text conversion).
+_SMALL_INT = 10**18
+
+
+def _plain(args: list[Any], kwargs: dict[str, Any]) -> bool:
+    """Whether every argument is a string, a bool, None, a float or a small int:
+    then they are JSON values for sure, and need not be written out to be checked."""
+    for value in (*args, *kwargs.values()):
+        kind = type(value)
+        if kind is int:
+            if not -_SMALL_INT < value < _SMALL_INT:
+                return False
+        elif kind is not str and kind is not float and kind is not bool and value is not None:
+            return False
+    return True
+
+
 def _json_text(data: JSON, where: str) -> str:
     # Checked here, in the workflow, so the error names the call: the store
     # would only fail later, far from it.
     try:
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return _SORTED_COMPACT.encode(data)
     except (TypeError, ValueError) as exc:
         raise WorkflowUsageError(
             f"the arguments of {where} must be JSON values (they go into history): {exc}"
@@ -468,17 +492,6 @@ def _json_text(data: JSON, where: str) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:16]
-
-
-def _caller() -> str:
-    """``file:line`` of the innermost workflow-code frame (outside this package)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
-            return f"{filename}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
-    return "?"
 
 
 def _cannot_suspend(future: Future) -> None:
