@@ -24,13 +24,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cadenza.expressions import functions
-from cadenza.expressions.budget import current_meter, size_over
+from cadenza.expressions.budget import current_meter, current_settings, size_over
 from cadenza.expressions.scope import Scope
 
 Compiled = Callable[[Scope], Any]
 """An expression compiled to a function of the scope; it may raise :class:`Unsupported`."""
 
-_CACHE_SIZE = 4096
+CACHE_SIZE = 4096
 """Compiled forms kept, like the parsed forms of ``syntax``: one per distinct expression."""
 
 
@@ -69,7 +69,7 @@ def _is_number(value: Any) -> bool:
     return type(value) is int or type(value) is float
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def compiled(body: str) -> Compiled | None:
     """``body`` (a parsed YAQL expression without delimiters) compiled, or None
     when it is not one of the simple forms. Raises YAQL's error on bad syntax."""
@@ -136,6 +136,8 @@ def _compile_attribute(node: Any) -> Compiled:
     if type(name) is not tree.KeywordConstant or not isinstance(name.value, str):
         raise Unsupported
     key = name.value
+    if type(subject) is tree.Function and subject.name == "ctx" and not subject.args:
+        return _compile_context_read(key)
     read = _compile(subject)
 
     def attribute(scope: Scope) -> Any:
@@ -146,6 +148,21 @@ def _compile_attribute(node: Any) -> Compiled:
         return value[key]
 
     return attribute
+
+
+def _compile_context_read(key: str) -> Compiled:
+    """``ctx().key`` read straight from the variables: ``ctx()`` would first copy
+    every variable but the private ``__`` ones, at each evaluation."""
+    if key.startswith("__"):
+        raise Unsupported  # not in ctx(): YAQL's error
+
+    def context_read(scope: Scope) -> Any:
+        variables = scope.variables
+        if key not in variables:
+            raise Unsupported
+        return variables[key]
+
+    return context_read
 
 
 def _compile_operator(node: Any) -> Compiled:
@@ -170,8 +187,10 @@ def _compile_operator(node: Any) -> Compiled:
         if joins_strings and type(a) is str and type(b) is str:
             joined = a + b
             # YAQL checks its memory quota on the way; over it, let YAQL refuse.
+            # Read outside any meter too: lone expressions run here unmetered first.
             meter = current_meter()
-            if meter is not None and size_over(joined, meter.budget.max_bytes):
+            budget = meter.budget if meter is not None else current_settings().budget
+            if size_over(joined, budget.max_bytes):
                 raise Unsupported
             return joined
         raise Unsupported

@@ -14,7 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from cadenza.expressions import functions, st2_data, yaql_direct, yaql_regex
-from cadenza.expressions.budget import current_meter, metered, shorten
+from cadenza.expressions.budget import (
+    current_meter,
+    current_settings,
+    metered,
+    shorten,
+    size_over,
+)
 from cadenza.expressions.scope import (
     ExpressionBudgetFailure,
     ExpressionFailure,
@@ -80,11 +86,54 @@ def evaluate(text: str, scope: Scope) -> Any:
     :class:`ExpressionBudgetFailure` when the evaluation goes over its budget.
     """
 
+    body = _lone_body(text)
+    if body is not None:
+        value = _lone_direct_value(body, scope)
+        if value is not _NO_VALUE:
+            return value
+
     def failure(detail: str, limit: str) -> ExpressionFailure:
         message = f"Unable to evaluate expression '{shorten(text)}'. {detail}"
         return ExpressionBudgetFailure(KIND, message, text, limit)
 
     return metered(lambda: _evaluate(text, scope), failure, text)
+
+
+@functools.lru_cache(maxsize=yaql_direct.CACHE_SIZE)
+def _lone_body(text: str) -> str | None:
+    """The body of ``text`` when it is one ``<% %>`` and nothing else, else None."""
+    found = _EXPRESSION.findall(text)
+    return _strip(text) if len(found) == 1 and found[0] == text else None
+
+
+def _lone_direct_value(body: str, scope: Scope) -> Any:
+    """The value of a lone expression computed by ``yaql_direct`` when it is a
+    scalar within the size budget; ``_NO_VALUE`` leaves it to the metered path.
+
+    Worth having because the meter costs as much as such an evaluation. Nothing
+    is skipped: a compiled expression never calls a budget hook (only its string
+    concatenation reads the budget, see ``yaql_direct``), so the meter's only
+    effect here would be its size check of the result, made here the same way;
+    a result over it, a string that would be evaluated again, a collection to
+    convert and every error go the metered way, which gives them their
+    wording. The repeat is safe: compiled expressions only read the scope.
+    """
+    try:
+        run = yaql_direct.compiled(body)
+        if run is None:
+            return _NO_VALUE
+        value = run(scope)
+    except Exception:
+        return _NO_VALUE
+    kind = type(value)
+    if kind is str:
+        if _EXPRESSION.search(value) is not None:
+            return _NO_VALUE
+    elif not (kind is int or kind is float or kind is bool or value is None):
+        return _NO_VALUE
+    if size_over(value, current_settings().budget.max_bytes):
+        return _NO_VALUE
+    return value
 
 
 def _evaluate(text: str, scope: Scope) -> Any:

@@ -257,9 +257,12 @@ class Conductor:
 
     def workflow_task_event(self, task_id: str, route: int, status: str) -> None:
         """Move the workflow status after a task of ``task_id`` on ``route`` changed."""
-        has_next = self.has_next_tasks(task_id, route)
-        remediated = has_next or self.has_join_next(task_id, route)
-        event = "remediated" if status in ABENDED and remediated else status
+        abended = status in ABENDED
+        # Only a success or a failure looks at what follows the task (these queries
+        # are pure): not asked for the "running" of every task that starts.
+        has_next = (abended or status == "succeeded") and self.has_next_tasks(task_id, route)
+        remediated = abended and (has_next or self.has_join_next(task_id, route))
+        event = "remediated" if remediated else status
         key = f"task:{event}"
         if event in _CONDITIONAL:
             key += "/active" if st.has_active_tasks(self.state) else "/dormant"

@@ -129,6 +129,7 @@ class OrquestaInterpreter:
         self.action_uses = tuple(action_uses)
         self.catalog = catalog if catalog is not None else ActionCatalog()
         self.graph = TaskGraph(definition.tasks)
+        self.graph.lay_out()
         self.datastore = dict(datastore or {})
         #: Decrypts encrypted datastore values (``st2kv(key, decrypt=true)``).
         self.decrypt = decrypt

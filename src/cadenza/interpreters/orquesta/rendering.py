@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cadenza.expressions import ExpressionFailure, Scope, evaluate
+from cadenza.expressions import ExpressionFailure, Scope, evaluate, jinja_language
 from cadenza.interpreters.orquesta.validation import Task
 
 RenderFailure = ExpressionFailure
@@ -25,7 +25,14 @@ def render_rolling(
 
     Returns (rolling variables, the rendered entries only, failures).
     """
-    rolling = copy.deepcopy(scope.variables)
+    entries = list(entries)
+    # A copy, so that an evaluation cannot change the contexts it reads: Jinja may
+    # call a list's or dict's methods. YAQL only reads, given copies of mutable
+    # values: for YAQL alone, a copy of the top level that takes the entries is enough.
+    if all(_without_jinja(value) for _, value in entries):
+        rolling = dict(scope.variables)
+    else:
+        rolling = copy.deepcopy(scope.variables)
     rendered: dict[str, Any] = {}
     failures: list[ExpressionFailure] = []
     for name, value in entries:
@@ -37,6 +44,17 @@ def render_rolling(
         rolling[name] = result
         rendered[name] = result
     return rolling, rendered, failures
+
+
+def _without_jinja(value: Any) -> bool:
+    """Whether no string in ``value`` (keys included) holds a Jinja expression."""
+    if isinstance(value, str):
+        return not jinja_language.has_expressions(value)
+    if isinstance(value, dict):
+        return all(_without_jinja(k) and _without_jinja(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_without_jinja(v) for v in value)
+    return True
 
 
 def render_input(

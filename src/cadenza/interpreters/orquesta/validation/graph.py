@@ -52,6 +52,9 @@ class TaskGraph:
         self.tasks = tasks
         self._outbound: dict[str, list[Edge]] = {name: [] for name in tasks}
         self._inbound: dict[str, list[Edge]] = {name: [] for name in tasks}
+        # The conductor asks for the same task's edges at every step: kept once worked out.
+        self._next_edges: dict[str, list[Edge]] = {}
+        self._prev_edges: dict[str, list[Edge]] = {}
         for name, task in tasks.items():
             found = [(target, transition) for transition in task.next for target in transition.do]
             # Orquesta evaluates a task's edges in order of target name (spec §9.2); the
@@ -69,6 +72,13 @@ class TaskGraph:
                 # stages them like tasks before running them.
                 self._inbound.setdefault(target, []).append(edge)
 
+    def lay_out(self) -> None:
+        """Work out every task's conductor edges now, once for the definition: a
+        long run would otherwise do it for each task as its step comes."""
+        for name in self.tasks:
+            self.next_edges(name)
+            self.prev_edges(name)
+
     def outbound(self, name: str) -> list[Edge]:
         """The edges leaving task ``name``, sorted by target name then transition index."""
         return list(self._outbound.get(name, ()))
@@ -80,13 +90,21 @@ class TaskGraph:
     def next_edges(self, name: str) -> list[Edge]:
         """The edges the conductor evaluates when ``name`` completes, in order: one per
         transition and target, ``do: retry`` left out."""
-        return _distinct(e for e in self.outbound(name) if e.target != "retry")
+        found = self._next_edges.get(name)
+        if found is None:
+            found = _distinct(e for e in self.outbound(name) if e.target != "retry")
+            self._next_edges[name] = found
+        return list(found)
 
     def prev_edges(self, name: str) -> list[Edge]:
         """The edges that can satisfy ``name``: from reachable tasks, one per transition
         and source, sorted by source then key."""
-        edges = _distinct(e for e in self.inbound(name) if e.source in self.reachable)
-        return sorted(edges, key=lambda e: (e.source, e.key))
+        found = self._prev_edges.get(name)
+        if found is None:
+            edges = _distinct(e for e in self.inbound(name) if e.source in self.reachable)
+            found = sorted(edges, key=lambda e: (e.source, e.key))
+            self._prev_edges[name] = found
+        return list(found)
 
     def is_task(self, name: str) -> bool:
         """Whether ``name`` is a defined task that is not shadowing an engine command."""
