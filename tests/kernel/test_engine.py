@@ -350,3 +350,24 @@ def test_an_activity_timed_out_here_is_told_to_stop(store: Store) -> None:
     assert told.is_set()
     engine.run_until_idle()
     assert engine.get(execution_id).status == "failed"
+
+
+def test_prepare_compiles_a_registered_definition_before_its_first_decision(
+    store: Store,
+) -> None:
+    compiled: list[str] = []
+
+    class CountingSteps(StepsFrontEnd):
+        def compile(self, source: Any, *, origin: str | None = None) -> Any:
+            compiled.append(str(origin))
+            return super().compile(source, origin=origin)
+
+    first = Engine(store, front_ends={"steps": CountingSteps()})
+    definition = first.register(steps({"name": "a", "action": "core.noop"}), kind="steps")
+    assert len(compiled) == 1
+    second = Engine(store, front_ends={"steps": CountingSteps()})
+    second.prepare(definition)
+    assert len(compiled) == 2
+    done = second.run(definition, timeout=30)
+    assert done.status == "succeeded"
+    assert len(compiled) == 2  # the run's decisions found it compiled

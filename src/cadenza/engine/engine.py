@@ -224,6 +224,12 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
             raise InputError(f"cannot read {path}: {exc.strerror or exc}", path=path) from exc
         return self.register(source, kind=kind, origin=path)
 
+    def prepare(self, definition: DefinitionRecord) -> None:
+        """Compile a registered ``definition`` now rather than at its first
+        decision (a process that serves it can pay for that before work comes)."""
+        self._interpreters.compile(definition)
+        self.definition_limits.learn(definition)
+
     def front_end_for(self, kind: str) -> FrontEnd:
         """The front end of ``kind`` (``FrontEndNotFound`` if none is installed)."""
         return self.front_ends.require(kind)
