@@ -2,15 +2,18 @@
 
 ``PostgresBatchedRoundWriter`` sends the whole write phase and its COMMIT in
 one pipeline: a sequential step costs two round trips (the read, then the
-write with its commit) instead of about eleven. The batch assumes that every
-finished attempt is still held and every decision still current, and the
-database checks each assumption as it runs the statement (a row count
-compared in the statement itself, ``cadenza_round_expect``); a failed check
-aborts the transaction, nothing is committed, and the round writes again
-statement by statement. COPY cannot run in a pipeline, so a batched write
-inserts its rows with pipelined INSERTs; a round with many rows
-(``BATCH_ROWS``) uses COPY, statement by statement
-(``round_statements.PostgresRoundWriter``).
+write with its commit) instead of about eleven, and one when the round read
+nothing. The batch assumes that every finished attempt is still held and
+every decision still current, and the database checks each assumption as it
+runs the statement (a row count compared in the statement itself,
+``cadenza_round_expect``); a failed check aborts the transaction, nothing is
+committed, and the round writes again statement by statement. COPY cannot
+run in a pipeline, so a batched write sends its history and task rows as one
+JSON argument per statement (migration 0012's functions); a round with many
+rows (``BATCH_ROWS``) uses COPY, statement by statement
+(``round_statements.PostgresRoundWriter``). A round that read nothing and
+only ends attempts, saves decisions and inserts tasks is one call
+(``quiet_round_later``).
 """
 
 from __future__ import annotations
@@ -56,34 +59,21 @@ BATCH_ROWS = 256
 ASSUMPTION_FAILED = "ZC001"
 
 
-def _insert_for_copy(copy_statement: str) -> str:
-    """The INSERT of one row of ``COPY table (columns) FROM STDIN``, so the two
-    name the same columns in the same order by construction."""
-    found = re.match(r"\s*COPY\s+(\w+)\s*\(([^)]*)\)\s+FROM\s+STDIN", copy_statement, re.I)
+def _columns(statement: str) -> tuple[str, ...]:
+    """The column names of a ``COPY table (columns) FROM STDIN`` or an ``INSERT
+    INTO table (columns) ...`` statement."""
+    found = re.match(r"\s*(?:COPY|INSERT\s+INTO)\s+\w+\s*\(([^)]*)\)", statement, re.I)
     if found is None:
-        raise ValueError(f"not a COPY ... FROM STDIN statement: {copy_statement!r}")
-    columns = [column.strip() for column in found.group(2).split(",")]
-    placeholders = ", ".join(["%s"] * len(columns))
-    return f"INSERT INTO {found.group(1)} ({', '.join(columns)}) VALUES ({placeholders})"
-
-
-_INSERT_HISTORY = _insert_for_copy(QUERIES["copy_history"])
-_INSERT_TASK = _insert_for_copy(QUERIES["copy_tasks"])
-
-
-def _columns(insert: str) -> tuple[str, ...]:
-    """The column names of an ``INSERT INTO table (columns) ...`` statement."""
-    found = re.match(r"\s*INSERT\s+INTO\s+\w+\s*\(([^)]*)\)", insert, re.I)
-    if found is None:
-        raise ValueError(f"not an INSERT INTO table (columns) statement: {insert!r}")
+        raise ValueError(f"not a COPY or INSERT naming its columns: {statement!r}")
     return tuple(column.strip() for column in found.group(1).split(","))
 
 
 #: The names of the values of a history row, a new task's row and a leased
 #: one, in the order ``encoded_history``, ``task_values`` and
-#: ``leased_task_values`` give them (the statements' column order).
-_HISTORY_COLUMNS = _columns(_INSERT_HISTORY)
-_TASK_COLUMNS = _columns(_INSERT_TASK)
+#: ``leased_task_values`` give them: the order of the statements that COPY or
+#: insert them one by one, so the two name the same columns by construction.
+_HISTORY_COLUMNS = _columns(QUERIES["copy_history"])
+_TASK_COLUMNS = _columns(QUERIES["copy_tasks"])
 _LEASED_TASK_COLUMNS = _columns(QUERIES["insert_leased_task"])
 
 
@@ -215,7 +205,7 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         self.pipeline = pipeline
         self._claim: psycopg.Cursor[Any] | None = None
         self._claimed: list[TaskRecord] = []
-        self._leased: list[psycopg.Cursor[Any]] = []
+        self._leased_json: psycopg.Cursor[Any] | None = None
         self._leased_tasks: list[TaskRecord] = []
         self._quiet: psycopg.Cursor[Any] | None = None
 
@@ -259,15 +249,18 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         parameters = save_parameters(decisions, now, added)
         parameters["expected_rows"] = len(results)
         self.conn.execute(_SAVE_EXPECTED, parameters)
+        # The rows as one JSON argument per statement: a pipeline sends (and
+        # the client prepares) one message per row of an executemany.
+        self.conn.execute(QUERIES["insert_history_rows"], (_objects(_HISTORY_COLUMNS, history),))
+        tasks, leased_rows = split_leased(results, now, lease)
+        if tasks:
+            self.conn.execute(QUERIES["insert_task_rows"], (_objects(_TASK_COLUMNS, tasks),))
         with self.conn.cursor() as rows:
-            rows.executemany(_INSERT_HISTORY, history)
-            tasks, leased_rows = split_leased(results, now, lease)
-            if tasks:
-                rows.executemany(_INSERT_TASK, tasks)
             withdraw_and_time(rows, results, tasks)
-        self._leased = [
-            self.conn.execute(QUERIES["insert_leased_task"], values) for values in leased_rows
-        ]
+        if leased_rows:
+            self._leased_json = self.conn.execute(
+                QUERIES["insert_leased_task_rows"], (_objects(_LEASED_TASK_COLUMNS, leased_rows),)
+            )
         return lambda: self._leased_tasks
 
     def quiet_round_later(
@@ -322,9 +315,9 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
             self._claimed = sorted(
                 (task_from_row(r) for r in self._claim.fetchall()), key=claim_order
             )
-        self._leased_tasks = [task_from_row(r) for cur in self._leased for r in cur.fetchall()]
-        if self._quiet is not None:
-            self._leased_tasks += [task_from_row(r["task"]) for r in self._quiet.fetchall()]
+        for answer in (self._leased_json, self._quiet):
+            if answer is not None:
+                self._leased_tasks += [task_from_row(r["task"]) for r in answer.fetchall()]
 
     def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
         # Its refusal needs a savepoint, which a pipeline cannot take: rare (a

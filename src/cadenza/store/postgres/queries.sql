@@ -244,6 +244,20 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 
 RETURNING *, (SELECT payload_bytes FROM executions AS e WHERE e.id = tasks.execution_id)
     AS execution_payload_bytes;
 
+-- name: insert_history_rows
+-- History rows from one JSON array (migration 0012): one statement for any
+-- number of rows, where a pipeline would send one per row.
+SELECT cadenza_insert_history(%s::json);
+
+-- name: insert_task_rows
+-- New tasks from one JSON array (migration 0012); the count inserted.
+SELECT cadenza_insert_tasks(%s::json);
+
+-- name: insert_leased_task_rows
+-- New tasks leased as inserted, from one JSON array (migration 0012), each
+-- returned as claim_tasks returns it.
+SELECT task FROM cadenza_insert_leased_tasks(%s::json) AS task;
+
 -- name: quiet_round
 -- The write of a round that read nothing, in one call (migration 0012); each
 -- row is a leased task, as claim_tasks returns it.

@@ -43,6 +43,68 @@ BEGIN
 END
 $$ LANGUAGE plpgsql;
 
+-- History rows, new tasks and new tasks leased as inserted, from JSON arrays
+-- of objects keyed by column (one argument each, for any number of rows: a
+-- client sends that far more cheaply than a statement per row).
+CREATE OR REPLACE FUNCTION cadenza_insert_history(p_rows JSON) RETURNS VOID AS $$
+BEGIN
+    INSERT INTO history (execution_id, seq, decision, time, type, payload)
+    SELECT h.execution_id, h.seq, h.decision, h.time, h.type, h.payload
+    FROM json_to_recordset(p_rows) AS h(
+        execution_id TEXT, seq INTEGER, decision INTEGER, time DOUBLE PRECISION, type TEXT,
+        payload TEXT);
+END
+$$ LANGUAGE plpgsql;
+
+-- Returns how many tasks it inserted.
+CREATE OR REPLACE FUNCTION cadenza_insert_tasks(p_rows JSON) RETURNS INTEGER AS $$
+DECLARE
+    inserted INTEGER;
+BEGIN
+    INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
+                       available_at, retry, timeout, heartbeat_timeout, meta, created_at,
+                       updated_at, external, priority)
+    SELECT t.execution_id, t.task_id, t.name, t.action, t.input, t.queue, t.status, t.attempt,
+           t.available_at, t.retry, t.timeout, t.heartbeat_timeout, t.meta, t.created_at,
+           t.updated_at, t.external, t.priority
+    FROM json_to_recordset(p_rows) AS t(
+        execution_id TEXT, task_id TEXT, name TEXT, action TEXT, input TEXT, queue TEXT,
+        status TEXT, attempt INTEGER, available_at DOUBLE PRECISION, retry TEXT,
+        timeout DOUBLE PRECISION, heartbeat_timeout DOUBLE PRECISION, meta TEXT,
+        created_at DOUBLE PRECISION, updated_at DOUBLE PRECISION, external BOOLEAN,
+        priority INTEGER);
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+    RETURN inserted;
+END
+$$ LANGUAGE plpgsql;
+
+-- Returns each task as claim_tasks returns it (with its execution's stored bytes).
+CREATE OR REPLACE FUNCTION cadenza_insert_leased_tasks(p_rows JSON) RETURNS SETOF JSON AS $$
+BEGIN
+    RETURN QUERY
+    WITH leased AS (
+        INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
+                           available_at, retry, timeout, heartbeat_timeout, meta, created_at,
+                           updated_at, external, priority, lease_owner, lease_expires_at,
+                           deadline)
+        SELECT l.execution_id, l.task_id, l.name, l.action, l.input, l.queue, l.status,
+               l.attempt, l.available_at, l.retry, l.timeout, l.heartbeat_timeout, l.meta,
+               l.created_at, l.updated_at, l.external, l.priority, l.lease_owner,
+               l.lease_expires_at, l.deadline
+        FROM json_to_recordset(p_rows) AS l(
+            execution_id TEXT, task_id TEXT, name TEXT, action TEXT, input TEXT, queue TEXT,
+            status TEXT, attempt INTEGER, available_at DOUBLE PRECISION, retry TEXT,
+            timeout DOUBLE PRECISION, heartbeat_timeout DOUBLE PRECISION, meta TEXT,
+            created_at DOUBLE PRECISION, updated_at DOUBLE PRECISION, external BOOLEAN,
+            priority INTEGER, lease_owner TEXT, lease_expires_at DOUBLE PRECISION,
+            deadline DOUBLE PRECISION)
+        RETURNING *
+    )
+    SELECT (to_jsonb(leased) || jsonb_build_object('execution_payload_bytes', e.payload_bytes))::json
+    FROM leased JOIN executions AS e ON e.id = leased.execution_id;
+END
+$$ LANGUAGE plpgsql;
+
 -- The write of a round that read nothing (cadenza.store.quiet_rounds), in one
 -- call: its finished attempts ended, its execution rows locked and saved, its
 -- history and new tasks inserted, and its leased tasks returned as a claim
@@ -83,50 +145,11 @@ BEGIN
     SELECT COUNT(*) INTO touched FROM cadenza_save_executions(p_now, p_decisions, p_refs);
     PERFORM cadenza_round_expect(touched = json_array_length(p_decisions));
 
-    INSERT INTO history (execution_id, seq, decision, time, type, payload)
-    SELECT h.execution_id, h.seq, h.decision, h.time, h.type, h.payload
-    FROM json_to_recordset(p_history) AS h(
-        execution_id TEXT, seq INTEGER, decision INTEGER, time DOUBLE PRECISION, type TEXT,
-        payload TEXT);
-
-    INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
-                       available_at, retry, timeout, heartbeat_timeout, meta, created_at,
-                       updated_at, external, priority)
-    SELECT t.execution_id, t.task_id, t.name, t.action, t.input, t.queue, t.status, t.attempt,
-           t.available_at, t.retry, t.timeout, t.heartbeat_timeout, t.meta, t.created_at,
-           t.updated_at, t.external, t.priority
-    FROM json_to_recordset(p_tasks) AS t(
-        execution_id TEXT, task_id TEXT, name TEXT, action TEXT, input TEXT, queue TEXT,
-        status TEXT, attempt INTEGER, available_at DOUBLE PRECISION, retry TEXT,
-        timeout DOUBLE PRECISION, heartbeat_timeout DOUBLE PRECISION, meta TEXT,
-        created_at DOUBLE PRECISION, updated_at DOUBLE PRECISION, external BOOLEAN,
-        priority INTEGER);
-    GET DIAGNOSTICS touched = ROW_COUNT;
-    IF touched > 0 THEN
+    PERFORM cadenza_insert_history(p_history);
+    IF cadenza_insert_tasks(p_tasks) > 0 THEN
         -- Tasks others may claim: tell them (delivered at commit, as NOTIFY is).
         PERFORM pg_notify('cadenza_work', '');
     END IF;
-
-    RETURN QUERY
-    WITH leased AS (
-        INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
-                           available_at, retry, timeout, heartbeat_timeout, meta, created_at,
-                           updated_at, external, priority, lease_owner, lease_expires_at,
-                           deadline)
-        SELECT l.execution_id, l.task_id, l.name, l.action, l.input, l.queue, l.status,
-               l.attempt, l.available_at, l.retry, l.timeout, l.heartbeat_timeout, l.meta,
-               l.created_at, l.updated_at, l.external, l.priority, l.lease_owner,
-               l.lease_expires_at, l.deadline
-        FROM json_to_recordset(p_leased) AS l(
-            execution_id TEXT, task_id TEXT, name TEXT, action TEXT, input TEXT, queue TEXT,
-            status TEXT, attempt INTEGER, available_at DOUBLE PRECISION, retry TEXT,
-            timeout DOUBLE PRECISION, heartbeat_timeout DOUBLE PRECISION, meta TEXT,
-            created_at DOUBLE PRECISION, updated_at DOUBLE PRECISION, external BOOLEAN,
-            priority INTEGER, lease_owner TEXT, lease_expires_at DOUBLE PRECISION,
-            deadline DOUBLE PRECISION)
-        RETURNING *
-    )
-    SELECT (to_jsonb(leased) || jsonb_build_object('execution_payload_bytes', e.payload_bytes))::json
-    FROM leased JOIN executions AS e ON e.id = leased.execution_id;
+    RETURN QUERY SELECT cadenza_insert_leased_tasks(p_leased);
 END
 $$ LANGUAGE plpgsql;
