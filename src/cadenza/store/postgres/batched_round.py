@@ -31,6 +31,7 @@ from cadenza.store.codec import (
     json_text,
     task_from_row,
 )
+from cadenza.store.history_rows import encoded_history
 from cadenza.store.postgres.connections import Connection
 from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.postgres.round_statements import (
@@ -49,7 +50,7 @@ from cadenza.store.records import (
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import NotCurrent, encoded_history
+from cadenza.store.rounds import NotCurrent
 
 #: The most history and task rows a round writes in one pipeline; above it,
 #: COPY (which cannot be pipelined) is faster than that many INSERTs.

@@ -36,6 +36,7 @@ from cadenza.store.codec import (
     task_from_row,
     task_values,
 )
+from cadenza.store.history_rows import HistoryBytes, encoded_history
 from cadenza.store.postgres.connections import Connection
 from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
@@ -52,7 +53,7 @@ from cadenza.store.records import (
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import HistoryBytes, InboxEntry, encoded_history
+from cadenza.store.rounds import InboxEntry
 
 #: The first key of the advisory locks that mark executions being decided
 #: (the second is the hash of the execution id). Two-key advisory locks never

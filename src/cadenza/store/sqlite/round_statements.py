@@ -30,6 +30,7 @@ from cadenza.store.codec import (
     task_from_row,
     task_values,
 )
+from cadenza.store.history_rows import encoded_history
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
 from cadenza.store.queries import load_queries
 from cadenza.store.quiet_rounds import leased_task_values
@@ -45,7 +46,7 @@ from cadenza.store.records import (
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import InboxEntry, NotCurrent, encoded_history
+from cadenza.store.rounds import InboxEntry, NotCurrent
 
 #: Every statement of the backend, by name.
 QUERIES: dict[str, str] = load_queries("cadenza.store.sqlite")
