@@ -127,8 +127,8 @@ _DUE_ELSEWHERE_WAIT = 0.05
 #: A round whose only work is this loop's finished attempts, with no news of
 #: other work since the last round that looked, skips the look (a store read
 #: per step, see ``RoundRequest.known``); at least this often (seconds) a round
-#: looks anyway, for work that arrived without news (another process's
-#: decision that was refused, say).
+#: looks anyway, for work that arrived without news (another process's, on a
+#: store that can neither notify nor ring; a retry whose delay ran out).
 _LOOK_FOR_WORK_EVERY = 0.05
 
 
