@@ -25,7 +25,7 @@ to (saved by its own earlier rounds, ``RoundOutcome.rows``) and has heard of
 no other work gives them as ``RoundRequest.known``: the round then skips the
 read phase, decides only those executions from the rows and the finish
 events, and claims only the tasks its own decisions schedule, inserted
-already leased (``cadenza.store.task_leases``). A row that moved meanwhile
+already leased (``cadenza.store.quiet_rounds``). A row that moved meanwhile
 makes its decision stale, refused by the write as any stale decision is;
 inbox events wait for the next round that reads.
 
