@@ -80,11 +80,8 @@ def new_task_lease(
         if _takes(claim, result.execution_id, task, now)
     ]
     takeable.sort(key=lambda entry: (-entry[0], entry[1]))
-    keys = frozenset((execution_id, task_id) for _p, _o, execution_id, task_id in takeable)
-    if len(keys) > claim.limit:
-        keys = frozenset(
-            (execution_id, task_id) for _p, _o, execution_id, task_id in takeable[: claim.limit]
-        )
+    taken = takeable[: claim.limit]
+    keys = frozenset((execution_id, task_id) for _p, _o, execution_id, task_id in taken)
     return NewTaskLease(claim.owner, claim.lease, keys)
 
 
