@@ -72,6 +72,8 @@ def test_a_loop_whose_threads_are_all_busy_asks_the_store_nothing_while_it_waits
 
     engine = Engine(store, front_ends={"steps": StepsFrontEnd()}, concurrency=1)
     engine.registry.register("hold", hold)
+    rounds = threading.Event()
+    engine.add_round_listener(lambda _outcome, _now: rounds.set())
     definition = engine.register(steps({"name": "a", "action": "hold"}), kind="steps")
     execution_id = engine.start(definition)
     stop = threading.Event()
@@ -80,10 +82,12 @@ def test_a_loop_whose_threads_are_all_busy_asks_the_store_nothing_while_it_waits
     try:
         assert running.wait(10), "the attempt never started"
         # Wake the loop a few times while its only thread is busy: each time it
-        # looks for work, finds none it can take, and waits again.
+        # looks for work (a round), finds none it can take, and waits again; a
+        # round after a wake-up means the wait after the previous one was reached.
         for _ in range(5):
+            rounds.clear()
             engine.wake()
-            time.sleep(0.05)  # the attempt's own length, not a wait for the loop
+            assert rounds.wait(10), "the loop did not turn when woken"
         release.set()
         deadline = time.monotonic() + 10
         while engine.get(execution_id).status != "succeeded":
