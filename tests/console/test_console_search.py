@@ -61,6 +61,8 @@ def test_executions_are_searched_and_filtered_by_tag(
     page.get_by_label("Search").fill("SEARCH-night")
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_url("**/?q=SEARCH-night")
+    # The unfiltered rows stay on the page until the search's answer replaces them.
+    page.locator(f'tr[data-execution="{other}"]').wait_for(state="detached")
     page.locator(f'tr[data-execution="{adhoc}"]').wait_for()
     assert rows(page) == {nightly, adhoc}
     # The counts are the API's, for the same filters.
@@ -75,6 +77,7 @@ def test_executions_are_searched_and_filtered_by_tag(
 
     page.get_by_label("Tags").fill("team=else")
     page.get_by_role("button", name="Apply filters").click()
+    page.locator(f'tr[data-execution="{nightly}"]').wait_for(state="detached")
     page.locator(f'tr[data-execution="{other}"]').wait_for()
     assert rows(page) == {other}
     page.get_by_label("Tags").fill("team=else, nightly")
