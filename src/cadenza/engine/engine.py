@@ -35,11 +35,12 @@ from cadenza.engine.definitions import checked_input, compile_checked
 from cadenza.engine.external_tasks import ExternalTasks
 from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
 from cadenza.engine.interpreter_cache import InterpreterCache
+from cadenza.engine.loop_threads import LoopThreads
 from cadenza.engine.owner import new_owner_id
 from cadenza.engine.payload_ceilings import DefinitionLimits, LimitsByDefinition
 from cadenza.engine.requests import ExecutionRequests
 from cadenza.engine.serve import ServeLoop, ServeParts, ServeSettings
-from cadenza.engine.settled import SettledWatch
+from cadenza.engine.settled import Driving
 from cadenza.engine.views import ExecutionViews
 from cadenza.engine.wake import WakeUp
 from cadenza.engine.wake_sockets import WakeSockets
@@ -71,7 +72,6 @@ from cadenza.store.protocol import (
 )
 from cadenza.store.records import (
     DefinitionRecord,
-    ExecutionRecord,
 )
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
@@ -81,7 +81,7 @@ T = TypeVar("T")
 log = logging.getLogger("cadenza.engine")
 
 
-class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
+class Engine(ExecutionViews, ExecutionRequests, WorkflowIds, Driving):
     """Runs workflows durably on a store. See the module docstring."""
 
     def __init__(
@@ -148,6 +148,15 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
             lease,
             on_finished=self._wake.set,
             payload_limits_for=self.definition_limits.result_ceilings(self.store),
+        )
+        #: Heartbeats and the relay of other processes' work, for every serve loop.
+        self._loop_threads = LoopThreads(
+            self.store,
+            self.runner,
+            self.clock,
+            self._wake,
+            self._wake_sockets,
+            max(0.05, lease / 3),
         )
 
     # --- definitions ------------------------------------------------------------------
@@ -429,6 +438,18 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         ``only_own``, nothing else is decided or run: the executions in ``own``
         and the children they start, and no one else's work.
         """
+        self._serve(stop, until, own, only_own, False)
+
+    def _serve(
+        self,
+        stop: threading.Event,
+        until: Callable[[], bool] | None,
+        own: Sequence[str],
+        only_own: bool,
+        own_are_new: bool,
+    ) -> None:
+        """``serve``; ``own_are_new`` when the executions in ``own`` were just
+        created here (none has started a child yet)."""
         parts = ServeParts(
             self.store,
             self.runner,
@@ -436,7 +457,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
             self.run_round,
             self._wake,
             self.front_ends.usable,
-            self._wake_sockets,
+            self._loop_threads,
             self._quick_actions,
         )
         settings = ServeSettings(
@@ -449,48 +470,9 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
             actions=tuple(self.registry.names()),
             own=tuple(own),
             only_own=only_own,
+            own_are_new=own_are_new,
         )
         ServeLoop(parts, settings, stop, until).run()
-
-    def run(
-        self,
-        definition: DefinitionRecord,
-        input: JSON = None,
-        *,
-        timeout: float | None = None,
-    ) -> ExecutionRecord:
-        """Start an execution and serve until it completes (or pauses); return its row."""
-        execution_id = self.start(definition, input)
-        return self.drive(execution_id, timeout=timeout)
-
-    def drive(self, execution_id: str, *, timeout: float | None = None) -> ExecutionRecord:
-        """Serve until ``execution_id`` completes or pauses (or ``timeout`` passes),
-        deciding and running only its work and its children's."""
-        stop = threading.Event()
-        deadline = None if timeout is None else self.clock.now() + timeout
-        watch = self.settled_watch(execution_id)
-
-        def settled() -> bool:
-            if watch():
-                return True
-            return deadline is not None and self.clock.now() >= deadline
-
-        self.add_listener(watch.observe)
-        try:
-            self.serve(stop, until=settled, own=(execution_id,), only_own=True)
-        finally:
-            self.remove_listener(watch.observe)
-        return self.get(execution_id)
-
-    def settled_watch(self, execution_id: str) -> SettledWatch:
-        """A cheap check of whether ``execution_id`` has settled, for serve's
-        ``until``; register its ``observe`` with ``add_listener`` while serving."""
-
-        def statuses(kind: str) -> frozenset[str]:
-            front_end = self.front_ends.require(kind)
-            return front_end.final_statuses | front_end.waiting_statuses
-
-        return SettledWatch(lambda: self.get(execution_id), statuses)
 
     def let_go(self) -> None:
         """Release every task lease this engine holds, so other processes take the
@@ -498,5 +480,6 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds):
         self.store.break_leases([self.owner], self.clock.now())
 
     def close(self) -> None:
-        """Release the store."""
+        """Stop the threads the serve loops shared and release the store."""
+        self._loop_threads.close()
         self.store.close()

@@ -1,8 +1,14 @@
-"""The threads a serve loop starts beside itself: heartbeats for its running
-attempts, and the relay that turns other processes' work into wake-ups."""
+"""The threads beside an engine's serve loops: heartbeats for running attempts,
+and the relay that turns other processes' work into wake-ups.
+
+An engine starts them with its first serve loop and keeps them until it is
+closed (``LoopThreads``): a process that drives one short run after another
+does not start two threads, bind a socket and take them down again for each.
+"""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 
@@ -77,3 +83,93 @@ def start_relay(
     thread = threading.Thread(target=relay, name="cadenza-notify", daemon=True)
     thread.start()
     return thread
+
+
+class Appetite:
+    """Whether any running serve loop of an engine could take more tasks than
+    its last claim found (``room`` is set then): the relay listens for other
+    processes' work only while one could."""
+
+    def __init__(self) -> None:
+        self.room = threading.Event()
+        self._lock = threading.Lock()
+        self._full: dict[int, bool] = {}
+
+    def enter(self, loop: int) -> None:
+        """A loop starts, with room."""
+        self.say(loop, full=False)
+
+    def say(self, loop: int, *, full: bool) -> None:
+        """Whether ``loop``'s last claim filled every free thread."""
+        with self._lock:
+            self._full[loop] = full
+            self._update()
+
+    def leave(self, loop: int) -> None:
+        """A loop ended."""
+        with self._lock:
+            self._full.pop(loop, None)
+            self._update()
+
+    def _update(self) -> None:
+        if any(not full for full in self._full.values()):
+            self.room.set()
+        else:
+            self.room.clear()
+
+
+class LoopThreads:
+    """The heartbeat thread and the relay of one engine, shared by its serve loops:
+    started by the first loop (``ensure_started``), ended by ``close``."""
+
+    def __init__(
+        self,
+        store: Store,
+        runner: AttemptRunner,
+        clock: Clock,
+        wake: WakeUp,
+        wake_sockets: WakeSockets | None,
+        heartbeat_every: float,
+    ) -> None:
+        self._store = store
+        self._runner = runner
+        self._clock = clock
+        self._wake = wake
+        self._wake_sockets = wake_sockets
+        self._every = heartbeat_every
+        self.appetite = Appetite()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._relay: threading.Thread | SocketRelay | None = None
+        self._heartbeats: threading.Thread | None = None
+
+    def ensure_started(self) -> None:
+        """Start the threads unless they run (a no-op after ``close``)."""
+        with self._lock:
+            if self._heartbeats is not None or self._stop.is_set():
+                return
+            self._heartbeats = start_heartbeats(self._runner, self._every, self._stop)
+            self._relay = start_relay(
+                self._store,
+                self._clock,
+                self._wake,
+                self._wake_sockets,
+                self._stop,
+                self.appetite.room,
+            )
+            if isinstance(self._relay, SocketRelay):
+                # A process that exits without closing its engine leaves no socket.
+                atexit.register(self._relay.end)
+
+    def close(self) -> None:
+        """Stop the threads. The notification relay is not waited for: it may be
+        in the middle of a wait (up to half a second) and ends after it on its
+        own. A socket relay's file is removed now."""
+        with self._lock:
+            self._stop.set()
+            relay, heartbeats = self._relay, self._heartbeats
+        if isinstance(relay, SocketRelay):
+            relay.end()
+            atexit.unregister(relay.end)
+        if heartbeats is not None:
+            heartbeats.join(timeout=5)

@@ -10,10 +10,11 @@ A round whose only work is the loop's own finished attempts, with no news of
 other work since a round last looked, reads nothing first and claims only
 the tasks it schedules (``_looks_for_work``, ``RoundRequest.known``).
 
-Timers, the lease reaper and heartbeats run on the same loop, less often.
-Other processes' work arrives through the store's notifications where it has
-them (a relay thread turns them into a wake-up; while every thread stays busy
-the store stops listening, see ``loop_threads.start_relay``), on SQLite through wake-up
+Timers and the lease reaper run on the same loop, less often; heartbeats on a
+thread the engine's loops share. Other processes' work arrives through the
+store's notifications where it has them (a relay thread, also shared, turns
+them into a wake-up; while every loop's threads stay busy the store stops
+listening, see ``loop_threads``), on SQLite through wake-up
 sockets beside the file (``cadenza.engine.wake_sockets``), else by polling.
 """
 
@@ -30,9 +31,8 @@ from dataclasses import dataclass
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
-from cadenza.engine.loop_threads import start_heartbeats, start_relay
+from cadenza.engine.loop_threads import LoopThreads
 from cadenza.engine.wake import WakeUp
-from cadenza.engine.wake_sockets import SocketRelay, WakeSockets
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.protocol import ClaimRequest, FinishRequest, QueuePoll, RoundOutcome, Store
@@ -64,6 +64,8 @@ class ServeSettings:
     own: tuple[str, ...] = ()
     #: Decide and run nothing but ``own`` and the children they start.
     only_own: bool = False
+    #: The executions in ``own`` were just created: none has a child yet.
+    own_are_new: bool = False
     #: Decisions one round makes at most (a full batch means more may wait).
     decision_batch: int = 64
     #: On stop, how long running attempts may take to finish before the loop
@@ -82,8 +84,8 @@ class ServeParts:
     wake: WakeUp
     #: The kinds this process can decide (others' inbox events do not wake it).
     kinds: Callable[[], Sequence[str]]
-    #: Where other processes ring on a store that cannot notify (SQLite).
-    wake_sockets: WakeSockets | None = None
+    #: The heartbeat thread and the relay, shared by the engine's loops.
+    threads: LoopThreads
     #: Per action: whether its last attempt was quick (see ``_INLINE_UNDER``).
     #: An engine passes the same one to every loop it serves, so the first
     #: attempt of each of its runs need not go to the pool to be timed again.
@@ -168,11 +170,12 @@ class ServeLoop:
         self._outstanding = 0
         #: The executions this loop drives: ``own``, and their children as they start.
         self._own: set[str] = set(settings.own)
-        #: Set while the loop could take more tasks than its last claim found:
+        #: Whether the loop could take more tasks than its last claim found:
         #: only then do other processes' notifications matter to it.
-        self._hungry = threading.Event()
-        self._hungry.set()
+        self._has_room = True
         self._next_until = 0.0
+        #: Whether the last round ended or paused an execution (``until`` may hold).
+        self._settled_some = False
         #: Whether the next round must look for work beyond its finishes, and
         #: the wake-up's news count and the time when a round last looked.
         self._look = True
@@ -186,16 +189,18 @@ class ServeLoop:
         )
         heartbeat_every = max(0.05, settings.lease / 3)
         next_heartbeat = parts.clock.now() + heartbeat_every
-        next_reap = 0.0
+        reap_every = min(1.0, settings.lease / 3)
+        # A loop that drives executions it just created has no lease of theirs to
+        # break at once; other processes' leases wait for its first regular look.
+        next_reap = parts.clock.now() + reap_every if settings.own_are_new else 0.0
         next_timers = 0.0
         next_poll_record = 0.0
         idle_before = True
         outage = Backoff()
-        relay = start_relay(
-            parts.store, parts.clock, parts.wake, parts.wake_sockets, self.stop, self._hungry
-        )
-        heartbeats = start_heartbeats(parts.runner, heartbeat_every, self.stop)
-        if settings.only_own:
+        parts.threads.ensure_started()
+        appetite = parts.threads.appetite
+        appetite.enter(id(self))
+        if settings.only_own and not settings.own_are_new:
             # Children started before this loop (by an answer, a rerun) are
             # part of the work it drives.
             self._own |= open_descendants(parts.store, self._own)
@@ -215,7 +220,7 @@ class ServeLoop:
                         fired = parts.store.fire_due_timers(parts.clock.now(), 100)
                         busy += fired
                         self._look = self._look or fired > 0
-                        full = not self._hungry.is_set()
+                        full = not self._has_room
                         next_timers = parts.clock.now() + (
                             _TIMER_LOOK_EVERY_WHEN_FULL if full else _TIMER_LOOK_EVERY
                         )
@@ -231,10 +236,14 @@ class ServeLoop:
                         reaped = parts.runner.reap()
                         busy += reaped
                         self._look = self._look or reaped > 0
-                        next_reap = now + min(1.0, settings.lease / 3)
+                        next_reap = now + reap_every
                     if now >= next_heartbeat:
                         next_heartbeat = now + heartbeat_every
                     idle_before = not busy and not claimed
+                    if self._settled_some and self._until_holds(at_once=True):
+                        # An execution ended or paused: the caller waiting for it
+                        # learns so now, not after the wait below.
+                        break
                     if claimed and not busy:
                         # Tasks were just handed out and nothing else is due:
                         # the loop is woken when one of them ends, so it waits
@@ -262,22 +271,16 @@ class ServeLoop:
             self._save_leftovers()
             if still_running:
                 self._let_go(still_running)
-            # The notification relay is not waited for: it may be in the middle of
-            # a wait for notifications (up to half a second) and ends after it on
-            # its own; waiting here would add that to every drive's return. A
-            # socket relay's file is removed now, so that it goes even when the
-            # process exits right after.
-            if isinstance(relay, SocketRelay):
-                relay.end()
-            heartbeats.join(timeout=5)
+            appetite.leave(id(self))
 
-    def _until_holds(self) -> bool:
-        """``until()``, asked at most every ``_UNTIL_LOOK_EVERY`` while tasks run."""
+    def _until_holds(self, *, at_once: bool = False) -> bool:
+        """``until()``, asked at most every ``_UNTIL_LOOK_EVERY`` while tasks run
+        (``at_once``: now)."""
         if self.until is None:
             return False
         now = self.parts.clock.now()
         running = not self._done.empty() or any(not f.done() for f in self._in_flight)
-        if running and now < self._next_until:
+        if running and now < self._next_until and not at_once:
             return False
         self._next_until = now + _UNTIL_LOOK_EVERY
         return self.until()
@@ -329,10 +332,11 @@ class ServeLoop:
             self._outstanding += len(done.claimed)
             for claimed in done.claimed:
                 self._in_flight.add(pool.submit(self._execute, claimed))
-        if claim is not None and len(done.claimed) < claim.limit:
-            self._hungry.set()
-        else:
-            self._hungry.clear()
+        self._has_room = claim is not None and len(done.claimed) < claim.limit
+        self.parts.threads.appetite.say(id(self), full=not self._has_room)
+        self._settled_some = any(
+            result.completed or result.status != ExecutionStatus.RUNNING for result in done.saved
+        )
         more = self._more_to_do(done, finishes)
         self._look = self._look or more
         return int(more), len(done.claimed)
@@ -345,8 +349,9 @@ class ServeLoop:
         ``_LOOK_FOR_WORK_EVERY``. Clears what it consumed."""
         news = self.parts.wake.news
         now = self.parts.clock.now()
-        hungry = self._hungry.is_set()
-        if not (self._look or news != self._news_seen or now >= self._next_look or not hungry):
+        if not (
+            self._look or news != self._news_seen or now >= self._next_look or not self._has_room
+        ):
             return False
         self._look = False
         self._news_seen = news
@@ -362,19 +367,15 @@ class ServeLoop:
         (children started or asked to stop, a parent told of an end or a pause).
 
         A step that only scheduled the next task, already claimed in this same
-        round, needs nothing more until that task ends (and wakes the loop)."""
-        if done.refused or done.decided >= self.settings.decision_batch:
+        round, needs nothing more until that task ends (and wakes the loop); nor
+        does an execution that ended with no parent to tell."""
+        if done.refused or done.delivered or done.decided >= self.settings.decision_batch:
             return True
         decided = {result.execution_id for result in done.saved}
         if any(request.execution_id not in decided for _task, request in finishes):
             return True
         return any(
-            result.children
-            or result.relayed
-            or result.canceled_tasks
-            or result.completed
-            or result.status != ExecutionStatus.RUNNING
-            for result in done.saved
+            result.children or result.relayed or result.canceled_tasks for result in done.saved
         )
 
     def _record_polls(self, now: float) -> None:

@@ -171,6 +171,9 @@ class RoundOutcome:
     #: The rows of the executions saved, as this round left them (for
     #: ``RoundRequest.known``).
     rows: Mapping[str, PendingExecution] = field(default_factory=dict)
+    #: Events the round put in inboxes (a child's start, an end reported to a
+    #: parent, a finish no decision took): work a round could decide at once.
+    delivered: int = 0
 
     @property
     def decided(self) -> int:

@@ -10,11 +10,14 @@ they are inserted already claimed instead (``new_task_lease``,
 ``leased_task_values``), which saves the claim's statement (the most
 expensive of a sequential step on SQLite) and its index updates. The tasks
 come back as a claim returns them, so nothing after the round can tell.
+A round that read leases its new tasks the same way, to all but one of its
+free threads (``round_lease``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from cadenza.model.events import Event
@@ -66,12 +69,12 @@ def rows_after(
 
 
 def new_task_lease(
-    claim: ClaimRequest, results: Sequence[DecisionResult], now: float
+    claim: ClaimRequest, results: Sequence[DecisionResult], now: float, limit: int | None = None
 ) -> NewTaskLease:
     """The new tasks of ``results`` that ``claim`` would take if they were the only
     due tasks: due now, of its queues and kind (engine or outside work), of
-    actions it may run, at most ``claim.limit``, higher priority first, then
-    in the order scheduled."""
+    actions it may run, at most ``limit`` (else ``claim.limit``), higher
+    priority first, then in the order scheduled."""
     takeable = [
         (task.priority, order, result.execution_id, task.task_id)
         for order, (result, task) in enumerate(
@@ -80,9 +83,40 @@ def new_task_lease(
         if _takes(claim, result.execution_id, task, now)
     ]
     takeable.sort(key=lambda entry: (-entry[0], entry[1]))
-    taken = takeable[: claim.limit]
+    taken = takeable[: claim.limit if limit is None else limit]
     keys = frozenset((execution_id, task_id) for _p, _o, execution_id, task_id in taken)
     return NewTaskLease(claim.owner, claim.lease, keys)
+
+
+def round_lease(
+    claim: ClaimRequest | None, results: Sequence[DecisionResult], now: float, quiet: bool
+) -> tuple[NewTaskLease | None, ClaimRequest | None]:
+    """The new tasks a round leases to its caller as it inserts them, and the
+    claim of due tasks it still makes.
+
+    A round that read nothing leases every new task its claim could take and
+    claims nothing else (it knows of no other work). A round that read keeps
+    all but one of its free threads for the tasks it schedules itself (eager
+    dispatch): the executions it just decided are the ones whose interpreter
+    state it holds, so their next steps are decided without rebuilding that
+    state, and the new tasks are not announced to other processes. The
+    thread left over, and any the new tasks do not fill, claim the due tasks
+    by priority and age as usual, so work that waits still moves every round.
+    """
+    if claim is None:
+        return None, None
+    if quiet:
+        return new_task_lease(claim, results, now), None
+    if claim.limit <= _LEFT_FOR_WAITING_WORK:
+        return None, claim
+    lease = new_task_lease(claim, results, now, claim.limit - _LEFT_FOR_WAITING_WORK)
+    if not lease.keys:
+        return None, claim
+    return lease, replace(claim, limit=claim.limit - len(lease.keys))
+
+
+#: Free threads a round that read claims for due tasks before its own new ones.
+_LEFT_FOR_WAITING_WORK = 1
 
 
 def _takes(claim: ClaimRequest, execution_id: str, task: NewTask, now: float) -> bool:

@@ -18,7 +18,10 @@ A round has three phases:
    that no saved decision consumed, and claim due tasks.
 
 The events of attempts that finish in a round are decided in that same
-round, so a sequential workflow still costs one commit per step.
+round, so a sequential workflow still costs one commit per step. The tasks
+the round's decisions schedule are leased to the caller as they are inserted,
+up to all but one of its free threads, before its claim takes the longest
+waiting (eager dispatch, ``quiet_rounds.round_lease``).
 
 A caller that knows the rows of the executions its finished attempts belong
 to (saved by its own earlier rounds, ``RoundOutcome.rows``) and has heard of
@@ -57,7 +60,7 @@ from cadenza.store.protocol import (
     RoundOutcome,
     RoundRequest,
 )
-from cadenza.store.quiet_rounds import known_work, new_task_lease, rows_after
+from cadenza.store.quiet_rounds import known_work, round_lease, rows_after
 from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
@@ -236,18 +239,22 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
             else:
                 saved.append(result)
         _consume(writer, saved, inbox_ids, by_id)
-        lease = new_task_lease(claim, saved, now) if known is not None and claim else None
+        lease, rest = round_lease(claim, saved, now, known is not None)
         leased = writer.save([(by_id[r.execution_id], r) for r in saved], now, lease)
-        writer.deliver(
-            link_children(writer, [(by_id[r.execution_id].status, r) for r in saved], now)
-            + _undecided_finish_events(request.finishes, lost, saved, inbox_ids),
-            now,
-        )
-        if lease is not None:
-            claimed = sorted(leased, key=claim_order)
-        else:
-            claimed = writer.claim(claim, now) if claim is not None else []
-    return RoundOutcome(saved, refused, claimed, lost, rows_after(saved, by_id))
+        deliveries = link_children(
+            writer, [(by_id[r.execution_id].status, r) for r in saved], now
+        ) + _undecided_finish_events(request.finishes, lost, saved, inbox_ids)
+        writer.deliver(deliveries, now)
+        if rest is not None:
+            leased = leased + writer.claim(rest, now)
+    return RoundOutcome(
+        saved,
+        refused,
+        sorted(leased, key=claim_order),
+        lost,
+        rows_after(saved, by_id),
+        len(deliveries),
+    )
 
 
 def _write_batched(
@@ -272,7 +279,7 @@ def _write_batched(
     writing = batched_writing(rows)
     if writing is None:
         return None
-    lease = new_task_lease(claim, results, now) if quiet and claim else None
+    lease, rest = round_lease(claim, results, now, quiet)
     plain = quiet and _plain_write(request, results, by_id, inbox_ids)
     try:
         with writing as writer:
@@ -281,9 +288,9 @@ def _write_batched(
             one_go = getattr(writer, "quiet_round_later", None) if plain else None
             answer = one_go(request.finishes, decisions, lease, now) if one_go else None
             if answer is not None:
-                claimed = answer
+                claimed, delivered = answer, 0
             else:
-                claimed = _write_each(writer, request, claim, decisions, inbox_ids, lease)
+                claimed, delivered = _write_each(writer, request, rest, decisions, inbox_ids, lease)
     except NotCurrent:
         return None
     return RoundOutcome(
@@ -292,6 +299,7 @@ def _write_batched(
         sorted(claimed(), key=claim_order),
         [],
         rows_after(results, by_id),
+        delivered,
     )
 
 
@@ -302,9 +310,10 @@ def _write_each(
     decisions: list[tuple[DecisionWork, DecisionResult]],
     inbox_ids: dict[str, list[int]],
     lease: NewTaskLease | None,
-) -> Callable[[], list[TaskRecord]]:
-    """The batched write statement by statement (each queued); the claimed tasks
-    (the leased ones when ``lease`` is given), answered after the commit."""
+) -> tuple[Callable[[], list[TaskRecord]], int]:
+    """The batched write statement by statement (each queued); the tasks leased as
+    inserted and those ``claim`` takes, answered after the commit, and how many
+    events it delivered to inboxes."""
     now = request.now
     results = [result for _work, result in decisions]
     ids = [result.execution_id for result in results]
@@ -324,14 +333,14 @@ def _write_each(
     # Where nothing is saved or claimed, the answer is empty.
     leased = writer.save_later(decisions, now, lease) if decisions else list
     statuses = [(work.status, result) for work, result in decisions]
-    writer.deliver(
-        link_children(writer, statuses, now)
-        + _undecided_finish_events(request.finishes, [], results, inbox_ids),
-        now,
+    deliveries = link_children(writer, statuses, now) + _undecided_finish_events(
+        request.finishes, [], results, inbox_ids
     )
-    if lease is not None:
-        return leased
-    return writer.claim_later(claim, now) if claim is not None else list
+    writer.deliver(deliveries, now)
+    if claim is None:
+        return leased, len(deliveries)
+    claimed = writer.claim_later(claim, now)
+    return (lambda: leased() + claimed()), len(deliveries)
 
 
 def _plain_write(
