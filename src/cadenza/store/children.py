@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from cadenza.model.errors import WorkflowIdTaken
@@ -42,7 +42,7 @@ from cadenza.model.events import (
     TerminateRequested,
 )
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
-from cadenza.store.records import DecisionResult, DefinitionRecord, NewChild
+from cadenza.store.records import DecisionResult, DefinitionRecord, Family, NewChild
 
 log = logging.getLogger("cadenza.store")
 
@@ -78,13 +78,19 @@ class ChildLinks(Protocol):
 
 
 def link_children(
-    links: ChildLinks, saved: Sequence[tuple[str, DecisionResult]], now: float
+    links: ChildLinks,
+    saved: Sequence[tuple[str, DecisionResult]],
+    now: float,
+    families: Mapping[str, Family | None] | None = None,
 ) -> list[tuple[str, Event]]:
     """Create the children ``saved`` started; return what must be delivered for
     them (their start, the ends and pauses they report, the requests relayed).
 
-    ``saved`` pairs each saved decision with the status its execution had before.
+    ``saved`` pairs each saved decision with the status its execution had before;
+    ``families`` holds the links the round read, by execution (the others are
+    looked up when needed).
     """
+    known = families or {}
     deliveries: list[tuple[str, Event]] = []
     for _before, result in saved:
         for child in result.children:
@@ -92,13 +98,15 @@ def link_children(
     terminated = [r.execution_id for _b, r in saved if ended_by_force(r)]
     if terminated:
         links.withdraw_work(terminated)
-    deliveries += _reports_to_parents(links, saved)
-    deliveries += _requests_to_children(links, [r for _b, r in saved])
+    deliveries += _reports_to_parents(links, saved, known)
+    deliveries += _requests_to_children(links, [r for _b, r in saved], known)
     return deliveries
 
 
 def _reports_to_parents(
-    links: ChildLinks, saved: Sequence[tuple[str, DecisionResult]]
+    links: ChildLinks,
+    saved: Sequence[tuple[str, DecisionResult]],
+    known: Mapping[str, Family | None],
 ) -> list[tuple[str, Event]]:
     """A child's end as its task's completion; its pausing and going on as the
     task's suspension and resumption."""
@@ -118,7 +126,16 @@ def _reports_to_parents(
             reports.append((result, "refused"))
     if not reports:
         return []
-    parents = links.parents_of(sorted({r.execution_id for r, _ in reports}))
+    parents: dict[str, tuple[str, str | None]] = {}
+    unknown: set[str] = set()
+    for result, _what in reports:
+        family = known.get(result.execution_id)
+        if family is None:
+            unknown.add(result.execution_id)
+        elif family.parent_id is not None:
+            parents[result.execution_id] = (family.parent_id, family.parent_task_id)
+    if unknown:
+        parents.update(links.parents_of(sorted(unknown)))
     out: list[tuple[str, Event]] = []
     for result, what in reports:
         parent_id, task_id = parents.get(result.execution_id, ("", None))
@@ -136,7 +153,7 @@ def _reports_to_parents(
 
 
 def _requests_to_children(
-    links: ChildLinks, saved: Sequence[DecisionResult]
+    links: ChildLinks, saved: Sequence[DecisionResult], known: Mapping[str, Family | None]
 ) -> list[tuple[str, Event]]:
     """Cancel, pause and resume requests for the open children they concern, and
     rerun requests for the ended ones."""
@@ -151,10 +168,17 @@ def _requests_to_children(
                 wanted.setdefault((result.execution_id, task_id), event)
         if result.completed:
             ended.add(result.execution_id)
-    if not (wanted or ended):
+    # An execution the round read as childless, and whose decision started none,
+    # has no child to ask.
+    starting = {result.execution_id for result in saved if result.children}
+    asking = sorted(
+        execution_id
+        for execution_id in {p for p, _ in wanted} | ended
+        if execution_id in starting or _may_have_children(known.get(execution_id))
+    )
+    if not asking:
         return []
     out: list[tuple[str, Event]] = []
-    asking = sorted({p for p, _ in wanted} | ended)
     for child_id, parent_id, child_task, status, policy in links.children_of(asking):
         asked = wanted.get((parent_id, child_task)) if child_task is not None else None
         if isinstance(asked, RerunRequested):
@@ -171,6 +195,10 @@ def _requests_to_children(
         elif (parent_id, child_task) in wanted:
             out.append((child_id, wanted[(parent_id, child_task)]))
     return out
+
+
+def _may_have_children(family: Family | None) -> bool:
+    return family is None or family.has_children
 
 
 #: The requests a parent relays to a child (``RelayToChild``); ``rerun`` reruns an

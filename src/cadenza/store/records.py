@@ -160,6 +160,18 @@ class TaskFinish:
 
 
 @dataclass(frozen=True)
+class Family:
+    """An execution's links to other executions, as a round read them: the
+    execution that started it (and that one's task), and whether it has
+    started any itself. A round that knows them need not look them up when
+    the execution ends (a parent to tell, children to stop)."""
+
+    parent_id: str | None
+    parent_task_id: str | None
+    has_children: bool
+
+
+@dataclass(frozen=True)
 class PendingExecution:
     """The columns of an execution the round needs to decide it."""
 
@@ -170,6 +182,8 @@ class PendingExecution:
     decision_no: int
     next_seq: int
     snapshot_seq: int
+    #: Its links, when the read returned them (None: looked up when needed).
+    family: Family | None = None
 
     @classmethod
     def of_work(cls, work: DecisionWork) -> PendingExecution:
@@ -182,6 +196,7 @@ class PendingExecution:
             work.decision_no,
             work.next_seq,
             work.snapshot_seq,
+            work.family,
         )
 
     def work(
@@ -206,11 +221,15 @@ class PendingExecution:
             snapshot=snapshot,
             history=history,
             definition=definition,
+            family=self.family,
         )
 
     def after(self, result: DecisionResult) -> PendingExecution:
         """The row as saving ``result`` (decided from this row) leaves it."""
         next_seq = self.next_seq + len(result.appended)
+        family = self.family
+        if family is not None and result.children and not family.has_children:
+            family = Family(family.parent_id, family.parent_task_id, True)
         return PendingExecution(
             self.id,
             self.definition_id,
@@ -219,6 +238,7 @@ class PendingExecution:
             result.decision_no,
             next_seq,
             next_seq - 1 if result.snapshot is not None else self.snapshot_seq,
+            family,
         )
 
 
@@ -245,6 +265,8 @@ class DecisionWork:
     history: list[RecordedEvent] | None = None
     #: The definition, when the caller said it does not have it cached.
     definition: DefinitionRecord | None = None
+    #: The execution's links, when the round read them (see ``Family``).
+    family: Family | None = None
 
 
 @dataclass(frozen=True)

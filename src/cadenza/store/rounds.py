@@ -242,7 +242,10 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
         lease, rest = round_lease(claim, saved, now, known is not None)
         leased = writer.save([(by_id[r.execution_id], r) for r in saved], now, lease)
         deliveries = link_children(
-            writer, [(by_id[r.execution_id].status, r) for r in saved], now
+            writer,
+            [(by_id[r.execution_id].status, r) for r in saved],
+            now,
+            {r.execution_id: by_id[r.execution_id].family for r in saved},
         ) + _undecided_finish_events(request.finishes, lost, saved, inbox_ids)
         writer.deliver(deliveries, now)
         if rest is not None:
@@ -333,7 +336,8 @@ def _write_each(
     # Where nothing is saved or claimed, the answer is empty.
     leased = writer.save_later(decisions, now, lease) if decisions else list
     statuses = [(work.status, result) for work, result in decisions]
-    deliveries = link_children(writer, statuses, now) + _undecided_finish_events(
+    families = {work.execution_id: work.family for work, _result in decisions}
+    deliveries = link_children(writer, statuses, now, families) + _undecided_finish_events(
         request.finishes, [], results, inbox_ids
     )
     writer.deliver(deliveries, now)

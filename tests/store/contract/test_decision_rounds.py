@@ -5,6 +5,7 @@ Rounds racing other store objects are in ``test_decision_races``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,7 +19,14 @@ from cadenza.model.events import (
     TaskScheduled,
 )
 from cadenza.store.protocol import ClaimRequest, FinishRequest, Store
-from cadenza.store.records import DecisionResult, DecisionWork, FinishOutcome, TaskFinish
+from cadenza.store.records import (
+    DecisionResult,
+    DecisionWork,
+    Family,
+    FinishOutcome,
+    NewChild,
+    TaskFinish,
+)
 
 from .conftest import (
     DEFINITION,
@@ -149,6 +157,7 @@ def test_a_first_work_has_the_definition_and_no_state_to_rebuild(store: Store) -
         snapshot=None,
         history=None,
         definition=DEFINITION,
+        family=Family(None, None, False),
     )
 
 
@@ -473,3 +482,29 @@ def test_a_result_is_saved_with_its_own_inputs_times(store: Store) -> None:
         (NOW + 0.5, ExecutionStarted(seed=0)),
         (NOW, TaskScheduled(task_id="t1", name="t", action="x")),
     ]
+
+
+def test_a_work_knows_who_started_its_execution_and_whether_it_started_any(
+    store: Store,
+) -> None:
+    # The round reads each execution's links along with its row (``Family``),
+    # so the write of a decision that ends it need not look them up.
+    (parent,) = start(store, 1, prefix="parent")
+    child = NewChild("kid", "call", "call", DEFINITION.id, {"n": 1}, {})
+    outcome = run(store, planned({parent: lambda w: replace(result_for(w), children=[child])}))
+    assert [r.execution_id for r in outcome.saved] == [parent]
+    assert outcome.rows[parent].family == Family(None, None, True)
+    works = pending(store)
+    assert works["kid"].family == Family(parent, "call", False)
+
+    # The child ends: its parent hears of it as the task's completion, found
+    # from the links the round read.
+    ended = run(
+        store,
+        planned({"kid": lambda w: result_for(w, status="succeeded", completed=True, output=7)}),
+        now=NOW + 1,
+    )
+    assert [r.execution_id for r in ended.saved] == ["kid"] and ended.delivered == 1
+    (event,) = pending(store)[parent].inputs
+    assert isinstance(event, TaskCompleted) and event.task_id == "call" and event.result == 7
+    assert pending(store)[parent].family == Family(None, None, True)

@@ -156,14 +156,17 @@ UNLISTEN cadenza_work;
 -- finished, NULL where it holds none) also comes with its snapshot (part 1)
 -- and the history after it (part 2): in a cluster the process that ran a
 -- step is rarely the one that decided the step before, and reading them here
--- saves a statement and a transaction per round.
+-- saves a statement and a transaction per round. Part 0 also says who
+-- started each execution and whether it started any (``Family``), which
+-- the write needs when the execution ends.
 WITH taken AS (
-    SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, waiting
+    SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, waiting,
+           parent_id, parent_task_id
     FROM (
         -- Pending ones in the order of the pending index, and those whose
         -- attempts finish in this round by primary key.
         (SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-                pending_since AS waiting
+                parent_id, parent_task_id, pending_since AS waiting
          FROM executions
          WHERE pending_since IS NOT NULL
            AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
@@ -172,7 +175,7 @@ WITH taken AS (
          LIMIT %(scan)s)
         UNION
         (SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-                COALESCE(pending_since, %(now)s) AS waiting
+                parent_id, parent_task_id, COALESCE(pending_since, %(now)s) AS waiting
          FROM executions
          WHERE id = ANY(%(finished)s::text[])
            AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[])))
@@ -191,15 +194,17 @@ WITH taken AS (
 )
 SELECT 0 AS part, t.waiting, t.id, t.definition_id, t.kind, t.status, t.decision_no,
        t.next_seq, t.snapshot_seq, i.id AS inbox_id, i.time, i.type, i.payload,
-       NULL::text AS snapshot, NULL::integer AS seq, NULL::integer AS decision
+       NULL::text AS snapshot, NULL::integer AS seq, NULL::integer AS decision,
+       t.parent_id, t.parent_task_id,
+       EXISTS (SELECT 1 FROM executions AS c WHERE c.parent_id = t.id) AS has_children
 FROM taken AS t LEFT JOIN inbox AS i ON i.execution_id = t.id
 UNION ALL
 SELECT 1, NULL, e.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       e.snapshot, NULL, NULL
+       e.snapshot, NULL, NULL, NULL, NULL, NULL
 FROM executions AS e JOIN rebuilt AS r ON r.id = e.id
 UNION ALL
 SELECT 2, NULL, h.execution_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, h.time, h.type,
-       h.payload, NULL, h.seq, h.decision
+       h.payload, NULL, h.seq, h.decision, NULL, NULL, NULL
 FROM history AS h JOIN rebuilt AS r ON r.id = h.execution_id
 JOIN executions AS e ON e.id = h.execution_id
 WHERE h.seq > e.snapshot_seq

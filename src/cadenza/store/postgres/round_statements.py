@@ -46,6 +46,7 @@ from cadenza.store.records import (
     DecisionWork,
     DefinitionRecord,
     ExecutionRecord,
+    Family,
     FinishOutcome,
     NewChild,
     NewTaskLease,
@@ -293,6 +294,7 @@ class PostgresRoundReader:
                         decision_no=row["decision_no"],
                         next_seq=row["next_seq"],
                         snapshot_seq=row["snapshot_seq"],
+                        family=Family(row["parent_id"], row["parent_task_id"], row["has_children"]),
                     ),
                     [],
                 )

@@ -126,11 +126,15 @@ SELECT 1 FROM executions WHERE pending_since IS NOT NULL LIMIT 1;
 -- name: pending_executions
 -- Executions with inbox events (in the order of the pending index), and those
 -- whose attempts finish in this round (by primary key), oldest waiting first;
--- has_inbox says whether the execution has inbox rows to read.
-SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, has_inbox FROM (
+-- has_inbox says whether the execution has inbox rows to read; parent_id,
+-- parent_task_id and has_children are its links (``Family``).
+SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, has_inbox,
+       parent_id, parent_task_id,
+       EXISTS (SELECT 1 FROM executions AS c WHERE c.parent_id = chosen.id) AS has_children
+FROM (
     SELECT * FROM (
         SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-               pending_since AS waiting, 1 AS has_inbox
+               parent_id, parent_task_id, pending_since AS waiting, 1 AS has_inbox
         FROM executions
         WHERE pending_since IS NOT NULL
           AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
@@ -140,11 +144,12 @@ SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, has
     )
     UNION
     SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+           parent_id, parent_task_id,
            COALESCE(pending_since, :now) AS waiting, pending_since IS NOT NULL AS has_inbox
     FROM executions
     WHERE id IN (SELECT value FROM json_each(:finished))
       AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
-)
+) AS chosen
 ORDER BY waiting, id
 LIMIT :limit;
 
@@ -154,6 +159,8 @@ LIMIT :limit;
 -- filters as pending_executions): when none does, these are all there is to
 -- decide, and the round needs no other read to choose its executions.
 SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, pending_since,
+       parent_id, parent_task_id,
+       EXISTS (SELECT 1 FROM executions AS c WHERE c.parent_id = executions.id) AS has_children,
        EXISTS (
            SELECT 1 FROM executions AS o
            WHERE o.pending_since IS NOT NULL

@@ -39,6 +39,7 @@ from cadenza.store.records import (
     DecisionWork,
     DefinitionRecord,
     ExecutionRecord,
+    Family,
     FinishOutcome,
     NewChild,
     NewTaskLease,
@@ -205,6 +206,9 @@ _PENDING_COLUMNS = (
     "decision_no",
     "next_seq",
     "snapshot_seq",
+    "parent_id",
+    "parent_task_id",
+    "has_children",
 )
 
 
@@ -256,6 +260,7 @@ class SQLiteRoundReader:
                     row["decision_no"],
                     row["next_seq"],
                     row["snapshot_seq"],
+                    Family(row["parent_id"], row["parent_task_id"], bool(row["has_children"])),
                 ),
                 inboxes[row["id"]],
             )
