@@ -116,10 +116,43 @@ def test_run_of_a_tiny_workflow_on_sqlite_imports_no_service_client(tmp_path: Pa
                 "asyncio",
                 "cadenza.api",
                 "cadenza.packs.pack",
+                "cadenza.store.blob_directory",
+                "cadenza.store.blob_s3",
+                "cadenza.store.blob_sweep",
                 "cadenza.store.postgres",
                 "cadenza.triggers",
                 "cadenza.ui",
+                "cryptography",
                 "jinja2",
+                *_SERVICE_CLIENTS,
+            ),
+        )
+        == []
+    )
+
+
+def test_an_idle_worker_on_sqlite_imports_no_validator_crypto_or_blob_store(tmp_path: Path) -> None:
+    # A worker with nothing to do compiles no definition (so no schema validator),
+    # without a key file decrypts nothing (so no cryptography), and keeps blobs in
+    # its store's table unless told to keep them in a directory or a bucket.
+    store = f"sqlite:///{tmp_path / 'worker.db'}"
+    done, modules = _probe(["worker", "--store", store, "--exit-when-idle"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cadenza.store.sqlite" in modules  # the probe saw the worker's imports
+    assert (
+        _loaded(
+            modules,
+            (
+                "asyncio",
+                "cadenza.api",
+                "cadenza.store.blob_directory",
+                "cadenza.store.blob_s3",
+                "cadenza.store.blob_sweep",
+                "cadenza.store.postgres",
+                "cryptography",
+                "difflib",
+                "jinja2",
+                "jsonschema",
                 *_SERVICE_CLIENTS,
             ),
         )
@@ -317,3 +350,18 @@ def test_an_unwritable_cache_only_costs_the_build(
     engine = yaql_tables.create_engine()
     assert engine("1 + 2").evaluate() == 3
     assert blocker.read_text() == ""
+
+
+def test_wake_sockets_of_another_store_load_no_sqlite_store() -> None:
+    # A PostgreSQL engine asks for wake-up sockets too: the answer (none) must not
+    # cost it the SQLite store's modules.
+    script = (
+        "import sys\n"
+        "from cadenza.engine.wake_sockets import WakeSockets\n"
+        "print(WakeSockets.of_store(object()), 'cadenza.store.sqlite.store' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "False"]

@@ -20,16 +20,30 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from cadenza.model.errors import EncryptionKeyError, Undecryptable
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 #: The environment variable naming the key file.
 KEY_FILE_VARIABLE = "CADENZA_KEY_FILE"
 
 #: What every encrypted value starts with.
 ENCRYPTED_PREFIX = "fernet:"
+
+
+def _fernet(key: bytes) -> Fernet:
+    """A Fernet of ``key``.
+
+    ``cryptography`` is imported here, on the first key used, not with this module:
+    its bindings take milliseconds to load, and most processes (a ``cadenza run``
+    or ``cadenza worker`` without a key file) never read or write a secret.
+    """
+    from cryptography.fernet import Fernet
+
+    return Fernet(key)
 
 
 def is_encrypted(value: object) -> bool:
@@ -47,7 +61,7 @@ class SecretKey:
 
     def __post_init__(self) -> None:
         try:
-            Fernet(self.key)
+            _fernet(self.key)
         except (ValueError, TypeError) as exc:
             raise EncryptionKeyError(
                 f"The key from {self.origin} is not a Fernet key "
@@ -58,6 +72,8 @@ class SecretKey:
     @classmethod
     def generate(cls) -> SecretKey:
         """A new random key."""
+        from cryptography.fernet import Fernet  # see _fernet
+
         return cls(Fernet.generate_key(), origin="a new key")
 
     @classmethod
@@ -74,15 +90,17 @@ class SecretKey:
 
     def encrypt(self, plain: str) -> str:
         """``plain`` encrypted, as ``"fernet:" + token``."""
-        token = Fernet(self.key).encrypt(plain.encode("utf-8"))
+        token = _fernet(self.key).encrypt(plain.encode("utf-8"))
         return ENCRYPTED_PREFIX + token.decode("ascii")
 
     def decrypt(self, value: str) -> str:
         """The plain text of a value :meth:`encrypt` made."""
         if not is_encrypted(value):
             raise Undecryptable("The value is not an encrypted value (it has no 'fernet:' prefix).")
+        from cryptography.fernet import InvalidToken  # see _fernet
+
         try:
-            plain = Fernet(self.key).decrypt(value[len(ENCRYPTED_PREFIX) :].encode("ascii"))
+            plain = _fernet(self.key).decrypt(value[len(ENCRYPTED_PREFIX) :].encode("ascii"))
         except (InvalidToken, ValueError) as exc:
             raise Undecryptable(
                 f"The value cannot be decrypted with the key from {self.origin}: "

@@ -25,9 +25,14 @@ import errno
 import os
 import select
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cadenza.store.sqlite.store import SQLiteStore
 
 __all__ = ["WakeListener", "WakeSockets", "start_socket_relay"]
 
@@ -56,9 +61,14 @@ class WakeSockets:
     def of_store(cls, store: object) -> WakeSockets | None:
         """Those of ``store`` when it is an SQLite file here (None otherwise: a
         store that notifies by itself, an in-memory database, no UNIX sockets)."""
-        from cadenza.store.sqlite.store import SQLiteStore
-
-        if not _SUPPORTED or not isinstance(store, SQLiteStore):
+        # Looked up, not imported: a store of another kind (PostgreSQL) need not
+        # load the SQLite store's modules, and an SQLiteStore exists only once its
+        # module is loaded.
+        loaded = sys.modules.get("cadenza.store.sqlite.store")
+        if not _SUPPORTED or loaded is None:
+            return None
+        sqlite_store: type[SQLiteStore] = loaded.SQLiteStore
+        if not isinstance(store, sqlite_store):
             return None
         path = store.path
         if not path or path == ":memory:" or path.startswith("file:"):

@@ -45,12 +45,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from cadenza.encryption import SecretKey, configured_key
 from cadenza.model.errors import HistoryCorrupt
-from cadenza.store.blob_directory import DirectoryBlobs
-from cadenza.store.blob_s3 import S3Blobs, S3Bucket, is_bucket_url
 from cadenza.store.payloads import ClaimedTotals, PayloadLimits
 from cadenza.store.secrets_at_rest import KnownSecrets
 
 if TYPE_CHECKING:
+    from cadenza.store.blob_s3 import S3Bucket
     from cadenza.store.postgres.connections import Connection
 
 
@@ -270,9 +269,18 @@ class StoreOptions:
 
     def blob_table(self, table: BlobTable) -> BlobTable:
         """Where blobs go for a store whose own table is ``table``."""
+        # The directory's and the bucket's modules are imported only for a store
+        # that keeps blobs there: most keep them in their own table, and every
+        # process opening a store would pay for both.
         if self.blob_bucket is not None:
+            from cadenza.store.blob_s3 import S3Blobs
+
             return S3Blobs(self.blob_bucket, table)
-        return table if self.blob_dir is None else DirectoryBlobs(self.blob_dir, table)
+        if self.blob_dir is None:
+            return table
+        from cadenza.store.blob_directory import DirectoryBlobs
+
+        return DirectoryBlobs(self.blob_dir, table)
 
 
 @dataclass(frozen=True)
@@ -337,7 +345,11 @@ def store_options(
         if blob_dir
         else os.environ.get(BLOB_URL_VARIABLE) or os.environ.get(BLOB_DIR_VARIABLE)
     )
-    bucket = S3Bucket.from_url(location) if location and is_bucket_url(location) else None
+    bucket = None
+    if location:
+        from cadenza.store.blob_s3 import S3Bucket, is_bucket_url  # see blob_table
+
+        bucket = S3Bucket.from_url(location) if is_bucket_url(location) else None
     if bucket is not None:
         bucket.check()
 

@@ -14,7 +14,6 @@ that name is refused.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import re
 import typing
@@ -163,6 +162,10 @@ def default_registry() -> ActivityRegistry:
 
 
 def _not_found(name: str, known: list[str]) -> ActionNotFound:
+    # Imported here: only an unknown action name needs suggestions, and every
+    # process that builds a registry would pay for importing it.
+    import difflib
+
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.7)
     message = f"no action is registered under {name!r}"
     if close:

@@ -8,11 +8,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
-from cadenza.store.blob_s3 import S3Bucket
-from cadenza.store.blob_sweep import POSTGRES_BLOB_REFERENCES
 from cadenza.store.blobs import CLAIM_PATTERN, StoreOptions
 from cadenza.store.codec import execution_from_row
 from cadenza.store.postgres.connections import Connection
@@ -20,6 +18,9 @@ from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.protocol import LostLeases, QueuePoll
 from cadenza.store.queries import like_pattern
 from cadenza.store.records import ExecutionRecord
+
+if TYPE_CHECKING:
+    from cadenza.store.blob_s3 import S3Bucket
 
 T = TypeVar("T")
 
@@ -162,6 +163,10 @@ class PostgresListings:
     def blob_references(self) -> set[str]:
         """The digests of every blob a stored row refers to, read at once
         (for ``cadenza db sweep-blobs``, see ``cadenza.store.blob_sweep``)."""
+        # Imported here: only ``cadenza db sweep-blobs`` asks, and the sweep's module
+        # brings the directory's and the bucket's with it.
+        from cadenza.store.blob_sweep import POSTGRES_BLOB_REFERENCES
+
         params = {"claim": CLAIM_PATTERN}
         rows = self._read(lambda c: c.execute(POSTGRES_BLOB_REFERENCES, params).fetchall())
         return {str(r["digest"]) for r in rows}
