@@ -45,6 +45,9 @@ import psycopg
 import cadenza as cadenza_package
 from cadenza.engine.engine import Engine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workloads.bytecode import compile_sources
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 #: Sizes of ``--quick``: enough to exercise every stage in a few seconds.
@@ -445,6 +448,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     labels = tuple(label for label, _source in args.trees)
+    compile_sources(*(source for _label, source in args.trees if source))
     runs: list[Run] = []
     with admin_connection(args.store_url) as admin:
         about = machine(admin)

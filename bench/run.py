@@ -40,6 +40,7 @@ PEERS_CACHE = BENCH / ".peers"
 sys.path.insert(0, str(BENCH))
 
 from workloads import orquesta  # noqa: E402
+from workloads.bytecode import compile_sources  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7")
@@ -689,6 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(markdown(cells_loaded) if args.markdown else table(cells_loaded))
         return 0
 
+    compile_sources()
     sizes = QUICK if args.quick else FULL
     if args.repeat:
         sizes = Sizes(**{**sizes.__dict__, "repeat": args.repeat})
