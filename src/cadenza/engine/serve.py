@@ -4,8 +4,9 @@ Each round of the loop is one store round (``Store.run_round``, one commit):
 the attempts the task threads finished since the last round are saved, the
 executions they (and anyone else) woke are decided, and due tasks are claimed
 for the free threads. Under load one commit carries many steps of many
-executions; a lone sequential run costs one commit per step, and a lone
-quick attempt runs on the loop's thread without a hand-off (``_runs_inline``).
+executions; a lone sequential run costs one commit per step. A quick attempt
+runs on the loop's thread without a hand-off, and a round leases the quick
+tasks its decisions schedule beyond its free threads (``_runs_inline``).
 A round whose only work is the loop's own finished attempts, with no news of
 other work since a round last looked, reads nothing first and claims only
 the tasks it schedules (``_looks_for_work``, ``RoundRequest.known``).
@@ -36,6 +37,7 @@ from cadenza.engine.wake import WakeUp
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.protocol import ClaimRequest, FinishRequest, QueuePoll, RoundOutcome, Store
+from cadenza.store.quiet_rounds import is_quick
 from cadenza.store.records import TaskRecord
 from cadenza.workers.outcome import ActivityOutcome
 
@@ -311,6 +313,8 @@ class ServeLoop:
                 # Only own work: no action qualifies a task by itself.
                 actions=() if settings.only_own else settings.actions,
                 own=tuple(sorted(self._own)),
+                quick=frozenset(action for action, quick in self._quick.items() if quick),
+                quick_limit=settings.decision_batch,
             )
             if free > 0
             else None
@@ -325,13 +329,13 @@ class ServeLoop:
         self._unsaved = []  # saved (or refused as lost, which is final)
         for task, _request in finishes:
             parts.runner.release_attempt(task)
-        if self._runs_inline(done.claimed):
-            self._outstanding += 1
-            self._execute_inline(done.claimed[0])
-        else:
-            self._outstanding += len(done.claimed)
-            for claimed in done.claimed:
-                self._in_flight.add(pool.submit(self._execute, claimed))
+        inline = [task for task in done.claimed if self._runs_inline(claim, task)]
+        handed = [task for task in done.claimed if not self._runs_inline(claim, task)]
+        self._outstanding += len(done.claimed)
+        for task in handed:
+            self._in_flight.add(pool.submit(self._execute, task))
+        for task in inline:
+            self._execute_inline(task)
         self._has_room = claim is not None and len(done.claimed) < claim.limit
         self.parts.threads.appetite.say(id(self), full=not self._has_room)
         self._settled_some = any(
@@ -398,18 +402,16 @@ class ServeLoop:
         # Its outcome comes with the next round: no news of other work.
         self.parts.wake.nudge()
 
-    def _runs_inline(self, claimed: Sequence[TaskRecord]) -> bool:
-        """Whether the one task just claimed runs on this thread: nothing else is
-        running, its action was quick here last time, and it has no time limit
-        (the reaper, which enforces those, runs on this thread too). Heartbeats
-        go on meanwhile on their own thread, and with them cancellation."""
-        if len(claimed) != 1 or self._outstanding:
-            return False
-        task = claimed[0]
-        return (
-            self._quick.get(task.action or "", False)
-            and task.timeout is None
-            and task.heartbeat_timeout is None
+    @staticmethod
+    def _runs_inline(claim: ClaimRequest | None, task: TaskRecord) -> bool:
+        """Whether a task just claimed runs on this thread, after the round: its
+        action was quick here last time (one of ``claim.quick``) and it has no
+        time limit (the reaper, which enforces those, runs on this thread too).
+        Heartbeats go on meanwhile on their own thread, and with them
+        cancellation. A round leases such new tasks beyond its free threads,
+        so a chain of quick steps does not wait for a thread at each step."""
+        return claim is not None and is_quick(
+            claim, task.action, task.timeout, task.heartbeat_timeout
         )
 
     def _execute_inline(self, task: TaskRecord) -> None:

@@ -121,6 +121,12 @@ class ClaimRequest:
     external: bool = False
     actions: tuple[str, ...] | None = None
     own: tuple[str, ...] = ()
+    #: Actions whose tasks the claimer runs at once on its own thread, one after
+    #: another (they took under a millisecond there): a round leases up to
+    #: ``quick_limit`` of the new tasks it schedules of these beyond ``limit``,
+    #: since they need no thread (``quiet_rounds.is_quick``).
+    quick: frozenset[str] = frozenset()
+    quick_limit: int = 0
 
 
 @dataclass(frozen=True)

@@ -70,22 +70,51 @@ def rows_after(
 
 def new_task_lease(
     claim: ClaimRequest, results: Sequence[DecisionResult], now: float, limit: int | None = None
-) -> NewTaskLease:
+) -> tuple[NewTaskLease, int]:
     """The new tasks of ``results`` that ``claim`` would take if they were the only
-    due tasks: due now, of its queues and kind (engine or outside work), of
-    actions it may run, at most ``limit`` (else ``claim.limit``), higher
-    priority first, then in the order scheduled."""
+    due tasks (due now, of its queues and kind, engine or outside work, of
+    actions it may run), higher priority first, then in the order scheduled:
+    up to ``claim.quick_limit`` of quick ones (``is_quick``), which need no
+    thread, and up to ``limit`` (else ``claim.limit``) others. Also returns
+    how many threads the others take."""
     takeable = [
-        (task.priority, order, result.execution_id, task.task_id)
+        (task.priority, order, result.execution_id, task)
         for order, (result, task) in enumerate(
             (result, task) for result in results for task in result.tasks
         )
         if _takes(claim, result.execution_id, task, now)
     ]
     takeable.sort(key=lambda entry: (-entry[0], entry[1]))
-    taken = takeable[: claim.limit if limit is None else limit]
-    keys = frozenset((execution_id, task_id) for _p, _o, execution_id, task_id in taken)
-    return NewTaskLease(claim.owner, claim.lease, keys)
+    threads = claim.limit if limit is None else limit
+    quick = claim.quick_limit
+    keys: list[tuple[str, str]] = []
+    used = 0
+    for _priority, _order, execution_id, task in takeable:
+        if quick > 0 and is_quick(claim, task.action, task.timeout, task.heartbeat_timeout):
+            quick -= 1
+        elif used < threads:
+            used += 1
+        else:
+            continue
+        keys.append((execution_id, task.task_id))
+    return NewTaskLease(claim.owner, claim.lease, frozenset(keys)), used
+
+
+def is_quick(
+    claim: ClaimRequest,
+    action: str | None,
+    timeout: float | None,
+    heartbeat_timeout: float | None,
+) -> bool:
+    """Whether the claimer runs such a task at once on its own thread: its action
+    is one of ``claim.quick`` and it has no time limit (which only the reaper,
+    on that same thread, would enforce)."""
+    return (
+        action is not None
+        and action in claim.quick
+        and timeout is None
+        and heartbeat_timeout is None
+    )
 
 
 def round_lease(
@@ -102,17 +131,17 @@ def round_lease(
     state, and the new tasks are not announced to other processes. The
     thread left over, and any the new tasks do not fill, claim the due tasks
     by priority and age as usual, so work that waits still moves every round.
+    Quick tasks (``is_quick``) are leased on top, up to ``claim.quick_limit``:
+    the caller runs them one after another on its own thread.
     """
     if claim is None:
         return None, None
     if quiet:
-        return new_task_lease(claim, results, now), None
-    if claim.limit <= _LEFT_FOR_WAITING_WORK:
-        return None, claim
-    lease = new_task_lease(claim, results, now, claim.limit - _LEFT_FOR_WAITING_WORK)
+        return new_task_lease(claim, results, now)[0], None
+    lease, used = new_task_lease(claim, results, now, max(0, claim.limit - _LEFT_FOR_WAITING_WORK))
     if not lease.keys:
         return None, claim
-    return lease, replace(claim, limit=claim.limit - len(lease.keys))
+    return lease, replace(claim, limit=claim.limit - used)
 
 
 #: Free threads a round that read claims for due tasks before its own new ones.
