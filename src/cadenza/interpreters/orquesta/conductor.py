@@ -43,6 +43,13 @@ _CONDITIONAL = frozenset(
     {"pending", "paused", "succeeded", "failed", "remediated", "canceled", "retrying"}
 )
 EXECUTION_FAILED = "Execution failed. See result for details."
+# Built once: each task event asks these questions of the status counters.
+_HOLDING_REQUESTS = PAUSE_REQUESTS | CANCEL_REQUESTS
+_CANCELING = frozenset({"canceling", "canceled"})
+_PAUSING = frozenset({"pausing", "paused", "pending"})
+_PAUSED_OR_PENDING = frozenset({"paused", "pending"})
+_PENDING = frozenset({"pending"})
+_PAUSED = frozenset({"paused"})
 
 
 class RequestRefused(Exception):
@@ -198,14 +205,14 @@ class Conductor:
         for index in list(self.state["active"]):
             self._task_workflow_event(index, status)
         key = f"wf:{status}"
-        if status in PAUSE_REQUESTS | CANCEL_REQUESTS:
+        if status in _HOLDING_REQUESTS:
             key += "/active" if st.has_active_tasks(self.state) else "/dormant"
         if (
             current == "paused"
             and status in ("running", "resuming")
             and not st.has_active_tasks(self.state)
             and not st.ready_staged(self.state)
-            and not st.has_status(self.state, {"paused", "pending"})
+            and not st.has_status(self.state, _PAUSED_OR_PENDING)
         ):
             key += "/completed"
         new = WORKFLOW_MACHINE.get(current, {}).get(key)
@@ -237,8 +244,8 @@ class Conductor:
             self.status == "resuming"
             and not st.has_active_tasks(self.state)
             and not st.ready_staged(self.state)
-            and st.has_status(self.state, {"pending"})
-            and not st.has_status(self.state, {"paused"})
+            and st.has_status(self.state, _PENDING)
+            and not st.has_status(self.state, _PAUSED)
         ):
             self.set_status("paused")
 
@@ -246,7 +253,7 @@ class Conductor:
         entry = self.state["sequence"][index]
         key = f"wf:{status}"
         staged = st.get_staged(self.state, entry["id"], entry["route"])
-        if status in PAUSE_REQUESTS | CANCEL_REQUESTS and staged and "items" in staged:
+        if status in _HOLDING_REQUESTS and staged and "items" in staged:
             statuses = [i.get("status", "null") for i in staged["items"]]
             if not any(s not in COMPLETED for s in statuses):
                 return
@@ -267,9 +274,9 @@ class Conductor:
         if event in _CONDITIONAL:
             key += "/active" if st.has_active_tasks(self.state) else "/dormant"
         if event in ("succeeded", "remediated"):
-            if st.has_status(self.state, {"canceling", "canceled"}):
+            if st.has_status(self.state, _CANCELING):
                 key += "/canceled"
-            elif st.has_status(self.state, {"pausing", "paused", "pending"}):
+            elif st.has_status(self.state, _PAUSING):
                 key += "/paused"
             elif st.ready_staged(self.state) or has_next:
                 key += "/incomplete"

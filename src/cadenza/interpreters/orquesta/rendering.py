@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cadenza.expressions import ExpressionFailure, Scope, evaluate, jinja_language
+from cadenza.expressions.evaluation import has_expressions
 from cadenza.interpreters.orquesta.validation import Task
 
 RenderFailure = ExpressionFailure
@@ -25,11 +26,14 @@ def render_rolling(
 
     Returns (rolling variables, the rendered entries only, failures).
     """
+    # A definition's entries (publish, vars, output) are tuples and come back at every
+    # step; others (the runtime input) are checked each time, never kept.
+    definition_owned = type(entries) is tuple
     entries = list(entries)
     # A copy, so that an evaluation cannot change the contexts it reads: Jinja may
     # call a list's or dict's methods. YAQL only reads, given copies of mutable
     # values: for YAQL alone, a copy of the top level that takes the entries is enough.
-    if all(_without_jinja(value) for _, value in entries):
+    if _entries_without_jinja(entries, memo=definition_owned):
         rolling = dict(scope.variables)
     else:
         rolling = copy.deepcopy(scope.variables)
@@ -44,6 +48,62 @@ def render_rolling(
         rolling[name] = result
         rendered[name] = result
     return rolling, rendered, failures
+
+
+_MEMO_SIZE = 4096
+"""Entries kept by the memos below: a definition's texts, far fewer in practice."""
+
+_JINJA_FREE: dict[tuple[tuple[str, Any], ...], bool] = {}
+_STATIC_TEXT: dict[str, bool] = {}
+
+
+def _entries_without_jinja(entries: list[tuple[str, Any]], *, memo: bool = True) -> bool:
+    """``_without_jinja`` of every value, memoised (``memo``) when the entries are hashable.
+
+    Only hashable entries are memoised (strings, numbers and tuples of them: equal
+    values give equal answers, and they cannot change); others are checked each time.
+    """
+    if not memo:
+        return all(_without_jinja(value) for _, value in entries)
+    try:
+        key = tuple(entries)
+        found = _JINJA_FREE.get(key)
+    except TypeError:  # a mapping or list value: unhashable
+        return all(_without_jinja(value) for _, value in entries)
+    if found is None:
+        found = all(_without_jinja(value) for _, value in entries)
+        if len(_JINJA_FREE) >= _MEMO_SIZE:
+            _JINJA_FREE.clear()
+        _JINJA_FREE[key] = found
+    return found
+
+
+def _is_static(text: str) -> bool:
+    """Whether ``text`` holds no expression of either language (memoised per text)."""
+    found = _STATIC_TEXT.get(text)
+    if found is None:
+        found = not has_expressions(text)
+        if len(_STATIC_TEXT) >= _MEMO_SIZE:
+            _STATIC_TEXT.clear()
+        _STATIC_TEXT[text] = found
+    return found
+
+
+def render_value(value: Any, scope: Scope) -> Any:
+    """``evaluate(value, scope)``, with the texts that hold no expression (an action
+    ref, an input's keys) returned as they are without searching them again.
+
+    :func:`~cadenza.expressions.evaluate` returns such a text unchanged; mappings and
+    lists are walked in the same order, so failures are raised for the same element.
+    """
+    kind = type(value)
+    if kind is str:
+        return value if _is_static(value) else evaluate(value, scope)
+    if kind is dict:
+        return {render_value(k, scope): render_value(v, scope) for k, v in value.items()}
+    if kind is list:
+        return [render_value(v, scope) for v in value]
+    return evaluate(value, scope)
 
 
 def _without_jinja(value: Any) -> bool:
@@ -111,7 +171,10 @@ def render_task(
     with_spec = spec.with_items
     if with_spec is None:
         task.actions.append(
-            TaskAction(evaluate(action, scope), evaluate(task_input, scope) if task_input else None)
+            TaskAction(
+                render_value(action, scope),
+                render_value(task_input, scope) if task_input else None,
+            )
         )
     else:
         task.has_items = True
@@ -128,8 +191,8 @@ def render_task(
             elif keys and len(keys) == 1:
                 item = {keys[0]: item}
             item_scope = scope.with_item(item)
-            rendered_input = evaluate(task_input, item_scope) if task_input else None
-            task.actions.append(TaskAction(evaluate(action, item_scope), rendered_input, index))
+            rendered_input = render_value(task_input, item_scope) if task_input else None
+            task.actions.append(TaskAction(render_value(action, item_scope), rendered_input, index))
     delay: Any = spec.delay
     if delay:
         if isinstance(delay, str):

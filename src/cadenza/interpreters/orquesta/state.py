@@ -86,7 +86,12 @@ def active_entries(state: State) -> list[dict[str, Any]]:
 def has_status(state: State, statuses: frozenset[str] | set[str]) -> bool:
     """Whether some latest entry has one of ``statuses``."""
     counts = state["counts"]
-    return any(counts.get(status) for status in statuses)
+    # Asked several times per task event: a plain loop costs less than any() over a
+    # generator (about 1% of a decision's instructions).
+    for status in statuses:  # noqa: SIM110 - see above
+        if counts.get(status):
+            return True
+    return False
 
 
 def has_active_tasks(state: State) -> bool:
@@ -218,8 +223,13 @@ def snapshot(state: State) -> State:
     Cheaper than a JSON round trip: the append-only lists are copied shallowly (a snapshot
     is taken every few dozen events and the history part of the state grows with the run).
     """
+    leaves = _LEAVES
     return {
-        key: list(value) if key in _APPEND_ONLY else _json_copy(value)
+        key: list(value)
+        if key in _APPEND_ONLY
+        else value
+        if type(value) in leaves
+        else _json_copy(value)
         for key, value in state.items()
     }
 
@@ -232,12 +242,20 @@ such leaves, and a call per leaf was most of a snapshot's cost."""
 def _json_copy(value: Any) -> Any:
     kind = type(value)
     leaves = _LEAVES
+    # A shallow copy in C, then only the containers replaced by their copies: most
+    # values are leaves, and a comprehension stores every one of them again in Python.
     if kind is dict:
-        return {
-            key: item if type(item) in leaves else _json_copy(item) for key, item in value.items()
-        }
+        copied = value.copy()
+        for key, item in value.items():
+            if type(item) not in leaves:
+                copied[key] = _json_copy(item)
+        return copied
     if kind is list or kind is tuple:
-        return [item if type(item) in leaves else _json_copy(item) for item in value]
+        listed = list(value)
+        for index, item in enumerate(value):
+            if type(item) not in leaves:
+                listed[index] = _json_copy(item)
+        return listed
     if isinstance(value, dict):
         return {key: _json_copy(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -95,16 +95,20 @@ def update_task(c: Conductor, name: str, route: int, event: ActionEvent) -> None
     """Fold one action (or engine command) event of task ``name`` on ``route``."""
     state = c.state
     staged = st.get_staged(state, name, route)
-    entry = st.get_entry(state, name, route)
+    found = st.entry_index(state, name, route)
+    entry = None if found is None else state["sequence"][found]
     if staged is None and entry is None:
         return
     if entry is None or name in ENGINE_COMMANDS:
         assert staged is not None
         entry = add_entry(c, name, staged["route"], staged["ctxs"]["in"], staged["prev"])
+        found = None
     if entry.get("status") in COMPLETED and event.status in STARTING and staged is not None:
         # A completed task started again: a new occurrence (a cycle).
         entry = add_entry(c, name, staged["route"], staged["ctxs"]["in"], staged["prev"])
-    index = st.entry_index(state, name, route)
+        found = None
+    # An added entry is the latest of (name, route): the staged task's route is ``route``.
+    index = st.entry_index(state, name, route) if found is None else found
     assert index is not None
     if event.status and staged is not None and "items" not in staged:
         st.remove_staged(state, name, route)

@@ -34,12 +34,14 @@ class Edge:
     #: A name repeated in one ``do`` gives edges with the same key.
     key: int = 0
 
-    @property
+    # Cached: the conductor asks for both at every step, and the fields never change
+    # (frozen); ``cached_property`` writes the instance dict, which frozen allows.
+    @cached_property
     def transition_id(self) -> str:
         """Orquesta's id of the edge as seen from its source: ``"<target>__t<key>"``."""
         return f"{self.target}__t{self.key}"
 
-    @property
+    @cached_property
     def backref(self) -> str:
         """The id of the edge as seen from its target: ``"<source>__t<key>"``."""
         return f"{self.source}__t{self.key}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cadenza.interpreters.orquesta.validation.parameters import (
@@ -101,7 +102,8 @@ class Task:
         """Whether the task waits for its inbound branches (``join`` is set)."""
         return self.join is not None
 
-    @property
+    # Cached: asked for each new task entry, and worked out from frozen fields only.
+    @cached_property
     def retry_policy(self) -> Retry | None:
         """The retry the conductor applies: the ``retry`` block, unless a transition says
         ``do: retry`` -- that is three tries while its condition holds, and the last such
