@@ -33,9 +33,9 @@ def test_serve_returns_when_the_last_execution_ends_without_waiting(store: Store
     ids = {engine.start(definition) for _ in range(5)}
     ended: set[str] = set()
     engine.add_listener(
-        lambda outcome: ended.add(outcome.execution_id)
-        if outcome.status in FINAL_EXECUTION_STATUSES
-        else None
+        lambda outcome: (
+            ended.add(outcome.execution_id) if outcome.status in FINAL_EXECUTION_STATUSES else None
+        )
     )
     returned = threading.Event()
     stop = threading.Event()

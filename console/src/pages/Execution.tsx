@@ -99,6 +99,7 @@ export function ExecutionPage({ id }: { id: string }) {
       let tasks: Task[] = [];
       let queues = new Map<string, Queue>();
       let definitionWanted = true;
+      let endShown = false;
       while (!stopped) {
         try {
           // The tasks answer is the slowest for a large fan-out: ask for it first, show
@@ -163,7 +164,14 @@ export function ExecutionPage({ id }: { id: string }) {
           if (stopped) return;
           show(tasks);
           setError(null);
-          if (execution.final) return; // nothing more will happen
+          if (execution.final) {
+            // The tasks and the history were asked for before the execution, so they
+            // may show it a moment before its end: one more pass, asked after it
+            // ended, shows the end. Then nothing more will happen.
+            if (endShown) return;
+            endShown = true;
+            continue;
+          }
           const last = events.length ? events[events.length - 1].seq : 0;
           await getJson<HistoryPage>(
             `${path}/history${query({ after_seq: last, limit: 1, wait: LONG_POLL_SECONDS })}`,

@@ -1,16 +1,22 @@
 """The threads beside an engine's serve loops: heartbeats for running attempts,
 and the relay that turns other processes' work into wake-ups.
 
-An engine starts them with its first serve loop and keeps them until it is
-closed (``LoopThreads``): a process that drives one short run after another
-does not start two threads, bind a socket and take them down again for each.
+An engine starts them with its first serve loop and keeps them while loops
+come and go (``LoopThreads``): a process that drives one short run after
+another does not start two threads, bind a socket and take them down again
+for each. They end when the engine is closed, or once no loop has run for
+``IDLE_BEFORE_STOP`` seconds: an engine left open with no loop (a test's, a
+tool's) keeps no thread waking, no listening session and no socket.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.clock import Clock, SystemClock
@@ -26,12 +32,20 @@ log = logging.getLogger("cadenza.engine")
 #: the unsubscribe and the subscribe after it.
 FULL_BEFORE_PAUSE = 0.25
 
+#: How long an engine's threads outlive its last serve loop (seconds), at least;
+#: the heartbeat thread looks at each beat.
+IDLE_BEFORE_STOP = 5.0
+
 
 def start_heartbeats(
-    runner: AttemptRunner, every: float, stop: threading.Event
+    runner: AttemptRunner,
+    every: float,
+    stop: threading.Event,
+    stop_if_idle: Callable[[], bool] = lambda: False,
 ) -> threading.Thread:
     """Extend running attempts' leases on a thread of their own: a long round
-    (a big batch, a slow database) must not let a live worker's leases lapse."""
+    (a big batch, a slow database) must not let a live worker's leases lapse.
+    After each beat ``stop_if_idle`` may end the threads (it sets ``stop``)."""
 
     def beat() -> None:
         while not stop.wait(every):
@@ -39,6 +53,8 @@ def start_heartbeats(
                 runner.heartbeat()
             except StoreError as exc:
                 log.warning("heartbeat failed (%s); trying again", exc)
+            if stop_if_idle():
+                return
 
     thread = threading.Thread(target=beat, name="cadenza-heartbeat", daemon=True)
     thread.start()
@@ -79,6 +95,10 @@ def start_relay(
                     wake.set()
             except StoreError:
                 stop.wait(0.5)
+        if pause is not None:
+            # Stopped with the engine still open (idle): no session stays subscribed.
+            with contextlib.suppress(StoreError):
+                pause()
 
     thread = threading.Thread(target=relay, name="cadenza-notify", daemon=True)
     thread.start()
@@ -120,7 +140,9 @@ class Appetite:
 
 class LoopThreads:
     """The heartbeat thread and the relay of one engine, shared by its serve loops:
-    started by the first loop (``ensure_started``), ended by ``close``."""
+    started by the first loop to ``enter``, ended by ``close`` or once no loop
+    has been in for ``IDLE_BEFORE_STOP`` seconds (the next loop starts them
+    again)."""
 
     def __init__(
         self,
@@ -130,6 +152,7 @@ class LoopThreads:
         wake: WakeUp,
         wake_sockets: WakeSockets | None,
         heartbeat_every: float,
+        idle_before_stop: float = IDLE_BEFORE_STOP,
     ) -> None:
         self._store = store
         self._runner = runner
@@ -137,39 +160,84 @@ class LoopThreads:
         self._wake = wake
         self._wake_sockets = wake_sockets
         self._every = heartbeat_every
+        self._idle_before_stop = idle_before_stop
         self.appetite = Appetite()
-        self._stop = threading.Event()
+        self._closed = False
         self._lock = threading.Lock()
+        #: The running threads' stop signal; a new one for each start.
+        self._stop = threading.Event()
         self._relay: threading.Thread | SocketRelay | None = None
         self._heartbeats: threading.Thread | None = None
+        self._loops = 0
+        self._last_left = time.monotonic()
 
-    def ensure_started(self) -> None:
-        """Start the threads unless they run (a no-op after ``close``)."""
+    @property
+    def running(self) -> bool:
+        """Whether the threads run now."""
         with self._lock:
-            if self._heartbeats is not None or self._stop.is_set():
-                return
-            self._heartbeats = start_heartbeats(self._runner, self._every, self._stop)
-            self._relay = start_relay(
-                self._store,
-                self._clock,
-                self._wake,
-                self._wake_sockets,
-                self._stop,
-                self.appetite.room,
-            )
-            if isinstance(self._relay, SocketRelay):
-                # A process that exits without closing its engine leaves no socket.
-                atexit.register(self._relay.end)
+            return self._heartbeats is not None
+
+    def enter(self, loop: int) -> None:
+        """A serve loop starts: start the threads unless they run (not after
+        ``close``) and count the loop in."""
+        with self._lock:
+            self._loops += 1
+            if self._heartbeats is None and not self._closed:
+                self._start()
+        self.appetite.enter(loop)
+
+    def leave(self, loop: int) -> None:
+        """A serve loop ended."""
+        self.appetite.leave(loop)
+        with self._lock:
+            self._loops -= 1
+            if self._loops == 0:
+                self._last_left = time.monotonic()
+
+    def _start(self) -> None:
+        stop = self._stop = threading.Event()
+        self._heartbeats = start_heartbeats(
+            self._runner, self._every, stop, lambda: self._stop_if_idle(stop)
+        )
+        self._relay = start_relay(
+            self._store, self._clock, self._wake, self._wake_sockets, stop, self.appetite.room
+        )
+        if isinstance(self._relay, SocketRelay):
+            # A process that exits without closing its engine leaves no socket.
+            atexit.register(self._relay.end)
+
+    def _stop_if_idle(self, stop: threading.Event) -> bool:
+        """End the threads of ``stop`` if no loop has been in for long enough."""
+        with self._lock:
+            if stop is not self._stop or self._loops > 0:
+                return False
+            if time.monotonic() - self._last_left < self._idle_before_stop:
+                return False
+            relay = self._take_threads()
+        _end_relay(relay)
+        return True
+
+    def _take_threads(self) -> threading.Thread | SocketRelay | None:
+        """Signal the running threads to stop and forget them (under the lock)."""
+        self._stop.set()
+        relay = self._relay
+        self._relay = self._heartbeats = None
+        return relay
 
     def close(self) -> None:
-        """Stop the threads. The notification relay is not waited for: it may be
-        in the middle of a wait (up to half a second) and ends after it on its
-        own. A socket relay's file is removed now."""
+        """Stop the threads for good. The notification relay is not waited for:
+        it may be in the middle of a wait (up to half a second) and ends after
+        it on its own. A socket relay's file is removed now."""
         with self._lock:
-            self._stop.set()
-            relay, heartbeats = self._relay, self._heartbeats
-        if isinstance(relay, SocketRelay):
-            relay.end()
-            atexit.unregister(relay.end)
-        if heartbeats is not None:
+            self._closed = True
+            heartbeats = self._heartbeats
+            relay = self._take_threads()
+        _end_relay(relay)
+        if heartbeats is not None and heartbeats is not threading.current_thread():
             heartbeats.join(timeout=5)
+
+
+def _end_relay(relay: threading.Thread | SocketRelay | None) -> None:
+    if isinstance(relay, SocketRelay):
+        relay.end()
+        atexit.unregister(relay.end)

@@ -199,9 +199,7 @@ class ServeLoop:
         next_poll_record = 0.0
         idle_before = True
         outage = Backoff()
-        parts.threads.ensure_started()
-        appetite = parts.threads.appetite
-        appetite.enter(id(self))
+        parts.threads.enter(id(self))
         if settings.only_own and not settings.own_are_new:
             # Children started before this loop (by an answer, a rerun) are
             # part of the work it drives.
@@ -273,7 +271,7 @@ class ServeLoop:
             self._save_leftovers()
             if still_running:
                 self._let_go(still_running)
-            appetite.leave(id(self))
+            parts.threads.leave(id(self))
 
     def _until_holds(self, *, at_once: bool = False) -> bool:
         """``until()``, asked at most every ``_UNTIL_LOOK_EVERY`` while tasks run
