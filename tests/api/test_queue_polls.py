@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from cadenza.api.queue_polls import QueuePolls
-from cadenza.engine.serve import QUEUE_POLLS_EVERY
+from cadenza.engine.queue_polls import QUEUE_POLLS_EVERY
 from cadenza.store import open_store
 from cadenza.store.protocol import QueuePoll, Store
 

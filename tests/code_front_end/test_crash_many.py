@@ -89,7 +89,9 @@ def test_two_hundred_executions_survive_killed_deciders_and_workers(
     ]
 
     def spawn(argv: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
+        # Each process's stderr in a file of its own: shown if the executions stall.
+        with (tmp_path / f"stderr-{len(list(tmp_path.glob('stderr-*')))}.txt").open("wb") as err:
+            return subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=err)
 
     engine = Engine(open_store(store_url))
     try:
@@ -159,7 +161,10 @@ def _run_and_check(
             workers.append(spawn(worker_argv))
         for tag in late_signals:
             engine.signal(ids[tag], "go", tag.upper())
-        _poll(all_settled, 120, f"every execution to settle (seed {seed})")
+        try:
+            _poll(all_settled, 90, f"every execution to settle (seed {seed})")
+        except AssertionError as stalled:
+            raise AssertionError(f"{stalled}\n{_stall_report(engine, log.parent)}") from None
     finally:
         for process in [decider, *workers]:
             process.send_signal(signal.SIGKILL)
@@ -235,6 +240,23 @@ def _running_in(log: Path, pids: set[int]) -> list[int]:
     for what, key, pid in _effects(log):
         open_runs[(key, pid)] += 1 if what == "start" else -1
     return sorted({pid for (_, pid), n in open_runs.items() if n > 0 and pid in pids})
+
+
+def _stall_report(engine: Engine, workdir: Path) -> str:
+    """What the executions that did not settle wait on, and what the processes said."""
+    open_ones = [
+        r for r in engine.store.list_executions(limit=10 * EXECUTIONS) if not engine.is_settled(r)
+    ]
+    lines = [f"{len(open_ones)} executions not settled; tasks by (queue, status):"]
+    lines.append(f"  {engine.store.task_counts()}; lease owners: {engine.store.lease_owners()}")
+    for record in open_ones[:5]:
+        tail = [type(r.event).__name__ for r in engine.history(record.id)[-6:]]
+        lines.append(f"  {record.id} {record.status}: ... {', '.join(tail)}")
+    for err in sorted(workdir.glob("stderr-*.txt")):
+        text = err.read_text(errors="replace").strip()
+        if text:
+            lines.append(f"{err.name}:\n{text[-2000:]}")
+    return "\n".join(lines)
 
 
 def _completing_attempts(engine: Engine) -> dict[str, int]:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from cadenza.api.models import PollerOut, QueueList, QueueOut
 from cadenza.engine.engine import Engine
-from cadenza.engine.serve import QUEUE_POLLS_EVERY, QUEUE_POLLS_KEPT, poller_description
+from cadenza.engine.queue_polls import QUEUE_POLLS_EVERY, QUEUE_POLLS_KEPT, poller_description
 from cadenza.model.errors import StoreError
 from cadenza.store.protocol import QueuePoll, Store
 

@@ -33,10 +33,11 @@ from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.loop_threads import LoopThreads
+from cadenza.engine.queue_polls import QUEUE_POLLS_EVERY, record_polls
 from cadenza.engine.wake import WakeUp
 from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
-from cadenza.store.protocol import ClaimRequest, FinishRequest, QueuePoll, RoundOutcome, Store
+from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
 from cadenza.store.quiet_rounds import is_quick
 from cadenza.store.records import TaskRecord
 from cadenza.workers.outcome import ActivityOutcome
@@ -103,21 +104,6 @@ _TIMER_LOOK_EVERY_WHEN_FULL = 0.25
 #: the loop's thread when it is the loop's only work: handing it to a pool
 #: thread and back costs more than a quick activity itself.
 _INLINE_UNDER = 0.001
-
-#: How often a loop records in the store that it polls its queues (seconds): a
-#: console asking "polled in the last minute?" gets a true answer, and the
-#: write is one small transaction every few seconds, not one per claim.
-QUEUE_POLLS_EVERY = 5.0
-#: Polls not recorded again for this long are deleted (a day: the longest
-#: "recently" the HTTP API asks about).
-QUEUE_POLLS_KEPT = 86_400.0
-
-
-def poller_description(owner: str) -> str:
-    """Who an owner id (``host:pid:start:token``) is to a person: ``host pid N``."""
-    parts = owner.split(":")
-    return f"{parts[0]} pid {parts[1]}" if len(parts) == 4 else owner
-
 
 #: How often ``until()`` is asked while tasks of this loop run or wait to be
 #: saved (seconds); otherwise before every round. It is often a store read (a
@@ -230,7 +216,7 @@ class ServeLoop:
                     if now >= next_poll_record and not settings.only_own:
                         # A loop that drives only its own executions takes no
                         # one else's tasks: it is no poller of its queues.
-                        self._record_polls(now)
+                        record_polls(parts.store, settings.owner, settings.queues, now)
                         next_poll_record = now + QUEUE_POLLS_EVERY
                     if now >= next_reap:
                         reaped = parts.runner.reap()
@@ -327,8 +313,10 @@ class ServeLoop:
         self._unsaved = []  # saved (or refused as lost, which is final)
         for task, _request in finishes:
             parts.runner.release_attempt(task)
-        inline = [task for task in done.claimed if self._runs_inline(claim, task)]
-        handed = [task for task in done.claimed if not self._runs_inline(claim, task)]
+        inline: list[TaskRecord] = []
+        handed: list[TaskRecord] = []
+        for task in done.claimed:
+            (inline if self._runs_inline(claim, task) else handed).append(task)
         self._outstanding += len(done.claimed)
         for task in handed:
             self._in_flight.add(pool.submit(self._execute, task))
@@ -379,17 +367,6 @@ class ServeLoop:
         return any(
             result.children or result.relayed or result.canceled_tasks for result in done.saved
         )
-
-    def _record_polls(self, now: float) -> None:
-        """Say in the store that this loop polls its queues (all of them, each
-        round, busy or not: a running loop takes their tasks as threads free up)."""
-        owner = self.settings.owner
-        polls = [QueuePoll(q, owner, poller_description(owner), now) for q in self.settings.queues]
-        try:
-            self.parts.store.record_queue_polls(polls, now - QUEUE_POLLS_KEPT)
-        except StoreError as exc:
-            # Only the console's "polled lately" suffers; the next record tells it.
-            log.warning("could not record queue polls (%s)", exc)
 
     def _execute(self, task: TaskRecord) -> None:
         # The lease stays extended until the loop has saved the outcome.
