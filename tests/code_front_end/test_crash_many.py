@@ -58,6 +58,8 @@ def _poll(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.01)
 
 
+# The run takes seconds; the limit leaves room for the stall report below.
+@pytest.mark.timeout(300)
 def test_two_hundred_executions_survive_killed_deciders_and_workers(
     store_url: str, tmp_path: Path
 ) -> None:
@@ -162,7 +164,7 @@ def _run_and_check(
         for tag in late_signals:
             engine.signal(ids[tag], "go", tag.upper())
         try:
-            _poll(all_settled, 90, f"every execution to settle (seed {seed})")
+            _poll(all_settled, 120, f"every execution to settle (seed {seed})")
         except AssertionError as stalled:
             raise AssertionError(f"{stalled}\n{_stall_report(engine, log.parent)}") from None
     finally:

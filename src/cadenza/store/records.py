@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cadenza.model.errors import InputError
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.model.retry import RetryPolicy
 
@@ -302,3 +303,35 @@ class DecisionResult:
     children: list[NewChild] = field(default_factory=list)
     #: ``(task id, "pause" | "resume")`` requests for the children of those tasks.
     relayed: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: The most tags one execution may carry, and the longest tag.
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 200
+
+
+def check_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    """``tags`` as a store keeps them (sorted, without repeats), or ``InputError``
+    naming the first one it cannot keep.
+
+    A tag is ``key=value`` or a bare ``label``: 1 to ``MAX_TAG_LENGTH``
+    printable characters with no surrounding spaces, matched whole by filters.
+    """
+    if isinstance(tags, str):
+        raise InputError("tags must be a list of strings, not one string", tags=tags)
+    kept = sorted(set(tags))
+    if len(kept) > MAX_TAGS:
+        raise InputError(f"at most {MAX_TAGS} tags per execution ({len(kept)} given)")
+    for tag in kept:
+        if not isinstance(tag, str):
+            raise InputError(f"a tag must be a string, not {type(tag).__name__}", tag=repr(tag))
+        if not tag or len(tag) > MAX_TAG_LENGTH or tag != tag.strip():
+            raise InputError(
+                f"tag {tag!r} must be 1 to {MAX_TAG_LENGTH} characters, no spaces around",
+                tag=tag,
+            )
+        if not tag.isprintable() or tag.startswith("="):
+            raise InputError(
+                f"tag {tag!r} must be printable text, key=value or a bare label", tag=tag
+            )
+    return tuple(kept)

@@ -62,9 +62,8 @@ from cadenza.store.protocol import (
     RoundOutcome,
     RoundRequest,
     StoreCapabilities,
-    check_tags,
 )
-from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
+from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord, check_tags
 from cadenza.store.rounds import attempt_lost, run_round
 
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from cadenza.store.codec import execution_from_row
 from cadenza.store.protocol import LostLeases, QueuePoll
 from cadenza.store.queries import like_pattern
 from cadenza.store.records import ExecutionRecord
-from cadenza.store.sqlite import round_statements as rs
+from cadenza.store.sqlite.statements import execute, sql_list
 
 if TYPE_CHECKING:
     from cadenza.store.blob_s3 import S3Bucket
@@ -79,7 +79,7 @@ class SQLiteListings:
         )
         return self._read(
             lambda c: [
-                execution_from_row(r) for r in rs.execute(c, "list_executions", params).fetchall()
+                execution_from_row(r) for r in execute(c, "list_executions", params).fetchall()
             ]
         )
 
@@ -98,32 +98,32 @@ class SQLiteListings:
     ) -> dict[str, int]:
         params = _filters(statuses, excluding, kinds, definition_id, since, until, tags, text)
         params["updated_before"] = updated_before
-        rows = self._read(lambda c: rs.execute(c, "count_executions", params).fetchall())
+        rows = self._read(lambda c: execute(c, "count_executions", params).fetchall())
         return {r["status"]: int(r["n"]) for r in rows}
 
     def execution_tags(self, execution_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        params = {"ids": rs.sql_list(execution_ids)}
-        rows = self._read(lambda c: rs.execute(c, "execution_tags", params).fetchall())
+        params = {"ids": sql_list(execution_ids)}
+        rows = self._read(lambda c: execute(c, "execution_tags", params).fetchall())
         return {r["id"]: tuple(json.loads(r["tags"])) for r in rows}
 
     def execution_counts(self) -> dict[tuple[str, str], int]:
-        rows = self._read(lambda c: rs.execute(c, "execution_counts").fetchall())
+        rows = self._read(lambda c: execute(c, "execution_counts").fetchall())
         return {(r["kind"], r["status"]): int(r["n"]) for r in rows}
 
     def task_counts(self) -> dict[tuple[str, str], int]:
-        rows = self._read(lambda c: rs.execute(c, "task_counts").fetchall())
+        rows = self._read(lambda c: execute(c, "task_counts").fetchall())
         return {(r["queue"], r["status"]): int(r["n"]) for r in rows}
 
     def lost_leases(
         self, error_types: Sequence[str], *, at_least: int = 2, limit: int = 100
     ) -> list[LostLeases]:
         params = {
-            "final": rs.sql_list(sorted(FINAL_EXECUTION_STATUSES)),
-            "error_types": rs.sql_list(error_types),
+            "final": sql_list(sorted(FINAL_EXECUTION_STATUSES)),
+            "error_types": sql_list(error_types),
             "at_least": at_least,
             "limit": limit,
         }
-        rows = self._read(lambda c: rs.execute(c, "lost_leases", params).fetchall())
+        rows = self._read(lambda c: execute(c, "lost_leases", params).fetchall())
         return [LostLeases.of_row(r) for r in rows]
 
     def record_queue_polls(self, polls: Sequence[QueuePoll], forget_before: float) -> None:
@@ -166,13 +166,13 @@ def _filters(
     """The parameters of the filters ``list_executions`` and ``count_executions`` share."""
     wanted = sorted(set(tags))
     return {
-        "statuses": rs.sql_list(statuses) if statuses else None,
-        "excluding": rs.sql_list(excluding),
-        "kinds": None if kinds is None else rs.sql_list(kinds),
+        "statuses": sql_list(statuses) if statuses else None,
+        "excluding": sql_list(excluding),
+        "kinds": None if kinds is None else sql_list(kinds),
         "definition_id": definition_id,
         "since": since,
         "until": until,
-        "tags": rs.sql_list(wanted) if wanted else None,
+        "tags": sql_list(wanted) if wanted else None,
         "tag_count": len(wanted),
         "text": like_pattern(text),
     }

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlite3
 
 from cadenza.store.migrations import migrations_for
-from cadenza.store.sqlite import round_statements as rs
 from cadenza.store.sqlite.faults import newer_schema
+from cadenza.store.sqlite.statements import execute
 
 
 def migrate(conn: sqlite3.Connection, path: str) -> None:
@@ -15,8 +15,8 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     schema; ``SchemaMismatch`` if it is newer than this Cadenza knows."""
     migrations = migrations_for("sqlite")
     newest = migrations[-1].version
-    rs.execute(conn, "create_meta")
-    row = rs.execute(conn, "schema_version").fetchone()
+    execute(conn, "create_meta")
+    row = execute(conn, "schema_version").fetchone()
     current = int(row[0]) if row else 0
     if current > newest:
         raise newer_schema(path, current, newest)
@@ -25,7 +25,7 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
             for statement in split_sql(migration.sql):
                 conn.execute(statement)
     if current < newest:
-        rs.execute(conn, "set_schema_version", {"version": str(newest)})
+        execute(conn, "set_schema_version", {"version": str(newest)})
 
 
 def split_sql(script: str) -> list[str]:

@@ -49,9 +49,8 @@ from cadenza.store.protocol import (
     RoundOutcome,
     RoundRequest,
     StoreCapabilities,
-    check_tags,
 )
-from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord
+from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord, check_tags
 from cadenza.store.rounds import attempt_lost, run_round
 from cadenza.store.sqlite import round_statements as rs
 from cadenza.store.sqlite.faults import newer_schema, translated
@@ -59,6 +58,7 @@ from cadenza.store.sqlite.listings import SQLiteListings
 from cadenza.store.sqlite.round_phases import SWEEP_UNREFERENCED_BLOBS, SQLiteRound
 from cadenza.store.sqlite.round_statements import SQLiteRoundReader
 from cadenza.store.sqlite.schema import migrate
+from cadenza.store.sqlite.statements import execute, sql_list
 
 T = TypeVar("T")
 
@@ -229,7 +229,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
         )
 
     def schema_version(self) -> int:
-        row = self._read(lambda c: rs.execute(c, "schema_version").fetchone())
+        row = self._read(lambda c: execute(c, "schema_version").fetchone())
         return int(row[0]) if row else 0
 
     def checkpoint_when_idle(self) -> None:
@@ -262,7 +262,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
 
     def save_definition(self, definition: DefinitionRecord) -> None:
         with self._write() as conn:
-            rs.execute(conn, "save_definition", definition_values(definition))
+            execute(conn, "save_definition", definition_values(definition))
 
     def load_definition(self, definition_id: str) -> DefinitionRecord:
         from cadenza.model.errors import DefinitionNotFound
@@ -276,7 +276,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
         self, *, name: str | None = None, kind: str | None = None, limit: int = 100
     ) -> list[DefinitionRecord]:
         params = {"name": name, "kind": kind, "limit": limit}
-        rows = self._read(lambda c: rs.execute(c, "list_definitions", params).fetchall())
+        rows = self._read(lambda c: execute(c, "list_definitions", params).fetchall())
         return [definition_from_row(r) for r in rows]
 
     # --- executions and history -------------------------------------------------------
@@ -292,8 +292,8 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
     ) -> None:
         tags = check_tags(tags)
         with self._write() as conn:
-            rs.execute(conn, "save_definition", definition_values(definition))
-            rs.execute(
+            execute(conn, "save_definition", definition_values(definition))
+            execute(
                 conn,
                 "insert_execution",
                 {
@@ -308,7 +308,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
             )
             if tags:
                 params = {"id": execution_id, "tags": json.dumps(tags)}
-                rs.execute(conn, "set_execution_tags", params)
+                execute(conn, "set_execution_tags", params)
             workflow_id = first.workflow_id if isinstance(first, ExecutionStarted) else None
             if workflow_id is not None:
                 rs.hold_workflow_id(conn, execution_id, workflow_id)
@@ -323,7 +323,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
         found = self._read(
             lambda c: [
                 execution_from_row(r)
-                for r in rs.execute(c, "load_execution", {"id": execution_id}).fetchall()
+                for r in execute(c, "load_execution", {"id": execution_id}).fetchall()
             ]
         )
         if not found:
@@ -337,7 +337,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
 
         def read(c: sqlite3.Connection) -> list[RecordedEvent]:
             _require_execution(c, execution_id)
-            rows = rs.execute(c, "read_history", params)
+            rows = execute(c, "read_history", params)
             return [recorded_event(r) for r in rows]
 
         return self._read(read)
@@ -356,21 +356,21 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
             rs.deliver(conn, [(execution_id, e) for e in events], now)
 
     def forget_snapshots(self, execution_ids: Sequence[str] | None = None) -> int:
-        ids = None if execution_ids is None else rs.sql_list(execution_ids)
+        ids = None if execution_ids is None else sql_list(execution_ids)
         with self._write() as conn:
-            return rs.execute(conn, "forget_snapshots", {"ids": ids}).rowcount
+            return execute(conn, "forget_snapshots", {"ids": ids}).rowcount
 
     def delete_executions(self, execution_ids: Sequence[str]) -> int:
         if not execution_ids:
             return 0
-        final = rs.sql_list(sorted(FINAL_EXECUTION_STATUSES))
+        final = sql_list(sorted(FINAL_EXECUTION_STATUSES))
         with self._write() as conn:
-            params = {"ids": rs.sql_list(execution_ids), "final": final}
-            ids = [row["id"] for row in rs.execute(conn, "deletable_executions", params)]
+            params = {"ids": sql_list(execution_ids), "final": final}
+            ids = [row["id"] for row in execute(conn, "deletable_executions", params)]
             if not ids:
                 return 0
             for statement in _DELETES:
-                rs.execute(conn, statement, {"ids": rs.sql_list(ids)})
+                execute(conn, statement, {"ids": sql_list(ids)})
             return len(ids)
 
     # --- decision rounds -----------------------------------------------------------------
@@ -396,7 +396,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
             return held
         with self._write() as conn:
             for execution_id, task_id in keys:
-                cur = rs.execute(
+                cur = execute(
                     conn,
                     "heartbeat_task",
                     {
@@ -420,7 +420,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
     def expired_tasks(self, now: float, limit: int) -> list[TaskRecord]:
         params = {"now": now, "limit": limit}
         return self._read(
-            lambda c: [task_from_row(r) for r in rs.execute(c, "expired_tasks", params).fetchall()]
+            lambda c: [task_from_row(r) for r in execute(c, "expired_tasks", params).fetchall()]
         )
 
     def held_task(
@@ -433,35 +433,35 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
             "owner": owner,
         }
         found = self._read(
-            lambda c: [task_from_row(r) for r in rs.execute(c, "held_task", params).fetchall()]
+            lambda c: [task_from_row(r) for r in execute(c, "held_task", params).fetchall()]
         )
         return found[0] if found else None
 
     def waiting_tasks(self, execution_id: str, name: str | None = None) -> list[TaskRecord]:
         params = {"id": execution_id, "name": name}
         return self._read(
-            lambda c: [task_from_row(r) for r in rs.execute(c, "waiting_tasks", params).fetchall()]
+            lambda c: [task_from_row(r) for r in execute(c, "waiting_tasks", params).fetchall()]
         )
 
     def break_leases(self, owners: Sequence[str], now: float) -> int:
         if not owners:
             return 0
         with self._write() as conn:
-            cur = rs.execute(conn, "break_leases", {"now": now, "owners": rs.sql_list(owners)})
+            cur = execute(conn, "break_leases", {"now": now, "owners": sql_list(owners)})
             return cur.rowcount
 
     def lease_owners(self) -> list[str]:
-        rows = self._read(lambda c: rs.execute(c, "lease_owners").fetchall())
+        rows = self._read(lambda c: execute(c, "lease_owners").fetchall())
         return sorted(r[0] for r in rows if r[0])
 
     # --- timers ------------------------------------------------------------------------------
 
     def fire_due_timers(self, now: float, limit: int) -> int:
         # A read first: most rounds find no timer due and must not commit.
-        if self._read(lambda c: rs.execute(c, "any_due_timer", {"now": now}).fetchone()) is None:
+        if self._read(lambda c: execute(c, "any_due_timer", {"now": now}).fetchone()) is None:
             return 0
         with self._write() as conn:
-            due = rs.execute(conn, "take_due_timers", {"now": now, "limit": limit}).fetchall()
+            due = execute(conn, "take_due_timers", {"now": now, "limit": limit}).fetchall()
             due.sort(key=lambda r: (r["fire_at"], r["execution_id"], r["timer_id"]))
             rs.deliver(
                 conn, [(r["execution_id"], TimerFired(timer_id=r["timer_id"])) for r in due], now
@@ -480,14 +480,14 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
         only: Collection[str] | None = None,
     ) -> float | None:
         params = {
-            "kinds": None if kinds is None else rs.sql_list(kinds),
-            "only": None if only is None else rs.sql_list(sorted(only)),
+            "kinds": None if kinds is None else sql_list(kinds),
+            "only": None if only is None else sql_list(sorted(only)),
             **rs.serves(actions, own),
         }
-        row = self._read(lambda c: rs.execute(c, "next_wakeup", params).fetchone())
+        row = self._read(lambda c: execute(c, "next_wakeup", params).fetchone())
         return None if row is None or row[0] is None else float(row[0])
 
 
 def _require_execution(conn: sqlite3.Connection, execution_id: str) -> None:
-    if rs.execute(conn, "execution_exists", {"id": execution_id}).fetchone() is None:
+    if execute(conn, "execution_exists", {"id": execution_id}).fetchone() is None:
         raise ExecutionNotFound(f"no execution with id {execution_id!r}")
