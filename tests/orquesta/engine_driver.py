@@ -15,7 +15,7 @@ from typing import Any
 from cadenza.engine.engine import Engine
 from cadenza.interpreters.orquesta.frontend import OrquestaFrontEnd
 from cadenza.interpreters.orquesta.inquiry import INQUIRY_META
-from cadenza.interpreters.protocol import RerunRequest
+from cadenza.interpreters.protocol import RerunRequest, compile_registered
 from cadenza.interpreters.replay import check_replay
 from cadenza.model.commands import ScheduleTask
 from cadenza.model.errors import DefinitionError
@@ -240,7 +240,11 @@ class EngineCaseRun:
             ({"task_id": t.name, "route": int(t.key or 0), "status": t.status} for t in view.tasks),
             key=lambda t: (t["task_id"], t["route"]),
         )
-        interpreter = self.engine.compile(self.case["workflow"], kind="orquesta")
+        # As another process builds it from the stored definition, unchecked (it
+        # was checked when registered): it must decide exactly what was recorded.
+        interpreter = compile_registered(
+            self.engine.front_end_for("orquesta"), self.case["workflow"]
+        )
         return {
             "valid": True,
             "status": record.status,

@@ -7,7 +7,7 @@ once per process: at registration, or the first time a decision needs it.
 from __future__ import annotations
 
 from cadenza.engine.front_ends import FrontEnds
-from cadenza.interpreters.protocol import FrontEnd, Interpreter
+from cadenza.interpreters.protocol import FrontEnd, Interpreter, compile_registered
 from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.store.records import DefinitionRecord
 
@@ -49,6 +49,9 @@ class InterpreterCache:
         found = self._compiled.get(definition.id)
         if found is None:
             front_end = self.front_ends.require(definition.kind)
-            found = front_end.compile(definition_source(definition), origin=definition.name)
+            # Checked when it was registered: not checked again in every process.
+            found = compile_registered(
+                front_end, definition_source(definition), origin=definition.name
+            )
             self.add(definition, found)
         return found

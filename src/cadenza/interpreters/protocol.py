@@ -273,6 +273,24 @@ def warnings_of(front_end: FrontEnd, source: DefinitionSource) -> list[Problem]:
     return list(hook(source)) if hook is not None else []
 
 
+def compile_registered(
+    front_end: FrontEnd, source: DefinitionSource, *, origin: str | None = None
+) -> Interpreter:
+    """The interpreter of a definition read back from the store: one that
+    ``front_end`` checked when it was registered.
+
+    Optional for a front end: ``compile_checked(source, *, origin)``, which may
+    leave out the checks ``compile`` makes (a worker that decides a stored
+    definition need not validate it again at every start). One without it
+    compiles again.
+    """
+    hook = getattr(front_end, "compile_checked", None)
+    if hook is None:
+        return front_end.compile(source, origin=origin)
+    interpreter: Interpreter = hook(source, origin=origin)
+    return interpreter
+
+
 def start_settings_of(
     front_end: FrontEnd,
     options: Mapping[str, str],

@@ -57,6 +57,7 @@ from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 
 if TYPE_CHECKING:
     from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
+    from cadenza.interpreters.orquesta.validation import OrquestaDefinition
 
 #: A top-level key only an Orquesta workflow has at the start of a line.
 _ORQUESTA_KEYS = re.compile(r"^(tasks|version)\s*:", re.MULTILINE)
@@ -113,8 +114,6 @@ class OrquestaFrontEnd:
             )
         # Imported here: detection loads every front end, and a process that
         # never compiles a workflow should not pay for YAQL and Jinja.
-        from cadenza.expressions.syntax import has_expressions
-        from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
         from cadenza.interpreters.orquesta.validation import (
             inspect_definition,
             parse_definition,
@@ -133,6 +132,23 @@ class OrquestaFrontEnd:
         ]
         if problems:
             raise DefinitionError(problems=sorted(problems), source=origin)
+        return self._interpreter(definition)
+
+    def compile_checked(
+        self, source: DefinitionSource, *, origin: str | None = None
+    ) -> OrquestaInterpreter:
+        """Compile a definition that ``compile`` checked when it was registered,
+        without checking it again (no schema, semantic or expression checks)."""
+        from cadenza.interpreters.orquesta.validation import parse_definition
+
+        if isinstance(source, CodeReference):
+            return self.compile(source, origin=origin)
+        return self._interpreter(parse_definition(source, origin=origin))
+
+    def _interpreter(self, definition: OrquestaDefinition) -> OrquestaInterpreter:
+        from cadenza.expressions.syntax import has_expressions
+        from cadenza.interpreters.orquesta.interpreter import OrquestaInterpreter
+
         uses = [
             ActionUse(
                 task.action, f"tasks.{name}.action", definition.line_of(f"tasks.{name}.action")
