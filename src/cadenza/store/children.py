@@ -42,7 +42,13 @@ from cadenza.model.events import (
     TerminateRequested,
 )
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
-from cadenza.store.records import DecisionResult, DefinitionRecord, Family, NewChild
+from cadenza.store.records import (
+    DecisionResult,
+    DecisionWork,
+    DefinitionRecord,
+    Family,
+    NewChild,
+)
 
 log = logging.getLogger("cadenza.store")
 
@@ -326,3 +332,27 @@ def _refused_as_task(task_id: str, result: DecisionResult) -> TaskCompleted:
             "errors": [],
         },
     )
+
+
+def rows_to_lock(
+    finished: Sequence[str],
+    results: Sequence[DecisionResult],
+    by_id: Mapping[str, DecisionWork],
+) -> list[str]:
+    """The executions whose rows a round's write changes or marks pending, as
+    far as the round knows before it writes, in id order: the ones decided,
+    the parents their decisions report to (an end, a pause), and ``finished``,
+    those whose finished attempts it delivers. Locked in one statement, two
+    rounds cannot deadlock over them (a child decided in one process reporting
+    to its parent, decided in another that delivers a finish to the child).
+    Parents looked up during the write, and children asked to cancel or pause,
+    are not known here: they are locked as they are delivered to."""
+    wanted = {result.execution_id for result in results}
+    wanted.update(finished)
+    for result in results:
+        work = by_id[result.execution_id]
+        family = work.family
+        reports = result.completed or result.status != work.status
+        if reports and family is not None and family.parent_id is not None:
+            wanted.add(family.parent_id)
+    return sorted(wanted)

@@ -52,7 +52,7 @@ from typing import Protocol
 
 from cadenza.model.errors import DefinitionNotFound, LeaseLost
 from cadenza.model.events import JSON, Event, RecordedEvent
-from cadenza.store.children import ChildLinks, link_children
+from cadenza.store.children import ChildLinks, link_children, rows_to_lock
 from cadenza.store.protocol import (
     ClaimRequest,
     DecideFn,
@@ -229,7 +229,9 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
     with backend.writing() as writer:
         lost = [f for f in request.finishes if not writer.finish(f, now)]
         lost_in = {f.execution_id for f in lost}
-        current = writer.decision_numbers([r.execution_id for r in results])
+        current = writer.decision_numbers(
+            rows_to_lock([f.execution_id for f in request.finishes], results, by_id)
+        )
         saved: list[DecisionResult] = []
         refused: list[str] = []
         for result in results:
@@ -322,14 +324,19 @@ def _write_each(
     ids = [result.execution_id for result in results]
     for finish in request.finishes:
         writer.finish_later(finish, now)
-    # The rows are locked first, in one order (two deciders cannot deadlock),
-    # and before the save: the save sets each row's pending_since from the
-    # inbox as its statement sees it, so an inbox row written by a transaction
-    # that committed while the save waited for the row would be missed, its
+    # The rows are locked first, in one order, with those the round delivers
+    # to (two deciders cannot deadlock, see ``rows_to_lock``), and before the
+    # save: the save sets each row's pending_since from the inbox as its
+    # statement sees it, so an inbox row written by a transaction that
+    # committed while the save waited for the row would be missed, its
     # execution never marked pending. Locked first, such a writer waits for
-    # this commit instead.
+    # this commit instead. A round that decides nothing locks only as it
+    # delivers, in one statement.
     if ids:
-        writer.lock_executions_later(ids)
+        works = {work.execution_id: work for work, _result in decisions}
+        writer.lock_executions_later(
+            rows_to_lock([f.execution_id for f in request.finishes], results, works)
+        )
     wanted = [row_id for r in results for row_id in inbox_ids[r.execution_id][: r.consumed_inputs]]
     if wanted:
         writer.consume_inbox_later(wanted)
