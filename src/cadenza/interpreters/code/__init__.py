@@ -24,15 +24,20 @@ and put the activities in a worker's registry with
 
 from __future__ import annotations
 
-from cadenza.interpreters.code import futures
-from cadenza.interpreters.code.activities import (
-    ActivityDefinition,
-    activity,
-    register_activities,
-)
-from cadenza.interpreters.code.futures import Future, FutureState, TaskFailed, all_of, wait
-from cadenza.interpreters.code.runtime import WorkflowUsageError
-from cadenza.interpreters.code.workflow import Workflow, WorkflowContext
+from typing import TYPE_CHECKING
+
+from cadenza.interpreters.lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from cadenza.interpreters.code import futures
+    from cadenza.interpreters.code.activities import (
+        ActivityDefinition,
+        activity,
+        register_activities,
+    )
+    from cadenza.interpreters.code.futures import Future, FutureState, TaskFailed, all_of, wait
+    from cadenza.interpreters.code.runtime import WorkflowUsageError
+    from cadenza.interpreters.code.workflow import Workflow, WorkflowContext
 
 __all__ = [
     "ActivityDefinition",
@@ -48,3 +53,27 @@ __all__ = [
     "register_activities",
     "wait",
 ]
+
+#: The submodule that defines each name of ``__all__``. They are imported on
+#: first use: importing the front end (``.frontend``) runs this module, and
+#: every process that detects a definition's kind imports the front end.
+_DEFINED_IN = {
+    "ActivityDefinition": "activities",
+    "Future": "futures",
+    "FutureState": "futures",
+    "TaskFailed": "futures",
+    "Workflow": "workflow",
+    "WorkflowContext": "workflow",
+    "WorkflowUsageError": "runtime",
+    "activity": "activities",
+    "all_of": "futures",
+    "futures": "futures",
+    "register_activities": "activities",
+    "wait": "futures",
+}
+
+
+# Only at run time: type checkers see the imports above, and an unknown name
+# stays an error for them.
+if not TYPE_CHECKING:
+    __getattr__ = lazy_exports(__name__, _DEFINED_IN, globals())

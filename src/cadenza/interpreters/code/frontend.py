@@ -14,24 +14,20 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cadenza.interpreters.code.interpreter import (
+from cadenza.interpreters.code.names import (
     BATCH_TIMER,
     FINAL,
     KIND,
-    PAUSED,
-    UNSTUCK_TIMER,
-    CodeInterpreter,
-)
-from cadenza.interpreters.code.nondeterminism import (
+    NEW_INPUT,
     NONDETERMINISTIC,
+    PAUSED,
     REPLAY_REQUEST,
     STUCK_TIMER,
+    TIMEOUT_TIMER,
+    UNSTUCK_TIMER,
 )
-from cadenza.interpreters.code.reruns import NEW_INPUT
-from cadenza.interpreters.code.runtime import TIMEOUT_TIMER
-from cadenza.interpreters.code.workflow import Workflow, workflow_entry
 from cadenza.interpreters.protocol import (
     FrontEndSettings,
     HistoryView,
@@ -54,6 +50,9 @@ from cadenza.model.events import (
     TimerFired,
     TimerStarted,
 )
+
+if TYPE_CHECKING:
+    from cadenza.interpreters.code.interpreter import CodeInterpreter
 
 
 class CodeFrontEnd:
@@ -85,14 +84,23 @@ class CodeFrontEnd:
             # Not importable here: it may be another language's reference (or a
             # typo, which ``compile`` explains once the kind is named).
             return Recognition.NO
-        if (isinstance(target, type) and issubclass(target, Workflow)) or inspect.isfunction(
-            target
-        ):
+        if inspect.isfunction(target):
             return Recognition.YES
+        if isinstance(target, type):
+            # Imported here: detection loads every front end, and most sources
+            # it is asked about are not code references to a class.
+            from cadenza.interpreters.code.workflow import Workflow
+
+            return Recognition.YES if issubclass(target, Workflow) else Recognition.NO
         return Recognition.NO
 
     def compile(self, source: DefinitionSource, *, origin: str | None = None) -> CodeInterpreter:
         """Import the referenced workflow; ``DefinitionLoadError`` says what is wrong."""
+        # Imported here: detection loads every front end, and a process that
+        # never compiles a code workflow should not pay for the interpreter.
+        from cadenza.interpreters.code.interpreter import CodeInterpreter
+        from cadenza.interpreters.code.workflow import Workflow, workflow_entry
+
         where = origin or str(source)
         if not isinstance(source, CodeReference):
             raise DefinitionLoadError(

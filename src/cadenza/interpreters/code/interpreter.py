@@ -63,6 +63,11 @@ from cadenza.interpreters.code.continuation import (
     continuation_commands,
 )
 from cadenza.interpreters.code.futures import Future, TaskFailed
+from cadenza.interpreters.code.names import BATCH_TIMER as BATCH_TIMER
+from cadenza.interpreters.code.names import FINAL as FINAL
+from cadenza.interpreters.code.names import KIND as KIND
+from cadenza.interpreters.code.names import PAUSED as PAUSED
+from cadenza.interpreters.code.names import UNSTUCK_TIMER as UNSTUCK_TIMER
 from cadenza.interpreters.code.nondeterminism import (
     NONDETERMINISTIC,
     REPLAY_REQUEST,
@@ -109,13 +114,6 @@ from cadenza.model.events import (
     TimerFired,
 )
 
-KIND = "code"
-PAUSED = "paused"
-FINAL = frozenset({"succeeded", "failed", "canceled"})
-UNSTUCK_TIMER = "code.unstuck@"
-#: A zero-delay timer ``code.batch@<decision>`` that wakes the execution to
-#: schedule the next batch of what its code issued beyond the cap.
-BATCH_TIMER = "code.batch@"
 #: At most this many tasks (activities, children, timers) are scheduled by one
 #: decision. One decision is one store transaction: a fan-out of 10,000 tasks
 #: in one would hold the store's write lock for seconds. The rest wait in the

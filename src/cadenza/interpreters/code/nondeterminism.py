@@ -10,16 +10,12 @@ each with the line of code that issued it, and what to do.
 from __future__ import annotations
 
 from cadenza.interpreters.code.futures import Future
+from cadenza.interpreters.code.names import NONDETERMINISTIC as NONDETERMINISTIC
+from cadenza.interpreters.code.names import REPLAY_REQUEST as REPLAY_REQUEST
+from cadenza.interpreters.code.names import STUCK_TIMER as STUCK_TIMER
 from cadenza.interpreters.code.runtime import Issued, Runtime
 from cadenza.model.commands import Command, RecordMarker, SetStatus, StartTimer
 from cadenza.model.events import JSON
-
-NONDETERMINISTIC = "nondeterministic"
-#: The operator request that replays a stopped execution through today's code.
-REPLAY_REQUEST = "replay"
-#: Prefix of the zero-delay timer started when an execution stops: its firing
-#: tells later replays from which decision on the engine applied nothing.
-STUCK_TIMER = "code.stuck@"
 
 _HINT = (
     "fix the code so that it issues the same tasks in the same order as when this "

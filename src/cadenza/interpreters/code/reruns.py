@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cadenza.interpreters.code.names import NEW_INPUT as NEW_INPUT
 from cadenza.interpreters.code.runtime import Runtime
 from cadenza.interpreters.code.workflow import input_arguments
 from cadenza.model.events import JSON, RerunRequested
-
-#: The key of a ``RerunRequested`` task holding the new input of that activity.
-NEW_INPUT = "input"
 
 
 @dataclass(frozen=True)

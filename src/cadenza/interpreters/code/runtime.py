@@ -31,6 +31,7 @@ from cadenza.interpreters.code.activities import ActivityDefinition
 from cadenza.interpreters.code.call_sites import workflow_call_site
 from cadenza.interpreters.code.continuation import ContinueAsNew
 from cadenza.interpreters.code.futures import Future, TaskFailed
+from cadenza.interpreters.code.names import TIMEOUT_TIMER as TIMEOUT_TIMER
 from cadenza.model.commands import (
     CancelTask,
     Command,
@@ -43,9 +44,6 @@ from cadenza.model.errors import CadenzaError
 from cadenza.model.events import JSON, TaskCompleted
 from cadenza.model.ids import abandoned_child_id
 
-#: Prefix of the timers that enforce an activity's schedule-to-start and
-#: schedule-to-close timeouts: ``code.timeout:<which>:<task id>``.
-TIMEOUT_TIMER = "code.timeout:"
 SCHEDULE_TO_START = "schedule_to_start"
 SCHEDULE_TO_CLOSE = "schedule_to_close"
 

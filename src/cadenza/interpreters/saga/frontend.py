@@ -29,7 +29,7 @@ import importlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cadenza.interpreters.protocol import (
     FrontEndSettings,
@@ -49,12 +49,12 @@ from cadenza.model.events import (
     TaskCompleted,
     TaskScheduled,
 )
-from cadenza.model.yaml_documents import safe_load_bounded
 
-from .builder import Saga, SagaBuilder
-from .graph import build_graph
-from .interpreter import FINAL, KIND, WAITING, SagaInterpreter
-from .operations import OPERATOR_REQUESTS
+from .names import FINAL, KIND, OPERATOR_REQUESTS, WAITING
+
+if TYPE_CHECKING:
+    from .builder import Saga
+    from .interpreter import SagaInterpreter
 
 _SAGA_KEY = re.compile(r"^saga\s*:", re.MULTILINE)
 _STAGES_KEY = re.compile(r"^stages\s*:", re.MULTILINE)
@@ -97,6 +97,11 @@ class SagaFrontEnd:
 
     def compile(self, source: DefinitionSource, *, origin: str | None = None) -> SagaInterpreter:
         """Read and check ``source``; ``DefinitionError`` lists every problem."""
+        # Imported here: detection loads every front end, and a process that
+        # never compiles a saga should not pay for the interpreter.
+        from .graph import build_graph
+        from .interpreter import SagaInterpreter
+
         if isinstance(source, CodeReference):
             saga = _import_saga(source, origin)
             graph = dataclasses.replace(saga.graph, version=source.version)
@@ -168,6 +173,8 @@ def _load_text(text: str, origin: str | None) -> JSON:
             ) from exc
     import yaml
 
+    from cadenza.model.yaml_documents import safe_load_bounded
+
     try:
         return safe_load_bounded(text)
     except yaml.YAMLError as exc:
@@ -179,6 +186,10 @@ def _load_text(text: str, origin: str | None) -> JSON:
 
 
 def _import_saga(reference: CodeReference, origin: str | None) -> Saga:
+    # Imported here: only code references need the builder, and detection
+    # loads every front end, in processes that mostly see text definitions.
+    from .builder import Saga, SagaBuilder
+
     where = origin or str(reference)
     try:
         target: Any = importlib.import_module(reference.module)

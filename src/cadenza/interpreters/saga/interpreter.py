@@ -54,14 +54,12 @@ from cadenza.model.retry import WORKER_LOST, RetryPolicy
 from . import references
 from .faults import INJECTED_ERROR, faults_from_context
 from .graph import ACTION, CONSTANT, SUBSAGA_END, SUBSAGA_START, GraphNode, SagaGraph
+from .names import FINAL as FINAL
+from .names import KIND as KIND
+from .names import WAITING as WAITING
 from .operations import apply_operator_request
 from .view import execution_view, stuck_errors
 
-KIND = "saga"
-#: Statuses after which nothing more happens.
-FINAL = frozenset({"succeeded", "failed", "canceled", "abandoned"})
-#: A stuck saga waits for an operator.
-WAITING = frozenset({"stuck"})
 #: Node states that count as undone when unwinding.
 SETTLED_BACKWARD = frozenset({"undone", "abandoned", "failed"})
 

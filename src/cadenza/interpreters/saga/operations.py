@@ -23,6 +23,7 @@ from cadenza.model.commands import CancelTask, Command, RecordMarker, RejectRequ
 from cadenza.model.events import JSON, OperatorRequested
 
 from .graph import GraphNode, SagaGraph
+from .names import OPERATOR_REQUESTS as OPERATOR_REQUESTS
 
 
 class SagaInterpreter(Protocol):
@@ -45,15 +46,6 @@ class SagaInterpreter(Protocol):
 
     def stuck_errors(self, state: dict[str, Any]) -> list[JSON]:
         """The errors of the stuck nodes."""
-
-
-#: The requests a saga takes, with what each does (shown by the CLI and API).
-OPERATOR_REQUESTS: dict[str, str] = {
-    "retry-undo": "run the stuck undo again (args: node, optional)",
-    "mark-undone": "the stuck node was reverted by hand: carry on unwinding "
-    "(a reason is required; args: node, optional)",
-    "abandon": "stop the saga as it is, leaving what is not undone (status abandoned)",
-}
 
 
 def apply_operator_request(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cadenza.interpreters.protocol import (
     FrontEndSettings,
@@ -26,15 +26,15 @@ from cadenza.interpreters.protocol import (
     SnapshotPolicy,
     TaskAnswer,
 )
-from cadenza.interpreters.triggers.builtins import ACTIONS, CONDITIONS
-from cadenza.interpreters.triggers.decision import Functions
 from cadenza.interpreters.triggers.functions import TriggerFunctions, import_function
-from cadenza.interpreters.triggers.interpreter import KIND, TriggersInterpreter
+from cadenza.interpreters.triggers.names import KIND
 from cadenza.model.definitions import CodeReference, DefinitionSource
 from cadenza.model.errors import DefinitionLoadError, InputError, Problem
 from cadenza.model.events import JSON, RecordedEvent, RerunRequested, TaskCompleted
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES
-from cadenza.model.yaml_documents import safe_load_bounded
+
+if TYPE_CHECKING:
+    from cadenza.interpreters.triggers.interpreter import TriggersInterpreter
 
 __all__ = ["TriggersFrontEnd", "create"]
 
@@ -91,11 +91,17 @@ class TriggersFrontEnd:
         self, source: DefinitionSource, *, origin: str | None = None
     ) -> TriggersInterpreter:
         """Read and check ``source``; ``DefinitionError`` lists every problem."""
+        # Imported here: detection loads every front end, and a process that
+        # never compiles a workspace should not pay for the interpreter.
         import yaml
 
+        from cadenza.interpreters.triggers.builtins import ACTIONS, CONDITIONS
         from cadenza.interpreters.triggers.dag import read_dag
+        from cadenza.interpreters.triggers.decision import Functions
+        from cadenza.interpreters.triggers.interpreter import TriggersInterpreter
         from cadenza.interpreters.triggers.model import raise_if, read_document
         from cadenza.interpreters.triggers.statemachine import read_statemachine
+        from cadenza.model.yaml_documents import safe_load_bounded
 
         if isinstance(source, CodeReference):
             raise InputError(f"a trigger workspace is YAML or JSON text, not code ({source})")

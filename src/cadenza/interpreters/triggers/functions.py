@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cadenza.interpreters.triggers.builtins import ACTIONS, CONDITIONS, Action, Condition
 from cadenza.model.errors import RegistryError
+
+if TYPE_CHECKING:
+    from cadenza.interpreters.triggers.builtins import Action, Condition
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,6 +48,10 @@ class TriggerFunctions:
 
     @staticmethod
     def _register(table: dict[str, Any], name: str, what: str) -> Callable[[F], F]:
+        # Imported here: the triggers front end makes a ``TriggerFunctions`` in
+        # every process that detects a definition's kind; few register any.
+        from cadenza.interpreters.triggers.builtins import ACTIONS, CONDITIONS
+
         if name in CONDITIONS or name in ACTIONS:
             raise RegistryError(f"{name!r} is a built-in; choose another {what} name")
         if ":" in name:

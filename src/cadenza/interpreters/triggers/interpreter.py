@@ -40,6 +40,7 @@ from typing import Any
 from cadenza.interpreters.protocol import ActionUse, ExecutionView, TaskView
 from cadenza.interpreters.triggers.decision import Decision, Functions
 from cadenza.interpreters.triggers.model import INIT_SUBJECT, INIT_TYPE, Workspace
+from cadenza.interpreters.triggers.names import KIND as KIND
 from cadenza.interpreters.triggers.state import WorkspaceState
 from cadenza.model.commands import Command, RecordMarker, RejectRequest, SetStatus
 from cadenza.model.errors import CadenzaError
@@ -57,7 +58,6 @@ from cadenza.model.events import (
     TimerFired,
 )
 
-KIND = "triggers"
 #: Signal names that carry CloudEvents into a workspace.
 BATCH_SIGNAL = "cloudevents"
 EVENT_SIGNAL = "cloudevent"
