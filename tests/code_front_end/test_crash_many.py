@@ -50,12 +50,18 @@ def _effects(log: Path) -> list[tuple[str, str, int]]:
     return found
 
 
+#: How often the test asks the store whether every execution settled (seconds):
+#: each ask lists them all, work taken from the processes under test on a
+#: machine with few cores.
+SETTLED_POLL = 0.1
+
+
 def _poll(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.01)
+        time.sleep(SETTLED_POLL)
 
 
 # The run takes seconds; the limit leaves room for the stall report below.
@@ -218,14 +224,17 @@ def _wait_for_progress(log: Path, lines: int, all_settled: Callable[[], bool]) -
     seen = len(_effects(log))
     target, last_change = seen + lines, time.monotonic()
     deadline = last_change + 60
+    next_settled_look = last_change + SETTLED_POLL
     while seen < target and time.monotonic() - last_change < 0.5:
         assert time.monotonic() < deadline, "no progress within 60 s"
         time.sleep(0.01)
         now_seen = len(_effects(log))
         if now_seen != seen:
             seen, last_change = now_seen, time.monotonic()
-        elif all_settled():
-            return
+        elif time.monotonic() >= next_settled_look:
+            if all_settled():
+                return
+            next_settled_look = time.monotonic() + SETTLED_POLL
 
 
 def _running_soon(log: Path, pids: set[int], timeout: float) -> list[int]:
