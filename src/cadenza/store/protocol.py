@@ -129,6 +129,16 @@ class RoundRequest:
     #: stale, and the write refuses it as it refuses any stale decision.
     known: Mapping[str, PendingExecution] | None = None
 
+    @property
+    def kept_for_oldest(self) -> int:
+        """How many of ``decide_limit`` go first to the executions that have
+        waited longest; the round's own finishes come next, then the rest of
+        the waiting ones, oldest first. Deciding a finish in its own round
+        saves putting it in the inbox and reading it back; the share kept for
+        the oldest keeps a loop busy with its own chains from starving work
+        that waits in the inbox."""
+        return max(1, self.decide_limit // 4)
+
 
 @dataclass(frozen=True)
 class RoundOutcome:

@@ -88,8 +88,8 @@ class RoundReader(Protocol):
         self, request: RoundRequest, finished: Sequence[str]
     ) -> list[tuple[PendingExecution, list[InboxEntry]]]:
         """Up to ``request.decide_limit`` executions of ``request.kinds`` with inbox
-        events or in ``finished``, oldest waiting first, each with its inbox in
-        arrival order."""
+        events or in ``finished``, in the order ``RoundRequest.kept_for_oldest``
+        says, each with its inbox in arrival order."""
 
     def definitions(self, ids: Sequence[str]) -> dict[str, DefinitionRecord]:
         """The definitions among ``ids`` that exist."""

@@ -334,6 +334,35 @@ def test_finished_events_go_to_the_inbox_when_their_execution_is_not_decided(
     assert types_of(store, execution_id) == ["ExecutionStarted", "TaskScheduled"]
 
 
+def test_a_round_decides_its_finishes_before_older_waiting_work_but_keeps_a_share(
+    store: Store,
+) -> None:
+    running = start_with_tasks(store, 4, prefix="r")
+    assert len(claim(store)) == 4
+    waiting = start(store, 6, prefix="w", at=NOW + 1)  # all older than the finishes
+    finishes = [done(i) for i in running]
+    # decide_limit 8 keeps 2 for the oldest waiting: then the 4 finishing, then
+    # the next oldest waiting ones fill what is left.
+    outcome = run(store, fold_inputs, finishes=finishes, decide_limit=8, now=NOW + 50)
+    decided = {r.execution_id for r in outcome.saved}
+    assert decided == set(running) | set(waiting[:4])
+    assert sorted(pending(store)) == waiting[4:]  # no finish went to an inbox
+
+
+def test_finishes_beyond_the_share_go_to_the_inbox_behind_the_oldest(store: Store) -> None:
+    running = start_with_tasks(store, 4, prefix="r")
+    assert len(claim(store)) == 4
+    waiting = start(store, 2, prefix="w", at=NOW + 1)
+    outcome = run(
+        store, fold_inputs, finishes=[done(i) for i in running], decide_limit=4, now=NOW + 50
+    )
+    # One of four is kept for the oldest waiting; three finishing fill the rest.
+    assert {r.execution_id for r in outcome.saved} == {waiting[0], *running[:3]}
+    left = pending(store)
+    assert sorted(left) == [running[3], waiting[1]]
+    assert left[running[3]].input_times == [NOW + 50]
+
+
 def test_a_lost_finish_refuses_its_executions_decision_and_no_other(store: Store) -> None:
     tainted, fine = start_with_tasks(store, 2)
     claim(store)

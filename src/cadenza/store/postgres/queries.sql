@@ -142,8 +142,10 @@ LISTEN cadenza_work;
 UNLISTEN cadenza_work;
 
 -- name: take_pending_work
--- Executions with inbox events, or whose attempts finish in this round, oldest
--- waiting first, each joined with its inbox rows (one round trip). Each
+-- Executions with inbox events, or whose attempts finish in this round, each
+-- joined with its inbox rows (one round trip): first the %(oldest)s that waited
+-- longest, then those finishing (``RoundRequest.kept_for_oldest``), then the
+-- others waiting, oldest first. Each
 -- execution returned is marked as being decided by this session with an
 -- advisory lock (released after the round's commit); executions another
 -- session marked are skipped, so deciders rarely decide the same execution
@@ -164,22 +166,29 @@ WITH taken AS (
            parent_id, parent_task_id
     FROM (
         -- Pending ones in the order of the pending index, and those whose
-        -- attempts finish in this round by primary key.
-        (SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-                parent_id, parent_task_id, pending_since AS waiting
-         FROM executions
-         WHERE pending_since IS NOT NULL
-           AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
-           AND (%(only)s::text[] IS NULL OR id = ANY(%(only)s::text[]))
-         ORDER BY pending_since
-         LIMIT %(scan)s)
-        UNION
-        (SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-                parent_id, parent_task_id, COALESCE(pending_since, %(now)s) AS waiting
-         FROM executions
-         WHERE id = ANY(%(finished)s::text[])
-           AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[])))
-        ORDER BY waiting, id
+        -- attempts finish in this round by primary key; one waiting and
+        -- finishing comes from both, alike but for the rank: the better counts.
+        SELECT * FROM (SELECT DISTINCT ON (id) *
+        FROM (
+            (SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+                    parent_id, parent_task_id, pending_since AS waiting,
+                    CASE WHEN ROW_NUMBER() OVER (ORDER BY pending_since) <= %(oldest)s
+                         THEN 0 ELSE 2 END AS rank
+             FROM executions
+             WHERE pending_since IS NOT NULL
+               AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[]))
+               AND (%(only)s::text[] IS NULL OR id = ANY(%(only)s::text[]))
+             ORDER BY pending_since
+             LIMIT %(scan)s)
+            UNION ALL
+            (SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+                    parent_id, parent_task_id, COALESCE(pending_since, %(now)s), 1
+             FROM executions
+             WHERE id = ANY(%(finished)s::text[])
+               AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s::text[])))
+        ) AS both_parts
+        ORDER BY id, rank) AS distinct_parts
+        ORDER BY rank, waiting, id
         LIMIT %(scan)s
     ) AS candidates
     WHERE pg_try_advisory_lock(%(space)s, hashtext(candidates.id))

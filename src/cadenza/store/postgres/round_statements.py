@@ -271,6 +271,7 @@ class PostgresRoundReader:
                 "now": request.now,
                 "scan": request.decide_limit * _SCAN_FACTOR,
                 "limit": request.decide_limit,
+                "oldest": request.kept_for_oldest,
                 "space": DECIDING_LOCK_SPACE,
             },
         ).fetchall()

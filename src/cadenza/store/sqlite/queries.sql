@@ -125,32 +125,42 @@ SELECT 1 FROM executions WHERE pending_since IS NOT NULL LIMIT 1;
 
 -- name: pending_executions
 -- Executions with inbox events (in the order of the pending index), and those
--- whose attempts finish in this round (by primary key), oldest waiting first;
--- has_inbox says whether the execution has inbox rows to read; parent_id,
--- parent_task_id and has_children are its links (``Family``).
+-- whose attempts finish in this round (by primary key): first the :oldest that
+-- waited longest, then those finishing (``RoundRequest.kept_for_oldest``),
+-- then the others waiting, oldest first. has_inbox says whether the execution
+-- has inbox rows to read; parent_id, parent_task_id and has_children are its
+-- links (``Family``). An execution both waiting and finishing appears in both
+-- parts, alike but for the rank; the better rank counts.
 SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq, has_inbox,
        parent_id, parent_task_id,
        EXISTS (SELECT 1 FROM executions AS c WHERE c.parent_id = chosen.id) AS has_children
 FROM (
-    SELECT * FROM (
-        SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-               parent_id, parent_task_id, pending_since AS waiting, 1 AS has_inbox
-        FROM executions
-        WHERE pending_since IS NOT NULL
-          AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
-          AND (:only IS NULL OR id IN (SELECT value FROM json_each(:only)))
-        ORDER BY pending_since
-        LIMIT :limit
-    )
-    UNION
     SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
-           parent_id, parent_task_id,
-           COALESCE(pending_since, :now) AS waiting, pending_since IS NOT NULL AS has_inbox
-    FROM executions
-    WHERE id IN (SELECT value FROM json_each(:finished))
-      AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+           parent_id, parent_task_id, waiting, has_inbox, MIN(rank) AS rank
+    FROM (
+        SELECT * FROM (
+            SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+                   parent_id, parent_task_id, pending_since AS waiting, 1 AS has_inbox,
+                   CASE WHEN ROW_NUMBER() OVER (ORDER BY pending_since) <= :oldest
+                        THEN 0 ELSE 2 END AS rank
+            FROM executions
+            WHERE pending_since IS NOT NULL
+              AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+              AND (:only IS NULL OR id IN (SELECT value FROM json_each(:only)))
+            ORDER BY pending_since
+            LIMIT :limit
+        )
+        UNION ALL
+        SELECT id, definition_id, kind, status, decision_no, next_seq, snapshot_seq,
+               parent_id, parent_task_id,
+               COALESCE(pending_since, :now), pending_since IS NOT NULL, 1
+        FROM executions
+        WHERE id IN (SELECT value FROM json_each(:finished))
+          AND (:kinds IS NULL OR kind IN (SELECT value FROM json_each(:kinds)))
+    )
+    GROUP BY id
 ) AS chosen
-ORDER BY waiting, id
+ORDER BY rank, waiting, id
 LIMIT :limit;
 
 -- name: finished_executions

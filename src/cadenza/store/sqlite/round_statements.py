@@ -182,6 +182,7 @@ class SQLiteRoundReader:
             "only": None if request.only is None else sql_list(sorted(request.only)),
             "now": request.now,
             "limit": request.decide_limit,
+            "oldest": request.kept_for_oldest,
         }
         rows: Sequence[Mapping[str, Any]] | None = (
             self._only_finished(params, request.now, request.decide_limit) if finished else None
