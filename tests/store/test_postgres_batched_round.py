@@ -93,6 +93,41 @@ def test_a_finish_no_longer_held_is_refused_by_the_database_then_reported_lost(
     assert store.held_task(execution_id, task.task_id, task.attempt, "me") is not None
 
 
+def test_one_lost_finish_among_many_ended_together_refuses_the_batch_not_the_others(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = start(store, 3)
+    outcome = store.run_round(RoundRequest(owner="me", now=NOW, claim=CLAIM), decide_one_task_each)
+    tasks = {task.execution_id: task for task in outcome.claimed}
+    failed: list[Any] = []
+    check = batched_round._assumption_failed
+
+    def recording(error: Any) -> bool:
+        failed.append(error.sqlstate)
+        return check(error)
+
+    monkeypatch.setattr(batched_round, "_assumption_failed", recording)
+
+    def done(execution_id: str, attempt: int) -> FinishRequest:
+        task = tasks[execution_id]
+        completed = TaskCompleted(task_id=task.task_id, attempt=attempt)
+        return FinishRequest(
+            execution_id, task.task_id, attempt, "me", TaskFinish(FinishOutcome.DONE, [completed])
+        )
+
+    # Three done finishes of one owner, ended by one statement; the middle one
+    # names an attempt that does not exist.
+    finishes = [done(ids[0], 1), done(ids[1], 2), done(ids[2], 1)]
+    outcome = store.run_round(
+        RoundRequest(owner="me", now=NOW, finishes=finishes), decide_one_task_each
+    )
+    assert failed == [batched_round.ASSUMPTION_FAILED]
+    assert outcome.lost == [finishes[1]]
+    assert sorted(r.execution_id for r in outcome.saved) == [ids[0], ids[2]]
+    assert store.held_task(ids[1], "t1", 1, "me") is not None
+    assert store.held_task(ids[0], "t1", 1, "me") is None
+
+
 def test_a_batch_whose_assumptions_hold_commits_and_answers_its_claim(
     store: PostgresStore,
 ) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cadenza.model.errors import HistoryCorrupt
 from cadenza.model.events import (
@@ -30,6 +30,10 @@ from cadenza.store import secrets_at_rest
 from cadenza.store.blobs import PayloadScope, current_scope
 from cadenza.store.claim_check import Path, resolved, stored_text, text_size
 from cadenza.store.payloads import too_large
+
+if TYPE_CHECKING:
+    from cadenza.store.protocol import FinishRequest
+
 from cadenza.store.records import (
     DefinitionRecord,
     ExecutionRecord,
@@ -259,20 +263,13 @@ FINISH_STATEMENTS = {
 }
 
 
-def finish_values(
-    execution_id: str,
-    task_id: str,
-    attempt: int,
-    owner: str | None,
-    available_at: float,
-    now: float,
-) -> dict[str, Any]:
-    """The named parameters of the ``FINISH_STATEMENTS``."""
+def finish_values(request: FinishRequest, now: float) -> dict[str, Any]:
+    """The named parameters of the ``FINISH_STATEMENTS`` for ``request``."""
     return {
-        "execution_id": execution_id,
-        "task_id": task_id,
-        "attempt": attempt,
-        "owner": owner,
-        "available_at": available_at,
+        "execution_id": request.execution_id,
+        "task_id": request.task_id,
+        "attempt": request.attempt,
+        "owner": request.owner,
+        "available_at": request.finish.available_at,
         "now": now,
     }

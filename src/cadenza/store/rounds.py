@@ -144,8 +144,9 @@ class BatchedRoundWriter(RoundWriter, Protocol):
     earlier, when a statement's answer is read at once).
     """
 
-    def finish_later(self, request: FinishRequest, now: float) -> None:
-        """``finish``, expecting the attempt to be still the holder's."""
+    def finish_all_later(self, requests: Sequence[FinishRequest], now: float) -> None:
+        """``finish`` each of ``requests``, expecting every attempt to be still
+        the holder's (a backend may end many with one statement)."""
 
     def lock_executions_later(self, ids: Sequence[str]) -> None:
         """Lock the executions' rows until the commit, as ``decision_numbers`` does
@@ -322,8 +323,8 @@ def _write_each(
     now = request.now
     results = [result for _work, result in decisions]
     ids = [result.execution_id for result in results]
-    for finish in request.finishes:
-        writer.finish_later(finish, now)
+    if request.finishes:
+        writer.finish_all_later(request.finishes, now)
     # The rows are locked first, in one order, with those the round delivers
     # to (two deciders cannot deadlock, see ``rows_to_lock``), and before the
     # save: the save sets each row's pending_since from the inbox as its

@@ -84,6 +84,17 @@ def _objects(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return json_text([dict(zip(columns, row, strict=True)) for row in rows])
 
 
+def _attempts(finishes: Sequence[FinishRequest]) -> str:
+    """The attempts ``finishes`` end, as a JSON array of objects (for
+    ``json_to_recordset``)."""
+    return json_text(
+        [
+            {"execution_id": f.execution_id, "task_id": f.task_id, "attempt": f.attempt}
+            for f in finishes
+        ]
+    )
+
+
 def _expecting(statement: str, rows: str) -> str:
     """``statement`` (which returns a row for each row it touches) wrapped so that
     the database checks that it touched ``rows`` rows, and fails the
@@ -100,6 +111,7 @@ _FINISH_EXPECTED = {
     outcome: _expecting(QUERIES[name].strip().rstrip(";") + "\nRETURNING 1", "1")
     for outcome, name in FINISH_STATEMENTS.items()
 }
+_FINISH_DONE_EXPECTED = _expecting(QUERIES["finish_tasks_done"], "%(expected)s")
 _CONSUME_EXPECTED = _expecting(QUERIES["consume_inbox"], "%s")
 _SAVE_EXPECTED = _expecting(QUERIES["save_executions"], "%(expected_rows)s")
 
@@ -210,23 +222,28 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         self._leased_tasks: list[TaskRecord] = []
         self._quiet: psycopg.Cursor[Any] | None = None
 
-    def finish_later(self, request: FinishRequest, now: float) -> None:
-        outcome = FinishOutcome(request.finish.outcome)
-        self.conn.execute(
-            _FINISH_EXPECTED[outcome],
-            finish_values(
-                request.execution_id,
-                request.task_id,
-                request.attempt,
-                request.owner,
-                request.finish.available_at,
-                now,
-            ),
-        )
-        if outcome is FinishOutcome.RETRY:
-            # Sent whether or not the attempt is still held: if it is not, the
-            # batch is rolled back and the notification never leaves.
-            self.conn.execute(QUERIES["notify_work"])
+    def finish_all_later(self, requests: Sequence[FinishRequest], now: float) -> None:
+        # The attempts that ended done under a lease (nearly all) go in one
+        # statement per owner; the rest one by one.
+        done: dict[str, list[FinishRequest]] = {}
+        for request in requests:
+            outcome = FinishOutcome(request.finish.outcome)
+            if outcome is FinishOutcome.DONE and request.owner is not None:
+                done.setdefault(request.owner, []).append(request)
+                continue
+            self.conn.execute(
+                _FINISH_EXPECTED[outcome],
+                finish_values(request, now),
+            )
+            if outcome is FinishOutcome.RETRY:
+                # Sent whether or not the attempt is still held: if it is not, the
+                # batch is rolled back and the notification never leaves.
+                self.conn.execute(QUERIES["notify_work"])
+        for owner, ends in done.items():
+            self.conn.execute(
+                _FINISH_DONE_EXPECTED,
+                {"owner": owner, "finishes": _attempts(ends), "expected": len(ends)},
+            )
 
     def lock_executions_later(self, ids: Sequence[str]) -> None:
         # The row locks in id order, as the careful path takes them, so two
@@ -285,16 +302,12 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         history, added = encoded_history(decisions)
         saved = save_parameters(decisions, now, added)
         plain, leased = split_leased(results, now, lease)
-        ends = [
-            {"execution_id": f.execution_id, "task_id": f.task_id, "attempt": f.attempt}
-            for f in finishes
-        ]
         self._quiet = self.conn.execute(
             QUERIES["quiet_round"],
             {
                 "now": now,
                 "owner": owners.pop(),
-                "finishes": json_text(ends),
+                "finishes": _attempts(finishes),
                 "decisions": saved["decisions"],
                 "refs": saved["refs"],
                 "history": _objects(_HISTORY_COLUMNS, history),

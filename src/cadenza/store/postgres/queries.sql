@@ -326,6 +326,15 @@ WHERE execution_id = %(execution_id)s AND task_id = %(task_id)s AND attempt = %(
   AND ((%(owner)s::text IS NULL AND status = 'suspended')
        OR (status = 'claimed' AND lease_owner = %(owner)s::text));
 
+-- name: finish_tasks_done
+-- finish_task_done for many attempts of one owner (a round's finishes), given
+-- as a JSON array of {execution_id, task_id, attempt}.
+DELETE FROM tasks AS t
+USING json_to_recordset(%(finishes)s::json) AS f(execution_id TEXT, task_id TEXT, attempt INTEGER)
+WHERE t.execution_id = f.execution_id AND t.task_id = f.task_id AND t.attempt = f.attempt
+  AND t.status = 'claimed' AND t.lease_owner = %(owner)s::text
+RETURNING 1;
+
 -- name: finish_task_retry
 UPDATE tasks SET status = 'scheduled', lease_owner = NULL, lease_expires_at = NULL,
     deadline = NULL, available_at = %(available_at)s, updated_at = %(now)s

@@ -102,14 +102,7 @@ def finish(conn: Connection, request: FinishRequest, now: float) -> bool:
     outcome = FinishOutcome(request.finish.outcome)
     cur = conn.execute(
         QUERIES[FINISH_STATEMENTS[outcome]],
-        finish_values(
-            request.execution_id,
-            request.task_id,
-            request.attempt,
-            request.owner,
-            request.finish.available_at,
-            now,
-        ),
+        finish_values(request, now),
     )
     if cur.rowcount != 1:
         return False

@@ -91,14 +91,7 @@ def finish(conn: sqlite3.Connection, request: FinishRequest, now: float) -> bool
     cur = execute(
         conn,
         FINISH_STATEMENTS[FinishOutcome(request.finish.outcome)],
-        finish_values(
-            request.execution_id,
-            request.task_id,
-            request.attempt,
-            request.owner,
-            request.finish.available_at,
-            now,
-        ),
+        finish_values(request, now),
     )
     return cur.rowcount == 1
 
@@ -423,9 +416,17 @@ class SQLiteBatchedRoundWriter(SQLiteRoundWriter):
     the careful way, which refuses what is stale.
     """
 
-    def finish_later(self, request: FinishRequest, now: float) -> None:
-        if not finish(self.conn, request, now):
-            raise NotCurrent(request.task_id)
+    def finish_all_later(self, requests: Sequence[FinishRequest], now: float) -> None:
+        # One executemany per statement: each row ends one attempt, so the
+        # rows changed must be as many as the requests.
+        by_statement: dict[str, list[dict[str, Any]]] = {}
+        for request in requests:
+            by_statement.setdefault(
+                FINISH_STATEMENTS[FinishOutcome(request.finish.outcome)], []
+            ).append(finish_values(request, now))
+        for name, values in by_statement.items():
+            if self.conn.executemany(QUERIES[name], values).rowcount != len(values):
+                raise NotCurrent(name)
 
     def lock_executions_later(self, ids: Sequence[str]) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` holds the whole file's write lock."""
