@@ -35,6 +35,20 @@ def store(postgres_url: str) -> Iterator[PostgresStore]:
     opened.close()
 
 
+@pytest.fixture
+def failed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQLSTATEs of the batch failures the round looks at, in order."""
+    seen: list[str] = []
+    check = batched_round._assumption_failed
+
+    def recording(error: Any) -> bool:
+        seen.append(error.sqlstate)
+        return check(error)
+
+    monkeypatch.setattr(batched_round, "_assumption_failed", recording)
+    return seen
+
+
 def test_a_broken_assumption_rolls_the_batch_back_and_leaves_the_connection_usable(
     store: PostgresStore,
 ) -> None:
@@ -60,19 +74,11 @@ def test_a_broken_assumption_rolls_the_batch_back_and_leaves_the_connection_usab
 
 
 def test_a_finish_no_longer_held_is_refused_by_the_database_then_reported_lost(
-    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+    store: PostgresStore, failed: list[str]
 ) -> None:
     [execution_id] = start(store, 1)
     outcome = store.run_round(RoundRequest(owner="me", now=NOW, claim=CLAIM), decide_one_task_each)
     [task] = outcome.claimed
-    failed: list[Any] = []
-    check = batched_round._assumption_failed
-
-    def recording(error: Any) -> bool:
-        failed.append(error.sqlstate)
-        return check(error)
-
-    monkeypatch.setattr(batched_round, "_assumption_failed", recording)
     # Finished by an owner that does not hold the attempt.
     finish = FinishRequest(
         execution_id,
@@ -94,19 +100,11 @@ def test_a_finish_no_longer_held_is_refused_by_the_database_then_reported_lost(
 
 
 def test_one_lost_finish_among_many_ended_together_refuses_the_batch_not_the_others(
-    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+    store: PostgresStore, failed: list[str]
 ) -> None:
     ids = start(store, 3)
     outcome = store.run_round(RoundRequest(owner="me", now=NOW, claim=CLAIM), decide_one_task_each)
     tasks = {task.execution_id: task for task in outcome.claimed}
-    failed: list[Any] = []
-    check = batched_round._assumption_failed
-
-    def recording(error: Any) -> bool:
-        failed.append(error.sqlstate)
-        return check(error)
-
-    monkeypatch.setattr(batched_round, "_assumption_failed", recording)
 
     def done(execution_id: str, attempt: int) -> FinishRequest:
         task = tasks[execution_id]
