@@ -146,10 +146,21 @@ class SQLiteBlobs:
 class PostgresBlobs:
     """The ``blobs`` table of a PostgreSQL store, on one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, begin_on_put: bool = False) -> None:
         self.conn = conn
+        #: Open a transaction before the first put on a connection idle in
+        #: autocommit (whose statements would each be their own transaction):
+        #: a blob must commit with the rows that refer to it, or the commit of
+        #: its insert alone drops it as unreferenced.
+        self.begin_on_put = begin_on_put
 
     def put(self, digest: str, data: bytes, now: float) -> None:
+        if self.begin_on_put:
+            # psycopg is there when a PostgreSQL connection is; not imported for SQLite.
+            from psycopg.pq import TransactionStatus
+
+            if self.conn.info.transaction_status == TransactionStatus.IDLE:
+                self.conn.execute("BEGIN")
         self.conn.execute(
             # DO UPDATE, not DO NOTHING: it locks the row (and writes it again
             # when a concurrent transaction deleted it meanwhile), so its last

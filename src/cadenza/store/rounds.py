@@ -179,11 +179,29 @@ class RoundBackend(Protocol):
 
 
 class BatchingRoundBackend(RoundBackend, Protocol):
-    """A backend that can also send a round's write phase as one batch."""
+    """A backend that can also send a round's write phase as one batch.
+
+    It may also offer ``quiet_round(finishes, decisions, lease, now)``: the
+    whole write of a round that read nothing, whose write only ends attempts,
+    saves decisions and inserts tasks, in one go, returning the leased tasks
+    (None when it does not take that round; ``NotCurrent`` as a batch raises).
+    """
 
     def batched_writing(self, rows: int) -> AbstractContextManager[BatchedRoundWriter] | None:
         """A transaction whose statements are queued, or None when a write of
         ``rows`` history and task rows is better done statement by statement."""
+
+
+#: ``BatchingRoundBackend.quiet_round``.
+QuietRound = Callable[
+    [
+        Sequence[FinishRequest],
+        Sequence[tuple[DecisionWork, DecisionResult]],
+        NewTaskLease | None,
+        float,
+    ],
+    list[TaskRecord] | None,
+]
 
 
 class NotCurrent(Exception):
@@ -223,7 +241,14 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
     batched_writing = getattr(backend, "batched_writing", None)
     if batched_writing is not None:
         batched = _write_batched(
-            batched_writing, request, claim, results, by_id, inbox_ids, known is not None
+            batched_writing,
+            getattr(backend, "quiet_round", None),
+            request,
+            claim,
+            results,
+            by_id,
+            inbox_ids,
+            known is not None,
         )
         if batched is not None:
             return batched
@@ -265,6 +290,7 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
 
 def _write_batched(
     batched_writing: Callable[[int], AbstractContextManager[BatchedRoundWriter] | None],
+    quiet_round: QuietRound | None,
     request: RoundRequest,
     claim: ClaimRequest | None,
     results: Sequence[DecisionResult],
@@ -286,23 +312,28 @@ def _write_batched(
     if writing is None:
         return None
     lease, rest = round_lease(claim, results, now, quiet)
-    plain = quiet and _plain_write(request, results, by_id, inbox_ids)
     try:
-        with writing as writer:
-            # A backend may write a round that read nothing, and whose write
-            # only ends attempts, saves decisions and inserts tasks, in one go.
-            one_go = getattr(writer, "quiet_round_later", None) if plain else None
-            answer = one_go(request.finishes, decisions, lease, now) if one_go else None
-            if answer is not None:
-                claimed, delivered = answer, 0
-            else:
-                claimed, delivered = _write_each(writer, request, rest, decisions, inbox_ids, lease)
+        # A backend may write a round that read nothing, and whose write only
+        # ends attempts, saves decisions and inserts tasks, in one go.
+        one_go = (
+            quiet_round(request.finishes, decisions, lease, now)
+            if quiet_round is not None
+            and quiet
+            and _plain_write(request, results, by_id, inbox_ids)
+            else None
+        )
+        if one_go is not None:
+            claimed, delivered = one_go, 0
+        else:
+            with writing as writer:
+                answer, delivered = _write_each(writer, request, rest, decisions, inbox_ids, lease)
+            claimed = answer()
     except NotCurrent:
         return None
     return RoundOutcome(
         list(results),
         [],
-        sorted(claimed(), key=claim_order),
+        sorted(claimed, key=claim_order),
         [],
         rows_after(results, by_id),
         delivered,

@@ -12,8 +12,8 @@ run in a pipeline, so a batched write sends its history and task rows as one
 JSON argument per statement (migration 0012's functions); a round with many
 rows (``BATCH_ROWS``) uses COPY, statement by statement
 (``round_statements.PostgresRoundWriter``). A round that read nothing and
-only ends attempts, saves decisions and inserts tasks is one call
-(``quiet_round_later``).
+only ends attempts, saves decisions and inserts tasks is one statement, its
+own transaction (``quiet_round``).
 """
 
 from __future__ import annotations
@@ -123,6 +123,54 @@ def _assumption_failed(error: psycopg.Error) -> bool:
     return error.sqlstate == ASSUMPTION_FAILED or isinstance(error, psycopg.errors.IntegrityError)
 
 
+def quiet_round(
+    conn: Connection,
+    finishes: Sequence[FinishRequest],
+    decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+    lease: NewTaskLease | None,
+    now: float,
+) -> list[TaskRecord] | None:
+    """The whole write of a round that read nothing as one statement (migration
+    0012's ``cadenza_quiet_round``) on ``conn`` in autocommit, so that it is its
+    own transaction: no BEGIN and COMMIT to send or wait for (unless encoding
+    the values put a blob, which opened a transaction to commit with them).
+    For a round whose write only ends its attempts (done, all of one owner),
+    saves decisions and inserts tasks; None (nothing sent) for any other.
+    Returns the leased tasks; a failed assumption rolls the statement back and
+    raises ``NotCurrent``."""
+    owners = {finish.owner for finish in finishes}
+    if len(owners) != 1 or any(
+        FinishOutcome(f.finish.outcome) is not FinishOutcome.DONE for f in finishes
+    ):
+        return None
+    results = [result for _work, result in decisions]
+    history, added = encoded_history(decisions)
+    saved = save_parameters(decisions, now, added)
+    plain, leased = split_leased(results, now, lease)
+    parameters = {
+        "now": now,
+        "owner": owners.pop(),
+        "finishes": _attempts(finishes),
+        "decisions": saved["decisions"],
+        "refs": saved["refs"],
+        "history": _objects(_HISTORY_COLUMNS, history),
+        "tasks": _objects(_TASK_COLUMNS, plain),
+        "leased": _objects(_LEASED_TASK_COLUMNS, leased),
+    }
+    try:
+        rows = conn.execute(QUERIES["quiet_round"], parameters).fetchall()
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            conn.execute("COMMIT")
+    except psycopg.Error as exc:
+        idle = psycopg.pq.TransactionStatus.IDLE
+        if not (conn.closed or conn.broken) and conn.info.transaction_status != idle:
+            conn.execute("ROLLBACK")
+        if not _assumption_failed(exc):
+            raise
+        raise NotCurrent(str(exc)) from exc
+    return [task_from_row(row["task"]) for row in rows]
+
+
 @contextmanager
 def batched_transaction(
     conn: Connection,
@@ -220,7 +268,6 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         self._claimed: list[TaskRecord] = []
         self._leased_json: psycopg.Cursor[Any] | None = None
         self._leased_tasks: list[TaskRecord] = []
-        self._quiet: psycopg.Cursor[Any] | None = None
 
     def finish_all_later(self, requests: Sequence[FinishRequest], now: float) -> None:
         # The attempts that ended done under a lease (nearly all) go in one
@@ -281,42 +328,6 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
             )
         return lambda: self._leased_tasks
 
-    def quiet_round_later(
-        self,
-        finishes: Sequence[FinishRequest],
-        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
-        lease: NewTaskLease | None,
-        now: float,
-    ) -> Callable[[], list[TaskRecord]] | None:
-        """The whole write of a round that read nothing as one call (migration
-        0012's ``cadenza_quiet_round``), for a round whose write only ends its
-        attempts (done, all of one owner), saves decisions and inserts tasks;
-        None (nothing queued) for any other. The leased tasks are answered once
-        the transaction has committed."""
-        owners = {finish.owner for finish in finishes}
-        if len(owners) != 1 or any(
-            FinishOutcome(f.finish.outcome) is not FinishOutcome.DONE for f in finishes
-        ):
-            return None
-        results = [result for _work, result in decisions]
-        history, added = encoded_history(decisions)
-        saved = save_parameters(decisions, now, added)
-        plain, leased = split_leased(results, now, lease)
-        self._quiet = self.conn.execute(
-            QUERIES["quiet_round"],
-            {
-                "now": now,
-                "owner": owners.pop(),
-                "finishes": _attempts(finishes),
-                "decisions": saved["decisions"],
-                "refs": saved["refs"],
-                "history": _objects(_HISTORY_COLUMNS, history),
-                "tasks": _objects(_TASK_COLUMNS, plain),
-                "leased": _objects(_LEASED_TASK_COLUMNS, leased),
-            },
-        )
-        return lambda: self._leased_tasks
-
     def claim_later(self, request: ClaimRequest, now: float) -> Callable[[], list[TaskRecord]]:
         if request.limit <= 0 or not request.queues:
             return list
@@ -329,9 +340,8 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
             self._claimed = sorted(
                 (task_from_row(r) for r in self._claim.fetchall()), key=claim_order
             )
-        for answer in (self._leased_json, self._quiet):
-            if answer is not None:
-                self._leased_tasks += [task_from_row(r["task"]) for r in answer.fetchall()]
+        if self._leased_json is not None:
+            self._leased_tasks += [task_from_row(r["task"]) for r in self._leased_json.fetchall()]
 
     def hold_workflow_id(self, execution_id: str, workflow_id: str) -> None:
         # Its refusal needs a savepoint, which a pipeline cannot take: rare (a

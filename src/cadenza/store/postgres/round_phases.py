@@ -6,7 +6,7 @@ pipeline; the mark released as the last statement before the commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 
 from cadenza.store.blobs import PayloadScope
@@ -14,10 +14,13 @@ from cadenza.store.postgres.batched_round import (
     BATCH_ROWS,
     PostgresBatchedRoundWriter,
     batched_transaction,
+    quiet_round,
 )
 from cadenza.store.postgres.connections import Connection
 from cadenza.store.postgres.queries import QUERIES
 from cadenza.store.postgres.round_statements import PostgresRoundReader, PostgresRoundWriter
+from cadenza.store.protocol import FinishRequest
+from cadenza.store.records import DecisionResult, DecisionWork, NewTaskLease, TaskRecord
 
 #: ``payloads(conn, deciding=...)``: the codec's payload scope on a connection.
 PayloadsOn = Callable[..., AbstractContextManager[PayloadScope]]
@@ -71,6 +74,23 @@ class PostgresRound:
             before_commit=self.release,
             committed=self._committed,
         )
+
+    def quiet_round(
+        self,
+        finishes: Sequence[FinishRequest],
+        decisions: Sequence[tuple[DecisionWork, DecisionResult]],
+        lease: NewTaskLease | None,
+        now: float,
+    ) -> list[TaskRecord] | None:
+        """The write of a round that read nothing in one statement, its own
+        transaction (``BatchingRoundBackend.quiet_round``)."""
+        if self.reader.marked:
+            return None  # marks to release: written with the rest, in a pipeline
+        with self._payloads(self.conn, begin_on_put=True):
+            leased = quiet_round(self.conn, finishes, decisions, lease, now)
+        if leased is not None:
+            self._committed()
+        return leased
 
     def release(self) -> None:
         """Unmark the executions this round took (if it has not already)."""

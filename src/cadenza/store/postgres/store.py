@@ -164,10 +164,11 @@ class PostgresStore(PostgresListings, KeyValueMethods):
             return fn(conn)
 
     def _payloads(
-        self, conn: Connection, *, deciding: bool = False
+        self, conn: Connection, *, deciding: bool = False, begin_on_put: bool = False
     ) -> AbstractContextManager[PayloadScope]:
-        """The blob table and options the codec uses on ``conn``."""
-        blobs = self._options.blob_table(PostgresBlobs(conn))
+        """The blob table and options the codec uses on ``conn`` (``begin_on_put``:
+        see ``PostgresBlobs``)."""
+        blobs = self._options.blob_table(PostgresBlobs(conn, begin_on_put=begin_on_put))
         return payload_scope(blobs, self._options, deciding=deciding)
 
     def stored_payload_bytes(self, execution_id: str) -> int:
