@@ -162,6 +162,32 @@ def _takes(claim: ClaimRequest, execution_id: str, task: NewTask, now: float) ->
     )
 
 
+#: The columns of a ``leased_task_values`` row, in order (both backends'
+#: ``insert_leased_task`` statements name them so).
+LEASED_TASK_COLUMNS = (
+    "execution_id",
+    "task_id",
+    "name",
+    "action",
+    "input",
+    "queue",
+    "status",
+    "attempt",
+    "available_at",
+    "retry",
+    "timeout",
+    "heartbeat_timeout",
+    "meta",
+    "created_at",
+    "updated_at",
+    "external",
+    "priority",
+    "lease_owner",
+    "lease_expires_at",
+    "deadline",
+)
+
+
 def leased_task_values(
     execution_id: str, task: NewTask, now: float, lease: NewTaskLease
 ) -> tuple[Any, ...]:

@@ -216,13 +216,16 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 -- name: insert_leased_task
 -- A new task whose first attempt the round that schedules it also claims (a
 -- loop that runs its own executions' next steps): inserted claimed, which
--- saves the claim's UPDATE, and returned as a claim returns its tasks.
+-- saves the claim's UPDATE; the round makes the records a claim would return
+-- from the values it inserted (``payload_bytes`` reads what else they need).
 INSERT INTO tasks (execution_id, task_id, name, action, input, queue, status, attempt,
                    available_at, retry, timeout, heartbeat_timeout, meta, created_at,
                    updated_at, external, priority, lease_owner, lease_expires_at, deadline)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING *, (SELECT payload_bytes FROM executions AS e WHERE e.id = tasks.execution_id)
-    AS execution_payload_bytes;
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: payload_bytes
+-- Each execution's stored payload bytes (a claim returns them with its tasks).
+SELECT id, payload_bytes FROM executions WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: cancel_task
 DELETE FROM tasks WHERE execution_id = ? AND task_id = ?;

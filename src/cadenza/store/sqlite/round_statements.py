@@ -16,6 +16,7 @@ from typing import Any
 from cadenza.model.errors import LeaseLost, WorkflowIdTaken
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.store.codec import (
+    CLAIMED_TOTAL_COLUMN,
     FINISH_STATEMENTS,
     decode_event,
     definition_from_row,
@@ -30,7 +31,7 @@ from cadenza.store.codec import (
 )
 from cadenza.store.history_rows import encoded_history
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
-from cadenza.store.quiet_rounds import leased_task_values
+from cadenza.store.quiet_rounds import LEASED_TASK_COLUMNS, leased_task_values
 from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
@@ -324,19 +325,18 @@ class SQLiteRoundWriter:
             if cur.rowcount != 1:
                 raise moved(work, result)
         leased_keys = lease.keys if lease is not None else frozenset()
-        leased: list[TaskRecord] = []
+        leased_rows = []
         new_tasks = []
         for _work, result in decisions:
             for task in result.tasks:
                 if lease is not None and (result.execution_id, task.task_id) in leased_keys:
-                    values = leased_task_values(result.execution_id, task, now, lease)
-                    row = conn.execute(QUERIES["insert_leased_task"], values).fetchone()
-                    leased.append(task_from_row(row))
+                    leased_rows.append(leased_task_values(result.execution_id, task, now, lease))
                 else:
                     new_tasks.append(task_values(result.execution_id, task, now))
         rows: dict[str, Sequence[tuple[Any, ...]]] = {
             "insert_history": history,
             "insert_task": new_tasks,
+            "insert_leased_task": leased_rows,
             "cancel_task": [
                 (r.execution_id, task_id) for _w, r in decisions for task_id in r.canceled_tasks
             ],
@@ -347,7 +347,7 @@ class SQLiteRoundWriter:
         for name, many in rows.items():
             if many:
                 conn.executemany(QUERIES[name], many)
-        return leased
+        return _leased_records(conn, leased_rows)
 
     def deliver(self, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
         deliver(self.conn, deliveries, now)
@@ -401,6 +401,26 @@ class SQLiteRoundWriter:
 
     def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         return claim(self.conn, request, now)
+
+
+def _leased_records(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[TaskRecord]:
+    """The records of the tasks inserted leased as ``rows``, as a claim returns
+    them (with their executions' stored payload bytes, read once)."""
+    if not rows:
+        return []
+    ids = sorted({row[0] for row in rows})
+    totals = {
+        r["id"]: r["payload_bytes"] for r in execute(conn, "payload_bytes", {"ids": sql_list(ids)})
+    }
+    return [
+        task_from_row(
+            {
+                **dict(zip(LEASED_TASK_COLUMNS, row, strict=True)),
+                CLAIMED_TOTAL_COLUMN: totals[row[0]],
+            }
+        )
+        for row in rows
+    ]
 
 
 class SQLiteBatchedRoundWriter(SQLiteRoundWriter):
