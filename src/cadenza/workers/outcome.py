@@ -79,8 +79,10 @@ class ActivityOutcome:
     error: ActivityFailure | None = None
 
     def __post_init__(self) -> None:
-        status = OutcomeStatus(self.status)
-        object.__setattr__(self, "status", status)
+        status = self.status
+        if not isinstance(status, OutcomeStatus):  # a string given by an activity
+            status = OutcomeStatus(status)
+            object.__setattr__(self, "status", status)
         if (status in _FAILURE_STATUSES) != (self.error is not None):
             need = "needs" if status in _FAILURE_STATUSES else "must not have"
             raise ValueError(f"an outcome with status {status.value!r} {need} an error")

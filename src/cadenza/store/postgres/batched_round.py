@@ -139,9 +139,7 @@ def quiet_round(
     Returns the leased tasks; a failed assumption rolls the statement back and
     raises ``NotCurrent``."""
     owners = {finish.owner for finish in finishes}
-    if len(owners) != 1 or any(
-        FinishOutcome(f.finish.outcome) is not FinishOutcome.DONE for f in finishes
-    ):
+    if len(owners) != 1 or any(f.finish.outcome != FinishOutcome.DONE for f in finishes):
         return None
     results = [result for _work, result in decisions]
     history, added = encoded_history(decisions)
@@ -274,15 +272,15 @@ class PostgresBatchedRoundWriter(PostgresRoundWriter):
         # statement per owner; the rest one by one.
         done: dict[str, list[FinishRequest]] = {}
         for request in requests:
-            outcome = FinishOutcome(request.finish.outcome)
-            if outcome is FinishOutcome.DONE and request.owner is not None:
+            outcome = request.finish.outcome
+            if outcome == FinishOutcome.DONE and request.owner is not None:
                 done.setdefault(request.owner, []).append(request)
                 continue
             self.conn.execute(
                 _FINISH_EXPECTED[outcome],
                 finish_values(request, now),
             )
-            if outcome is FinishOutcome.RETRY:
+            if outcome == FinishOutcome.RETRY:
                 # Sent whether or not the attempt is still held: if it is not, the
                 # batch is rolled back and the notification never leaves.
                 self.conn.execute(QUERIES["notify_work"])

@@ -99,14 +99,14 @@ def deliver(conn: Connection, deliveries: Sequence[tuple[str, Event]], now: floa
 def finish(conn: Connection, request: FinishRequest, now: float) -> bool:
     """End an attempt's task row as ``request.finish`` says (events not delivered);
     False if it is no longer the holder's."""
-    outcome = FinishOutcome(request.finish.outcome)
+    outcome = request.finish.outcome
     cur = conn.execute(
         QUERIES[FINISH_STATEMENTS[outcome]],
         finish_values(request, now),
     )
     if cur.rowcount != 1:
         return False
-    if outcome is FinishOutcome.RETRY:
+    if outcome == FinishOutcome.RETRY:
         conn.execute(QUERIES["notify_work"])
     return True
 

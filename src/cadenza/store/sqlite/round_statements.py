@@ -38,7 +38,6 @@ from cadenza.store.records import (
     DefinitionRecord,
     ExecutionRecord,
     Family,
-    FinishOutcome,
     NewChild,
     NewTaskLease,
     PendingExecution,
@@ -91,7 +90,7 @@ def finish(conn: sqlite3.Connection, request: FinishRequest, now: float) -> bool
     False if it is no longer the holder's."""
     cur = execute(
         conn,
-        FINISH_STATEMENTS[FinishOutcome(request.finish.outcome)],
+        FINISH_STATEMENTS[request.finish.outcome],
         finish_values(request, now),
     )
     return cur.rowcount == 1
@@ -441,9 +440,9 @@ class SQLiteBatchedRoundWriter(SQLiteRoundWriter):
         # rows changed must be as many as the requests.
         by_statement: dict[str, list[dict[str, Any]]] = {}
         for request in requests:
-            by_statement.setdefault(
-                FINISH_STATEMENTS[FinishOutcome(request.finish.outcome)], []
-            ).append(finish_values(request, now))
+            by_statement.setdefault(FINISH_STATEMENTS[request.finish.outcome], []).append(
+                finish_values(request, now)
+            )
         for name, values in by_statement.items():
             if self.conn.executemany(QUERIES[name], values).rowcount != len(values):
                 raise NotCurrent(name)
