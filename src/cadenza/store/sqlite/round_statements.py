@@ -55,7 +55,18 @@ def load_definitions(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, 
 
 
 def deliver(conn: sqlite3.Connection, deliveries: Sequence[tuple[str, Event]], now: float) -> None:
-    """Put each ``(execution_id, event)`` in its inbox, in order."""
+    """Put each ``(execution_id, event)`` in its inbox, in order, and mark the
+    executions pending."""
+    insert_inbox_rows(conn, deliveries, now)
+    for execution_id in sorted({execution_id for execution_id, _ in deliveries}):
+        execute(conn, "mark_pending", {"id": execution_id, "now": now})
+
+
+def insert_inbox_rows(
+    conn: sqlite3.Connection, deliveries: Sequence[tuple[str, Event]], now: float
+) -> None:
+    """Put each ``(execution_id, event)`` in its inbox, in order, without marking
+    the executions pending (``deliver`` does)."""
     for execution_id, event in deliveries:
         type_name, payload = encode_event(event)
         execute(
@@ -63,8 +74,6 @@ def deliver(conn: sqlite3.Connection, deliveries: Sequence[tuple[str, Event]], n
             "insert_inbox",
             {"id": execution_id, "now": now, "type": type_name, "payload": payload},
         )
-    for execution_id in sorted({execution_id for execution_id, _ in deliveries}):
-        execute(conn, "mark_pending", {"id": execution_id, "now": now})
 
 
 def hold_workflow_id(conn: sqlite3.Connection, execution_id: str, workflow_id: str) -> None:
@@ -297,7 +306,9 @@ class SQLiteRoundWriter:
         history, added = encoded_history(decisions)
         # The execution rows next: each is guarded by its decision number, so a
         # stale decision stops here, before its history rows could collide
-        # with those of the decision that moved it.
+        # with those of the decision that moved it. Saved in the decisions'
+        # order, consecutive rows of one statement in one executemany.
+        runs: list[tuple[str, list[dict[str, Any]]]] = []
         for work, result in decisions:
             params: dict[str, Any] = {
                 "id": result.execution_id,
@@ -311,8 +322,9 @@ class SQLiteRoundWriter:
             }
             if result.snapshot is None and not result.completed:
                 # Most steps: no snapshot, no output yet (nothing of them encoded).
-                cur = conn.execute(QUERIES["save_execution_step"], params)
+                name = "save_execution_step"
             else:
+                name = "save_execution"
                 params.update(
                     save_snapshot=result.snapshot is not None,
                     snapshot=None if result.snapshot is None else dumps(result.snapshot),
@@ -320,9 +332,15 @@ class SQLiteRoundWriter:
                     output=dumps(result.output),
                     errors=dumps(result.errors),
                 )
-                cur = conn.execute(QUERIES["save_execution"], params)
-            if cur.rowcount != 1:
-                raise moved(work, result)
+            if runs and runs[-1][0] == name:
+                runs[-1][1].append(params)
+            else:
+                runs.append((name, [params]))
+        done = 0
+        for name, saving in runs:
+            if conn.executemany(QUERIES[name], saving).rowcount != len(saving):
+                raise moved(*_first_moved(conn, decisions[done : done + len(saving)]))
+            done += len(saving)
         leased_keys = lease.keys if lease is not None else frozenset()
         leased_rows = []
         new_tasks = []
@@ -400,6 +418,25 @@ class SQLiteRoundWriter:
 
     def claim(self, request: ClaimRequest, now: float) -> list[TaskRecord]:
         return claim(self.conn, request, now)
+
+
+def _first_moved(
+    conn: sqlite3.Connection, decisions: Sequence[tuple[DecisionWork, DecisionResult]]
+) -> tuple[DecisionWork, DecisionResult]:
+    """Which of ``decisions`` (saved together, one of them refused) found its
+    execution row moved: the first whose row is not at the decision it saved.
+    Another decider may have moved a row to that same number, so when every
+    row looks saved the first decision is named (the transaction is dropped
+    whichever it is)."""
+    ids = [result.execution_id for _work, result in decisions]
+    current = {
+        row["id"]: row["decision_no"]
+        for row in execute(conn, "decision_numbers", {"ids": sql_list(ids)})
+    }
+    for work, result in decisions:
+        if current.get(result.execution_id) != result.decision_no:
+            return work, result
+    return decisions[0]
 
 
 def _leased_records(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[TaskRecord]:

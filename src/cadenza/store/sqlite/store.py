@@ -312,7 +312,8 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
             workflow_id = first.workflow_id if isinstance(first, ExecutionStarted) else None
             if workflow_id is not None:
                 rs.hold_workflow_id(conn, execution_id, workflow_id)
-            rs.deliver(conn, [(execution_id, first)], now)
+            # insert_execution marked it pending already.
+            rs.insert_inbox_rows(conn, [(execution_id, first)], now)
 
     def open_run(self, workflow_id: str) -> ExecutionRecord | None:
         return self._read(lambda c: rs.open_workflow_run(c, workflow_id))
