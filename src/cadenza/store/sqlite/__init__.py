@@ -5,6 +5,9 @@
 ``round_statements``
     the decision round's reads and guarded writes, and the statements other
     methods share (deliver, finish, claim).
+``batched_round``
+    the round's write when every assumption is expected to hold, each
+    statement checking its own row count.
 ``queries.sql``
     every statement, by name (``cadenza.store.queries`` parses the file).
 """

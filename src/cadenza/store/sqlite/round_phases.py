@@ -17,12 +17,9 @@ from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from cadenza.store.blobs import PayloadScope, SQLiteBlobs, StoreOptions, payload_scope
+from cadenza.store.sqlite.batched_round import SQLiteBatchedRoundWriter
 from cadenza.store.sqlite.faults import translated
-from cadenza.store.sqlite.round_statements import (
-    SQLiteBatchedRoundWriter,
-    SQLiteRoundReader,
-    SQLiteRoundWriter,
-)
+from cadenza.store.sqlite.round_statements import SQLiteRoundReader, SQLiteRoundWriter
 
 #: Deletes the blobs whose last reference a transaction dropped, just before it
 #: commits (the triggers of migration 0008 count the references).
