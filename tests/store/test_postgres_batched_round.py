@@ -23,7 +23,7 @@ psycopg = pytest.importorskip(
 )
 
 from cadenza.store.postgres import PostgresStore, batched_round  # noqa: E402
-from cadenza.store.rounds import NotCurrent  # noqa: E402
+from cadenza.store.round_backend import NotCurrent  # noqa: E402
 
 CLAIM = ClaimRequest("me", ("default",), 10, 30.0)
 

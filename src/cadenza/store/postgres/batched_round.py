@@ -50,7 +50,7 @@ from cadenza.store.records import (
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import NotCurrent
+from cadenza.store.round_backend import NotCurrent
 
 #: The most history and task rows a round writes in one pipeline; above it,
 #: COPY (which cannot be pipelined) is faster than that many INSERTs.

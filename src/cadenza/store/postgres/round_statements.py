@@ -54,7 +54,7 @@ from cadenza.store.records import (
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import InboxEntry
+from cadenza.store.round_backend import InboxEntry
 
 #: The first key of the advisory locks that mark executions being decided
 #: (the second is the hash of the execution id). Two-key advisory locks never

@@ -10,7 +10,7 @@ from typing import Any
 from cadenza.store.codec import FINISH_STATEMENTS, finish_values
 from cadenza.store.protocol import ClaimRequest, FinishRequest
 from cadenza.store.records import DecisionResult, DecisionWork, NewTaskLease, TaskRecord
-from cadenza.store.rounds import NotCurrent
+from cadenza.store.round_backend import NotCurrent
 from cadenza.store.sqlite.round_statements import SQLiteRoundWriter, claim
 from cadenza.store.sqlite.statements import QUERIES
 

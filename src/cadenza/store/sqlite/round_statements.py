@@ -44,7 +44,7 @@ from cadenza.store.records import (
     TaskRecord,
     claim_order,
 )
-from cadenza.store.rounds import InboxEntry
+from cadenza.store.round_backend import InboxEntry
 from cadenza.store.sqlite.statements import QUERIES, execute, sql_list
 
 
