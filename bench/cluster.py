@@ -14,7 +14,14 @@ For each worker-process count N (``--processes``), and ``--repeat`` times each:
 Reported per run: steps per second (executions x steps / wall time) and the
 database's own count of committed transactions (``xact_commit`` of
 ``pg_stat_database``) across the timed window, per executed step and per
-execution. ``--tree LABEL=SRC`` (repeatable) runs the workers of each
+execution. Steps per second counts each process's start-up (imports,
+connecting): N processes pay it N times on the same cores. So each run also
+reports the rate once every worker is serving ("all serving"): the steps
+completed after the last worker opened its first session, over the time
+from then to the last completion, from the history's timestamps. Each
+worker's sessions carry an application name of its own (``PGAPPNAME``),
+which the benchmark watches in ``pg_stat_activity`` while the workers
+start. ``--tree LABEL=SRC`` (repeatable) runs the workers of each
 configuration once per source tree (``SRC`` first on their ``PYTHONPATH``),
 interleaved, to compare two versions in one run. Run ``python
 bench/cluster.py --help`` for the options.
@@ -31,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -49,6 +57,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads.bytecode import compile_sources
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+#: Worker i's sessions are named WORKER_APP_PREFIX + i (libpq's ``PGAPPNAME``).
+WORKER_APP_PREFIX = "cadenza-bench-worker-"
 
 #: Sizes of ``--quick``: enough to exercise every stage in a few seconds.
 QUICK = {"executions": 40, "steps": 5, "repeat": 1}
@@ -76,6 +87,11 @@ class Run:
     load_before: float
     #: The ``--tree`` label whose sources the workers ran ("" without ``--tree``).
     tree: str = ""
+    #: From worker start until the last worker had opened a session.
+    all_serving_s: float | None = None
+    #: Steps completed after that moment, and the seconds from it to the last one.
+    steps_after_serving: int = 0
+    serving_window_s: float | None = None
 
     @property
     def total_steps(self) -> int:
@@ -84,6 +100,13 @@ class Run:
     @property
     def steps_per_s(self) -> float:
         return self.total_steps / self.wall_s
+
+    @property
+    def serving_steps_per_s(self) -> float | None:
+        """Steps per second once every worker was serving (None when not seen)."""
+        if not self.serving_window_s or self.steps_after_serving == 0:
+            return None
+        return self.steps_after_serving / self.serving_window_s
 
     @property
     def commits_per_step(self) -> float:
@@ -97,6 +120,7 @@ class Run:
         return {
             **asdict(self),
             "steps_per_s": self.steps_per_s,
+            "serving_steps_per_s": self.serving_steps_per_s,
             "commits_per_step": self.commits_per_step,
             "commits_per_execution": self.commits_per_execution,
         }
@@ -185,6 +209,51 @@ def settled_xacts(admin: psycopg.Connection[Any], dbname: str) -> tuple[int, int
     raise RuntimeError(f"statistics of {dbname} did not settle")
 
 
+class SessionWatch:
+    """Watches ``pg_stat_activity`` on its own connection (to the server's
+    default database, so nothing is counted on the measured one) for the
+    first session of each worker, named ``WORKER_APP_PREFIX<i>``; stops once
+    all ``expected`` have been seen."""
+
+    def __init__(self, url: str, dbname: str, expected: int) -> None:
+        self._url, self._dbname, self._expected = url, dbname, expected
+        self.first_session: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="session-watch", daemon=True)
+
+    def __enter__(self) -> SessionWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _watch(self) -> None:
+        with admin_connection(self._url) as conn:
+            while len(self.first_session) < self._expected:
+                rows = conn.execute(
+                    "SELECT application_name, extract(epoch FROM min(backend_start))"
+                    " FROM pg_stat_activity WHERE datname = %s AND application_name LIKE %s"
+                    " GROUP BY application_name",
+                    (self._dbname, WORKER_APP_PREFIX + "%"),
+                ).fetchall()
+                for name, started in rows:
+                    seen = self.first_session.get(name)
+                    self.first_session[name] = (
+                        float(started) if seen is None else min(seen, float(started))
+                    )
+                if self._stop.wait(0.01):
+                    return
+
+    @property
+    def all_serving_at(self) -> float | None:
+        """Epoch seconds when the last worker opened its first session."""
+        if len(self.first_session) < self._expected:
+            return None
+        return max(self.first_session.values())
+
+
 # --- machine load --------------------------------------------------------------------------
 
 
@@ -255,10 +324,16 @@ def run_workers(
         "worker", "--store", store_url, "--concurrency", str(concurrency), "--exit-when-idle"
     )
     with tempfile.TemporaryFile() as log:
+        base = dict(os.environ) if env is None else env
         started = time.perf_counter()
         workers = [
-            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
-            for _ in range(processes)
+            subprocess.Popen(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env={**base, "PGAPPNAME": f"{WORKER_APP_PREFIX}{i}"},
+            )
+            for i in range(processes)
         ]
         try:
             for worker in workers:
@@ -275,6 +350,18 @@ def run_workers(
             log.seek(0)
             raise RuntimeError(f"worker exit codes {failed}:\n{log.read().decode()[-2000:]}")
     return wall
+
+
+def steps_after(store_url: str, since: float) -> tuple[int, float]:
+    """(tasks completed after ``since``, epoch seconds of the last completion)."""
+    with psycopg.connect(store_url) as conn:
+        row = conn.execute(
+            "SELECT count(*), max(time) FROM history WHERE type = 'TaskCompleted' AND time > %s",
+            (since,),
+        ).fetchone()
+    if row is None or row[1] is None:
+        return 0, since
+    return int(row[0]), float(row[1])
 
 
 def verify(store_url: str, executions: int, steps: int) -> float:
@@ -308,12 +395,15 @@ def one_run(
         before = settled_xacts(admin, dbname)
         load = os.getloadavg()[0]
         cpu_before, ticks_before, epoch_start = children_cpu(), cpu_ticks(), time.time()
-        wall = run_workers(store_url, processes, args.concurrency, args.timeout, env)
+        with SessionWatch(base_url, dbname, processes) as watch:
+            wall = run_workers(store_url, processes, args.concurrency, args.timeout, env)
         cpu_after, ticks_after = children_cpu(), cpu_ticks()
         after = settled_xacts(admin, dbname)
         # Verification reads come after the last statistics read: they are
         # transactions on the same database and must stay out of the count.
         newest = verify(store_url, args.executions, args.steps)
+        serving_at = watch.all_serving_at
+        after_serving, last = (0, 0.0) if serving_at is None else steps_after(store_url, serving_at)
     return Run(
         processes=processes,
         concurrency=args.concurrency,
@@ -327,6 +417,9 @@ def one_run(
         machine_busy=busy_fraction(ticks_before, ticks_after),
         load_before=load,
         tree=label,
+        all_serving_s=None if serving_at is None else serving_at - epoch_start,
+        steps_after_serving=after_serving,
+        serving_window_s=None if serving_at is None else last - serving_at,
     )
 
 
@@ -341,11 +434,11 @@ def spread(values: Sequence[float], digits: int) -> str:
 
 def table(runs: Sequence[Run], processes: Sequence[int], trees: Sequence[str] = ("",)) -> str:
     header = (
-        "| worker processes | steps/s | wall s | commits/step | commits/execution "
-        "| worker CPU s | machine busy |"
+        "| worker processes | steps/s | steps/s, all serving | all serving after s | wall s "
+        "| commits/step | commits/execution | worker CPU s | machine busy |"
     )
     labelled = trees != ("",)
-    rows = [("| tree " if labelled else "") + header, "|" + "---|" * (8 if labelled else 7)]
+    rows = [("| tree " if labelled else "") + header, "|" + "---|" * (10 if labelled else 9)]
     for n in processes:
         for tree in trees:
             mine = [r for r in runs if r.processes == n and r.tree == tree]
@@ -355,8 +448,12 @@ def table(runs: Sequence[Run], processes: Sequence[int], trees: Sequence[str] = 
 
 def table_row(n: int, mine: Sequence[Run]) -> str:
     busy = [r.machine_busy for r in mine if r.machine_busy is not None]
+    serving = [rate for r in mine if (rate := r.serving_steps_per_s) is not None]
+    ready = [r.all_serving_s for r in mine if r.all_serving_s is not None]
     return (
         f"| {n} | {spread([r.steps_per_s for r in mine], 0)} "
+        f"| {spread(serving, 0) if serving else 'n/a'} "
+        f"| {spread(ready, 2) if ready else 'n/a'} "
         f"| {spread([r.wall_s for r in mine], 2)} "
         f"| {spread([r.commits_per_step for r in mine], 2)} "
         f"| {spread([r.commits_per_execution for r in mine], 1)} "
@@ -372,8 +469,16 @@ def summary(
     for n, tree in [(n, tree) for n in processes for tree in trees]:
         mine = [r for r in runs if r.processes == n and r.tree == tree]
         entry: dict[str, Any] = {"processes": n, "tree": tree}
-        for key in ("steps_per_s", "wall_s", "commits_per_step", "commits_per_execution"):
-            values = [getattr(r, key) for r in mine]
+        for key in (
+            "steps_per_s",
+            "serving_steps_per_s",
+            "wall_s",
+            "commits_per_step",
+            "commits_per_execution",
+        ):
+            values = [v for r in mine if (v := getattr(r, key)) is not None]
+            if not values:
+                continue
             entry[key] = {
                 "median": statistics.median(values),
                 "min": min(values),
@@ -460,7 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs.append(run)
                 print(
                     f"run {repeat + 1}/{args.repeat} N={n}{' ' + run.tree if run.tree else ''}: "
-                    f"{run.steps_per_s:.0f} steps/s, "
+                    f"{run.steps_per_s:.0f} steps/s "
+                    f"({run.serving_steps_per_s or 0:.0f} all serving), "
                     f"{run.wall_s:.2f} s, {run.commits_per_step:.2f} commits/step",
                     file=sys.stderr,
                     flush=True,
