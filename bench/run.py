@@ -534,7 +534,7 @@ METRICS: dict[str, list[tuple[str, bool, str]]] = {
         ("steps_rerun", True, "steps"),
         ("completed_steps_rerun", True, "steps"),
     ],
-    "W6": [("per_step_ms", True, "ms")],
+    "W6": [("per_step_ms", True, "ms"), ("warm_per_step_ms", True, "ms")],
     "W7": [("commits_per_step", True, "commits"), ("xact_per_step", True, "xact")],
 }
 

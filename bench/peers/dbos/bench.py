@@ -74,11 +74,30 @@ def main() -> None:
     args = parser.parse_args()
     n, url = args.size, args.store_url
     metrics: dict[str, Any]
-    if args.workload in ("W1", "W6"):
+    if args.workload == "W1":
         result, wall, counts, xact = measured(url, lambda: chain(n))
         assert result == n, result
         steps = n
         metrics = {"wall_s": wall, "per_step_ms": wall / n * 1000}
+    elif args.workload == "W6":
+        # As Cadenza's W6: a second run of the same length in the same process.
+        def twice() -> tuple[int, float]:
+            first = chain(n)
+            t0 = time.perf_counter()
+            assert chain(n) == n
+            return first, time.perf_counter() - t0
+
+        (result, warm), wall, counts, xact = measured(url, twice)
+        assert result == n, result
+        steps = n
+        wall -= warm
+        counts = {k: v // 2 for k, v in counts.items()}
+        xact = None if xact is None else xact // 2
+        metrics = {
+            "wall_s": wall,
+            "per_step_ms": wall / n * 1000,
+            "warm_per_step_ms": warm / n * 1000,
+        }
     elif args.workload == "W2":
         result, wall, counts, xact = measured(url, lambda: fan(n))
         assert result == sum(range(n)), result
