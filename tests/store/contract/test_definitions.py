@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from cadenza.model.errors import DefinitionNotFound
+from cadenza.model.errors import DefinitionNotFound, WorkflowIdTaken
 from cadenza.model.events import ExecutionStarted
 from cadenza.store.protocol import Store
 from cadenza.store.records import DefinitionRecord
@@ -70,6 +70,24 @@ def test_creating_an_execution_saves_a_new_definition_and_keeps_an_old_one(
     renamed = dataclasses.replace(DEFINITION, name="renamed", source="changed")
     store.create_execution("b", renamed, ExecutionStarted(), NOW)
     assert store.load_definition(DEFINITION.id) == DEFINITION
+
+
+def test_a_start_refused_leaves_its_new_definition_unsaved_and_the_next_start_saves_it(
+    store: Store,
+) -> None:
+    # A store skips writing a definition it has committed before; one whose
+    # start rolled back is not among those, so the next start still writes it.
+    held = ExecutionStarted(context={"workflow_id": "order-1"})
+    store.create_execution("a", DEFINITION, held, NOW)
+    second = dataclasses.replace(DEFINITION, id="second", name="second")
+    with pytest.raises(WorkflowIdTaken):
+        store.create_execution("b", second, held, NOW)
+    with pytest.raises(DefinitionNotFound):
+        store.load_definition(second.id)
+    store.create_execution("c", second, ExecutionStarted(), NOW)
+    assert store.load_definition(second.id) == second
+    store.create_execution("d", second, ExecutionStarted(), NOW)
+    assert store.load_execution("d").definition_id == second.id
 
 
 def test_definitions_are_listed_by_name_and_kind_newest_first(store: Store) -> None:

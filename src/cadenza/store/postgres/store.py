@@ -108,6 +108,9 @@ class PostgresStore(PostgresListings, KeyValueMethods):
             url, self.where, connect_timeout=connect_timeout, own_pids=self._pool.backend_pids
         )
         self._commits_lock = threading.Lock()
+        #: Ids of definitions this store has committed: a start of one of them
+        #: writes no definition row (definitions are immutable and never deleted).
+        self._saved_definitions: set[str] = set()
         self.commits = 0
         try:
             with self._write() as conn:
@@ -212,6 +215,7 @@ class PostgresStore(PostgresListings, KeyValueMethods):
     def save_definition(self, definition: DefinitionRecord) -> None:
         with self._write() as conn:
             conn.execute(QUERIES["save_definition"], definition_values(definition))
+        self._saved_definitions.add(definition.id)
 
     def load_definition(self, definition_id: str) -> DefinitionRecord:
         found = self._read(lambda c: rs.load_definitions(c, [definition_id]))
@@ -243,7 +247,8 @@ class PostgresStore(PostgresListings, KeyValueMethods):
         # back: the statements go together, one round trip for the whole start.
         writing = self._write() if workflow_id is not None else self._pipelined_write()
         with writing as conn:
-            conn.execute(QUERIES["save_definition"], definition_values(definition))
+            if definition.id not in self._saved_definitions:
+                conn.execute(QUERIES["save_definition"], definition_values(definition))
             conn.execute(
                 QUERIES["insert_execution"],
                 (
@@ -264,6 +269,7 @@ class PostgresStore(PostgresListings, KeyValueMethods):
                 rs.hold_workflow_id(conn, execution_id, workflow_id)
             conn.execute(QUERIES["insert_inbox"], (execution_id, now, *encode_event(first)))
             conn.execute(QUERIES["notify_work"])
+        self._saved_definitions.add(definition.id)
 
     def open_run(self, workflow_id: str) -> ExecutionRecord | None:
         return self._read(lambda c: rs.open_workflow_run(c, workflow_id))

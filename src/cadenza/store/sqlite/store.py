@@ -116,6 +116,9 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
         self.read_only = False
         #: ``commits`` at the last ``checkpoint_when_idle``.
         self._checkpointed_at = 0
+        #: Ids of definitions this store has committed: a start of one of them
+        #: writes no definition row (definitions are immutable and never deleted).
+        self._saved_definitions: set[str] = set()
         self._conn = self._connect(path)
         try:
             with self._translate():
@@ -263,6 +266,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
     def save_definition(self, definition: DefinitionRecord) -> None:
         with self._write() as conn:
             execute(conn, "save_definition", definition_values(definition))
+        self._saved_definitions.add(definition.id)
 
     def load_definition(self, definition_id: str) -> DefinitionRecord:
         from cadenza.model.errors import DefinitionNotFound
@@ -292,7 +296,8 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
     ) -> None:
         tags = check_tags(tags)
         with self._write() as conn:
-            execute(conn, "save_definition", definition_values(definition))
+            if definition.id not in self._saved_definitions:
+                execute(conn, "save_definition", definition_values(definition))
             execute(
                 conn,
                 "insert_execution",
@@ -314,6 +319,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
                 rs.hold_workflow_id(conn, execution_id, workflow_id)
             # insert_execution marked it pending already.
             rs.insert_inbox_rows(conn, [(execution_id, first)], now)
+        self._saved_definitions.add(definition.id)
 
     def open_run(self, workflow_id: str) -> ExecutionRecord | None:
         return self._read(lambda c: rs.open_workflow_run(c, workflow_id))
