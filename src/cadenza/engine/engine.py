@@ -72,6 +72,7 @@ from cadenza.store.protocol import (
 )
 from cadenza.store.records import (
     DefinitionRecord,
+    StartedExecution,
 )
 from cadenza.workers.registry import ActivityRegistry, default_registry
 
@@ -260,6 +261,22 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds, Driving):
     ) -> str:
         """Start an execution of ``definition``, carrying ``tags`` (``key=value``
         or labels, to find it by); return its id. Nothing runs until driven."""
+        new = self._start_new(
+            definition, input, context=context, execution_id=execution_id, tags=tags
+        )
+        return new.row.id
+
+    def _start_new(
+        self,
+        definition: DefinitionRecord,
+        input: JSON = None,
+        *,
+        context: Mapping[str, JSON] | None = None,
+        execution_id: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> StartedExecution:
+        """``start``, returning the new execution's row and inbox row as the store
+        wrote them (a round may decide it from those, ``RoundRequest.started``)."""
         input = self.check_input(definition.kind, input)
         self.definition_limits.check_input(definition, input)
         input, secret_paths = unwrap_secrets(input)
@@ -278,9 +295,9 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds, Driving):
                 **start_meta(self.store, self._interpreters.compile(definition), context),
             },
         )
-        self.store.create_execution(execution_id, definition, started, now, tags=tags)
+        new = self.store.create_execution(execution_id, definition, started, now, tags=tags)
         self.wake()
-        return execution_id
+        return new
 
     def terminate(self, execution_id: str, reason: str = "", *, by: str = "") -> None:
         """End the execution now without asking its front end (see ``TerminateRequested``)."""
@@ -338,13 +355,16 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds, Driving):
         claim: ClaimRequest | None,
         only: Collection[str] | None = None,
         discover: bool = True,
+        started: Mapping[str, StartedExecution] | None = None,
     ) -> RoundOutcome:
         """One store round: save ``finishes``, decide (only the executions in
         ``only``, when given), and claim, with one commit.
 
         Without ``discover`` (a caller that knows of no other work waiting), a
         round whose finishes are all of executions this engine decided last
-        reads nothing from the store before it writes (``RoundRequest.known``).
+        reads nothing from the store before it writes (``RoundRequest.known``);
+        nor does one that decides executions this engine has just created
+        (``started``, what their starts returned) and nothing else.
 
         One round at a time per engine; listeners hear of each saved decision
         after the commit; the interpreter state of a refused decision (or of a failed round)
@@ -364,6 +384,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds, Driving):
                 held=self._decider.held(),
                 only=only,
                 known=None if discover else self._decider.known_rows(),
+                started=started or {},
             )
             try:
                 # Every expression a decision evaluates runs under the budget,
@@ -438,7 +459,7 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds, Driving):
         ``only_own``, nothing else is decided or run: the executions in ``own``
         and the children they start, and no one else's work.
         """
-        self._serve(stop, until, own, only_own, False)
+        self._serve(stop, until, own, only_own, None)
 
     def _serve(
         self,
@@ -446,10 +467,10 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds, Driving):
         until: Callable[[], bool] | None,
         own: Sequence[str],
         only_own: bool,
-        own_are_new: bool,
+        started: Mapping[str, StartedExecution] | None,
     ) -> None:
-        """``serve``; ``own_are_new`` when the executions in ``own`` were just
-        created here (none has started a child yet)."""
+        """``serve``; ``started`` when the executions in ``own`` were just created
+        here (none has started a child yet): what their starts returned."""
         parts = ServeParts(
             self.store,
             self.runner,
@@ -470,7 +491,8 @@ class Engine(ExecutionViews, ExecutionRequests, WorkflowIds, Driving):
             actions=tuple(self.registry.names()),
             own=tuple(own),
             only_own=only_own,
-            own_are_new=own_are_new,
+            own_are_new=started is not None,
+            started=dict(started or {}),
         )
         ServeLoop(parts, settings, stop, until).run()
 

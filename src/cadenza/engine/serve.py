@@ -25,9 +25,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.backoff import Backoff
@@ -39,7 +39,7 @@ from cadenza.model.errors import SchemaMismatch, StoreError, StoreFault
 from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
 from cadenza.store.quiet_rounds import is_quick
-from cadenza.store.records import TaskRecord
+from cadenza.store.records import StartedExecution, TaskRecord
 from cadenza.workers.outcome import ActivityOutcome
 
 log = logging.getLogger("cadenza.engine")
@@ -48,7 +48,14 @@ log = logging.getLogger("cadenza.engine")
 #: given), claim; the last argument says whether the round must look for work
 #: beyond the finishes (see ``Engine.run_round``).
 RunRound = Callable[
-    [Sequence[FinishRequest], ClaimRequest | None, Collection[str] | None, bool], RoundOutcome
+    [
+        Sequence[FinishRequest],
+        ClaimRequest | None,
+        Collection[str] | None,
+        bool,
+        Mapping[str, StartedExecution] | None,
+    ],
+    RoundOutcome,
 ]
 
 
@@ -69,6 +76,9 @@ class ServeSettings:
     only_own: bool = False
     #: The executions in ``own`` were just created: none has a child yet.
     own_are_new: bool = False
+    #: What their starts returned: the loop's first round decides them from
+    #: these, reading nothing (``RoundRequest.started``).
+    started: Mapping[str, StartedExecution] = field(default_factory=dict)
     #: Decisions one round makes at most (a full batch means more may wait).
     decision_batch: int = 64
     #: On stop, how long running attempts may take to finish before the loop
@@ -158,6 +168,8 @@ class ServeLoop:
         self._outstanding = 0
         #: The executions this loop drives: ``own``, and their children as they start.
         self._own: set[str] = set(settings.own)
+        #: Own executions just created, for the first round (``ServeSettings.started``).
+        self._started = dict(settings.started) if settings.only_own else {}
         #: Whether the loop could take more tasks than its last claim found:
         #: only then do other processes' notifications matter to it.
         self._has_room = True
@@ -181,9 +193,11 @@ class ServeLoop:
         # A loop that drives executions it just created has no lease of theirs to
         # break at once; other processes' leases wait for its first regular look.
         next_reap = parts.clock.now() + reap_every if settings.own_are_new else 0.0
-        next_timers = 0.0
+        # Nor has it timers yet: the first look for due ones (anyone's) waits
+        # for the usual pace, not the first round.
+        next_timers = parts.clock.now() + _TIMER_LOOK_EVERY if settings.own_are_new else 0.0
         next_poll_record = 0.0
-        idle_before = True
+        idle_before = not settings.own_are_new
         outage = Backoff()
         parts.threads.enter(id(self))
         if settings.only_own and not settings.own_are_new:
@@ -304,8 +318,12 @@ class ServeLoop:
             else None
         )
         finishes = self._unsaved
+        # The first round of executions this loop just created decides them from
+        # what their starts wrote; it still takes in the news of work so far.
+        started, self._started = self._started, {}
+        discover = self._looks_for_work() and not started
         done = parts.run_round(
-            [request for _task, request in finishes], claim, only, self._looks_for_work()
+            [request for _task, request in finishes], claim, only, discover, started
         )
         for result in done.saved:
             if result.execution_id in self._own:
@@ -472,7 +490,7 @@ class ServeLoop:
         if self._unsaved:
             try:
                 self.parts.run_round(
-                    [request for _task, request in self._unsaved], None, None, True
+                    [request for _task, request in self._unsaved], None, None, True, None
                 )
             except StoreError as exc:
                 # Their leases expire and the tasks run again: at least once.

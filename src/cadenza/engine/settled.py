@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from cadenza.engine.clock import Clock
 from cadenza.engine.decider import DecisionOutcome
 from cadenza.engine.front_ends import FrontEnds
 from cadenza.model.events import JSON
-from cadenza.model.statuses import ExecutionStatus
-from cadenza.store.records import DefinitionRecord, ExecutionRecord
+from cadenza.store.records import DefinitionRecord, ExecutionRecord, StartedExecution
 
 #: How long a watch trusts what it last learnt before it reads the store again.
 _RECHECK_AFTER = 0.5
@@ -74,6 +73,9 @@ class Driving:
     def start(self, definition: DefinitionRecord, input: JSON = None) -> str:
         raise NotImplementedError
 
+    def _start_new(self, definition: DefinitionRecord, input: JSON = None) -> StartedExecution:
+        raise NotImplementedError
+
     def get(self, execution_id: str) -> ExecutionRecord:
         raise NotImplementedError
 
@@ -89,7 +91,7 @@ class Driving:
         until: Callable[[], bool] | None,
         own: Sequence[str],
         only_own: bool,
-        own_are_new: bool,
+        started: Mapping[str, StartedExecution] | None,
     ) -> None:
         raise NotImplementedError
 
@@ -101,9 +103,9 @@ class Driving:
         timeout: float | None = None,
     ) -> ExecutionRecord:
         """Start an execution and serve until it completes (or pauses); return its row."""
-        execution_id = self.start(definition, input)
-        started = (execution_id, definition.kind, ExecutionStatus.REQUESTED.value)
-        return self._drive(execution_id, timeout, started)
+        new = self._start_new(definition, input)
+        # Its first round decides it from what the start wrote, reading nothing.
+        return self._drive(new.row.id, timeout, new)
 
     def drive(self, execution_id: str, *, timeout: float | None = None) -> ExecutionRecord:
         """Serve until ``execution_id`` completes or pauses (or ``timeout`` passes),
@@ -111,12 +113,13 @@ class Driving:
         return self._drive(execution_id, timeout, None)
 
     def _drive(
-        self, execution_id: str, timeout: float | None, started: tuple[str, str, str] | None
+        self, execution_id: str, timeout: float | None, new: StartedExecution | None
     ) -> ExecutionRecord:
-        """``drive``; ``started`` (id, kind, status) when this engine has just
-        created the execution (nothing to read back, no children yet)."""
+        """``drive``; ``new`` when this engine has just created the execution
+        (nothing to read back, no children yet)."""
         stop = threading.Event()
         deadline = None if timeout is None else self.clock.now() + timeout
+        started = None if new is None else (new.row.id, new.row.kind, new.row.status)
         watch = self.settled_watch(execution_id, started)
 
         def settled() -> bool:
@@ -126,7 +129,9 @@ class Driving:
 
         self.add_listener(watch.observe)
         try:
-            self._serve(stop, settled, (execution_id,), True, started is not None)
+            self._serve(
+                stop, settled, (execution_id,), True, None if new is None else {execution_id: new}
+            )
         finally:
             self.remove_listener(watch.observe)
         return self.get(execution_id)

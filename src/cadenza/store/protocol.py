@@ -47,6 +47,7 @@ from cadenza.store.records import (
     DefinitionRecord,
     ExecutionRecord,
     PendingExecution,
+    StartedExecution,
     TaskFinish,
     TaskRecord,
 )
@@ -128,6 +129,12 @@ class RoundRequest:
     #: round that reads. A row that moved meanwhile only makes its decision
     #: stale, and the write refuses it as it refuses any stale decision.
     known: Mapping[str, PendingExecution] | None = None
+    #: Executions the caller has just created and has not yet seen decided
+    #: (what ``Store.create_execution`` returned), given with ``known``: the
+    #: round decides them from these rows and inbox rows without reading. One
+    #: that another process decided meanwhile is refused by the write, as any
+    #: stale decision is.
+    started: Mapping[str, StartedExecution] = field(default_factory=dict)
 
     @property
     def kept_for_oldest(self) -> int:
@@ -243,12 +250,13 @@ class ExecutionStore(Protocol):
         now: float,
         *,
         tags: Sequence[str] = (),
-    ) -> None:
+    ) -> StartedExecution:
         """Create the execution with ``first`` (``ExecutionStarted``) in its inbox
         (saving ``definition`` too if it is new), carrying ``tags`` (checked by
         ``check_tags``). A run started under a workflow id
         (``ExecutionStarted.workflow_id``) holds it while open: another open run
-        holding it refuses the start with ``WorkflowIdTaken``."""
+        holding it refuses the start with ``WorkflowIdTaken``. Returns its row
+        and inbox row as a round would read them (``RoundRequest.started``)."""
 
     def open_run(self, workflow_id: str) -> ExecutionRecord | None:
         """The open (not final) run holding ``workflow_id``, if any."""

@@ -5,7 +5,9 @@ A loop that drives executions one step after another knows, after each
 round, the rows it saved (``rows_after``). When its next round's only work
 is its own finished attempts and it has heard of no other work
 (``RoundRequest.known``), the round decides from those rows without reading
-(``known_work``). Its claim can then only find the round's own new tasks:
+(``known_work``). So does the first round of executions the caller has just
+created, from the rows and inbox rows their start returned
+(``RoundRequest.started``). Its claim can then only find the round's own new tasks:
 they are inserted already claimed instead (``new_task_lease``,
 ``leased_task_values``), which saves the claim's statement (the most
 expensive of a sequential step on SQLite) and its index updates. The tasks
@@ -32,30 +34,52 @@ from cadenza.store.records import (
 )
 
 
-def known_work(request: RoundRequest, finished: Sequence[str]) -> list[DecisionWork] | None:
-    """The work of this round's finished executions from ``request.known``,
-    without reading; None when the round must read (no finishes, a row not
-    known, a state not held at the row's decision, a definition not compiled,
-    an execution this round may not decide)."""
+def known_work(
+    request: RoundRequest, finished: Sequence[str]
+) -> tuple[list[DecisionWork], dict[str, list[int]]] | None:
+    """The work of this round's finished executions from ``request.known``, and
+    of the executions it names as just started from ``request.started``, with
+    the inbox rows each consumes, without reading; None when the round must
+    read (nothing of the kind, a row not known, a state not held at the row's
+    decision, a definition not compiled, an execution this round may not
+    decide)."""
     known = request.known
-    if known is None or not finished or request.decide_limit < len(finished):
+    started = request.started
+    if (
+        known is None
+        or not (finished or started)
+        or request.decide_limit < len(finished) + len(started)
+    ):
         return None
     rows = []
     for execution_id in finished:
         row = known.get(execution_id)
-        if (
-            row is None
-            or request.held.get(execution_id) != row.decision_no
-            or row.definition_id not in request.known_definitions
-            or (request.kinds is not None and row.kind not in request.kinds)
-            or (request.only is not None and execution_id not in request.only)
-        ):
+        if row is None or request.held.get(execution_id) != row.decision_no:
             return None
         rows.append(row)
+    for execution_id, new in started.items():
+        if execution_id in finished or new.row.decision_no != 0:
+            return None
+        rows.append(new.row)
+    for row in rows:
+        if (
+            row.definition_id not in request.known_definitions
+            or (request.kinds is not None and row.kind not in request.kinds)
+            or (request.only is not None and row.id not in request.only)
+        ):
+            return None
     events: dict[str, list[Event]] = {}
+    times: dict[str, list[float]] = {}
+    inbox_ids: dict[str, list[int]] = {}
+    for execution_id, new in started.items():
+        events[execution_id] = [new.inbox.event]
+        times[execution_id] = [new.inbox.time]
+        inbox_ids[execution_id] = [new.inbox.id]
     for finish in request.finishes:
         events.setdefault(finish.execution_id, []).extend(finish.finish.events)
-    return [row.work(events[row.id], [request.now] * len(events[row.id])) for row in rows]
+        times.setdefault(finish.execution_id, []).extend([request.now] * len(finish.finish.events))
+        inbox_ids.setdefault(finish.execution_id, [])
+    return [row.work(events[row.id], times[row.id]) for row in rows], inbox_ids
 
 
 def rows_after(

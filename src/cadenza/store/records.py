@@ -12,6 +12,7 @@ from enum import StrEnum
 from cadenza.model.errors import InputError
 from cadenza.model.events import JSON, Event, RecordedEvent
 from cadenza.model.retry import RetryPolicy
+from cadenza.model.statuses import ExecutionStatus
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,44 @@ class PendingExecution:
             next_seq - 1 if result.snapshot is not None else self.snapshot_seq,
             family,
         )
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One inbox row: its id (consumed exactly), when it arrived, the event."""
+
+    id: int
+    time: float
+    event: Event
+
+
+@dataclass(frozen=True)
+class StartedExecution:
+    """An execution just created (``Store.create_execution``): its row as a
+    round would read it before any decision, and its one inbox row."""
+
+    row: PendingExecution
+    inbox: InboxEntry
+
+    @classmethod
+    def new(
+        cls, execution_id: str, definition: DefinitionRecord, inbox: InboxEntry
+    ) -> StartedExecution:
+        """A new execution of ``definition``: requested, undecided, no history
+        (its first event will be number 1), started by no one (a child's row is
+        made inside the round that starts it). The stores' column defaults say
+        the same; a contract test holds them to it."""
+        row = PendingExecution(
+            id=execution_id,
+            definition_id=definition.id,
+            kind=definition.kind,
+            status=ExecutionStatus.REQUESTED.value,
+            decision_no=0,
+            next_seq=1,
+            snapshot_seq=0,
+            family=Family(None, None, False),
+        )
+        return cls(row, inbox)
 
 
 @dataclass(frozen=True)

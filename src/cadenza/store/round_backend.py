@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Protocol
 
 from cadenza.model.events import JSON, Event, RecordedEvent
@@ -20,19 +19,11 @@ from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
     DefinitionRecord,
+    InboxEntry,
     NewTaskLease,
     PendingExecution,
     TaskRecord,
 )
-
-
-@dataclass(frozen=True)
-class InboxEntry:
-    """One inbox row: its id (consumed exactly), when it arrived, the event."""
-
-    id: int
-    time: float
-    event: Event
 
 
 class RoundReader(Protocol):

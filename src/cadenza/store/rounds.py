@@ -84,7 +84,7 @@ def run_round(backend: RoundBackend, request: RoundRequest, decide: DecideFn) ->
     known = known_work(request, finished)
     inbox_ids: dict[str, list[int]]
     if known is not None:
-        works, inbox_ids, due = known, {work.execution_id: [] for work in known}, False
+        (works, inbox_ids), due = known, False
     else:
         with backend.reading() as reader:
             works, inbox_ids = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cadenza.model.events import SignalReceived, TaskCompleted
+from cadenza.model.events import ExecutionStarted, SignalReceived, TaskCompleted
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundOutcome, Store
 from cadenza.store.records import (
     DecisionResult,
@@ -26,6 +26,7 @@ from .conftest import (
     inbox,
     new_task,
     one_task_each,
+    pending,
     planned,
     result_for,
     run,
@@ -169,3 +170,55 @@ def test_only_the_tasks_the_claim_could_take_are_leased(store: Store) -> None:
     # The rest were inserted as scheduled: a claim finds those it can take.
     found = claim(store, owner="w", queues=("default", "other"), now=NOW + 120)
     assert sorted(t.task_id for t in found) == ["elsewhere", "later", "low", "unknown-action"]
+
+
+# --- executions just created ----------------------------------------------------------
+
+
+def test_a_start_returns_the_row_and_inbox_row_a_round_would_read(store: Store) -> None:
+    new = store.create_execution("fresh", DEFINITION, ExecutionStarted(seed=7), NOW)
+    read = pending(store)["fresh"]
+    assert new.row == PendingExecution.of_work(read)
+    assert ([new.inbox.event], [new.inbox.time]) == (read.inputs, read.input_times)
+
+
+def test_a_started_execution_is_decided_from_its_start_without_reading(store: Store) -> None:
+    new = store.create_execution("fresh", DEFINITION, ExecutionStarted(seed=7), NOW)
+    # An event that arrived after the start shows the round read nothing: the
+    # decision sees only what the start wrote, and the event stays for later.
+    store.deliver("fresh", [SignalReceived(name="poke")], NOW)
+    recorder = Recorder(one_task_each)
+    outcome = run(
+        store,
+        recorder,
+        claim=MINE,
+        known={},
+        started={"fresh": new},
+        known_definitions={DEFINITION.id},
+        now=NOW + 1,
+    )
+    (work,) = recorder.works.values()
+    assert work.inputs == [new.inbox.event] and work.history is None
+    assert [r.execution_id for r in outcome.saved] == ["fresh"]
+    assert [t.task_id for t in outcome.claimed] == ["t1"]
+    assert history(store, "fresh") == [(1, 1, "ExecutionStarted"), (2, 1, "TaskScheduled")]
+    # Its inbox row was consumed, exactly: the later event waits.
+    assert [type(e).__name__ for e in inbox(store, "fresh")] == ["SignalReceived"]
+
+
+def test_a_started_execution_decided_elsewhere_first_is_refused(store: Store) -> None:
+    new = store.create_execution("fresh", DEFINITION, ExecutionStarted(seed=7), NOW)
+    elsewhere = run(store, one_task_each, claim=ClaimRequest("w", ("default",), 4, 30.0))
+    assert [r.execution_id for r in elsewhere.saved] == ["fresh"]
+
+    outcome = run(
+        store,
+        Recorder(one_task_each),
+        claim=MINE,
+        known={},
+        started={"fresh": new},
+        known_definitions={DEFINITION.id},
+        now=NOW + 1,
+    )
+    assert outcome.saved == [] and outcome.refused == ["fresh"] and outcome.claimed == []
+    assert history(store, "fresh") == [(1, 1, "ExecutionStarted"), (2, 1, "TaskScheduled")]

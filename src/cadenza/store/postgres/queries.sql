@@ -124,6 +124,11 @@ WHERE %(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]);
 -- name: insert_inbox
 INSERT INTO inbox (execution_id, time, type, payload) VALUES (%s, %s, %s, %s);
 
+-- name: insert_first_inbox
+-- An execution's start: its first inbox row, whose id a round that decides
+-- it without reading consumes (RoundRequest.started).
+INSERT INTO inbox (execution_id, time, type, payload) VALUES (%s, %s, %s, %s) RETURNING id;
+
 -- name: mark_pending
 -- Taking the row locks in id order keeps two transactions that mark the same
 -- executions (timers firing in two processes) from deadlocking each other.

@@ -48,13 +48,13 @@ from cadenza.store.records import (
     ExecutionRecord,
     Family,
     FinishOutcome,
+    InboxEntry,
     NewChild,
     NewTaskLease,
     PendingExecution,
     TaskRecord,
     claim_order,
 )
-from cadenza.store.round_backend import InboxEntry
 
 #: The first key of the advisory locks that mark executions being decided
 #: (the second is the hash of the execution id). Two-key advisory locks never

@@ -63,7 +63,14 @@ from cadenza.store.protocol import (
     RoundRequest,
     StoreCapabilities,
 )
-from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord, check_tags
+from cadenza.store.records import (
+    DefinitionRecord,
+    ExecutionRecord,
+    InboxEntry,
+    StartedExecution,
+    TaskRecord,
+    check_tags,
+)
 from cadenza.store.rounds import attempt_lost, run_round
 
 T = TypeVar("T")
@@ -240,7 +247,7 @@ class PostgresStore(PostgresListings, KeyValueMethods):
         now: float,
         *,
         tags: Sequence[str] = (),
-    ) -> None:
+    ) -> StartedExecution:
         tags = check_tags(tags)
         workflow_id = first.workflow_id if isinstance(first, ExecutionStarted) else None
         # Without a workflow id (whose refusal needs a savepoint) nothing is read
@@ -267,9 +274,16 @@ class PostgresStore(PostgresListings, KeyValueMethods):
                 conn.execute(QUERIES["set_execution_tags"], (list(tags), execution_id))
             if workflow_id is not None:
                 rs.hold_workflow_id(conn, execution_id, workflow_id)
-            conn.execute(QUERIES["insert_inbox"], (execution_id, now, *encode_event(first)))
+            inbox = conn.execute(
+                QUERIES["insert_first_inbox"], (execution_id, now, *encode_event(first))
+            )
             conn.execute(QUERIES["notify_work"])
         self._saved_definitions.add(definition.id)
+        # Pipelined: the id is there once the block has committed.
+        row = inbox.fetchone()
+        if row is None:
+            raise StoreError(f"the start of {execution_id!r} returned no inbox row")
+        return StartedExecution.new(execution_id, definition, InboxEntry(row["id"], now, first))
 
     def open_run(self, workflow_id: str) -> ExecutionRecord | None:
         return self._read(lambda c: rs.open_workflow_run(c, workflow_id))

@@ -38,13 +38,13 @@ from cadenza.store.records import (
     DefinitionRecord,
     ExecutionRecord,
     Family,
+    InboxEntry,
     NewChild,
     NewTaskLease,
     PendingExecution,
     TaskRecord,
     claim_order,
 )
-from cadenza.store.round_backend import InboxEntry
 from cadenza.store.sqlite.statements import QUERIES, execute, sql_list
 
 
@@ -64,16 +64,19 @@ def deliver(conn: sqlite3.Connection, deliveries: Sequence[tuple[str, Event]], n
 
 def insert_inbox_rows(
     conn: sqlite3.Connection, deliveries: Sequence[tuple[str, Event]], now: float
-) -> None:
+) -> list[int]:
     """Put each ``(execution_id, event)`` in its inbox, in order, without marking
-    the executions pending (``deliver`` does)."""
+    the executions pending (``deliver`` does); return the rows' ids."""
+    ids = []
     for execution_id, event in deliveries:
         type_name, payload = encode_event(event)
-        execute(
+        cursor = execute(
             conn,
             "insert_inbox",
             {"id": execution_id, "now": now, "type": type_name, "payload": payload},
         )
+        ids.append(int(cursor.lastrowid or 0))
+    return ids
 
 
 def hold_workflow_id(conn: sqlite3.Connection, execution_id: str, workflow_id: str) -> None:

@@ -50,7 +50,14 @@ from cadenza.store.protocol import (
     RoundRequest,
     StoreCapabilities,
 )
-from cadenza.store.records import DefinitionRecord, ExecutionRecord, TaskRecord, check_tags
+from cadenza.store.records import (
+    DefinitionRecord,
+    ExecutionRecord,
+    InboxEntry,
+    StartedExecution,
+    TaskRecord,
+    check_tags,
+)
 from cadenza.store.rounds import attempt_lost, run_round
 from cadenza.store.sqlite import round_statements as rs
 from cadenza.store.sqlite.faults import newer_schema, translated
@@ -293,7 +300,7 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
         now: float,
         *,
         tags: Sequence[str] = (),
-    ) -> None:
+    ) -> StartedExecution:
         tags = check_tags(tags)
         with self._write() as conn:
             if definition.id not in self._saved_definitions:
@@ -318,8 +325,9 @@ class SQLiteStore(SQLiteListings, KeyValueMethods):
             if workflow_id is not None:
                 rs.hold_workflow_id(conn, execution_id, workflow_id)
             # insert_execution marked it pending already.
-            rs.insert_inbox_rows(conn, [(execution_id, first)], now)
+            (inbox_id,) = rs.insert_inbox_rows(conn, [(execution_id, first)], now)
         self._saved_definitions.add(definition.id)
+        return StartedExecution.new(execution_id, definition, InboxEntry(inbox_id, now, first))
 
     def open_run(self, workflow_id: str) -> ExecutionRecord | None:
         return self._read(lambda c: rs.open_workflow_run(c, workflow_id))
