@@ -7,22 +7,24 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from cadenza.model.events import SignalReceived, TaskCompleted
+from cadenza.model.events import ExecutionStarted, SignalReceived, TaskCompleted
+from cadenza.store import rounds
 from cadenza.store.codec import encode_event
 from cadenza.store.protocol import ClaimRequest, FinishRequest, RoundRequest
-from cadenza.store.records import FinishOutcome, TaskFinish
+from cadenza.store.records import DecisionResult, Family, FinishOutcome, TaskFinish
 
-from .conftest import NOW, decide_one_task_each, start
+from .conftest import DEFINITION, NOW, decide_one_task_each, start
 
 psycopg = pytest.importorskip(
     "psycopg", reason="psycopg is not installed: pip install -e '.[test]'"
 )
 
-from cadenza.store.postgres import PostgresStore, batched_round  # noqa: E402
+from cadenza.store.postgres import PostgresStore, batched_round, round_phases  # noqa: E402
 from cadenza.store.round_backend import NotCurrent  # noqa: E402
 
 CLAIM = ClaimRequest("me", ("default",), 10, 30.0)
@@ -223,3 +225,79 @@ def _waits_for_a_lock(other: Any, postgres_url: str) -> bool:
             (other.info.backend_pid,),
         ).fetchone()
     return bool(row and row[0])
+
+
+@pytest.fixture
+def one_go(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each round offered to the one-statement write: whether it took it."""
+    taken: list[bool] = []
+    write = round_phases.quiet_round
+
+    def recording(*args: Any) -> Any:
+        leased = write(*args)
+        taken.append(leased is not None)
+        return leased
+
+    monkeypatch.setattr(round_phases, "quiet_round", recording)
+    return taken
+
+
+def completing(works: list[Any]) -> list[DecisionResult]:
+    return [
+        DecisionResult(
+            execution_id=w.execution_id,
+            decision_no=w.decision_no + 1,
+            consumed_inputs=len(w.inputs),
+            appended=[(w.decision_no + 1, NOW, e) for e in w.inputs],
+            snapshot=None,
+            status="succeeded",
+            completed=True,
+            output={"done": True},
+        )
+        for w in works
+    ]
+
+
+def test_an_execution_alone_ends_in_one_statement_and_a_child_the_careful_way(
+    store: PostgresStore, one_go: list[bool]
+) -> None:
+    # Started here: its row says it has no parent and no child.
+    new = store.create_execution("alone", DEFINITION, ExecutionStarted(), NOW)
+    first = store.run_round(
+        RoundRequest(
+            owner="me",
+            now=NOW,
+            claim=CLAIM,
+            known={},
+            started={"alone": new},
+            known_definitions={DEFINITION.id},
+        ),
+        decide_one_task_each,
+    )
+    (task,) = first.claimed
+    finish = FinishRequest(
+        "alone",
+        task.task_id,
+        1,
+        "me",
+        TaskFinish(FinishOutcome.DONE, [TaskCompleted(task_id=task.task_id, attempt=1)]),
+    )
+    ended = store.run_round(
+        RoundRequest(
+            owner="me",
+            now=NOW + 1,
+            finishes=[finish],
+            known=first.rows,
+            held={"alone": first.rows["alone"].decision_no},
+            known_definitions={DEFINITION.id},
+        ),
+        completing,
+    )
+    assert [r.execution_id for r in ended.saved] == ["alone"]
+    assert one_go == [True]
+    record = store.load_execution("alone")
+    assert (record.status, record.output) == ("succeeded", {"done": True})
+
+    # A child's end is its parent's news: not written in one go.
+    child_row = replace(first.rows["alone"], id="child", family=Family("p", "t", False))
+    assert not rounds._alone(child_row.work([], []))

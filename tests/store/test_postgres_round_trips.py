@@ -31,8 +31,8 @@ STEPS = 30
 #: The most round trips per step the rounds of a sequential chain may take:
 #: one per round that reads nothing (the write with its commit), two in a
 #: round that reads (the first, the last, and one at least every few dozen
-#: milliseconds, so more of them on a slow machine), a few more in the first
-#: round (the definition) and the last (looking for a parent to tell), and
+#: milliseconds, so more of them on a slow machine), a few more in a round
+#: that ends an execution with a parent or children to tell, and
 #: answers that the driver happens to read while it is still sending (which
 #: the trace cannot tell from a wait). Measured: 1.4 with the write of a
 #: round that read nothing as one statement, about 1.6 with it as a pipeline

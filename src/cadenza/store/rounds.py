@@ -50,7 +50,7 @@ from contextlib import AbstractContextManager
 
 from cadenza.model.errors import DefinitionNotFound, LeaseLost
 from cadenza.model.events import Event
-from cadenza.store.children import link_children, rows_to_lock
+from cadenza.store.children import ended_by_force, link_children, rows_to_lock
 from cadenza.store.protocol import (
     ClaimRequest,
     DecideFn,
@@ -261,20 +261,29 @@ def _plain_write(
 ) -> bool:
     """Whether the write of these decisions only ends the round's attempts, saves
     the decisions and inserts their tasks: nothing started, withdrawn, relayed
-    or timed, no execution ending or changing status (which a parent or child
-    may have to hear of), no inbox row consumed and every finish event decided."""
+    or timed, no execution ending or changing status that a parent or child
+    may have to hear of, no inbox row consumed and every finish event decided."""
     for result in results:
+        work = by_id[result.execution_id]
         if (
             result.children
             or result.relayed
             or result.canceled_tasks
             or result.timers
-            or result.completed
-            or result.status != by_id[result.execution_id].status
+            or ((result.completed or result.status != work.status) and not _alone(work))
+            or ended_by_force(result)
             or inbox_ids.get(result.execution_id)
         ):
             return False
     return not _undecided_finish_events(request.finishes, [], results, inbox_ids)
+
+
+def _alone(work: DecisionWork) -> bool:
+    """Whether the execution is known to have no parent and no child: its end
+    or change of status is then no one else's news (``link_children`` would
+    deliver nothing)."""
+    family = work.family
+    return family is not None and family.parent_id is None and not family.has_children
 
 
 def _is_stale(work: DecisionWork, result: DecisionResult, current: dict[str, int]) -> bool:
