@@ -371,3 +371,35 @@ def test_prepare_compiles_a_registered_definition_before_its_first_decision(
     done = second.run(definition, timeout=30)
     assert done.status == "succeeded"
     assert len(compiled) == 2  # the run's decisions found it compiled
+
+
+class _NoCompiling(StepsFrontEnd):
+    """A front end whose definitions must not be compiled: an engine using it
+    proves that it decided without its interpreter."""
+
+    def compile(self, source: Any, *, origin: str | None = None) -> Any:
+        raise AssertionError("the definition was compiled")
+
+
+def test_a_lost_attempt_is_recorded_without_rebuilding_the_state(store: Store) -> None:
+    clock = FakeClock()
+    first = make_engine(store, clock=clock, lease=30)
+    definition = first.register(steps({"name": "a", "action": "core.noop"}), kind="steps")
+    execution_id = first.start(definition)
+    first.decide()
+    claimed = store.claim_tasks(ClaimRequest("ghost", ("default",), 10, 30), clock.now())
+    assert [t.attempt for t in claimed] == [1]
+    clock.advance(31)
+
+    # Another process, holding no state, takes over: the lost attempt's note is
+    # recorded without compiling the definition or replaying the history.
+    other = make_engine(store, clock=clock, lease=30, front_ends={"steps": _NoCompiling()})
+    assert other.runner.reap() == 1
+    assert other.decide() == 1
+    assert types_of(other, execution_id)[-1] == "TaskAttemptFailed"
+    assert other.get(execution_id).status == "running"
+
+    # The attempt runs again and the run completes, decided with the interpreter.
+    first.run_until_idle()
+    assert first.get(execution_id).status == "succeeded"
+    assert types_of(first, execution_id).count("TaskAttemptFailed") == 1

@@ -221,6 +221,12 @@ class Decider:
         forced = next((e for e in work.inputs if isinstance(e, TerminateRequested)), None)
         if forced is not None and work.status not in FINAL_EXECUTION_STATUSES:
             return _terminated(work, forced, self.now), _TERMINATED
+        if work.status != ExecutionStatus.REQUESTED and not any(e.is_input for e in work.inputs):
+            # Only engine notes (an attempt lost and tried again): recorded, and
+            # none of the interpreter's business, so its state is not rebuilt
+            # for them (a process that just took over a run would compile the
+            # definition and replay the history before its first step).
+            return _notes_only(work), cached[1] if held and cached is not None else None
         interpreter = self._interpreter(work)
         if held and cached is not None:
             state = cached[1]
@@ -349,6 +355,21 @@ def _ended(work: DecisionWork, status: str, error: dict[str, JSON], now: float) 
         status=status,
         completed=True,
         errors=[error],
+    )
+
+
+def _notes_only(work: DecisionWork) -> DecisionResult:
+    """A decision whose inputs are all engine notes: they are recorded, nothing else
+    changes, and no snapshot is taken (the state was not loaded)."""
+    decision_no = work.decision_no + 1
+    return DecisionResult(
+        execution_id=work.execution_id,
+        decision_no=decision_no,
+        consumed_inputs=len(work.inputs),
+        appended=[(decision_no, t, e) for e, t in zip(work.inputs, work.input_times, strict=True)],
+        snapshot=None,
+        status=work.status,
+        completed=False,
     )
 
 
