@@ -29,6 +29,14 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, assert_never
 
+from cadenza.engine.engine_decisions import (
+    after_termination,
+    ended,
+    notes_only,
+    refused,
+    terminated,
+    was_terminated,
+)
 from cadenza.engine.interpreter_cache import InterpreterCache
 from cadenza.engine.payload_ceilings import TASK_DEFINITION_ID
 from cadenza.interpreters.protocol import Interpreter, SnapshotPolicy
@@ -45,18 +53,10 @@ from cadenza.model.commands import (
     StartChild,
     StartTimer,
 )
-from cadenza.model.errors import InterpreterDefect, OperationRefused, RunawayDecision
+from cadenza.model.errors import InterpreterDefect, RunawayDecision
 from cadenza.model.events import (
     JSON,
-    CancelRequested,
     Event,
-    ExecutionCompleted,
-    OperatorRequested,
-    PauseRequested,
-    RecordedEvent,
-    RequestRejected,
-    RerunRequested,
-    ResumeRequested,
     TaskCompleted,
     TerminateRequested,
 )
@@ -64,7 +64,6 @@ from cadenza.model.statuses import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from cadenza.store.records import (
     DecisionResult,
     DecisionWork,
-    ExecutionRecord,
     NewChild,
     NewTask,
     PendingExecution,
@@ -80,38 +79,12 @@ _DEFAULT_POLICY = SnapshotPolicy()
 #: otherwise spin inside one decision forever, beyond the reach of cancel.
 MAX_INSTANT_DECISIONS = 1_000
 
-#: The error type a terminated execution ends with.
-TERMINATED = "Terminated"
-#: The status a terminated execution ends with: final for every front end, and
-#: shown as such by the API and the console (SWF's TERMINATED has no status here).
-TERMINATED_STATUS = ExecutionStatus.CANCELED
-#: The request names ``RequestRejected`` gives the requests a terminated execution refuses.
-_REQUESTS: dict[type[Event], str] = {
-    PauseRequested: "pause",
-    ResumeRequested: "resume",
-    CancelRequested: "cancel",
-    RerunRequested: "rerun",
-    TerminateRequested: "terminate",
-}
-
 
 class _Terminated:
     """The state held for a terminated execution: its interpreter is done with."""
 
 
 _TERMINATED = _Terminated()
-
-
-def terminate_request(record: ExecutionRecord, reason: str, by: str = "") -> TerminateRequested:
-    """The request that terminates the execution ``record``; ``OperationRefused``
-    when it has ended already."""
-    if record.status in FINAL_EXECUTION_STATUSES:
-        raise OperationRefused(
-            f"execution {record.id} is {record.status}: there is nothing to terminate",
-            execution_id=record.id,
-            status=record.status,
-        )
-    return TerminateRequested(reason=reason, by=by)
 
 
 class DecisionOutcome:
@@ -215,18 +188,18 @@ class Decider:
         cached = self._held.get(work.execution_id)
         held = cached is not None and cached[0] == work.decision_no and work.history is None
         if (held and cached is not None and cached[1] is _TERMINATED) or (
-            not held and _was_terminated(work.history or [])
+            not held and was_terminated(work.history or [])
         ):
-            return _after_termination(work, self.now), _TERMINATED
+            return after_termination(work, self.now), _TERMINATED
         forced = next((e for e in work.inputs if isinstance(e, TerminateRequested)), None)
         if forced is not None and work.status not in FINAL_EXECUTION_STATUSES:
-            return _terminated(work, forced, self.now), _TERMINATED
+            return terminated(work, forced, self.now), _TERMINATED
         if work.status != ExecutionStatus.REQUESTED and not any(e.is_input for e in work.inputs):
             # Only engine notes (an attempt lost and tried again): recorded, and
             # none of the interpreter's business, so its state is not rebuilt
             # for them (a process that just took over a run would compile the
             # definition and replay the history before its first step).
-            return _notes_only(work), cached[1] if held and cached is not None else None
+            return notes_only(work), cached[1] if held and cached is not None else None
         interpreter = self._interpreter(work)
         if held and cached is not None:
             state = cached[1]
@@ -256,7 +229,7 @@ class Decider:
             commands = interpreter.decide(state, folded, recorded_now) if folded else []
             fold.appended.extend((decision_no, t, e) for e, t in zip(inputs, times, strict=True))
             fold.appended.extend(
-                (decision_no, self.now, _refused(e, f"the execution is {work.status}"))
+                (decision_no, self.now, refused(e, f"the execution is {work.status}"))
                 for e in inputs
                 if isinstance(e, TerminateRequested)
             )
@@ -309,7 +282,7 @@ class Decider:
                 "leading back to itself)"
             ),
         }
-        return _ended(work, ExecutionStatus.FAILED, error, self.now)
+        return ended(work, ExecutionStatus.FAILED, error, self.now)
 
     def _fail_for_defect(self, work: DecisionWork, exc: BaseException) -> DecisionResult:
         # Record the inputs so they are not decided again forever, fail the
@@ -322,86 +295,7 @@ class Decider:
             "message": f"{type(exc).__name__}: {exc}",
             "traceback": "".join(traceback.format_exception(exc)),
         }
-        return _ended(work, ExecutionStatus.FAILED, error, self.now)
-
-
-def _terminated(work: DecisionWork, request: TerminateRequested, now: float) -> DecisionResult:
-    """The decision that ends the execution by force: its inputs, and its end."""
-    reason = request.reason or "no reason given"
-    error: dict[str, JSON] = {
-        "type": TERMINATED,
-        "message": f"terminated: {reason}",
-        "reason": request.reason,
-        "by": request.by,
-    }
-    return _ended(work, TERMINATED_STATUS, error, now)
-
-
-def _ended(work: DecisionWork, status: str, error: dict[str, JSON], now: float) -> DecisionResult:
-    """A decision the engine makes without the interpreter: it records the inputs
-    (so they are not decided again) and ends the execution with ``error``, keeping
-    the last good snapshot."""
-    decision_no = work.decision_no + 1
-    appended: list[tuple[int, float, Event]] = [
-        (decision_no, t, e) for e, t in zip(work.inputs, work.input_times, strict=True)
-    ]
-    appended.append((decision_no, now, ExecutionCompleted(status=status, errors=[error])))
-    return DecisionResult(
-        execution_id=work.execution_id,
-        decision_no=decision_no,
-        consumed_inputs=len(work.inputs),
-        appended=appended,
-        snapshot=None,
-        status=status,
-        completed=True,
-        errors=[error],
-    )
-
-
-def _notes_only(work: DecisionWork) -> DecisionResult:
-    """A decision whose inputs are all engine notes: they are recorded, nothing else
-    changes, and no snapshot is taken (the state was not loaded)."""
-    decision_no = work.decision_no + 1
-    return DecisionResult(
-        execution_id=work.execution_id,
-        decision_no=decision_no,
-        consumed_inputs=len(work.inputs),
-        appended=[(decision_no, t, e) for e, t in zip(work.inputs, work.input_times, strict=True)],
-        snapshot=None,
-        status=work.status,
-        completed=False,
-    )
-
-
-def _after_termination(work: DecisionWork, now: float) -> DecisionResult:
-    """A decision of a terminated execution: its inputs are recorded, its requests refused."""
-    decision_no = work.decision_no + 1
-    appended: list[tuple[int, float, Event]] = []
-    for event, time in zip(work.inputs, work.input_times, strict=True):
-        appended.append((decision_no, time, event))
-        if isinstance(event, OperatorRequested) or type(event) in _REQUESTS:
-            appended.append((decision_no, now, _refused(event, "the execution was terminated")))
-    return DecisionResult(
-        execution_id=work.execution_id,
-        decision_no=decision_no,
-        consumed_inputs=len(work.inputs),
-        appended=appended,
-        snapshot=None,
-        status=work.status,
-        completed=False,
-    )
-
-
-def _refused(request: Event, why: str) -> RequestRejected:
-    name = request.request if isinstance(request, OperatorRequested) else _REQUESTS[type(request)]
-    return RequestRejected(request=name, error={"kind": "engine.request", "message": why})
-
-
-def _was_terminated(history: Sequence[RecordedEvent]) -> bool:
-    """Whether ``history`` holds a decision that terminated the execution (a
-    ``TerminateRequested`` and the end it caused, in one decision)."""
-    asked = {r.decision for r in history if isinstance(r.event, TerminateRequested)}
-    return any(isinstance(r.event, ExecutionCompleted) and r.decision in asked for r in history)
+        return ended(work, ExecutionStatus.FAILED, error, self.now)
 
 
 class _Fold:

@@ -30,8 +30,9 @@ from typing import TypeVar
 from cadenza.engine.attempts import AttemptRunner
 from cadenza.engine.clock import Clock, SystemClock
 from cadenza.engine.datastore_snapshot import start_meta
-from cadenza.engine.decider import Decider, DecisionOutcome, terminate_request
+from cadenza.engine.decider import Decider, DecisionOutcome
 from cadenza.engine.definitions import checked_input, compile_checked
+from cadenza.engine.engine_decisions import terminate_request
 from cadenza.engine.external_tasks import ExternalTasks
 from cadenza.engine.front_ends import FrontEndFactory, FrontEnds
 from cadenza.engine.interpreter_cache import InterpreterCache
