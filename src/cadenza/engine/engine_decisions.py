@@ -67,36 +67,16 @@ def ended(work: DecisionWork, status: str, error: dict[str, JSON], now: float) -
     """A decision the engine makes without the interpreter: it records the inputs
     (so they are not decided again) and ends the execution with ``error``, keeping
     the last good snapshot."""
-    decision_no = work.decision_no + 1
-    appended: list[tuple[int, float, Event]] = [
-        (decision_no, t, e) for e, t in zip(work.inputs, work.input_times, strict=True)
-    ]
+    decision_no, appended = _inputs_recorded(work)
     appended.append((decision_no, now, ExecutionCompleted(status=status, errors=[error])))
-    return DecisionResult(
-        execution_id=work.execution_id,
-        decision_no=decision_no,
-        consumed_inputs=len(work.inputs),
-        appended=appended,
-        snapshot=None,
-        status=status,
-        completed=True,
-        errors=[error],
-    )
+    return _result(work, decision_no, appended, status, [error])
 
 
 def notes_only(work: DecisionWork) -> DecisionResult:
     """A decision whose inputs are all engine notes: they are recorded, nothing else
     changes, and no snapshot is taken (the state was not loaded)."""
-    decision_no = work.decision_no + 1
-    return DecisionResult(
-        execution_id=work.execution_id,
-        decision_no=decision_no,
-        consumed_inputs=len(work.inputs),
-        appended=[(decision_no, t, e) for e, t in zip(work.inputs, work.input_times, strict=True)],
-        snapshot=None,
-        status=work.status,
-        completed=False,
-    )
+    decision_no, appended = _inputs_recorded(work)
+    return _result(work, decision_no, appended, work.status)
 
 
 def after_termination(work: DecisionWork, now: float) -> DecisionResult:
@@ -107,14 +87,34 @@ def after_termination(work: DecisionWork, now: float) -> DecisionResult:
         appended.append((decision_no, time, event))
         if isinstance(event, OperatorRequested) or type(event) in REQUESTS:
             appended.append((decision_no, now, refused(event, "the execution was terminated")))
+    return _result(work, decision_no, appended, work.status)
+
+
+def _inputs_recorded(work: DecisionWork) -> tuple[int, list[tuple[int, float, Event]]]:
+    """The next decision number, and the work's inputs as that decision records them."""
+    decision_no = work.decision_no + 1
+    inputs = zip(work.inputs, work.input_times, strict=True)
+    return decision_no, [(decision_no, t, e) for e, t in inputs]
+
+
+def _result(
+    work: DecisionWork,
+    decision_no: int,
+    appended: list[tuple[int, float, Event]],
+    status: str,
+    errors: list[JSON] | None = None,
+) -> DecisionResult:
+    """A decision that consumed every input, took no snapshot and, with
+    ``errors``, ended the execution."""
     return DecisionResult(
         execution_id=work.execution_id,
         decision_no=decision_no,
         consumed_inputs=len(work.inputs),
         appended=appended,
         snapshot=None,
-        status=work.status,
-        completed=False,
+        status=status,
+        completed=errors is not None,
+        errors=[] if errors is None else errors,
     )
 
 
