@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cadenza.engine.engine import Engine
-from cadenza.model.events import TaskCompleted
+from cadenza.model.events import ExecutionStarted, TaskCompleted
 from cadenza.store import open_store
 from cadenza.store.blobs import CLAIM_PREFIX
 from cadenza.store.payloads import MIB, PayloadLimits
@@ -172,6 +172,36 @@ def test_small_values_stay_inline_and_the_threshold_is_the_stores(
     assert raw_rows(store_url, refs, small.id, CLAIM_PREFIX + "%") == [(0,)]
     # The result, the next task's input, the end: each holds a reference.
     assert raw_rows(store_url, refs, medium.id, CLAIM_PREFIX + "%")[0][0] >= 2
+    engine.close()
+
+
+def test_a_large_start_input_is_kept_with_its_start_each_time(
+    store_url: str, tmp_path: Any, calls: list[str]
+) -> None:
+    # The first start of a definition also stores it; later ones write only
+    # the execution and its inbox row (on PostgreSQL one statement, whose blob
+    # must commit with it or be dropped as unreferenced).
+    (tmp_path / "gate").write_text("open")
+    engine = Engine(
+        open_with(store_url, PayloadLimits(inline_bytes=2048)), registry=registry(calls)
+    )
+    definition = engine.register(WORKFLOW, kind="orquesta")
+    gate = str(tmp_path / "gate")
+    # Each input a different text over the threshold: a blob each.
+    inputs = [{"size": 10 + n, "gate": gate, "pad": str(n) * 3000} for n in range(3)]
+    ids = [engine.start(definition, value) for value in inputs]
+    for execution_id in ids:
+        [(payload,)] = raw_rows(
+            store_url, "SELECT payload FROM inbox WHERE execution_id = ?", execution_id
+        )
+        assert payload.startswith(CLAIM_PREFIX) and len(payload) < 2048, payload[:80]
+    [(blobs,)] = raw_rows(store_url, "SELECT COUNT(*) FROM blobs")
+    assert blobs == 3
+    engine.run_until_idle()
+    for execution_id, value in zip(ids, inputs, strict=True):
+        assert engine.get(execution_id).status == "succeeded"
+        (first, *_rest) = engine.history(execution_id)
+        assert isinstance(first.event, ExecutionStarted) and first.event.input == value
     engine.close()
 
 

@@ -148,19 +148,25 @@ class PostgresBlobs:
 
     def __init__(self, conn: Connection, *, begin_on_put: bool = False) -> None:
         self.conn = conn
-        #: Open a transaction before the first put on a connection idle in
-        #: autocommit (whose statements would each be their own transaction):
-        #: a blob must commit with the rows that refer to it, or the commit of
-        #: its insert alone drops it as unreferenced.
+        #: Open a transaction before the first put or presence check on a
+        #: connection idle in autocommit (whose statements would each be their
+        #: own transaction): a blob must commit with the rows that refer to it,
+        #: or the commit of its insert alone drops it as unreferenced, and the
+        #: lock a presence check takes must last until those rows commit.
         self.begin_on_put = begin_on_put
 
-    def put(self, digest: str, data: bytes, now: float) -> None:
+    def _begin_if_asked(self) -> None:
+        """Open the transaction ``begin_on_put`` asks for, before a statement
+        whose row lock must last until the rows referring to the blob commit."""
         if self.begin_on_put:
             # psycopg is there when a PostgreSQL connection is; not imported for SQLite.
             from psycopg.pq import TransactionStatus
 
             if self.conn.info.transaction_status == TransactionStatus.IDLE:
                 self.conn.execute("BEGIN")
+
+    def put(self, digest: str, data: bytes, now: float) -> None:
+        self._begin_if_asked()
         self.conn.execute(
             # DO UPDATE, not DO NOTHING: it locks the row (and writes it again
             # when a concurrent transaction deleted it meanwhile), so its last
@@ -180,6 +186,10 @@ class PostgresBlobs:
         return found
 
     def present(self, digest: str) -> bool:
+        # The lock keeps a purge from dropping the blob before this
+        # transaction's reference to it commits: in autocommit it would be
+        # released at once.
+        self._begin_if_asked()
         row = self.conn.execute(
             "SELECT 1 FROM blobs WHERE digest = %s FOR NO KEY UPDATE", (digest,)
         ).fetchone()

@@ -19,7 +19,7 @@ own transaction (``quiet_round``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -156,17 +156,29 @@ def quiet_round(
         "leased": _objects(_LEASED_TASK_COLUMNS, leased),
     }
     try:
-        rows = conn.execute(QUERIES["quiet_round"], parameters).fetchall()
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-            conn.execute("COMMIT")
+        rows = statement_alone(conn, QUERIES["quiet_round"], parameters)
     except psycopg.Error as exc:
-        idle = psycopg.pq.TransactionStatus.IDLE
-        if not (conn.closed or conn.broken) and conn.info.transaction_status != idle:
-            conn.execute("ROLLBACK")
         if not _assumption_failed(exc):
             raise
         raise NotCurrent(str(exc)) from exc
     return [task_from_row(row["task"]) for row in rows]
+
+
+def statement_alone(conn: Connection, query: str, parameters: Mapping[str, Any]) -> list[Any]:
+    """Run one statement on ``conn`` in autocommit, its own transaction, and
+    return its rows. Encoding its values may have put a blob, which opened a
+    transaction (``PostgresBlobs.begin_on_put``): that one is committed with
+    the statement, or rolled back when it fails."""
+    try:
+        rows = conn.execute(query, parameters).fetchall()
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            conn.execute("COMMIT")
+    except psycopg.Error:
+        idle = psycopg.pq.TransactionStatus.IDLE
+        if not (conn.closed or conn.broken) and conn.info.transaction_status != idle:
+            conn.execute("ROLLBACK")
+        raise
+    return rows
 
 
 @contextmanager

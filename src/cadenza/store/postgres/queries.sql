@@ -136,6 +136,21 @@ UPDATE executions SET pending_since = COALESCE(pending_since, %(now)s)
 WHERE id IN (SELECT id FROM executions WHERE id = ANY(%(ids)s) ORDER BY id FOR NO KEY UPDATE)
 RETURNING id;
 
+-- name: start_execution
+-- A start with nothing else to write (its definition stored, no tags, no
+-- workflow id) as one statement, committed on its own: the execution, its
+-- first inbox row (whose id is returned) and the notification together.
+WITH execution AS (
+    INSERT INTO executions (id, definition_id, kind, name, status, created_at, updated_at,
+                            pending_since, parent_id, parent_task_id)
+    VALUES (%(id)s, %(definition_id)s, %(kind)s, %(name)s, 'requested', %(now)s, %(now)s,
+            %(now)s, NULL, NULL)
+    RETURNING id
+)
+INSERT INTO inbox (execution_id, time, type, payload)
+SELECT id, %(now)s, %(type)s, %(payload)s FROM execution
+RETURNING id, pg_notify('cadenza_work', '') AS notified;
+
 -- name: notify_work
 -- Delivered at commit, once per transaction however often it is sent.
 NOTIFY cadenza_work;

@@ -42,6 +42,7 @@ from cadenza.store.payloads import PayloadLimits
 from cadenza.store.postgres import round_statements as rs
 from cadenza.store.postgres.batched_round import (
     pipelined_transaction,
+    statement_alone,
 )
 from cadenza.store.postgres.connections import (
     Connection,
@@ -250,6 +251,8 @@ class PostgresStore(PostgresListings, KeyValueMethods):
     ) -> StartedExecution:
         tags = check_tags(tags)
         workflow_id = first.workflow_id if isinstance(first, ExecutionStarted) else None
+        if workflow_id is None and not tags and definition.id in self._saved_definitions:
+            return self._start_alone(execution_id, definition, first, now)
         # Without a workflow id (whose refusal needs a savepoint) nothing is read
         # back: the statements go together, one round trip for the whole start.
         writing = self._write() if workflow_id is not None else self._pipelined_write()
@@ -284,6 +287,31 @@ class PostgresStore(PostgresListings, KeyValueMethods):
         if row is None:
             raise StoreError(f"the start of {execution_id!r} returned no inbox row")
         return StartedExecution.new(execution_id, definition, InboxEntry(row["id"], now, first))
+
+    def _start_alone(
+        self, execution_id: str, definition: DefinitionRecord, first: Event, now: float
+    ) -> StartedExecution:
+        """A start with only its two rows to write: one statement in autocommit,
+        so no BEGIN and COMMIT travel or wait (most starts, once a process has
+        stored the definition)."""
+        with (
+            translate_errors(self.where),
+            self._pool.connection() as conn,
+            self._payloads(conn, begin_on_put=True),
+        ):
+            kind, payload = encode_event(first)
+            parameters = {
+                "id": execution_id,
+                "definition_id": definition.id,
+                "kind": definition.kind,
+                "name": definition.name,
+                "now": now,
+                "type": kind,
+                "payload": payload,
+            }
+            rows = statement_alone(conn, QUERIES["start_execution"], parameters)
+        self._count_commit()
+        return StartedExecution.new(execution_id, definition, InboxEntry(rows[0]["id"], now, first))
 
     def open_run(self, workflow_id: str) -> ExecutionRecord | None:
         return self._read(lambda c: rs.open_workflow_run(c, workflow_id))
