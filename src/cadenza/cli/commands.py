@@ -15,6 +15,7 @@ from cadenza.cli.inputs import (
     exit_without_stray_threads,
     importable_here,
     installed_front_ends,
+    keep_start_up_objects,
     parse_duration,
     read_input,
     read_secret_declaration,
@@ -444,6 +445,7 @@ def worker(args: argparse.Namespace) -> int:
     def idle() -> bool:
         return not engine.store.list_executions(limit=1, excluding=settled, kinds=kinds)
 
+    keep_start_up_objects()
     engine.serve(stop, until=idle if args.exit_when_idle else None)
     return exit_without_stray_threads(EXIT_OK)
 
@@ -475,5 +477,6 @@ def server(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    keep_start_up_objects()
     serve_api(engine, settings, stop, on_listening=listening)
     return EXIT_OK

@@ -155,7 +155,13 @@ class Decider:
                 )
                 result, state = self._fail_for_defect(work, exc), None
             results.append(result)
-            if state is not None:
+            # The state of an execution that ended is not kept: its final
+            # snapshot has it, should anything reopen it (a rerun), and
+            # thousands of ended states would make every full pass of the
+            # garbage collector longer. The mark of a terminated one is kept.
+            if state is not None and (
+                state is _TERMINATED or result.status not in FINAL_EXECUTION_STATUSES
+            ):
                 self._remember(work.execution_id, result.decision_no, state)
             else:
                 self._held.pop(work.execution_id, None)
